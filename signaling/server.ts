@@ -1,0 +1,220 @@
+// The webray server: serves the built pages and library from dist/ and hosts socket.io, over
+// which cluster members will find each other (Ray's GCS address, minus the task data).
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Server as SocketIOServer } from 'socket.io';
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_DIST_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
+
+/** Pretty routes: the demo (coordinator) page, the volunteer page and the library. */
+const ROUTES: Readonly<Record<string, string>> = {
+  '/': 'index.html',
+  '/join': 'join.html',
+  '/webray.js': 'webray.js',
+};
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.ico': 'image/x-icon',
+  '.webp': 'image/webp',
+  '.wasm': 'application/wasm',
+  '.woff2': 'font/woff2',
+};
+
+/**
+ * Sent with every response. COOP + COEP make pages crossOriginIsolated (SharedArrayBuffer in
+ * pages and workers); socket.io and WebRTC keep working under them. no-cache makes browsers
+ * revalidate, so a rebuilt dist/ is picked up on reload.
+ */
+const COMMON_HEADERS: Readonly<Record<string, string>> = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cache-Control': 'no-cache',
+  'X-Content-Type-Options': 'nosniff',
+};
+
+export interface ServerOptions {
+  /** Bind address; default 127.0.0.1. */
+  host?: string;
+  /** TCP port; default 8080; 0 picks a free port. */
+  port?: number;
+  /** Folder holding the built pages and webray.js; default `<repo>/dist`. */
+  distDir?: string;
+}
+
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:8080` (no trailing slash). */
+  url: string;
+  port: number;
+  host: string;
+  io: SocketIOServer;
+  /** Stops accepting connections, drops open ones; idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const host = options.host ?? DEFAULT_HOST;
+  const distDir = path.resolve(options.distDir ?? DEFAULT_DIST_DIR);
+
+  const httpServer = createServer((req, res) => {
+    serveStatic(distDir, req, res).catch((err: unknown) => {
+      if (!res.headersSent) sendText(res, 500, 'Internal server error');
+      else res.destroy();
+      console.error('webray server: error serving', req.url, err);
+    });
+  });
+
+  // socket.io must attach after the request handler: it intercepts /socket.io/ and hands every
+  // other request to the handlers already installed.
+  const io = new SocketIOServer(httpServer, { serveClient: false });
+  io.on('connection', () => {
+    // Cluster signaling (rooms, tokens, node table, WebRTC relay) arrives with the cluster issue.
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.port ?? DEFAULT_PORT, host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+
+  const port = (httpServer.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost(host)}:${port}`,
+    port,
+    host,
+    io,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        void io.close(() => resolve());
+        httpServer.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+async function serveStatic(distDir: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    sendText(res, 405, 'Method not allowed');
+    return;
+  }
+  const file = resolveRequestPath(distDir, req.url ?? '/');
+  if (file === 'bad-request') {
+    sendText(res, 400, 'Bad request');
+    return;
+  }
+  const info = file === undefined ? undefined : await stat(file).catch(() => undefined);
+  if (file === undefined || info === undefined || !info.isFile()) {
+    const hint = ROUTES[pathnameOf(req.url)] !== undefined ? ' (is dist/ built? run `npm run build`)' : '';
+    sendText(res, 404, `Not found${hint}`);
+    return;
+  }
+  res.writeHead(200, {
+    ...COMMON_HEADERS,
+    'Content-Type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'Content-Length': info.size,
+  });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    createReadStream(file).on('error', reject).on('end', resolve).pipe(res);
+  });
+}
+
+/**
+ * Maps a request URL to a file inside distDir: pretty routes first, then built assets by path.
+ * Returns undefined for anything that is not a plain file path inside distDir (dot files, `..`
+ * segments, encoded slashes or NULs), and 'bad-request' for undecodable paths.
+ */
+export function resolveRequestPath(distDir: string, requestUrl: string): string | undefined | 'bad-request' {
+  const rawPath = requestUrl.split(/[?#]/, 1)[0] ?? '/';
+  const route = ROUTES[rawPath];
+  if (route !== undefined) return path.join(distDir, route);
+
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    return 'bad-request';
+  }
+  if (!decoded.startsWith('/') || decoded.includes('\0') || decoded.includes('\\')) return 'bad-request';
+  const segments = decoded.split('/').slice(1);
+  if (segments.some((s) => s === '' || s.startsWith('.'))) return undefined;
+
+  const file = path.resolve(distDir, ...segments);
+  if (!file.startsWith(distDir + path.sep)) return undefined;
+  return file;
+}
+
+function pathnameOf(requestUrl: string | undefined): string {
+  return (requestUrl ?? '/').split(/[?#]/, 1)[0] ?? '/';
+}
+
+function sendText(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {
+    ...COMMON_HEADERS,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_PORT;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be an integer from 0 to 65535, got ${JSON.stringify(value)}`);
+  }
+  return port;
+}
+
+async function main(): Promise<void> {
+  const server = await startServer({
+    host: process.env['HOST'] || DEFAULT_HOST,
+    port: parsePort(process.env['PORT']),
+  });
+  console.log(`webray server listening on ${server.url}`);
+  console.log(`  demo:    ${server.url}/`);
+  console.log(`  join:    ${server.url}/join`);
+  console.log(`  library: ${server.url}/webray.js`);
+  const stop = (): void => {
+    void server.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+const invokedDirectly =
+  process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly) {
+  main().catch((err: unknown) => {
+    console.error('webray server failed to start:', err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
