@@ -1,0 +1,64 @@
+// One `vite build` makes everything the server serves from dist/:
+//   - environment `client`: the pages demo/index.html (→ /) and demo/join.html (→ /join);
+//   - environment `webray`: the library runtime/index.ts as ONE ES module, dist/webray.js, with its
+//     Web Workers inlined (`?worker&inline` becomes a Blob-URL module worker inside webray.js).
+// Pages never bundle the library: they load it at run time with `import('/webray.js')`, so every
+// page of the origin shares the one copy the server serves.
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+const fromRoot = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
+const outDir = fromRoot('./dist');
+
+export default defineConfig({
+  root: fromRoot('./demo'),
+  publicDir: false,
+  base: '/',
+  build: {
+    outDir,
+    target: 'es2022',
+    // No source maps: an inline worker's map would be emitted beside it but referenced relative to
+    // its Blob URL, where nothing can load it; the unminified output reads well without them.
+    // Unminified: names survive, so error classes keep their names, stack traces stay readable,
+    // and functions shipped as source (ray.remote(fn)) keep theirs for timelines and recursion.
+    minify: false,
+  },
+  worker: {
+    // Module workers, bundled into one file each: an inline (Blob URL) worker cannot load
+    // chunks by relative URL, so dynamic imports inside worker code must be inlined too.
+    format: 'es',
+    rolldownOptions: { output: { codeSplitting: false } },
+  },
+  environments: {
+    client: {
+      build: {
+        outDir,
+        emptyOutDir: true,
+        rolldownOptions: {
+          input: { index: fromRoot('./demo/index.html'), join: fromRoot('./demo/join.html') },
+        },
+      },
+    },
+    webray: {
+      consumer: 'client',
+      build: {
+        outDir,
+        emptyOutDir: false,
+        copyPublicDir: false,
+        lib: {
+          entry: fromRoot('./runtime/index.ts'),
+          formats: ['es'],
+          fileName: () => 'webray.js',
+        },
+        rolldownOptions: { output: { codeSplitting: false } },
+      },
+    },
+  },
+  builder: {
+    // Sequential: the pages build empties dist/ first, then the library is added beside them.
+    async buildApp(builder) {
+      await builder.build(builder.environments.client!);
+      await builder.build(builder.environments.webray!);
+    },
+  },
+});
