@@ -1,0 +1,65 @@
+// End-to-end tests: real Chromium tabs against the real server. `npm run test:e2e` builds dist/
+// and runs this inside a loopback-only network namespace (scripts/e2e.sh); Playwright starts
+// the server itself, so it runs inside the namespace too.
+import { existsSync } from 'node:fs';
+import { chromium, defineConfig } from '@playwright/test';
+
+const PORT = Number(process.env['WEBRAY_E2E_PORT'] ?? 8787);
+const BASE_URL = `http://127.0.0.1:${PORT}`;
+
+/** Debian's Chromium when present (Playwright cannot download browsers everywhere), else Playwright's own. */
+function chromiumExecutable(): string | undefined {
+  const override = process.env['CHROMIUM_PATH'];
+  if (override) return override;
+  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
+  if (existsSync(chromium.executablePath())) return undefined;
+  throw new Error(
+    'No Chromium for the browser tests. Install one: `apt-get install chromium` (Debian/Ubuntu, ' +
+      'found at /usr/bin/chromium) or `npx playwright install chromium`; or set CHROMIUM_PATH.',
+  );
+}
+
+export default defineConfig({
+  testDir: 'e2e',
+  // A 2-core machine: two spec files at a time, tests of one file in order.
+  workers: 2,
+  fullyParallel: false,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  forbidOnly: !!process.env['CI'],
+  retries: process.env['CI'] ? 1 : 0,
+  reporter: 'list',
+  use: {
+    baseURL: BASE_URL,
+    browserName: 'chromium',
+    headless: true,
+    trace: 'on-first-retry',
+    launchOptions: {
+      executablePath: chromiumExecutable(),
+      // From BROWSER-FACTS.md: quiet networking, WebRTC between tabs on loopback (needs the fake
+      // media permission UI to gather ICE candidates), software WebGPU, and gc() for leak tests.
+      args: [
+        '--no-sandbox',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--allow-loopback-in-peer-connection',
+        '--enable-unsafe-webgpu',
+        '--use-fake-ui-for-media-stream',
+        '--js-flags=--expose-gc',
+      ],
+    },
+  },
+  projects: [{ name: 'chromium' }],
+  webServer: {
+    command: 'node --import tsx signaling/server.ts',
+    url: `${BASE_URL}/webray.js`,
+    env: { HOST: '127.0.0.1', PORT: String(PORT) },
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+});
