@@ -1,0 +1,126 @@
+// The subject: webray's own figures under Ray's microbenchmark names (ray_perf.py), in local mode
+// (`ray.init()`, this tab alone, its Web Worker pool). Each row does what Ray's does: a trivial
+// task returning a small value, an actor method doing the same, put/get of a small object, put of
+// a large numeric array. `target` is the issue's goal; `ray` is Ray's published 64-core figure.
+webrayBench.group({
+  name: 'webray',
+  description: 'webray in local mode, loaded from /webray.js',
+  subject: true,
+
+  async setup() {
+    const ray = await import('/webray.js');
+    if (typeof ray.init !== 'function') throw new Error('/webray.js has no init(): runtime not built yet');
+    if (ray.isInitialized?.()) await ray.shutdown();
+    await ray.init();
+    const smallValue = ray.remote(function small_value() {
+      return 'ok';
+    });
+    const Actor = ray.remote(
+      class Actor {
+        small_value() {
+          return 'ok';
+        }
+      },
+    );
+    return { ray, smallValue, Actor };
+  },
+
+  async teardown({ ray }) {
+    await ray.shutdown();
+  },
+
+  benchmarks: [
+    {
+      name: 'single_client_tasks_sync',
+      description: 'submit one trivial task, get it, repeat',
+      baseline: 'raw_worker_postmessage_sync',
+      peer: 'workerpool_tasks_sync',
+      target: 6000,
+      ray: 987,
+      prepare:
+        ({ ray, smallValue }) =>
+        () =>
+          ray.get(smallValue.remote()),
+    },
+    {
+      name: 'single_client_tasks_async',
+      description: 'submit a batch of trivial tasks, then get them all',
+      baseline: 'raw_worker_postmessage_async',
+      peer: 'workerpool_tasks_async',
+      target: 20000,
+      ray: 7955,
+      multiplier: (ctx) => ctx.batch,
+      prepare:
+        ({ ray, smallValue }, ctx) =>
+        () => {
+          const refs = new Array(ctx.batch);
+          for (let i = 0; i < ctx.batch; i++) refs[i] = smallValue.remote();
+          return ray.get(refs);
+        },
+    },
+    {
+      name: '1_1_actor_calls_sync',
+      description: 'one caller, one actor: call a trivial method, get it, repeat',
+      baseline: 'raw_worker_postmessage_sync',
+      target: 6000,
+      ray: 2058,
+      prepare: async ({ ray, Actor }) => {
+        const a = Actor.remote();
+        await ray.get(a.small_value.remote());
+        return { fn: () => ray.get(a.small_value.remote()), cleanup: () => ray.kill(a) };
+      },
+    },
+    {
+      name: '1_1_actor_calls_async',
+      description: 'one caller, one actor: call a trivial method a batch of times, then get all',
+      baseline: 'raw_worker_postmessage_async',
+      target: 20000,
+      ray: 8334,
+      multiplier: (ctx) => ctx.batch,
+      prepare: async ({ ray, Actor }, ctx) => {
+        const a = Actor.remote();
+        await ray.get(a.small_value.remote());
+        const fn = () => {
+          const refs = new Array(ctx.batch);
+          for (let i = 0; i < ctx.batch; i++) refs[i] = a.small_value.remote();
+          return ray.get(refs);
+        };
+        return { fn, cleanup: () => ray.kill(a) };
+      },
+    },
+    {
+      name: 'single_client_put_calls',
+      description: 'ray.put a small value (0), repeat',
+      target: 50000,
+      ray: 5301,
+      prepare:
+        ({ ray }) =>
+        () => {
+          ray.put(0);
+        },
+    },
+    {
+      name: 'single_client_get_calls',
+      description: 'ray.get the same small put object, repeat',
+      target: 50000,
+      ray: 10594,
+      prepare: ({ ray }) => {
+        const ref = ray.put(0);
+        return () => ray.get(ref);
+      },
+    },
+    {
+      name: 'single_client_put_gigabytes',
+      unit: 'GB/s',
+      description: 'ray.put a large zero-filled Float64Array (--put-mb, default 64 MiB), repeat',
+      baseline: 'raw_copy_gigabytes',
+      multiplier: (ctx) => ctx.putBytes / 1e9,
+      prepare: ({ ray }, ctx) => {
+        const arr = new Float64Array(ctx.putBytes / 8);
+        return () => {
+          ray.put(arr);
+        };
+      },
+    },
+  ],
+});

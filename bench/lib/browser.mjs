@@ -1,0 +1,66 @@
+// Headless Chromium for the benchmarks, and the bench page: the server's `/` page with the
+// harness (page/measure.js), workerpool's browser build and every group file injected.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+// From BROWSER-FACTS.md: what headless Chromium needs here, WebRTC on loopback included.
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--allow-loopback-in-peer-connection',
+  '--enable-unsafe-webgpu',
+  '--use-fake-ui-for-media-stream',
+];
+
+/** Group files run in this order; any other file in bench/groups/ follows, by name. */
+const GROUP_ORDER = ['raw-worker.js', 'workerpool.js', 'webray.js'];
+
+export async function launchBrowser() {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'].filter(Boolean);
+  const executablePath = candidates.find((p) => existsSync(p)); // else Playwright's own Chromium
+  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+}
+
+/** The page scripts to inject, read once from disk. */
+export function loadPageAssets(benchDir) {
+  const require = createRequire(import.meta.url);
+  const workerpoolSource = readFileSync(require.resolve('workerpool/dist/workerpool.min.js'), 'utf8');
+  const groupsDir = join(benchDir, 'groups');
+  const files = readdirSync(groupsDir).filter((f) => f.endsWith('.js'));
+  const ordered = [
+    ...GROUP_ORDER.filter((f) => files.includes(f)),
+    ...files.filter((f) => !GROUP_ORDER.includes(f)).sort(),
+  ];
+  return {
+    harness: readFileSync(join(benchDir, 'page', 'measure.js'), 'utf8'),
+    workerpoolSource,
+    groups: ordered.map((f) => ({ file: f, source: readFileSync(join(groupsDir, f), 'utf8') })),
+  };
+}
+
+/**
+ * Opens the bench page in a fresh context. CSP is bypassed because the harness is injected as
+ * inline scripts into whatever `/` serves; the code under test is still loaded from the server.
+ */
+export async function openBenchPage(browser, url, assets, { onPageError, onConsole }) {
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => onPageError?.(err));
+  page.on('console', (msg) => onConsole?.(msg));
+  // `/` is the demo page, which initialises nothing; any status will do, only the origin matters.
+  await page.goto(`${url}/`, { waitUntil: 'load' });
+  await page.addScriptTag({ content: assets.harness });
+  await page.addScriptTag({ content: assets.workerpoolSource });
+  for (const g of assets.groups) {
+    await page.addScriptTag({ content: `${g.source}\n//# sourceURL=bench/groups/${g.file}` });
+  }
+  const hasHarness = await page.evaluate(() => typeof globalThis.webrayBench?.runBenchmark === 'function');
+  if (!hasHarness) throw new Error('bench harness did not load into the page');
+  return { context, page };
+}

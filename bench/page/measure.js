@@ -1,0 +1,124 @@
+// Browser side of the benchmark harness: the group registry and the shared `measure` helper.
+// Injected first into the bench page as a classic script (run.mjs reads it from disk); every
+// file in bench/groups/ then registers itself with `webrayBench.group({...})`.
+// `measure` mirrors Ray's `timeit` (python/ray/_private/ray_microbenchmark_helpers.py): a warm-up,
+// then several timed runs that each call `fn` in steps until the duration has passed; the
+// figure is multiplier × calls / seconds, averaged over the runs, with its standard deviation.
+(() => {
+  'use strict';
+
+  /** @type {Map<string, any>} group name → definition */
+  const groups = new Map();
+  /** @type {Map<string, any>} group name → state returned by its setup */
+  const states = new Map();
+
+  const now = () => performance.now();
+
+  /** Calls fn once; awaits only when it returned a thenable, so synchronous calls (ray.put) stay
+   *  synchronous, as in Ray's loop. */
+  function callOnce(fn) {
+    const r = fn();
+    return r !== null && typeof r === 'object' && typeof r.then === 'function' ? r : undefined;
+  }
+
+  /**
+   * Times `fn` and returns `{ name, value, sd, samples, calls, elapsedMs }`.
+   * options: durationMs (per timed run), warmupMs, repeats, multiplier (work units per call:
+   * the batch size, or gigabytes per call).
+   */
+  async function measure(name, fn, options) {
+    const { durationMs, warmupMs, repeats, multiplier = 1 } = options;
+    let start = now();
+    let count = 0;
+    let pending;
+    do {
+      if ((pending = callOnce(fn))) await pending;
+      count++;
+    } while (now() - start < warmupMs);
+    // Ray checks the clock every count//10+1 calls of a 1 s warm-up (~10 checks a second); here
+    // the step is sized the same way from the warm-up's rate so short warm-ups behave alike.
+    const perMs = count / Math.max(now() - start, 1);
+    const step = Math.max(1, Math.floor(perMs * 100));
+    const samples = [];
+    let calls = 0;
+    const t0 = now();
+    for (let r = 0; r < repeats; r++) {
+      start = now();
+      count = 0;
+      while (now() - start < durationMs) {
+        for (let i = 0; i < step; i++) if ((pending = callOnce(fn))) await pending;
+        count += step;
+      }
+      const seconds = (now() - start) / 1000;
+      samples.push((multiplier * count) / seconds);
+      calls += count;
+    }
+    const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
+    const sd = Math.sqrt(samples.reduce((a, b) => a + (b - mean) ** 2, 0) / samples.length);
+    return { name, value: mean, sd, samples, calls, elapsedMs: now() - t0 };
+  }
+
+  /** Registers a group: { name, description?, subject?, setup(ctx), teardown(state),
+   *  benchmarks: [{ name, unit, description, multiplier?(ctx), prepare(state, ctx) → fn | { fn,
+   *  cleanup }, baseline?, peer?, target?, ray? }] }. */
+  function group(def) {
+    if (groups.has(def.name)) throw new Error(`bench group ${def.name} registered twice`);
+    groups.set(def.name, def);
+  }
+
+  /** Metadata of every group and benchmark, as plain data for the Node side. */
+  function list() {
+    return [...groups.values()].map((g) => ({
+      name: g.name,
+      description: g.description ?? '',
+      subject: g.subject === true,
+      benchmarks: g.benchmarks.map((b) => ({
+        name: b.name,
+        unit: b.unit ?? 'ops/s',
+        description: b.description ?? '',
+        baseline: b.baseline ?? null,
+        peer: b.peer ?? null,
+        target: b.target ?? null,
+        ray: b.ray ?? null,
+      })),
+    }));
+  }
+
+  function getGroup(name) {
+    const g = groups.get(name);
+    if (!g) throw new Error(`no bench group ${name}`);
+    return g;
+  }
+
+  async function setupGroup(name, ctx) {
+    const g = getGroup(name);
+    states.set(name, g.setup ? await g.setup(ctx) : {});
+    return true;
+  }
+
+  async function teardownGroup(name) {
+    const g = getGroup(name);
+    const state = states.get(name);
+    states.delete(name);
+    if (g.teardown && state !== undefined) await g.teardown(state);
+    return true;
+  }
+
+  async function runBenchmark(groupName, benchName, ctx) {
+    const g = getGroup(groupName);
+    if (!states.has(groupName)) throw new Error(`bench group ${groupName} is not set up`);
+    const b = g.benchmarks.find((x) => x.name === benchName);
+    if (!b) throw new Error(`no benchmark ${benchName} in group ${groupName}`);
+    const state = states.get(groupName);
+    const prepared = await b.prepare(state, ctx);
+    const { fn, cleanup } = typeof prepared === 'function' ? { fn: prepared } : prepared;
+    try {
+      const multiplier = typeof b.multiplier === 'function' ? b.multiplier(ctx) : (b.multiplier ?? 1);
+      return await measure(b.name, fn, { ...ctx.timing, multiplier });
+    } finally {
+      if (cleanup) await cleanup();
+    }
+  }
+
+  globalThis.webrayBench = { group, list, setupGroup, teardownGroup, runBenchmark, measure };
+})();
