@@ -127,7 +127,16 @@ async function runAll({ options, timing, outPath, server, browser }) {
     putBytes: options.putMb * 1024 * 1024,
     assets: { workerpoolSource: assets.workerpoolSource },
   };
-  const planned = groups.flatMap((g) => g.benchmarks.filter((b) => matchesFilters(b.name, options.filters)).map((b) => ({ g, b })));
+  // A filtered run also runs the baseline and peer rows its rows are compared with.
+  const selected = new Set();
+  for (const b of groups.flatMap((g) => g.benchmarks)) {
+    if (!matchesFilters(b.name, options.filters)) continue;
+    selected.add(b.name);
+    if (b.baseline) selected.add(b.baseline);
+    if (b.peer) selected.add(b.peer);
+  }
+  const isSelected = (b) => selected.has(b.name);
+  const planned = groups.flatMap((g) => g.benchmarks.filter(isSelected).map((b) => ({ g, b })));
   if (planned.length === 0) throw new Error(`no benchmark matches ${options.filters.join(', ')}`);
   const nominalRowMs = timing.warmupMs + timing.repeats * timing.durationMs;
   const rowTimeoutMs = Math.max(3 * nominalRowMs, nominalRowMs + ROW_SLACK_MS);
@@ -136,7 +145,7 @@ async function runAll({ options, timing, outPath, server, browser }) {
   const rows = [];
   let index = 0;
   for (const g of groups) {
-    const benches = g.benchmarks.filter((b) => matchesFilters(b.name, options.filters));
+    const benches = g.benchmarks.filter(isSelected);
     if (benches.length === 0) continue;
     const record = (b, result, error) => {
       rows.push({

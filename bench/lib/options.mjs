@@ -9,7 +9,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --batch N             calls per batch in the *_async rows (default 1000, as Ray)
   --put-mb N            MiB per put in single_client_put_gigabytes (default 64)
   --filter TEXT         run only benchmarks whose name contains TEXT (also env TESTS_TO_RUN);
-                        repeatable, a row matching any filter runs
+                        repeatable, a row matching any filter runs, with the
+                        baseline and peer rows it is compared with
   --out PATH            where to write the results (default bench/results.json)
   --no-netns            do not re-run inside a loopback-only network namespace
   --verbose             echo the bench page's console

@@ -1,24 +1,36 @@
-// Builds the library when dist/webray.js is missing, and starts the project's own server
+// Builds the library when dist/ is missing or stale, and starts the project's own server
 // (signaling/server.ts, loaded through tsx) on 127.0.0.1, port 0.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-/** Runs `vite build` when dist/webray.js is absent. Returns a warning text, or null when the
- *  library is there. A failed build is not fatal: the baselines still run without it. */
+/**
+ * Makes sure dist/ holds a current build: through the project's scripts/ensure-build.mjs (which
+ * rebuilds when dist/ is missing or older than its sources, as `npm start` does), else by running
+ * `vite build` when dist/webray.js is missing. Returns a warning text, or null when the library
+ * is there. A failed build is not fatal: the baselines still run without it.
+ */
 export function ensureBuilt(root, log) {
   const lib = join(root, 'dist', 'webray.js');
-  if (existsSync(lib)) return null;
-  log('dist/webray.js missing: running vite build');
-  const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
-  const result = spawnSync(process.execPath, [vite, 'build'], {
-    cwd: root,
-    stdio: ['ignore', process.stderr, process.stderr],
-  });
-  if (result.error) return `vite build could not start: ${result.error.message}`;
-  if (result.status !== 0) return `vite build failed (exit ${result.status})`;
-  if (!existsSync(lib)) return 'vite build finished but wrote no dist/webray.js';
+  const ensureScript = join(root, 'scripts', 'ensure-build.mjs');
+  let result;
+  if (existsSync(ensureScript)) {
+    result = spawnSync(process.execPath, [ensureScript], {
+      cwd: root,
+      stdio: ['ignore', process.stderr, process.stderr],
+    });
+  } else if (!existsSync(lib)) {
+    log('dist/webray.js missing: running vite build');
+    const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+    result = spawnSync(process.execPath, [vite, 'build'], {
+      cwd: root,
+      stdio: ['ignore', process.stderr, process.stderr],
+    });
+  }
+  if (result?.error) return `the build could not start: ${result.error.message}`;
+  if (result && result.status !== 0) return `the build failed (exit ${result.status})`;
+  if (!existsSync(lib)) return 'no dist/webray.js after the build';
   return null;
 }
 
