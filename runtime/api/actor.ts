@@ -1,0 +1,228 @@
+// Actor classes and handles (Ray's ActorClass / ActorHandle / ActorMethod): `ray.remote(Class)`
+// gives an ActorClass; `.remote(...)` creates the actor and returns an ActorHandle whose methods
+// submit actor tasks, kept in order per caller.
+
+import type { ActorId } from '../protocol/ids.ts';
+import type { ActorInfo, FunctionDescriptor, SchedulingStrategy, TaskSpec } from '../protocol/task-spec.ts';
+import { requireCore } from './core.ts';
+import { makeDescriptor } from './function-descriptor.ts';
+import type { ObjectRef } from './object-ref.ts';
+import type { ObjectRefGenerator } from './object-ref-generator.ts';
+import {
+  validateActorOptions,
+  validateMethodOptions,
+  type ActorOptions,
+  type MethodOptions,
+} from './options.ts';
+import { newFunctionId, type RemoteArgs } from './remote-function.ts';
+import { HANDLE_MARKER, registerReviver, type Marker } from './serialization.ts';
+import { buildArgs, buildResources, returnsOf } from './task-builder.ts';
+
+type AnyClass = abstract new (...args: never[]) => object;
+type ValidatedActor = ReturnType<typeof validateActorOptions>;
+type ValidatedMethod = ReturnType<typeof validateMethodOptions>;
+
+type MethodReturn<M> = M extends (...args: never[]) => AsyncGenerator<infer Y> | Generator<infer Y>
+  ? ObjectRefGenerator<Y>
+  : M extends (...args: never[]) => infer R
+    ? ObjectRef<Awaited<R>>
+    : never;
+
+export interface ActorMethod<M extends (...args: never[]) => unknown> {
+  remote(...args: RemoteArgs<Parameters<M>>): MethodReturn<M>;
+  options(opts: MethodOptions): ActorMethod<M>;
+}
+
+/** A handle to a live actor: each method of the class, as an ActorMethod. */
+export type ActorHandle<T> = ActorHandleBase & {
+  readonly [K in keyof T as T[K] extends (...args: never[]) => unknown ? K : never]: T[K] extends (
+    ...args: never[]
+  ) => unknown
+    ? ActorMethod<T[K]>
+    : never;
+};
+
+function methodsOf(cls: AnyClass): { methods: string[]; streaming: string[]; anyAsync: boolean } {
+  const methods: string[] = [];
+  const streaming: string[] = [];
+  let anyAsync = false;
+  let proto = cls.prototype as object | null;
+  while (proto && proto !== Object.prototype) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      if (key === 'constructor' || methods.includes(key)) continue;
+      const d = Object.getOwnPropertyDescriptor(proto, key);
+      if (!d || typeof d.value !== 'function') continue;
+      methods.push(key);
+      const kind = (d.value as { constructor?: { name?: string } }).constructor?.name;
+      if (kind === 'GeneratorFunction' || kind === 'AsyncGeneratorFunction') streaming.push(key);
+      if (kind === 'AsyncFunction' || kind === 'AsyncGeneratorFunction') anyAsync = true;
+    }
+    proto = Object.getPrototypeOf(proto) as object | null;
+  }
+  return { methods, streaming, anyAsync };
+}
+
+export class ActorClass<C extends AnyClass = AnyClass> {
+  readonly descriptor: FunctionDescriptor;
+  private readonly opts: ValidatedActor;
+  private readonly methods: string[];
+  private readonly streaming: string[];
+  private readonly anyAsync: boolean;
+
+  constructor(descriptor: FunctionDescriptor, opts: ValidatedActor, methods: string[], streaming: string[], anyAsync: boolean) {
+    this.descriptor = descriptor;
+    this.opts = opts;
+    this.methods = methods;
+    this.streaming = streaming;
+    this.anyAsync = anyAsync;
+  }
+
+  static define<C extends AnyClass>(cls: C, rawOptions: unknown): ActorClass<C> {
+    const opts = validateActorOptions(rawOptions, `ray.remote(class ${cls.name || 'anonymous'})`);
+    const { scope, ...rest } = opts;
+    const desc = makeDescriptor(newFunctionId(), cls as never, cls.name || 'Actor', scope, rest);
+    const { methods, streaming, anyAsync } = methodsOf(cls);
+    return new ActorClass<C>(desc, opts, methods, streaming, anyAsync);
+  }
+
+  /** Creates the actor; its constructor runs on the node it is placed on. */
+  remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>> {
+    const core = requireCore(`${this.descriptor.name}.remote()`);
+    const o = this.opts;
+    if (o.name !== undefined && core.actorNameTaken(o.name)) {
+      throw new Error(`an actor named "${o.name}" already exists; pick another name, or use ray.getActor("${o.name}")`);
+    }
+    core.registerFunction(this.descriptor);
+    const taskId = core.ids.taskId();
+    const actorId = core.ids.actorId();
+    const spec: TaskSpec = {
+      taskId,
+      kind: 'actor-creation',
+      name: `${this.descriptor.name}.constructor`,
+      fnId: this.descriptor.fnId,
+      args: buildArgs(args, `${this.descriptor.name}.constructor`),
+      numReturns: 1,
+      resources: buildResources(o.numCpus ?? 1, o.numGpus, o.resources),
+      heldResources: buildResources(o.numCpus ?? 0, o.numGpus, o.resources),
+      maxRetries: 0,
+      retryExceptions: false,
+      strategy: (o.schedulingStrategy ?? 'DEFAULT') as SchedulingStrategy,
+      enableTaskEvents: o.enableTaskEvents ?? true,
+      generatorBackpressure: 0,
+      parentTaskId: core.currentTaskId(),
+      callerId: core.callerId,
+      actorId,
+      actor: {
+        className: this.descriptor.name,
+        ...(o.name !== undefined ? { actorName: o.name } : {}),
+        maxRestarts: o.maxRestarts ?? 0,
+        maxTaskRetries: o.maxTaskRetries ?? 0,
+        maxConcurrency: o.maxConcurrency ?? (this.anyAsync ? 1000 : 1),
+        methods: this.methods,
+        streamingMethods: this.streaming,
+      },
+    };
+    core.submitTask(spec);
+    return makeActorHandle({
+      actorId,
+      className: this.descriptor.name,
+      methods: this.methods,
+      streamingMethods: this.streaming,
+    }) as ActorHandle<InstanceType<C>>;
+  }
+
+  options(overrides: ActorOptions): ActorClass<C> {
+    const checked = validateActorOptions(overrides, `${this.descriptor.name}.options()`);
+    if (checked.scope) throw new TypeError(`scope can only be given to ray.remote(), not to .options()`);
+    return new ActorClass<C>(this.descriptor, { ...this.opts, ...checked }, this.methods, this.streaming, this.anyAsync);
+  }
+
+  [HANDLE_MARKER](): Marker {
+    throw new TypeError(`actor class ${this.descriptor.name} cannot be sent; create the actor and send its handle`);
+  }
+}
+
+class ActorMethodImpl {
+  constructor(
+    private readonly info: ActorInfo,
+    private readonly method: string,
+    private readonly opts: ValidatedMethod,
+  ) {}
+
+  remote(...args: unknown[]): unknown {
+    const core = requireCore(`${this.info.className}.${this.method}.remote()`);
+    const taskId = core.ids.taskId();
+    const name = this.opts.name ?? `${this.info.className}.${this.method}`;
+    const streaming = this.info.streamingMethods.includes(this.method);
+    const numReturns = this.opts.numReturns ?? (streaming ? 'streaming' : 1);
+    const spec: TaskSpec = {
+      taskId,
+      kind: 'actor-method',
+      name,
+      fnId: '' as TaskSpec['fnId'],
+      method: this.method,
+      args: buildArgs(args, name),
+      numReturns,
+      resources: {},
+      maxRetries: 0,
+      retryExceptions: false,
+      strategy: 'DEFAULT',
+      enableTaskEvents: this.opts.enableTaskEvents ?? true,
+      generatorBackpressure: this.opts.generatorBackpressureNumObjects ?? 0,
+      parentTaskId: core.currentTaskId(),
+      callerId: core.callerId,
+      actorId: this.info.actorId,
+    };
+    core.submitTask(spec);
+    return returnsOf(taskId, numReturns);
+  }
+
+  options(opts: MethodOptions): ActorMethodImpl {
+    const checked = validateMethodOptions(opts, `${this.info.className}.${this.method}.options()`);
+    return new ActorMethodImpl(this.info, this.method, { ...this.opts, ...checked });
+  }
+}
+
+export class ActorHandleBase {
+  readonly actorId: ActorId;
+  readonly className: string;
+  /** @internal */
+  readonly info: ActorInfo;
+
+  constructor(info: ActorInfo) {
+    this.actorId = info.actorId;
+    this.className = info.className;
+    this.info = info;
+    for (const m of info.methods) {
+      if (m in this) continue;
+      Object.defineProperty(this, m, { value: new ActorMethodImpl(info, m, {}), enumerable: false });
+    }
+  }
+
+  [HANDLE_MARKER](): Marker {
+    return {
+      __webray__: 'actor',
+      actorId: this.info.actorId,
+      className: this.info.className,
+      methods: this.info.methods,
+      streamingMethods: this.info.streamingMethods,
+    };
+  }
+
+  toString(): string {
+    return `Actor(${this.className}, ${this.actorId})`;
+  }
+}
+
+export function makeActorHandle(info: ActorInfo): ActorHandleBase {
+  return new ActorHandleBase(info);
+}
+
+registerReviver('actor', (m) =>
+  makeActorHandle({
+    actorId: m.actorId as ActorId,
+    className: m.className as string,
+    methods: m.methods as string[],
+    streamingMethods: m.streamingMethods as string[],
+  }),
+);

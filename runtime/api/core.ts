@@ -1,0 +1,82 @@
+// The narrow interface the public API calls into: Ray's CoreWorker. One implementation serves the
+// program in a tab (driver/driver-core.ts), another serves task code inside a Web Worker
+// (worker/worker-core.ts). The composition root (index.ts, or the worker entry) installs it.
+
+import type { ActorId, FunctionId, IdGenerator, NodeId, ObjectId, TaskId, WorkerId } from '../protocol/ids.ts';
+import type {
+  ActorInfo,
+  FunctionDescriptor,
+  NodeInfo,
+  ResourceSet,
+  SerializedObject,
+  TaskInfo,
+  TaskSpec,
+  TaskState,
+  TraceEvent,
+} from '../protocol/task-spec.ts';
+
+export interface RuntimeContext {
+  readonly nodeId: NodeId | null;
+  readonly taskId: TaskId | null;
+  readonly actorId: ActorId | null;
+  readonly workerId: WorkerId | null;
+  /** Aborted when the current task is cancelled. */
+  readonly signal: AbortSignal;
+  /** True in the coordinator tab's driver. */
+  readonly isDriver: boolean;
+}
+
+/** What the next item of a streaming generator is. */
+export type GeneratorItem = { readonly done: false; readonly id: ObjectId } | { readonly done: true };
+
+export interface Core {
+  readonly ids: IdGenerator;
+  /** Id of this caller (driver or worker), for per-caller actor call ordering. */
+  readonly callerId: string;
+  /** The task this core is running now, if inside a task. */
+  currentTaskId(): TaskId | undefined;
+
+  registerFunction(desc: FunctionDescriptor): void;
+  submitTask(spec: TaskSpec): void;
+  put(id: ObjectId, obj: SerializedObject): void;
+  /** Resolves with each object (error objects included) or rejects with a GetTimeoutError. */
+  get(ids: readonly ObjectId[], timeoutMs: number | null): Promise<SerializedObject[]>;
+  /** Resolves with the indexes of ready objects, at most `numReturns`, once that many are ready or on timeout. */
+  wait(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null, fetchLocal: boolean): Promise<number[]>;
+  cancel(id: ObjectId, force: boolean, recursive: boolean): void;
+  killActor(actorId: ActorId, noRestart: boolean): void;
+  /** Rejects when no live actor has that name. */
+  getActor(name: string): Promise<ActorInfo>;
+  /** Synchronously true when a live actor already has that name (driver only; a worker says false). */
+  actorNameTaken(name: string): boolean;
+  generatorNext(taskId: TaskId, index: number): Promise<GeneratorItem>;
+  getGpuDevice(): Promise<unknown>;
+
+  runtimeContext(): RuntimeContext;
+  nodes(): NodeInfo[];
+  clusterResources(): ResourceSet;
+  availableResources(): ResourceSet;
+  tasks(filter?: { state?: TaskState }): Promise<TaskInfo[]>;
+  timeline(): Promise<TraceEvent[]>;
+  shutdown(): Promise<void>;
+}
+
+let current: Core | undefined;
+
+/** Installed by the composition root; cleared on shutdown. */
+export function setCore(core: Core | undefined): void {
+  current = core;
+}
+
+export function currentCore(): Core | undefined {
+  return current;
+}
+
+export function requireCore(what: string): Core {
+  if (!current) {
+    throw new Error(`${what} needs a running webray: call \`await ray.init()\` first (or \`ray.join(...)\` on a volunteer page)`);
+  }
+  return current;
+}
+
+export type { FunctionId };

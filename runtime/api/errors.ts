@@ -1,0 +1,193 @@
+// webray's error classes, named and shaped after Ray's python/ray/exceptions.py. They cross
+// boundaries as WireError and are rebuilt into the same class; callers test `instanceof`.
+
+import type { WireError } from '../protocol/wire-error.ts';
+
+const TASK_ERROR_BRAND = Symbol.for('webray.RayTaskError');
+
+/** Base class of every webray error. */
+export class RayError extends Error {
+  static [Symbol.hasInstance](x: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, x)) return true;
+    // A RayTaskError whose remote error was a built-in class (TypeError, …) extends that class,
+    // yet is still a RayTaskError and a RayError.
+    return (
+      (this === RayError || this === RayTaskError) &&
+      typeof x === 'object' &&
+      x !== null &&
+      (x as Record<symbol, unknown>)[TASK_ERROR_BRAND] === true
+    );
+  }
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The task (or actor method) threw. `cause` is the remote error, rebuilt with its remote stack. */
+export class RayTaskError extends RayError {
+  declare readonly cause: Error;
+  readonly taskName: string;
+
+  constructor(taskName: string, cause: Error) {
+    super(taskErrorMessage(taskName, cause), { cause });
+    this.taskName = taskName;
+  }
+}
+
+function taskErrorMessage(taskName: string, cause: Error): string {
+  return `task ${taskName} failed: ${cause.name}: ${cause.message}`;
+}
+
+/** The task was cancelled with `ray.cancel` before it finished. */
+export class TaskCancelledError extends RayError {}
+/** `ray.get` did not see the object within `timeoutMs`; the task goes on running. */
+export class GetTimeoutError extends RayError {}
+/** The Web Worker running the task died (crashed, closed itself, or was terminated). */
+export class WorkerCrashedError extends RayError {}
+/** The node (tab) running the task left or died and no retries were left. */
+export class NodeDiedError extends RayError {}
+/** Every copy of the object is gone and it cannot be recomputed (e.g. it came from `put`). */
+export class ObjectLostError extends RayError {}
+/** Memory and IndexedDB quota are both full. */
+export class ObjectStoreFullError extends RayError {}
+/** The actor is dead: killed, its constructor failed, or it crashed with no restarts left. */
+export class ActorDiedError extends RayError {}
+/** The task can never be scheduled (a hard node affinity to a node that is gone). */
+export class TaskUnschedulableError extends RayError {}
+/** The runtime itself failed (a protocol error, a broken channel). */
+export class RaySystemError extends RayError {}
+
+const RAY_ERRORS: Record<string, new (message: string) => RayError> = {
+  RayError,
+  TaskCancelledError,
+  GetTimeoutError,
+  WorkerCrashedError,
+  NodeDiedError,
+  ObjectLostError,
+  ObjectStoreFullError,
+  ActorDiedError,
+  TaskUnschedulableError,
+  RaySystemError,
+};
+
+const BUILTIN_ERRORS: Record<string, ErrorConstructor> = {
+  Error,
+  TypeError,
+  RangeError,
+  ReferenceError,
+  SyntaxError,
+  EvalError,
+  URIError,
+};
+
+/** The names of an error's class chain, most derived first: `['MyError', 'Error']`. */
+export function classChainOf(err: unknown): string[] {
+  const names: string[] = [];
+  if (typeof err !== 'object' || err === null) return names;
+  let proto = Object.getPrototypeOf(err) as { constructor?: { name?: string } } | null;
+  while (proto && proto !== Object.prototype) {
+    const name = proto.constructor?.name;
+    if (name && names[names.length - 1] !== name) names.push(name);
+    proto = Object.getPrototypeOf(proto) as typeof proto;
+  }
+  return names;
+}
+
+/** Turns anything thrown into a WireError. */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof RayTaskError) {
+    return {
+      name: 'RayTaskError',
+      message: err.message,
+      stack: err.stack,
+      cause: toWireError(err.cause),
+      props: { taskName: err.taskName },
+    };
+  }
+  if (err instanceof Error) {
+    const cause = err.cause === undefined ? undefined : toWireError(err.cause);
+    return {
+      name: err.name,
+      message: err.message,
+      stack: err.stack,
+      classChain: classChainOf(err),
+      ...(cause ? { cause } : {}),
+    };
+  }
+  let message: string;
+  try {
+    message = typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+  } catch {
+    message = String(err);
+  }
+  return { name: 'Error', message: `non-Error value thrown: ${message}`, classChain: [] };
+}
+
+const taskErrorClasses = new Map<string, new (taskName: string, cause: Error) => RayTaskError>();
+
+/** The RayTaskError class for a remote error: extends TypeError when the remote was one, etc. */
+function taskErrorClassFor(causeName: string): new (taskName: string, cause: Error) => RayTaskError {
+  const Builtin = BUILTIN_ERRORS[causeName];
+  if (!Builtin || Builtin === Error) return RayTaskError;
+  let cls = taskErrorClasses.get(causeName);
+  if (!cls) {
+    const Derived = class extends Builtin {
+      readonly taskName: string;
+      constructor(taskName: string, cause: Error) {
+        super(taskErrorMessage(taskName, cause), { cause });
+        this.name = 'RayTaskError';
+        this.taskName = taskName;
+      }
+    };
+    Object.defineProperty(Derived, 'name', { value: `RayTaskError(${causeName})` });
+    Object.defineProperty(Derived.prototype, TASK_ERROR_BRAND, { value: true });
+    cls = Derived as unknown as new (taskName: string, cause: Error) => RayTaskError;
+    taskErrorClasses.set(causeName, cls);
+  }
+  return cls;
+}
+
+/** Rebuilds a WireError into the class it was sent as. */
+export function fromWireError(w: WireError): Error {
+  if (w.name === 'RayTaskError') {
+    const cause = w.cause ? fromWireError(w.cause) : new Error(w.message);
+    const taskName = typeof w.props?.taskName === 'string' ? w.props.taskName : 'unknown';
+    const Cls = taskErrorClassFor(cause.name);
+    const err = new Cls(taskName, cause);
+    err.message = w.message;
+    if (w.stack) err.stack = w.stack;
+    return err;
+  }
+  const RayCls = RAY_ERRORS[w.name];
+  const BuiltinCls = BUILTIN_ERRORS[w.name];
+  const err: Error = RayCls ? new RayCls(w.message) : BuiltinCls ? new BuiltinCls(w.message) : new Error(w.message);
+  if (!RayCls && !BuiltinCls) err.name = w.name;
+  if (w.stack !== undefined) err.stack = w.stack;
+  if (w.cause) (err as { cause?: unknown }).cause = fromWireError(w.cause);
+  if (w.props) Object.assign(err, w.props);
+  if (w.classChain) Object.defineProperty(err, 'classChain', { value: w.classChain, enumerable: false });
+  return err;
+}
+
+/** A WireError for one of webray's own error classes. */
+export function wireError(
+  name: keyof typeof RAY_ERRORS,
+  message: string,
+  props?: Record<string, string | number | boolean>,
+  cause?: WireError,
+): WireError {
+  return { name, message, ...(props ? { props } : {}), ...(cause ? { cause } : {}) };
+}
+
+/** A task error wrapping a remote error, as the worker reports it. */
+export function taskWireError(taskName: string, remote: WireError): WireError {
+  return {
+    name: 'RayTaskError',
+    message: `task ${taskName} failed: ${remote.name}: ${remote.message}`,
+    stack: remote.stack,
+    cause: remote,
+    props: { taskName },
+  };
+}

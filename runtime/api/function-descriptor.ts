@@ -1,0 +1,70 @@
+// Ships code by value, as Ray pickles a function or class: its source text plus the `scope` it
+// names. Functions in scope ship as source, data as values, handles by reference.
+
+import type { FunctionId } from '../protocol/ids.ts';
+import type { FunctionDescriptor, FunctionKind, ScopeEntry } from '../protocol/task-spec.ts';
+import { HANDLE_MARKER, serialize } from './serialization.ts';
+
+const IDENT = /^[A-Za-z_$][\w$]*$/;
+
+/** Source text that evaluates to the function or class as an expression. */
+export function sourceOf(fn: (...args: never[]) => unknown, what: string): string {
+  const src = Function.prototype.toString.call(fn).trim();
+  if (/\{\s*\[native code\]\s*\}$/.test(src)) {
+    throw new TypeError(
+      `${what} is a native or bound function and has no source to ship; wrap it: ray.remote((...args) => f(...args))`,
+    );
+  }
+  if (/^(async\s+)?function\b/.test(src) || /^class\b/.test(src)) return src;
+  // Method shorthand: `name(…) {…}`, `async name(…)`, `*name(…)`, `async *name(…)`.
+  const m = /^(async\s+)?(\*\s*)?([A-Za-z_$][\w$]*)\s*\(/.exec(src);
+  if (m && !(m[3] === 'async' && !m[1] && !m[2])) {
+    return `${m[1] ? 'async ' : ''}function${m[2] ? '*' : ''} ${m[3]}(${src.slice(m[0].length)}`;
+  }
+  // Arrow functions: `x => …`, `(x) => …`, `async (x) => …`.
+  if (src.includes('=>')) return src;
+  throw new TypeError(`${what}: cannot ship this function's source (${src.slice(0, 40)}…); define it with \`function\` or as an arrow function`);
+}
+
+export function kindOf(fn: unknown): FunctionKind {
+  const ctorName = (fn as { constructor?: { name?: string } }).constructor?.name;
+  if (ctorName === 'AsyncGeneratorFunction') return 'async-generator';
+  if (ctorName === 'GeneratorFunction') return 'generator';
+  if (/^class\b/.test(Function.prototype.toString.call(fn))) return 'class';
+  return 'function';
+}
+
+function scopeEntries(scope: Readonly<Record<string, unknown>> | undefined, owner: string): ScopeEntry[] {
+  if (!scope) return [];
+  const out: ScopeEntry[] = [];
+  for (const [name, value] of Object.entries(scope)) {
+    if (!IDENT.test(name)) throw new TypeError(`scope name "${name}" of ${owner} is not a valid identifier`);
+    if (typeof value === 'function' && !(HANDLE_MARKER in value)) {
+      out.push({ name, kind: 'function', source: sourceOf(value as () => unknown, `scope.${name} of ${owner}`) });
+    } else {
+      out.push({ name, kind: 'value', value: serialize(value, `scope.${name} of ${owner}`) });
+    }
+  }
+  return out;
+}
+
+export function makeDescriptor(
+  fnId: FunctionId,
+  fn: (...args: never[]) => unknown,
+  name: string,
+  scope: Readonly<Record<string, unknown>> | undefined,
+  options: Readonly<Record<string, unknown>>,
+): FunctionDescriptor {
+  return {
+    fnId,
+    kind: kindOf(fn),
+    name,
+    source: sourceOf(fn, name),
+    scope: scopeEntries(scope, name),
+    options,
+  };
+}
+
+export function isIdentifier(name: string): boolean {
+  return IDENT.test(name);
+}

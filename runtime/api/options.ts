@@ -1,0 +1,172 @@
+// Validation of remote-function, actor and method options (Ray's ray_option_utils.py): an unknown
+// or invalid option is refused at once, naming the option, with a suggestion for near-misses.
+
+import * as v from 'valibot';
+
+const nonNegative = v.pipe(v.number(), v.minValue(0), v.finite());
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+const resourcesSchema = v.record(v.string(), nonNegative);
+const strategySchema = v.union([
+  v.picklist(['DEFAULT', 'SPREAD']),
+  v.strictObject({ nodeId: v.pipe(v.string(), v.minLength(1)), soft: v.optional(v.boolean(), false) }),
+]);
+const retryExceptionsSchema = v.union([
+  v.boolean(),
+  v.array(v.union([v.pipe(v.string(), v.minLength(1)), v.custom<ErrorConstructor>((x) => typeof x === 'function')])),
+]);
+const numReturnsSchema = v.union([v.pipe(v.number(), v.integer(), v.minValue(1)), v.literal('streaming')]);
+const scopeSchema = v.record(v.string(), v.unknown());
+
+const common = {
+  numCpus: v.optional(nonNegative),
+  numGpus: v.optional(nonNegative),
+  resources: v.optional(resourcesSchema),
+  name: v.optional(v.pipe(v.string(), v.minLength(1))),
+  scope: v.optional(scopeSchema),
+  schedulingStrategy: v.optional(strategySchema),
+  enableTaskEvents: v.optional(v.boolean()),
+};
+
+const taskSchema = v.strictObject({
+  ...common,
+  numReturns: v.optional(numReturnsSchema),
+  maxRetries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-1))),
+  retryExceptions: v.optional(retryExceptionsSchema),
+  generatorBackpressureNumObjects: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+});
+
+const actorSchema = v.strictObject({
+  ...common,
+  maxRestarts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-1))),
+  maxTaskRetries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-1))),
+  maxConcurrency: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+});
+
+const methodSchema = v.strictObject({
+  numReturns: v.optional(numReturnsSchema),
+  name: v.optional(v.pipe(v.string(), v.minLength(1))),
+  enableTaskEvents: v.optional(v.boolean()),
+  generatorBackpressureNumObjects: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+});
+
+const initSchema = v.strictObject({
+  address: v.optional(v.pipe(v.string(), v.url())),
+  cluster: v.optional(v.pipe(v.string(), v.minLength(1))),
+  token: v.optional(v.string()),
+  numCpus: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  numGpus: v.optional(count),
+  resources: v.optional(resourcesSchema),
+  objectStoreMemory: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  iceServers: v.optional(v.array(v.unknown())),
+});
+
+export type Strategy = v.InferOutput<typeof strategySchema>;
+export type TaskOptions = v.InferInput<typeof taskSchema>;
+export type ActorOptions = v.InferInput<typeof actorSchema>;
+export type MethodOptions = v.InferInput<typeof methodSchema>;
+export type InitOptions = v.InferInput<typeof initSchema>;
+
+const HINTS: Record<string, string> = {
+  numCPUs: 'numCpus',
+  num_cpus: 'numCpus',
+  numGPUs: 'numGpus',
+  num_gpus: 'numGpus',
+  num_returns: 'numReturns',
+  max_retries: 'maxRetries',
+  retry_exceptions: 'retryExceptions',
+  max_restarts: 'maxRestarts',
+  max_task_retries: 'maxTaskRetries',
+  max_concurrency: 'maxConcurrency',
+  scheduling_strategy: 'schedulingStrategy',
+  timeout: 'timeoutMs',
+  timeout_ms: 'timeoutMs',
+  num_returns_: 'numReturns',
+};
+
+function levenshtein(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}
+
+/** The known option closest to an unknown one, if it is close enough. */
+export function suggest(key: string, known: readonly string[]): string | undefined {
+  if (HINTS[key] && known.includes(HINTS[key])) return HINTS[key];
+  const lower = key.toLowerCase().replace(/_/g, '');
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = levenshtein(lower, k.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  return bestD <= 2 ? best : undefined;
+}
+
+function check<S extends v.GenericSchema>(schema: S, keys: readonly string[], input: unknown, what: string): v.InferOutput<S> {
+  if (input === undefined) return {} as v.InferOutput<S>;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new TypeError(`${what} must be an object of options, got ${input === null ? 'null' : typeof input}`);
+  }
+  for (const key of Object.keys(input)) {
+    if (!keys.includes(key)) {
+      const hint = suggest(key, keys);
+      throw new TypeError(
+        `unknown option "${key}" for ${what}` +
+          (hint ? ` — did you mean ${hint}?` : `; valid options are: ${keys.join(', ')}`),
+      );
+    }
+  }
+  const result = v.safeParse(schema, input);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const key = issue.path?.map((p: { key: unknown }) => String(p.key)).join('.') ?? '?';
+    const got = issue.input === undefined ? 'undefined' : safeJson(issue.input);
+    throw new TypeError(`invalid option ${key} for ${what}: ${issue.expected ? `expected ${issue.expected}, ` : ''}got ${got} (${issue.message})`);
+  }
+  return result.output;
+}
+
+function safeJson(x: unknown): string {
+  if (typeof x === 'function') return 'a function';
+  try {
+    return JSON.stringify(x) ?? String(x);
+  } catch {
+    return String(x);
+  }
+}
+
+const taskKeys = Object.keys(taskSchema.entries);
+const actorKeys = Object.keys(actorSchema.entries);
+const methodKeys = Object.keys(methodSchema.entries);
+const initKeys = Object.keys(initSchema.entries);
+
+export function validateTaskOptions(input: unknown, what = 'a remote function'): v.InferOutput<typeof taskSchema> {
+  return check(taskSchema, taskKeys, input, what);
+}
+export function validateActorOptions(input: unknown, what = 'an actor class'): v.InferOutput<typeof actorSchema> {
+  return check(actorSchema, actorKeys, input, what);
+}
+export function validateMethodOptions(input: unknown, what = 'an actor method'): v.InferOutput<typeof methodSchema> {
+  return check(methodSchema, methodKeys, input, what);
+}
+export function validateInitOptions(input: unknown, what = 'ray.init'): v.InferOutput<typeof initSchema> {
+  return check(initSchema, initKeys, input, what);
+}
+
+/** Error class names from a `retryExceptions` list (classes or names). */
+export function retryExceptionNames(x: boolean | readonly (string | ErrorConstructor)[] | undefined): boolean | string[] {
+  if (x === undefined) return false;
+  if (typeof x === 'boolean') return x;
+  return x.map((e) => (typeof e === 'string' ? e : e.name));
+}

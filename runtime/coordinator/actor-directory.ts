@@ -1,0 +1,140 @@
+// Actors known to the coordinator (Ray's GcsActorManager): their state, node, restarts, names,
+// and the calls waiting for them — one queue per caller, so each caller's calls run in order.
+
+import type { ActorId, NodeId } from '../protocol/ids.ts';
+import type { ActorInfo, TaskSpec } from '../protocol/task-spec.ts';
+import type { WireError } from '../protocol/wire-error.ts';
+import type { TaskEntry } from './coordinator.ts';
+
+export type ActorState = 'PENDING_CREATION' | 'ALIVE' | 'RESTARTING' | 'DEAD';
+
+export interface ActorEntry {
+  readonly actorId: ActorId;
+  readonly info: ActorInfo;
+  readonly creationTaskId: TaskEntry['spec']['taskId'];
+  readonly maxRestarts: number;
+  readonly maxTaskRetries: number;
+  state: ActorState;
+  /** Where it runs (set once its constructor has finished). */
+  nodeId: NodeId | null;
+  /** The node whose resources it holds, from placement until death. */
+  holding: NodeId | null;
+  restarts: number;
+  deathCause: WireError | undefined;
+  /** Calls not yet sent, per caller, in submission order. */
+  readonly queues: Map<string, TaskEntry[]>;
+  /** Calls sent to its worker and not finished. */
+  readonly inflight: Map<TaskEntry['spec']['taskId'], TaskEntry>;
+}
+
+export class ActorDirectory {
+  private readonly actors = new Map<ActorId, ActorEntry>();
+  private readonly names = new Map<string, ActorId>();
+
+  /** Registers a new actor; undefined when its name is taken by a live actor. */
+  create(spec: TaskSpec): ActorEntry | undefined {
+    const opts = spec.actor!;
+    if (opts.actorName !== undefined && this.names.has(opts.actorName)) return undefined;
+    const a: ActorEntry = {
+      actorId: spec.actorId!,
+      info: {
+        actorId: spec.actorId!,
+        className: opts.className,
+        methods: opts.methods,
+        streamingMethods: opts.streamingMethods,
+        ...(opts.actorName !== undefined ? { name: opts.actorName } : {}),
+      },
+      creationTaskId: spec.taskId,
+      maxRestarts: opts.maxRestarts,
+      maxTaskRetries: opts.maxTaskRetries,
+      state: 'PENDING_CREATION',
+      nodeId: null,
+      holding: null,
+      restarts: 0,
+      deathCause: undefined,
+      queues: new Map(),
+      inflight: new Map(),
+    };
+    this.actors.set(a.actorId, a);
+    if (opts.actorName !== undefined) this.names.set(opts.actorName, a.actorId);
+    return a;
+  }
+
+  get(id: ActorId): ActorEntry | undefined {
+    return this.actors.get(id);
+  }
+
+  byName(name: string): ActorEntry | undefined {
+    const id = this.names.get(name);
+    return id ? this.actors.get(id) : undefined;
+  }
+
+  nameTaken(name: string): boolean {
+    return this.names.has(name);
+  }
+
+  /** Live actors running on, or holding resources of, a node. */
+  onNode(nodeId: NodeId): ActorEntry[] {
+    const out: ActorEntry[] = [];
+    for (const a of this.actors.values()) if (a.state !== 'DEAD' && (a.nodeId === nodeId || a.holding === nodeId)) out.push(a);
+    return out;
+  }
+
+  enqueue(a: ActorEntry, t: TaskEntry): void {
+    let q = a.queues.get(t.spec.callerId);
+    if (!q) a.queues.set(t.spec.callerId, (q = []));
+    q.push(t);
+  }
+
+  /** Puts calls back at the front of their callers' queues, keeping their order. */
+  requeue(a: ActorEntry, tasks: readonly TaskEntry[]): void {
+    const byCaller = new Map<string, TaskEntry[]>();
+    for (const t of tasks) {
+      let l = byCaller.get(t.spec.callerId);
+      if (!l) byCaller.set(t.spec.callerId, (l = []));
+      l.push(t);
+    }
+    for (const [caller, l] of byCaller) {
+      const q = a.queues.get(caller) ?? [];
+      a.queues.set(caller, [...l, ...q]);
+    }
+  }
+
+  removeQueued(a: ActorEntry, t: TaskEntry): void {
+    const q = a.queues.get(t.spec.callerId);
+    const i = q?.indexOf(t) ?? -1;
+    if (i >= 0) q!.splice(i, 1);
+  }
+
+  /** Takes the calls whose turn has come: queue heads whose arguments are ready, in order. */
+  ready(a: ActorEntry): TaskEntry[] {
+    const out: TaskEntry[] = [];
+    for (const q of a.queues.values()) {
+      let i = 0;
+      while (i < q.length) {
+        const t = q[i]!;
+        if (t.cancelled || t.state === 'FAILED' || t.state === 'FINISHED') i++;
+        else if (t.depsPending === 0 && t.state === 'PENDING_NODE_ASSIGNMENT') out.push(q[i++]!);
+        else break;
+      }
+      if (i > 0) q.splice(0, i);
+    }
+    return out;
+  }
+
+  /** Takes every queued call (the actor is dead). */
+  drainQueued(a: ActorEntry): TaskEntry[] {
+    const out: TaskEntry[] = [];
+    for (const q of a.queues.values()) out.push(...q);
+    a.queues.clear();
+    return out;
+  }
+
+  markDead(a: ActorEntry, cause: WireError): void {
+    a.state = 'DEAD';
+    a.deathCause = cause;
+    a.nodeId = null;
+    a.holding = null;
+    if (a.info.name !== undefined && this.names.get(a.info.name) === a.actorId) this.names.delete(a.info.name);
+  }
+}

@@ -1,0 +1,984 @@
+// The coordinator: Ray's GCS and cluster scheduler in the head tab. It keeps the task table, the
+// function table, the object directory and the actor directory, decides where every task and
+// actor runs, retries what failed, and answers drivers. It talks to nodes only through messages.
+
+import { wireError } from '../api/errors.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import { add, fits, subtract } from '../common/resources.ts';
+import type { ClientRequest } from '../protocol/client-requests.ts';
+import { returnId, taskIdOf, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
+import type {
+  ActorInfo,
+  FunctionDescriptor,
+  NodeInfo,
+  ObjectStoreStats,
+  ResourceSet,
+  SerializedObject,
+  TaskInfo,
+  TaskSpec,
+  TaskState,
+  TraceEvent,
+} from '../protocol/task-spec.ts';
+import type { WireError } from '../protocol/wire-error.ts';
+import { ActorDirectory, type ActorEntry } from './actor-directory.ts';
+import { PIPELINE_MAX_TASK_MS, PIPELINE_TASKS_PER_CPU } from './constants.ts';
+import { ObjectDirectory } from './object-directory.ts';
+import { place, type NodeView, type SpreadState } from './scheduling-policy.ts';
+import { TaskEvents } from './task-events.ts';
+
+/** Sends control messages to one node. */
+export interface NodeLink {
+  send(msg: CoordinatorToNode): void;
+}
+
+interface NodeState extends NodeView {
+  readonly nodeId: NodeId;
+  alive: boolean;
+  readonly isCoordinator: boolean;
+  readonly total: ResourceSet;
+  readonly available: Record<string, number>;
+  readonly link: NodeLink;
+  readonly knownFns: Set<FunctionId>;
+  readonly gpuFallback: boolean;
+  /** Short tasks sent beyond its free resources. */
+  pipelined: number;
+  readonly running: Set<TaskId>;
+  stats: ObjectStoreStats;
+}
+
+export interface TaskEntry {
+  readonly spec: TaskSpec;
+  state: TaskState;
+  nodeId: NodeId | null;
+  workerId: string | null;
+  /** Attempts started so far (1 on the first run). */
+  attempt: number;
+  depsPending: number;
+  pendingReason: string | null;
+  readonly submittedAtMs: number;
+  startedAtMs: number | null;
+  endedAtMs: number | null;
+  error: string | null;
+  /** Holds `spec.resources` on its node (false when pipelined). */
+  reserved: boolean;
+  blocked: boolean;
+  cancelled: boolean;
+  children: TaskId[] | undefined;
+}
+
+interface GeneratorState {
+  count: number;
+  done: boolean;
+  waiters: (() => void)[];
+  consumed: number;
+}
+
+interface FnStats {
+  avgMs: number;
+  n: number;
+}
+
+export interface ObjectLocation {
+  readonly obj?: SerializedObject;
+  readonly nodes: readonly NodeId[];
+}
+
+type ClientReply = (ok: boolean, value: unknown) => void;
+
+function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export class Coordinator {
+  private readonly nodes = new Map<NodeId, NodeState>();
+  private readonly tasks = new Map<TaskId, TaskEntry>();
+  private readonly fns = new Map<FunctionId, FunctionDescriptor>();
+  private readonly fnStats = new Map<FunctionId, FnStats>();
+  private readonly objects = new ObjectDirectory();
+  private readonly actors = new ActorDirectory();
+  private readonly generators = new Map<TaskId, GeneratorState>();
+  private readonly events = new TaskEvents();
+  /** Feasible tasks waiting for free resources, by scheduling class, in submission order. */
+  private readonly waiting = new Map<string, TaskEntry[]>();
+  /** Tasks no live node can run; re-examined when a node joins. */
+  private infeasible: TaskEntry[] = [];
+  private readonly spread: SpreadState = { cursor: 0 };
+  private readonly log: Logger;
+  private draining = false;
+  private stopped = false;
+
+  constructor(private readonly selfId: NodeId) {
+    this.log = createLogger('webray:coordinator', selfId);
+  }
+
+  // ───────────────────────────── nodes ─────────────────────────────
+
+  addNode(nodeId: NodeId, resources: ResourceSet, link: NodeLink, opts: { isCoordinator: boolean; gpuFallback: boolean }): void {
+    this.nodes.set(nodeId, {
+      nodeId,
+      alive: true,
+      isCoordinator: opts.isCoordinator,
+      total: { ...resources },
+      available: { ...resources },
+      link,
+      knownFns: new Set(),
+      gpuFallback: opts.gpuFallback,
+      pipelined: 0,
+      running: new Set(),
+      stats: { memoryBytes: 0, spilledBytes: 0, objects: 0 },
+    });
+    this.log(`node ${nodeId} joined with ${JSON.stringify(resources)}`);
+    const retry = this.infeasible;
+    this.infeasible = [];
+    for (const t of retry) this.schedule(t);
+    this.drain();
+  }
+
+  /** A node left or died: retry its tasks elsewhere, restart its actors, forget its objects. */
+  removeNode(nodeId: NodeId, reason: string): void {
+    const node = this.nodes.get(nodeId);
+    if (!node || !node.alive) return;
+    node.alive = false;
+    this.log(`node ${nodeId} left: ${reason}`);
+    const err = wireError('NodeDiedError', `node ${nodeId} died (${reason}) while running the task`, { nodeId });
+    for (const taskId of [...node.running]) {
+      const t = this.tasks.get(taskId);
+      if (t && t.spec.kind !== 'actor-method') this.onTaskFailed(t, err, true);
+    }
+    node.running.clear();
+    for (const a of this.actors.onNode(nodeId)) {
+      this.onActorDied(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: its node ${nodeId} left (${reason})`));
+    }
+    for (const id of this.objects.dropNode(nodeId)) this.onObjectLost(id);
+    this.drain();
+  }
+
+  // ─────────────────────── driver-facing calls ───────────────────────
+
+  registerFunction(desc: FunctionDescriptor): void {
+    if (!this.fns.has(desc.fnId)) this.fns.set(desc.fnId, desc);
+  }
+
+  submitTask(spec: TaskSpec): void {
+    if (this.stopped) return;
+    if (spec.kind !== 'actor-method' && !this.fns.has(spec.fnId)) {
+      throw new Error(`internal: task ${spec.name} refers to unknown function ${spec.fnId}`);
+    }
+    const t: TaskEntry = {
+      spec,
+      state: 'PENDING_ARGS_AVAIL',
+      nodeId: null,
+      workerId: null,
+      attempt: 0,
+      depsPending: 0,
+      pendingReason: null,
+      submittedAtMs: nowMs(),
+      startedAtMs: null,
+      endedAtMs: null,
+      error: null,
+      reserved: false,
+      blocked: false,
+      cancelled: false,
+      children: undefined,
+    };
+    this.tasks.set(spec.taskId, t);
+    if (spec.parentTaskId) {
+      const parent = this.tasks.get(spec.parentTaskId);
+      if (parent) (parent.children ??= []).push(spec.taskId);
+    }
+    if (spec.numReturns === 'streaming') this.generators.set(spec.taskId, { count: 0, done: false, waiters: [], consumed: 0 });
+    else for (let i = 0; i < spec.numReturns; i++) this.objects.ensure(returnId(spec.taskId, i));
+
+    if (spec.kind === 'actor-creation') {
+      const a = this.actors.create(spec);
+      if (!a) {
+        this.failTask(t, wireError('ActorDiedError', `an actor named "${spec.actor?.actorName}" already exists`));
+        return;
+      }
+    }
+    if (spec.kind === 'actor-method') {
+      const actor = spec.actorId ? this.actors.get(spec.actorId) : undefined;
+      if (!actor) {
+        this.failTask(t, wireError('ActorDiedError', `actor ${spec.actorId} does not exist in this cluster (was it created by an earlier session?)`));
+        return;
+      }
+      this.actors.enqueue(actor, t);
+    }
+    for (const arg of spec.args) {
+      if (arg.kind !== 'ref') continue;
+      if (this.objects.isReady(arg.id)) continue;
+      t.depsPending++;
+      this.objects.onReady(arg.id, () => {
+        if (--t.depsPending === 0) this.onDepsReady(t);
+      });
+    }
+    if (t.depsPending === 0) this.onDepsReady(t);
+  }
+
+  putObject(id: ObjectId, size: number, obj: SerializedObject | undefined, nodeId: NodeId): void {
+    this.objects.setReady(id, size, obj, nodeId);
+  }
+
+  /** Where to read an object from: inline, or the nodes holding it. Undefined while not ready. */
+  locate(id: ObjectId): ObjectLocation | undefined {
+    const e = this.objects.get(id);
+    if (!e || !e.ready) return undefined;
+    return e.obj ? { obj: e.obj, nodes: [] } : { nodes: [...e.locations] };
+  }
+
+  /** Resolves with the indexes of ready objects once `numReturns` are ready or the timeout passes. */
+  waitObjects(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null): Promise<number[]> {
+    const readyIdx = (): number[] => {
+      const out: number[] = [];
+      for (let i = 0; i < ids.length && out.length < numReturns; i++) if (this.objects.isReady(ids[i]!)) out.push(i);
+      return out;
+    };
+    const now = readyIdx();
+    if (now.length >= numReturns || timeoutMs === 0) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const cancels: (() => void)[] = [];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let settled = false;
+      const finish = (): void => {
+        if (settled) return;
+        settled = true;
+        if (timer !== undefined) clearTimeout(timer);
+        for (const c of cancels) c();
+        resolve(readyIdx());
+      };
+      let remaining = numReturns - now.length;
+      for (const id of new Set(ids)) {
+        if (this.objects.isReady(id)) continue;
+        cancels.push(
+          this.objects.onReady(id, () => {
+            if (--remaining <= 0) queueMicrotask(finish);
+          }),
+        );
+      }
+      if (timeoutMs !== null) timer = setTimeout(finish, timeoutMs);
+    });
+  }
+
+  cancel(objectId: ObjectId, force: boolean, recursive: boolean): void {
+    const taskId = this.generators.has(objectId as unknown as TaskId) ? (objectId as unknown as TaskId) : taskIdOf(objectId);
+    if (!taskId) return; // a put object: nothing to cancel, as in Ray
+    const t = this.tasks.get(taskId);
+    if (t) this.cancelTask(t, force, recursive);
+  }
+
+  killActor(actorId: ActorId, noRestart: boolean): void {
+    const a = this.actors.get(actorId);
+    if (!a || a.state === 'DEAD') return;
+    if (a.nodeId) this.nodes.get(a.nodeId)?.link.send({ type: 'kill_actor', actorId });
+    const err = wireError('ActorDiedError', `actor ${a.info.className} (${actorId}) was killed by ray.kill()`, { actorId });
+    if (noRestart) this.killForGood(a, err);
+    else this.onActorDied(a, err);
+  }
+
+  getActor(name: string): ActorInfo | undefined {
+    const a = this.actors.byName(name);
+    return a && a.state !== 'DEAD' ? a.info : undefined;
+  }
+
+  generatorNext(taskId: TaskId, index: number): Promise<{ done: false; id: ObjectId } | { done: true }> {
+    const g = this.generators.get(taskId);
+    if (!g) return Promise.resolve({ done: true });
+    return new Promise((resolve) => {
+      const check = (): boolean => {
+        if (index < g.count) {
+          this.ackGenerator(taskId, g, index + 1);
+          resolve({ done: false, id: returnId(taskId, index) });
+          return true;
+        }
+        if (g.done) {
+          resolve({ done: true });
+          return true;
+        }
+        return false;
+      };
+      if (!check()) {
+        const w = (): void => {
+          if (check()) g.waiters.splice(g.waiters.indexOf(w), 1);
+        };
+        g.waiters.push(w);
+      }
+    });
+  }
+
+  nodeInfos(): NodeInfo[] {
+    return [...this.nodes.values()].map((n) => ({
+      nodeId: n.nodeId,
+      alive: n.alive,
+      isCoordinator: n.isCoordinator,
+      resources: { ...n.total },
+      available: n.alive ? clampAvailable(n.available) : {},
+      objectStore: { ...n.stats },
+      gpuFallback: n.gpuFallback,
+      runningTasks: n.running.size,
+    }));
+  }
+
+  clusterResources(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const n of this.nodes.values()) if (n.alive) for (const k in n.total) out[k] = (out[k] ?? 0) + (n.total[k] ?? 0);
+    return out;
+  }
+
+  availableResources(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const n of this.nodes.values()) {
+      if (!n.alive) continue;
+      for (const [k, v] of Object.entries(clampAvailable(n.available))) out[k] = (out[k] ?? 0) + v;
+    }
+    return out;
+  }
+
+  taskInfos(state?: TaskState): TaskInfo[] {
+    const live: TaskInfo[] = [];
+    for (const t of this.tasks.values()) if (t.spec.enableTaskEvents) live.push(this.infoOf(t));
+    return this.events.list(live, state);
+  }
+
+  timeline(): TraceEvent[] {
+    return this.events.timeline();
+  }
+
+  /** Ends the session: every pending call fails, nothing more is scheduled. */
+  stop(): void {
+    this.stopped = true;
+    const err = wireError('RaySystemError', 'ray.shutdown() was called while the task was pending');
+    for (const t of [...this.tasks.values()]) this.failTask(t, err);
+  }
+
+  // ─────────────────────── messages from nodes ───────────────────────
+
+  handleNodeMessage(from: NodeId, msg: NodeToCoordinator, reply?: (m: CoordinatorToNode) => void): void {
+    switch (msg.type) {
+      case 'task_started': {
+        const t = this.tasks.get(msg.taskId);
+        if (t && !t.cancelled && t.nodeId === from) {
+          t.state = 'RUNNING';
+          t.workerId = msg.workerId;
+          t.startedAtMs = msg.atMs;
+        }
+        return;
+      }
+      case 'task_done':
+        this.onTaskDone(from, msg);
+        return;
+      case 'generator_item':
+        this.onGeneratorItem(from, msg.taskId, msg.attempt, msg.index, msg.result);
+        return;
+      case 'actor_died': {
+        const a = this.actors.get(msg.actorId);
+        if (a && a.nodeId === from) this.onActorDied(a, msg.error);
+        return;
+      }
+      case 'task_blocked':
+      case 'task_unblocked':
+        this.onBlocked(msg.taskId, msg.type === 'task_blocked');
+        return;
+      case 'object_put':
+        this.objects.setReady(msg.id, msg.size, msg.obj, from);
+        return;
+      case 'client_request': {
+        const send = reply ?? ((m: CoordinatorToNode) => this.nodes.get(from)?.link.send(m));
+        this.handleClientRequest(from, msg.taskId, msg.req, (ok, value) =>
+          send(
+            ok
+              ? { type: 'client_reply', reqId: msg.reqId, ok: true, value }
+              : { type: 'client_reply', reqId: msg.reqId, ok: false, error: value as WireError },
+          ),
+        );
+        return;
+      }
+      case 'node_stats': {
+        const n = this.nodes.get(from);
+        if (n) n.stats = { memoryBytes: msg.memoryBytes, spilledBytes: msg.spilledBytes, objects: msg.objects };
+        return;
+      }
+      default:
+        assertNever(msg);
+    }
+  }
+
+  private handleClientRequest(from: NodeId, _taskId: TaskId | null, req: ClientRequest, reply: ClientReply): void {
+    try {
+      switch (req.op) {
+        case 'register':
+          this.registerFunction(req.desc);
+          return reply(true, null);
+        case 'submit':
+          this.submitTask(req.spec);
+          return reply(true, null);
+        case 'put':
+          this.putObject(req.id, req.obj.size, req.obj, from);
+          return reply(true, null);
+        case 'get':
+          void this.waitObjects(req.ids, req.ids.length, req.timeoutMs).then((ready) => {
+            if (ready.length < req.ids.length) {
+              reply(false, wireError('GetTimeoutError', `ray.get timed out after ${req.timeoutMs} ms; the task keeps running`));
+              return;
+            }
+            reply(true, req.ids.map((id) => this.resolvedArg(id)));
+          });
+          return;
+        case 'wait':
+          void this.waitObjects(req.ids, req.numReturns, req.timeoutMs).then((ready) => reply(true, ready));
+          return;
+        case 'cancel':
+          this.cancel(req.id, req.force, req.recursive);
+          return reply(true, null);
+        case 'kill':
+          this.killActor(req.actorId, req.noRestart);
+          return reply(true, null);
+        case 'getActor': {
+          const info = this.getActor(req.name);
+          if (info) return reply(true, info);
+          return reply(false, { name: 'Error', message: `no live actor is named "${req.name}"` });
+        }
+        case 'generatorNext':
+          void this.generatorNext(req.taskId, req.index).then((item) => reply(true, item));
+          return;
+        case 'tasks':
+          return reply(true, this.taskInfos(req.state));
+        case 'timeline':
+          return reply(true, this.timeline());
+        case 'clusterView':
+          return reply(true, { nodes: this.nodeInfos(), total: this.clusterResources(), available: this.availableResources() });
+        default:
+          assertNever(req);
+      }
+    } catch (e) {
+      reply(false, { name: (e as Error).name ?? 'Error', message: (e as Error).message ?? String(e) });
+    }
+  }
+
+  // ─────────────────────────── scheduling ───────────────────────────
+
+  private onDepsReady(t: TaskEntry): void {
+    if (t.cancelled || this.stopped) return;
+    // A failed dependency fails the task with the same error, as in Ray.
+    for (const arg of t.spec.args) {
+      if (arg.kind !== 'ref') continue;
+      const err = this.objects.get(arg.id)?.obj?.err;
+      if (err) {
+        this.failTask(t, err);
+        if (t.spec.kind === 'actor-method') {
+          const a = this.actors.get(t.spec.actorId!);
+          if (a) this.pumpActor(a);
+        }
+        return;
+      }
+    }
+    if (t.spec.kind === 'actor-method') {
+      t.state = 'PENDING_NODE_ASSIGNMENT';
+      const a = this.actors.get(t.spec.actorId!);
+      if (a) this.pumpActor(a);
+      return;
+    }
+    this.schedule(t);
+  }
+
+  private nodeViews(): NodeState[] {
+    return [...this.nodes.values()];
+  }
+
+  private schedule(t: TaskEntry): void {
+    if (t.cancelled || this.stopped) return;
+    t.state = 'PENDING_NODE_ASSIGNMENT';
+    const nodes = this.nodeViews();
+    const placement = place(
+      { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
+      nodes,
+      this.spread,
+    );
+    switch (placement.kind) {
+      case 'node':
+        t.pendingReason = null;
+        this.dispatch(t, this.nodes.get(placement.nodeId)!, true);
+        return;
+      case 'wait': {
+        if (this.tryPipeline(t, placement.feasible)) return;
+        t.pendingReason = 'waiting for free resources on a node';
+        const key = this.classKey(t);
+        let q = this.waiting.get(key);
+        if (!q) this.waiting.set(key, (q = []));
+        q.push(t);
+        return;
+      }
+      case 'infeasible':
+        t.pendingReason = placement.reason;
+        this.infeasible.push(t);
+        this.log(`task ${t.spec.name} ${placement.reason}`);
+        return;
+      case 'unschedulable':
+        this.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
+        return;
+    }
+  }
+
+  private classKey(t: TaskEntry): string {
+    const s = t.spec.strategy;
+    const strat = typeof s === 'string' ? s : `${s.nodeId}/${s.soft}`;
+    let key = strat;
+    for (const k of Object.keys(t.spec.resources).sort()) key += `|${k}:${t.spec.resources[k]}`;
+    return key;
+  }
+
+  private localityOf(t: TaskEntry): Map<NodeId, number> | undefined {
+    let out: Map<NodeId, number> | undefined;
+    for (const arg of t.spec.args) {
+      if (arg.kind !== 'ref') continue;
+      const e = this.objects.get(arg.id);
+      if (!e || e.obj || e.locations.size === 0) continue;
+      out ??= new Map();
+      for (const n of e.locations) out.set(n, (out.get(n) ?? 0) + e.size);
+    }
+    return out;
+  }
+
+  /** Short tasks may queue at a busy node so its workers never wait for the next one. */
+  private tryPipeline(t: TaskEntry, feasible: readonly NodeId[]): boolean {
+    if (t.spec.kind !== 'normal' || t.spec.strategy === 'SPREAD') return false;
+    const st = this.fnStats.get(t.spec.fnId);
+    if (!st || st.n < 2 || st.avgMs > PIPELINE_MAX_TASK_MS) return false;
+    let best: NodeState | undefined;
+    for (const id of feasible) {
+      const n = this.nodes.get(id)!;
+      if (n.pipelined >= PIPELINE_TASKS_PER_CPU * Math.max(1, n.total.CPU ?? 1)) continue;
+      if (!best || n.pipelined < best.pipelined) best = n;
+    }
+    if (!best) return false;
+    this.dispatch(t, best, false);
+    return true;
+  }
+
+  private dispatch(t: TaskEntry, node: NodeState, reserve: boolean): void {
+    const spec = t.spec;
+    t.attempt++;
+    t.state = 'SUBMITTED_TO_WORKER';
+    t.nodeId = node.nodeId;
+    t.reserved = reserve;
+    t.blocked = false;
+    if (reserve) subtract(node.available, spec.kind === 'actor-creation' ? spec.heldResources ?? {} : spec.resources);
+    else node.pipelined++;
+    if (spec.kind === 'actor-creation') {
+      const a = this.actors.get(spec.actorId!);
+      if (a) a.holding = node.nodeId;
+    }
+    node.running.add(spec.taskId);
+    this.send(node, t);
+  }
+
+  private send(node: NodeState, t: TaskEntry): void {
+    const spec = t.spec;
+    const args: ResolvedArg[] = new Array(spec.args.length);
+    for (let i = 0; i < spec.args.length; i++) {
+      const a = spec.args[i]!;
+      args[i] = a.kind === 'value' ? { kind: 'inline', obj: a.obj } : this.resolvedArg(a.id);
+    }
+    let fn: FunctionDescriptor | undefined;
+    if (spec.kind !== 'actor-method' && !node.knownFns.has(spec.fnId)) {
+      fn = this.fns.get(spec.fnId);
+      node.knownFns.add(spec.fnId);
+    }
+    node.link.send(fn ? { type: 'run_task', spec, attempt: t.attempt, args, fn } : { type: 'run_task', spec, attempt: t.attempt, args });
+  }
+
+  private resolvedArg(id: ObjectId): ResolvedArg {
+    const e = this.objects.get(id);
+    if (e?.obj) return { kind: 'inline', obj: e.obj };
+    return { kind: 'located', id, nodes: e ? [...e.locations] : [] };
+  }
+
+  /** Frees what a finished task held on its node. */
+  private release(t: TaskEntry): void {
+    const node = t.nodeId ? this.nodes.get(t.nodeId) : undefined;
+    if (!node) return;
+    node.running.delete(t.spec.taskId);
+    if (t.spec.kind === 'actor-creation') return; // the actor keeps its resources
+    if (t.reserved) {
+      let res = t.spec.resources;
+      if (t.blocked && res.CPU) {
+        const { CPU: _cpu, ...rest } = res;
+        res = rest;
+      }
+      add(node.available, res, node.total);
+    } else if (node.pipelined > 0) {
+      node.pipelined--;
+    }
+    t.reserved = false;
+  }
+
+  /** Places waiting tasks on nodes that have room again. */
+  private drain(): void {
+    if (this.draining || this.stopped) return;
+    this.draining = true;
+    try {
+      for (const [key, q] of this.waiting) {
+        let i = 0;
+        while (i < q.length) {
+          const t = q[i]!;
+          if (t.cancelled || t.state !== 'PENDING_NODE_ASSIGNMENT') {
+            i++;
+            continue;
+          }
+          const placement = place(
+            { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
+            this.nodeViews(),
+            this.spread,
+          );
+          if (placement.kind === 'node') {
+            this.dispatch(t, this.nodes.get(placement.nodeId)!, true);
+            i++;
+          } else if (placement.kind === 'wait') {
+            if (this.tryPipeline(t, placement.feasible)) i++;
+            else break;
+          } else {
+            i++;
+            if (placement.kind === 'infeasible') {
+              t.pendingReason = placement.reason;
+              this.infeasible.push(t);
+            } else {
+              this.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
+            }
+          }
+        }
+        if (i >= q.length) this.waiting.delete(key);
+        else if (i > 0) q.splice(0, i);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private onBlocked(taskId: TaskId, blocked: boolean): void {
+    const t = this.tasks.get(taskId);
+    if (!t || !t.reserved || t.blocked === blocked) return;
+    const node = t.nodeId ? this.nodes.get(t.nodeId) : undefined;
+    const cpu = t.spec.kind === 'actor-method' ? 0 : t.spec.resources.CPU ?? 0;
+    t.blocked = blocked;
+    if (!node || cpu === 0) return;
+    // A task blocked in ray.get lends its CPU back, so nested tasks can run (Ray's NotifyDirectCallTaskBlocked).
+    if (blocked) {
+      node.available.CPU = (node.available.CPU ?? 0) + cpu;
+      this.drain();
+    } else {
+      node.available.CPU = (node.available.CPU ?? 0) - cpu;
+    }
+  }
+
+  // ─────────────────────────── completion ───────────────────────────
+
+  private onTaskDone(from: NodeId, msg: Extract<NodeToCoordinator, { type: 'task_done' }>): void {
+    const t = this.tasks.get(msg.taskId);
+    if (!t || t.nodeId !== from || t.attempt !== msg.attempt) return; // stale: an earlier attempt
+    if (t.spec.kind === 'actor-method') {
+      const a = this.actors.get(t.spec.actorId!);
+      if (a) a.inflight.delete(t.spec.taskId);
+    }
+    this.release(t);
+    t.workerId = msg.workerId;
+    t.startedAtMs = msg.startMs;
+    t.endedAtMs = msg.endMs;
+    if (t.spec.kind === 'normal') this.recordDuration(t.spec.fnId, msg.endMs - msg.startMs);
+    if (t.cancelled) {
+      this.finish(t, 'FAILED');
+    } else if (msg.error) {
+      this.onTaskFailed(t, msg.error, msg.systemFailure === true);
+    } else if (t.spec.kind === 'actor-creation') {
+      this.onActorCreated(t);
+    } else {
+      const results = msg.results ?? [];
+      for (const r of results) this.objects.setReady(r.id, r.size, r.obj, from);
+      if (t.spec.numReturns === 'streaming') this.finishGenerator(t.spec.taskId);
+      this.finish(t, 'FINISHED');
+    }
+    this.drain();
+  }
+
+  private recordDuration(fnId: FunctionId, ms: number): void {
+    const s = this.fnStats.get(fnId);
+    if (!s) this.fnStats.set(fnId, { avgMs: ms, n: 1 });
+    else {
+      s.avgMs = s.avgMs * 0.8 + ms * 0.2;
+      s.n++;
+    }
+  }
+
+  private onTaskFailed(t: TaskEntry, err: WireError, system: boolean): void {
+    this.release(t);
+    if (t.cancelled) return this.finish(t, 'FAILED');
+    if (t.spec.kind === 'actor-creation') {
+      const a = this.actors.get(t.spec.actorId!);
+      if (!a) return this.failTask(t, err);
+      if (system) return this.onActorDied(a, err);
+      return this.killForGood(
+        a,
+        wireError(
+          'ActorDiedError',
+          `actor ${a.info.className} (${a.actorId}) died: its constructor failed: ${err.cause?.name ?? err.name}: ${err.cause?.message ?? err.message}`,
+          { actorId: a.actorId },
+          err,
+        ),
+        t,
+      );
+    }
+    const max = t.spec.kind === 'actor-method' ? this.actors.get(t.spec.actorId!)?.maxTaskRetries ?? 0 : t.spec.maxRetries;
+    const retriesLeft = max === -1 || t.attempt <= max;
+    const retryable = system || retryMatches(t.spec.retryExceptions, err);
+    if (retryable && retriesLeft && !this.stopped) {
+      this.log(`retrying task ${t.spec.name} (attempt ${t.attempt + 1}) after ${err.name}: ${err.message}`);
+      t.nodeId = null;
+      if (t.spec.kind === 'actor-method') {
+        const a = this.actors.get(t.spec.actorId!);
+        if (a) {
+          t.state = 'PENDING_NODE_ASSIGNMENT';
+          this.actors.requeue(a, [t]);
+          this.pumpActor(a);
+          return;
+        }
+      }
+      if (t.spec.numReturns === 'streaming') {
+        // Items already delivered stay; the retry's duplicates are ignored by index.
+      }
+      this.schedule(t);
+      return;
+    }
+    this.failTask(t, err);
+  }
+
+  /** Fails every return of the task with `err` and ends it. */
+  private failTask(t: TaskEntry, err: WireError): void {
+    if (t.state === 'FINISHED' || t.state === 'FAILED') return;
+    const obj: SerializedObject = { v: undefined, size: 0, err };
+    if (t.spec.numReturns === 'streaming') {
+      const g = this.generators.get(t.spec.taskId);
+      if (g && !g.done) {
+        this.objects.setReady(returnId(t.spec.taskId, g.count), 0, obj, undefined);
+        g.count++;
+        this.finishGenerator(t.spec.taskId);
+      }
+    } else {
+      for (let i = 0; i < t.spec.numReturns; i++) this.objects.setReady(returnId(t.spec.taskId, i), 0, obj, undefined);
+    }
+    t.error = `${err.name}: ${err.message}`;
+    if (t.nodeId && t.state !== 'PENDING_NODE_ASSIGNMENT') this.release(t);
+    this.finish(t, 'FAILED');
+  }
+
+  private finish(t: TaskEntry, state: 'FINISHED' | 'FAILED'): void {
+    if (this.tasks.get(t.spec.taskId) !== t) return;
+    t.state = state;
+    t.endedAtMs ??= nowMs();
+    this.tasks.delete(t.spec.taskId);
+    if (t.spec.enableTaskEvents) this.events.record(this.infoOf(t));
+  }
+
+  private onGeneratorItem(from: NodeId, taskId: TaskId, attempt: number, index: number, r: TaskResult): void {
+    const t = this.tasks.get(taskId);
+    const g = this.generators.get(taskId);
+    if (!t || !g || t.nodeId !== from || t.attempt !== attempt || t.cancelled) return;
+    if (index < g.count) return; // re-yielded by a retry
+    this.objects.setReady(r.id, r.size, r.obj, from);
+    g.count = index + 1;
+    this.wakeGenerator(g);
+  }
+
+  private finishGenerator(taskId: TaskId): void {
+    const g = this.generators.get(taskId);
+    if (!g) return;
+    g.done = true;
+    this.wakeGenerator(g);
+  }
+
+  private wakeGenerator(g: GeneratorState): void {
+    for (const w of [...g.waiters]) w();
+  }
+
+  private ackGenerator(taskId: TaskId, g: GeneratorState, consumed: number): void {
+    if (consumed <= g.consumed) return;
+    g.consumed = consumed;
+    const t = this.tasks.get(taskId);
+    if (t && t.spec.generatorBackpressure > 0 && t.nodeId) {
+      this.nodes.get(t.nodeId)?.link.send({ type: 'generator_ack', taskId, consumed });
+    }
+  }
+
+  private onObjectLost(id: ObjectId): void {
+    // Lineage reconstruction arrives with the cluster issue; until then a lost object fails loudly.
+    this.objects.setReady(id, 0, { v: undefined, size: 0, err: wireError('ObjectLostError', `object ${id} was lost: every copy was on a node that left`) }, undefined);
+  }
+
+  private cancelTask(t: TaskEntry, force: boolean, recursive: boolean): void {
+    if (t.cancelled || t.state === 'FINISHED' || t.state === 'FAILED') return;
+    t.cancelled = true;
+    const err = wireError('TaskCancelledError', `task ${t.spec.name} (${t.spec.taskId}) was cancelled`, { taskId: t.spec.taskId });
+    const wasSent = t.state === 'SUBMITTED_TO_WORKER' || t.state === 'RUNNING';
+    if (wasSent && t.nodeId) {
+      this.nodes.get(t.nodeId)?.link.send({ type: 'cancel_task', taskId: t.spec.taskId, force });
+    }
+    if (t.spec.kind === 'actor-method') {
+      const a = this.actors.get(t.spec.actorId!);
+      if (a) {
+        a.inflight.delete(t.spec.taskId);
+        this.actors.removeQueued(a, t);
+      }
+    }
+    // Fail its returns at once; the node releases its resources when the worker lets go.
+    const obj: SerializedObject = { v: undefined, size: 0, err };
+    if (t.spec.numReturns === 'streaming') {
+      const g = this.generators.get(t.spec.taskId);
+      if (g && !g.done) {
+        this.objects.setReady(returnId(t.spec.taskId, g.count), 0, obj, undefined);
+        g.count++;
+        this.finishGenerator(t.spec.taskId);
+      }
+    } else {
+      for (let i = 0; i < t.spec.numReturns; i++) this.objects.setReady(returnId(t.spec.taskId, i), 0, obj, undefined);
+    }
+    t.error = `${err.name}: ${err.message}`;
+    if (!wasSent) this.finish(t, 'FAILED');
+    if (recursive && t.children) {
+      for (const c of t.children) {
+        const child = this.tasks.get(c);
+        if (child) this.cancelTask(child, force, true);
+      }
+    }
+  }
+
+  // ───────────────────────────── actors ─────────────────────────────
+
+  private onActorCreated(t: TaskEntry): void {
+    const a = this.actors.get(t.spec.actorId!);
+    if (!a) return;
+    a.state = 'ALIVE';
+    a.nodeId = t.nodeId;
+    for (let i = 0; i < (t.spec.numReturns as number); i++) this.objects.setReady(returnId(t.spec.taskId, i), 8, { v: null, size: 8 }, undefined);
+    this.finish(t, 'FINISHED');
+    this.tasks.set(t.spec.taskId, t); // keep the creation spec for restarts
+    this.pumpActor(a);
+  }
+
+  /** Sends every call whose turn has come (per caller, in order) to the actor's node. */
+  private pumpActor(a: ActorEntry): void {
+    if (a.state === 'DEAD') {
+      for (const t of this.actors.drainQueued(a)) this.failTask(t, a.deathCause!);
+      return;
+    }
+    if (a.state !== 'ALIVE' || !a.nodeId) return;
+    const node = this.nodes.get(a.nodeId);
+    if (!node || !node.alive) return;
+    for (const t of this.actors.ready(a)) {
+      if (t.cancelled) continue;
+      t.attempt++;
+      t.state = 'SUBMITTED_TO_WORKER';
+      t.nodeId = node.nodeId;
+      t.reserved = false;
+      node.running.add(t.spec.taskId);
+      a.inflight.set(t.spec.taskId, t);
+      this.send(node, t);
+    }
+  }
+
+  private onActorDied(a: ActorEntry, err: WireError): void {
+    if (a.state === 'DEAD') return;
+    const node = a.nodeId ? this.nodes.get(a.nodeId) : undefined;
+    const creation = this.tasks.get(a.creationTaskId);
+    this.releaseActor(a);
+    if (node) for (const id of a.inflight.keys()) node.running.delete(id);
+    const canRestart = a.maxRestarts === -1 || a.restarts < a.maxRestarts;
+    if (!canRestart || !creation || this.stopped) {
+      this.killForGood(a, err);
+      return;
+    }
+    a.restarts++;
+    a.state = 'RESTARTING';
+    a.nodeId = null;
+    const retry: TaskEntry[] = [];
+    for (const t of a.inflight.values()) {
+      if (a.maxTaskRetries === -1 || t.attempt <= a.maxTaskRetries) {
+        t.state = 'PENDING_NODE_ASSIGNMENT';
+        retry.push(t);
+      } else {
+        this.failTask(t, wireError('ActorDiedError', `${err.message}; the call was running and maxTaskRetries is ${a.maxTaskRetries}`, { actorId: a.actorId }));
+      }
+    }
+    a.inflight.clear();
+    this.actors.requeue(a, retry);
+    this.log(`restarting actor ${a.actorId} (${a.restarts}/${a.maxRestarts})`);
+    creation.state = 'PENDING_NODE_ASSIGNMENT';
+    creation.nodeId = null;
+    this.schedule(creation);
+  }
+
+  /** Gives back the resources an actor holds on its node. */
+  private releaseActor(a: ActorEntry): void {
+    const node = a.holding ? this.nodes.get(a.holding) : undefined;
+    const c = this.tasks.get(a.creationTaskId);
+    if (node && node.alive && c) add(node.available, c.spec.heldResources ?? {}, node.total);
+    if (node) node.running.delete(a.creationTaskId);
+    a.holding = null;
+  }
+
+  private killForGood(a: ActorEntry, err: WireError, creation?: TaskEntry): void {
+    const c = creation ?? this.tasks.get(a.creationTaskId);
+    this.releaseActor(a);
+    this.actors.markDead(a, err);
+    for (const t of [...a.inflight.values()]) this.failTask(t, err);
+    a.inflight.clear();
+    if (c) {
+      if (c.state !== 'FINISHED' && c.state !== 'FAILED') this.failTask(c, err);
+      this.tasks.delete(c.spec.taskId);
+    }
+    this.pumpActor(a);
+  }
+
+  private infoOf(t: TaskEntry): TaskInfo {
+    return {
+      taskId: t.spec.taskId,
+      name: t.spec.name,
+      kind: t.spec.kind,
+      state: t.state,
+      nodeId: t.nodeId,
+      workerId: t.workerId,
+      actorId: t.spec.actorId ?? null,
+      attempts: t.attempt,
+      error: t.error,
+      pendingReason: t.state === 'PENDING_NODE_ASSIGNMENT' || t.state === 'PENDING_ARGS_AVAIL' ? t.pendingReason ?? (t.depsPending > 0 ? `waiting for ${t.depsPending} argument(s)` : null) : null,
+      submittedAtMs: t.submittedAtMs,
+      startedAtMs: t.startedAtMs,
+      endedAtMs: t.endedAtMs,
+    };
+  }
+
+  get selfNodeId(): NodeId {
+    return this.selfId;
+  }
+
+  /** Whether the task fits somewhere at all (for tests of pure placement). */
+  feasibleSomewhere(resources: ResourceSet): boolean {
+    for (const n of this.nodes.values()) if (n.alive && fits(resources, n.total)) return true;
+    return false;
+  }
+}
+
+function retryMatches(policy: boolean | readonly string[], err: WireError): boolean {
+  if (policy === false) return false;
+  if (err.name !== 'RayTaskError') return false;
+  if (policy === true) return true;
+  const chain = err.cause?.classChain ?? (err.cause ? [err.cause.name] : []);
+  return chain.some((n) => policy.includes(n));
+}
+
+function clampAvailable(a: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k in a) out[k] = Math.max(0, a[k] ?? 0);
+  return out;
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unhandled message ${JSON.stringify(x)}`);
+}

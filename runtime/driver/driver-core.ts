@@ -1,0 +1,143 @@
+// The Core of the program in the coordinator tab (Ray's driver CoreWorker): calls go straight
+// to the coordinator in this tab; values are read inline, from this node's store, or pulled.
+
+import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
+import { GetTimeoutError } from '../api/errors.ts';
+import type { Coordinator } from '../coordinator/coordinator.ts';
+import { INLINE_OBJECT_MAX_BYTES } from '../node/constants.ts';
+import type { Node } from '../node/node.ts';
+import type { ActorId, IdGenerator, NodeId, ObjectId, TaskId } from '../protocol/ids.ts';
+import type { ActorInfo, FunctionDescriptor, NodeInfo, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
+
+export interface DriverCoreDeps {
+  readonly ids: IdGenerator;
+  readonly coordinator: Coordinator;
+  readonly node: Node;
+  readonly nodeId: NodeId;
+  /** Fetches an object from the nodes that hold it (cluster mode). */
+  readonly pull?: (id: ObjectId, from: readonly NodeId[]) => Promise<SerializedObject>;
+  readonly onShutdown: () => Promise<void>;
+}
+
+const NEVER_ABORTED = new AbortController().signal;
+
+export class DriverCore implements Core {
+  readonly ids: IdGenerator;
+  readonly callerId = 'driver';
+  private readonly d: DriverCoreDeps;
+
+  constructor(deps: DriverCoreDeps) {
+    this.d = deps;
+    this.ids = deps.ids;
+  }
+
+  currentTaskId(): TaskId | undefined {
+    return undefined;
+  }
+
+  registerFunction(desc: FunctionDescriptor): void {
+    this.d.coordinator.registerFunction(desc);
+  }
+
+  submitTask(spec: TaskSpec): void {
+    this.d.coordinator.submitTask(spec);
+  }
+
+  put(id: ObjectId, obj: SerializedObject): void {
+    if (obj.size > INLINE_OBJECT_MAX_BYTES) {
+      this.d.node.store.put(id, obj);
+      this.d.coordinator.putObject(id, obj.size, undefined, this.d.nodeId);
+    } else {
+      this.d.coordinator.putObject(id, obj.size, obj, this.d.nodeId);
+    }
+  }
+
+  /** The value of a ready object, wherever it is. */
+  private read(id: ObjectId): SerializedObject | Promise<SerializedObject> {
+    const loc = this.d.coordinator.locate(id)!;
+    if (loc.obj) return loc.obj;
+    const local = this.d.node.store.get(id);
+    if (local) return local;
+    if (!this.d.pull || loc.nodes.length === 0) {
+      throw new Error(`object ${id} is ready but no copy can be found`);
+    }
+    return this.d.pull(id, loc.nodes);
+  }
+
+  async get(ids: readonly ObjectId[], timeoutMs: number | null): Promise<SerializedObject[]> {
+    let allReady = true;
+    for (const id of ids) {
+      if (!this.d.coordinator.locate(id)) {
+        allReady = false;
+        break;
+      }
+    }
+    if (!allReady) {
+      const ready = await this.d.coordinator.waitObjects(ids, ids.length, timeoutMs);
+      if (ready.length < ids.length) {
+        throw new GetTimeoutError(
+          `ray.get timed out after ${timeoutMs} ms with ${ids.length - ready.length} of ${ids.length} object(s) not ready; the task(s) keep running`,
+        );
+      }
+    }
+    const out: (SerializedObject | Promise<SerializedObject>)[] = ids.map((id) => this.read(id));
+    return out.some((o) => o instanceof Promise) ? Promise.all(out) : (out as SerializedObject[]);
+  }
+
+  wait(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null): Promise<number[]> {
+    return this.d.coordinator.waitObjects(ids, numReturns, timeoutMs);
+  }
+
+  cancel(id: ObjectId, force: boolean, recursive: boolean): void {
+    this.d.coordinator.cancel(id, force, recursive);
+  }
+
+  killActor(actorId: ActorId, noRestart: boolean): void {
+    this.d.coordinator.killActor(actorId, noRestart);
+  }
+
+  getActor(name: string): Promise<ActorInfo> {
+    const info = this.d.coordinator.getActor(name);
+    return info ? Promise.resolve(info) : Promise.reject(new Error(`ray.getActor: no live actor is named "${name}"`));
+  }
+
+  actorNameTaken(name: string): boolean {
+    return this.d.coordinator.getActor(name) !== undefined;
+  }
+
+  generatorNext(taskId: TaskId, index: number): Promise<GeneratorItem> {
+    return this.d.coordinator.generatorNext(taskId, index);
+  }
+
+  getGpuDevice(): Promise<unknown> {
+    return Promise.reject(new Error('ray.getGpuDevice() is for code running inside a task or actor with numGpus > 0'));
+  }
+
+  runtimeContext(): RuntimeContext {
+    return { nodeId: this.d.nodeId, taskId: null, actorId: null, workerId: null, signal: NEVER_ABORTED, isDriver: true };
+  }
+
+  nodes(): NodeInfo[] {
+    return this.d.coordinator.nodeInfos();
+  }
+
+  clusterResources(): ResourceSet {
+    return this.d.coordinator.clusterResources();
+  }
+
+  availableResources(): ResourceSet {
+    return this.d.coordinator.availableResources();
+  }
+
+  tasks(filter?: { state?: TaskState }): Promise<TaskInfo[]> {
+    return Promise.resolve(this.d.coordinator.taskInfos(filter?.state));
+  }
+
+  timeline(): Promise<TraceEvent[]> {
+    return Promise.resolve(this.d.coordinator.timeline());
+  }
+
+  shutdown(): Promise<void> {
+    return this.d.onShutdown();
+  }
+}

@@ -1,0 +1,688 @@
+// A node: one tab's share of the cluster (Ray's raylet). It runs the tasks the coordinator assigns
+// on a pool of Web Workers sized by its CPUs, keeps its object store, hosts actors in dedicated
+// workers, and forwards the calls task code makes (`.remote`, `get`, `put`, `wait`) to the coordinator.
+
+import { toWireError, wireError } from '../api/errors.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import { add, fits, shapeKey, subtract } from '../common/resources.ts';
+import { isBlockingRequest, type ClientRequest } from '../protocol/client-requests.ts';
+import { returnId, type ActorId, type FunctionId, type IdGenerator, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
+import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
+import type { FunctionDescriptor, ResourceSet, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
+import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
+import type { WireError } from '../protocol/wire-error.ts';
+import {
+  CANCEL_GRACE_MS,
+  EXTRA_WORKERS_MAX,
+  INLINE_OBJECT_MAX_BYTES,
+  PIPELINE_MAX_TASK_MS,
+  STATS_INTERVAL_MS,
+  WORKER_PIPELINE_DEPTH,
+} from './constants.ts';
+import type { ObjectStore } from './object-store.ts';
+import type { WorkerEndpoint, WorkerFactory } from './worker-endpoint.ts';
+
+export interface NodeDeps {
+  readonly nodeId: NodeId;
+  readonly resources: ResourceSet;
+  readonly ids: IdGenerator;
+  readonly createWorker: WorkerFactory;
+  readonly store: ObjectStore;
+  /** Sends a control message to the coordinator. */
+  readonly send: (msg: NodeToCoordinator) => void;
+  /** Fetches an object this node lacks from a node that holds it (cluster mode). */
+  readonly pull?: (id: ObjectId, from: readonly NodeId[]) => Promise<SerializedObject>;
+}
+
+/** A task assigned to this node, its arguments resolved. */
+interface Assignment {
+  readonly spec: TaskSpec;
+  readonly attempt: number;
+  args: SerializedObject[] | undefined;
+  worker: WorkerSlot | undefined;
+  started: boolean;
+  cancelTimer?: ReturnType<typeof setTimeout>;
+}
+
+interface WorkerSlot {
+  readonly id: WorkerId;
+  readonly ep: WorkerEndpoint;
+  readonly loaded: Set<FunctionId>;
+  /** Tasks sent to it and not finished, in the order sent. */
+  readonly tasks: Map<TaskId, Assignment>;
+  /** Resources its current lease holds (null when idle). */
+  lease: ResourceSet | null;
+  shape: string | null;
+  /** Blocking calls (get/wait) outstanding from its tasks. */
+  blocked: number;
+  readonly actorId: ActorId | null;
+  outbox: ToWorker[];
+  transfer: Transferable[];
+  flushQueued: boolean;
+  dead: boolean;
+}
+
+interface PendingRequest {
+  readonly worker: WorkerSlot;
+  readonly workerReqId: number;
+  readonly blocking: boolean;
+  readonly taskId: TaskId | null;
+  readonly op: ClientRequest['op'];
+}
+
+export class Node {
+  readonly nodeId: NodeId;
+  private readonly deps: NodeDeps;
+  private readonly log: Logger;
+  private readonly total: ResourceSet;
+  private readonly available: Record<string, number>;
+  private readonly fns = new Map<FunctionId, FunctionDescriptor>();
+  private readonly fnAvgMs = new Map<FunctionId, { avg: number; n: number }>();
+  private readonly assignments = new Map<TaskId, Assignment>();
+  private queue: Assignment[] = [];
+  private readonly workers = new Set<WorkerSlot>();
+  private readonly idle: WorkerSlot[] = [];
+  private readonly actorWorkers = new Map<ActorId, WorkerSlot>();
+  private readonly requests = new Map<number, PendingRequest>();
+  private nextReqId = 1;
+  private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private reportedStatsVersion = -1;
+  private stopped = false;
+
+  constructor(deps: NodeDeps) {
+    this.deps = deps;
+    this.nodeId = deps.nodeId;
+    this.total = { ...deps.resources };
+    this.available = { ...deps.resources };
+    this.log = createLogger('webray:node', deps.nodeId);
+  }
+
+  /** Warms the pool: one worker per CPU, so the first tasks don't wait for workers to load. */
+  start(): void {
+    const n = Math.floor(this.total.CPU ?? 0);
+    for (let i = 0; i < n; i++) this.idle.push(this.spawn(null));
+    this.statsTimer = setInterval(() => this.reportStats(), STATS_INTERVAL_MS);
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.statsTimer !== undefined) clearInterval(this.statsTimer);
+    for (const w of this.workers) {
+      w.dead = true;
+      w.ep.terminate();
+    }
+    this.workers.clear();
+    this.idle.length = 0;
+    this.actorWorkers.clear();
+    this.queue = [];
+    this.assignments.clear();
+  }
+
+  get store(): ObjectStore {
+    return this.deps.store;
+  }
+
+  stats(): { workers: number; running: number; queued: number } {
+    return { workers: this.workers.size, running: this.assignments.size - this.queue.length, queued: this.queue.length };
+  }
+
+  // ───────────────────────── from the coordinator ─────────────────────────
+
+  handle(msg: CoordinatorToNode): void {
+    if (this.stopped) return;
+    switch (msg.type) {
+      case 'run_task':
+        if (msg.fn) this.fns.set(msg.fn.fnId, msg.fn);
+        this.assign(msg.spec, msg.attempt, msg.args);
+        return;
+      case 'cancel_task':
+        this.cancel(msg.taskId, msg.force);
+        return;
+      case 'kill_actor': {
+        const w = this.actorWorkers.get(msg.actorId);
+        if (w) this.retire(w, null);
+        return;
+      }
+      case 'generator_ack': {
+        const a = this.assignments.get(msg.taskId);
+        if (a?.worker) this.post(a.worker, { type: 'gen_ack', taskId: msg.taskId, consumed: msg.consumed });
+        return;
+      }
+      case 'client_reply':
+        this.onClientReply(msg);
+        return;
+      default:
+        assertNever(msg);
+    }
+  }
+
+  private assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[]): void {
+    const a: Assignment = { spec, attempt, args: undefined, worker: undefined, started: false };
+    this.assignments.set(spec.taskId, a);
+    const args: SerializedObject[] = new Array(resolved.length);
+    let missing: Promise<void>[] | undefined;
+    for (let i = 0; i < resolved.length; i++) {
+      const r = resolved[i]!;
+      if (r.kind === 'inline') {
+        args[i] = r.obj;
+        continue;
+      }
+      const local = this.deps.store.get(r.id);
+      if (local) {
+        args[i] = local;
+        continue;
+      }
+      (missing ??= []).push(
+        this.fetch(r.id, r.nodes).then((obj) => {
+          args[i] = obj;
+        }),
+      );
+    }
+    if (!missing) {
+      a.args = args;
+      this.route(a);
+      return;
+    }
+    Promise.all(missing).then(
+      () => {
+        if (this.assignments.get(spec.taskId) !== a) return;
+        a.args = args;
+        this.route(a);
+      },
+      (e: unknown) => {
+        if (this.assignments.get(spec.taskId) !== a) return;
+        this.assignments.delete(spec.taskId);
+        this.reportDone(a, null, 0, 0, undefined, wireError('ObjectLostError', `could not fetch an argument of ${spec.name}: ${(e as Error).message}`), false);
+      },
+    );
+  }
+
+  private fetch(id: ObjectId, from: readonly NodeId[]): Promise<SerializedObject> {
+    const local = this.deps.store.get(id);
+    if (local) return Promise.resolve(local);
+    if (!this.deps.pull || from.length === 0) {
+      return Promise.reject(new Error(`object ${id} is not on this node and no other node holds it`));
+    }
+    return this.deps.pull(id, from).then((obj) => {
+      this.deps.store.put(id, obj);
+      return obj;
+    });
+  }
+
+  private route(a: Assignment): void {
+    const spec = a.spec;
+    if (spec.kind === 'actor-creation') return this.createActor(a);
+    if (spec.kind === 'actor-method') {
+      const w = this.actorWorkers.get(spec.actorId!);
+      if (!w || w.dead) {
+        this.assignments.delete(spec.taskId);
+        this.reportDone(a, null, 0, 0, undefined, wireError('ActorDiedError', `actor ${spec.actorId} is not running on node ${this.nodeId}`), true);
+        return;
+      }
+      this.sendRun(w, a);
+      return;
+    }
+    this.queue.push(a);
+    this.drain();
+  }
+
+  // ───────────────────────────── scheduling ─────────────────────────────
+
+  private isShort(fnId: FunctionId): boolean {
+    const s = this.fnAvgMs.get(fnId);
+    return s !== undefined && s.n >= 2 && s.avg < PIPELINE_MAX_TASK_MS;
+  }
+
+  /** Hands queued tasks to workers: idle ones first, new ones while resources last, busy ones for short tasks. */
+  private drain(): void {
+    if (this.queue.length === 0) return;
+    const rest: Assignment[] = [];
+    for (const a of this.queue) {
+      if (!this.tryStart(a)) rest.push(a);
+    }
+    this.queue = rest;
+  }
+
+  private tryStart(a: Assignment): boolean {
+    const need = a.spec.resources;
+    if (fits(need, this.available)) {
+      const w = this.takeIdle(a.spec.fnId) ?? this.spawnIfAllowed();
+      if (w) {
+        subtract(this.available, need);
+        w.lease = need;
+        w.shape = shapeKey(need);
+        this.sendRun(w, a);
+        return true;
+      }
+    }
+    if (this.isShort(a.spec.fnId)) {
+      const shape = shapeKey(need);
+      let best: WorkerSlot | undefined;
+      for (const w of this.workers) {
+        if (w.actorId || w.dead || w.blocked > 0 || w.shape !== shape || w.tasks.size >= WORKER_PIPELINE_DEPTH) continue;
+        if (!best || w.tasks.size < best.tasks.size) best = w;
+      }
+      if (best) {
+        this.sendRun(best, a);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private takeIdle(fnId: FunctionId): WorkerSlot | undefined {
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const w = this.idle[i]!;
+      if (w.loaded.has(fnId)) {
+        this.idle.splice(i, 1);
+        return w;
+      }
+    }
+    return this.idle.pop();
+  }
+
+  private spawnIfAllowed(): WorkerSlot | undefined {
+    let pooled = 0;
+    for (const w of this.workers) if (!w.actorId) pooled++;
+    if (pooled >= Math.ceil(this.total.CPU ?? 1) + EXTRA_WORKERS_MAX) return undefined;
+    return this.spawn(null);
+  }
+
+  private spawn(actorId: ActorId | null): WorkerSlot {
+    const ep = this.deps.createWorker();
+    const w: WorkerSlot = {
+      id: this.deps.ids.workerId(),
+      ep,
+      loaded: new Set(),
+      tasks: new Map(),
+      lease: null,
+      shape: null,
+      blocked: 0,
+      actorId,
+      outbox: [],
+      transfer: [],
+      flushQueued: false,
+      dead: false,
+    };
+    this.workers.add(w);
+    ep.listen(
+      (batch) => this.onWorkerMessages(w, batch),
+      (reason) => this.onWorkerDied(w, reason),
+    );
+    this.post(w, { type: 'init', workerId: w.id, nodeId: this.nodeId, idPrefix: `${this.deps.ids.prefix}${w.id}:` });
+    return w;
+  }
+
+  private post(w: WorkerSlot, msg: ToWorker, transfer?: Transferable[]): void {
+    if (w.dead) return;
+    w.outbox.push(msg);
+    if (transfer) w.transfer.push(...transfer);
+    if (!w.flushQueued) {
+      w.flushQueued = true;
+      queueMicrotask(() => this.flush(w));
+    }
+  }
+
+  private flush(w: WorkerSlot): void {
+    w.flushQueued = false;
+    if (w.dead || w.outbox.length === 0) return;
+    const batch = w.outbox;
+    const transfer = w.transfer;
+    w.outbox = [];
+    w.transfer = [];
+    try {
+      w.ep.post(batch, transfer);
+    } catch (e) {
+      this.onWorkerDied(w, `could not send to the worker: ${(e as Error).message}`);
+    }
+  }
+
+  private ensureLoaded(w: WorkerSlot, fnId: FunctionId): boolean {
+    if (w.loaded.has(fnId)) return true;
+    const desc = this.fns.get(fnId);
+    if (!desc) return false;
+    w.loaded.add(fnId);
+    this.post(w, { type: 'load', desc });
+    return true;
+  }
+
+  private sendRun(w: WorkerSlot, a: Assignment): void {
+    const spec = a.spec;
+    const fnId = spec.kind === 'actor-method' ? undefined : spec.fnId;
+    if (fnId && !this.ensureLoaded(w, fnId)) {
+      this.assignments.delete(spec.taskId);
+      this.reportDone(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.nodeId} never received the code of ${spec.name}`), false);
+      return;
+    }
+    a.worker = w;
+    w.tasks.set(spec.taskId, a);
+    this.post(w, {
+      type: 'run',
+      taskId: spec.taskId,
+      fnId: spec.fnId,
+      name: spec.name,
+      args: a.args!,
+      numReturns: spec.numReturns,
+      backpressure: spec.generatorBackpressure,
+      transferResults: spec.kind === 'normal',
+      gpu: (spec.resources.GPU ?? 0) > 0,
+      ...(spec.method !== undefined ? { method: spec.method } : {}),
+    });
+  }
+
+  private createActor(a: Assignment): void {
+    const spec = a.spec;
+    subtract(this.available, spec.heldResources ?? {});
+    const w = this.spawn(spec.actorId!);
+    w.lease = spec.heldResources ?? {};
+    this.actorWorkers.set(spec.actorId!, w);
+    if (!this.ensureLoaded(w, spec.fnId)) {
+      this.retire(w, null);
+      this.assignments.delete(spec.taskId);
+      this.reportDone(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.nodeId} never received the code of ${spec.name}`), false);
+      return;
+    }
+    a.worker = w;
+    w.tasks.set(spec.taskId, a);
+    this.post(w, {
+      type: 'create_actor',
+      actorId: spec.actorId!,
+      taskId: spec.taskId,
+      fnId: spec.fnId,
+      args: a.args!,
+      maxConcurrency: spec.actor!.maxConcurrency,
+      gpu: (spec.resources.GPU ?? 0) > 0,
+    });
+  }
+
+  // ───────────────────────────── from workers ─────────────────────────────
+
+  private onWorkerMessages(w: WorkerSlot, batch: readonly FromWorker[]): void {
+    if (w.dead || this.stopped) return;
+    if (!Array.isArray(batch)) {
+      this.log.warn(`worker ${w.id} sent a malformed message; ignoring it`);
+      return;
+    }
+    for (const msg of batch) {
+      try {
+        this.onWorkerMessage(w, msg);
+      } catch (e) {
+        this.log.warn(`could not handle ${msg?.type} from worker ${w.id}: ${(e as Error).message}`);
+      }
+    }
+    this.drain();
+  }
+
+  private onWorkerMessage(w: WorkerSlot, msg: FromWorker): void {
+    switch (msg.type) {
+      case 'started': {
+        const a = w.tasks.get(msg.taskId);
+        if (!a) return;
+        a.started = true;
+        if (a.spec.enableTaskEvents) this.deps.send({ type: 'task_started', taskId: msg.taskId, workerId: w.id, atMs: msg.atMs });
+        return;
+      }
+      case 'done': {
+        const a = w.tasks.get(msg.taskId);
+        if (!a) return;
+        this.finishOnWorker(w, a);
+        if (a.spec.kind === 'normal') this.recordDuration(a.spec.fnId, msg.endMs - msg.startMs);
+        this.reportDone(a, w.id, msg.startMs, msg.endMs, msg.results, msg.error, false);
+        return;
+      }
+      case 'yield': {
+        const a = w.tasks.get(msg.taskId);
+        if (!a) return;
+        this.deps.send({
+          type: 'generator_item',
+          taskId: msg.taskId,
+          attempt: a.attempt,
+          index: msg.index,
+          result: this.keepResult(returnId(msg.taskId, msg.index), msg.obj),
+        });
+        return;
+      }
+      case 'actor_ready': {
+        const a = w.tasks.get(msg.taskId);
+        if (!a) return;
+        w.tasks.delete(msg.taskId);
+        this.assignments.delete(msg.taskId);
+        this.reportDone(a, w.id, msg.startMs, msg.endMs, [], msg.error, false);
+        if (msg.error) this.retire(w, null);
+        return;
+      }
+      case 'returned': {
+        // The worker's running task blocked: its queued tasks go back to the node's queue, in order.
+        const back: Assignment[] = [];
+        for (const id of msg.taskIds) {
+          const a = w.tasks.get(id);
+          if (!a) continue;
+          w.tasks.delete(id);
+          a.worker = undefined;
+          back.push(a);
+        }
+        this.queue = [...back, ...this.queue];
+        return;
+      }
+      case 'request':
+        this.onWorkerRequest(w, msg.reqId, msg.taskId, msg.req);
+        return;
+      case 'exit':
+        this.onWorkerDied(w, msg.reason);
+        return;
+      default:
+        assertNever(msg);
+    }
+  }
+
+  private recordDuration(fnId: FunctionId, ms: number): void {
+    const s = this.fnAvgMs.get(fnId);
+    if (!s) this.fnAvgMs.set(fnId, { avg: ms, n: 1 });
+    else {
+      s.avg = s.avg * 0.8 + ms * 0.2;
+      s.n++;
+    }
+  }
+
+  /** A task left its worker: give the lease back when the worker has nothing else. */
+  private finishOnWorker(w: WorkerSlot, a: Assignment): void {
+    w.tasks.delete(a.spec.taskId);
+    this.assignments.delete(a.spec.taskId);
+    if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
+    if (w.actorId) return;
+    if (w.tasks.size === 0 && w.lease) {
+      this.releaseLease(w);
+      if (!w.dead) this.idle.push(w);
+    }
+  }
+
+  private releaseLease(w: WorkerSlot): void {
+    if (!w.lease) return;
+    let res = w.lease;
+    if (w.blocked > 0 && res.CPU) {
+      const { CPU: _cpu, ...rest } = res;
+      res = rest;
+    }
+    add(this.available, res, this.total);
+    w.lease = null;
+    w.shape = null;
+  }
+
+  private keepResult(id: ObjectId, obj: SerializedObject): TaskResult {
+    if (obj.size <= INLINE_OBJECT_MAX_BYTES || obj.err) return { id, size: obj.size, obj };
+    this.deps.store.put(id, obj);
+    return { id, size: obj.size };
+  }
+
+  private reportDone(
+    a: Assignment,
+    workerId: WorkerId | null,
+    startMs: number,
+    endMs: number,
+    results: readonly SerializedObject[] | undefined,
+    error: WireError | undefined,
+    systemFailure: boolean,
+  ): void {
+    const spec = a.spec;
+    if (error) {
+      this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, error, systemFailure });
+      return;
+    }
+    const out: TaskResult[] = [];
+    if (results && spec.numReturns !== 'streaming') {
+      for (let i = 0; i < results.length; i++) out.push(this.keepResult(returnId(spec.taskId, i), results[i]!));
+    }
+    this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, results: out });
+  }
+
+  private onWorkerDied(w: WorkerSlot, reason: string): void {
+    if (w.dead) return;
+    this.log.warn(`worker ${w.id} died: ${reason}`);
+    this.retire(w, reason);
+  }
+
+  /**
+   * Takes a worker out of service: terminates it, gives back its resources, and — when it died
+   * (`reason` set) rather than being retired on purpose — fails what it was running as a system failure.
+   */
+  private retire(w: WorkerSlot, reason: string | null): void {
+    if (w.dead) return;
+    w.dead = true;
+    w.ep.terminate();
+    this.workers.delete(w);
+    const i = this.idle.indexOf(w);
+    if (i >= 0) this.idle.splice(i, 1);
+    for (const [reqId, r] of this.requests) if (r.worker === w) this.requests.delete(reqId);
+    if (w.blocked > 0) {
+      for (const a of w.tasks.values()) this.deps.send({ type: 'task_unblocked', taskId: a.spec.taskId });
+    }
+    if (w.actorId) {
+      this.actorWorkers.delete(w.actorId);
+      add(this.available, w.lease ?? {}, this.total);
+      w.lease = null;
+      const creation = [...w.tasks.values()].find((a) => a.spec.kind === 'actor-creation');
+      for (const a of w.tasks.values()) this.assignments.delete(a.spec.taskId);
+      if (reason !== null) {
+        const err = wireError('ActorDiedError', `actor ${w.actorId} died: its worker ${reason}`, { actorId: w.actorId });
+        if (creation) this.reportDone(creation, w.id, 0, 0, undefined, err, true);
+        else this.deps.send({ type: 'actor_died', actorId: w.actorId, error: err });
+      }
+    } else {
+      this.releaseLease(w);
+      const err = wireError(
+        'WorkerCrashedError',
+        `the worker running the task died (${reason ?? 'terminated'}); it is retried while maxRetries allows`,
+      );
+      for (const a of w.tasks.values()) {
+        this.assignments.delete(a.spec.taskId);
+        if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
+        this.reportDone(a, w.id, 0, 0, undefined, err, true);
+      }
+    }
+    w.tasks.clear();
+    this.drain();
+  }
+
+  // ───────────────────────────── cancellation ─────────────────────────────
+
+  private cancel(taskId: TaskId, force: boolean): void {
+    const a = this.assignments.get(taskId);
+    if (!a) return;
+    const err = wireError('TaskCancelledError', `task ${a.spec.name} was cancelled`);
+    const qi = this.queue.indexOf(a);
+    if (qi >= 0 || !a.worker) {
+      if (qi >= 0) this.queue.splice(qi, 1);
+      this.assignments.delete(taskId);
+      this.reportDone(a, null, 0, 0, undefined, err, false);
+      return;
+    }
+    const w = a.worker;
+    if (w.actorId) {
+      this.post(w, { type: 'cancel', taskId });
+      return;
+    }
+    if (force) {
+      this.retire(w, `terminated by ray.cancel(force: true)`);
+      return;
+    }
+    this.post(w, { type: 'cancel', taskId });
+    a.cancelTimer = setTimeout(() => {
+      if (w.tasks.get(taskId) === a && !w.dead) this.retire(w, `terminated: the cancelled task did not stop within ${CANCEL_GRACE_MS} ms`);
+    }, CANCEL_GRACE_MS);
+  }
+
+  // ───────────────────── calls made by task code ─────────────────────
+
+  private onWorkerRequest(w: WorkerSlot, workerReqId: number, taskId: TaskId | null, req: ClientRequest): void {
+    if (req.op === 'put') {
+      // Objects `put` inside a task live on this node; small ones are also sent inline.
+      const r = this.keepResult(req.id, req.obj);
+      this.deps.send({ type: 'object_put', id: req.id, size: r.size, ...(r.obj ? { obj: r.obj } : {}) });
+      return;
+    }
+    const blocking = isBlockingRequest(req) && !w.actorId && taskId !== null;
+    if (blocking && w.blocked++ === 0) {
+      this.deps.send({ type: 'task_blocked', taskId: taskId! });
+      if (w.lease?.CPU) {
+        this.available.CPU = (this.available.CPU ?? 0) + w.lease.CPU;
+        this.drain();
+      }
+    }
+    if (workerReqId < 0) {
+      // Fire-and-forget (submit, register): no reply is routed back.
+      this.deps.send({ type: 'client_request', reqId: -1, taskId, req });
+      return;
+    }
+    const reqId = this.nextReqId++;
+    this.requests.set(reqId, { worker: w, workerReqId, blocking, taskId, op: req.op });
+    this.deps.send({ type: 'client_request', reqId, taskId, req });
+  }
+
+  private onClientReply(msg: Extract<CoordinatorToNode, { type: 'client_reply' }>): void {
+    const r = this.requests.get(msg.reqId);
+    if (!r) return;
+    this.requests.delete(msg.reqId);
+    const w = r.worker;
+    const unblock = (): void => {
+      if (!r.blocking || w.dead) return;
+      if (--w.blocked === 0) {
+        this.deps.send({ type: 'task_unblocked', taskId: r.taskId! });
+        if (w.lease?.CPU) this.available.CPU = (this.available.CPU ?? 0) - w.lease.CPU;
+      }
+    };
+    if (!msg.ok) {
+      unblock();
+      this.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: msg.error });
+      return;
+    }
+    if (r.op !== 'get') {
+      unblock();
+      this.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: msg.value });
+      return;
+    }
+    // `get` replies say where each object is; hand the worker the values themselves.
+    const resolved = msg.value as ResolvedArg[];
+    Promise.all(resolved.map((x) => (x.kind === 'inline' ? x.obj : this.fetch(x.id, x.nodes)))).then(
+      (objs) => {
+        unblock();
+        this.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: objs });
+      },
+      (e: unknown) => {
+        unblock();
+        this.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: toWireError(e) });
+      },
+    );
+  }
+
+  private reportStats(): void {
+    const v = this.deps.store.changeCount;
+    if (v === this.reportedStatsVersion) return;
+    this.reportedStatsVersion = v;
+    this.deps.send({ type: 'node_stats', ...this.deps.store.stats() });
+  }
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unhandled message ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,51 @@
+// What a tab offers: CPUs (navigator.hardwareConcurrency unless told) and a GPU when WebGPU
+// gives a hardware adapter — a software fallback adapter only when numGpus is given (API.md).
+
+import type { ResourceSet } from '../protocol/task-spec.ts';
+
+export interface ProbedResources {
+  readonly resources: ResourceSet;
+  readonly gpuFallback: boolean;
+}
+
+async function probeAdapter(): Promise<{ present: boolean; fallback: boolean }> {
+  const gpu = (globalThis.navigator as Navigator & { gpu?: GPU } | undefined)?.gpu;
+  if (!gpu) return { present: false, fallback: false };
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return { present: false, fallback: false };
+    const info = (adapter as GPUAdapter & { info?: { isFallbackAdapter?: boolean } }).info;
+    const fallback = Boolean(info?.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+    return { present: true, fallback };
+  } catch {
+    return { present: false, fallback: false };
+  }
+}
+
+export async function probeResources(opts: {
+  numCpus?: number;
+  numGpus?: number;
+  resources?: Readonly<Record<string, number>>;
+}): Promise<ProbedResources> {
+  const cpus = opts.numCpus ?? Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1);
+  const adapter = await probeAdapter();
+  let gpus = 0;
+  if (opts.numGpus !== undefined) {
+    if (opts.numGpus > 0 && !adapter.present) {
+      throw new Error(
+        `numGpus: ${opts.numGpus} was asked for, but this tab has no WebGPU adapter ` +
+          `(use a browser with WebGPU; headless Chromium needs --enable-unsafe-webgpu)`,
+      );
+    }
+    gpus = opts.numGpus;
+  } else if (adapter.present && !adapter.fallback) {
+    gpus = 1;
+  }
+  const resources: Record<string, number> = { CPU: cpus };
+  if (gpus > 0) resources.GPU = gpus;
+  for (const [k, v] of Object.entries(opts.resources ?? {})) {
+    if (k === 'CPU' || k === 'GPU') throw new TypeError(`resources.${k}: use numCpus / numGpus instead`);
+    resources[k] = v;
+  }
+  return { resources, gpuFallback: gpus > 0 && adapter.fallback };
+}

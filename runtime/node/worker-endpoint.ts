@@ -1,0 +1,32 @@
+// The platform boundary to a Web Worker, so the node can be tested with an in-memory twin.
+
+import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
+
+export interface WorkerEndpoint {
+  post(batch: readonly ToWorker[], transfer: Transferable[]): void;
+  /** Installs the handlers; `onError` fires when the worker dies or fails to load. */
+  listen(onMessages: (batch: readonly FromWorker[]) => void, onError: (reason: string) => void): void;
+  terminate(): void;
+}
+
+export type WorkerFactory = () => WorkerEndpoint;
+
+/** Adapts a real `Worker` (module worker from the library's inline bundle). */
+export function browserWorkerEndpoint(worker: Worker): WorkerEndpoint {
+  return {
+    post(batch, transfer) {
+      worker.postMessage(batch, transfer);
+    },
+    listen(onMessages, onError) {
+      worker.onmessage = (ev: MessageEvent<readonly FromWorker[]>) => onMessages(ev.data);
+      worker.onerror = (ev: ErrorEvent) => {
+        ev.preventDefault();
+        onError(ev.message || 'the worker failed to load or threw outside any task');
+      };
+      worker.onmessageerror = () => onError('a message from the worker could not be deserialized');
+    },
+    terminate() {
+      worker.terminate();
+    },
+  };
+}

@@ -1,0 +1,31 @@
+// Calls a driver makes on the cluster (Ray's CoreWorker → GCS/raylet RPCs). The program in the
+// coordinator tab makes them directly; task code in a Web Worker sends them to its node, which
+// forwards them to the coordinator and routes the reply back.
+
+import type { ActorId, ObjectId, TaskId } from './ids.ts';
+import type { FunctionDescriptor, SerializedObject, TaskSpec, TaskState } from './task-spec.ts';
+
+export type ClientRequest =
+  | { readonly op: 'register'; readonly desc: FunctionDescriptor }
+  | { readonly op: 'submit'; readonly spec: TaskSpec }
+  | { readonly op: 'put'; readonly id: ObjectId; readonly obj: SerializedObject }
+  | { readonly op: 'get'; readonly ids: readonly ObjectId[]; readonly timeoutMs: number | null }
+  | {
+      readonly op: 'wait';
+      readonly ids: readonly ObjectId[];
+      readonly numReturns: number;
+      readonly timeoutMs: number | null;
+      readonly fetchLocal: boolean;
+    }
+  | { readonly op: 'cancel'; readonly id: ObjectId; readonly force: boolean; readonly recursive: boolean }
+  | { readonly op: 'kill'; readonly actorId: ActorId; readonly noRestart: boolean }
+  | { readonly op: 'getActor'; readonly name: string }
+  | { readonly op: 'generatorNext'; readonly taskId: TaskId; readonly index: number }
+  | { readonly op: 'tasks'; readonly state?: TaskState }
+  | { readonly op: 'timeline' }
+  | { readonly op: 'clusterView' };
+
+/** Requests that wait on other work: the task making them is blocked and lends its CPU back. */
+export function isBlockingRequest(req: ClientRequest): boolean {
+  return req.op === 'get' || req.op === 'wait';
+}

@@ -1,0 +1,56 @@
+// Branded identifiers, as Ray's src/ray/common/id.h keeps ObjectID, TaskID and ActorID apart.
+// Ids are strings: a random per-process prefix plus a counter, so any tab or worker can mint them
+// without asking anyone, and return ids derive from their task id (Ray's ObjectID::FromIndex).
+
+export type ObjectId = string & { readonly __brand: 'ObjectId' };
+export type TaskId = string & { readonly __brand: 'TaskId' };
+export type ActorId = string & { readonly __brand: 'ActorId' };
+export type NodeId = string & { readonly __brand: 'NodeId' };
+export type WorkerId = string & { readonly __brand: 'WorkerId' };
+export type FunctionId = string & { readonly __brand: 'FunctionId' };
+
+/** Makes unique ids for one process (tab or worker): `<prefix><kind><counter>`. */
+export class IdGenerator {
+  private counter = 0;
+  readonly prefix: string;
+
+  constructor(prefix: string = randomPrefix()) {
+    this.prefix = prefix;
+  }
+
+  private next(kind: string): string {
+    return this.prefix + kind + (this.counter++).toString(36);
+  }
+
+  taskId(): TaskId {
+    return this.next('t') as TaskId;
+  }
+  putId(): ObjectId {
+    return this.next('p') as ObjectId;
+  }
+  actorId(): ActorId {
+    return this.next('a') as ActorId;
+  }
+  workerId(): WorkerId {
+    return this.next('w') as WorkerId;
+  }
+}
+
+/** The ObjectId of a task's i-th return value (0-based), or of a generator's i-th item. */
+export function returnId(taskId: TaskId, index: number): ObjectId {
+  return (taskId + '.' + index) as ObjectId;
+}
+
+/** The task that produced an object, when it was produced by one (not by `put`). */
+export function taskIdOf(objectId: ObjectId): TaskId | undefined {
+  const dot = objectId.lastIndexOf('.');
+  return dot < 0 ? undefined : (objectId.slice(0, dot) as TaskId);
+}
+
+export function randomPrefix(): string {
+  const bytes = new Uint8Array(6);
+  crypto.getRandomValues(bytes);
+  let s = '';
+  for (const b of bytes) s += (b & 0x3f).toString(36).padStart(2, '0');
+  return s.slice(0, 10) + '-';
+}

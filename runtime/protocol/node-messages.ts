@@ -1,0 +1,56 @@
+// The control plane between the coordinator and a node (Ray's GCS/scheduler ⇄ raylet RPCs):
+// in local mode an in-memory channel, in cluster mode a WebRTC data channel.
+
+import type { ActorId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
+import type { ClientRequest } from './client-requests.ts';
+import type { FunctionDescriptor, SerializedObject, TaskSpec } from './task-spec.ts';
+import type { WireError } from './wire-error.ts';
+
+/** A resolved task argument: the value inline, or where to pull it from. */
+export type ResolvedArg =
+  | { readonly kind: 'inline'; readonly obj: SerializedObject }
+  | { readonly kind: 'located'; readonly id: ObjectId; readonly nodes: readonly NodeId[] };
+
+export type CoordinatorToNode =
+  | {
+      readonly type: 'run_task';
+      readonly spec: TaskSpec;
+      readonly attempt: number;
+      readonly args: readonly ResolvedArg[];
+      /** Present the first time this node sees the function. */
+      readonly fn?: FunctionDescriptor;
+    }
+  | { readonly type: 'cancel_task'; readonly taskId: TaskId; readonly force: boolean }
+  | { readonly type: 'kill_actor'; readonly actorId: ActorId }
+  | { readonly type: 'generator_ack'; readonly taskId: TaskId; readonly consumed: number }
+  | { readonly type: 'client_reply'; readonly reqId: number; readonly ok: true; readonly value: unknown }
+  | { readonly type: 'client_reply'; readonly reqId: number; readonly ok: false; readonly error: WireError };
+
+/** One return object of a finished task: inline when small, else only its size (it stays on the node). */
+export interface TaskResult {
+  readonly id: ObjectId;
+  readonly size: number;
+  readonly obj?: SerializedObject;
+}
+
+export type NodeToCoordinator =
+  | { readonly type: 'task_started'; readonly taskId: TaskId; readonly workerId: WorkerId; readonly atMs: number }
+  | {
+      readonly type: 'task_done';
+      readonly taskId: TaskId;
+      readonly attempt: number;
+      readonly workerId: WorkerId | null;
+      readonly startMs: number;
+      readonly endMs: number;
+      readonly results?: readonly TaskResult[];
+      readonly error?: WireError;
+      /** The failure was the system's (worker died, node left), not the task's own exception. */
+      readonly systemFailure?: boolean;
+    }
+  | { readonly type: 'generator_item'; readonly taskId: TaskId; readonly attempt: number; readonly index: number; readonly result: TaskResult }
+  | { readonly type: 'actor_died'; readonly actorId: ActorId; readonly error: WireError }
+  | { readonly type: 'task_blocked'; readonly taskId: TaskId }
+  | { readonly type: 'task_unblocked'; readonly taskId: TaskId }
+  | { readonly type: 'object_put'; readonly id: ObjectId; readonly size: number; readonly obj?: SerializedObject }
+  | { readonly type: 'client_request'; readonly reqId: number; readonly taskId: TaskId | null; readonly req: ClientRequest }
+  | { readonly type: 'node_stats'; readonly memoryBytes: number; readonly spilledBytes: number; readonly objects: number };

@@ -1,0 +1,154 @@
+// What a task is on the wire: Ray's TaskSpecification (src/ray/common/task/task_spec.h),
+// reduced to what webray needs. Built by a driver, kept by the coordinator, run by a node.
+
+import type { ActorId, FunctionId, NodeId, ObjectId, TaskId } from './ids.ts';
+import type { WireError } from './wire-error.ts';
+
+/** Resource amounts by name: `CPU`, `GPU` and custom ones. */
+export type ResourceSet = Readonly<Record<string, number>>;
+
+/**
+ * A value as it travels and is stored: structured-cloneable, with every ObjectRef, ActorHandle and
+ * remote function inside replaced by a marker. `refs` lists the ObjectIds nested inside.
+ */
+export interface SerializedObject {
+  /** The value (markers in place of handles when `m` is set). */
+  readonly v: unknown;
+  /** Set when `v` holds markers that must be revived into handles. */
+  readonly m?: 1;
+  /** ObjectIds nested inside `v`. */
+  readonly refs?: readonly ObjectId[];
+  /** Approximate size in bytes, for the object store and locality. */
+  readonly size: number;
+  /** Set when the object is an error: getting it raises this. */
+  readonly err?: WireError;
+}
+
+export type FunctionKind = 'function' | 'generator' | 'async-generator' | 'class';
+
+/** Code shipped by value, as Ray pickles a function: its source plus the `scope` it names. */
+export interface FunctionDescriptor {
+  readonly fnId: FunctionId;
+  readonly kind: FunctionKind;
+  readonly name: string;
+  readonly source: string;
+  /** `scope` entries: functions as source, everything else serialized. */
+  readonly scope: readonly ScopeEntry[];
+  /** The options the handle was defined with (without `scope`), for the self-reference handle. */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export type ScopeEntry =
+  | { readonly name: string; readonly kind: 'function'; readonly source: string }
+  | { readonly name: string; readonly kind: 'value'; readonly value: SerializedObject };
+
+export type TaskArg =
+  | { readonly kind: 'value'; readonly obj: SerializedObject }
+  | { readonly kind: 'ref'; readonly id: ObjectId };
+
+export type SchedulingStrategy = 'DEFAULT' | 'SPREAD' | { readonly nodeId: NodeId; readonly soft: boolean };
+
+export type TaskKind = 'normal' | 'actor-creation' | 'actor-method';
+
+export interface TaskSpec {
+  readonly taskId: TaskId;
+  readonly kind: TaskKind;
+  readonly name: string;
+  readonly fnId: FunctionId;
+  /** For actor methods: the method to call. */
+  readonly method?: string;
+  readonly args: readonly TaskArg[];
+  /** Number of return objects, or 'streaming' for a generator. */
+  readonly numReturns: number | 'streaming';
+  /** Resources needed to place it (for actors: to place the actor). */
+  readonly resources: ResourceSet;
+  /** Resources held while it runs (for actors: for the actor's lifetime). */
+  readonly heldResources?: ResourceSet;
+  readonly maxRetries: number;
+  readonly retryExceptions: boolean | readonly string[];
+  readonly strategy: SchedulingStrategy;
+  readonly enableTaskEvents: boolean;
+  readonly generatorBackpressure: number;
+  /** The task that submitted this one (for recursive cancel), if any. */
+  readonly parentTaskId?: TaskId;
+  /** Who submitted it: the driver or a worker; actor calls keep order per caller. */
+  readonly callerId: string;
+  readonly actorId?: ActorId;
+  /** Actor creation only. */
+  readonly actor?: ActorCreationOptions;
+}
+
+export interface ActorCreationOptions {
+  readonly className: string;
+  readonly actorName?: string;
+  readonly maxRestarts: number;
+  readonly maxTaskRetries: number;
+  readonly maxConcurrency: number;
+  readonly methods: readonly string[];
+  /** Methods that are generators: calls return an ObjectRefGenerator. */
+  readonly streamingMethods: readonly string[];
+}
+
+/** Per-task-state names, as Ray's state API reports them. */
+export type TaskState =
+  | 'PENDING_ARGS_AVAIL'
+  | 'PENDING_NODE_ASSIGNMENT'
+  | 'SUBMITTED_TO_WORKER'
+  | 'RUNNING'
+  | 'FINISHED'
+  | 'FAILED';
+
+export interface TaskInfo {
+  readonly taskId: TaskId;
+  readonly name: string;
+  readonly kind: TaskKind;
+  readonly state: TaskState;
+  readonly nodeId: NodeId | null;
+  readonly workerId: string | null;
+  readonly actorId: ActorId | null;
+  readonly attempts: number;
+  readonly error: string | null;
+  /** Why it is still pending, e.g. waiting for resources no node offers. */
+  readonly pendingReason: string | null;
+  readonly submittedAtMs: number;
+  readonly startedAtMs: number | null;
+  readonly endedAtMs: number | null;
+}
+
+export interface ObjectStoreStats {
+  readonly memoryBytes: number;
+  readonly spilledBytes: number;
+  readonly objects: number;
+}
+
+export interface NodeInfo {
+  readonly nodeId: NodeId;
+  readonly alive: boolean;
+  readonly isCoordinator: boolean;
+  readonly resources: ResourceSet;
+  readonly available: ResourceSet;
+  readonly objectStore: ObjectStoreStats;
+  readonly gpuFallback: boolean;
+  readonly runningTasks: number;
+}
+
+export interface ActorInfo {
+  readonly actorId: ActorId;
+  readonly className: string;
+  readonly methods: readonly string[];
+  readonly streamingMethods: readonly string[];
+  readonly name?: string;
+}
+
+/** One Chrome trace event (Trace Event Format, 'X' complete events and metadata). */
+export interface TraceEvent {
+  readonly name: string;
+  readonly cat: string;
+  readonly ph: 'X' | 'M' | 'i';
+  readonly ts: number;
+  readonly dur?: number;
+  readonly pid: string | number;
+  readonly tid: string | number;
+  readonly args?: Record<string, unknown>;
+  readonly s?: 'g' | 'p' | 't';
+}

@@ -1,0 +1,60 @@
+// Messages between a node and one of its Web Workers. Each postMessage carries an array of them,
+// so a burst of small tasks costs one message event, not one per task.
+
+import type { ActorId, FunctionId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
+import type { ClientRequest } from './client-requests.ts';
+import type { FunctionDescriptor, SerializedObject } from './task-spec.ts';
+import type { WireError } from './wire-error.ts';
+
+export interface RunTask {
+  readonly type: 'run';
+  readonly taskId: TaskId;
+  readonly fnId: FunctionId;
+  readonly name: string;
+  readonly args: readonly SerializedObject[];
+  readonly numReturns: number | 'streaming';
+  readonly backpressure: number;
+  /** Actor method calls: the method's name. */
+  readonly method?: string;
+  /** Transfer result buffers back instead of copying (not for actor methods: the actor may keep them). */
+  readonly transferResults: boolean;
+  readonly gpu: boolean;
+}
+
+export type ToWorker =
+  | { readonly type: 'init'; readonly workerId: WorkerId; readonly nodeId: NodeId; readonly idPrefix: string }
+  | { readonly type: 'load'; readonly desc: FunctionDescriptor }
+  | RunTask
+  | {
+      readonly type: 'create_actor';
+      readonly actorId: ActorId;
+      readonly taskId: TaskId;
+      readonly fnId: FunctionId;
+      readonly args: readonly SerializedObject[];
+      readonly maxConcurrency: number;
+      readonly gpu: boolean;
+    }
+  | { readonly type: 'cancel'; readonly taskId: TaskId }
+  | { readonly type: 'gen_ack'; readonly taskId: TaskId; readonly consumed: number }
+  | { readonly type: 'reply'; readonly reqId: number; readonly ok: true; readonly value: unknown }
+  | { readonly type: 'reply'; readonly reqId: number; readonly ok: false; readonly error: WireError };
+
+export type FromWorker =
+  | { readonly type: 'started'; readonly taskId: TaskId; readonly atMs: number }
+  | {
+      readonly type: 'done';
+      readonly taskId: TaskId;
+      readonly startMs: number;
+      readonly endMs: number;
+      readonly results?: readonly SerializedObject[];
+      readonly error?: WireError;
+    }
+  | { readonly type: 'yield'; readonly taskId: TaskId; readonly index: number; readonly obj: SerializedObject }
+  | { readonly type: 'actor_ready'; readonly actorId: ActorId; readonly taskId: TaskId; readonly startMs: number; readonly endMs: number; readonly error?: WireError }
+  /** Pipelined tasks the worker had not started, handed back because its running task blocked. */
+  | { readonly type: 'returned'; readonly taskIds: readonly TaskId[] }
+  | { readonly type: 'request'; readonly reqId: number; readonly taskId: TaskId | null; readonly req: ClientRequest }
+  /** Task code called close(): the worker is going away. */
+  | { readonly type: 'exit'; readonly reason: string };
+
+export type PutRequest = { readonly id: ObjectId; readonly obj: SerializedObject };

@@ -1,0 +1,109 @@
+// The Web Worker's main: wires the executor and the worker Core to the node's messages.
+// Bundled inline into webray.js and started by the node's worker pool.
+
+import * as api from '../api/ray-api.ts';
+import * as errors from '../api/errors.ts';
+import { setCore } from '../api/core.ts';
+import { ObjectRef } from '../api/object-ref.ts';
+import { ObjectRefGenerator } from '../api/object-ref-generator.ts';
+import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
+import { Executor } from './executor.ts';
+import { WorkerCore } from './worker-core.ts';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+let outbox: FromWorker[] = [];
+let transfer: Transferable[] = [];
+let flushQueued = false;
+
+function flush(): void {
+  flushQueued = false;
+  const batch = outbox;
+  const t = transfer;
+  outbox = [];
+  transfer = [];
+  if (batch.length > 0) self.postMessage(batch, t);
+}
+
+function post(msg: FromWorker, tr?: Transferable[]): void {
+  outbox.push(msg);
+  if (tr && tr.length > 0) transfer.push(...tr);
+  if (!flushQueued) {
+    flushQueued = true;
+    queueMicrotask(flush);
+  }
+}
+
+const notInTask = (name: string) => () => {
+  throw new Error(`ray.${name}() cannot be called from inside a task: the worker already belongs to a running webray`);
+};
+
+/** What task code sees as `ray`. */
+const rayApi = Object.freeze({
+  ...api,
+  ...errors,
+  exceptions: errors,
+  ObjectRef,
+  ObjectRefGenerator,
+  init: notInTask('init'),
+  join: notInTask('join'),
+  shutdown: notInTask('shutdown'),
+  isInitialized: () => true,
+});
+
+const executor = new Executor({ post, rayApi });
+let core: WorkerCore | undefined;
+
+// Task code that calls close() ends this worker: say so first, so the node can replace it.
+const originalClose = self.close.bind(self);
+self.close = () => {
+  flush();
+  self.postMessage([{ type: 'exit', reason: 'called close()' } satisfies FromWorker]);
+  originalClose();
+};
+
+// Errors thrown outside any task (a stray timer, an unhandled rejection) must not look like a dead worker.
+self.addEventListener('error', (e) => {
+  e.preventDefault();
+  console.warn('webray worker: uncaught error outside a task:', e.message);
+});
+self.addEventListener('unhandledrejection', (e) => {
+  e.preventDefault();
+  console.warn('webray worker: unhandled rejection outside a task:', e.reason);
+});
+
+self.onmessage = (ev: MessageEvent<readonly ToWorker[]>) => {
+  for (const msg of ev.data) {
+    switch (msg.type) {
+      case 'init':
+        core = new WorkerCore({
+          workerId: msg.workerId,
+          nodeId: msg.nodeId,
+          idPrefix: msg.idPrefix,
+          post,
+          current: () => executor.currentTask(),
+          onBlock: () => executor.returnQueued(),
+        });
+        setCore(core);
+        break;
+      case 'load':
+        executor.load(msg.desc);
+        break;
+      case 'run':
+        executor.run(msg);
+        break;
+      case 'create_actor':
+        executor.createActor(msg.actorId, msg.taskId, msg.fnId, msg.args, msg.maxConcurrency, msg.gpu);
+        break;
+      case 'cancel':
+        executor.cancel(msg.taskId);
+        break;
+      case 'gen_ack':
+        executor.ack(msg.taskId, msg.consumed);
+        break;
+      case 'reply':
+        core?.onReply(msg.reqId, msg.ok, msg.ok ? msg.value : undefined, msg.ok ? undefined : msg.error);
+        break;
+    }
+  }
+};

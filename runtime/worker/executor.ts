@@ -1,0 +1,264 @@
+// Runs tasks and actor methods inside a Web Worker (Ray's task executor in a worker process):
+// normal tasks one at a time in arrival order, actor calls up to the actor's maxConcurrency,
+// generators streamed item by item with backpressure. Results and errors go back to the node.
+
+import { taskWireError, toWireError, wireError } from '../api/errors.ts';
+import { deserialize, serialize, transferables } from '../api/serialization.ts';
+import type { ActorId, FunctionId, TaskId } from '../protocol/ids.ts';
+import type { FunctionDescriptor, SerializedObject } from '../protocol/task-spec.ts';
+import type { FromWorker, RunTask } from '../protocol/worker-messages.ts';
+import type { WireError } from '../protocol/wire-error.ts';
+import { compile, explainReferenceError, type Loaded } from './code-loader.ts';
+import type { CurrentTask } from './worker-core.ts';
+
+const NEVER_ABORTED = new AbortController().signal;
+const IDLE: CurrentTask = { taskId: null, actorId: null, signal: NEVER_ABORTED, gpu: false };
+
+interface Running {
+  readonly task: RunTask;
+  readonly controller: AbortController;
+  consumed: number;
+  ackWaiter: (() => void) | undefined;
+}
+
+export interface ExecutorDeps {
+  readonly post: (msg: FromWorker, transfer?: Transferable[]) => void;
+  readonly rayApi: object;
+}
+
+function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function';
+}
+
+export class Executor {
+  private readonly deps: ExecutorDeps;
+  private readonly descs = new Map<FunctionId, FunctionDescriptor>();
+  private readonly loaded = new Map<FunctionId, Loaded>();
+  private readonly queue: RunTask[] = [];
+  private pumping = false;
+  private readonly cancelled = new Set<TaskId>();
+  private readonly running = new Map<TaskId, Running>();
+  private current: CurrentTask = IDLE;
+  // Actor state, when this worker hosts an actor.
+  private actor: { id: ActorId; instance: Record<string, unknown>; maxConcurrency: number; gpu: boolean } | undefined;
+  private actorInflight = 0;
+
+  constructor(deps: ExecutorDeps) {
+    this.deps = deps;
+  }
+
+  currentTask(): CurrentTask {
+    return this.current;
+  }
+
+  load(desc: FunctionDescriptor): void {
+    this.descs.set(desc.fnId, desc);
+  }
+
+  private fn(fnId: FunctionId): Loaded {
+    let f = this.loaded.get(fnId);
+    if (!f) {
+      const desc = this.descs.get(fnId);
+      if (!desc) throw new Error(`internal: function ${fnId} was never loaded into this worker`);
+      f = compile(desc, this.deps.rayApi);
+      this.loaded.set(fnId, f);
+    }
+    return f;
+  }
+
+  run(task: RunTask): void {
+    this.queue.push(task);
+    if (this.actor) this.pumpActor();
+    else if (!this.pumping) void this.pump();
+  }
+
+  cancel(taskId: TaskId): void {
+    const r = this.running.get(taskId);
+    if (r) {
+      r.controller.abort(new DOMException('the task was cancelled', 'AbortError'));
+      r.ackWaiter?.();
+      return;
+    }
+    const i = this.queue.findIndex((t) => t.taskId === taskId);
+    if (i >= 0) {
+      const [t] = this.queue.splice(i, 1);
+      const now = nowMs();
+      this.deps.post({ type: 'done', taskId, startMs: now, endMs: now, error: wireError('TaskCancelledError', `task ${t!.name} was cancelled`) });
+    } else {
+      this.cancelled.add(taskId);
+    }
+  }
+
+  ack(taskId: TaskId, consumed: number): void {
+    const r = this.running.get(taskId);
+    if (!r) return;
+    r.consumed = Math.max(r.consumed, consumed);
+    r.ackWaiter?.();
+  }
+
+  /** The running task is about to block: hand back the tasks queued behind it so others can run them. */
+  returnQueued(): void {
+    if (this.actor || this.queue.length === 0) return;
+    const ids = this.queue.map((t) => t.taskId);
+    this.queue.length = 0;
+    this.deps.post({ type: 'returned', taskIds: ids });
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0) {
+        const t = this.queue.shift()!;
+        const p = this.execute(t);
+        if (p) await p;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pumpActor(): void {
+    const a = this.actor!;
+    while (this.queue.length > 0 && this.actorInflight < a.maxConcurrency) {
+      const t = this.queue.shift()!;
+      this.actorInflight++;
+      const p = this.execute(t);
+      if (p) {
+        void p.then(() => {
+          this.actorInflight--;
+          this.pumpActor();
+        });
+      } else {
+        this.actorInflight--;
+      }
+    }
+  }
+
+  createActor(actorId: ActorId, taskId: TaskId, fnId: FunctionId, args: readonly SerializedObject[], maxConcurrency: number, gpu: boolean): void {
+    const startMs = nowMs();
+    const controller = new AbortController();
+    this.current = { taskId, actorId, signal: controller.signal, gpu };
+    try {
+      const Cls = this.fn(fnId) as unknown as new (...a: unknown[]) => Record<string, unknown>;
+      const instance = new Cls(...args.map((a) => deserialize(a, false)));
+      this.actor = { id: actorId, instance, maxConcurrency, gpu };
+      this.deps.post({ type: 'actor_ready', actorId, taskId, startMs, endMs: nowMs() });
+    } catch (e) {
+      const name = this.descs.get(fnId)?.name ?? 'actor';
+      const error = taskWireError(`${name}.constructor`, toWireError(explainReferenceError(e, name)));
+      this.deps.post({ type: 'actor_ready', actorId, taskId, startMs, endMs: nowMs(), error });
+    } finally {
+      this.current = IDLE;
+    }
+    if (this.queue.length > 0) this.pumpActor();
+  }
+
+  /** Runs one task; returns a promise only when it did not finish synchronously. */
+  private execute(t: RunTask): Promise<void> | undefined {
+    const startMs = nowMs();
+    if (this.cancelled.delete(t.taskId)) {
+      this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: startMs, error: wireError('TaskCancelledError', `task ${t.name} was cancelled`) });
+      return undefined;
+    }
+    const controller = new AbortController();
+    const running: Running = { task: t, controller, consumed: 0, ackWaiter: undefined };
+    this.running.set(t.taskId, running);
+    const ctx: CurrentTask = { taskId: t.taskId, actorId: this.actor?.id ?? null, signal: controller.signal, gpu: t.gpu || (this.actor?.gpu ?? false) };
+    this.deps.post({ type: 'started', taskId: t.taskId, atMs: startMs });
+    let result: unknown;
+    this.current = ctx;
+    try {
+      const args = t.args.map((a) => deserialize(a, false));
+      if (t.method !== undefined) {
+        const inst = this.actor?.instance;
+        const m = inst?.[t.method];
+        if (typeof m !== 'function') throw new TypeError(`the actor has no method ${t.method}`);
+        result = (m as (...a: unknown[]) => unknown).apply(inst, args);
+      } else {
+        result = this.fn(t.fnId)(...args);
+      }
+    } catch (e) {
+      this.fail(running, startMs, e);
+      return undefined;
+    }
+    // The context stays set while an async body runs: a worker runs one normal task at a time.
+    if (t.numReturns === 'streaming') return this.stream(running, result as AsyncIterator<unknown> | Iterator<unknown>, startMs, ctx);
+    if (isThenable(result)) {
+      return Promise.resolve(result).then(
+        (v) => this.succeed(running, startMs, v),
+        (e: unknown) => this.fail(running, startMs, e),
+      );
+    }
+    this.succeed(running, startMs, result);
+    return undefined;
+  }
+
+  private leave(taskId: TaskId): void {
+    this.running.delete(taskId);
+    if (this.current.taskId === taskId) this.current = IDLE;
+  }
+
+  private succeed(r: Running, startMs: number, value: unknown): void {
+    const t = r.task;
+    this.leave(t.taskId);
+    let results: SerializedObject[];
+    try {
+      results = this.serializeReturns(t, value);
+    } catch (e) {
+      this.fail(r, startMs, e);
+      return;
+    }
+    const transfer: Transferable[] = [];
+    if (t.transferResults) for (const res of results) transferables(res.v, transfer);
+    this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), results }, transfer);
+  }
+
+  private serializeReturns(t: RunTask, value: unknown): SerializedObject[] {
+    const n = t.numReturns as number;
+    if (n === 1) return [serialize(value, `the return value of ${t.name}`)];
+    if (!Array.isArray(value) || value.length !== n) {
+      throw new TypeError(
+        `${t.name} was declared with numReturns: ${n} but returned ${Array.isArray(value) ? `an array of length ${value.length}` : typeof value}; return an array of exactly ${n} values`,
+      );
+    }
+    return value.map((v, i) => serialize(v, `return value ${i} of ${t.name}`));
+  }
+
+  private fail(r: Running, startMs: number, e: unknown): void {
+    const t = r.task;
+    this.leave(t.taskId);
+    const error: WireError = r.controller.signal.aborted
+      ? wireError('TaskCancelledError', `task ${t.name} was cancelled`)
+      : taskWireError(t.name, toWireError(explainReferenceError(e, t.name)));
+    this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), error });
+  }
+
+  private async stream(r: Running, it: AsyncIterator<unknown> | Iterator<unknown>, startMs: number, ctx: CurrentTask): Promise<void> {
+    const t = r.task;
+    let index = 0;
+    try {
+      if (!it || typeof it.next !== 'function') throw new TypeError(`${t.name} is streaming but did not return an iterator`);
+      for (;;) {
+        this.current = ctx;
+        const { value, done } = await it.next();
+        if (done) break;
+        if (r.controller.signal.aborted) throw r.controller.signal.reason;
+        this.deps.post({ type: 'yield', taskId: t.taskId, index, obj: serialize(await value, `item ${index} yielded by ${t.name}`) });
+        index++;
+        while (t.backpressure > 0 && index - r.consumed >= t.backpressure && !r.controller.signal.aborted) {
+          await new Promise<void>((resolve) => (r.ackWaiter = resolve));
+          r.ackWaiter = undefined;
+        }
+      }
+    } catch (e) {
+      this.fail(r, startMs, e);
+      return;
+    }
+    this.leave(t.taskId);
+    this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), results: [] });
+  }
+}
