@@ -1,0 +1,40 @@
+// Shared Playwright fixtures: `rayPage` is the demo page with webray imported from /webray.js
+// (as API.md says any page may) and started in local mode; it is exposed to page code as
+// `globalThis.ray`, and shut down after the test.
+import { test as base, expect, type Page } from '@playwright/test';
+
+type Ray = typeof import('../runtime/index.ts');
+
+declare global {
+  // Set by the rayPage fixture inside the page.
+  var ray: Ray;
+}
+
+/** Page errors and console errors seen during the test. */
+export function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
+  });
+  return errors;
+}
+
+export const test = base.extend<{ rayPage: Page; initOptions: Record<string, unknown> | undefined }>({
+  initOptions: [undefined, { option: true }],
+  rayPage: async ({ page, initOptions }, use) => {
+    await page.goto('/');
+    await page.evaluate(async (opts) => {
+      const url = '/webray.js';
+      const ray = (await import(url)) as Ray;
+      await ray.init(opts as Parameters<Ray['init']>[0]);
+      globalThis.ray = ray;
+    }, initOptions);
+    await use(page);
+    await page.evaluate(async () => {
+      await globalThis.ray?.shutdown();
+    });
+  },
+});
+
+export { expect };
