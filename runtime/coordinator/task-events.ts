@@ -1,24 +1,31 @@
 // Task history for `ray.tasks()` and `ray.timeline()` (Ray's task events / GcsTaskManager):
-// a bounded record of what ran where and when, exported as Chrome trace events.
+// a bounded ring of what ran where and when, exported as Chrome trace events.
 
-import type { TaskId } from '../protocol/ids.ts';
 import type { TaskInfo, TaskState, TraceEvent } from '../protocol/task-spec.ts';
 import { TASK_HISTORY_MAX } from './constants.ts';
 
 export class TaskEvents {
-  private readonly finished = new Map<TaskId, TaskInfo>();
+  /** Finished tasks, oldest first once the ring has wrapped at `next`. */
+  private readonly ring: TaskInfo[] = [];
+  private next = 0;
+
+  constructor(private readonly capacity: number = TASK_HISTORY_MAX) {}
 
   record(info: TaskInfo): void {
-    this.finished.set(info.taskId, info);
-    if (this.finished.size > TASK_HISTORY_MAX) {
-      const oldest = this.finished.keys().next().value;
-      if (oldest !== undefined) this.finished.delete(oldest);
+    if (this.ring.length < this.capacity) this.ring.push(info);
+    else {
+      this.ring[this.next] = info;
+      this.next = (this.next + 1) % this.capacity;
     }
+  }
+
+  private *finished(): Iterable<TaskInfo> {
+    for (let i = 0; i < this.ring.length; i++) yield this.ring[(this.next + i) % this.ring.length]!;
   }
 
   list(live: Iterable<TaskInfo>, state?: TaskState): TaskInfo[] {
     const out: TaskInfo[] = [];
-    for (const t of this.finished.values()) if (!state || t.state === state) out.push(t);
+    for (const t of this.finished()) if (!state || t.state === state) out.push(t);
     for (const t of live) if (!state || t.state === state) out.push(t);
     return out;
   }
@@ -28,7 +35,7 @@ export class TaskEvents {
     const events: TraceEvent[] = [];
     const pids = new Map<string, number>();
     const tids = new Map<string, number>();
-    for (const t of this.finished.values()) {
+    for (const t of this.finished()) {
       if (t.startedAtMs === null || t.endedAtMs === null || t.nodeId === null) continue;
       let pid = pids.get(t.nodeId);
       if (pid === undefined) {
