@@ -43,6 +43,8 @@ export class Executor {
   private readonly cancelled = new Set<TaskId>();
   private readonly running = new Map<TaskId, Running>();
   private current: CurrentTask = IDLE;
+  /** The context between tasks: an actor's worker still belongs to its actor. */
+  private idle: CurrentTask = IDLE;
   // Actor state, when this worker hosts an actor.
   private actor: { id: ActorId; instance: Record<string, unknown>; maxConcurrency: number; gpu: boolean } | undefined;
   private actorInflight = 0;
@@ -146,13 +148,14 @@ export class Executor {
       const Cls = this.fn(fnId) as unknown as new (...a: unknown[]) => Record<string, unknown>;
       const instance = new Cls(...args.map((a) => deserialize(a, false)));
       this.actor = { id: actorId, instance, maxConcurrency, gpu };
+      this.idle = { taskId: null, actorId, signal: NEVER_ABORTED, gpu };
       this.deps.post({ type: 'actor_ready', actorId, taskId, startMs, endMs: nowMs() });
     } catch (e) {
       const name = this.descs.get(fnId)?.name ?? 'actor';
       const error = taskWireError(`${name}.constructor`, toWireError(explainReferenceError(e, name)));
       this.deps.post({ type: 'actor_ready', actorId, taskId, startMs, endMs: nowMs(), error });
     } finally {
-      this.current = IDLE;
+      this.current = this.idle;
     }
     if (this.queue.length > 0) this.pumpActor();
   }
@@ -199,7 +202,7 @@ export class Executor {
 
   private leave(taskId: TaskId): void {
     this.running.delete(taskId);
-    if (this.current.taskId === taskId) this.current = IDLE;
+    if (this.current.taskId === taskId) this.current = this.idle;
   }
 
   private succeed(r: Running, startMs: number, value: unknown): void {

@@ -1,0 +1,484 @@
+// Actors in local mode (API.md "Actors"): constructor arguments, state, per-caller ordering,
+// maxConcurrency, named actors, kill, handles as values, constructor failure, restarts and task
+// retries after a crashed actor worker, and the runtime context inside a method.
+import { test, expect } from './fixtures.ts';
+
+test.describe('actors', () => {
+  test.use({ initOptions: { numCpus: 2 } });
+
+  test('the constructor receives its arguments (values and resolved refs) and state persists across calls', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Counter = ray.remote(
+        class Counter {
+          n: number;
+          step: number;
+          label: string;
+          constructor(start: number, step: number, label: string) {
+            this.n = start;
+            this.step = step;
+            this.label = label;
+          }
+          incr() {
+            this.n += this.step;
+            return this.n;
+          }
+          describe() {
+            return `${this.label}=${this.n}`;
+          }
+        },
+      );
+      const c = Counter.remote(10, 5, ray.put('hits'));
+      const first = await ray.get(c.incr.remote());
+      const rest = await ray.get([c.incr.remote(), c.incr.remote(), c.describe.remote()]);
+      const other = Counter.remote(0, 1, 'other');
+      const otherVal = await ray.get(other.incr.remote());
+      return { first, rest, otherVal, again: await ray.get(c.describe.remote()) };
+    });
+    expect(out.first).toBe(15);
+    expect(out.rest).toEqual([20, 25, 'hits=25']);
+    expect(out.otherVal).toBe(1); // a second actor of the class has its own state
+    expect(out.again).toBe('hits=25');
+  });
+
+  test('calls from one caller run in submission order even when an earlier call waits for a slow argument', async ({ rayPage }) => {
+    const order = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const slow = ray.remote(async (v: string) => {
+        await new Promise((r) => setTimeout(r, 300));
+        return v;
+      });
+      const Log = ray.remote(
+        class Log {
+          items: string[] = [];
+          add(x: string) {
+            this.items.push(x);
+            return this.items.length;
+          }
+          all() {
+            return this.items;
+          }
+        },
+      );
+      const log = Log.remote();
+      await ray.get(log.all.remote()); // the actor is up
+      const refs = [
+        log.add.remote(slow.remote('first (slow ref)')),
+        log.add.remote('second (plain value)'),
+        log.add.remote(ray.put('third (ready ref)')),
+        log.add.remote('fourth'),
+      ];
+      const positions = await ray.get(refs);
+      return { positions, items: await ray.get(log.all.remote()) };
+    });
+    expect(order.items).toEqual(['first (slow ref)', 'second (plain value)', 'third (ready ref)', 'fourth']);
+    expect(order.positions).toEqual([1, 2, 3, 4]);
+  });
+
+  test('maxConcurrency 3 runs three async calls at once; maxConcurrency 1 runs them one by one', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      class Sleeper {
+        active = 0;
+        peak = 0;
+        async sleep(ms: number) {
+          this.active++;
+          this.peak = Math.max(this.peak, this.active);
+          await new Promise((r) => setTimeout(r, ms));
+          this.active--;
+          return ms;
+        }
+        getPeak() {
+          return this.peak;
+        }
+      }
+      const run = async (maxConcurrency: number) => {
+        const s = ray.remote(Sleeper).options({ maxConcurrency }).remote();
+        await ray.get(s.getPeak.remote());
+        const t0 = performance.now();
+        await ray.get([s.sleep.remote(300), s.sleep.remote(300), s.sleep.remote(300)]);
+        const ms = performance.now() - t0;
+        return { ms, peak: await ray.get(s.getPeak.remote()) };
+      };
+      return { three: await run(3), one: await run(1) };
+    });
+    expect(out.three.peak).toBe(3);
+    expect(out.three.ms).toBeLessThan(700); // ~one sleep, not three
+    expect(out.one.peak).toBe(1);
+    expect(out.one.ms).toBeGreaterThanOrEqual(880);
+  });
+
+  test('an async actor runs calls concurrently by default; a class without async methods runs one call at a time', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const AsyncActor = ray.remote(
+        class AsyncActor {
+          active = 0;
+          peak = 0;
+          async sleep(ms: number) {
+            this.active++;
+            this.peak = Math.max(this.peak, this.active);
+            await new Promise((r) => setTimeout(r, ms));
+            this.active--;
+            return this.peak;
+          }
+        },
+      );
+      // No async methods: a sync actor, maxConcurrency 1, even for a method that returns a Promise.
+      const SyncActor = ray.remote(
+        class SyncActor {
+          active = 0;
+          peak = 0;
+          sleep(ms: number) {
+            this.active++;
+            this.peak = Math.max(this.peak, this.active);
+            return new Promise((r) => setTimeout(r, ms)).then(() => {
+              this.active--;
+              return this.peak;
+            });
+          }
+        },
+      );
+      const a = AsyncActor.remote();
+      const s = SyncActor.remote();
+      const asyncPeaks = await ray.get([1, 2, 3, 4].map(() => a.sleep.remote(200)));
+      const syncPeaks = await ray.get([1, 2, 3].map(() => s.sleep.remote(100)));
+      return { asyncPeak: Math.max(...asyncPeaks), syncPeak: Math.max(...syncPeaks) };
+    });
+    expect(out.asyncPeak).toBe(4);
+    expect(out.syncPeak).toBe(1);
+  });
+
+  test('a named actor is found by ray.getActor, from the driver and from a task; a missing name rejects', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Counter = ray.remote(
+        class Counter {
+          n = 0;
+          incr(by: number) {
+            return (this.n += by);
+          }
+        },
+      );
+      const named = Counter.options({ name: 'hits' }).remote();
+      await ray.get(named.incr.remote(1));
+      const same = await ray.getActor<{ incr(by: number): number }>('hits');
+      const viaLookup = await ray.get(same.incr.remote(10));
+      const fromTask = ray.remote(async (name: string) => {
+        const h = await ray.getActor<{ incr(by: number): number }>(name);
+        return ray.get(h.incr.remote(100));
+      });
+      const viaTask = await ray.get(fromTask.remote('hits'));
+      const missing = await ray.getActor('no-such-actor').then(
+        () => 'resolved',
+        (e: Error) => e.message,
+      );
+      const missingInTask = await ray
+        .get(
+          ray
+            .remote(async () =>
+              ray.getActor('no-such-actor').then(
+                () => 'resolved',
+                (e: Error) => `rejected: ${e.message}`,
+              ),
+            )
+            .remote(),
+        );
+      return { viaLookup, viaTask, missing, missingInTask, sameId: same.actorId === named.actorId };
+    });
+    expect(out.sameId).toBe(true);
+    expect(out.viaLookup).toBe(11);
+    expect(out.viaTask).toBe(111);
+    expect(out.missing).toContain('no-such-actor');
+    expect(out.missingInTask).toMatch(/^rejected: .*no-such-actor/);
+  });
+
+  test('creating a second actor with a taken name is refused at .remote(); after kill the name is free again', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const A = ray.remote(
+        class A {
+          id: string;
+          constructor(id: string) {
+            this.id = id;
+          }
+          who() {
+            return this.id;
+          }
+        },
+      );
+      const first = A.options({ name: 'solo' }).remote('first');
+      let dupError = 'no error';
+      try {
+        A.options({ name: 'solo' }).remote('second');
+      } catch (e) {
+        dupError = (e as Error).message;
+      }
+      const stillFirst = await ray.get((await ray.getActor<{ who(): string }>('solo')).who.remote());
+      ray.kill(first);
+      const afterKill = await ray.getActor('solo').then(
+        () => 'found',
+        () => 'missing',
+      );
+      const reborn = A.options({ name: 'solo' }).remote('third');
+      const third = await ray.get(reborn.who.remote());
+      return { dupError, stillFirst, afterKill, third };
+    });
+    expect(out.dupError).toMatch(/already exists/);
+    expect(out.stillFirst).toBe('first');
+    expect(out.afterKill).toBe('missing');
+    expect(out.third).toBe('third');
+  });
+
+  test('ray.kill fails the running call and every later call with ActorDiedError', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Slow = ray.remote(
+        class Slow {
+          n = 0;
+          incr() {
+            return ++this.n;
+          }
+          async nap(ms: number) {
+            await new Promise((r) => setTimeout(r, ms));
+            return 'woke';
+          }
+        },
+      );
+      const s = Slow.remote();
+      const before = await ray.get(s.incr.remote());
+      const running = s.nap.remote(5000);
+      await new Promise((r) => setTimeout(r, 100));
+      const t0 = performance.now();
+      ray.kill(s);
+      const settle = (p: Promise<unknown>) =>
+        p.then(
+          (v) => ({ ok: true, v, died: false, message: '' }),
+          (e: Error) => ({ ok: false, v: null, died: e instanceof ray.ActorDiedError, message: e.message }),
+        );
+      const runningResult = await settle(ray.get(running));
+      const runningMs = performance.now() - t0;
+      const later = await settle(ray.get(s.incr.remote()));
+      return { before, runningResult, runningMs, later };
+    });
+    expect(out.before).toBe(1);
+    expect(out.runningResult.ok).toBe(false);
+    expect(out.runningResult.died).toBe(true);
+    expect(out.runningMs).toBeLessThan(1000);
+    expect(out.later.ok).toBe(false);
+    expect(out.later.died).toBe(true);
+  });
+
+  test('actor handles passed to tasks, to other actors and through ray.put are called there', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Counter = ray.remote(
+        class Counter {
+          n = 0;
+          incr(by: number) {
+            return (this.n += by);
+          }
+        },
+      );
+      type CounterHandle = ReturnType<typeof Counter.remote>;
+      const c = Counter.remote();
+      const direct = ray.remote(async (h: CounterHandle) => ray.get(h.incr.remote(1)));
+      const nested = ray.remote(async (box: { handle: CounterHandle }) => ray.get(box.handle.incr.remote(10)));
+      const Caller = ray.remote(
+        class Caller {
+          target: CounterHandle;
+          constructor(target: CounterHandle) {
+            this.target = target;
+          }
+          async poke(by: number) {
+            return ray.get(this.target.incr.remote(by));
+          }
+        },
+      );
+      const a = await ray.get(direct.remote(c)); // 1
+      const b = await ray.get(direct.remote(ray.put(c))); // top-level ref resolved to the handle: 2
+      const d = await ray.get(nested.remote(ray.put({ handle: c }))); // 12
+      const e = await ray.get(nested.remote({ handle: c })); // 22
+      const caller = Caller.remote(c);
+      const f = await ray.get(caller.poke.remote(100)); // 122
+      const got = await ray.get(ray.put(c));
+      const g = await ray.get(got.incr.remote(1000)); // 1122
+      return [a, b, d, e, f, g];
+    });
+    expect(out).toEqual([1, 2, 12, 22, 122, 1122]);
+  });
+
+  test("a failing constructor makes every method call reject ActorDiedError carrying the constructor's message", async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Broken = ray.remote(
+        class Broken {
+          constructor(path: string) {
+            throw new RangeError(`no config at ${path}`);
+          }
+          ping() {
+            return 'pong';
+          }
+        },
+      );
+      const b = Broken.remote('/etc/webray.json');
+      const settle = (p: Promise<unknown>) =>
+        p.then(
+          () => ({ ok: true, died: false, message: '' }),
+          (e: Error) => ({ ok: false, died: e instanceof ray.ActorDiedError, message: e.message }),
+        );
+      const first = await settle(ray.get(b.ping.remote()));
+      const second = await settle(ray.get(b.ping.remote()));
+      return { first, second };
+    });
+    for (const r of [out.first, out.second]) {
+      expect(r.ok).toBe(false);
+      expect(r.died).toBe(true);
+      expect(r.message).toContain('no config at /etc/webray.json');
+    }
+  });
+
+  test('with maxRestarts a crashed actor worker re-runs the constructor (state reset) and later calls work', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Fragile = ray.remote(
+        class Fragile {
+          n = 0;
+          incr() {
+            return ++this.n;
+          }
+          worker() {
+            return ray.getRuntimeContext().workerId;
+          }
+          crash() {
+            close();
+          }
+        },
+      );
+      const f = Fragile.options({ maxRestarts: 1 }).remote();
+      const before = await ray.get([f.incr.remote(), f.incr.remote()]);
+      const w1 = await ray.get(f.worker.remote());
+      const crashed = await ray.get(f.crash.remote()).then(
+        () => 'resolved',
+        (e: Error) => (e instanceof ray.ActorDiedError ? 'ActorDiedError' : e.name),
+      );
+      const after = await ray.get([f.incr.remote(), f.incr.remote()]);
+      const w2 = await ray.get(f.worker.remote());
+      // The one restart is used up: the next crash is final.
+      await ray.get(f.crash.remote()).catch(() => undefined);
+      const final = await ray.get(f.incr.remote()).then(
+        () => 'resolved',
+        (e: Error) => (e instanceof ray.ActorDiedError ? 'ActorDiedError' : e.name),
+      );
+      return { before, crashed, after, newWorker: w1 !== w2 && w2 !== null, final };
+    });
+    expect(out.before).toEqual([1, 2]);
+    expect(out.crashed).toBe('ActorDiedError');
+    expect(out.after).toEqual([1, 2]);
+    expect(out.newWorker).toBe(true);
+    expect(out.final).toBe('ActorDiedError');
+  });
+
+  test('with maxRestarts 0 a crashed actor stays dead: later calls reject ActorDiedError', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Fragile = ray.remote(
+        class Fragile {
+          n = 0;
+          incr() {
+            return ++this.n;
+          }
+          crash() {
+            close();
+          }
+        },
+      );
+      const f = Fragile.remote();
+      const before = await ray.get(f.incr.remote());
+      const settle = (p: Promise<unknown>) =>
+        p.then(
+          () => 'resolved',
+          (e: Error) => (e instanceof ray.ActorDiedError ? 'ActorDiedError' : `${e.name}: ${e.message}`),
+        );
+      const crashed = await settle(ray.get(f.crash.remote()));
+      const later = await settle(ray.get(f.incr.remote()));
+      return { before, crashed, later };
+    });
+    expect(out).toEqual({ before: 1, crashed: 'ActorDiedError', later: 'ActorDiedError' });
+  });
+
+  test('maxTaskRetries re-runs the call that was running when the actor worker crashed', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Tally = ray.remote(
+        class Tally {
+          n = 0;
+          next() {
+            return ++this.n;
+          }
+        },
+      );
+      type TallyHandle = ReturnType<typeof Tally.remote>;
+      const Flaky = ray.remote(
+        class Flaky {
+          tally: TallyHandle;
+          constructor(tally: TallyHandle) {
+            this.tally = tally;
+          }
+          async crashOnFirstAttempt() {
+            const attempt = await ray.get(this.tally.next.remote());
+            if (attempt === 1) close();
+            return `succeeded on attempt ${attempt}`;
+          }
+        },
+      );
+      const settle = (p: Promise<unknown>) =>
+        p.then(
+          (v) => v,
+          (e: Error) => (e instanceof ray.ActorDiedError ? 'ActorDiedError' : `${e.name}: ${e.message}`),
+        );
+      const retried = Flaky.options({ maxRestarts: 1, maxTaskRetries: 1 }).remote(Tally.remote());
+      const withRetry = await settle(ray.get(retried.crashOnFirstAttempt.remote()));
+      const noRetry = Flaky.options({ maxRestarts: 1 }).remote(Tally.remote());
+      const withoutRetry = await settle(ray.get(noRetry.crashOnFirstAttempt.remote()));
+      // The actor itself restarted, so the next call runs (attempt counter is in the other actor).
+      const nextCall = await settle(ray.get(noRetry.crashOnFirstAttempt.remote()));
+      return { withRetry, withoutRetry, nextCall };
+    });
+    expect(out.withRetry).toBe('succeeded on attempt 2');
+    expect(out.withoutRetry).toBe('ActorDiedError');
+    expect(out.nextCall).toBe('succeeded on attempt 2');
+  });
+
+  test("ray.getRuntimeContext() inside a method names the actor, also after an await in concurrent calls", async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Who = ray.remote(
+        class Who {
+          sync() {
+            const ctx = ray.getRuntimeContext();
+            return { actorId: ctx.actorId, taskId: ctx.taskId, nodeId: ctx.nodeId, workerId: ctx.workerId };
+          }
+          async later(ms: number) {
+            await new Promise((r) => setTimeout(r, ms));
+            return ray.getRuntimeContext().actorId;
+          }
+        },
+      );
+      const w = Who.remote();
+      const ctx = await ray.get(w.sync.remote());
+      // The short call ends while the long one is still waiting.
+      const [long, short] = await ray.get([w.later.remote(200), w.later.remote(20)]);
+      const plainTask = await ray.get(ray.remote(() => ray.getRuntimeContext().actorId).remote());
+      return { handleId: w.actorId, ctx, long, short, plainTask, driver: ray.getRuntimeContext().actorId };
+    });
+    expect(out.ctx.actorId).toBe(out.handleId);
+    expect(out.ctx.taskId).toBeTruthy();
+    expect(out.ctx.nodeId).toBeTruthy();
+    expect(out.ctx.workerId).toBeTruthy();
+    expect(out.long).toBe(out.handleId);
+    expect(out.short).toBe(out.handleId);
+    expect(out.plainTask).toBeNull();
+    expect(out.driver).toBeNull();
+  });
+});
