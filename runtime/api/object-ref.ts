@@ -2,7 +2,7 @@
 // `await ref` must not silently fetch, and returning a ref from an async function must keep it a ref.
 
 import type { ObjectId } from '../protocol/ids.ts';
-import { HANDLE_MARKER, type Marker } from './serialization.ts';
+import { HANDLE_MARKER, registerReviver, type Marker } from './serialization.ts';
 
 export class ObjectRef<T = unknown> {
   /** Phantom field: keeps `T` for typing `ray.get`. */
@@ -29,3 +29,5 @@ export class ObjectRef<T = unknown> {
     return { __webray__: 'ref', id: this.id };
   }
 }
+
+registerReviver('ref', (m) => new ObjectRef(m.id as ObjectId));
