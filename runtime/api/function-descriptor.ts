@@ -3,7 +3,7 @@
 
 import type { FunctionId } from '../protocol/ids.ts';
 import type { FunctionDescriptor, FunctionKind, ScopeEntry } from '../protocol/task-spec.ts';
-import { HANDLE_MARKER, serialize } from './serialization.ts';
+import { HANDLE_MARKER, serialize, snapshot } from './serialization.ts';
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
 
@@ -42,7 +42,8 @@ function scopeEntries(scope: Readonly<Record<string, unknown>> | undefined, owne
     if (typeof value === 'function' && !(HANDLE_MARKER in value)) {
       out.push({ name, kind: 'function', source: sourceOf(value as () => unknown, `scope.${name} of ${owner}`) });
     } else {
-      out.push({ name, kind: 'value', value: serialize(value, `scope.${name} of ${owner}`) });
+      // A snapshot: later changes to the caller's value do not reach the shipped code.
+      out.push({ name, kind: 'value', value: snapshot(serialize(value, `scope.${name} of ${owner}`)) });
     }
   }
   return out;

@@ -1,0 +1,457 @@
+// Remote functions in local mode (API.md "Remote functions", "Code shipping"): `.remote()`,
+// `ray.get`, `.options()`, code shipped as source with `scope` and self-reference, ObjectRef
+// arguments, multiple returns, nested tasks, and tasks whose resources no node offers.
+import type { ObjectRef } from '../runtime/index.ts';
+import { expect, test } from './fixtures.ts';
+
+/** What a named function expression sees under its own name in a worker: its remote handle. */
+type SelfHandle<A extends unknown[], R> = { remote(...args: A): ObjectRef<R> };
+
+test.describe('remote functions', () => {
+  test('.remote() returns an ObjectRef at once, and ray.get resolves one ref or a list in order', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const add = ray.remote((a: number, b: number) => a + b);
+      const ref = add.remote(1, 2);
+      const isRef = ref instanceof ray.ObjectRef;
+      const thenable = typeof (ref as unknown as { then?: unknown }).then === 'function';
+      const one = await ray.get(ref);
+      const list = await ray.get([add.remote(3, 4), ref, add.remote(10, -20)]);
+      const empty = await ray.get([]);
+      return { isRef, thenable, one, list, empty };
+    });
+    expect(out).toEqual({ isRef: true, thenable: false, one: 3, list: [7, 3, -10], empty: [] });
+  });
+
+  test('async remote functions resolve to their awaited value', async ({ rayPage }) => {
+    const v = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const later = ray.remote(async (x: string) => {
+        await new Promise((r) => setTimeout(r, 20));
+        return `${x}!`;
+      });
+      return ray.get(later.remote('hi'));
+    });
+    expect(v).toBe('hi!');
+  });
+
+  test('a task is named after its function by default, and .options({ name }) returns a new handle that overrides it', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const square = ray.remote(function square(x: number) {
+        return x * x;
+      });
+      const renamed = square.options({ name: 'renamed-square' });
+      const values = await ray.get([square.remote(3), renamed.remote(4), square.remote(5)]);
+      const names = (await ray.tasks()).map((t) => t.name).sort();
+      return { values, names, sameHandle: renamed === square };
+    });
+    expect(out.values).toEqual([9, 16, 25]);
+    expect(out.sameHandle).toBe(false);
+    // The original handle keeps its own name after .options().
+    expect(out.names).toEqual(['renamed-square', 'square', 'square']);
+  });
+
+  test('ray.remote(options, fn) applies the options: name and numReturns', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const split = ray.remote({ name: 'splitter', numReturns: 2 }, (s: string) => s.split(','));
+      const refs = split.remote('a,b') as unknown as ObjectRef<string>[];
+      const values = await ray.get(refs);
+      const names = (await ray.tasks()).map((t) => t.name);
+      return { n: refs.length, values, names };
+    });
+    expect(out).toEqual({ n: 2, values: ['a', 'b'], names: ['splitter'] });
+  });
+
+  test('a remote function cannot be called directly', async ({ rayPage }) => {
+    const msg = await rayPage.evaluate(() => {
+      const f = globalThis.ray.remote(function direct() {
+        return 1;
+      });
+      try {
+        f.call();
+        return 'no error';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+    expect(msg).toContain('.remote(');
+  });
+});
+
+test.describe('code shipping', () => {
+  test('quicksort with partition in scope recurses through quickSort.remote and sorts like Array.sort', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      function partition(c: number[]): [number[], number, number[]] {
+        const rest = c.slice();
+        const pivot = rest.pop()!;
+        const lesser: number[] = [];
+        const greater: number[] = [];
+        for (const x of rest) (x > pivot ? greater : lesser).push(x);
+        return [lesser, pivot, greater];
+      }
+      const quickSort = ray.remote({ scope: { partition } }, async function quickSort(c: number[]): Promise<number[]> {
+        if (c.length <= 16) return c.slice().sort((a, b) => a - b);
+        const [lesser, pivot, greater] = partition(c);
+        const self = quickSort as unknown as SelfHandle<[number[]], number[]>;
+        const [l, g] = await ray.get([self.remote(lesser), self.remote(greater)] as const);
+        return [...l, pivot, ...g];
+      });
+      const input = Array.from({ length: 200 }, () => Math.floor(Math.random() * 10_000));
+      const sorted = await ray.get(quickSort.remote(input));
+      const expected = input.slice().sort((a, b) => a - b);
+      const tasks = (await ray.tasks()).filter((t) => t.name === 'quickSort');
+      return { sorted, expected, tasks: tasks.length, finished: tasks.every((t) => t.state === 'FINISHED') };
+    });
+    expect(out.sorted).toHaveLength(200);
+    expect(out.sorted).toEqual(out.expected);
+    expect(out.tasks).toBeGreaterThan(3); // it really recursed through tasks
+    expect(out.finished).toBe(true);
+  });
+
+  test('a free variable the task was not given fails the task with an error naming the variable', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const secretHelper = (x: number) => x + 1;
+      const usesHelper = ray.remote(function usesHelper(x: number) {
+        return secretHelper(x);
+      });
+      try {
+        await ray.get(usesHelper.remote(1));
+        return null;
+      } catch (e) {
+        const err = e as Error & { cause?: Error };
+        return {
+          isTaskError: err instanceof ray.RayTaskError,
+          isReferenceError: err instanceof ReferenceError,
+          message: err.message,
+          causeName: err.cause?.name,
+          causeMessage: err.cause?.message,
+        };
+      }
+    });
+    expect(out).not.toBeNull();
+    expect(out!.isTaskError).toBe(true);
+    expect(out!.isReferenceError).toBe(true);
+    expect(out!.causeName).toBe('ReferenceError');
+    expect(out!.causeMessage).toContain('secretHelper');
+    expect(out!.causeMessage).toContain('scope');
+    expect(out!.message).toContain('secretHelper');
+  });
+
+  test('scope ships functions as source, data as values and remote handles by reference', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const double = ray.remote(function double(x: number) {
+        return x * 2;
+      });
+      const offset = (x: number) => x + 1000;
+      const factor = 3;
+      const table = { unit: 'mm', limits: [1, 2, 3] };
+      const lookup = new Map([['a', 1]]);
+      const weights = new Float32Array([0.5, 0.25]);
+      const useScope = ray.remote(
+        { scope: { double, offset, factor, table, lookup, weights } },
+        async function useScope(x: number) {
+          const doubled = await ray.get(double.remote(x * factor));
+          return {
+            value: offset(doubled),
+            unit: table.unit,
+            limits: table.limits,
+            a: lookup.get('a'),
+            weights: Array.from(weights),
+            weightsType: weights.constructor.name,
+            handleIsRemote: typeof double.remote === 'function',
+          };
+        },
+      );
+      return ray.get(useScope.remote(7));
+    });
+    expect(out).toEqual({
+      value: 1042,
+      unit: 'mm',
+      limits: [1, 2, 3],
+      a: 1,
+      weights: [0.5, 0.25],
+      weightsType: 'Float32Array',
+      handleIsRemote: true,
+    });
+  });
+
+  test('scope data is a snapshot taken at ray.remote()', async ({ rayPage }) => {
+    const v = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const config = { n: 1 };
+      const read = ray.remote({ scope: { config } }, function read() {
+        return config.n;
+      });
+      config.n = 2;
+      return ray.get(read.remote());
+    });
+    expect(v).toBe(1);
+  });
+});
+
+test.describe('ObjectRef arguments', () => {
+  test('a top-level ObjectRef argument arrives as its value; nested ones arrive as ObjectRefs the task can get', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const make = ray.remote((x: number) => ({ x }));
+      const inspect = ray.remote(async (top: { x: number }, arr: unknown[], obj: { inner: unknown }) => {
+        const nestedInArray = arr[0] instanceof ray.ObjectRef;
+        const nestedInObject = obj.inner instanceof ray.ObjectRef;
+        const a = await ray.get(arr[0] as ObjectRef<{ x: number }>);
+        const b = await ray.get(obj.inner as ObjectRef<number>);
+        return { top, nestedInArray, nestedInObject, a, b };
+      });
+      const r1 = make.remote(1);
+      const r2 = make.remote(2);
+      const put = ray.put(42);
+      return ray.get(inspect.remote(r1, [r2], { inner: put }));
+    });
+    expect(out).toEqual({ top: { x: 1 }, nestedInArray: true, nestedInObject: true, a: { x: 2 }, b: 42 });
+  });
+
+  test('a task waits for its ObjectRef arguments before it runs', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const slow = ray.remote(async (v: string) => {
+        await new Promise((r) => setTimeout(r, 300));
+        return { v, at: Date.now() };
+      });
+      const after = ray.remote((dep: { v: string; at: number }) => ({ dep: dep.v, lag: Date.now() - dep.at }));
+      return ray.get(after.remote(slow.remote('ready') as unknown as { v: string; at: number }));
+    });
+    expect(out.dep).toBe('ready');
+    expect(out.lag).toBeGreaterThanOrEqual(0);
+  });
+
+  test('a failed dependency fails the dependent task with the RayTaskError of the dependency', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const fails = ray.remote(function fails(): number {
+        throw new RangeError('upstream broke');
+      });
+      const ran = ray.remote(function dependent(x: number) {
+        return x + 1;
+      });
+      try {
+        await ray.get(ran.remote(fails.remote() as unknown as number));
+        return null;
+      } catch (e) {
+        const err = e as Error & { cause?: Error };
+        const tasks = await ray.tasks();
+        const dependent = tasks.find((t) => t.name === 'dependent');
+        return {
+          isTaskError: err instanceof ray.RayTaskError,
+          isRangeError: err instanceof RangeError,
+          causeMessage: err.cause?.message,
+          dependentState: dependent?.state,
+          dependentStarted: dependent?.startedAtMs ?? null,
+        };
+      }
+    });
+    expect(out).toEqual({
+      isTaskError: true,
+      isRangeError: true,
+      causeMessage: 'upstream broke',
+      dependentState: 'FAILED',
+      dependentStarted: null,
+    });
+  });
+});
+
+test.describe('multiple returns', () => {
+  test('numReturns: n makes .remote() return n refs, one per element of the returned array', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const three = ray.remote({ numReturns: 3 }, (x: number) => [x, x * 2, { x }]);
+      const refs = three.remote(5) as unknown as ObjectRef<unknown>[];
+      const allRefs = Array.isArray(refs) && refs.every((r) => r instanceof ray.ObjectRef);
+      const second = await ray.get(refs[1]!);
+      const all = await ray.get(refs);
+      const two = three.options({ numReturns: 2 });
+      const pair = ray.remote((a: number, b: number) => [a, b]).options({ numReturns: 2 });
+      const pairRefs = pair.remote(1, 2) as unknown as ObjectRef<number>[];
+      return { n: refs.length, allRefs, second, all, twoIsNew: two !== three, pair: await ray.get(pairRefs) };
+    });
+    expect(out).toEqual({ n: 3, allRefs: true, second: 10, all: [5, 10, { x: 5 }], twoIsNew: true, pair: [1, 2] });
+  });
+
+  test('a function that returns the wrong number of values, or no array, fails every return with a clear error', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const fail = async (refs: ObjectRef<unknown>[]) =>
+        Promise.all(
+          refs.map((r) =>
+            ray.get(r).then(
+              () => 'resolved',
+              (e: Error) => `${e instanceof ray.RayTaskError}|${e.message}`,
+            ),
+          ),
+        );
+      const short = ray.remote({ numReturns: 3 }, function short() {
+        return [1, 2];
+      });
+      const scalar = ray.remote({ numReturns: 2 }, function scalar() {
+        return 7;
+      });
+      return {
+        short: await fail(short.remote() as unknown as ObjectRef<unknown>[]),
+        scalar: await fail(scalar.remote() as unknown as ObjectRef<unknown>[]),
+      };
+    });
+    expect(out.short).toHaveLength(3);
+    for (const m of out.short) {
+      expect(m).toMatch(/^true\|/);
+      expect(m).toContain('numReturns: 3');
+      expect(m).toContain('length 2');
+    }
+    expect(out.scalar).toHaveLength(2);
+    for (const m of out.scalar) {
+      expect(m).toMatch(/^true\|/);
+      expect(m).toContain('numReturns: 2');
+      expect(m).toContain('number');
+    }
+  });
+});
+
+test.describe('nested tasks', () => {
+  test('a task can submit tasks and get their results', async ({ rayPage }) => {
+    const v = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const inc = ray.remote((x: number) => x + 1);
+      const fanOut = ray.remote({ scope: { inc } }, async function fanOut(n: number) {
+        const refs = Array.from({ length: n }, (_, i) => inc.remote(i));
+        const [ready] = await ray.wait(refs, { numReturns: n });
+        const values = await ray.get(refs);
+        return { ready: ready.length, values };
+      });
+      return ray.get(fanOut.remote(5));
+    });
+    expect(v).toEqual({ ready: 5, values: [1, 2, 3, 4, 5] });
+  });
+
+  test('ray.put inside a task returns a ref the driver can get', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const putter = ray.remote(function putter(n: number) {
+        return { big: ray.put(new Float64Array(n).fill(1.5)), small: ray.put('hello') };
+      });
+      const { big, small } = await ray.get(putter.remote(20_000));
+      const arr = await ray.get(big);
+      return {
+        refs: big instanceof ray.ObjectRef && small instanceof ray.ObjectRef,
+        small: await ray.get(small),
+        type: arr.constructor.name,
+        length: arr.length,
+        sum: arr.reduce((a, b) => a + b, 0),
+      };
+    });
+    expect(out).toEqual({ refs: true, small: 'hello', type: 'Float64Array', length: 20_000, sum: 30_000 });
+  });
+
+  test.describe('on one CPU', () => {
+    test.use({ initOptions: { numCpus: 1 } });
+
+    test('recursive tasks blocked in ray.get lend their CPU back, so recursion cannot deadlock', async ({ rayPage }) => {
+      const out = await rayPage.evaluate(async () => {
+        const ray = globalThis.ray;
+        const fib = ray.remote(async function fib(n: number): Promise<number> {
+          if (n < 2) return n;
+          const self = fib as unknown as SelfHandle<[number], number>;
+          const [a, b] = await ray.get([self.remote(n - 1), self.remote(n - 2)] as const);
+          return a + b;
+        });
+        const cpus = ray.clusterResources().CPU;
+        const value = await ray.get(fib.remote(6), { timeoutMs: 20_000 });
+        const available = ray.availableResources().CPU;
+        return { cpus, value, available };
+      });
+      expect(out).toEqual({ cpus: 1, value: 8, available: 1 });
+    });
+
+    test('a task blocked in ray.wait lends its CPU back too', async ({ rayPage }) => {
+      const v = await rayPage.evaluate(async () => {
+        const ray = globalThis.ray;
+        const leaf = ray.remote((x: number) => x * 10);
+        const parent = ray.remote({ scope: { leaf } }, async function parent() {
+          const refs = [leaf.remote(1), leaf.remote(2)];
+          const [ready] = await ray.wait(refs, { numReturns: 2, timeoutMs: 5_000 });
+          return ready.length;
+        });
+        return ray.get(parent.remote(), { timeoutMs: 10_000 });
+      });
+      expect(v).toBe(2);
+    });
+  });
+});
+
+test.describe('resources', () => {
+  test('a task needing more CPUs than any node has stays pending, with the reason, and get times out', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const total = ray.clusterResources().CPU ?? 0;
+      const big = ray.remote({ numCpus: total + 1 }, function big() {
+        return 'ran';
+      });
+      const ref = big.remote();
+      let timeout = '';
+      try {
+        await ray.get(ref, { timeoutMs: 200 });
+      } catch (e) {
+        timeout = `${(e as Error).name}|${e instanceof ray.GetTimeoutError}`;
+      }
+      const info = (await ray.tasks()).find((t) => t.name === 'big');
+      // Other tasks still run meanwhile.
+      const ok = await ray.get(ray.remote(() => 'ok').remote());
+      return { total, timeout, state: info?.state, reason: info?.pendingReason, ok };
+    });
+    expect(out.timeout).toBe('GetTimeoutError|true');
+    expect(out.state).toBe('PENDING_NODE_ASSIGNMENT');
+    expect(out.reason).toContain('CPU');
+    expect(out.reason).toContain(String(out.total + 1));
+    expect(out.ok).toBe('ok');
+  });
+
+  test('a task needing a custom resource no node offers stays pending with that resource in the reason', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const needsTpu = ray.remote({ resources: { TPU: 1 } }, function needsTpu() {
+        return 1;
+      });
+      const ref = needsTpu.remote();
+      await new Promise((r) => setTimeout(r, 50));
+      const info = (await ray.tasks({ state: 'PENDING_NODE_ASSIGNMENT' })).find((t) => t.name === 'needsTpu');
+      const got = await ray.get(ref, { timeoutMs: 100 }).then(
+        () => 'resolved',
+        (e: Error) => (e instanceof ray.GetTimeoutError ? 'GetTimeoutError' : e.message),
+      );
+      return { state: info?.state, reason: info?.pendingReason, got };
+    });
+    expect(out.state).toBe('PENDING_NODE_ASSIGNMENT');
+    expect(out.reason).toContain('TPU');
+    expect(out.got).toBe('GetTimeoutError');
+  });
+
+  test.describe('with a custom resource', () => {
+    test.use({ initOptions: { numCpus: 2, resources: { slot: 1 } } });
+
+    test('tasks needing a custom resource run one at a time when the node has one unit', async ({ rayPage }) => {
+      const out = await rayPage.evaluate(async () => {
+        const ray = globalThis.ray;
+        const hold = ray.remote({ resources: { slot: 1 }, numCpus: 0 }, async function hold() {
+          const start = Date.now();
+          await new Promise((r) => setTimeout(r, 150));
+          return [start, Date.now()];
+        });
+        const total = ray.clusterResources();
+        const [a, b] = await ray.get([hold.remote(), hold.remote()]);
+        return { slot: total.slot, overlap: a![0]! < b![1]! && b![0]! < a![1]! };
+      });
+      expect(out).toEqual({ slot: 1, overlap: false });
+    });
+  });
+});
