@@ -3,6 +3,9 @@
 
 import * as v from 'valibot';
 
+/** An error class for `retryExceptions`: the built-ins and user-defined subclasses alike. */
+export type ErrorClass = abstract new (...args: never[]) => Error;
+
 const nonNegative = v.pipe(v.number(), v.minValue(0), v.finite());
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 const resourcesSchema = v.record(v.string(), nonNegative);
@@ -12,7 +15,7 @@ const strategySchema = v.union([
 ]);
 const retryExceptionsSchema = v.union([
   v.boolean(),
-  v.array(v.union([v.pipe(v.string(), v.minLength(1)), v.custom<ErrorConstructor>((x) => typeof x === 'function')])),
+  v.array(v.union([v.pipe(v.string(), v.minLength(1)), v.custom<ErrorClass>((x) => typeof x === 'function')])),
 ]);
 const numReturnsSchema = v.union([v.pipe(v.number(), v.integer(), v.minValue(1)), v.literal('streaming')]);
 const scopeSchema = v.record(v.string(), v.unknown());
@@ -165,7 +168,7 @@ export function validateInitOptions(input: unknown, what = 'ray.init'): v.InferO
 }
 
 /** Error class names from a `retryExceptions` list (classes or names). */
-export function retryExceptionNames(x: boolean | readonly (string | ErrorConstructor)[] | undefined): boolean | string[] {
+export function retryExceptionNames(x: boolean | readonly (string | ErrorClass)[] | undefined): boolean | string[] {
   if (x === undefined) return false;
   if (typeof x === 'boolean') return x;
   return x.map((e) => (typeof e === 'string' ? e : e.name));

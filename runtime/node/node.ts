@@ -40,7 +40,6 @@ interface Assignment {
   readonly attempt: number;
   args: SerializedObject[] | undefined;
   worker: WorkerSlot | undefined;
-  started: boolean;
   cancelTimer?: ReturnType<typeof setTimeout>;
 }
 
@@ -158,7 +157,7 @@ export class Node {
   }
 
   private assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[]): void {
-    const a: Assignment = { spec, attempt, args: undefined, worker: undefined, started: false };
+    const a: Assignment = { spec, attempt, args: undefined, worker: undefined };
     this.assignments.set(spec.taskId, a);
     const args: SerializedObject[] = new Array(resolved.length);
     let missing: Promise<void>[] | undefined;
@@ -357,6 +356,11 @@ export class Node {
     }
     a.worker = w;
     w.tasks.set(spec.taskId, a);
+    // A worker with nothing else to do starts the task on receipt: report it running now, so the
+    // worker never spends a message on it (a long synchronous body could not send one anyway).
+    if (w.tasks.size === 1 && spec.enableTaskEvents) {
+      this.deps.send({ type: 'task_started', taskId: spec.taskId, workerId: w.id, atMs: performance.timeOrigin + performance.now() });
+    }
     this.post(w, {
       type: 'run',
       taskId: spec.taskId,
@@ -416,13 +420,6 @@ export class Node {
 
   private onWorkerMessage(w: WorkerSlot, msg: FromWorker): void {
     switch (msg.type) {
-      case 'started': {
-        const a = w.tasks.get(msg.taskId);
-        if (!a) return;
-        a.started = true;
-        if (a.spec.enableTaskEvents) this.deps.send({ type: 'task_started', taskId: msg.taskId, workerId: w.id, atMs: msg.atMs });
-        return;
-      }
       case 'done': {
         const a = w.tasks.get(msg.taskId);
         if (!a) return;

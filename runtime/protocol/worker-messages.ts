@@ -40,7 +40,6 @@ export type ToWorker =
   | { readonly type: 'reply'; readonly reqId: number; readonly ok: false; readonly error: WireError };
 
 export type FromWorker =
-  | { readonly type: 'started'; readonly taskId: TaskId; readonly atMs: number }
   | {
       readonly type: 'done';
       readonly taskId: TaskId;

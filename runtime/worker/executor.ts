@@ -171,7 +171,6 @@ export class Executor {
     const running: Running = { task: t, controller, consumed: 0, ackWaiter: undefined };
     this.running.set(t.taskId, running);
     const ctx: CurrentTask = { taskId: t.taskId, actorId: this.actor?.id ?? null, signal: controller.signal, gpu: t.gpu || (this.actor?.gpu ?? false) };
-    this.deps.post({ type: 'started', taskId: t.taskId, atMs: startMs });
     let result: unknown;
     this.current = ctx;
     try {
