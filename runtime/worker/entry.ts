@@ -51,7 +51,7 @@ const rayApi = Object.freeze({
   isInitialized: () => true,
 });
 
-const executor = new Executor({ post, rayApi });
+const executor = new Executor({ post, flush, rayApi });
 let core: WorkerCore | undefined;
 
 // Task code that calls close() ends this worker: say so first, so the node can replace it.

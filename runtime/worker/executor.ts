@@ -23,6 +23,8 @@ interface Running {
 
 export interface ExecutorDeps {
   readonly post: (msg: FromWorker, transfer?: Transferable[]) => void;
+  /** Sends what `post` has batched so far right away (it otherwise goes at the end of the microtask). */
+  readonly flush: () => void;
   readonly rayApi: object;
 }
 
@@ -250,6 +252,8 @@ export class Executor {
         if (done) break;
         if (r.controller.signal.aborted) throw r.controller.signal.reason;
         this.deps.post({ type: 'yield', taskId: t.taskId, index, obj: serialize(await value, `item ${index} yielded by ${t.name}`) });
+        // The consumer gets the item now, not after the generator has computed the next one.
+        this.deps.flush();
         index++;
         while (t.backpressure > 0 && index - r.consumed >= t.backpressure && !r.controller.signal.aborted) {
           await new Promise<void>((resolve) => (r.ackWaiter = resolve));

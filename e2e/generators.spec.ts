@@ -1,0 +1,203 @@
+// Streaming generators in local mode (API.md "Generators"): sync and async generator functions
+// and actor methods return an ObjectRefGenerator whose refs arrive while the task still runs;
+// an error mid-stream surfaces after the last good ref; backpressure pauses the producer.
+import { test, expect } from './fixtures.ts';
+
+test.describe('generators', () => {
+  test.use({ initOptions: { numCpus: 2 } });
+
+  test('sync and async generator functions stream every yielded value in order', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const squares = ray.remote(function* squares(n: number) {
+        for (let i = 0; i < n; i++) yield i * i;
+      });
+      const words = ray.remote(async function* words(text: string) {
+        for (const w of text.split(' ')) {
+          await new Promise((r) => setTimeout(r, 5));
+          yield w.toUpperCase();
+        }
+      });
+      const collect = async <T>(gen: AsyncIterable<InstanceType<typeof ray.ObjectRef<T>>>) => {
+        const values: T[] = [];
+        for await (const ref of gen) values.push(await ray.get(ref));
+        return values;
+      };
+      const isGenerator = squares.remote(1) instanceof ray.ObjectRefGenerator;
+      return {
+        isGenerator,
+        sync: await collect(squares.remote(6)),
+        async: await collect(words.remote(ray.put('streams arrive in order'))),
+        empty: await collect(squares.remote(0)),
+      };
+    });
+    expect(out.isGenerator).toBe(true);
+    expect(out.sync).toEqual([0, 1, 4, 9, 16, 25]);
+    expect(out.async).toEqual(['STREAMS', 'ARRIVE', 'IN', 'ORDER']);
+    expect(out.empty).toEqual([]);
+  });
+
+  test('an async generator hands out item 0 while it is still sleeping before item 1', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const slowly = ray.remote(async function* slowly() {
+        yield { i: 0, at: Date.now() };
+        await new Promise((r) => setTimeout(r, 600));
+        yield { i: 1, at: Date.now() };
+      });
+      const received: { i: number; at: number; gotAt: number }[] = [];
+      for await (const ref of slowly.remote()) {
+        const v = await ray.get(ref);
+        received.push({ ...v, gotAt: Date.now() });
+      }
+      return received;
+    });
+    expect(out.map((r) => r.i)).toEqual([0, 1]);
+    // Item 0 reached the driver well before the generator produced item 1.
+    expect(out[1]!.at - out[0]!.gotAt).toBeGreaterThan(300);
+  });
+
+  test('a sync generator hands out each item as soon as it is yielded, before computing the next', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const busy = ray.remote(function* busy(n: number, ms: number) {
+        for (let i = 0; i < n; i++) {
+          const end = Date.now() + ms;
+          while (Date.now() < end) {
+            // a CPU-bound step
+          }
+          yield { i, at: Date.now() };
+        }
+      });
+      const received: { i: number; at: number; gotAt: number }[] = [];
+      for await (const ref of busy.remote(3, 400)) received.push({ ...(await ray.get(ref)), gotAt: Date.now() });
+      return received;
+    });
+    expect(out.map((r) => r.i)).toEqual([0, 1, 2]);
+    // Item 0 arrives ~400 ms before item 1 is produced, not together with it.
+    expect(out[1]!.at - out[0]!.gotAt).toBeGreaterThan(200);
+    expect(out[2]!.at - out[1]!.gotAt).toBeGreaterThan(200);
+  });
+
+  test('an error thrown mid-stream surfaces when getting the ref after the last good one, then the stream ends', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const flaky = ray.remote(async function* flaky() {
+        yield 'a';
+        yield 'b';
+        throw new TypeError('ran out of input');
+      });
+      const results: string[] = [];
+      let refs = 0;
+      for await (const ref of flaky.remote()) {
+        refs++;
+        try {
+          results.push(`ok ${await ray.get(ref)}`);
+        } catch (e) {
+          const err = e as Error;
+          results.push(
+            `err ${err instanceof ray.RayTaskError} ${err instanceof TypeError} ${err.message.includes('ran out of input')}`,
+          );
+        }
+      }
+      return { results, refs };
+    });
+    expect(out.results).toEqual(['ok a', 'ok b', 'err true true true']);
+    expect(out.refs).toBe(3);
+  });
+
+  test('generatorBackpressureNumObjects 2 keeps the producer at most 2 items ahead of a slow consumer', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Tally = ray.remote(
+        class Tally {
+          n = 0;
+          incr() {
+            return ++this.n;
+          }
+          count() {
+            return this.n;
+          }
+        },
+      );
+      type TallyHandle = ReturnType<typeof Tally.remote>;
+      const produce = ray.remote(async function* produce(tally: TallyHandle, n: number) {
+        for (let i = 0; i < n; i++) {
+          await ray.get(tally.incr.remote());
+          yield i;
+        }
+      });
+      const consume = async (backpressure: number | undefined) => {
+        const tally = Tally.remote();
+        const gen = (backpressure ? produce.options({ generatorBackpressureNumObjects: backpressure }) : produce).remote(tally, 8);
+        let consumed = 0;
+        let maxAhead = 0;
+        const values: number[] = [];
+        for await (const ref of gen) {
+          consumed++;
+          values.push(await ray.get(ref));
+          await new Promise((r) => setTimeout(r, 80)); // a slow consumer: the producer could run far ahead
+          const produced = await ray.get(tally.count.remote());
+          maxAhead = Math.max(maxAhead, produced - consumed);
+        }
+        return { values, maxAhead };
+      };
+      return { paced: await consume(2), free: await consume(undefined) };
+    });
+    expect(out.paced.values).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(out.paced.maxAhead).toBeLessThanOrEqual(2);
+    expect(out.paced.maxAhead).toBeGreaterThanOrEqual(1);
+    // Without backpressure the same producer runs ahead of the consumer.
+    expect(out.free.values).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(out.free.maxAhead).toBeGreaterThan(2);
+  });
+
+  test('actor generator methods stream too, reading the actor state, sync and async', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Feed = ray.remote(
+        class Feed {
+          prefix: string;
+          constructor(prefix: string) {
+            this.prefix = prefix;
+          }
+          *lines(n: number) {
+            for (let i = 0; i < n; i++) yield `${this.prefix}${i}`;
+          }
+          async *ticks(n: number) {
+            for (let i = 0; i < n; i++) {
+              yield { i, at: Date.now() };
+              await new Promise((r) => setTimeout(r, 300));
+            }
+          }
+        },
+      );
+      const f = Feed.remote('line ');
+      const lines: string[] = [];
+      for await (const ref of f.lines.remote(3)) lines.push(await ray.get(ref));
+      const ticks: { i: number; at: number; gotAt: number }[] = [];
+      for await (const ref of f.ticks.remote(2)) ticks.push({ ...(await ray.get(ref)), gotAt: Date.now() });
+      return { lines, ticks };
+    });
+    expect(out.lines).toEqual(['line 0', 'line 1', 'line 2']);
+    expect(out.ticks.map((t) => t.i)).toEqual([0, 1]);
+    expect(out.ticks[1]!.at - out.ticks[0]!.gotAt).toBeGreaterThan(150);
+  });
+
+  test('ray.get refuses an ObjectRefGenerator and says to iterate it', async ({ rayPage }) => {
+    const message = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const g = ray.remote(function* one() {
+        yield 1;
+      });
+      const gen = g.remote();
+      try {
+        await ray.get(gen as never);
+        return 'resolved';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+    expect(message).toMatch(/iterate/);
+  });
+});
