@@ -163,7 +163,7 @@ test.describe('wait', () => {
   test('wait counts a failed task as ready', async ({ rayPage }) => {
     const n = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
-      const boom = ray.remote(function boom() {
+      const boom = ray.remote(function boom(): number {
         throw new Error('boom');
       });
       const [ready] = await ray.wait([boom.remote()], { numReturns: 1, timeoutMs: 5_000 });
