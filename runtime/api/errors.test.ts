@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import type { WireError } from '../protocol/wire-error.ts';
+import {
+  ActorDiedError,
+  classChainOf,
+  fromWireError,
+  GetTimeoutError,
+  NodeDiedError,
+  ObjectLostError,
+  ObjectStoreFullError,
+  RayError,
+  RaySystemError,
+  RayTaskError,
+  TaskCancelledError,
+  TaskUnschedulableError,
+  taskWireError,
+  toWireError,
+  wireError,
+  WorkerCrashedError,
+} from './errors.ts';
+
+/** Sends an error across a boundary: to the wire, through structured clone, and back. */
+function across(err: unknown): Error {
+  return fromWireError(structuredClone(toWireError(err)));
+}
+
+const RAY_CLASSES = [
+  RayError,
+  TaskCancelledError,
+  GetTimeoutError,
+  WorkerCrashedError,
+  NodeDiedError,
+  ObjectLostError,
+  ObjectStoreFullError,
+  ActorDiedError,
+  TaskUnschedulableError,
+  RaySystemError,
+] as const;
+
+describe('webray error classes across the wire', () => {
+  it.each(RAY_CLASSES.map((C) => [C.name, C] as const))('rebuilds %s as the same class with its message and stack', (name, C) => {
+    const original = new C('what to do next');
+    const back = across(original);
+    expect(back).toBeInstanceOf(C);
+    expect(back).toBeInstanceOf(RayError);
+    expect(back).toBeInstanceOf(Error);
+    expect(back.name).toBe(name);
+    expect(back.message).toBe('what to do next');
+    expect(back.stack).toBe(original.stack);
+  });
+
+  it('keeps the extra fields given with wireError', () => {
+    const back = fromWireError(wireError('ActorDiedError', 'dead', { actorId: 'a1', restarts: 2 })) as ActorDiedError & { actorId: string; restarts: number };
+    expect(back).toBeInstanceOf(ActorDiedError);
+    expect(back.actorId).toBe('a1');
+    expect(back.restarts).toBe(2);
+  });
+
+  it('does not make webray errors RayTaskErrors or each other', () => {
+    const back = across(new TaskCancelledError('x'));
+    expect(back).not.toBeInstanceOf(RayTaskError);
+    expect(back).not.toBeInstanceOf(GetTimeoutError);
+  });
+
+  it('keeps a cause chain', () => {
+    const back = across(new Error('outer', { cause: new RangeError('inner') }));
+    expect(back.cause).toBeInstanceOf(RangeError);
+    expect((back.cause as Error).message).toBe('inner');
+  });
+});
+
+describe('RayTaskError', () => {
+  function remoteTypeError(): { remote: TypeError; wire: WireError } {
+    const remote = new TypeError('x.map is not a function');
+    return { remote, wire: taskWireError('square', toWireError(remote)) };
+  }
+
+  it('over a TypeError is a RayTaskError, a RayError, a TypeError and an Error', () => {
+    const err = fromWireError(structuredClone(remoteTypeError().wire));
+    expect(err).toBeInstanceOf(RayTaskError);
+    expect(err).toBeInstanceOf(RayError);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(RangeError);
+    expect(err.name).toBe('RayTaskError');
+  });
+
+  it('keeps the cause rebuilt with its class, message and remote stack', () => {
+    const { remote, wire } = remoteTypeError();
+    const err = fromWireError(structuredClone(wire)) as RayTaskError;
+    expect(err.taskName).toBe('square');
+    expect(err.message).toBe('task square failed: TypeError: x.map is not a function');
+    expect(err.cause).toBeInstanceOf(TypeError);
+    expect(err.cause.message).toBe('x.map is not a function');
+    expect(err.cause.stack).toBe(remote.stack);
+    expect(err.stack).toBe(remote.stack);
+  });
+
+  it('over a plain Error is a RayTaskError but not a TypeError', () => {
+    const err = fromWireError(taskWireError('f', toWireError(new Error('boom'))));
+    expect(err).toBeInstanceOf(RayTaskError);
+    expect(err).toBeInstanceOf(RayError);
+    expect(err).not.toBeInstanceOf(TypeError);
+  });
+
+  it('survives a second trip across the wire (a task error passed on by another task)', () => {
+    const once = fromWireError(remoteTypeError().wire);
+    const twice = across(once) as RayTaskError;
+    expect(twice).toBeInstanceOf(RayTaskError);
+    expect(twice).toBeInstanceOf(TypeError);
+    expect(twice.taskName).toBe('square');
+    expect(twice.cause.message).toBe('x.map is not a function');
+  });
+
+  it('keeps a custom error name and its class chain on the cause', () => {
+    class ValidationError extends RangeError {
+      constructor(msg: string) {
+        super(msg);
+        this.name = 'ValidationError';
+      }
+    }
+    const wire = structuredClone(taskWireError('check', toWireError(new ValidationError('too big'))));
+    expect(wire.cause?.classChain).toEqual(['ValidationError', 'RangeError', 'Error']);
+    const err = fromWireError(wire) as RayTaskError;
+    expect(err).toBeInstanceOf(RayTaskError);
+    expect(err.cause.name).toBe('ValidationError');
+    expect(err.cause.message).toBe('too big');
+    expect((err.cause as Error & { classChain: string[] }).classChain).toEqual(['ValidationError', 'RangeError', 'Error']);
+  });
+});
+
+describe('toWireError', () => {
+  it('describes a thrown string or object that is not an Error', () => {
+    expect(toWireError('boom')).toMatchObject({ name: 'Error', message: 'non-Error value thrown: boom' });
+    expect(toWireError({ code: 7 })).toMatchObject({ message: 'non-Error value thrown: {"code":7}' });
+  });
+
+  it('copes with values JSON cannot print', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(toWireError(cyclic).message).toContain('non-Error value thrown');
+    expect(toWireError(10n).message).toContain('10');
+  });
+
+  it('gives an unknown error class back as an Error with that name', () => {
+    const back = fromWireError({ name: 'DOMException', message: 'aborted' });
+    expect(back).toBeInstanceOf(Error);
+    expect(back.name).toBe('DOMException');
+  });
+});
+
+describe('classChainOf', () => {
+  it('lists class names from most derived to Error', () => {
+    class A extends TypeError {}
+    class B extends A {}
+    expect(classChainOf(new B('x'))).toEqual(['B', 'A', 'TypeError', 'Error']);
+  });
+
+  it('is empty for non-objects', () => {
+    expect(classChainOf('x')).toEqual([]);
+  });
+});
