@@ -149,21 +149,31 @@ function taskErrorClassFor(causeName: string): new (taskName: string, cause: Err
   return cls;
 }
 
+/** The nearest built-in class of a remote error: its own, or the first one its class chain extends. */
+function builtinOf(w: WireError): ErrorConstructor | undefined {
+  for (const name of [w.name, ...(w.classChain ?? [])]) {
+    const cls = BUILTIN_ERRORS[name];
+    if (cls) return cls;
+  }
+  return undefined;
+}
+
 /** Rebuilds a WireError into the class it was sent as. */
 export function fromWireError(w: WireError): Error {
   if (w.name === 'RayTaskError') {
     const cause = w.cause ? fromWireError(w.cause) : new Error(w.message);
     const taskName = typeof w.props?.taskName === 'string' ? w.props.taskName : 'unknown';
-    const Cls = taskErrorClassFor(cause.name);
+    // A subclass of a built-in error (`class BadInput extends TypeError`) is still that built-in.
+    const Cls = taskErrorClassFor((w.cause && builtinOf(w.cause)?.name) ?? cause.name);
     const err = new Cls(taskName, cause);
     err.message = w.message;
     if (w.stack) err.stack = w.stack;
     return err;
   }
   const RayCls = RAY_ERRORS[w.name];
-  const BuiltinCls = BUILTIN_ERRORS[w.name];
+  const BuiltinCls = RayCls ? undefined : builtinOf(w);
   const err: Error = RayCls ? new RayCls(w.message) : BuiltinCls ? new BuiltinCls(w.message) : new Error(w.message);
-  if (!RayCls && !BuiltinCls) err.name = w.name;
+  if (!RayCls && err.name !== w.name) err.name = w.name;
   if (w.stack !== undefined) err.stack = w.stack;
   if (w.cause) (err as { cause?: unknown }).cause = fromWireError(w.cause);
   if (w.props) Object.assign(err, w.props);
