@@ -597,7 +597,8 @@ export class Coordinator {
   private release(t: TaskEntry): void {
     const node = t.nodeId ? this.nodes.get(t.nodeId) : undefined;
     if (!node) return;
-    node.running.delete(t.spec.taskId);
+    // Once per dispatch: onTaskDone, onTaskFailed and failTask may each call this for one task.
+    if (!node.running.delete(t.spec.taskId)) return;
     if (t.spec.kind === 'actor-creation') return; // the actor keeps its resources
     if (t.reserved) {
       let res = t.spec.resources;
@@ -606,7 +607,8 @@ export class Coordinator {
         res = rest;
       }
       add(node.available, res, node.total);
-    } else if (node.pipelined > 0) {
+    } else if (t.spec.kind === 'normal' && node.pipelined > 0) {
+      // Only normal tasks are pipelined; actor calls hold nothing on their node.
       node.pipelined--;
     }
     t.reserved = false;
