@@ -6,15 +6,13 @@ import type { ActorId } from '../protocol/ids.ts';
 import type { ActorInfo, FunctionDescriptor, SchedulingStrategy, TaskSpec } from '../protocol/task-spec.ts';
 import { requireCore } from './core.ts';
 import { makeDescriptor } from './function-descriptor.ts';
-import type { ObjectRef } from './object-ref.ts';
-import type { ObjectRefGenerator } from './object-ref-generator.ts';
 import {
   validateActorOptions,
   validateMethodOptions,
   type ActorOptions,
   type MethodOptions,
 } from './options.ts';
-import { newFunctionId, type RemoteArgs } from './remote-function.ts';
+import { newFunctionId, type RefsFor, type RemoteArgs } from './remote-function.ts';
 import { HANDLE_MARKER, registerReviver, type Marker } from './serialization.ts';
 import { buildArgs, buildResources, returnsOf } from './task-builder.ts';
 
@@ -22,11 +20,7 @@ type AnyClass = abstract new (...args: never[]) => object;
 type ValidatedActor = ReturnType<typeof validateActorOptions>;
 type ValidatedMethod = ReturnType<typeof validateMethodOptions>;
 
-type MethodReturn<M> = M extends (...args: never[]) => AsyncGenerator<infer Y> | Generator<infer Y>
-  ? ObjectRefGenerator<Y>
-  : M extends (...args: never[]) => infer R
-    ? ObjectRef<Awaited<R>>
-    : never;
+type MethodReturn<M> = M extends (...args: never[]) => infer R ? RefsFor<R> : never;
 
 export interface ActorMethod<M extends (...args: never[]) => unknown> {
   remote(...args: RemoteArgs<Parameters<M>>): MethodReturn<M>;

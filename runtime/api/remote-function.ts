@@ -14,11 +14,14 @@ import { buildArgs, buildResources, returnsOf } from './task-builder.ts';
 type Validated = ReturnType<typeof validateTaskOptions>;
 
 /** What `.remote()` returns for a function of this shape. */
-export type RemoteReturn<F> = F extends (...args: never[]) => AsyncGenerator<infer Y> | Generator<infer Y>
-  ? ObjectRefGenerator<Y>
-  : F extends (...args: never[]) => infer R
-    ? ObjectRef<Awaited<R>>
-    : never;
+export type RemoteReturn<F> = F extends (...args: never[]) => infer R ? RefsFor<R> : never;
+
+/** What a call returning `R` gives: a generator's refs stream; a body that only throws (`never`) still gives one ref. */
+export type RefsFor<R> = [R] extends [never]
+  ? ObjectRef<never>
+  : [R] extends [AsyncGenerator<infer Y> | Generator<infer Y>]
+    ? ObjectRefGenerator<Y>
+    : ObjectRef<Awaited<R>>;
 
 /** An argument may be given as a value or as an ObjectRef to one. */
 export type RemoteArgs<A extends readonly unknown[]> = { [K in keyof A]: A[K] | ObjectRef<A[K]> };
