@@ -1,18 +1,14 @@
 // webray's public surface and its composition root: `init` wires the coordinator, this tab's
 // node and the driver together; everything else is the API of api/ray-api.ts (see API.md).
 
-import { currentCore, setCore } from './api/core.ts';
+import { currentCore } from './api/core.ts';
 import { validateInitOptions, type InitOptions } from './api/options.ts';
-import { Coordinator } from './coordinator/coordinator.ts';
-import { DriverCore } from './driver/driver-core.ts';
-import { Node } from './node/node.ts';
-import { ObjectStore } from './node/object-store.ts';
 import { probeResources } from './node/resources-probe.ts';
-import { browserWorkerEndpoint } from './node/worker-endpoint.ts';
-import { IdGenerator, type NodeId } from './protocol/ids.ts';
-import type { CoordinatorToNode, NodeToCoordinator } from './protocol/node-messages.ts';
+import { browserWorkerEndpoint, type WorkerFactory } from './node/worker-endpoint.ts';
+import type { NodeId } from './protocol/ids.ts';
 import type { ResourceSet } from './protocol/task-spec.ts';
-import { LocalChannel } from './transport/local-channel.ts';
+import { startHead, type ClusterOptions } from './session/head-session.ts';
+import { startVolunteer, type NodeHandle } from './session/volunteer-session.ts';
 import WebrayWorker from './worker/entry.ts?worker&inline';
 import * as exceptions from './api/errors.ts';
 
@@ -27,71 +23,94 @@ export type { RuntimeContext } from './api/core.ts';
 export type { InitOptions, TaskOptions, ActorOptions, MethodOptions } from './api/options.ts';
 export type { NodeInfo, TaskInfo, TaskState, TraceEvent, ResourceSet } from './protocol/task-spec.ts';
 
+export type { NodeHandle } from './session/volunteer-session.ts';
+
 export interface InitInfo {
   readonly nodeId: NodeId;
-  readonly mode: 'local';
+  readonly mode: 'local' | 'cluster';
   readonly resources: ResourceSet;
 }
 
+export interface JoinOptions {
+  readonly address: string;
+  readonly cluster: string;
+  readonly token?: string;
+  readonly numCpus?: number;
+  readonly numGpus?: number;
+  readonly resources?: Readonly<Record<string, number>>;
+  readonly objectStoreMemory?: number;
+  readonly iceServers?: RTCIceServer[];
+  /** Shown to the coordinator (e.g. "Ana's laptop"). */
+  readonly label?: string;
+}
+
 let session: { shutdown: () => Promise<void> } | undefined;
+let volunteer: NodeHandle | undefined;
 let starting = false;
 
-/** Starts webray in this tab. With no `address`: local mode, this tab alone, no server. */
-export async function init(options?: InitOptions): Promise<InitInfo> {
+const directWorkers: WorkerFactory = () => browserWorkerEndpoint(new WebrayWorker({ name: 'webray-worker' }));
+
+function clusterOptions(o: { address?: string; cluster?: string; token?: string; iceServers?: unknown[] }, what: string): ClusterOptions {
+  if (!o.cluster) {
+    throw new TypeError(`${what} with an address needs a cluster name too: ${what}({ address, cluster: 'lab', token: '…' })`);
+  }
+  return { address: o.address!, cluster: o.cluster, token: o.token ?? '', iceServers: (o.iceServers ?? []) as RTCIceServer[] };
+}
+
+function assertIdle(what: string): void {
   if (session || starting) {
-    throw new Error('ray.init() was already called in this tab; call `await ray.shutdown()` first to start again');
+    throw new Error(`${what}: webray is already running in this tab (ray.init was called); call \`await ray.shutdown()\` first`);
   }
+  if (volunteer && volunteer.state === 'joined') {
+    throw new Error(`${what}: this tab is already a node of cluster; call \`await node.leave()\` first`);
+  }
+}
+
+/**
+ * Starts webray in this tab. With no `address`: local mode, this tab alone, no server. With an
+ * `address`, `cluster` and `token`: this tab becomes the cluster's coordinator and driver.
+ */
+export async function init(options?: InitOptions): Promise<InitInfo> {
+  assertIdle('ray.init()');
   const opts = validateInitOptions(options);
-  if (opts.address !== undefined) {
-    throw new Error(
-      'cluster mode (ray.init({ address })) is not available in this build yet; call ray.init() with no address for local mode',
-    );
-  }
+  const cluster = opts.address !== undefined ? clusterOptions(opts, 'ray.init') : undefined;
   starting = true;
   try {
     const { resources, gpuFallback } = await probeResources(opts);
-    const ids = new IdGenerator();
-    const nodeId = `node-${ids.prefix.slice(0, -1)}` as NodeId;
-    const coordinator = new Coordinator(nodeId);
-    const store = new ObjectStore();
-    const toCoordinator = new LocalChannel<NodeToCoordinator>((msg) => coordinator.handleNodeMessage(nodeId, msg));
-    const node = new Node({
-      nodeId,
-      resources,
-      ids,
-      store,
-      createWorker: () => browserWorkerEndpoint(new WebrayWorker({ name: `webray-worker` })),
-      send: (msg) => toCoordinator.send(msg),
-    });
-    const toNode = new LocalChannel<CoordinatorToNode>((msg) => node.handle(msg));
-    coordinator.addNode(nodeId, resources, toNode, { isCoordinator: true, gpuFallback });
-    node.start();
-    const shutdown = async (): Promise<void> => {
-      coordinator.stop();
-      node.stop();
-      toNode.close();
-      toCoordinator.close();
-      store.clear();
-      setCore(undefined);
-      session = undefined;
+    const head = await startHead({ resources, gpuFallback, createWorker: directWorkers, ...(cluster ? { cluster } : {}) });
+    session = {
+      shutdown: async () => {
+        session = undefined;
+        await head.shutdown();
+      },
     };
-    const core = new DriverCore({ ids, coordinator, node, nodeId, onShutdown: shutdown });
-    setCore(core);
-    session = { shutdown };
-    return { nodeId, mode: 'local', resources };
+    return { nodeId: head.nodeId, mode: cluster ? 'cluster' : 'local', resources };
   } finally {
     starting = false;
   }
 }
 
-/** Makes this tab a volunteer node of a cluster. */
-export async function join(): Promise<never> {
-  throw new Error('ray.join() (cluster mode) is not available in this build yet; use ray.init() for local mode');
+/** Makes this tab a volunteer node of a cluster; `node.leave()` leaves. */
+export async function join(options: JoinOptions): Promise<NodeHandle> {
+  assertIdle('ray.join()');
+  const { label, ...rest } = options ?? ({} as JoinOptions);
+  const opts = validateInitOptions(rest, 'ray.join');
+  if (opts.address === undefined) throw new TypeError("ray.join needs the server's address: ray.join({ address, cluster, token })");
+  const cluster = clusterOptions(opts, 'ray.join');
+  starting = true;
+  try {
+    const { resources, gpuFallback } = await probeResources(opts);
+    volunteer = await startVolunteer({ resources, gpuFallback, createWorker: directWorkers, cluster, ...(label ? { label } : {}) });
+    return volunteer;
+  } finally {
+    starting = false;
+  }
 }
 
 /** Stops webray in this tab: pending work fails, workers are terminated. Safe to call twice. */
 export async function shutdown(): Promise<void> {
   await session?.shutdown();
+  if (volunteer?.state === 'joined') await volunteer.leave();
 }
 
 export function isInitialized(): boolean {

@@ -86,6 +86,8 @@ export class Node {
   private nextReqId = 1;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private reportedStatsVersion = -1;
+  /** Tasks this node has finished (successfully or not), for the volunteer page. */
+  private finished = 0;
   private stopped = false;
 
   constructor(deps: NodeDeps) {
@@ -122,8 +124,13 @@ export class Node {
     return this.deps.store;
   }
 
-  stats(): { workers: number; running: number; queued: number } {
-    return { workers: this.workers.size, running: this.assignments.size - this.queue.length, queued: this.queue.length };
+  stats(): { workers: number; running: number; queued: number; finished: number } {
+    return {
+      workers: this.workers.size,
+      running: this.assignments.size - this.queue.length,
+      queued: this.queue.length,
+      finished: this.finished,
+    };
   }
 
   // ───────────────────────── from the coordinator ─────────────────────────
@@ -522,6 +529,7 @@ export class Node {
     systemFailure: boolean,
   ): void {
     const spec = a.spec;
+    this.finished++;
     if (error) {
       this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, error, systemFailure });
       return;

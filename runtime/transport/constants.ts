@@ -1,0 +1,16 @@
+// Transport tunables, units in their names (BROWSER-FACTS.md: data channel limits).
+
+/** Largest frame put on a data channel (Chromium's SCTP max message is 256 KiB). */
+export const MAX_FRAME_BYTES = 256 * 1024;
+/** Frame payload: the frame minus its header. */
+export const FRAME_HEADER_BYTES = 8;
+/** Stop sending while this much is queued in the channel (it overflows near 16 MiB). */
+export const HIGH_WATER_BYTES = 8 * 1024 * 1024;
+/** The coordinator pings each node this often over the control link. */
+export const HEARTBEAT_INTERVAL_MS = 1000;
+/** A node that has not answered pings for this long is declared dead (a frozen tab). */
+export const HEARTBEAT_TIMEOUT_MS = 6000;
+/** How long a peer link may take to connect before it is given up. */
+export const CONNECT_TIMEOUT_MS = 15000;
+/** How long a pull may wait for its object. */
+export const PULL_TIMEOUT_MS = 120000;

@@ -1,0 +1,202 @@
+// One WebRTC link to another tab (simple-peer), carrying PeerMessages: small control messages
+// are batched per microtask and framed; object transfers go on their own lane so a big object
+// never holds control messages back for long; sending waits while the channel's buffer is full.
+
+import SimplePeer from 'simple-peer/simplepeer.min.js';
+import { createLogger, type Logger } from '../common/logger.ts';
+import type { NodeId } from '../protocol/ids.ts';
+import { parsePeerMessage, type PeerMessage } from '../protocol/peer-messages.ts';
+import { decode, encode } from './codec.ts';
+import { CONNECT_TIMEOUT_MS, HIGH_WATER_BYTES } from './constants.ts';
+import { CONTROL_LANE, DATA_LANE, FrameError, frames, Reassembler, type Lane } from './framing.ts';
+
+export interface PeerLinkOptions {
+  readonly self: NodeId;
+  readonly remote: NodeId;
+  readonly initiator: boolean;
+  readonly iceServers: RTCIceServer[];
+  /** Sends a WebRTC signal to the remote tab through the signaling server. */
+  readonly signal: (data: unknown) => void;
+  readonly onMessage: (msg: PeerMessage) => void;
+  readonly onClose: (reason: string) => void;
+}
+
+interface Outgoing {
+  readonly lane: Lane;
+  readonly it: Iterator<Uint8Array>;
+}
+
+/** Largest message a peer may send (objects bigger than this fail to transfer). */
+const MAX_MESSAGE_BYTES = 2 * 1024 * 1024 * 1024;
+
+export class PeerLink {
+  readonly remote: NodeId;
+  private readonly peer: SimplePeer.Instance;
+  private readonly opts: PeerLinkOptions;
+  private readonly log: Logger;
+  private readonly reassembler = new Reassembler(MAX_MESSAGE_BYTES);
+  private channel: RTCDataChannel | undefined;
+  private readonly connected: Promise<void>;
+  private controlBatch: PeerMessage[] = [];
+  private batchQueued = false;
+  private readonly control: Outgoing[] = [];
+  private readonly data: Outgoing[] = [];
+  private msgNo = 0;
+  private pumping = false;
+  private closed = false;
+  /** Bytes sent and received, for the volunteer page's figures. */
+  bytesSent = 0;
+  bytesReceived = 0;
+
+  constructor(opts: PeerLinkOptions) {
+    this.opts = opts;
+    this.remote = opts.remote;
+    this.log = createLogger('webray:link', `${opts.self}→${opts.remote}`);
+    this.peer = new SimplePeer({
+      initiator: opts.initiator,
+      trickle: true,
+      config: { iceServers: opts.iceServers },
+      channelConfig: { ordered: true },
+    });
+    this.peer.on('signal', (data: unknown) => opts.signal(data));
+    this.peer.on('data', (chunk: Uint8Array) => this.onFrame(chunk));
+    this.peer.on('close', () => this.close('the peer connection closed'));
+    this.peer.on('error', (err: Error) => this.close(`peer connection error: ${err.message}`));
+    this.connected = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`could not connect to ${opts.remote} within ${CONNECT_TIMEOUT_MS} ms`));
+        this.close('connect timeout');
+      }, CONNECT_TIMEOUT_MS);
+      this.peer.once('connect', () => {
+        clearTimeout(timer);
+        this.channel = (this.peer as unknown as { _channel: RTCDataChannel })._channel;
+        this.channel.addEventListener('bufferedamountlow', () => this.pump());
+        resolve();
+        this.pump();
+      });
+      this.peer.once('close', () => {
+        clearTimeout(timer);
+        reject(new Error(`link to ${opts.remote} closed before connecting`));
+      });
+    });
+    this.connected.catch(() => {});
+  }
+
+  /** Resolves once the data channel is open. */
+  ready(): Promise<void> {
+    return this.connected;
+  }
+
+  get isOpen(): boolean {
+    return this.channel !== undefined && !this.closed;
+  }
+
+  /** Feeds a signal from the remote tab. */
+  signal(data: unknown): void {
+    if (this.closed) return;
+    try {
+      this.peer.signal(data as SimplePeer.SignalData);
+    } catch (e) {
+      this.log.warn(`dropping a bad signal from ${this.opts.remote}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Sends a small message on the control lane (batched with others sent in the same turn). */
+  send(msg: PeerMessage): void {
+    if (this.closed) return;
+    this.controlBatch.push(msg);
+    if (!this.batchQueued) {
+      this.batchQueued = true;
+      queueMicrotask(() => this.flushBatch());
+    }
+  }
+
+  /** Sends a bulk message (an object) on the data lane, behind control traffic. */
+  sendBulk(msg: PeerMessage): void {
+    if (this.closed) return;
+    this.data.push({ lane: DATA_LANE, it: frames(DATA_LANE, this.msgNo++, encode(msg)) });
+    this.pump();
+  }
+
+  private flushBatch(): void {
+    this.batchQueued = false;
+    if (this.closed || this.controlBatch.length === 0) return;
+    const batch = this.controlBatch;
+    this.controlBatch = [];
+    this.control.push({ lane: CONTROL_LANE, it: frames(CONTROL_LANE, this.msgNo++, encode(batch)) });
+    this.pump();
+  }
+
+  /** Puts frames on the channel while its buffer has room: control frames first. */
+  private pump(): void {
+    const ch = this.channel;
+    if (!ch || this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      while (ch.readyState === 'open' && ch.bufferedAmount < HIGH_WATER_BYTES) {
+        const q = this.control.length > 0 ? this.control : this.data;
+        const head = q[0];
+        if (!head) break;
+        const next = head.it.next();
+        if (next.done) {
+          q.shift();
+          continue;
+        }
+        ch.send(next.value as Uint8Array<ArrayBuffer>);
+        this.bytesSent += next.value.length;
+      }
+    } catch (e) {
+      this.close(`send failed: ${(e as Error).message}`);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private onFrame(chunk: Uint8Array): void {
+    this.bytesReceived += chunk.length;
+    let whole: { lane: Lane; bytes: Uint8Array } | undefined;
+    try {
+      whole = this.reassembler.push(chunk);
+    } catch (e) {
+      if (e instanceof FrameError) {
+        this.log.warn(`dropping a malformed frame from ${this.opts.remote}: ${e.message}`);
+        return;
+      }
+      throw e;
+    }
+    if (!whole) return;
+    let decoded: unknown;
+    try {
+      decoded = decode(whole.bytes);
+    } catch (e) {
+      this.log.warn(`dropping an undecodable message from ${this.opts.remote}: ${(e as Error).message}`);
+      return;
+    }
+    const list = whole.lane === CONTROL_LANE && Array.isArray(decoded) ? decoded : [decoded];
+    for (const item of list) {
+      const parsed = parsePeerMessage(item);
+      if (!parsed.ok) {
+        this.log.warn(`dropping a malformed message from ${this.opts.remote}: ${parsed.reason}`);
+        continue;
+      }
+      try {
+        this.opts.onMessage(parsed.msg);
+      } catch (e) {
+        this.log.warn(`error handling ${parsed.msg.t} from ${this.opts.remote}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.control.length = 0;
+    this.data.length = 0;
+    try {
+      this.peer.destroy();
+    } catch {
+      // already gone
+    }
+    this.opts.onClose(reason);
+  }
+}

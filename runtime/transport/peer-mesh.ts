@@ -1,0 +1,196 @@
+// The links of one tab to the other tabs of its cluster: opened on demand (the control link
+// to the coordinator at join, node-to-node links when an object must be pulled), fed by the
+// signaling server, and used to pull objects from whoever holds them (Ray's object manager).
+
+import { fromWireError, toWireError } from '../api/errors.ts';
+import { createLogger } from '../common/logger.ts';
+import type { NodeId, ObjectId } from '../protocol/ids.ts';
+import type { PeerMessage } from '../protocol/peer-messages.ts';
+import type { SerializedObject } from '../protocol/task-spec.ts';
+import { PULL_TIMEOUT_MS } from './constants.ts';
+import { PeerLink } from './peer-link.ts';
+
+export interface PeerMeshDeps {
+  readonly self: NodeId;
+  readonly iceServers: RTCIceServer[];
+  readonly sendSignal: (to: NodeId, data: unknown) => void;
+  /** Control and heartbeat messages (pulls are answered here). */
+  readonly onMessage: (from: NodeId, msg: PeerMessage) => void;
+  /** Objects this tab holds, for pulls from others. */
+  readonly lookup: (id: ObjectId) => SerializedObject | undefined | Promise<SerializedObject | undefined>;
+  readonly onLinkClosed: (remote: NodeId, reason: string) => void;
+  /** A link finished connecting (either side opened it). */
+  readonly onLinkOpen?: (remote: NodeId) => void;
+  /** Whether a tab may open a link to this one (a member of the cluster). */
+  readonly isMember: (remote: NodeId) => boolean;
+}
+
+interface PendingPull {
+  resolve: (obj: SerializedObject) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+  remote: NodeId;
+}
+
+export class PeerMesh {
+  private readonly links = new Map<NodeId, PeerLink>();
+  private readonly pulls = new Map<number, PendingPull>();
+  private readonly inflight = new Map<ObjectId, Promise<SerializedObject>>();
+  private nextPull = 1;
+  private readonly log;
+  private closed = false;
+
+  constructor(private readonly deps: PeerMeshDeps) {
+    this.log = createLogger('webray:mesh', deps.self);
+  }
+
+  private create(remote: NodeId, initiator: boolean): PeerLink {
+    const link: PeerLink = new PeerLink({
+      self: this.deps.self,
+      remote,
+      initiator,
+      iceServers: this.deps.iceServers,
+      signal: (data) => this.deps.sendSignal(remote, data),
+      onMessage: (msg) => this.onMessage(remote, msg),
+      onClose: (reason) => {
+        if (this.links.get(remote) === link) this.links.delete(remote);
+        for (const [id, p] of this.pulls) {
+          if (p.remote !== remote) continue;
+          this.pulls.delete(id);
+          clearTimeout(p.timer);
+          p.reject(new Error(`the link to ${remote} closed during the pull: ${reason}`));
+        }
+        if (!this.closed) this.deps.onLinkClosed(remote, reason);
+      },
+    });
+    this.links.set(remote, link);
+    link.ready().then(
+      () => {
+        if (!this.closed && this.links.get(remote) === link) this.deps.onLinkOpen?.(remote);
+      },
+      () => {},
+    );
+    return link;
+  }
+
+  /** The link to a tab, opened (as initiator) when there is none. */
+  async link(remote: NodeId): Promise<PeerLink> {
+    if (this.closed) throw new Error('this tab has left the cluster');
+    const link = this.links.get(remote) ?? this.create(remote, true);
+    await link.ready();
+    return link;
+  }
+
+  existing(remote: NodeId): PeerLink | undefined {
+    return this.links.get(remote);
+  }
+
+  /** A signal relayed by the server from another tab. */
+  onSignal(from: NodeId, data: unknown): void {
+    if (this.closed) return;
+    if (!this.deps.isMember(from)) {
+      this.log.warn(`ignoring a signal from ${from}, which is not a known member`);
+      return;
+    }
+    let link = this.links.get(from);
+    const isOffer = typeof data === 'object' && data !== null && (data as { type?: unknown }).type === 'offer';
+    if (link && isOffer && link.isOpen) {
+      // The remote restarted its side: replace the link.
+      link.close('replaced by a new offer');
+      link = undefined;
+    }
+    if (!link) {
+      if (!isOffer) return; // a candidate for a link that is gone
+      link = this.create(from, false);
+    }
+    link.signal(data);
+  }
+
+  send(remote: NodeId, msg: PeerMessage): void {
+    this.links.get(remote)?.send(msg);
+  }
+
+  private onMessage(from: NodeId, msg: PeerMessage): void {
+    switch (msg.t) {
+      case 'pull':
+        void this.answerPull(from, msg.reqId, msg.id);
+        return;
+      case 'pull_ok':
+      case 'pull_err': {
+        const p = this.pulls.get(msg.reqId);
+        if (!p || p.remote !== from) return;
+        this.pulls.delete(msg.reqId);
+        clearTimeout(p.timer);
+        if (msg.t === 'pull_ok') p.resolve(msg.obj);
+        else p.reject(fromWireError(msg.error));
+        return;
+      }
+      default:
+        this.deps.onMessage(from, msg);
+    }
+  }
+
+  private async answerPull(from: NodeId, reqId: number, id: ObjectId): Promise<void> {
+    const link = this.links.get(from);
+    if (!link) return;
+    try {
+      const obj = await this.deps.lookup(id);
+      if (obj) link.sendBulk({ t: 'pull_ok', reqId, obj });
+      else link.send({ t: 'pull_err', reqId, error: { name: 'ObjectLostError', message: `node ${this.deps.self} does not hold object ${id}` } });
+    } catch (e) {
+      link.send({ t: 'pull_err', reqId, error: toWireError(e) });
+    }
+  }
+
+  /** Fetches an object from the first of `from` that has it. */
+  pull(id: ObjectId, from: readonly NodeId[]): Promise<SerializedObject> {
+    const running = this.inflight.get(id);
+    if (running) return running;
+    const p = this.pullFrom(id, from.filter((n) => n !== this.deps.self)).finally(() => this.inflight.delete(id));
+    this.inflight.set(id, p);
+    return p;
+  }
+
+  private async pullFrom(id: ObjectId, from: readonly NodeId[]): Promise<SerializedObject> {
+    let last: Error = new Error(`no node holds object ${id}`);
+    for (const remote of from) {
+      try {
+        const link = await this.link(remote);
+        return await new Promise<SerializedObject>((resolve, reject) => {
+          const reqId = this.nextPull++;
+          const timer = setTimeout(() => {
+            this.pulls.delete(reqId);
+            reject(new Error(`pulling object ${id} from ${remote} timed out after ${PULL_TIMEOUT_MS} ms`));
+          }, PULL_TIMEOUT_MS);
+          this.pulls.set(reqId, { resolve, reject, timer, remote });
+          link.send({ t: 'pull', reqId, id });
+        });
+      } catch (e) {
+        last = e as Error;
+        this.log(`pull of ${id} from ${remote} failed: ${last.message}`);
+      }
+    }
+    throw last;
+  }
+
+  close(remote: NodeId, reason: string): void {
+    this.links.get(remote)?.close(reason);
+  }
+
+  closeAll(): void {
+    this.closed = true;
+    for (const l of [...this.links.values()]) l.close('this tab left the cluster');
+    this.links.clear();
+  }
+
+  /** Bytes this tab sent and received over all links. */
+  traffic(): { sent: number; received: number } {
+    let sent = 0;
+    let received = 0;
+    for (const l of this.links.values()) {
+      sent += l.bytesSent;
+      received += l.bytesReceived;
+    }
+    return { sent, received };
+  }
+}
