@@ -1,0 +1,291 @@
+// Introspection and lifecycle in local mode (API.md "Introspection and events", "Cluster
+// membership"): nodes, cluster and available resources, custom resources, pending reasons, the
+// runtime context, the task table, Chrome trace timeline, enableTaskEvents, init/shutdown.
+import { test, expect } from './fixtures.ts';
+
+test.describe('introspection', () => {
+  test.use({ initOptions: { numCpus: 3, resources: { special: 2 } } });
+
+  test('ray.nodes() lists this tab as one alive coordinator node with the CPUs and custom resources given to init', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      return { nodes: ray.nodes(), driverNodeId: ray.getRuntimeContext().nodeId };
+    });
+    expect(out.nodes).toHaveLength(1);
+    const [node] = out.nodes;
+    expect(node!.alive).toBe(true);
+    expect(node!.isCoordinator).toBe(true);
+    expect(node!.resources.CPU).toBe(3);
+    expect(node!.resources.special).toBe(2);
+    expect(node!.nodeId).toBe(out.driverNodeId);
+    expect(node!.objectStore).toEqual({
+      memoryBytes: expect.any(Number),
+      spilledBytes: expect.any(Number),
+      objects: expect.any(Number),
+    });
+  });
+
+  test('availableResources() drops while a long task runs and comes back when it ends; clusterResources() stays', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const before = { total: ray.clusterResources(), available: ray.availableResources() };
+      const nap = ray.remote({ numCpus: 2, resources: { special: 1 } }, async (ms: number) => {
+        await new Promise((r) => setTimeout(r, ms));
+        return ray.getRuntimeContext().nodeId;
+      });
+      const ref = nap.remote(600);
+      await new Promise((r) => setTimeout(r, 200));
+      const during = { total: ray.clusterResources(), available: ray.availableResources() };
+      const ranOn = await ray.get(ref);
+      await new Promise((r) => setTimeout(r, 50));
+      const after = { total: ray.clusterResources(), available: ray.availableResources() };
+      return { before, during, after, ranOn, nodeId: ray.nodes()[0]!.nodeId };
+    });
+    expect(out.before.total).toMatchObject({ CPU: 3, special: 2 });
+    expect(out.before.available).toMatchObject({ CPU: 3, special: 2 });
+    expect(out.during.total).toMatchObject({ CPU: 3, special: 2 });
+    expect(out.during.available).toMatchObject({ CPU: 1, special: 1 });
+    expect(out.after.available).toMatchObject({ CPU: 3, special: 2 });
+    expect(out.ranOn).toBe(out.nodeId);
+  });
+
+  test('a task needing more GPUs or custom resources than exist stays pending, with the reason in ray.tasks()', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const gpuTask = ray.remote({ numGpus: 64, name: 'wants-gpus' }, () => 'ran');
+      const specialTask = ray.remote({ resources: { special: 5 }, name: 'wants-special' }, () => 'ran');
+      const fitsTask = ray.remote({ resources: { special: 2 }, name: 'fits-special' }, () => 'ran');
+      const gpuRef = gpuTask.remote();
+      const specialRef = specialTask.remote();
+      const timedOut = await ray.get([gpuRef, specialRef], { timeoutMs: 300 }).then(
+        () => 'resolved',
+        (e: Error) => (e instanceof ray.GetTimeoutError ? 'GetTimeoutError' : e.name),
+      );
+      const fits = await ray.get(fitsTask.remote());
+      const table = await ray.tasks();
+      const pick = (name: string) => {
+        const t = table.find((x) => x.name === name);
+        return t && { state: t.state, pendingReason: t.pendingReason };
+      };
+      // Still pending, not failed: a node with the resources may join later.
+      const stillPending = await ray.wait([gpuRef, specialRef], { numReturns: 1, timeoutMs: 100 });
+      return {
+        timedOut,
+        fits,
+        gpu: pick('wants-gpus'),
+        special: pick('wants-special'),
+        readyCount: stillPending[0].length,
+        pendingFilter: (await ray.tasks({ state: 'PENDING_NODE_ASSIGNMENT' })).map((t) => t.name).sort(),
+      };
+    });
+    expect(out.timedOut).toBe('GetTimeoutError');
+    expect(out.fits).toBe('ran');
+    expect(out.gpu?.state).toBe('PENDING_NODE_ASSIGNMENT');
+    expect(out.gpu?.pendingReason).toMatch(/GPU/);
+    expect(out.special?.state).toBe('PENDING_NODE_ASSIGNMENT');
+    expect(out.special?.pendingReason).toMatch(/special/);
+    expect(out.readyCount).toBe(0);
+    expect(out.pendingFilter).toEqual(['wants-gpus', 'wants-special']);
+  });
+
+  test('getRuntimeContext() inside a task names its node, task and worker; in the driver only the node', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const whoAmI = ray.remote(() => {
+        const c = ray.getRuntimeContext();
+        return { nodeId: c.nodeId, taskId: c.taskId, workerId: c.workerId, actorId: c.actorId, aborted: c.signal.aborted };
+      });
+      const [a, b] = await ray.get([whoAmI.remote(), whoAmI.remote()] as const);
+      const d = ray.getRuntimeContext();
+      const table = await ray.tasks();
+      return {
+        a,
+        b,
+        driver: { nodeId: d.nodeId, taskId: d.taskId, workerId: d.workerId, actorId: d.actorId },
+        nodeId: ray.nodes()[0]!.nodeId,
+        tableHasA: table.some((t) => t.taskId === a.taskId && t.workerId === a.workerId && t.nodeId === a.nodeId),
+      };
+    });
+    for (const ctx of [out.a, out.b]) {
+      expect(ctx.nodeId).toBe(out.nodeId);
+      expect(ctx.taskId).toEqual(expect.any(String));
+      expect(ctx.workerId).toEqual(expect.any(String));
+      expect(ctx.actorId).toBeNull();
+      expect(ctx.aborted).toBe(false);
+    }
+    expect(out.a.taskId).not.toBe(out.b.taskId);
+    expect(out.tableHasA).toBe(true);
+    expect(out.driver).toEqual({ nodeId: out.nodeId, taskId: null, workerId: null, actorId: null });
+  });
+
+  test('ray.tasks() lists finished and failed tasks by name, and the state filter selects them', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const good = ray.remote(function good(x: number) {
+        return x * 2;
+      });
+      const bad = ray.remote(function bad() {
+        throw new RangeError('bad input on purpose');
+      });
+      const slow = ray.remote(async function slow(x: string) {
+        return x;
+      });
+      await ray.get([good.remote(1), good.options({ name: 'renamed' }).remote(2)]);
+      await ray.get(bad.remote()).catch(() => undefined);
+      const blocker = ray.remote(async () => {
+        await new Promise((r) => setTimeout(r, 400));
+        return 'late';
+      });
+      const waitingRef = slow.remote(blocker.remote());
+      await new Promise((r) => setTimeout(r, 50));
+      const all = await ray.tasks();
+      const finished = await ray.tasks({ state: 'FINISHED' });
+      const failed = await ray.tasks({ state: 'FAILED' });
+      const pendingArgs = await ray.tasks({ state: 'PENDING_ARGS_AVAIL' });
+      await ray.get(waitingRef);
+      const strip = (t: (typeof all)[number]) => ({ name: t.name, state: t.state, attempts: t.attempts, error: t.error, hasNode: !!t.nodeId });
+      return {
+        all: all.map(strip),
+        finished: finished.map((t) => t.name).sort(),
+        failed: failed.map(strip),
+        pendingArgs: pendingArgs.map((t) => ({ name: t.name, reason: t.pendingReason })),
+        finishedLater: (await ray.tasks({ state: 'FINISHED' })).map((t) => t.name).sort(),
+      };
+    });
+    expect(out.all).toEqual(
+      expect.arrayContaining([
+        { name: 'good', state: 'FINISHED', attempts: 1, error: null, hasNode: true },
+        { name: 'renamed', state: 'FINISHED', attempts: 1, error: null, hasNode: true },
+      ]),
+    );
+    expect(out.finished).toEqual(['good', 'renamed']);
+    expect(out.failed).toHaveLength(1);
+    expect(out.failed[0]).toMatchObject({ name: 'bad', state: 'FAILED', attempts: 1 });
+    expect(out.failed[0]!.error).toContain('bad input on purpose');
+    expect(out.pendingArgs).toHaveLength(1);
+    expect(out.pendingArgs[0]!.name).toBe('slow');
+    expect(out.pendingArgs[0]!.reason).toMatch(/argument/);
+    expect(out.finishedLater).toEqual(['anonymous', 'good', 'renamed', 'slow']);
+  });
+
+  test('enableTaskEvents: false keeps a task out of tasks() and timeline() but it still runs', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const quiet = ray.remote({ enableTaskEvents: false, name: 'quiet' }, (x: number) => x + 1);
+      const loud = ray.remote({ name: 'loud' }, (x: number) => x + 1);
+      const values = await ray.get([quiet.remote(1), loud.remote(2), loud.options({ enableTaskEvents: false }).remote(3)]);
+      const names = (await ray.tasks()).map((t) => t.name);
+      const traced = (await ray.timeline()).filter((e) => e.ph === 'X').map((e) => e.name);
+      return { values, names, traced };
+    });
+    expect(out.values).toEqual([2, 3, 4]);
+    expect(out.names).toEqual(['loud']);
+    expect(out.traced).toEqual(['loud']);
+  });
+
+  test('ray.timeline() returns Chrome trace events that survive a JSON round trip', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const work = ray.remote(async function work(ms: number) {
+        await new Promise((r) => setTimeout(r, ms));
+        return ms;
+      });
+      const Actor = ray.remote(
+        class Actor {
+          ping() {
+            return 'pong';
+          }
+        },
+      );
+      const a = Actor.remote();
+      await ray.get([work.remote(30), work.remote(60), work.remote(10), a.ping.remote()]);
+      const events = await ray.timeline();
+      const json = JSON.stringify(events);
+      return { events, parsed: JSON.parse(json) as unknown };
+    });
+    expect(out.parsed).toEqual(out.events);
+    expect(Array.isArray(out.parsed)).toBe(true);
+    const complete = out.events.filter((e) => e.ph === 'X');
+    const meta = out.events.filter((e) => e.ph === 'M');
+    expect(complete.filter((e) => e.name === 'work')).toHaveLength(3);
+    expect(complete.map((e) => e.name)).toContain('Actor.ping');
+    for (const e of complete) {
+      expect(typeof e.ts).toBe('number');
+      expect(Number.isFinite(e.ts)).toBe(true);
+      expect(typeof e.dur).toBe('number');
+      expect(e.dur!).toBeGreaterThanOrEqual(0);
+      expect(['number', 'string']).toContain(typeof e.pid);
+      expect(['number', 'string']).toContain(typeof e.tid);
+      // Every thread and process used has a name in the metadata events.
+      expect(meta.some((m) => m.name === 'process_name' && m.pid === e.pid)).toBe(true);
+      expect(meta.some((m) => m.name === 'thread_name' && m.pid === e.pid && m.tid === e.tid)).toBe(true);
+    }
+    // The 60 ms task lasted at least ~60 ms (ts and dur are microseconds).
+    expect(Math.max(...complete.filter((e) => e.name === 'work').map((e) => e.dur!))).toBeGreaterThanOrEqual(50_000);
+  });
+});
+
+test.describe('lifecycle', () => {
+  test('a second ray.init() without shutdown rejects; shutdown then init works again; isInitialized follows', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const steps: string[] = [];
+      steps.push(`initialized: ${ray.isInitialized()}`);
+      steps.push(
+        await ray.init().then(
+          () => 'second init resolved',
+          (e: Error) => `second init rejected: ${/shutdown/.test(e.message)}`,
+        ),
+      );
+      steps.push(`still works: ${await ray.get(ray.remote(() => 1).remote())}`);
+      await ray.shutdown();
+      steps.push(`after shutdown: ${ray.isInitialized()}`);
+      try {
+        ray.remote(() => 1).remote();
+        steps.push('remote after shutdown worked');
+      } catch (e) {
+        steps.push(`remote after shutdown refused: ${/init/.test((e as Error).message)}`);
+      }
+      await ray.shutdown(); // idempotent
+      const info = await ray.init({ numCpus: 2 });
+      steps.push(`re-init: ${ray.isInitialized()} cpus ${info.resources.CPU} nodes ${ray.nodes().length} ${ray.clusterResources().CPU}`);
+      steps.push(`runs again: ${await ray.get(ray.remote((x: number) => x * 7).remote(6))}`);
+      // Two inits racing: only one wins.
+      await ray.shutdown();
+      const race = await Promise.allSettled([ray.init({ numCpus: 1 }), ray.init({ numCpus: 1 })]);
+      steps.push(`race: ${race.map((r) => r.status).sort().join(',')}`);
+      return steps;
+    });
+    expect(out).toEqual([
+      'initialized: true',
+      'second init rejected: true',
+      'still works: 1',
+      'after shutdown: false',
+      'remote after shutdown refused: true',
+      're-init: true cpus 2 nodes 1 2',
+      'runs again: 42',
+      'race: fulfilled,rejected',
+    ]);
+  });
+
+  test('shutdown fails a pending get instead of leaving it hanging', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const ref = ray.remote(async () => {
+        await new Promise((r) => setTimeout(r, 10_000));
+        return 'never';
+      }).remote();
+      const pending = ray.get(ref).then(
+        () => 'resolved',
+        (e: Error) => `rejected ${e.name}`,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      const t0 = performance.now();
+      await ray.shutdown();
+      const result = await pending;
+      return { result, ms: performance.now() - t0 };
+    });
+    expect(out.result).toMatch(/^rejected /);
+    expect(out.ms).toBeLessThan(1000);
+  });
+});
