@@ -35,8 +35,19 @@ export interface MemberInfo {
   readonly label?: string;
 }
 
-export type JoinRefusal = 'bad_request' | 'wrong_token' | 'no_coordinator' | 'coordinator_exists' | 'already_joined';
+/**
+ * Why a `join` was refused: the request failed its schema; the token differs from the one the
+ * cluster's coordinator set; no coordinator runs that cluster (so a node cannot join it); the
+ * cluster already has a coordinator; this socket is already a member of a cluster.
+ */
+export const JOIN_REFUSALS = ['bad_request', 'wrong_token', 'no_coordinator', 'coordinator_exists', 'already_joined'] as const;
+export type JoinRefusal = (typeof JOIN_REFUSALS)[number];
 
+/**
+ * The answer to `join`. `members` is the node table as the joiner may see it, itself included:
+ * the coordinator sees every member (only itself, since its join creates the cluster); a node
+ * sees the coordinator and itself. Later changes arrive as `node_joined` / `node_left`.
+ */
 export type JoinReply =
   | { readonly ok: true; readonly nodeId: NodeId; readonly coordinatorId: NodeId; readonly members: readonly MemberInfo[] }
   | { readonly ok: false; readonly code: JoinRefusal; readonly message: string };
@@ -47,20 +58,47 @@ export const SignalOutSchema = v.strictObject({
 });
 export type SignalOut = v.InferOutput<typeof SignalOutSchema>;
 
-/** Events the server sends to tabs. */
+/**
+ * Why a member left, in `node_left`: it sent `leave`; its socket closed (tab closed, crashed,
+ * navigated away, network gone); it stopped answering pings (a frozen tab); or the server dropped
+ * it for sending garbage.
+ */
+export const NODE_LEFT_REASONS = ['left', 'disconnected', 'timed_out', 'dropped'] as const;
+export type NodeLeftReason = (typeof NODE_LEFT_REASONS)[number];
+
+/**
+ * Events the server sends to tabs. Only members hear them, and only about their own cluster.
+ * - `signal`: a WebRTC signal another member of the cluster addressed to this tab.
+ * - `node_joined`: to the coordinator only, after the new node has its `join` reply.
+ * - `node_left`: to every remaining member (coordinator and nodes) when a node leaves.
+ * - `cluster_closed`: to every node when the coordinator leaves; the cluster is gone and the
+ *   node is no longer a member (it may `join` again). `reason` is a sentence for the user.
+ */
 export interface ServerToClient {
   signal: (msg: { from: NodeId; data: unknown }) => void;
   node_joined: (member: MemberInfo) => void;
-  node_left: (msg: { nodeId: NodeId; reason: string }) => void;
+  node_left: (msg: { nodeId: NodeId; reason: NodeLeftReason }) => void;
   cluster_closed: (msg: { reason: string }) => void;
 }
 
-/** Events tabs send to the server. */
+/**
+ * Events tabs send to the server.
+ * - `join` (with an ack): become a member; one membership per socket at a time.
+ * - `signal`: `{ to, data }` relayed as `{ from, data }` to `to` if it is in the sender's cluster
+ *   and the JSON is at most MAX_SIGNAL_BYTES; anything else is dropped without a reply.
+ * - `leave`: end the membership (no payload, no reply); the socket may `join` again. A coordinator
+ *   leaving closes its cluster. A socket that disconnects leaves the same way.
+ * Any other event, or a payload that fails its schema, is garbage: past a small allowance the
+ * server disconnects the socket.
+ */
 export interface ClientToServer {
   join: (req: unknown, ack: (reply: JoinReply) => void) => void;
   signal: (msg: unknown) => void;
   leave: () => void;
 }
+
+/** The events a tab may send; the server treats any other event name as garbage. */
+export const CLIENT_EVENTS = ['join', 'signal', 'leave'] as const satisfies readonly (keyof ClientToServer)[];
 
 // Schemas for what a tab receives from the server (a tab trusts nothing it did not check).
 export const SignalInSchema = v.strictObject({ from: v.string(), data: v.unknown() });
@@ -71,13 +109,13 @@ export const MemberSchema = v.object({
   gpuFallback: v.boolean(),
   label: v.optional(v.string()),
 });
-export const NodeLeftSchema = v.object({ nodeId: v.string(), reason: v.string() });
+export const NodeLeftSchema = v.object({ nodeId: v.string(), reason: v.picklist(NODE_LEFT_REASONS) });
 export const ClusterClosedSchema = v.object({ reason: v.string() });
 export const JoinReplySchema = v.union([
   v.object({ ok: v.literal(true), nodeId: v.string(), coordinatorId: v.string(), members: v.array(MemberSchema) }),
   v.object({
     ok: v.literal(false),
-    code: v.picklist(['bad_request', 'wrong_token', 'no_coordinator', 'coordinator_exists', 'already_joined']),
+    code: v.picklist(JOIN_REFUSALS),
     message: v.string(),
   }),
 ]);
