@@ -8,3 +8,5 @@ export const PIPELINE_MAX_TASK_MS = 2;
 export const PIPELINE_TASKS_PER_CPU = 16;
 /** Finished tasks kept for `ray.tasks()` and `ray.timeline()`. */
 export const TASK_HISTORY_MAX = 20_000;
+/** How many times one task's lost results may be recomputed from lineage. */
+export const MAX_RECONSTRUCTIONS = 3;

@@ -22,7 +22,7 @@ import type {
 } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import { ActorDirectory, type ActorEntry } from './actor-directory.ts';
-import { PIPELINE_MAX_TASK_MS, PIPELINE_TASKS_PER_CPU } from './constants.ts';
+import { MAX_RECONSTRUCTIONS, PIPELINE_MAX_TASK_MS, PIPELINE_TASKS_PER_CPU } from './constants.ts';
 import { ObjectDirectory } from './object-directory.ts';
 import { place, type NodeView, type SpreadState } from './scheduling-policy.ts';
 import { TaskEvents } from './task-events.ts';
@@ -98,6 +98,9 @@ export class Coordinator {
   private readonly objects = new ObjectDirectory();
   private readonly actors = new ActorDirectory();
   private readonly generators = new Map<TaskId, GeneratorState>();
+  /** Specs of finished tasks whose results live only on nodes, to recompute them if lost. */
+  private readonly lineage = new Map<TaskId, TaskSpec>();
+  private readonly reconstructions = new Map<TaskId, number>();
   private readonly events = new TaskEvents();
   /** Feasible tasks waiting for free resources, by scheduling class, in submission order. */
   private readonly waiting = new Map<string, TaskEntry[]>();
@@ -695,6 +698,8 @@ export class Coordinator {
     } else {
       const results = msg.results ?? [];
       for (const r of results) this.objects.setReady(r.id, r.size, r.obj, from);
+      // Results kept only on their node can be lost with it: remember how to make them again.
+      if (t.spec.kind === 'normal' && results.some((r) => r.obj === undefined)) this.lineage.set(t.spec.taskId, t.spec);
       if (t.spec.numReturns === 'streaming') this.finishGenerator(t.spec.taskId);
       this.finish(t, 'FINISHED');
     }
@@ -809,9 +814,26 @@ export class Coordinator {
     }
   }
 
+  /**
+   * Every copy of an object is gone. A task's return is recomputed from lineage by running the
+   * task again (Ray's object reconstruction); a `put` object cannot be: ObjectLostError.
+   */
   private onObjectLost(id: ObjectId): void {
-    // Lineage reconstruction arrives with the cluster issue; until then a lost object fails loudly.
-    this.objects.setReady(id, 0, { v: undefined, size: 0, err: wireError('ObjectLostError', `object ${id} was lost: every copy was on a node that left`) }, undefined);
+    const taskId = taskIdOf(id);
+    const spec = taskId ? this.lineage.get(taskId) : undefined;
+    if (spec && !this.tasks.has(spec.taskId) && (this.reconstructions.get(spec.taskId) ?? 0) < MAX_RECONSTRUCTIONS && !this.stopped) {
+      this.reconstructions.set(spec.taskId, (this.reconstructions.get(spec.taskId) ?? 0) + 1);
+      this.log(`reconstructing ${id} by re-running ${spec.name}`);
+      for (let i = 0; i < (spec.numReturns as number); i++) {
+        const rid = returnId(spec.taskId, i);
+        if (!this.objects.get(rid)?.obj) this.objects.setPending(rid);
+      }
+      this.submitTask(spec);
+      return;
+    }
+    if (spec && this.tasks.has(spec.taskId)) return; // already being recomputed
+    const why = spec ? 'it was recomputed too often' : taskId ? 'the task that made it is no longer known' : 'it was made by ray.put, which cannot be recomputed';
+    this.objects.setReady(id, 0, { v: undefined, size: 0, err: wireError('ObjectLostError', `object ${id} was lost: every copy was on a node that left, and ${why}`) }, undefined);
   }
 
   private cancelTask(t: TaskEntry, force: boolean, recursive: boolean): void {
