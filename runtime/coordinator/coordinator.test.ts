@@ -296,17 +296,34 @@ describe('Coordinator: retries', () => {
     expect(errorOf(ret(t))).toBeUndefined();
   });
 
-  it('retries the tasks of a node that left on another node, and loses objects only it held', () => {
+  it('retries the tasks of a node that left on another node, then fails them with NodeDiedError', () => {
     const { c, links, submit, errorOf } = cluster({ n1: { CPU: 1 }, n2: { CPU: 1 } });
     const running = submit(taskSpec({ maxRetries: 1 }));
-    const stored = submit(taskSpec());
-    c.handleNodeMessage(nid('n2'), { type: 'task_done', taskId: stored.taskId, attempt: 1, workerId: null, startMs: 0, endMs: 1, results: [{ id: ret(stored), size: 1e6 }] });
     expect(links.n1!.ranIds()).toEqual([running.taskId]);
     c.removeNode(nid('n1'), 'tab closed');
     expect(links.n2!.runs().find((r) => r.spec.taskId === running.taskId)?.attempt).toBe(2);
     c.removeNode(nid('n2'), 'tab closed');
-    expect(errorOf(ret(stored))?.name).toBe('ObjectLostError');
     expect(errorOf(ret(running))?.name).toBe('NodeDiedError');
+  });
+
+  it('recomputes a task result whose only copy was on a node that left, by running the task again', () => {
+    const { c, links, submit } = cluster({ n1: { CPU: 1 }, n2: { CPU: 1 } });
+    submit(taskSpec());
+    const stored = submit(taskSpec());
+    expect(links.n2!.ranIds()).toEqual([stored.taskId]);
+    c.handleNodeMessage(nid('n2'), { type: 'task_done', taskId: stored.taskId, attempt: 1, workerId: null, startMs: 0, endMs: 1, results: [{ id: ret(stored), size: 1e6 }] });
+    c.removeNode(nid('n2'), 'tab closed');
+    expect(c.locate(ret(stored))).toBeUndefined();
+    c.addNode(nid('n3'), { CPU: 1 }, (links.n3 = new FakeLink()), { isCoordinator: false, gpuFallback: false });
+    expect(links.n3.ranIds()).toEqual([stored.taskId]);
+  });
+
+  it('fails a put object whose only copy was on a node that left with ObjectLostError', () => {
+    const { c, errorOf } = cluster({ n1: { CPU: 1 }, n2: { CPU: 1 } });
+    c.putObject('p1' as ObjectId, 1e6, undefined, nid('n2'));
+    c.removeNode(nid('n2'), 'tab closed');
+    expect(errorOf('p1' as ObjectId)?.name).toBe('ObjectLostError');
+    expect(errorOf('p1' as ObjectId)?.message).toMatch(/ray\.put/);
   });
 });
 

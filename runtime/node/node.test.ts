@@ -1,0 +1,440 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { IdGenerator, returnId, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
+import type { FunctionDescriptor, ResourceSet, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
+import type { FromWorker, RunTask, ToWorker } from '../protocol/worker-messages.ts';
+import { INLINE_OBJECT_MAX_BYTES } from './constants.ts';
+import { Node } from './node.ts';
+import { ObjectStore } from './object-store.ts';
+import type { WorkerEndpoint } from './worker-endpoint.ts';
+
+/** An in-memory Web Worker: records the batches it is posted, and lets the test answer. */
+class FakeWorker implements WorkerEndpoint {
+  readonly batches: ToWorker[][] = [];
+  terminated = false;
+  private onMessages: ((batch: readonly FromWorker[]) => void) | undefined;
+  private onError: ((reason: string) => void) | undefined;
+
+  post(batch: readonly ToWorker[]): void {
+    this.batches.push([...batch]);
+  }
+  listen(onMessages: (batch: readonly FromWorker[]) => void, onError: (reason: string) => void): void {
+    this.onMessages = onMessages;
+    this.onError = onError;
+  }
+  terminate(): void {
+    this.terminated = true;
+  }
+  /** The worker sends these messages to its node. */
+  reply(...msgs: FromWorker[]): void {
+    this.onMessages!(msgs);
+  }
+  /** The worker dies (uncaught error, failed load). */
+  crash(reason: string): void {
+    this.onError!(reason);
+  }
+  get messages(): ToWorker[] {
+    return this.batches.flat();
+  }
+  types(): string[] {
+    return this.messages.map((m) => m.type);
+  }
+  runs(): RunTask[] {
+    return this.messages.filter((m): m is RunTask => m.type === 'run');
+  }
+  ran(taskId: TaskId): boolean {
+    return this.runs().some((r) => r.taskId === taskId);
+  }
+}
+
+const FN = 'fn-f' as FunctionId;
+const fnDesc: FunctionDescriptor = { fnId: FN, kind: 'function', name: 'f', source: '(x) => x', scope: [], options: {} };
+let seq = 0;
+
+function taskSpec(over: Partial<TaskSpec> = {}): TaskSpec {
+  return {
+    taskId: `t${seq++}` as TaskId,
+    kind: 'normal',
+    name: 'f',
+    fnId: FN,
+    args: [],
+    numReturns: 1,
+    resources: { CPU: 1 },
+    maxRetries: 0,
+    retryExceptions: false,
+    strategy: 'DEFAULT',
+    enableTaskEvents: true,
+    generatorBackpressure: 0,
+    callerId: 'driver',
+    ...over,
+  };
+}
+
+/** Lets queued microtasks (the node's batched posts) run. */
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+let nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes) n.stop();
+  nodes = [];
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+function setup(resources: ResourceSet = { CPU: 2 }) {
+  // Worker deaths are logged as warnings; keep the test output clean.
+  vi.spyOn(console, 'warn').mockImplementation(() => {});
+  const workers: FakeWorker[] = [];
+  const sent: NodeToCoordinator[] = [];
+  const store = new ObjectStore();
+  const node = new Node({
+    nodeId: 'n1' as NodeId,
+    resources,
+    ids: new IdGenerator('n1-'),
+    createWorker: () => {
+      const w = new FakeWorker();
+      workers.push(w);
+      return w;
+    },
+    store,
+    send: (m) => sent.push(m),
+  });
+  nodes.push(node);
+  node.start();
+  let fnSent = false;
+  const run = (spec: TaskSpec, args: ResolvedArg[] = [], attempt = 1): TaskSpec => {
+    const msg: CoordinatorToNode = fnSent ? { type: 'run_task', spec, attempt, args } : { type: 'run_task', spec, attempt, args, fn: fnDesc };
+    fnSent = true;
+    node.handle(msg);
+    return spec;
+  };
+  const workerOf = (spec: TaskSpec): FakeWorker | undefined => workers.find((w) => w.ran(spec.taskId));
+  const finish = (spec: TaskSpec, results: SerializedObject[] = [{ v: null, size: 8 }]): void => {
+    workerOf(spec)!.reply({ type: 'done', taskId: spec.taskId, startMs: 0, endMs: 50, results });
+  };
+  const done = (taskId: TaskId) => sent.find((m): m is Extract<NodeToCoordinator, { type: 'task_done' }> => m.type === 'task_done' && m.taskId === taskId);
+  return { node, workers, sent, store, run, workerOf, finish, done };
+}
+
+describe('Node: running tasks', () => {
+  it('warms one worker per CPU and initializes each', async () => {
+    const { workers } = setup({ CPU: 3 });
+    await tick();
+    expect(workers).toHaveLength(3);
+    for (const w of workers) expect(w.types()).toEqual(['init']);
+  });
+
+  it('loads the function into a worker before the first run, and only once', async () => {
+    const { run, workerOf, finish } = setup({ CPU: 1 });
+    const t1 = run(taskSpec({ args: [], name: 'f' }), [{ kind: 'inline', obj: { v: 5, size: 8 } }]);
+    await tick();
+    const w = workerOf(t1)!;
+    expect(w.types()).toEqual(['init', 'load', 'run']);
+    expect(w.messages[1]).toEqual({ type: 'load', desc: fnDesc });
+    expect(w.runs()[0]).toMatchObject({ taskId: t1.taskId, fnId: FN, args: [{ v: 5, size: 8 }], numReturns: 1, transferResults: true, gpu: false });
+    finish(t1);
+    const t2 = run(taskSpec());
+    await tick();
+    expect(workerOf(t2)).toBe(w);
+    expect(w.types()).toEqual(['init', 'load', 'run', 'run']);
+  });
+
+  it('reports the task started, then done with small results inline', async () => {
+    const { run, finish, sent, done } = setup();
+    const t = run(taskSpec());
+    await tick();
+    finish(t, [{ v: 'small', size: 10 }]);
+    expect(sent.find((m) => m.type === 'task_started')).toMatchObject({ taskId: t.taskId });
+    expect(done(t.taskId)).toMatchObject({ attempt: 1, startMs: 0, endMs: 50, results: [{ id: returnId(t.taskId, 0), size: 10, obj: { v: 'small' } }] });
+    expect(done(t.taskId)?.error).toBeUndefined();
+  });
+
+  it('keeps a large result in its object store and reports only its size', async () => {
+    const { run, finish, store, done } = setup();
+    const t = run(taskSpec());
+    await tick();
+    const big: SerializedObject = { v: new Uint8Array(8), size: INLINE_OBJECT_MAX_BYTES + 1 };
+    finish(t, [big]);
+    expect(done(t.taskId)?.results).toEqual([{ id: returnId(t.taskId, 0), size: INLINE_OBJECT_MAX_BYTES + 1 }]);
+    expect(store.get(returnId(t.taskId, 0))).toBe(big);
+  });
+
+  it('passes on a task’s own error as not a system failure', async () => {
+    const { run, workerOf, done } = setup();
+    const t = run(taskSpec());
+    await tick();
+    const error = { name: 'RayTaskError', message: 'task f failed: Error: x' };
+    workerOf(t)!.reply({ type: 'done', taskId: t.taskId, startMs: 0, endMs: 1, error });
+    expect(done(t.taskId)).toMatchObject({ error, systemFailure: false });
+  });
+
+  it('uses an argument already in its store, and fails the task when an argument is nowhere', async () => {
+    const { run, store, workerOf, done } = setup();
+    const here = 'p1' as ObjectId;
+    store.put(here, { v: 'local', size: 8 });
+    const t1 = run(taskSpec(), [{ kind: 'located', id: here, nodes: ['n1' as NodeId] }]);
+    const t2 = run(taskSpec(), [{ kind: 'located', id: 'gone' as ObjectId, nodes: [] }]);
+    await tick();
+    expect(workerOf(t1)!.runs()[0]!.args).toEqual([{ v: 'local', size: 8 }]);
+    expect(done(t2.taskId)?.error?.name).toBe('ObjectLostError');
+    expect(workerOf(t2)).toBeUndefined();
+  });
+});
+
+describe('Node: resources', () => {
+  it('runs as many one-CPU tasks at once as it has CPUs and queues the rest', async () => {
+    const { node, run, workers, workerOf, finish } = setup({ CPU: 2 });
+    const [a, b, c] = [run(taskSpec()), run(taskSpec()), run(taskSpec())];
+    await tick();
+    expect(workerOf(a)).toBeDefined();
+    expect(workerOf(b)).toBeDefined();
+    expect(workerOf(a)).not.toBe(workerOf(b));
+    expect(workerOf(c)).toBeUndefined();
+    expect(node.stats()).toMatchObject({ running: 2, queued: 1 });
+    const freed = workerOf(a)!;
+    finish(a);
+    await tick();
+    expect(workerOf(c)).toBe(freed);
+    expect(workers).toHaveLength(2);
+  });
+
+  it('gives a two-CPU task a whole two-CPU node', async () => {
+    const { run, workerOf, finish } = setup({ CPU: 2 });
+    const big = run(taskSpec({ resources: { CPU: 2 } }));
+    const small = run(taskSpec());
+    await tick();
+    expect(workerOf(big)).toBeDefined();
+    expect(workerOf(small)).toBeUndefined();
+    finish(big);
+    await tick();
+    expect(workerOf(small)).toBeDefined();
+  });
+
+  it('runs zero-CPU tasks without waiting for a CPU', async () => {
+    const { run, workerOf } = setup({ CPU: 1 });
+    run(taskSpec());
+    const free = run(taskSpec({ resources: {} }));
+    await tick();
+    expect(workerOf(free)).toBeDefined();
+  });
+});
+
+describe('Node: worker failures', () => {
+  it('reports a crashed worker’s task as a system failure with WorkerCrashedError and uses a new worker next', async () => {
+    const { run, workerOf, workers, done } = setup({ CPU: 1 });
+    const t1 = run(taskSpec());
+    await tick();
+    const dead = workerOf(t1)!;
+    dead.crash('out of memory');
+    expect(dead.terminated).toBe(true);
+    const report = done(t1.taskId);
+    expect(report).toMatchObject({ systemFailure: true, error: { name: 'WorkerCrashedError' } });
+    expect(report?.error?.message).toContain('out of memory');
+    const t2 = run(taskSpec());
+    await tick();
+    const next = workerOf(t2)!;
+    expect(next).not.toBe(dead);
+    expect(workers).toContain(next);
+    expect(next.types()).toEqual(['init', 'load', 'run']);
+  });
+
+  it('treats a worker that exits as crashed', async () => {
+    const { run, workerOf, done } = setup({ CPU: 1 });
+    const t = run(taskSpec());
+    await tick();
+    workerOf(t)!.reply({ type: 'exit', reason: 'close() was called' });
+    expect(done(t.taskId)).toMatchObject({ systemFailure: true, error: { name: 'WorkerCrashedError' } });
+  });
+
+  it('returns a crashed worker’s CPU so queued tasks run', async () => {
+    const { run, workerOf } = setup({ CPU: 1 });
+    const t1 = run(taskSpec());
+    const t2 = run(taskSpec());
+    await tick();
+    workerOf(t1)!.crash('boom');
+    await tick();
+    expect(workerOf(t2)).toBeDefined();
+  });
+});
+
+describe('Node: cancellation', () => {
+  it('reports a cancelled queued task with TaskCancelledError and never runs it', async () => {
+    const { node, run, workers, finish, done } = setup({ CPU: 1 });
+    const running = run(taskSpec());
+    const queued = run(taskSpec());
+    await tick();
+    node.handle({ type: 'cancel_task', taskId: queued.taskId, force: false });
+    expect(done(queued.taskId)).toMatchObject({ systemFailure: false, error: { name: 'TaskCancelledError' } });
+    finish(running);
+    await tick();
+    expect(workers.some((w) => w.ran(queued.taskId))).toBe(false);
+  });
+
+  it('asks the worker to cancel a running task, and terminates it if the task does not stop in time', async () => {
+    vi.useFakeTimers();
+    const { node, run, workerOf } = setup({ CPU: 1 });
+    const t = run(taskSpec());
+    await vi.advanceTimersByTimeAsync(0);
+    const w = workerOf(t)!;
+    node.handle({ type: 'cancel_task', taskId: t.taskId, force: false });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(w.messages).toContainEqual({ type: 'cancel', taskId: t.taskId });
+    expect(w.terminated).toBe(false);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(w.terminated).toBe(true);
+  });
+
+  it('keeps the worker when the cancelled task stops within the grace period', async () => {
+    vi.useFakeTimers();
+    const { node, run, workerOf } = setup({ CPU: 1 });
+    const t = run(taskSpec());
+    await vi.advanceTimersByTimeAsync(0);
+    const w = workerOf(t)!;
+    node.handle({ type: 'cancel_task', taskId: t.taskId, force: false });
+    w.reply({ type: 'done', taskId: t.taskId, startMs: 0, endMs: 1, error: { name: 'TaskCancelledError', message: 'cancelled' } });
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(w.terminated).toBe(false);
+  });
+
+  it('terminates the worker at once on a forced cancel', async () => {
+    const { node, run, workerOf } = setup({ CPU: 1 });
+    const t = run(taskSpec());
+    await tick();
+    node.handle({ type: 'cancel_task', taskId: t.taskId, force: true });
+    expect(workerOf(t)!.terminated).toBe(true);
+  });
+});
+
+describe('Node: calls from task code', () => {
+  it('tells the coordinator a task blocked in get, lends its CPU to a queued task, and unblocks on the reply', async () => {
+    const { node, run, workerOf, sent, finish } = setup({ CPU: 1 });
+    const parent = run(taskSpec());
+    const queued = run(taskSpec());
+    await tick();
+    const w = workerOf(parent)!;
+    expect(workerOf(queued)).toBeUndefined();
+    const wanted = 'x.0' as ObjectId;
+    w.reply({ type: 'request', reqId: 7, taskId: parent.taskId, req: { op: 'get', ids: [wanted], timeoutMs: null } });
+    expect(sent).toContainEqual({ type: 'task_blocked', taskId: parent.taskId });
+    const forwarded = sent.find((m): m is Extract<NodeToCoordinator, { type: 'client_request' }> => m.type === 'client_request');
+    expect(forwarded).toMatchObject({ taskId: parent.taskId, req: { op: 'get', ids: [wanted] } });
+    await tick();
+    expect(workerOf(queued)).toBeDefined();
+    expect(workerOf(queued)).not.toBe(w);
+
+    node.handle({ type: 'client_reply', reqId: forwarded!.reqId, ok: true, value: [{ kind: 'inline', obj: { v: 99, size: 8 } }] });
+    await tick();
+    expect(sent).toContainEqual({ type: 'task_unblocked', taskId: parent.taskId });
+    expect(w.messages).toContainEqual({ type: 'reply', reqId: 7, ok: true, value: [{ v: 99, size: 8 }] });
+
+    // The unblocked parent holds its CPU again: when the borrower finishes, nothing is free
+    // until the parent finishes too; then exactly one CPU is free.
+    finish(queued);
+    const next1 = run(taskSpec());
+    await tick();
+    expect(workerOf(next1)).toBeUndefined();
+    finish(parent);
+    const next2 = run(taskSpec());
+    await tick();
+    expect(workerOf(next1)).toBeDefined();
+    expect(workerOf(next2)).toBeUndefined();
+  });
+
+  it('passes a failed reply to the worker and unblocks the task', async () => {
+    const { node, run, workerOf, sent } = setup({ CPU: 1 });
+    const t = run(taskSpec());
+    await tick();
+    const w = workerOf(t)!;
+    w.reply({ type: 'request', reqId: 3, taskId: t.taskId, req: { op: 'wait', ids: [], numReturns: 0, timeoutMs: 5, fetchLocal: true } });
+    const fwd = sent.find((m): m is Extract<NodeToCoordinator, { type: 'client_request' }> => m.type === 'client_request')!;
+    const error = { name: 'GetTimeoutError', message: 'timed out' };
+    node.handle({ type: 'client_reply', reqId: fwd.reqId, ok: false, error });
+    await tick();
+    expect(w.messages).toContainEqual({ type: 'reply', reqId: 3, ok: false, error });
+    expect(sent).toContainEqual({ type: 'task_unblocked', taskId: t.taskId });
+  });
+
+  it('does not count a non-blocking call as blocking', async () => {
+    const { run, workerOf, sent } = setup({ CPU: 1 });
+    const t = run(taskSpec());
+    await tick();
+    workerOf(t)!.reply({ type: 'request', reqId: -1, taskId: t.taskId, req: { op: 'submit', spec: taskSpec() } });
+    expect(sent.some((m) => m.type === 'task_blocked')).toBe(false);
+    expect(sent).toContainEqual(expect.objectContaining({ type: 'client_request', reqId: -1 }));
+  });
+
+  it('keeps an object put by task code and announces it, inline when small', async () => {
+    const { run, workerOf, sent, store } = setup({ CPU: 1 });
+    const t = run(taskSpec());
+    await tick();
+    const small: SerializedObject = { v: 1, size: 8 };
+    const big: SerializedObject = { v: 2, size: INLINE_OBJECT_MAX_BYTES * 2 };
+    workerOf(t)!.reply(
+      { type: 'request', reqId: -1, taskId: t.taskId, req: { op: 'put', id: 'p1' as ObjectId, obj: small } },
+      { type: 'request', reqId: -1, taskId: t.taskId, req: { op: 'put', id: 'p2' as ObjectId, obj: big } },
+    );
+    expect(sent).toContainEqual({ type: 'object_put', id: 'p1', size: 8, obj: small });
+    expect(sent).toContainEqual({ type: 'object_put', id: 'p2', size: INLINE_OBJECT_MAX_BYTES * 2 });
+    expect(store.get('p2' as ObjectId)).toBe(big);
+  });
+});
+
+describe('Node: actors', () => {
+  const actorId = 'a1' as ActorId;
+  const creation = (): TaskSpec =>
+    taskSpec({
+      kind: 'actor-creation',
+      actorId,
+      heldResources: { CPU: 1 },
+      actor: { className: 'C', maxRestarts: 0, maxTaskRetries: 0, maxConcurrency: 1, methods: ['m'], streamingMethods: [] },
+    });
+
+  it('creates an actor in a worker of its own, then sends its method calls there', async () => {
+    const { run, workers, sent, node } = setup({ CPU: 2 });
+    await tick();
+    const pool = [...workers];
+    const c = run(creation());
+    await tick();
+    const aw = workers.find((w) => !pool.includes(w))!;
+    expect(aw.types()).toEqual(['init', 'load', 'create_actor']);
+    aw.reply({ type: 'actor_ready', actorId, taskId: c.taskId, startMs: 0, endMs: 1 });
+    expect(sent).toContainEqual(expect.objectContaining({ type: 'task_done', taskId: c.taskId, results: [] }));
+    const call = taskSpec({ kind: 'actor-method', actorId, method: 'm', resources: {} });
+    node.handle({ type: 'run_task', spec: call, attempt: 1, args: [] });
+    await tick();
+    expect(aw.runs().map((r) => [r.taskId, r.method, r.transferResults])).toEqual([[call.taskId, 'm', false]]);
+  });
+
+  it('holds the actor’s CPU for its lifetime', async () => {
+    const { run, workers, workerOf } = setup({ CPU: 1 });
+    run(creation());
+    const t = run(taskSpec());
+    await tick();
+    expect(workerOf(t)).toBeUndefined();
+    expect(workers.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('reports actor_died when a live actor’s worker crashes, and gives back its CPU', async () => {
+    const { run, workers, sent, workerOf } = setup({ CPU: 1 });
+    await tick();
+    const pool = [...workers];
+    const c = run(creation());
+    await tick();
+    const aw = workers.find((w) => !pool.includes(w))!;
+    aw.reply({ type: 'actor_ready', actorId, taskId: c.taskId, startMs: 0, endMs: 1 });
+    const t = run(taskSpec());
+    await tick();
+    expect(workerOf(t)).toBeUndefined();
+    aw.crash('boom');
+    expect(sent).toContainEqual(expect.objectContaining({ type: 'actor_died', actorId, error: expect.objectContaining({ name: 'ActorDiedError' }) }));
+    await tick();
+    expect(workerOf(t)).toBeDefined();
+  });
+
+  it('fails a method call for an actor that is not on this node as a system failure', () => {
+    const { node, done } = setup({ CPU: 1 });
+    const call = taskSpec({ kind: 'actor-method', actorId: 'nope' as ActorId, method: 'm', resources: {} });
+    node.handle({ type: 'run_task', spec: call, attempt: 1, args: [] });
+    expect(done(call.taskId)).toMatchObject({ systemFailure: true, error: { name: 'ActorDiedError' } });
+  });
+});
