@@ -190,6 +190,16 @@ describe('Coordinator: running tasks', () => {
     await expect(c.waitObjects([ret(a), ret(b)], 1, 0)).resolves.toEqual([1]);
   });
 
+  it('resolves a wait for the same object listed twice once it is ready (ray.get([ref, ref]))', async () => {
+    const { c, submit, done } = cluster({ n1: { CPU: 1 } });
+    const t = submit(taskSpec());
+    let settled: number[] | undefined;
+    void c.waitObjects([ret(t), ret(t)], 2, null).then((r) => (settled = r));
+    done('n1', t, [1]);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(settled).toEqual([0, 1]);
+  });
+
   it('ignores a task_done from an earlier attempt or another node', () => {
     const { c, links, submit, fail, done } = cluster({ n1: { CPU: 1 }, n2: { CPU: 1 } });
     const t = submit(taskSpec({ maxRetries: 1 }));

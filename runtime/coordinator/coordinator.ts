@@ -251,11 +251,14 @@ export class Coordinator {
         resolve(readyIdx());
       };
       let remaining = numReturns - now.length;
-      for (const id of new Set(ids)) {
-        if (this.objects.isReady(id)) continue;
+      // An id listed twice (`ray.get([ref, ref])`) counts twice when it becomes ready.
+      const pending = new Map<ObjectId, number>();
+      for (const id of ids) if (!this.objects.isReady(id)) pending.set(id, (pending.get(id) ?? 0) + 1);
+      for (const [id, n] of pending) {
         cancels.push(
           this.objects.onReady(id, () => {
-            if (--remaining <= 0) queueMicrotask(finish);
+            remaining -= n;
+            if (remaining <= 0) queueMicrotask(finish);
           }),
         );
       }
