@@ -7,6 +7,7 @@ import { setCore } from '../api/core.ts';
 import { ObjectRef } from '../api/object-ref.ts';
 import { ObjectRefGenerator } from '../api/object-ref-generator.ts';
 import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
+import { OUTBOX_MAX_DELAY_MS } from './constants.ts';
 import { Executor } from './executor.ts';
 import { WorkerCore } from './worker-core.ts';
 
@@ -15,9 +16,11 @@ declare const self: DedicatedWorkerGlobalScope;
 let outbox: FromWorker[] = [];
 let transfer: Transferable[] = [];
 let flushQueued = false;
+let lastFlushMs = 0;
 
 function flush(): void {
   flushQueued = false;
+  lastFlushMs = performance.now();
   const batch = outbox;
   const t = transfer;
   outbox = [];
@@ -28,6 +31,12 @@ function flush(): void {
 function post(msg: FromWorker, tr?: Transferable[]): void {
   outbox.push(msg);
   if (tr && tr.length > 0) transfer.push(...tr);
+  // Batches go at the end of the microtask, but a synchronous body never reaches it: what it
+  // sends (a .remote() call, a progress report) goes out now when nothing went for a while.
+  if (performance.now() - lastFlushMs >= OUTBOX_MAX_DELAY_MS) {
+    flush();
+    return;
+  }
   if (!flushQueued) {
     flushQueued = true;
     queueMicrotask(flush);
