@@ -528,6 +528,24 @@ describe('Coordinator: actors', () => {
     expect(errorOf(ret(submit(methodSpec(actor))))?.name).toBe('ActorDiedError');
   });
 
+  it('never creates an actor killed while it waited for resources, even when a node that has them joins', () => {
+    const { c, submit, errorOf } = cluster({ n1: { CPU: 1 } });
+    const actor = submit({ ...actorSpec(), resources: { CPU: 1, GPU: 1 } });
+    c.killActor(actor.actorId!, true);
+    expect(errorOf(ret(actor))?.name).toBe('ActorDiedError');
+    const gpu = new FakeLink();
+    c.addNode(nid('gpu'), { CPU: 1, GPU: 1 }, gpu, { isCoordinator: false, gpuFallback: false });
+    expect(gpu.runs()).toEqual([]);
+    expect(c.availableResources()).toEqual({ CPU: 2, GPU: 1 });
+  });
+
+  it('tells the node to kill an actor whose constructor is still running', () => {
+    const { c, links, actor } = withActor();
+    expect(links.n1!.ranIds()).toEqual([actor.taskId]);
+    c.killActor(actor.actorId!, true);
+    expect(links.n1!.sent).toContainEqual({ type: 'kill_actor', actorId: actor.actorId });
+  });
+
   it('fails the actor for good when its constructor throws', () => {
     const { submit, fail, actor, errorOf } = withActor({ maxRestarts: 2 });
     const call = submit(methodSpec(actor));

@@ -134,7 +134,8 @@ export class Coordinator {
     this.log(`node ${nodeId} joined with ${JSON.stringify(resources)}`);
     const retry = this.infeasible;
     this.infeasible = [];
-    for (const t of retry) this.schedule(t);
+    // A task may have ended while it waited (a killed actor's creation): only pending ones go on.
+    for (const t of retry) if (t.state === 'PENDING_NODE_ASSIGNMENT') this.schedule(t);
     this.drain();
   }
 
@@ -276,7 +277,9 @@ export class Coordinator {
   killActor(actorId: ActorId, noRestart: boolean): void {
     const a = this.actors.get(actorId);
     if (!a || a.state === 'DEAD') return;
-    if (a.nodeId) this.nodes.get(a.nodeId)?.link.send({ type: 'kill_actor', actorId });
+    // `holding` covers an actor whose constructor is still running on its node.
+    const at = a.nodeId ?? a.holding;
+    if (at) this.nodes.get(at)?.link.send({ type: 'kill_actor', actorId });
     const err = wireError('ActorDiedError', `actor ${a.info.className} (${actorId}) was killed by ray.kill()`, { actorId });
     if (noRestart) this.killForGood(a, err);
     else this.onActorDied(a, err);

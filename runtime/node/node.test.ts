@@ -431,6 +431,22 @@ describe('Node: actors', () => {
     expect(workerOf(t)).toBeDefined();
   });
 
+  it('kills an actor on request, even while its constructor runs, freeing its CPU without reporting a death', async () => {
+    const { node, run, workers, sent, workerOf } = setup({ CPU: 1 });
+    await tick();
+    const pool = [...workers];
+    run(creation());
+    const t = run(taskSpec());
+    await tick();
+    const aw = workers.find((w) => !pool.includes(w))!;
+    expect(workerOf(t)).toBeUndefined();
+    node.handle({ type: 'kill_actor', actorId });
+    expect(aw.terminated).toBe(true);
+    expect(sent.some((m) => m.type === 'actor_died' || (m.type === 'task_done' && m.error))).toBe(false);
+    await tick();
+    expect(workerOf(t)).toBeDefined();
+  });
+
   it('fails a method call for an actor that is not on this node as a system failure', () => {
     const { node, done } = setup({ CPU: 1 });
     const call = taskSpec({ kind: 'actor-method', actorId: 'nope' as ActorId, method: 'm', resources: {} });
