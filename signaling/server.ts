@@ -1,12 +1,15 @@
 // The webray server: serves the built pages and library from dist/ and hosts socket.io, over
-// which cluster members will find each other (Ray's GCS address, minus the task data).
+// which cluster members find each other (Ray's GCS address, minus the task data).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server as SocketIOServer } from 'socket.io';
+import { attachClusterSignaling, type SignalingServer } from './cluster-signaling.ts';
+import type { ClusterRegistry } from './cluster-registry.ts';
+import { MAX_HTTP_BUFFER_BYTES, PING_INTERVAL_MS, PING_TIMEOUT_MS } from './constants.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;
@@ -55,6 +58,8 @@ export interface ServerOptions {
   port?: number;
   /** Folder holding the built pages and webray.js; default `<repo>/dist`. */
   distDir?: string;
+  /** Where the one-line-per-event log goes (joins, leaves, refusals); default stdout. */
+  log?: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -62,7 +67,9 @@ export interface RunningServer {
   url: string;
   port: number;
   host: string;
-  io: SocketIOServer;
+  io: SignalingServer;
+  /** The clusters and their members, for introspection. */
+  registry: ClusterRegistry;
   /** Stops accepting connections, drops open ones; idempotent. */
   close(): Promise<void>;
 }
@@ -81,26 +88,22 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   // socket.io must attach after the request handler: it intercepts /socket.io/ and hands every
   // other request to the handlers already installed.
-  const io = new SocketIOServer(httpServer, { serveClient: false });
-  io.on('connection', () => {
-    // Cluster signaling (rooms, tokens, node table, WebRTC relay) arrives with the cluster issue.
+  const io: SignalingServer = new SocketIOServer(httpServer, {
+    serveClient: false,
+    maxHttpBufferSize: MAX_HTTP_BUFFER_BYTES,
+    pingInterval: PING_INTERVAL_MS,
+    pingTimeout: PING_TIMEOUT_MS,
   });
+  const { registry } = attachClusterSignaling(io, { log: options.log ?? ((line) => console.log(line)) });
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(options.port ?? DEFAULT_PORT, host, () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
-
-  const port = (httpServer.address() as AddressInfo).port;
+  const port = await listen(httpServer, options.port ?? DEFAULT_PORT, host);
   let closing: Promise<void> | undefined;
   return {
     url: `http://${urlHost(host)}:${port}`,
     port,
     host,
     io,
+    registry,
     close() {
       closing ??= new Promise<void>((resolve) => {
         void io.close(() => resolve());
@@ -109,6 +112,17 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return closing;
     },
   };
+}
+
+/** Starts `server` listening; resolves with the port it got (the free one when asked for 0). */
+export function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }
 
 async function serveStatic(distDir: string, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,0 +1,441 @@
+// The cluster protocol end to end: a real server on port 0, real socket.io-client sockets.
+import { createServer, type Server as HttpServer } from 'node:http';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Server } from 'socket.io';
+import { io as connect, type Socket } from 'socket.io-client';
+import { MAX_SIGNAL_BYTES, type JoinReply, type JoinRequest, type MemberInfo } from '../runtime/protocol/signaling.ts';
+import { attachClusterSignaling, type SignalingServer } from './cluster-signaling.ts';
+import { listen, startServer, type RunningServer } from './server.ts';
+
+type Client = Socket & { events: [string, unknown][] };
+type Joined = Extract<JoinReply, { ok: true }>;
+
+const TOKEN = 's3cret-token-value';
+let server: RunningServer;
+let logs: string[];
+let clients: Client[];
+
+beforeEach(async () => {
+  logs = [];
+  clients = [];
+  server = await startServer({ port: 0, distDir: '/nonexistent', log: (line) => logs.push(line) });
+});
+
+afterEach(async () => {
+  for (const c of clients) c.close();
+  await server.close();
+});
+
+/** A connected socket that records every server event it receives. */
+async function client(url = server.url): Promise<Client> {
+  const s = connect(url, { transports: ['websocket'], reconnection: false, forceNew: true }) as Client;
+  s.events = [];
+  s.onAny((event: string, arg: unknown) => s.events.push([event, arg]));
+  clients.push(s);
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', resolve);
+    s.once('connect_error', reject);
+  });
+  return s;
+}
+
+function request(over: Partial<JoinRequest> = {}): JoinRequest {
+  return { role: 'node', cluster: 'lab', token: TOKEN, resources: { CPU: 2 }, gpuFallback: false, ...over };
+}
+
+function join(s: Socket, req: unknown): Promise<JoinReply> {
+  return s.timeout(2000).emitWithAck('join', req) as Promise<JoinReply>;
+}
+
+async function joined(s: Socket, req: JoinRequest): Promise<Joined> {
+  const reply = await join(s, req);
+  if (!reply.ok) throw new Error(`join refused: ${reply.code} ${reply.message}`);
+  return reply;
+}
+
+/** Resolves with the next `event` on `s`. */
+function next<T = unknown>(s: Socket, event: string, timeoutMs = 2000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
+    s.once(event, (arg: T) => {
+      clearTimeout(timer);
+      resolve(arg);
+    });
+  });
+}
+
+const tick = (ms = 100): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A coordinator and two nodes in `cluster`. */
+async function cluster(name = 'lab', token = TOKEN) {
+  const head = await client();
+  const headReply = await joined(head, request({ role: 'coordinator', cluster: name, token, label: 'head' }));
+  const a = await client();
+  const aReply = await joined(a, request({ cluster: name, token }));
+  const b = await client();
+  const bReply = await joined(b, request({ cluster: name, token, resources: { CPU: 8, GPU: 1 } }));
+  await tick(20);
+  return { head, headId: headReply.nodeId, a, aId: aReply.nodeId, b, bId: bReply.nodeId };
+}
+
+/** The underlying ws WebSocket of a client (engine.io-client's websocket transport). */
+function rawWs(s: Socket): { terminate(): void; pause(): void } {
+  return (s.io.engine.transport as unknown as { ws: { terminate(): void; pause(): void } }).ws;
+}
+
+describe('joining a cluster', () => {
+  it('seats the coordinator, admits two nodes and tells the coordinator about each', async () => {
+    const head = await client();
+    const headReply = await joined(head, request({ role: 'coordinator', resources: { CPU: 4 }, label: 'head' }));
+    expect(headReply.nodeId).toMatch(/^n-[0-9a-z]{10}$/);
+    expect(headReply.coordinatorId).toBe(headReply.nodeId);
+    expect(headReply.members).toEqual([
+      { nodeId: headReply.nodeId, role: 'coordinator', resources: { CPU: 4 }, gpuFallback: false, label: 'head' },
+    ]);
+
+    const joinedEvents: MemberInfo[] = [];
+    head.on('node_joined', (m: MemberInfo) => joinedEvents.push(m));
+    const a = await client();
+    const aReply = await joined(a, request());
+    const b = await client();
+    const bReply = await joined(b, request({ resources: { CPU: 8, GPU: 1 }, gpuFallback: true }));
+
+    for (const reply of [aReply, bReply]) {
+      expect(reply.coordinatorId).toBe(headReply.nodeId);
+      expect(reply.members.map((m) => m.nodeId)).toEqual([headReply.nodeId, reply.nodeId]);
+    }
+    expect(new Set([headReply.nodeId, aReply.nodeId, bReply.nodeId]).size).toBe(3);
+    await tick(50);
+    expect(joinedEvents).toEqual([
+      { nodeId: aReply.nodeId, role: 'node', resources: { CPU: 2 }, gpuFallback: false },
+      { nodeId: bReply.nodeId, role: 'node', resources: { CPU: 8, GPU: 1 }, gpuFallback: true },
+    ]);
+    // Nodes are introduced to the coordinator, not to each other.
+    expect(a.events).toEqual([]);
+    expect(b.events).toEqual([]);
+    expect(server.registry.members('lab')).toHaveLength(3);
+  });
+
+  it('refuses a wrong token, and the refused socket hears nothing of the cluster', async () => {
+    const { head, a } = await cluster();
+    const intruder = await client();
+    const reply = await join(intruder, request({ token: 'guess' }));
+    expect(reply).toEqual({ ok: false, code: 'wrong_token', message: expect.any(String) });
+    if (reply.ok) return;
+    expect(reply.message).not.toMatch(/n-[0-9a-z]{10}|head|s3cret/);
+
+    // Cluster life goes on around it: a join, a leave, then the cluster closes.
+    const c = await client();
+    await joined(c, request());
+    c.close();
+    a.emit('leave');
+    await tick(50);
+    head.close();
+    await tick(100);
+    expect(intruder.events).toEqual([]);
+    expect(intruder.connected).toBe(true);
+  });
+
+  it('refuses a second coordinator for a running cluster', async () => {
+    const { head } = await cluster();
+    const second = await client();
+    expect(await join(second, request({ role: 'coordinator' }))).toMatchObject({ ok: false, code: 'coordinator_exists' });
+    const c = await client();
+    await joined(c, request());
+    await tick(50);
+    expect(second.events).toEqual([]);
+    expect(head.events.map(([e]) => e)).toEqual(['node_joined', 'node_joined', 'node_joined']);
+  });
+
+  it('refuses a node before any coordinator runs the cluster, saying what to do', async () => {
+    const early = await client();
+    expect(await join(early, request({ cluster: 'later' }))).toEqual({
+      ok: false,
+      code: 'no_coordinator',
+      message: 'no coordinator is running cluster later: open the demo page and start it first',
+    });
+    // Once the coordinator is there, the same socket may join.
+    const head = await client();
+    await joined(head, request({ role: 'coordinator', cluster: 'later' }));
+    expect((await join(early, request({ cluster: 'later' }))).ok).toBe(true);
+  });
+
+  it('refuses a second join on the same socket', async () => {
+    const { a } = await cluster();
+    expect(await join(a, request())).toMatchObject({ ok: false, code: 'already_joined' });
+  });
+
+  it('answers an invalid join with bad_request and the schema’s complaint', async () => {
+    const s = await client();
+    const reply = await join(s, { ...request(), cluster: '../etc' });
+    expect(reply).toMatchObject({ ok: false, code: 'bad_request' });
+    if (!reply.ok) expect(reply.message).toContain('cluster: a cluster name is 1–64 letters, digits, _ . -');
+    expect(await join(s, 'lab')).toMatchObject({ ok: false, code: 'bad_request' });
+  });
+});
+
+describe('relaying signals', () => {
+  it('relays a signal between two members as { from, data }, both ways', async () => {
+    const { head, headId, a, aId } = await cluster();
+    const offer = { type: 'offer', sdp: 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n' };
+    const got = next(a, 'signal');
+    head.emit('signal', { to: aId, data: offer });
+    expect(await got).toEqual({ from: headId, data: offer });
+    const back = next(head, 'signal');
+    a.emit('signal', { to: headId, data: { type: 'answer' } });
+    expect(await back).toEqual({ from: aId, data: { type: 'answer' } });
+  });
+
+  it('relays nothing across clusters, nor to or from a socket that is not a member', async () => {
+    const lab = await cluster('lab');
+    const other = await cluster('other', 'other-token');
+    const stranger = await client();
+    other.head.emit('signal', { to: lab.aId, data: 'from other' });
+    lab.a.emit('signal', { to: other.headId, data: 'to other' });
+    stranger.emit('signal', { to: lab.headId, data: 'from nobody' });
+    // Relays still work within each cluster.
+    const inLab = next(lab.head, 'signal');
+    lab.b.emit('signal', { to: lab.headId, data: 'ok' });
+    expect(await inLab).toEqual({ from: lab.bId, data: 'ok' });
+    await tick(50);
+    for (const s of [lab.head, lab.a, lab.b, other.head, other.a, other.b, stranger]) {
+      expect(s.events.filter(([e, m]) => e === 'signal' && (m as { data: unknown }).data !== 'ok')).toEqual([]);
+    }
+  });
+
+  it('drops a signal over MAX_SIGNAL_BYTES and keeps relaying normal ones', async () => {
+    const { head, a, aId } = await cluster();
+    head.emit('signal', { to: aId, data: 'x'.repeat(MAX_SIGNAL_BYTES) });
+    const ok = next(a, 'signal');
+    head.emit('signal', { to: aId, data: 'small' });
+    expect(await ok).toMatchObject({ data: 'small' });
+    await tick(50);
+    expect(a.events.filter(([e]) => e === 'signal')).toHaveLength(1);
+    expect(head.connected).toBe(true);
+  });
+});
+
+describe('garbage', () => {
+  it('forgives three invalid messages, disconnects on the fourth, and the cluster keeps working', async () => {
+    const { head, headId, a, aId, b, bId } = await cluster();
+    const left = next<{ nodeId: string; reason: string }>(head, 'node_left');
+    const dropped = next<string>(b, 'disconnect');
+    b.emit('signal', 'not an object');
+    b.emit('signal', 42);
+    b.emit('no_such_event', { x: 1 });
+    await tick(50);
+    expect(b.connected).toBe(true);
+    b.emit('signal', [aId, 'data']);
+    expect(await dropped).toBe('io server disconnect');
+    expect(await left).toEqual({ nodeId: bId, reason: 'dropped' });
+
+    const relayed = next(a, 'signal');
+    head.emit('signal', { to: aId, data: 'still here' });
+    expect(await relayed).toEqual({ from: headId, data: 'still here' });
+    expect(server.registry.members('lab').map((m) => m.nodeId)).toEqual([headId, aId]);
+    expect(logs.some((l) => l.includes('dropped socket'))).toBe(true);
+  });
+
+  it('survives every shape of nonsense from a socket that never joined', async () => {
+    const { head, headId, a, aId } = await cluster();
+    const payloads: unknown[] = [undefined, null, 0, 'x', true, [], [1, 2], {}, { role: 'node' }, Buffer.from('bin')];
+    let disconnects = 0;
+    for (const p of payloads) {
+      for (const [event, withAck] of [
+        ['join', true],
+        ['join', false],
+        ['signal', false],
+        ['leave', false],
+        ['error', false],
+        ['constructor', false],
+        ['__proto__', false],
+        ['hasOwnProperty', false],
+      ] as const) {
+        const s = await client();
+        s.on('disconnect', () => disconnects++);
+        for (let i = 0; i < 5; i++) {
+          if (withAck) s.emit(event, p, () => {});
+          else s.emit(event, p);
+        }
+      }
+    }
+    await tick(300);
+    expect(disconnects).toBeGreaterThan(0);
+    const relayed = next(a, 'signal');
+    head.emit('signal', { to: aId, data: 'alive' });
+    expect(await relayed).toEqual({ from: headId, data: 'alive' });
+    expect(server.registry.members('lab')).toHaveLength(3);
+  });
+
+  it('does not admit a join sent without an ack, and counts it as garbage', async () => {
+    const { head } = await cluster();
+    const s = await client();
+    const gone = next(s, 'disconnect');
+    for (let i = 0; i < 4; i++) s.emit('join', request());
+    expect(await gone).toBe('io server disconnect');
+    await tick(50);
+    expect(head.events.filter(([e]) => e === 'node_joined')).toHaveLength(2); // a and b only
+  });
+
+  it('closes a connection that sends a message over 1 MB or an undecodable packet', async () => {
+    const { head, headId, a, aId, b } = await cluster();
+    const big = next(a, 'disconnect');
+    a.emit('signal', { to: headId, data: 'x'.repeat(1_100_000) });
+    expect(await big).toBe('transport close');
+    const parse = next(b, 'disconnect');
+    b.io.engine.send('2["signal",{"to":'); // a socket.io EVENT packet cut short
+    expect(await parse).toBe('transport close');
+    // Both were dropped from the cluster; the coordinator and a new node go on.
+    await tick(50);
+    expect(head.events.filter(([e]) => e === 'node_left').map(([, m]) => (m as { reason: string }).reason).sort()).toEqual([
+      'disconnected',
+      'dropped',
+    ]);
+    const c = await client();
+    const cReply = await joined(c, request());
+    const relayed = next(c, 'signal');
+    head.emit('signal', { to: cReply.nodeId, data: 1 });
+    expect(await relayed).toEqual({ from: headId, data: 1 });
+    expect(server.registry.members('lab').map((m) => m.nodeId)).not.toContain(aId);
+  });
+
+  it('survives a signal nested too deep for socket.io’s encoder', async () => {
+    const { head, headId, a, aId } = await cluster();
+    const depth = 20_000; // 40 kB of JSON: under MAX_SIGNAL_BYTES, too deep to re-encode
+    a.io.engine.send(`2["signal",{"to":"${headId}","data":${'['.repeat(depth)}${']'.repeat(depth)}}]`);
+    await tick(100);
+    expect(head.events.filter(([e]) => e === 'signal')).toEqual([]);
+    const relayed = next(a, 'signal');
+    head.emit('signal', { to: aId, data: 'after' });
+    expect(await relayed).toEqual({ from: headId, data: 'after' });
+    expect(a.connected).toBe(true);
+  });
+});
+
+describe('leaving', () => {
+  it('tells the coordinator within well under a second that a node’s socket closed', async () => {
+    const { head, a, aId, b } = await cluster();
+    const left = next<{ nodeId: string; reason: string }>(head, 'node_left');
+    const toPeer = next<{ nodeId: string; reason: string }>(b, 'node_left');
+    const t0 = performance.now();
+    rawWs(a).terminate(); // the TCP connection drops, as when a tab is killed
+    expect(await left).toEqual({ nodeId: aId, reason: 'disconnected' });
+    const elapsedMs = performance.now() - t0;
+    expect(elapsedMs).toBeLessThan(1000);
+    expect(await toPeer).toEqual({ nodeId: aId, reason: 'disconnected' });
+    expect(server.registry.members('lab')).toHaveLength(2);
+  });
+
+  it('tells the coordinator about a graceful close too, just as fast', async () => {
+    const { head, b, bId } = await cluster();
+    const left = next(head, 'node_left');
+    const t0 = performance.now();
+    b.close();
+    expect(await left).toEqual({ nodeId: bId, reason: 'disconnected' });
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it('lets a node leave and join again on the same socket with a new id', async () => {
+    const { head, a, aId } = await cluster();
+    const left = next(head, 'node_left');
+    a.emit('leave');
+    expect(await left).toEqual({ nodeId: aId, reason: 'left' });
+    expect(a.connected).toBe(true);
+    const again = await joined(a, request());
+    expect(again.nodeId).not.toBe(aId);
+    // The relay follows the new id, not the old one.
+    const got = next(a, 'signal');
+    head.emit('signal', { to: aId, data: 'old' });
+    head.emit('signal', { to: again.nodeId, data: 'new' });
+    expect(await got).toMatchObject({ data: 'new' });
+  });
+
+  it('closes the cluster when its coordinator disconnects, and the name can be started again', async () => {
+    const { head, a, b, bId } = await cluster();
+    const closedA = next<{ reason: string }>(a, 'cluster_closed');
+    const closedB = next<{ reason: string }>(b, 'cluster_closed');
+    const t0 = performance.now();
+    rawWs(head).terminate();
+    expect((await closedA).reason).toMatch(/coordinator of cluster lab .*join again/);
+    await closedB;
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(server.registry.size).toBe(0);
+    expect(a.connected && b.connected).toBe(true);
+    // Released nodes are members of nothing: their signals go nowhere.
+    b.emit('signal', { to: bId, data: 'x' });
+    a.emit('leave');
+
+    const newHead = await client();
+    const h = await joined(newHead, request({ role: 'coordinator', token: 'new-token' }));
+    expect(await join(a, request())).toMatchObject({ ok: false, code: 'wrong_token' });
+    const again = await joined(a, request({ token: 'new-token' }));
+    expect(again.coordinatorId).toBe(h.nodeId);
+    await tick(50);
+    // b, no longer a member, heard nothing after cluster_closed.
+    expect(b.events.map(([e]) => e)).toEqual(['cluster_closed']);
+  });
+
+  it('closes the cluster when its coordinator sends leave', async () => {
+    const { head, a } = await cluster();
+    const closed = next<{ reason: string }>(a, 'cluster_closed');
+    head.emit('leave');
+    expect((await closed).reason).toBe('the coordinator of cluster lab shut it down; join again once it is started again');
+    expect(await join(head, request({ role: 'coordinator' }))).toMatchObject({ ok: true });
+  });
+});
+
+describe('logging', () => {
+  it('writes one line per join, leave and refusal, never the token', async () => {
+    const { head, a } = await cluster();
+    const s = await client();
+    await join(s, request({ token: 'wrong-' + TOKEN }));
+    a.emit('leave');
+    await tick(30);
+    head.close();
+    await tick(50);
+    expect(logs).toHaveLength(3 + 1 + 1 + 1);
+    expect(logs.filter((l) => l.includes(' joined '))).toHaveLength(3);
+    expect(logs.filter((l) => l.includes('refused'))).toEqual([expect.stringContaining('wrong_token')]);
+    expect(logs.filter((l) => l.includes(' left '))).toHaveLength(2);
+    for (const l of logs) expect(l).not.toContain(TOKEN);
+  });
+});
+
+describe('a frozen tab', () => {
+  let io: SignalingServer;
+  let http: HttpServer;
+  let url: string;
+
+  beforeEach(async () => {
+    http = createServer();
+    io = new Server(http, { pingInterval: 100, pingTimeout: 100 });
+    attachClusterSignaling(io, { log: () => {} });
+    url = `http://127.0.0.1:${await listen(http, 0, '127.0.0.1')}`;
+  });
+
+  afterEach(async () => {
+    for (const c of clients) c.close();
+    const closed = io.close();
+    http.closeAllConnections();
+    await closed;
+  });
+
+  it('is reported as timed_out once it misses its pings', async () => {
+    const head = await client(url);
+    await joined(head, request({ role: 'coordinator' }));
+    const a = await client(url);
+    const aId = (await joined(a, request())).nodeId;
+    const left = next(head, 'node_left', 3000);
+    const ws = rawWs(a);
+    ws.pause(); // reads nothing more, answers no ping: a frozen tab
+    expect(await left).toEqual({ nodeId: aId, reason: 'timed_out' });
+    ws.terminate(); // else its unread close handshake holds the port open for 30 s
+  });
+
+  it('runs the real server with a short ping cycle and a 1 MB message cap', () => {
+    const opts = server.io.engine.opts;
+    expect(opts.pingInterval).toBe(5000);
+    expect(opts.pingTimeout).toBe(5000);
+    expect(opts.maxHttpBufferSize).toBe(1_000_000);
+  });
+});

@@ -1,0 +1,194 @@
+// The socket.io side of the signaling server: admits tabs to clusters, keeps each cluster's room,
+// tells the coordinator who joins and everyone who leaves, and relays WebRTC signals (Ray's GCS
+// node membership, without any task data). Every inbound event is validated; nothing a client
+// sends can throw out of here, and a client that keeps sending garbage is disconnected.
+
+import type { Server, Socket } from 'socket.io';
+import * as v from 'valibot';
+import {
+  CLIENT_EVENTS,
+  JoinRequestSchema,
+  type ClientToServer,
+  type JoinReply,
+  type NodeLeftReason,
+  type ServerToClient,
+} from '../runtime/protocol/signaling.ts';
+import { ClusterRegistry, type Departure } from './cluster-registry.ts';
+import { GARBAGE_ALLOWANCE } from './constants.ts';
+import { routeSignal } from './signal-relay.ts';
+
+export type SignalingServer = Server<ClientToServer, ServerToClient>;
+type SignalingSocket = Socket<ClientToServer, ServerToClient>;
+
+export interface ClusterSignalingOptions {
+  /** One line per join, leave, refusal and dropped client; no tokens ever reach it. */
+  log: (line: string) => void;
+  /** Default: a fresh registry. */
+  registry?: ClusterRegistry;
+  /** Invalid messages forgiven per socket before it is disconnected; default GARBAGE_ALLOWANCE. */
+  garbageAllowance?: number;
+}
+
+export interface ClusterSignaling {
+  readonly registry: ClusterRegistry;
+}
+
+/** Installs the cluster protocol on the default namespace of `io`. */
+export function attachClusterSignaling(io: SignalingServer, options: ClusterSignalingOptions): ClusterSignaling {
+  const registry = options.registry ?? new ClusterRegistry();
+  const allowance = options.garbageAllowance ?? GARBAGE_ALLOWANCE;
+  const log = (line: string): void => {
+    try {
+      options.log(`webray signaling: ${line}`);
+    } catch {
+      // A failing logger must not take the server down with it.
+    }
+  };
+  io.on('connection', (socket) => new Connection(socket, registry, allowance, log).start());
+  return { registry };
+}
+
+const CLIENT_EVENT_NAMES: ReadonlySet<unknown> = new Set(CLIENT_EVENTS);
+
+/** The room holding a cluster's member sockets. */
+export function clusterRoom(cluster: string): string {
+  return `cluster:${cluster}`;
+}
+
+/** One client socket for its lifetime: at most one membership at a time, and a garbage count. */
+class Connection {
+  private garbage = 0;
+
+  constructor(
+    private readonly socket: SignalingSocket,
+    private readonly registry: ClusterRegistry,
+    private readonly allowance: number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  start(): void {
+    const s = this.socket;
+    s.onAny((event: unknown) => {
+      if (!CLIENT_EVENT_NAMES.has(event)) this.guard('unknown event', () => this.strike('an unknown event'));
+    });
+    s.on('join', (req: unknown, ack: unknown) => this.guard('join', () => this.onJoin(req, ack)));
+    s.on('signal', (msg: unknown) => this.guard('signal', () => this.onSignal(msg)));
+    s.on('leave', () => this.guard('leave', () => this.depart('left')));
+    s.on('disconnect', (reason) => this.guard('disconnect', () => this.depart(leaveReason(reason))));
+  }
+
+  private get who(): string {
+    return `socket ${this.socket.id}, ${this.socket.handshake.address}`;
+  }
+
+  private onJoin(req: unknown, ack: unknown): void {
+    if (typeof ack !== 'function') {
+      this.strike('a join without an ack');
+      return;
+    }
+    const reply = (r: JoinReply): void => {
+      (ack as (r: JoinReply) => void)(r);
+    };
+    const parsed = v.safeParse(JoinRequestSchema, req);
+    if (!parsed.success) {
+      const issue = parsed.issues[0];
+      const where = v.getDotPath(issue);
+      this.log(`refused a join: bad_request at ${where ?? 'the request'} (${this.who})`);
+      reply({ ok: false, code: 'bad_request', message: `${where === null ? '' : `${where}: `}${issue.message}` });
+      this.strike('an invalid join');
+      return;
+    }
+    const r = parsed.output;
+    const outcome = this.registry.join(this.socket.id, r);
+    if (!outcome.ok) {
+      this.log(`refused a ${r.role} for cluster ${r.cluster}: ${outcome.code} (${this.who})`);
+      reply({ ok: false, code: outcome.code, message: outcome.message });
+      return;
+    }
+    const { member, coordinator } = outcome;
+    void this.socket.join(clusterRoom(outcome.cluster));
+    reply(outcome.reply);
+    const label = member.label === undefined ? '' : `, label ${JSON.stringify(member.label)}`;
+    this.log(
+      `cluster ${outcome.cluster}: ${member.role} ${member.nodeId} joined ` +
+        `(resources ${JSON.stringify(member.resources)}${member.gpuFallback ? ', fallback GPU' : ''}${label}; ${this.who})`,
+    );
+    // After the reply, so the node knows its id before the coordinator's first signal reaches it.
+    if (member.role === 'node') this.socket.nsp.to(coordinator.connection).emit('node_joined', member);
+  }
+
+  private onSignal(msg: unknown): void {
+    const decision = routeSignal(this.registry, this.socket.id, msg);
+    if (decision.kind === 'drop') {
+      if (decision.garbage) this.strike(decision.reason);
+      return;
+    }
+    try {
+      this.socket.nsp.to(decision.connection).emit('signal', decision.message);
+    } catch {
+      // The encoder gave up on it (nesting too deep for its recursion, say).
+      this.strike('an unencodable signal');
+    }
+  }
+
+  /** Ends this socket's membership, telling the rest of its cluster. */
+  private depart(reason: NodeLeftReason): void {
+    const d = this.registry.leave(this.socket.id);
+    if (d === undefined) return;
+    const room = clusterRoom(d.cluster);
+    void this.socket.leave(room);
+    const nsp = this.socket.nsp;
+    if (d.kind === 'node_left') {
+      nsp.to(room).emit('node_left', { nodeId: d.member.nodeId, reason });
+      this.log(`cluster ${d.cluster}: node ${d.member.nodeId} left (${reason})`);
+      return;
+    }
+    nsp.to(room).emit('cluster_closed', { reason: closedSentence(d, reason) });
+    nsp.in(room).socketsLeave(room);
+    this.log(
+      `cluster ${d.cluster}: closed, its coordinator ${d.member.nodeId} left (${reason}); ` +
+        `${d.volunteers.length} node(s) released`,
+    );
+  }
+
+  /** Counts an invalid message; past the allowance, drops the client. */
+  private strike(what: string): void {
+    this.garbage++;
+    if (this.garbage <= this.allowance || !this.socket.connected) return;
+    this.log(`dropped ${this.who} after ${this.garbage} invalid messages, the last one ${what}`);
+    this.depart('dropped');
+    this.socket.disconnect(true);
+  }
+
+  private guard(event: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log(`internal error handling ${event} from ${this.who}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+/** Maps socket.io's disconnect reasons onto the protocol's. */
+function leaveReason(reason: string): NodeLeftReason {
+  switch (reason) {
+    case 'ping timeout':
+      return 'timed_out';
+    case 'server namespace disconnect': // this handler gave up on it
+    case 'forced close': // socket.io gave up on it (an undecodable packet)
+    case 'parse error':
+      return 'dropped';
+    default:
+      return 'disconnected';
+  }
+}
+
+function closedSentence(d: Extract<Departure, { kind: 'cluster_closed' }>, reason: NodeLeftReason): string {
+  const how: Record<NodeLeftReason, string> = {
+    left: 'shut it down',
+    disconnected: 'went away (its tab closed or lost its connection)',
+    timed_out: 'stopped responding',
+    dropped: 'was disconnected by the server',
+  };
+  return `the coordinator of cluster ${d.cluster} ${how[reason]}; join again once it is started again`;
+}
