@@ -73,6 +73,10 @@ async function main() {
   );
 
   const buildWarning = ensureBuilt(root, log);
+  const loadAtStart = os.loadavg()[0];
+  if (loadAtStart > os.cpus().length / 2) {
+    warn(`load average ${loadAtStart.toFixed(1)} on ${os.cpus().length} cores: other work is running, figures will be low and noisy`);
+  }
   if (buildWarning) warn(`${buildWarning}; webray rows will fail, baselines still run`);
 
   let server;
@@ -82,7 +86,7 @@ async function main() {
     log(`server at ${server.url}`);
     browser = await launchBrowser();
     log(`chromium ${browser.version()}`);
-    return await runAll({ options, timing, outPath, server, browser });
+    return await runAll({ options, timing, outPath, server, browser, loadAtStart });
   } catch (err) {
     console.error(`[bench] harness failure: ${err?.stack ?? err}`);
     return 1;
@@ -92,7 +96,7 @@ async function main() {
   }
 }
 
-async function runAll({ options, timing, outPath, server, browser }) {
+async function runAll({ options, timing, outPath, server, browser, loadAtStart }) {
   const assets = loadPageAssets(benchDir);
   const pageErrors = [];
   const handlers = {
@@ -238,6 +242,8 @@ async function runAll({ options, timing, outPath, server, browser }) {
       chromium: browser.version(),
       ...env,
       network: insideNetns() ? 'loopback-only namespace' : 'host',
+      // 1-minute load average before and after: a busy machine explains low, noisy figures.
+      loadAverage: { start: round2(loadAtStart), end: round2(os.loadavg()[0]) },
     },
     options: { ...timing, quick: options.quick, batch: options.batch, putMb: options.putMb, filters: options.filters },
     server: server.url,
@@ -252,7 +258,8 @@ async function runAll({ options, timing, outPath, server, browser }) {
   if (targets) console.log(`\nTargets (webray issue):\n${targets}`);
   console.log(
     `\n${results.machine.cores} cores (${results.machine.cpuModel}), hardwareConcurrency ${env.hardwareConcurrency}, ` +
-      `Chromium ${results.machine.chromium}, ${results.date}`,
+      `Chromium ${results.machine.chromium}, load average ${results.machine.loadAverage.start} → ` +
+      `${results.machine.loadAverage.end}, ${results.date}`,
   );
   log(`wrote ${outPath}`);
 
@@ -262,6 +269,10 @@ async function runAll({ options, timing, outPath, server, browser }) {
     return 1;
   }
   return 0;
+}
+
+function round2(x) {
+  return Math.round(x * 100) / 100;
 }
 
 function formatForLog(value, unit) {
