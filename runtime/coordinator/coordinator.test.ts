@@ -404,6 +404,53 @@ describe('Coordinator: resources and placement', () => {
   });
 });
 
+describe('Coordinator: requests from task code and introspection', () => {
+  function request(c: Coordinator, req: Extract<NodeToCoordinator, { type: 'client_request' }>['req']): CoordinatorToNode[] {
+    const replies: CoordinatorToNode[] = [];
+    c.handleNodeMessage(nid('n1'), { type: 'client_request', reqId: 1, taskId: null, req }, (m) => replies.push(m));
+    return replies;
+  }
+
+  it('answers a get that times out with GetTimeoutError', async () => {
+    const { c, submit } = cluster({ n1: { CPU: 1 } });
+    const t = submit(taskSpec());
+    const replies = request(c, { op: 'get', ids: [ret(t)], timeoutMs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(replies).toEqual([{ type: 'client_reply', reqId: 1, ok: false, error: expect.objectContaining({ name: 'GetTimeoutError' }) }]);
+  });
+
+  it('answers getActor with the actor, or an error naming the missing name', () => {
+    const { c, submit } = cluster({ n1: { CPU: 1 } });
+    const actor = submit(actorSpec({ name: 'hits' }));
+    expect(request(c, { op: 'getActor', name: 'hits' })).toEqual([
+      { type: 'client_reply', reqId: 1, ok: true, value: expect.objectContaining({ actorId: actor.actorId, className: 'Counter' }) },
+    ]);
+    expect(request(c, { op: 'getActor', name: 'nope' })[0]).toMatchObject({ ok: false, error: { message: expect.stringContaining('"nope"') } });
+  });
+
+  it('turns a submit it cannot accept into an error reply instead of throwing', () => {
+    const { c } = cluster({ n1: { CPU: 1 } });
+    expect(request(c, { op: 'submit', spec: taskSpec({ fnId: 'unknown' as FunctionId }) })[0]).toMatchObject({ ok: false });
+  });
+
+  it('sums resources over live nodes only', () => {
+    const { c } = cluster({ n1: { CPU: 2 }, n2: { CPU: 4, GPU: 1 } });
+    expect(c.clusterResources()).toEqual({ CPU: 6, GPU: 1 });
+    c.removeNode(nid('n2'), 'left');
+    expect(c.clusterResources()).toEqual({ CPU: 2 });
+    expect(c.nodeInfos().find((n) => n.nodeId === 'n2')).toMatchObject({ alive: false, available: {} });
+  });
+
+  it('lists tasks with their state and leaves out those with task events off', () => {
+    const { c, submit, done } = cluster({ n1: { CPU: 1 } });
+    const a = submit(taskSpec({ name: 'visible' }));
+    submit(taskSpec({ name: 'hidden', enableTaskEvents: false }));
+    expect(c.taskInfos().map((t) => t.name)).toEqual(['visible']);
+    done('n1', a);
+    expect(c.taskInfos('FINISHED').map((t) => [t.name, t.attempts, t.nodeId])).toEqual([['visible', 1, 'n1']]);
+  });
+});
+
 describe('Coordinator: cancellation', () => {
   it('fails a queued task’s return with TaskCancelledError and never sends it', () => {
     const { links, submit, done, errorOf, c } = cluster({ n1: { CPU: 1 } });
@@ -609,5 +656,71 @@ describe('Coordinator: pipelining short tasks', () => {
     const sent = links.n1!.ranIds();
     expect(sent).toContain(tasks[PER_CPU]!.taskId);
     expect(sent).not.toContain(tasks[PER_CPU + 1]!.taskId);
+  });
+});
+
+describe('Coordinator: streaming generators', () => {
+  function item(c: Coordinator, spec: TaskSpec, index: number, v: unknown, attempt = 1): void {
+    c.handleNodeMessage(nid('n1'), { type: 'generator_item', taskId: spec.taskId, attempt, index, result: { id: ret(spec, index), size: 8, obj: { v, size: 8 } } });
+  }
+  const streaming = (over: Partial<TaskSpec> = {}): TaskSpec => taskSpec({ numReturns: 'streaming', ...over });
+
+  it('hands out each item as soon as it is yielded, and done once the task finishes', async () => {
+    const { c, submit, done } = cluster({ n1: { CPU: 1 } });
+    const g = submit(streaming());
+    item(c, g, 0, 'a');
+    await expect(c.generatorNext(g.taskId, 0)).resolves.toEqual({ done: false, id: ret(g, 0) });
+    expect(c.locate(ret(g, 0))?.obj?.v).toBe('a');
+    const next = c.generatorNext(g.taskId, 1);
+    item(c, g, 1, 'b');
+    await expect(next).resolves.toEqual({ done: false, id: ret(g, 1) });
+    const end = c.generatorNext(g.taskId, 2);
+    done('n1', g, []);
+    await expect(end).resolves.toEqual({ done: true });
+  });
+
+  it('surfaces an error thrown mid-stream as the item after the last good one', async () => {
+    const { c, submit, fail, errorOf } = cluster({ n1: { CPU: 1 } });
+    const g = submit(streaming());
+    item(c, g, 0, 'ok');
+    fail('n1', g, thrown(new RangeError('mid-stream')));
+    await expect(c.generatorNext(g.taskId, 1)).resolves.toEqual({ done: false, id: ret(g, 1) });
+    expect(errorOf(ret(g, 1))?.cause?.message).toBe('mid-stream');
+    await expect(c.generatorNext(g.taskId, 2)).resolves.toEqual({ done: true });
+  });
+
+  it('ignores items a retry yields again and keeps the new ones', async () => {
+    const { c, submit, fail } = cluster({ n1: { CPU: 1 } });
+    const g = submit(streaming({ maxRetries: 1 }));
+    item(c, g, 0, 'first');
+    fail('n1', g, crash(), true);
+    item(c, g, 0, 'again', 2);
+    item(c, g, 1, 'new', 2);
+    expect(c.locate(ret(g, 0))?.obj?.v).toBe('first');
+    expect(c.locate(ret(g, 1))?.obj?.v).toBe('new');
+    await expect(c.generatorNext(g.taskId, 1)).resolves.toEqual({ done: false, id: ret(g, 1) });
+  });
+
+  it('acknowledges consumed items to the node when the task has backpressure', async () => {
+    const { c, links, submit } = cluster({ n1: { CPU: 1 } });
+    const g = submit(streaming({ generatorBackpressure: 2 }));
+    item(c, g, 0, 'a');
+    item(c, g, 1, 'b');
+    await c.generatorNext(g.taskId, 0);
+    await c.generatorNext(g.taskId, 1);
+    expect(links.n1!.sent.filter((m) => m.type === 'generator_ack')).toEqual([
+      { type: 'generator_ack', taskId: g.taskId, consumed: 1 },
+      { type: 'generator_ack', taskId: g.taskId, consumed: 2 },
+    ]);
+  });
+
+  it('ends the stream with TaskCancelledError when cancelled', async () => {
+    const { c, submit, errorOf } = cluster({ n1: { CPU: 1 } });
+    const g = submit(streaming());
+    item(c, g, 0, 'a');
+    c.cancel(g.taskId as unknown as ObjectId, false, true);
+    await expect(c.generatorNext(g.taskId, 1)).resolves.toEqual({ done: false, id: ret(g, 1) });
+    expect(errorOf(ret(g, 1))?.name).toBe('TaskCancelledError');
+    await expect(c.generatorNext(g.taskId, 2)).resolves.toEqual({ done: true });
   });
 });

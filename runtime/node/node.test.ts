@@ -219,6 +219,51 @@ describe('Node: resources', () => {
   });
 });
 
+describe('Node: pipelining short tasks', () => {
+  /** One CPU whose worker has run two sub-millisecond tasks, so the function counts as short. */
+  async function warmShortFn() {
+    const n = setup({ CPU: 1 });
+    for (let i = 0; i < 2; i++) {
+      const t = n.run(taskSpec());
+      await tick();
+      n.workerOf(t)!.reply({ type: 'done', taskId: t.taskId, startMs: 0, endMs: 0.1, results: [] });
+    }
+    return n;
+  }
+
+  it('queues short tasks on the busy worker instead of waiting for a free CPU', async () => {
+    const { run, workerOf, workers } = await warmShortFn();
+    const a = run(taskSpec());
+    const b = run(taskSpec());
+    await tick();
+    expect(workerOf(b)).toBe(workerOf(a));
+    expect(workers).toHaveLength(1);
+  });
+
+  it('does not pipeline a task that is not known to be short', async () => {
+    const { run, workerOf } = setup({ CPU: 1 });
+    run(taskSpec());
+    const b = run(taskSpec());
+    await tick();
+    expect(workerOf(b)).toBeUndefined();
+  });
+
+  it('runs tasks a blocked worker hands back on another worker, with the CPU it lent', async () => {
+    const { run, workerOf, workers } = await warmShortFn();
+    const a = run(taskSpec());
+    const b = run(taskSpec());
+    await tick();
+    const w = workerOf(a)!;
+    w.reply(
+      { type: 'request', reqId: 1, taskId: a.taskId, req: { op: 'get', ids: ['x.0' as ObjectId], timeoutMs: null } },
+      { type: 'returned', taskIds: [b.taskId] },
+    );
+    await tick();
+    const other = workers.find((x) => x !== w && x.ran(b.taskId));
+    expect(other).toBeDefined();
+  });
+});
+
 describe('Node: worker failures', () => {
   it('reports a crashed worker’s task as a system failure with WorkerCrashedError and uses a new worker next', async () => {
     const { run, workerOf, workers, done } = setup({ CPU: 1 });
