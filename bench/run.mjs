@@ -163,6 +163,7 @@ async function runAll({ options, timing, outPath, server, browser, loadAtStart }
         samples: result?.samples ?? null,
         calls: result?.calls ?? null,
         error,
+        cleanupError: result?.cleanupError ?? null,
         baselineName: b.baseline,
         peerName: b.peer,
         target: b.target,
@@ -202,6 +203,7 @@ async function runAll({ options, timing, outPath, server, browser, loadAtStart }
         );
         const sdPct = result.value ? ` ±${((100 * result.sd) / result.value).toFixed(1)}%` : '';
         log(`${label}: ${formatForLog(result.value, b.unit)} ${b.unit}${sdPct}`);
+        if (result.cleanupError) warn(`${b.name}: cleanup failed: ${result.cleanupError}`);
         record(b, result, null);
       } catch (err) {
         const text = errorText(err);

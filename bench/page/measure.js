@@ -112,12 +112,23 @@
     const state = states.get(groupName);
     const prepared = await b.prepare(state, ctx);
     const { fn, cleanup } = typeof prepared === 'function' ? { fn: prepared } : prepared;
+    let result;
     try {
       const multiplier = typeof b.multiplier === 'function' ? b.multiplier(ctx) : (b.multiplier ?? 1);
-      return await measure(b.name, fn, { ...ctx.timing, multiplier });
-    } finally {
-      if (cleanup) await cleanup();
+      result = await measure(b.name, fn, { ...ctx.timing, multiplier });
+    } catch (err) {
+      if (cleanup) await Promise.resolve().then(cleanup).catch(() => {});
+      throw err;
     }
+    // A failed cleanup (say, ray.kill not there yet) does not void the figure: it is reported.
+    if (cleanup) {
+      try {
+        await cleanup();
+      } catch (err) {
+        result.cleanupError = String(err?.message ?? err);
+      }
+    }
+    return result;
   }
 
   globalThis.webrayBench = { group, list, setupGroup, teardownGroup, runBenchmark, measure };
