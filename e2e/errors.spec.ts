@@ -150,6 +150,37 @@ test.describe('task errors', () => {
     expect(out).toEqual({ isRayTaskError: true, isRangeError: true, isTypeError: false, causeName: 'BadArgumentError', causeIsRangeError: true });
   });
 
+  test('a task that re-throws the error of a task it waited on fails with the original error, not a nested one', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const child = ray.remote(function child(): number {
+        throw new TypeError('child broke');
+      });
+      const parent = ray.remote({ scope: { child } }, async function parent() {
+        return ray.get(child.remote());
+      });
+      return ray.get(parent.remote()).then(
+        () => null,
+        (e: Error & { cause?: Error; taskName?: string }) => ({
+          isRayTaskError: e instanceof ray.RayTaskError,
+          isTypeError: e instanceof TypeError,
+          taskName: e.taskName,
+          causeName: e.cause?.name,
+          causeMessage: e.cause?.message,
+          message: e.message,
+        }),
+      );
+    });
+    expect(out).toEqual({
+      isRayTaskError: true,
+      isTypeError: true,
+      taskName: 'parent',
+      causeName: 'TypeError',
+      causeMessage: 'child broke',
+      message: 'task parent failed: TypeError: child broke',
+    });
+  });
+
   test('a thrown non-Error value becomes a RayTaskError that shows the value', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

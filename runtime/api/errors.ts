@@ -193,11 +193,14 @@ export function wireError(
 
 /** A task error wrapping a remote error, as the worker reports it. */
 export function taskWireError(taskName: string, remote: WireError): WireError {
+  // A task that re-throws the RayTaskError of a task it waited on wraps the original cause, not
+  // the wrapper, so the error stays `instanceof` the original class (Ray avoids nesting them too).
+  const cause = remote.name === 'RayTaskError' && remote.cause ? remote.cause : remote;
   return {
     name: 'RayTaskError',
-    message: `task ${taskName} failed: ${remote.name}: ${remote.message}`,
-    stack: remote.stack,
-    cause: remote,
+    message: `task ${taskName} failed: ${cause.name}: ${cause.message}`,
+    stack: cause.stack,
+    cause,
     props: { taskName },
   };
 }
