@@ -341,6 +341,26 @@ test.describe('what values may be sent', () => {
     expect(out.after).toEqual([1, 2]);
   });
 
+  test('a typed array whose buffer was transferred away is refused at put and .remote(), naming it', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(() => {
+      const ray = globalThis.ray;
+      const arr = new Float32Array(16);
+      structuredClone(arr.buffer, { transfer: [arr.buffer] }); // detaches it, as postMessage transfer would
+      const attempt = (f: () => unknown) => {
+        try {
+          f();
+          return 'accepted';
+        } catch (e) {
+          return `${e instanceof TypeError}|${(e as Error).message}`;
+        }
+      };
+      const echo = ray.remote((...xs: unknown[]) => xs);
+      return { put: attempt(() => ray.put({ arr })), remote: attempt(() => echo.remote(1, arr)) };
+    });
+    expect(out.put).toMatch(/^true\|.*ray\.put.*arr.*detached/);
+    expect(out.remote).toMatch(/^true\|.*argument 1.*detached/);
+  });
+
   test('a task returning something that cannot be sent fails with an error naming the return value', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

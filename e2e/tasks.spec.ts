@@ -192,6 +192,26 @@ test.describe('code shipping', () => {
     });
     expect(v).toBe(1);
   });
+  test('returning its scope data, or a view of it, leaves that data intact for the next calls', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      // Large enough (160 KB) that results move to the node by transfer rather than by copy.
+      const table = new Float64Array(20_000).map((_, i) => i);
+      const whole = ray.remote({ scope: { table } }, function whole() {
+        return table;
+      });
+      const head = ray.remote({ scope: { table } }, function head() {
+        return table.subarray(0, 10_000);
+      });
+      const lengths: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const [w, h] = await ray.get([whole.remote(), head.remote()] as const);
+        lengths.push(w.length, h.length, w[19_999]!);
+      }
+      return lengths;
+    });
+    expect(out).toEqual([20_000, 10_000, 19_999, 20_000, 10_000, 19_999, 20_000, 10_000, 19_999]);
+  });
 });
 
 test.describe('ObjectRef arguments', () => {

@@ -95,11 +95,13 @@ function walk(x: unknown, path: string, st: WalkState): void {
   }
   if (st.seen.has(obj)) return;
   st.seen.add(obj);
-  if (ArrayBuffer.isView(obj)) {
-    st.size += obj.byteLength;
-    return;
-  }
-  if (obj instanceof ArrayBuffer) {
+  if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer) {
+    const buffer = ArrayBuffer.isView(obj) ? obj.buffer : obj;
+    if ((buffer as { detached?: boolean }).detached === true) {
+      throw new SerializationError(
+        `${path} is backed by a detached ArrayBuffer (it was transferred away, e.g. returned by an earlier task); send a copy instead`,
+      );
+    }
     st.size += obj.byteLength;
     return;
   }

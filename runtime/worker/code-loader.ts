@@ -8,7 +8,13 @@ import type { FunctionDescriptor } from '../protocol/task-spec.ts';
 
 export type Loaded = (...args: unknown[]) => unknown;
 
-export function compile(desc: FunctionDescriptor, rayApi: object): Loaded {
+export interface Compiled {
+  readonly fn: Loaded;
+  /** ArrayBuffers held by its scope data: they live as long as the function, so results must not transfer them away. */
+  readonly scopeBuffers: ReadonlySet<ArrayBuffer>;
+}
+
+export function compile(desc: FunctionDescriptor, rayApi: object): Compiled {
   const lines: string[] = [];
   const scopeValues: unknown[] = [];
   const declared = new Set<string>(['ray']);
@@ -41,7 +47,27 @@ export function compile(desc: FunctionDescriptor, rayApi: object): Loaded {
     Object.defineProperty(fn, 'remote', { value: (...args: unknown[]) => (handle.remote as (...a: unknown[]) => unknown)(...args) });
     Object.defineProperty(fn, 'options', { value: (o: object) => handle.options(o) });
   }
-  return fn;
+  const scopeBuffers = new Set<ArrayBuffer>();
+  for (const v of scopeValues) collectBuffers(v, scopeBuffers, new Set());
+  return { fn, scopeBuffers };
+}
+
+function collectBuffers(x: unknown, out: Set<ArrayBuffer>, seen: Set<object>): void {
+  if (typeof x !== 'object' || x === null || seen.has(x)) return;
+  seen.add(x);
+  if (x instanceof ArrayBuffer) out.add(x);
+  else if (ArrayBuffer.isView(x)) {
+    if (x.buffer instanceof ArrayBuffer) out.add(x.buffer);
+  } else if (x instanceof Map) {
+    for (const [k, v] of x) {
+      collectBuffers(k, out, seen);
+      collectBuffers(v, out, seen);
+    }
+  } else if (x instanceof Set || Array.isArray(x)) {
+    for (const v of x) collectBuffers(v, out, seen);
+  } else {
+    for (const v of Object.values(x)) collectBuffers(v, out, seen);
+  }
 }
 
 /** Names the missing free variable when task code reads something it was not given. */

@@ -8,7 +8,7 @@ import type { ActorId, FunctionId, TaskId } from '../protocol/ids.ts';
 import type { FunctionDescriptor, SerializedObject } from '../protocol/task-spec.ts';
 import type { FromWorker, RunTask } from '../protocol/worker-messages.ts';
 import type { WireError } from '../protocol/wire-error.ts';
-import { compile, explainReferenceError, type Loaded } from './code-loader.ts';
+import { compile, explainReferenceError, type Compiled, type Loaded } from './code-loader.ts';
 import type { CurrentTask } from './worker-core.ts';
 
 const NEVER_ABORTED = new AbortController().signal;
@@ -39,7 +39,7 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
 export class Executor {
   private readonly deps: ExecutorDeps;
   private readonly descs = new Map<FunctionId, FunctionDescriptor>();
-  private readonly loaded = new Map<FunctionId, Loaded>();
+  private readonly loaded = new Map<FunctionId, Compiled>();
   private readonly queue: RunTask[] = [];
   private pumping = false;
   private readonly cancelled = new Set<TaskId>();
@@ -71,7 +71,7 @@ export class Executor {
       f = compile(desc, this.deps.rayApi);
       this.loaded.set(fnId, f);
     }
-    return f;
+    return f.fn;
   }
 
   run(task: RunTask): void {
@@ -216,8 +216,13 @@ export class Executor {
       this.fail(r, startMs, e);
       return;
     }
-    const transfer: Transferable[] = [];
-    if (t.transferResults) for (const res of results) transferables(res.v, transfer);
+    let transfer: Transferable[] = [];
+    if (t.transferResults) {
+      for (const res of results) transferables(res.v, transfer);
+      // Returning (part of) its scope data must not empty that data for the function's next call.
+      const pinned = this.loaded.get(t.fnId)?.scopeBuffers;
+      if (pinned && pinned.size > 0) transfer = transfer.filter((b) => !pinned.has(b as ArrayBuffer));
+    }
     this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), results }, transfer);
   }
 
