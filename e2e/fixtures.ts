@@ -2,8 +2,9 @@
 // (as API.md says any page may) and started in local mode; it is exposed to page code as
 // `globalThis.ray`, and shut down after the test.
 import { test as base, expect, type Page } from '@playwright/test';
+import type * as RayModule from '../runtime/index.ts';
 
-type Ray = typeof import('../runtime/index.ts');
+type Ray = typeof RayModule;
 
 declare global {
   // Set by the rayPage fixture inside the page.
