@@ -188,6 +188,8 @@ test.describe('wait', () => {
       return {
         duplicates: await describe(() => wait([a, b, a])),
         tooMany: await describe(() => wait([a, b], { numReturns: 3 })),
+        zero: await describe(() => wait([a, b], { numReturns: 0 })),
+        emptyZero: await describe(() => wait([], { numReturns: 0 })),
         nonRef: await describe(() => wait([a, 42])),
         notArray: await describe(() => wait(a)),
         empty: await describe(() => wait([])),
@@ -196,6 +198,8 @@ test.describe('wait', () => {
     });
     expect(out.duplicates).toMatch(/^true\|.*more than once/);
     expect(out.tooMany).toMatch(/^true\|.*numReturns \(3\).*2/);
+    expect(out.zero).toMatch(/^true\|.*numReturns must be a whole number ≥ 1/);
+    expect(out.emptyZero).toBe('[[],[]]');
     expect(out.nonRef).toMatch(/^true\|.*element 1/);
     expect(out.notArray).toMatch(/^true\|/);
     expect(out.empty).toBe('[[],[]]');
@@ -219,6 +223,48 @@ test.describe('wait', () => {
       return seen;
     });
     expect(order).toEqual([0, 100, 200, 300, 400, 500]);
+  });
+});
+
+test.describe('refs across sessions', () => {
+  test('a pending get rejects when ray.shutdown() is called, and a ref kept past shutdown is refused at once after init', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const sleep = ray.remote(async (ms: number) => new Promise((r) => setTimeout(r, ms)));
+      const pending = sleep.remote(5_000);
+      const done = ray.put('kept');
+      const whenShutDown = ray.get(pending).then(
+        () => 'resolved',
+        (e: Error) => `${e instanceof ray.RayError}|${e.message}`,
+      );
+      await ray.shutdown();
+      const afterShutdown = await Promise.race([whenShutDown, new Promise((r) => setTimeout(() => r('still pending'), 1_000))]);
+      await ray.init({ numCpus: 2 });
+      const refused = (f: () => Promise<unknown> | unknown) =>
+        Promise.race([
+          Promise.resolve()
+            .then(f)
+            .then(
+              () => 'resolved',
+              (e: Error) => `${e instanceof ray.ObjectLostError}|${e.message}`,
+            ),
+          new Promise((r) => setTimeout(() => r('hangs'), 1_000)),
+        ]);
+      const echo = ray.remote((x: unknown) => x);
+      return {
+        afterShutdown,
+        getPending: await refused(() => ray.get(pending)),
+        getDone: await refused(() => ray.get(done)),
+        wait: await refused(() => ray.wait([done])),
+        asArgument: await refused(() => echo.remote(done)),
+        stillWorks: await ray.get(echo.remote('fresh')),
+      };
+    });
+    expect(out.afterShutdown).toMatch(/^true\|.*shutdown/);
+    for (const k of ['getPending', 'getDone', 'wait', 'asArgument'] as const) {
+      expect(out[k], k).toMatch(/^true\|.*does not belong to this session/);
+    }
+    expect(out.stillWorks).toBe('fresh');
   });
 });
 

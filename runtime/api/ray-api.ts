@@ -120,8 +120,9 @@ export async function wait<T extends ObjectRef<unknown>>(refs: readonly T[], opt
   checkOptionKeys(options, ['numReturns', 'timeoutMs', 'fetchLocal'], 'ray.wait');
   if (!Array.isArray(refs)) throw new TypeError(`ray.wait takes an array of ObjectRefs, got ${describe(refs)}`);
   const numReturns = options?.numReturns ?? 1;
-  if (!Number.isInteger(numReturns) || numReturns < 0) {
-    throw new TypeError(`ray.wait: numReturns must be a whole number ≥ 0, got ${String(numReturns)}`);
+  // As in Ray, `wait([])` gives `[[], []]` before numReturns is checked.
+  if (!Number.isInteger(numReturns) || numReturns < (refs.length === 0 ? 0 : 1)) {
+    throw new TypeError(`ray.wait: numReturns must be a whole number ≥ 1, got ${String(numReturns)}`);
   }
   const timeoutMs = checkTimeout(options?.timeoutMs, 'ray.wait');
   if (refs.length === 0) return [[], []];

@@ -224,6 +224,11 @@ export class Coordinator {
     this.objects.setReady(id, size, obj, nodeId);
   }
 
+  /** Whether this cluster made the object (a task's return, a put); refs from an earlier session are not. */
+  hasObject(id: ObjectId): boolean {
+    return this.objects.get(id) !== undefined;
+  }
+
   /** Where to read an object from: inline, or the nodes holding it. Undefined while not ready. */
   locate(id: ObjectId): ObjectLocation | undefined {
     const e = this.objects.get(id);

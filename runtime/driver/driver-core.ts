@@ -2,7 +2,7 @@
 // to the coordinator in this tab; values are read inline, from this node's store, or pulled.
 
 import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
-import { GetTimeoutError } from '../api/errors.ts';
+import { GetTimeoutError, ObjectLostError } from '../api/errors.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { INLINE_OBJECT_MAX_BYTES } from '../node/constants.ts';
 import type { Node } from '../node/node.ts';
@@ -40,7 +40,17 @@ export class DriverCore implements Core {
   }
 
   submitTask(spec: TaskSpec): void {
+    for (const arg of spec.args) if (arg.kind === 'ref') this.checkKnown(arg.id);
     this.d.coordinator.submitTask(spec);
+  }
+
+  /** A ref kept across `shutdown()`/`init()` names an object this session never had: fail at once, never wait. */
+  private checkKnown(id: ObjectId): void {
+    if (!this.d.coordinator.hasObject(id)) {
+      throw new ObjectLostError(
+        `ObjectRef(${id}) does not belong to this session: ObjectRefs do not survive ray.shutdown(); make the object again after ray.init()`,
+      );
+    }
   }
 
   put(id: ObjectId, obj: SerializedObject): void {
@@ -65,6 +75,7 @@ export class DriverCore implements Core {
   }
 
   async get(ids: readonly ObjectId[], timeoutMs: number | null): Promise<SerializedObject[]> {
+    for (const id of ids) this.checkKnown(id);
     let allReady = true;
     for (const id of ids) {
       if (!this.d.coordinator.locate(id)) {
@@ -85,6 +96,11 @@ export class DriverCore implements Core {
   }
 
   wait(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null): Promise<number[]> {
+    try {
+      for (const id of ids) this.checkKnown(id);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.d.coordinator.waitObjects(ids, numReturns, timeoutMs);
   }
 
