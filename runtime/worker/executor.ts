@@ -14,11 +14,25 @@ import type { CurrentTask } from './worker-core.ts';
 const NEVER_ABORTED = new AbortController().signal;
 const IDLE: CurrentTask = { taskId: null, actorId: null, signal: NEVER_ABORTED, gpu: false };
 
-interface Running {
-  readonly task: RunTask;
-  readonly controller: AbortController;
-  consumed: number;
+/** A task being run; its AbortController is made only when someone asks for the signal or cancels. */
+class Running {
+  private controller: AbortController | undefined;
+  consumed = 0;
   ackWaiter: (() => void) | undefined;
+
+  constructor(readonly task: RunTask) {}
+
+  get signal(): AbortSignal {
+    return (this.controller ??= new AbortController()).signal;
+  }
+
+  get aborted(): boolean {
+    return this.controller?.signal.aborted ?? false;
+  }
+
+  abort(): void {
+    (this.controller ??= new AbortController()).abort(new DOMException('the task was cancelled', 'AbortError'));
+  }
 }
 
 export interface ExecutorDeps {
@@ -50,6 +64,8 @@ export class Executor {
   // Actor state, when this worker hosts an actor.
   private actor: { id: ActorId; instance: Record<string, unknown>; maxConcurrency: number; gpu: boolean } | undefined;
   private actorInflight = 0;
+  /** Blocking calls (get, wait, …) outstanding from task code. */
+  private blocked = 0;
 
   constructor(deps: ExecutorDeps) {
     this.deps = deps;
@@ -75,6 +91,12 @@ export class Executor {
   }
 
   run(task: RunTask): void {
+    if (!this.actor && this.blocked > 0 && this.running.size > 0) {
+      // Sent before the node knew the running task blocked: waiting behind it could deadlock
+      // (it may be waiting for this very task), so hand it back to run on another worker.
+      this.deps.post({ type: 'returned', taskIds: [task.taskId] });
+      return;
+    }
     this.queue.push(task);
     if (this.actor) this.pumpActor();
     else if (!this.pumping) void this.pump();
@@ -83,7 +105,7 @@ export class Executor {
   cancel(taskId: TaskId): void {
     const r = this.running.get(taskId);
     if (r) {
-      r.controller.abort(new DOMException('the task was cancelled', 'AbortError'));
+      r.abort();
       r.ackWaiter?.();
       return;
     }
@@ -106,10 +128,16 @@ export class Executor {
 
   /** The running task is about to block: hand back the tasks queued behind it so others can run them. */
   returnQueued(): void {
+    this.blocked++;
     if (this.actor || this.queue.length === 0) return;
     const ids = this.queue.map((t) => t.taskId);
     this.queue.length = 0;
     this.deps.post({ type: 'returned', taskIds: ids });
+  }
+
+  /** A blocking call of the running task has its answer. */
+  unblocked(): void {
+    this.blocked--;
   }
 
   private async pump(): Promise<void> {
@@ -169,10 +197,16 @@ export class Executor {
       this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: startMs, error: wireError('TaskCancelledError', `task ${t.name} was cancelled`) });
       return undefined;
     }
-    const controller = new AbortController();
-    const running: Running = { task: t, controller, consumed: 0, ackWaiter: undefined };
+    const running = new Running(t);
     this.running.set(t.taskId, running);
-    const ctx: CurrentTask = { taskId: t.taskId, actorId: this.actor?.id ?? null, signal: controller.signal, gpu: t.gpu || (this.actor?.gpu ?? false) };
+    const ctx: CurrentTask = {
+      taskId: t.taskId,
+      actorId: this.actor?.id ?? null,
+      gpu: t.gpu || (this.actor?.gpu ?? false),
+      get signal() {
+        return running.signal;
+      },
+    };
     let result: unknown;
     this.current = ctx;
     try {
@@ -240,7 +274,7 @@ export class Executor {
   private fail(r: Running, startMs: number, e: unknown): void {
     const t = r.task;
     this.leave(t.taskId);
-    const error: WireError = r.controller.signal.aborted
+    const error: WireError = r.aborted
       ? wireError('TaskCancelledError', `task ${t.name} was cancelled`)
       : taskWireError(t.name, toWireError(explainReferenceError(e, t.name)));
     this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), error });
@@ -255,12 +289,12 @@ export class Executor {
         this.current = ctx;
         const { value, done } = await it.next();
         if (done) break;
-        if (r.controller.signal.aborted) throw r.controller.signal.reason;
+        if (r.aborted) throw r.signal.reason;
         this.deps.post({ type: 'yield', taskId: t.taskId, index, obj: serialize(await value, `item ${index} yielded by ${t.name}`) });
         // The consumer gets the item now, not after the generator has computed the next one.
         this.deps.flush();
         index++;
-        while (t.backpressure > 0 && index - r.consumed >= t.backpressure && !r.controller.signal.aborted) {
+        while (t.backpressure > 0 && index - r.consumed >= t.backpressure && !r.aborted) {
           await new Promise<void>((resolve) => (r.ackWaiter = resolve));
           r.ackWaiter = undefined;
         }
