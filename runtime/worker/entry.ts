@@ -92,6 +92,7 @@ self.onmessage = (ev: MessageEvent<readonly ToWorker[]>) => {
           post,
           current: () => executor.currentTask(),
           onBlock: () => executor.returnQueued(),
+          onUnblock: () => executor.unblocked(),
         });
         setCore(core);
         break;

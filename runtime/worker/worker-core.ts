@@ -24,6 +24,8 @@ export interface WorkerCoreDeps {
   readonly current: () => CurrentTask;
   /** Called before a blocking request: the executor hands back tasks queued behind the current one. */
   readonly onBlock: () => void;
+  /** Called when a blocking request has its answer. */
+  readonly onUnblock: () => void;
 }
 
 interface ClusterView {
@@ -37,7 +39,7 @@ export class WorkerCore implements Core {
   readonly callerId: string;
   private readonly deps: WorkerCoreDeps;
   private readonly registered = new Set<string>();
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; blocking: boolean }>();
   private nextReqId = 1;
   private view: ClusterView = { nodes: [], total: {}, available: {} };
   private gpuDevice: Promise<unknown> | undefined;
@@ -60,7 +62,7 @@ export class WorkerCore implements Core {
     if (blocking) this.deps.onBlock();
     const reqId = this.nextReqId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(reqId, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(reqId, { resolve: resolve as (v: unknown) => void, reject, blocking });
       this.deps.post({ type: 'request', reqId, taskId: this.deps.current().taskId, req });
     });
   }
@@ -69,6 +71,7 @@ export class WorkerCore implements Core {
     const p = this.pending.get(reqId);
     if (!p) return;
     this.pending.delete(reqId);
+    if (p.blocking) this.deps.onUnblock();
     if (ok) p.resolve(value);
     else p.reject(fromWireError(error!));
   }
