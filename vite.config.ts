@@ -1,5 +1,7 @@
 // One `vite build` makes everything the server serves from dist/:
-//   - environment `client`: the pages demo/index.html (→ /) and demo/join.html (→ /join);
+//   - environment `client`: the pages demo/index.html (→ /) and demo/join.html (→ /join), and
+//     demo/runner.html, the task runner the server's task origin serves (signaling/task-origin.ts
+//     finds its scripts through dist/.vite/manifest.json);
 //   - environment `webray`: the library runtime/index.ts as ONE ES module, dist/webray.js, with its
 //     Web Workers inlined (`?worker&inline` becomes a Blob-URL module worker inside webray.js).
 // Pages never bundle the library: they load it at run time with `import('/webray.js')`, so every
@@ -34,8 +36,13 @@ export default defineConfig({
       build: {
         outDir,
         emptyOutDir: true,
+        manifest: true,
         rolldownOptions: {
-          input: { index: fromRoot('./demo/index.html'), join: fromRoot('./demo/join.html') },
+          input: {
+            index: fromRoot('./demo/index.html'),
+            join: fromRoot('./demo/join.html'),
+            runner: fromRoot('./demo/runner.html'),
+          },
         },
       },
     },

@@ -24,6 +24,14 @@ export type { InitOptions, TaskOptions, ActorOptions, MethodOptions } from './ap
 export type { NodeInfo, TaskInfo, TaskState, TraceEvent, ResourceSet } from './protocol/task-spec.ts';
 
 export type { NodeHandle } from './session/volunteer-session.ts';
+/**
+ * @internal Workers isolated on the server's task origin (runtime/node/isolated-workers.ts), exported
+ * for the browser tests; not part of API.md.
+ */
+export {
+  createIsolatedWorkerFactory as __createIsolatedWorkerFactory,
+  fetchRunnerUrl as __fetchRunnerUrl,
+} from './node/isolated-workers.ts';
 
 export interface InitInfo {
   readonly nodeId: NodeId;

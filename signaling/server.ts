@@ -10,6 +10,7 @@ import { Server as SocketIOServer } from 'socket.io';
 import { attachClusterSignaling, type SignalingServer } from './cluster-signaling.ts';
 import type { ClusterRegistry } from './cluster-registry.ts';
 import { MAX_HTTP_BUFFER_BYTES, PING_INTERVAL_MS, PING_TIMEOUT_MS } from './constants.ts';
+import { startTaskOrigin } from './task-origin.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;
@@ -60,6 +61,16 @@ export interface ServerOptions {
   distDir?: string;
   /** Where the one-line-per-event log goes (joins, leaves, refusals); default stdout. */
   log?: (line: string) => void;
+  /**
+   * Port of the task origin, which serves only the task runner that volunteers run shipped code
+   * in (signaling/task-origin.ts); default `port + 1`, or a free port when `port` is 0.
+   */
+  taskPort?: number;
+  /**
+   * The task origin as browsers reach it (e.g. `https://tasks.example.org` behind a proxy), which
+   * `/config.json` advertises; default `http://<the host the page was loaded from>:<taskPort>`.
+   */
+  taskOrigin?: string;
 }
 
 export interface RunningServer {
@@ -70,6 +81,9 @@ export interface RunningServer {
   io: SignalingServer;
   /** The clusters and their members, for introspection. */
   registry: ClusterRegistry;
+  /** The task origin's URL on the bind address, e.g. `http://127.0.0.1:8081`. */
+  taskUrl: string;
+  taskPort: number;
   /** Stops accepting connections, drops open ones; idempotent. */
   close(): Promise<void>;
 }
@@ -77,8 +91,18 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? DEFAULT_HOST;
   const distDir = path.resolve(options.distDir ?? DEFAULT_DIST_DIR);
+  const requestedPort = options.port ?? DEFAULT_PORT;
+  const taskServer = await startTaskOrigin({
+    host,
+    port: options.taskPort ?? (requestedPort === 0 ? 0 : requestedPort + 1),
+    distDir,
+  });
 
   const httpServer = createServer((req, res) => {
+    if (pathnameOf(req.url) === CONFIG_PATH) {
+      sendConfig(req, res, options.taskOrigin ?? `http://${requestHostname(req, host)}:${taskServer.port}`);
+      return;
+    }
     serveStatic(distDir, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendText(res, 500, 'Internal server error');
       else res.destroy();
@@ -96,7 +120,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   });
   const { registry } = attachClusterSignaling(io, { log: options.log ?? ((line) => console.log(line)) });
 
-  const port = await listen(httpServer, options.port ?? DEFAULT_PORT, host);
+  const port = await listen(httpServer, requestedPort, host).catch(async (err: unknown) => {
+    await taskServer.close();
+    throw err;
+  });
   let closing: Promise<void> | undefined;
   return {
     url: `http://${urlHost(host)}:${port}`,
@@ -104,11 +131,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     host,
     io,
     registry,
+    taskUrl: taskServer.url,
+    taskPort: taskServer.port,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        void io.close(() => resolve());
-        httpServer.closeAllConnections();
-      });
+      closing ??= Promise.all([
+        new Promise<void>((resolve) => {
+          void io.close(() => resolve());
+          httpServer.closeAllConnections();
+        }),
+        taskServer.close(),
+      ]).then(() => undefined);
       return closing;
     },
   };
@@ -185,6 +217,37 @@ function pathnameOf(requestUrl: string | undefined): string {
   return (requestUrl ?? '/').split(/[?#]/, 1)[0] ?? '/';
 }
 
+/**
+ * `/config.json`: what a page of this origin needs to know about the server, i.e. the task origin
+ * (`{ "taskOrigin": "http://127.0.0.1:8081" }`), where volunteers run shipped code in workers.
+ */
+export const CONFIG_PATH = '/config.json';
+
+function sendConfig(req: IncomingMessage, res: ServerResponse, taskOrigin: string): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    sendText(res, 405, 'Method not allowed');
+    return;
+  }
+  const body = JSON.stringify({ taskOrigin });
+  res.writeHead(200, {
+    ...COMMON_HEADERS,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** The host name the client used to reach this server (so the task origin is reachable the same way). */
+function requestHostname(req: IncomingMessage, bindHost: string): string {
+  try {
+    if (req.headers.host) return new URL(`http://${req.headers.host}`).hostname;
+  } catch {
+    // A malformed Host header: fall back to the bind address.
+  }
+  return urlHost(bindHost);
+}
+
 function sendText(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, {
     ...COMMON_HEADERS,
@@ -199,11 +262,11 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function parsePort(value: string | undefined): number {
+function parsePort(value: string | undefined, name = 'PORT'): number {
   if (value === undefined || value === '') return DEFAULT_PORT;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`PORT must be an integer from 0 to 65535, got ${JSON.stringify(value)}`);
+    throw new Error(`${name} must be an integer from 0 to 65535, got ${JSON.stringify(value)}`);
   }
   return port;
 }
@@ -212,11 +275,14 @@ async function main(): Promise<void> {
   const server = await startServer({
     host: process.env['HOST'] || DEFAULT_HOST,
     port: parsePort(process.env['PORT']),
+    taskPort: process.env['TASK_PORT'] ? parsePort(process.env['TASK_PORT'], 'TASK_PORT') : undefined,
+    taskOrigin: process.env['TASK_ORIGIN'] || undefined,
   });
   console.log(`webray server listening on ${server.url}`);
   console.log(`  demo:    ${server.url}/`);
   console.log(`  join:    ${server.url}/join`);
   console.log(`  library: ${server.url}/webray.js`);
+  console.log(`  tasks:   ${server.taskUrl}/runner.html (task origin: volunteers run shipped code here)`);
   const stop = (): void => {
     void server.close().then(() => process.exit(0));
   };

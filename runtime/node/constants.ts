@@ -12,3 +12,5 @@ export const EXTRA_WORKERS_MAX = 256;
 export const INLINE_OBJECT_MAX_BYTES = 100 * 1024;
 /** How often object store figures are reported to the coordinator when they changed. */
 export const STATS_INTERVAL_MS = 500;
+/** How long the task-origin runner frame may take to load and say it is ready (isolated workers). */
+export const RUNNER_START_TIMEOUT_MS = 15_000;

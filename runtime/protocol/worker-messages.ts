@@ -57,3 +57,12 @@ export type FromWorker =
   | { readonly type: 'exit'; readonly reason: string };
 
 export type PutRequest = { readonly id: ObjectId; readonly obj: SerializedObject };
+
+/**
+ * Sent once to a worker, alone rather than in a batch, by the task-origin runner that created it
+ * (isolated workers, runtime/node/isolated-workers.ts): from then on the worker exchanges its
+ * batches with the node over the MessagePort in `event.ports[0]` instead of `self`.
+ */
+export interface WorkerPortHandover {
+  readonly type: 'port';
+}

@@ -46,6 +46,8 @@ export class SignalingClient {
       timeout: JOIN_TIMEOUT_MS,
     });
     const client = new SignalingClient(socket);
+    // Listen before joining: an event may arrive in the same read as the join's ack.
+    client.listen(handlers);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('connect_error', (err: Error) => {
@@ -73,7 +75,6 @@ export class SignalingClient {
       socket.close();
       throw new Error(reply.message);
     }
-    client.listen(handlers);
     return { client, reply };
   }
 

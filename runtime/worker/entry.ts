@@ -6,13 +6,18 @@ import * as errors from '../api/errors.ts';
 import { setCore } from '../api/core.ts';
 import { ObjectRef } from '../api/object-ref.ts';
 import { ObjectRefGenerator } from '../api/object-ref-generator.ts';
-import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
+import type { FromWorker, ToWorker, WorkerPortHandover } from '../protocol/worker-messages.ts';
 import { OUTBOX_MAX_DELAY_MS } from './constants.ts';
 import { Executor } from './executor.ts';
 import { WorkerCore } from './worker-core.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
+/**
+ * Where batches to the node go: `self`, or the MessagePort a task-origin runner handed over
+ * (isolated workers: the node talks to this worker port to port, see WorkerPortHandover).
+ */
+let toNode: Pick<MessagePort, 'postMessage'> = self;
 let outbox: FromWorker[] = [];
 let transfer: Transferable[] = [];
 let flushQueued = false;
@@ -25,7 +30,7 @@ function flush(): void {
   const t = transfer;
   outbox = [];
   transfer = [];
-  if (batch.length > 0) self.postMessage(batch, t);
+  if (batch.length > 0) toNode.postMessage(batch, t);
 }
 
 function post(msg: FromWorker, tr?: Transferable[]): void {
@@ -67,7 +72,7 @@ let core: WorkerCore | undefined;
 const originalClose = self.close.bind(self);
 self.close = () => {
   flush();
-  self.postMessage([{ type: 'exit', reason: 'called close()' } satisfies FromWorker]);
+  toNode.postMessage([{ type: 'exit', reason: 'called close()' } satisfies FromWorker]);
   originalClose();
 };
 
@@ -81,8 +86,19 @@ self.addEventListener('unhandledrejection', (e) => {
   console.warn('webray worker: unhandled rejection outside a task:', e.reason);
 });
 
-self.onmessage = (ev: MessageEvent<readonly ToWorker[]>) => {
-  for (const msg of ev.data) {
+self.onmessage = (ev: MessageEvent<readonly ToWorker[] | WorkerPortHandover>) => {
+  if ('type' in ev.data) {
+    const port = ev.ports[0];
+    if (ev.data.type !== 'port' || port === undefined) return;
+    toNode = port;
+    port.onmessage = (pev: MessageEvent<readonly ToWorker[]>) => handle(pev.data);
+    return;
+  }
+  handle(ev.data);
+};
+
+function handle(batch: readonly ToWorker[]): void {
+  for (const msg of batch) {
     switch (msg.type) {
       case 'init':
         core = new WorkerCore({
@@ -116,4 +132,4 @@ self.onmessage = (ev: MessageEvent<readonly ToWorker[]>) => {
         break;
     }
   }
-};
+}

@@ -1,0 +1,233 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from './server.ts';
+import { runnerFiles, startTaskOrigin, type RunningTaskOrigin } from './task-origin.ts';
+
+/** A request that sends the path exactly as given (fetch would normalise `..` segments away). */
+function rawRequest(
+  url: string,
+  rawPath: string,
+  method = 'GET',
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url + rawPath, { method, path: rawPath, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A stand-in for dist/ as `vite build` leaves it, with the manifest naming the runner's chunks. */
+async function fakeDist(root: string): Promise<string> {
+  const dist = path.join(root, 'dist');
+  await mkdir(path.join(dist, 'assets'), { recursive: true });
+  await mkdir(path.join(dist, '.vite'), { recursive: true });
+  const files: Record<string, string> = {
+    'index.html': '<!doctype html><title>webray</title>',
+    'join.html': '<!doctype html><title>join</title>',
+    'runner.html': '<!doctype html><title>webray task runner</title>',
+    'webray.js': 'export function isInitialized() { return false; }',
+    'assets/runner-AbC1.js': 'console.log("runner")',
+    'assets/modulepreload-polyfill-XyZ2.js': '/* polyfill */',
+    'assets/index-QrS3.js': 'console.log("demo page")',
+    'assets/style-TuV4.css': 'body{}',
+    '.vite/manifest.json': JSON.stringify({
+      '_modulepreload-polyfill-XyZ2.js': { file: 'assets/modulepreload-polyfill-XyZ2.js', name: 'modulepreload-polyfill' },
+      '_style-TuV4.css': { file: 'assets/style-TuV4.css', src: '_style-TuV4.css' },
+      'index.html': {
+        file: 'assets/index-QrS3.js',
+        isEntry: true,
+        imports: ['_modulepreload-polyfill-XyZ2.js'],
+        css: ['assets/style-TuV4.css'],
+      },
+      'runner.html': { file: 'assets/runner-AbC1.js', isEntry: true, imports: ['_modulepreload-polyfill-XyZ2.js'] },
+    }),
+  };
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dist, name), text);
+  await writeFile(path.join(root, 'secret.json'), '{"secret":true}');
+  return dist;
+}
+
+describe('task origin', () => {
+  let root: string;
+  let dist: string;
+  let origin: RunningTaskOrigin;
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'webray-task-origin-test-'));
+    dist = await fakeDist(root);
+    origin = await startTaskOrigin({ host: '127.0.0.1', port: 0, distDir: dist });
+  });
+
+  afterAll(async () => {
+    await origin.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('lists the runner page and the chunks the manifest says it loads, nothing else', async () => {
+    const files = await runnerFiles(dist);
+    expect([...files.keys()].sort()).toEqual([
+      '/assets/modulepreload-polyfill-XyZ2.js',
+      '/assets/runner-AbC1.js',
+      '/runner.html',
+    ]);
+    expect(files.get('/runner.html')).toBe(path.join(dist, 'runner.html'));
+  });
+
+  it('serves /runner.html with headers that let a cross-origin-isolated page embed it', async () => {
+    const res = await fetch(`${origin.url}/runner.html`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    expect(res.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toMatch(/script-src [^;]*'unsafe-eval'/);
+    expect(csp).toMatch(/worker-src [^;]*blob:/);
+    expect(csp).toContain("object-src 'none'");
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(await res.text()).toContain('<title>webray task runner</title>');
+  });
+
+  it('serves the runner script and its imports as JavaScript, and answers HEAD', async () => {
+    for (const file of ['/assets/runner-AbC1.js', '/assets/modulepreload-polyfill-XyZ2.js']) {
+      const res = await fetch(`${origin.url}${file}`);
+      expect(res.status, file).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+      expect(res.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+    }
+    const head = await fetch(`${origin.url}/runner.html?x=1`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+  });
+
+  it('answers 404 for every page and file of the main origin, and for anything else', async () => {
+    const paths = [
+      '/',
+      '/join',
+      '/index.html',
+      '/join.html',
+      '/webray.js',
+      '/config.json',
+      '/assets/index-QrS3.js',
+      '/assets/style-TuV4.css',
+      '/.vite/manifest.json',
+      '/socket.io/?EIO=4&transport=polling',
+      '/runner.html/',
+      '/RUNNER.HTML',
+      '/%72unner.html',
+      '/assets/../runner.html',
+      '/../secret.json',
+      '/assets/%2e%2e/%2e%2e/secret.json',
+      '/assets/..%2f..%2fsecret.json',
+      '//runner.html',
+    ];
+    for (const p of paths) {
+      const res = await rawRequest(origin.url, p);
+      expect(res.status, p).toBe(404);
+      expect(res.body, p).not.toContain('secret');
+      expect(res.body, p).not.toContain('demo page');
+    }
+  });
+
+  it('refuses methods other than GET and HEAD', async () => {
+    const res = await rawRequest(origin.url, '/runner.html', 'POST');
+    expect(res.status).toBe(405);
+    expect(res.headers['allow']).toBe('GET, HEAD');
+  });
+
+  it('answers 404 for the runner when dist/ has no build, saying how to make one', async () => {
+    const empty = await startTaskOrigin({ host: '127.0.0.1', port: 0, distDir: path.join(root, 'nothing') });
+    try {
+      const res = await rawRequest(empty.url, '/runner.html');
+      expect(res.status).toBe(404);
+      expect(res.body).toContain('npm run build');
+    } finally {
+      await empty.close();
+    }
+  });
+
+  it('closes idempotently', async () => {
+    const extra = await startTaskOrigin({ host: '127.0.0.1', port: 0, distDir: dist });
+    await Promise.all([extra.close(), extra.close()]);
+    await expect(fetch(`${extra.url}/runner.html`)).rejects.toThrow();
+  });
+});
+
+describe('webray server with its task origin', () => {
+  let root: string;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'webray-task-origin-server-test-'));
+    const dist = await fakeDist(root);
+    server = await startServer({ host: '127.0.0.1', port: 0, distDir: dist, log: () => {} });
+  });
+
+  afterAll(async () => {
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('listens on a second free port that serves the runner, not the main pages', async () => {
+    expect(server.taskPort).toBeGreaterThan(0);
+    expect(server.taskPort).not.toBe(server.port);
+    expect(server.taskUrl).toBe(`http://127.0.0.1:${server.taskPort}`);
+    expect((await fetch(`${server.taskUrl}/runner.html`)).status).toBe(200);
+    expect((await fetch(`${server.taskUrl}/join`)).status).toBe(404);
+    expect((await fetch(`${server.url}/join`)).status).toBe(200);
+  });
+
+  it('advertises the task origin in /config.json, on the host name the page used', async () => {
+    const res = await fetch(`${server.url}/config.json`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    expect(await res.json()).toEqual({ taskOrigin: server.taskUrl });
+
+    const viaLocalhost = await rawRequest(server.url, '/config.json', 'GET', { host: `localhost:${server.port}` });
+    expect(JSON.parse(viaLocalhost.body)).toEqual({ taskOrigin: `http://localhost:${server.taskPort}` });
+  });
+
+  it('uses port + 1 by default, an explicit taskPort, and an explicit public task origin', async () => {
+    const explicit = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      taskPort: 0,
+      taskOrigin: 'https://tasks.example.org',
+      distDir: path.join(root, 'dist'),
+      log: () => {},
+    });
+    try {
+      expect(await (await fetch(`${explicit.url}/config.json`)).json()).toEqual({ taskOrigin: 'https://tasks.example.org' });
+    } finally {
+      await explicit.close();
+    }
+    // port + 1: take a free port, then start on it (a race with other processes is possible but rare).
+    const probe = await startTaskOrigin({ host: '127.0.0.1', port: 0, distDir: root });
+    const base = probe.port;
+    await probe.close();
+    if (base < 65535) {
+      const next = await startServer({ host: '127.0.0.1', port: base, distDir: path.join(root, 'dist'), log: () => {} }).catch(
+        () => undefined,
+      );
+      if (next) {
+        expect(next.taskPort).toBe(base + 1);
+        await next.close();
+      }
+    }
+  });
+
+  it('closes both listeners', async () => {
+    const s = await startServer({ host: '127.0.0.1', port: 0, distDir: path.join(root, 'dist'), log: () => {} });
+    await s.close();
+    await expect(fetch(`${s.taskUrl}/runner.html`)).rejects.toThrow();
+    await expect(fetch(`${s.url}/join`)).rejects.toThrow();
+  });
+});
