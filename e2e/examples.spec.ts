@@ -213,3 +213,32 @@ test.describe('Ray Core examples', () => {
     expect(out.recursiveTasks).toBeGreaterThan(3);
   });
 });
+
+test.describe('Ray Core patterns on one CPU', () => {
+  test.use({ initOptions: { numCpus: 1 } });
+
+  test('nested tasks: a task that submits a child mid-body and waits for it later finishes on a single CPU', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const busy = (ms: number) => {
+        const end = Date.now() + ms;
+        while (Date.now() < end) {
+          // CPU-bound work
+        }
+      };
+      const leaf = ray.remote(function leaf(x: number) {
+        return x + 1;
+      });
+      // Warm up: leaf is now known to be a short task.
+      await ray.get([0, 1, 2, 3].map((i) => leaf.remote(i)));
+      const parent = ray.remote({ scope: { leaf, busy } }, async function parent() {
+        busy(20);
+        const child = leaf.remote(41); // submitted while this task still holds the only CPU
+        busy(40);
+        return ray.get(child); // blocking here lends the CPU to the child
+      });
+      return ray.get([parent.remote(), parent.remote()], { timeoutMs: 5000 });
+    });
+    expect(out).toEqual([42, 42]);
+  });
+});
