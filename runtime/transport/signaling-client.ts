@@ -51,7 +51,7 @@ export class SignalingClient {
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('connect_error', (err: Error) => {
-        socket.close();
+        client.abandon();
         reject(new Error(`cannot reach the webray server at ${address}: ${err.message}; is \`npm start\` running there?`));
       });
     });
@@ -62,17 +62,17 @@ export class SignalingClient {
         resolve(reply);
       });
     }).catch((e: unknown) => {
-      socket.close();
+      client.abandon();
       throw e;
     });
     const parsed = v.safeParse(JoinReplySchema, raw);
     if (!parsed.success) {
-      socket.close();
+      client.abandon();
       throw new Error(`the server at ${address} sent a malformed join reply; is it a webray server of the same version?`);
     }
     const reply = parsed.output as JoinReply;
     if (!reply.ok) {
-      socket.close();
+      client.abandon();
       throw new Error(reply.message);
     }
     return { client, reply };
@@ -98,6 +98,12 @@ export class SignalingClient {
     this.socket.on('disconnect', (reason: string) => {
       if (!this.closed) h.onDisconnect(reason);
     });
+  }
+
+  /** Drops a connection that never became a membership, without telling the handlers. */
+  private abandon(): void {
+    this.closed = true;
+    this.socket.close();
   }
 
   signal(to: NodeId, data: unknown): void {
