@@ -5,6 +5,7 @@ import { currentCore } from './api/core.ts';
 import { validateInitOptions, type InitOptions } from './api/options.ts';
 import { probeResources } from './node/resources-probe.ts';
 import { browserWorkerEndpoint, type WorkerFactory } from './node/worker-endpoint.ts';
+import { createIsolatedWorkerFactory, fetchRunnerUrl } from './node/isolated-workers.ts';
 import type { NodeId } from './protocol/ids.ts';
 import type { ResourceSet } from './protocol/task-spec.ts';
 import { startHead, type ClusterOptions } from './session/head-session.ts';
@@ -50,6 +51,12 @@ export interface JoinOptions {
   readonly iceServers?: RTCIceServer[];
   /** Shown to the coordinator (e.g. "Ana's laptop"). */
   readonly label?: string;
+  /**
+   * Where shipped task code runs. 'origin' (default): in workers on the server's separate task
+   * origin, unable to reach this page's storage or cookies (README, "Isolation model").
+   * 'none': in this page's own workers — only for clusters whose code you trust.
+   */
+  readonly isolation?: 'origin' | 'none';
 }
 
 let session: { shutdown: () => Promise<void> } | undefined;
@@ -63,6 +70,20 @@ function clusterOptions(o: { address?: string; cluster?: string; token?: string;
     throw new TypeError(`${what} with an address needs a cluster name too: ${what}({ address, cluster: 'lab', token: '…' })`);
   }
   return { address: o.address!, cluster: o.cluster, token: o.token ?? '', iceServers: (o.iceServers ?? []) as RTCIceServer[] };
+}
+
+/** Workers on the server's task origin, so code shipped to this volunteer cannot act as this page. */
+async function isolatedWorkers(address: string): Promise<{ factory: WorkerFactory; close(): void }> {
+  try {
+    return await createIsolatedWorkerFactory(await fetchRunnerUrl(address));
+  } catch (e) {
+    throw new Error(
+      `ray.join: could not start the isolated task runner of ${address} (${(e as Error).message}). ` +
+        `Open the volunteer page from that server (its /join page), or pass isolation: 'none' to run ` +
+        `task code in this page's own workers if you trust the cluster.`,
+      { cause: e },
+    );
+  }
 }
 
 function assertIdle(what: string): void {
@@ -101,14 +122,30 @@ export async function init(options?: InitOptions): Promise<InitInfo> {
 /** Makes this tab a volunteer node of a cluster; `node.leave()` leaves. */
 export async function join(options: JoinOptions): Promise<NodeHandle> {
   assertIdle('ray.join()');
-  const { label, ...rest } = options ?? ({} as JoinOptions);
+  const { label, isolation = 'origin', ...rest } = options ?? ({} as JoinOptions);
+  if (isolation !== 'origin' && isolation !== 'none') {
+    throw new TypeError(`ray.join: isolation must be 'origin' or 'none', got ${String(isolation)}`);
+  }
   const opts = validateInitOptions(rest, 'ray.join');
   if (opts.address === undefined) throw new TypeError("ray.join needs the server's address: ray.join({ address, cluster, token })");
   const cluster = clusterOptions(opts, 'ray.join');
   starting = true;
   try {
     const { resources, gpuFallback } = await probeResources(opts);
-    volunteer = await startVolunteer({ resources, gpuFallback, createWorker: directWorkers, cluster, ...(label ? { label } : {}) });
+    const isolated = isolation === 'origin' ? await isolatedWorkers(cluster.address) : undefined;
+    try {
+      volunteer = await startVolunteer({
+        resources,
+        gpuFallback,
+        createWorker: isolated?.factory ?? directWorkers,
+        cluster,
+        ...(label ? { label } : {}),
+      });
+    } catch (e) {
+      isolated?.close();
+      throw e;
+    }
+    volunteer.onClose(() => isolated?.close());
     return volunteer;
   } finally {
     starting = false;
