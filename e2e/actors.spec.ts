@@ -269,6 +269,33 @@ test.describe('actors', () => {
     expect(out.later.died).toBe(true);
   });
 
+  test('ray.kill with noRestart: false restarts an actor that has restarts left', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Counter = ray.remote(
+        class Counter {
+          n = 0;
+          incr() {
+            return ++this.n;
+          }
+        },
+      );
+      const name = (p: Promise<unknown>) =>
+        p.then(
+          (v) => v,
+          (e: Error) => e.name,
+        );
+      const c = Counter.options({ maxRestarts: 1 }).remote();
+      const before = await ray.get([c.incr.remote(), c.incr.remote()]);
+      ray.kill(c, { noRestart: false });
+      const afterRestart = await name(ray.get(c.incr.remote()));
+      ray.kill(c); // noRestart defaults to true, as in Ray
+      const afterKill = await name(ray.get(c.incr.remote()));
+      return { before, afterRestart, afterKill };
+    });
+    expect(out).toEqual({ before: [1, 2], afterRestart: 1, afterKill: 'ActorDiedError' });
+  });
+
   test('actor handles passed to tasks, to other actors and through ray.put are called there', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

@@ -430,4 +430,48 @@ test.describe('cancellation with two CPUs', () => {
     expect(out.results).toEqual(['TaskCancelledError', 'value call 1', 'TaskCancelledError', 'value call 3']);
     expect(out.items).toEqual(['call 1', 'call 3']);
   });
+
+  test('cancelling a running async actor method aborts its signal and rejects its get; the actor keeps serving', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Worker = ray.remote(
+        class Worker {
+          log: string[] = [];
+          async wait(ms: number) {
+            const signal = ray.getRuntimeContext().signal;
+            this.log.push('wait started');
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, ms);
+              signal.addEventListener('abort', () => {
+                clearTimeout(timer);
+                this.log.push('wait aborted');
+                resolve();
+              });
+            });
+            return 'waited';
+          }
+          async read() {
+            return this.log;
+          }
+        },
+      );
+      const w = Worker.remote();
+      await ray.get(w.read.remote());
+      const ref = w.wait.remote(5000);
+      await new Promise((r) => setTimeout(r, 100));
+      const t0 = performance.now();
+      ray.cancel(ref);
+      const result = await ray.get(ref).then(
+        () => 'resolved',
+        (e: Error) => e.name,
+      );
+      const ms = performance.now() - t0;
+      await new Promise((r) => setTimeout(r, 50));
+      return { result, ms, log: await ray.get(w.read.remote()), again: await ray.get(w.wait.remote(1)) };
+    });
+    expect(out.result).toBe('TaskCancelledError');
+    expect(out.ms).toBeLessThan(300);
+    expect(out.log).toEqual(['wait started', 'wait aborted']);
+    expect(out.again).toBe('waited');
+  });
 });
