@@ -373,6 +373,47 @@ test.describe('nested tasks', () => {
     expect(out).toEqual({ refs: true, small: 'hello', type: 'Float64Array', length: 20_000, sum: 30_000 });
   });
 
+  test.describe('on two CPUs', () => {
+    test.use({ initOptions: { numCpus: 2 } });
+
+    test('five hundred short tasks, some waiting on nested tasks they submitted, all finish', async ({ rayPage }) => {
+      const out = await rayPage.evaluate(async () => {
+        const ray = globalThis.ray;
+        const leaf = ray.remote(function leaf(x: number) {
+          return x + 1;
+        });
+        // Mostly short tasks (so they get pipelined to busy workers), some of which block on a child.
+        const mixed = ray.remote({ scope: { leaf } }, async function mixed(i: number) {
+          if (i % 37 === 0) {
+            const ref = leaf.remote(i);
+            await new Promise((r) => setTimeout(r, 1));
+            return (await ray.get(ref)) - 1;
+          }
+          if (i % 53 === 0) {
+            const [ready] = await ray.wait([leaf.remote(i)], { numReturns: 1 });
+            return (await ray.get(ready[0]!)) - 1;
+          }
+          return i;
+        });
+        const refs = Array.from({ length: 500 }, (_, i) => mixed.remote(i));
+        const values = await ray.get(refs, { timeoutMs: 15_000 });
+        return { inOrder: values.every((v, i) => v === i), available: ray.availableResources().CPU };
+      });
+      expect(out).toEqual({ inOrder: true, available: 2 });
+    });
+
+    test('a chain of 300 tasks, each taking the previous result as its argument, resolves', async ({ rayPage }) => {
+      const v = await rayPage.evaluate(async () => {
+        const ray = globalThis.ray;
+        const inc = ray.remote((x: number) => x + 1);
+        let ref = inc.remote(0);
+        for (let i = 1; i < 300; i++) ref = inc.remote(ref);
+        return ray.get(ref, { timeoutMs: 10_000 });
+      });
+      expect(v).toBe(300);
+    });
+  });
+
   test.describe('on one CPU', () => {
     test.use({ initOptions: { numCpus: 1 } });
 
@@ -454,6 +495,31 @@ test.describe('resources', () => {
     expect(out.state).toBe('PENDING_NODE_ASSIGNMENT');
     expect(out.reason).toContain('TPU');
     expect(out.got).toBe('GetTimeoutError');
+  });
+
+  test('every scheduling strategy runs here, except a hard affinity to a node not in the cluster, which fails TaskUnschedulableError', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const here = ray.nodes()[0]!.nodeId;
+      const where = ray.remote(function where() {
+        return ray.getRuntimeContext().nodeId;
+      });
+      const run = (schedulingStrategy: Parameters<typeof where.options>[0]['schedulingStrategy']) =>
+        ray.get(where.options({ schedulingStrategy }).remote(), { timeoutMs: 5_000 }).then(
+          (nodeId) => (nodeId === here ? 'here' : `elsewhere ${nodeId}`),
+          (e: Error) => `${e instanceof ray.TaskUnschedulableError ? 'TaskUnschedulableError' : e.name}|${e.message}`,
+        );
+      return {
+        default: await run('DEFAULT'),
+        spread: await run('SPREAD'),
+        hardHere: await run({ nodeId: here }),
+        softHere: await run({ nodeId: here, soft: true }),
+        softGone: await run({ nodeId: 'node-gone', soft: true }),
+        hardGone: await run({ nodeId: 'node-gone', soft: false }),
+      };
+    });
+    expect(out).toMatchObject({ default: 'here', spread: 'here', hardHere: 'here', softHere: 'here', softGone: 'here' });
+    expect(out.hardGone).toMatch(/^TaskUnschedulableError\|.*node-gone/);
   });
 
   test.describe('with a custom resource', () => {
