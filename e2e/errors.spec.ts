@@ -541,7 +541,7 @@ test.describe('options validation', () => {
     expect(out.tasks).toBe(0);
   });
 
-  test('ray.remote refuses what is neither a function nor a class', async ({ rayPage }) => {
+  test('ray.remote refuses what is neither a function nor a class, and functions without source', async ({ rayPage }) => {
     const out = await rayPage.evaluate(() => {
       const remote = globalThis.ray.remote as unknown as (a: unknown, b?: unknown) => unknown;
       const attempt = (f: () => unknown) => {
@@ -552,9 +552,20 @@ test.describe('options validation', () => {
           return `${e instanceof TypeError}|${(e as Error).message}`;
         }
       };
-      return { number: attempt(() => remote(5)), object: attempt(() => remote({ numCpus: 1 }, 'x')) };
+      const bound = function add(a: number, b: number) {
+        return a + b;
+      }.bind(null, 1);
+      return {
+        number: attempt(() => remote(5)),
+        object: attempt(() => remote({ numCpus: 1 }, 'x')),
+        native: attempt(() => remote(Math.max)),
+        bound: attempt(() => remote(bound)),
+      };
     });
     expect(out.number).toMatch(/^true\|.*function or a class/);
     expect(out.object).toMatch(/^true\|.*function or a class/);
+    // A function with no source to ship is refused with the way out.
+    expect(out.native).toMatch(/^true\|.*no source.*wrap it/);
+    expect(out.bound).toMatch(/^true\|.*no source.*wrap it/);
   });
 });

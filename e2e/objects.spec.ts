@@ -83,6 +83,21 @@ test.describe('get', () => {
     expect(out.ms).toBeLessThan(100);
   });
 
+  test('get of a list may name the same ref twice, pending or ready', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const later = ray.remote(async (x: string) => {
+        await new Promise((r) => setTimeout(r, 100));
+        return x;
+      });
+      const ref = later.remote('v');
+      const pending = await ray.get([ref, ref, ray.put(1), ref], { timeoutMs: 5_000 });
+      const ready = await ray.get([ref, ref]);
+      return { pending, ready };
+    });
+    expect(out).toEqual({ pending: ['v', 'v', 1, 'v'], ready: ['v', 'v'] });
+  });
+
   test('get refuses what is not an ObjectRef with a TypeError', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
