@@ -341,6 +341,38 @@ test.describe('retries', () => {
     expect(out.laterWorkers).toBeGreaterThanOrEqual(2);
   });
 
+  test('tasks whose workers die side by side are each retried, and every CPU comes back', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Tally = ray.remote(
+        class Tally {
+          counts: Record<string, number> = {};
+          hit(key: string) {
+            return (this.counts[key] = (this.counts[key] ?? 0) + 1);
+          }
+        },
+      );
+      const tally = Tally.remote();
+      // The first attempt of each task kills its worker: at once, or a little later while it awaits.
+      const flaky = ray.remote({ maxRetries: 1 }, async function flaky(t: typeof tally, i: number) {
+        const n = await ray.get(t.hit.remote(String(i)));
+        if (n === 1) {
+          if (i % 2 === 1) close();
+          setTimeout(() => close(), 5);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return i * 10;
+      });
+      const values = await ray.get(
+        Array.from({ length: 8 }, (_, i) => flaky.remote(tally, i)),
+        { timeoutMs: 10_000 },
+      );
+      const attempts = (await ray.tasks()).filter((t) => t.name === 'flaky').map((t) => t.attempts);
+      return { values, attempts, available: ray.availableResources().CPU };
+    });
+    expect(out).toEqual({ values: [0, 10, 20, 30, 40, 50, 60, 70], attempts: [2, 2, 2, 2, 2, 2, 2, 2], available: 2 });
+  });
+
   test('system failures are retried 3 times by default, and not at all with maxRetries: 0', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

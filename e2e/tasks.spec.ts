@@ -354,6 +354,21 @@ test.describe('nested tasks', () => {
     expect(v).toEqual({ ready: 5, values: [1, 2, 3, 4, 5] });
   });
 
+  test('a remote function defined inside a task runs there, and its handle works in the driver', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const maker = ray.remote(async function maker() {
+        const square = ray.remote(function square(x: number) {
+          return x * x;
+        });
+        return { inside: await ray.get(square.remote(3)), square };
+      });
+      const { inside, square } = await ray.get(maker.remote());
+      return { inside, isHandle: square instanceof ray.RemoteFunction, outside: await ray.get(square.remote(4), { timeoutMs: 5_000 }) };
+    });
+    expect(out).toEqual({ inside: 9, isHandle: true, outside: 16 });
+  });
+
   test('ray.put inside a task returns a ref the driver can get', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
