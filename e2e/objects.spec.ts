@@ -228,7 +228,9 @@ test.describe('wait', () => {
         await new Promise((r) => setTimeout(r, ms));
         return ms;
       });
-      let pending = [500, 100, 400, 0, 200, 300].map((ms) => sleep.remote(ms));
+      // Load the function into all six workers first, so no task of the timed run waits for one.
+      await ray.get([50, 50, 50, 50, 50, 50].map((ms) => sleep.remote(ms)));
+      let pending = [750, 150, 600, 0, 300, 450].map((ms) => sleep.remote(ms));
       const seen: number[] = [];
       while (pending.length > 0) {
         const [ready, rest] = await ray.wait(pending, { numReturns: 1 });
@@ -237,7 +239,7 @@ test.describe('wait', () => {
       }
       return seen;
     });
-    expect(order).toEqual([0, 100, 200, 300, 400, 500]);
+    expect(order).toEqual([0, 150, 300, 450, 600, 750]);
   });
 });
 
