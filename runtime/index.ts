@@ -3,10 +3,13 @@
 
 import { currentCore } from './api/core.ts';
 import { validateInitOptions, type InitOptions } from './api/options.ts';
+import { SPILL_DB_PREFIX } from './node/constants.ts';
+import { IdbSpillStore, indexedDbAvailable } from './node/idb-spill-store.ts';
+import { ObjectStore } from './node/object-store.ts';
 import { probeResources } from './node/resources-probe.ts';
 import { browserWorkerEndpoint, type WorkerFactory } from './node/worker-endpoint.ts';
 import { createIsolatedWorkerFactory, fetchRunnerUrl } from './node/isolated-workers.ts';
-import type { NodeId } from './protocol/ids.ts';
+import { randomPrefix, type NodeId } from './protocol/ids.ts';
 import type { ResourceSet } from './protocol/task-spec.ts';
 import { startHead, type ClusterOptions } from './session/head-session.ts';
 import { startVolunteer, type NodeHandle } from './session/volunteer-session.ts';
@@ -96,6 +99,26 @@ function assertIdle(what: string): void {
 }
 
 /**
+ * @internal Test hooks of the object store, not part of API.md. `spillQuotaBytes` makes the next
+ * init/join's spill store behave as if IndexedDB's quota ran out past that many bytes (the real
+ * quota is gigabytes, too much for a test to fill).
+ */
+export const __objectStoreTestHooks: { spillQuotaBytes: number | undefined } = { spillQuotaBytes: undefined };
+
+/** Each node's object store: `objectStoreMemory` in memory, the rest spilled to its own IndexedDB database. */
+function objectStores(memoryBytes: number): (nodeId: NodeId) => ObjectStore {
+  const quotaBytes = __objectStoreTestHooks.spillQuotaBytes;
+  return (nodeId) =>
+    new ObjectStore({
+      memoryBytes,
+      nodeId,
+      ...(indexedDbAvailable()
+        ? { spill: new IdbSpillStore({ name: `${SPILL_DB_PREFIX}${nodeId}-${randomPrefix().slice(0, -1)}`, ...(quotaBytes !== undefined ? { quotaBytes } : {}) }) }
+        : {}),
+    });
+}
+
+/**
  * Starts webray in this tab. With no `address`: local mode, this tab alone, no server. With an
  * `address`, `cluster` and `token`: this tab becomes the cluster's coordinator and driver.
  */
@@ -105,8 +128,14 @@ export async function init(options?: InitOptions): Promise<InitInfo> {
   const cluster = opts.address !== undefined ? clusterOptions(opts, 'ray.init') : undefined;
   starting = true;
   try {
-    const { resources, gpuFallback } = await probeResources(opts);
-    const head = await startHead({ resources, gpuFallback, createWorker: directWorkers, ...(cluster ? { cluster } : {}) });
+    const { resources, gpuFallback, objectStoreMemory } = await probeResources(opts);
+    const head = await startHead({
+      resources,
+      gpuFallback,
+      createWorker: directWorkers,
+      createObjectStore: objectStores(objectStoreMemory),
+      ...(cluster ? { cluster } : {}),
+    });
     session = {
       shutdown: async () => {
         session = undefined;
@@ -131,13 +160,14 @@ export async function join(options: JoinOptions): Promise<NodeHandle> {
   const cluster = clusterOptions(opts, 'ray.join');
   starting = true;
   try {
-    const { resources, gpuFallback } = await probeResources(opts);
+    const { resources, gpuFallback, objectStoreMemory } = await probeResources(opts);
     const isolated = isolation === 'origin' ? await isolatedWorkers(cluster.address) : undefined;
     try {
       volunteer = await startVolunteer({
         resources,
         gpuFallback,
         createWorker: isolated?.factory ?? directWorkers,
+        createObjectStore: objectStores(objectStoreMemory),
         cluster,
         ...(label ? { label } : {}),
       });

@@ -62,16 +62,16 @@ export class DriverCore implements Core {
     }
   }
 
-  /** The value of a ready object, wherever it is. */
+  /** The value of a ready object, wherever it is: inline, in this node's memory, spilled here, or on another node. */
   private read(id: ObjectId): SerializedObject | Promise<SerializedObject> {
     const loc = this.d.coordinator.locate(id)!;
     if (loc.obj) return loc.obj;
     const local = this.d.node.store.get(id);
     if (local) return local;
-    if (!this.d.pull || loc.nodes.length === 0) {
+    if (!this.d.node.store.has(id) && loc.nodes.length === 0) {
       throw new Error(`object ${id} is ready but no copy can be found`);
     }
-    return this.d.pull(id, loc.nodes);
+    return this.d.node.fetchObject(id, loc.nodes);
   }
 
   async get(ids: readonly ObjectId[], timeoutMs: number | null): Promise<SerializedObject[]> {

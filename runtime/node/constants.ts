@@ -10,6 +10,24 @@ export const PIPELINE_MAX_TASK_MS = 2;
 export const EXTRA_WORKERS_MAX = 256;
 /** Results up to this size go inline to the coordinator; larger ones stay in this node's store. */
 export const INLINE_OBJECT_MAX_BYTES = 100 * 1024;
+/** Default `objectStoreMemory`: this share of `navigator.deviceMemory`, within the bounds below. */
+export const OBJECT_STORE_MEMORY_SHARE = 0.25;
+export const OBJECT_STORE_MEMORY_MIN_BYTES = 256 * 1024 * 1024;
+export const OBJECT_STORE_MEMORY_MAX_BYTES = 2 * 1024 * 1024 * 1024;
+/** `navigator.deviceMemory` (GiB) assumed where the browser does not tell it (Firefox, Safari). */
+export const DEVICE_MEMORY_DEFAULT_GIB = 4;
+/** Spilled objects are written and read in records of at most this size. */
+export const SPILL_CHUNK_BYTES = 8 * 1024 * 1024;
+/** Bytes written per IndexedDB transaction: smaller objects are batched up to it, larger ones span several. */
+export const SPILL_TRANSACTION_MAX_BYTES = 64 * 1024 * 1024;
+/** Buffers at least this large inside a value are spilled as raw bytes, not through msgpackr. */
+export const SPILL_OUT_OF_BAND_MIN_BYTES = 64 * 1024;
+/** After IndexedDB refused data (quota), how long before spilling is tried again. */
+export const SPILL_RETRY_MS = 2000;
+/** Spill databases are named with this prefix (and locked under the same name while alive). */
+export const SPILL_DB_PREFIX = 'webray-spill-';
+/** Ids of freed objects remembered, so a late copy (a pull that raced the free) is not kept. */
+export const FREED_IDS_REMEMBERED = 100_000;
 /** How often object store figures are reported to the coordinator when they changed. */
 export const STATS_INTERVAL_MS = 500;
 /** How long the task-origin runner frame may take to load and say it is ready (isolated workers). */

@@ -39,6 +39,8 @@ interface Assignment {
   readonly spec: TaskSpec;
   readonly attempt: number;
   args: SerializedObject[] | undefined;
+  /** Arguments held in this node's store, pinned (kept in memory) until the task ends. */
+  pinned: ObjectId[] | undefined;
   worker: WorkerSlot | undefined;
   cancelTimer?: ReturnType<typeof setTimeout>;
 }
@@ -164,24 +166,28 @@ export class Node {
   }
 
   private assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[]): void {
-    const a: Assignment = { spec, attempt, args: undefined, worker: undefined };
+    const a: Assignment = { spec, attempt, args: undefined, pinned: undefined, worker: undefined };
     this.assignments.set(spec.taskId, a);
     const args: SerializedObject[] = new Array(resolved.length);
     let missing: Promise<void>[] | undefined;
+    const store = this.deps.store;
     for (let i = 0; i < resolved.length; i++) {
       const r = resolved[i]!;
       if (r.kind === 'inline') {
         args[i] = r.obj;
         continue;
       }
-      const local = this.deps.store.get(r.id);
+      const local = store.get(r.id);
       if (local) {
         args[i] = local;
+        store.pin(r.id);
+        (a.pinned ??= []).push(r.id);
         continue;
       }
       (missing ??= []).push(
-        this.fetch(r.id, r.nodes).then((obj) => {
+        this.fetch(r.id, r.nodes, true).then((obj) => {
           args[i] = obj;
+          (a.pinned ??= []).push(r.id);
         }),
       );
     }
@@ -192,28 +198,51 @@ export class Node {
     }
     Promise.all(missing).then(
       () => {
-        if (this.assignments.get(spec.taskId) !== a) return;
+        if (this.assignments.get(spec.taskId) !== a) {
+          this.unpinArgs(a);
+          return;
+        }
         a.args = args;
         this.route(a);
       },
       (e: unknown) => {
-        if (this.assignments.get(spec.taskId) !== a) return;
+        if (this.assignments.get(spec.taskId) !== a) {
+          this.unpinArgs(a);
+          return;
+        }
         this.assignments.delete(spec.taskId);
         this.reportDone(a, null, 0, 0, undefined, wireError('ObjectLostError', `could not fetch an argument of ${spec.name}: ${(e as Error).message}`), false);
       },
     );
   }
 
-  private fetch(id: ObjectId, from: readonly NodeId[]): Promise<SerializedObject> {
-    const local = this.deps.store.get(id);
-    if (local) return Promise.resolve(local);
-    if (!this.deps.pull || from.length === 0) {
-      return Promise.reject(new Error(`object ${id} is not on this node and no other node holds it`));
+  /**
+   * An object from this node's store (restored from IndexedDB if spilled) or pulled from a node
+   * that holds it and kept here. With `pin`, it stays pinned in this node's store (the caller unpins).
+   */
+  fetchObject(id: ObjectId, from: readonly NodeId[]): Promise<SerializedObject> {
+    return this.fetch(id, from, false);
+  }
+
+  private async fetch(id: ObjectId, from: readonly NodeId[], pin: boolean): Promise<SerializedObject> {
+    const store = this.deps.store;
+    if (store.has(id)) {
+      const obj = await store.load(id, { pin });
+      if (obj) return obj;
     }
-    return this.deps.pull(id, from).then((obj) => {
-      this.deps.store.put(id, obj);
-      return obj;
-    });
+    if (!this.deps.pull || from.length === 0) {
+      throw new Error(`object ${id} is not on this node and no other node holds it`);
+    }
+    const obj = await this.deps.pull(id, from);
+    // A copy is a cache: when the store is full it is used without being kept.
+    if (store.tryPut(id, obj) && pin) store.pin(id);
+    return obj;
+  }
+
+  private unpinArgs(a: Assignment): void {
+    if (!a.pinned) return;
+    for (const id of a.pinned) this.deps.store.unpin(id);
+    a.pinned = undefined;
   }
 
   private route(a: Assignment): void {
@@ -443,7 +472,7 @@ export class Node {
           taskId: msg.taskId,
           attempt: a.attempt,
           index: msg.index,
-          result: this.keepResult(returnId(msg.taskId, msg.index), msg.obj),
+          result: this.keepOrFail(returnId(msg.taskId, msg.index), msg.obj),
         });
         return;
       }
@@ -513,10 +542,21 @@ export class Node {
     w.shape = null;
   }
 
+  /** Keeps a large result in this node's store (throws ObjectStoreFullError when it is full); small ones go inline. */
   private keepResult(id: ObjectId, obj: SerializedObject): TaskResult {
     if (obj.size <= INLINE_OBJECT_MAX_BYTES || obj.err) return { id, size: obj.size, obj };
     this.deps.store.put(id, obj);
     return { id, size: obj.size };
+  }
+
+  /** keepResult, or the store's refusal as the object's value (raised by whoever gets it). */
+  private keepOrFail(id: ObjectId, obj: SerializedObject): TaskResult {
+    try {
+      return this.keepResult(id, obj);
+    } catch (e) {
+      const err = toWireError(e);
+      return { id, size: 0, obj: { v: undefined, size: 0, err } };
+    }
   }
 
   private reportDone(
@@ -530,13 +570,21 @@ export class Node {
   ): void {
     const spec = a.spec;
     this.finished++;
-    if (error) {
-      this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, error, systemFailure });
-      return;
-    }
+    this.unpinArgs(a);
+    let failure = error;
     const out: TaskResult[] = [];
-    if (results && spec.numReturns !== 'streaming') {
-      for (let i = 0; i < results.length; i++) out.push(this.keepResult(returnId(spec.taskId, i), results[i]!));
+    if (!failure && results && spec.numReturns !== 'streaming') {
+      try {
+        for (let i = 0; i < results.length; i++) out.push(this.keepResult(returnId(spec.taskId, i), results[i]!));
+      } catch (e) {
+        // The store is full: the task fails with ObjectStoreFullError (not retried: it would fail again).
+        for (const r of out) this.deps.store.delete(r.id);
+        failure = toWireError(e);
+      }
+    }
+    if (failure) {
+      this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, error: failure, systemFailure });
+      return;
     }
     this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, results: out });
   }
@@ -621,8 +669,9 @@ export class Node {
 
   private onWorkerRequest(w: WorkerSlot, workerReqId: number, taskId: TaskId | null, req: ClientRequest): void {
     if (req.op === 'put') {
-      // Objects `put` inside a task live on this node; small ones are also sent inline.
-      const r = this.keepResult(req.id, req.obj);
+      // Objects `put` inside a task live on this node; small ones are also sent inline. When the
+      // store is full, the object is ObjectStoreFullError: `get` raises it.
+      const r = this.keepOrFail(req.id, req.obj);
       this.deps.send({ type: 'object_put', id: req.id, size: r.size, ...(r.obj ? { obj: r.obj } : {}) });
       return;
     }
@@ -668,7 +717,7 @@ export class Node {
     }
     // `get` replies say where each object is; hand the worker the values themselves.
     const resolved = msg.value as ResolvedArg[];
-    Promise.all(resolved.map((x) => (x.kind === 'inline' ? x.obj : this.fetch(x.id, x.nodes)))).then(
+    Promise.all(resolved.map((x) => (x.kind === 'inline' ? x.obj : this.fetch(x.id, x.nodes, false)))).then(
       (objs) => {
         unblock();
         this.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: objs });

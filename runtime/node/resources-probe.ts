@@ -2,10 +2,28 @@
 // gives a hardware adapter — a software fallback adapter only when numGpus is given (API.md).
 
 import type { ResourceSet } from '../protocol/task-spec.ts';
+import {
+  DEVICE_MEMORY_DEFAULT_GIB,
+  OBJECT_STORE_MEMORY_MAX_BYTES,
+  OBJECT_STORE_MEMORY_MIN_BYTES,
+  OBJECT_STORE_MEMORY_SHARE,
+} from './constants.ts';
 
 export interface ProbedResources {
   readonly resources: ResourceSet;
   readonly gpuFallback: boolean;
+  /** Bytes of objects this node keeps in memory before spilling to IndexedDB. */
+  readonly objectStoreMemory: number;
+}
+
+/**
+ * The default `objectStoreMemory`: a quarter of `navigator.deviceMemory` (which browsers round
+ * and cap at 8 GiB; 4 GiB assumed where it is missing), within [256 MiB, 2 GiB].
+ */
+export function defaultObjectStoreMemory(deviceMemoryGiB: number | undefined): number {
+  const gib = deviceMemoryGiB !== undefined && deviceMemoryGiB > 0 ? deviceMemoryGiB : DEVICE_MEMORY_DEFAULT_GIB;
+  const bytes = Math.floor(gib * OBJECT_STORE_MEMORY_SHARE * 1024 ** 3);
+  return Math.min(OBJECT_STORE_MEMORY_MAX_BYTES, Math.max(OBJECT_STORE_MEMORY_MIN_BYTES, bytes));
 }
 
 async function probeAdapter(): Promise<{ present: boolean; fallback: boolean }> {
@@ -26,6 +44,7 @@ export async function probeResources(opts: {
   numCpus?: number;
   numGpus?: number;
   resources?: Readonly<Record<string, number>>;
+  objectStoreMemory?: number;
 }): Promise<ProbedResources> {
   const cpus = opts.numCpus ?? Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1);
   const adapter = await probeAdapter();
@@ -47,5 +66,7 @@ export async function probeResources(opts: {
     if (k === 'CPU' || k === 'GPU') throw new TypeError(`resources.${k}: use numCpus / numGpus instead`);
     resources[k] = v;
   }
-  return { resources, gpuFallback: gpus > 0 && adapter.fallback };
+  const deviceMemory = (globalThis.navigator as (Navigator & { deviceMemory?: number }) | undefined)?.deviceMemory;
+  const objectStoreMemory = opts.objectStoreMemory ?? defaultObjectStoreMemory(deviceMemory);
+  return { resources, gpuFallback: gpus > 0 && adapter.fallback, objectStoreMemory };
 }

@@ -6,7 +6,7 @@ import { createLogger } from '../common/logger.ts';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { DriverCore } from '../driver/driver-core.ts';
 import { Node } from '../node/node.ts';
-import { ObjectStore } from '../node/object-store.ts';
+import type { ObjectStore } from '../node/object-store.ts';
 import type { WorkerFactory } from '../node/worker-endpoint.ts';
 import { IdGenerator, type NodeId, type ObjectId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator } from '../protocol/node-messages.ts';
@@ -29,6 +29,8 @@ export interface HeadOptions {
   readonly resources: ResourceSet;
   readonly gpuFallback: boolean;
   readonly createWorker: WorkerFactory;
+  /** Makes this node's object store (memory budget, spill store) once the node id is known. */
+  readonly createObjectStore: (nodeId: NodeId) => ObjectStore;
   readonly cluster?: ClusterOptions;
 }
 
@@ -83,7 +85,8 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
     for (const m of reply.members) if (m.role === 'node') members.set(m.nodeId, m);
   }
 
-  const store = new ObjectStore();
+  const store = opts.createObjectStore(nodeId);
+  store.start();
   coordinator = new Coordinator(nodeId);
   const coord = coordinator;
   const toCoordinator = new LocalChannel<NodeToCoordinator>((msg) => coord.handleNodeMessage(nodeId, msg));
@@ -107,7 +110,7 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
       iceServers: opts.cluster!.iceServers,
       sendSignal: (to, data) => sig.signal(to, data),
       isMember: (remote) => members.has(remote),
-      lookup: (id) => store.get(id),
+      lookup: (id) => store.load(id),
       onLinkOpen: (remote) => {
         const m = members.get(remote);
         if (!m || m.role !== 'node') return;

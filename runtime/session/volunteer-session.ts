@@ -3,7 +3,7 @@
 
 import { createLogger } from '../common/logger.ts';
 import { Node } from '../node/node.ts';
-import { ObjectStore } from '../node/object-store.ts';
+import type { ObjectStore } from '../node/object-store.ts';
 import type { WorkerFactory } from '../node/worker-endpoint.ts';
 import { IdGenerator, type NodeId } from '../protocol/ids.ts';
 import type { NodeToCoordinator } from '../protocol/node-messages.ts';
@@ -34,6 +34,8 @@ export interface VolunteerOptions {
   readonly resources: ResourceSet;
   readonly gpuFallback: boolean;
   readonly createWorker: WorkerFactory;
+  /** Makes this node's object store (memory budget, spill store) once the node id is known. */
+  readonly createObjectStore: (nodeId: NodeId) => ObjectStore;
   readonly cluster: ClusterOptions;
   readonly label?: string;
 }
@@ -64,7 +66,8 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
   );
   const nodeId = reply.nodeId;
   const coordinatorId = reply.coordinatorId;
-  const store = new ObjectStore();
+  const store = opts.createObjectStore(nodeId);
+  store.start();
   const toCoordinator = (msg: NodeToCoordinator): void => mesh?.send(coordinatorId, { t: 'to_coordinator', msg });
   mesh = new PeerMesh({
     self: nodeId,
@@ -72,7 +75,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
     sendSignal: (to, data) => client.signal(to, data),
     // Links come from the coordinator and from other volunteers pulling objects.
     isMember: () => true,
-    lookup: (id) => store.get(id),
+    lookup: (id) => store.load(id),
     onLinkClosed: (remote, reason) => {
       if (remote === coordinatorId) end(`the link to the coordinator closed (${reason})`, 'closed');
     },

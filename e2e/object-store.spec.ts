@@ -1,0 +1,223 @@
+// The object store (API.md "Objects"): a memory budget per node (`objectStoreMemory`), spilling
+// the least recently used objects to IndexedDB and restoring them on demand, objects larger than
+// the budget, a full store, and spill data left by earlier sessions. Real IndexedDB in Chromium.
+import type { Page } from '@playwright/test';
+import type * as RayModule from '../runtime/index.ts';
+import type { ObjectRef } from '../runtime/index.ts';
+import { expect, test, watchErrors } from './fixtures.ts';
+
+const MiB = 1024 * 1024;
+
+declare global {
+  // Installed in the page by `installHelpers`.
+  var randomArray: (mib: number) => Float64Array;
+  var hashOf: (a: ArrayBufferView) => number;
+  var sleep: (ms: number) => Promise<void>;
+  var storeStats: () => { memoryBytes: number; spilledBytes: number; objects: number };
+  var waitForStats: (
+    pred: (s: { memoryBytes: number; spilledBytes: number; objects: number }) => boolean,
+    timeoutMs?: number,
+  ) => Promise<{ memoryBytes: number; spilledBytes: number; objects: number; ok: boolean }>;
+}
+
+/** Random Float64Arrays (random bytes: compressible data would flatter IndexedDB), a hash of their bytes, stats polling. */
+async function installHelpers(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    globalThis.randomArray = (mib: number) => {
+      const u8 = new Uint8Array(mib * 1024 * 1024);
+      for (let o = 0; o < u8.length; o += 65536) crypto.getRandomValues(u8.subarray(o, o + 65536));
+      return new Float64Array(u8.buffer);
+    };
+    globalThis.hashOf = (a: ArrayBufferView) => {
+      const u = new Uint32Array(a.buffer, a.byteOffset, a.byteLength >> 2);
+      let h = 0x811c9dc5;
+      for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i]!, 16777619);
+      return h >>> 0;
+    };
+    globalThis.sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    globalThis.storeStats = () => globalThis.ray.nodes()[0]!.objectStore;
+    // Nodes report their store's figures every 500 ms: poll until they say what we wait for.
+    globalThis.waitForStats = async (pred, timeoutMs = 15_000) => {
+      const t0 = performance.now();
+      for (;;) {
+        const s = globalThis.storeStats();
+        if (pred(s)) return { ...s, ok: true };
+        if (performance.now() - t0 > timeoutMs) return { ...s, ok: false };
+        await globalThis.sleep(50);
+      }
+    };
+  });
+}
+
+test.describe('local mode, objectStoreMemory 32 MiB', () => {
+  test.use({ initOptions: { numCpus: 2, objectStoreMemory: 32 * MiB } });
+
+  test('a working set of 8 × 16 MiB random arrays (4× the budget) spills to IndexedDB and round-trips intact through get and tasks', async ({ rayPage }) => {
+    const errors = watchErrors(rayPage);
+    await installHelpers(rayPage);
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const MiB = 1024 * 1024;
+      const hashes: number[] = [];
+      const refs: ObjectRef<Float64Array>[] = [];
+      for (let i = 0; i < 8; i++) {
+        const a = globalThis.randomArray(16);
+        hashes.push(globalThis.hashOf(a));
+        refs.push(ray.put(a));
+      }
+      const spilled = await globalThis.waitForStats((s) => s.spilledBytes >= 96 * MiB && s.memoryBytes <= 32 * MiB);
+      const viaGet: number[] = [];
+      for (const r of refs) viaGet.push(globalThis.hashOf(await ray.get(r)));
+      const hashTask = ray.remote({ scope: { hashOf: globalThis.hashOf } }, (a: Float64Array) => hashOf(a));
+      const viaTask = await ray.get(refs.map((r) => hashTask.remote(r)));
+      // Task results too large to inline stay on the node and spill like puts.
+      const make = ray.remote({ numReturns: 2, scope: { randomArray: globalThis.randomArray, hashOf: globalThis.hashOf } }, () => {
+        const a = randomArray(16);
+        return [hashOf(a), a];
+      });
+      const made = Array.from({ length: 8 }, () => make.remote() as unknown as [ObjectRef<number>, ObjectRef<Float64Array>]);
+      const madeHashes = await ray.get(made.map(([h]) => h));
+      const madeBack: number[] = [];
+      for (const [, a] of made) madeBack.push(globalThis.hashOf(await ray.get(a)));
+      const after = await globalThis.waitForStats((s) => s.memoryBytes <= 32 * MiB);
+      return { hashes, spilled, viaGet, viaTask, madeHashes, madeBack, after, keep: refs.length };
+    });
+    expect(out.spilled.ok, JSON.stringify(out.spilled)).toBe(true);
+    expect(out.viaGet).toEqual(out.hashes);
+    expect(out.viaTask).toEqual(out.hashes);
+    expect(out.madeBack).toEqual(out.madeHashes);
+    expect(out.after.ok, JSON.stringify(out.after)).toBe(true);
+    expect(out.after.spilledBytes).toBeGreaterThanOrEqual(12 * 16 * MiB);
+    expect(errors).toEqual([]);
+  });
+
+  test('an object larger than objectStoreMemory (48 MiB) round-trips through put, get and a task, in chunks', async ({ rayPage }) => {
+    await installHelpers(rayPage);
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const MiB = 1024 * 1024;
+      const a = globalThis.randomArray(48);
+      const hash = globalThis.hashOf(a);
+      const ref = ray.put(a);
+      const spilled = await globalThis.waitForStats((s) => s.spilledBytes >= 48 * MiB && s.memoryBytes === 0);
+      const back = await ray.get(ref);
+      const hashTask = ray.remote({ scope: { hashOf: globalThis.hashOf } }, (x: Float64Array) => [hashOf(x), x.length]);
+      const [taskHash, taskLength] = await ray.get(hashTask.remote(ref));
+      const copy = ray.remote((x: Float64Array) => x.slice()); // a 48 MiB result, kept on the node
+      const made = await ray.get(copy.remote(ref));
+      return { hash, back: globalThis.hashOf(back), length: back.length, taskHash, taskLength, madeLength: made.length, spilled, memory: globalThis.storeStats().memoryBytes };
+    });
+    expect(out.spilled.ok, JSON.stringify(out.spilled)).toBe(true);
+    expect(out.back).toBe(out.hash);
+    expect(out.length).toBe((48 * MiB) / 8);
+    expect(out.taskHash).toBe(out.hash);
+    expect(out.taskLength).toBe((48 * MiB) / 8);
+    expect(out.madeLength).toBe((48 * MiB) / 8);
+  });
+});
+
+test('ray.nodes() reports spilledBytes 0 and memory within the budget while the working set fits', async ({ rayPage }) => {
+  await installHelpers(rayPage);
+  const out = await rayPage.evaluate(async () => {
+    const ray = globalThis.ray;
+    const refs = [ray.put(globalThis.randomArray(4)), ray.put(globalThis.randomArray(4))];
+    const s = await globalThis.waitForStats((x) => x.objects >= 2);
+    return { ...s, n: refs.length };
+  });
+  expect(out.ok).toBe(true);
+  expect(out.spilledBytes).toBe(0);
+  expect(out.memoryBytes).toBeGreaterThanOrEqual(8 * MiB);
+});
+
+test('with memory and IndexedDB quota both used up, ray.put and a task making a large result get ObjectStoreFullError saying what to do; objects already stored stay readable (quota injected through a test hook: the real quota is ~10 GB)', async ({ page }) => {
+  await page.goto('/');
+  await page.evaluate(async () => {
+    const url = '/webray.js';
+    const ray = (await import(url)) as typeof RayModule;
+    globalThis.ray = ray;
+    ray.__objectStoreTestHooks.spillQuotaBytes = 40 * 1024 * 1024;
+    await ray.init({ numCpus: 1, objectStoreMemory: 32 * 1024 * 1024 });
+    ray.__objectStoreTestHooks.spillQuotaBytes = undefined;
+  });
+  await installHelpers(page);
+  const out = await page.evaluate(async () => {
+    const ray = globalThis.ray;
+    const refs: ObjectRef<Float64Array>[] = [];
+    const hashes: number[] = [];
+    let putError: Error | undefined;
+    for (let i = 0; i < 12 && !putError; i++) {
+      const a = globalThis.randomArray(16);
+      try {
+        refs.push(ray.put(a));
+        hashes.push(globalThis.hashOf(a));
+      } catch (e) {
+        putError = e as Error;
+      }
+      await globalThis.sleep(300);
+    }
+    const big = ray.remote(() => new Float64Array(2 * 1024 * 1024));
+    const taskError = await ray.get(big.remote()).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    const back: number[] = [];
+    for (const r of refs) back.push(globalThis.hashOf(await ray.get(r)));
+    const small = await ray.get(ray.remote((x: number) => x + 1).remote(1));
+    await ray.shutdown();
+    return {
+      accepted: refs.length,
+      putError: putError && { name: putError.name, message: putError.message, isFull: putError instanceof ray.ObjectStoreFullError },
+      taskError: taskError && { name: taskError.name, message: taskError.message, isFull: taskError instanceof ray.ObjectStoreFullError },
+      intact: back.every((h, i) => h === hashes[i]),
+      small,
+    };
+  });
+  expect(out.putError?.isFull).toBe(true);
+  expect(out.putError?.message).toMatch(/objectStoreMemory/);
+  expect(out.putError?.message).toMatch(/quota/i);
+  expect(out.putError?.message).toMatch(/Drop ObjectRefs/);
+  expect(out.accepted).toBeGreaterThanOrEqual(3);
+  expect(out.taskError?.isFull).toBe(true);
+  expect(out.intact).toBe(true);
+  expect(out.small).toBe(2);
+});
+
+test("a starting node deletes spill databases left by earlier sessions, but not a live tab's; its own is deleted at shutdown", async ({ page, context }) => {
+  const spillDbs = (p: Page) => p.evaluate(async () => (await indexedDB.databases()).map((d) => d.name!).filter((n) => n.startsWith('webray-spill-')).sort());
+  // A live session in another tab of the same origin.
+  const other = await context.newPage();
+  await other.goto('/');
+  await other.evaluate(async () => {
+    const url = '/webray.js';
+    globalThis.ray = (await import(url)) as typeof RayModule;
+    await globalThis.ray.init({ numCpus: 1 });
+  });
+  await expect.poll(() => spillDbs(other)).toHaveLength(1);
+  const [otherDb] = await spillDbs(other);
+  // An earlier session's leftover: no live tab holds its lock.
+  await page.goto('/');
+  await page.evaluate(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const req = indexedDB.open('webray-spill-node-gone-abc123', 1);
+        req.onupgradeneeded = () => req.result.createObjectStore('chunks');
+        req.onsuccess = () => {
+          req.result.close();
+          resolve();
+        };
+        req.onerror = () => reject(req.error);
+      }),
+  );
+  expect(await spillDbs(page)).toContain('webray-spill-node-gone-abc123');
+  await page.evaluate(async () => {
+    const url = '/webray.js';
+    globalThis.ray = (await import(url)) as typeof RayModule;
+    await globalThis.ray.init({ numCpus: 1 });
+  });
+  await expect.poll(() => spillDbs(page)).not.toContain('webray-spill-node-gone-abc123');
+  await expect.poll(() => spillDbs(page)).toHaveLength(2);
+  expect(await spillDbs(page)).toContain(otherDb);
+  await page.evaluate(() => globalThis.ray.shutdown());
+  await other.evaluate(() => globalThis.ray.shutdown());
+  await expect.poll(() => spillDbs(page)).toEqual([]);
+});
