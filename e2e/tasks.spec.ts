@@ -449,6 +449,27 @@ test.describe('nested tasks', () => {
       expect(out).toEqual({ cpus: 1, value: 8, available: 1 });
     });
 
+    test('parents blocked on children blocked on grandchildren all finish: classes are queued fairly (Ray test_fair_queueing)', async ({ rayPage }) => {
+      const out = await rayPage.evaluate(async () => {
+        const ray = globalThis.ray;
+        const h = ray.remote(function h() {
+          return 0;
+        });
+        const g = ray.remote({ scope: { h } }, async function g() {
+          return ray.get(h.remote());
+        });
+        const f = ray.remote({ scope: { g } }, async function f() {
+          return ray.get(g.remote());
+        });
+        // More parents than the node will ever start workers for: if each freed CPU went to the
+        // next parent in line, the pool would fill with blocked parents and no child would run.
+        const refs = Array.from({ length: 300 }, () => f.remote());
+        const [ready] = await ray.wait(refs, { numReturns: refs.length, timeoutMs: 20_000 });
+        return { ready: ready.length, available: ray.availableResources().CPU };
+      });
+      expect(out).toEqual({ ready: 300, available: 1 });
+    });
+
     test('a task blocked in ray.wait lends its CPU back too', async ({ rayPage }) => {
       const v = await rayPage.evaluate(async () => {
         const ray = globalThis.ray;

@@ -65,6 +65,8 @@ export interface TaskEntry {
   blocked: boolean;
   cancelled: boolean;
   children: TaskId[] | undefined;
+  /** Its scheduling class while it holds a place on a node (set at dispatch). */
+  schedClass?: string | undefined;
 }
 
 interface GeneratorState {
@@ -104,6 +106,8 @@ export class Coordinator {
   private readonly events = new TaskEvents();
   /** Feasible tasks waiting for free resources, by scheduling class, in submission order. */
   private readonly waiting = new Map<string, TaskEntry[]>();
+  /** Tasks of each scheduling class placed on a node and not finished (running, blocked or queued there). */
+  private readonly activeByClass = new Map<string, number>();
   /** Tasks no live node can run; re-examined when a node joins. */
   private infeasible: TaskEntry[] = [];
   private readonly spread: SpreadState = { cursor: 0 };
@@ -185,6 +189,7 @@ export class Coordinator {
       blocked: false,
       cancelled: false,
       children: undefined,
+      schedClass: undefined,
     };
     this.tasks.set(spec.taskId, t);
     if (spec.parentTaskId) {
@@ -533,10 +538,11 @@ export class Coordinator {
     }
   }
 
+  /** Ray's SchedulingClass: the function, its resources and its strategy. */
   private classKey(t: TaskEntry): string {
     const s = t.spec.strategy;
     const strat = typeof s === 'string' ? s : `${s.nodeId}/${s.soft}`;
-    let key = strat;
+    let key = `${t.spec.fnId}|${strat}`;
     for (const k of Object.keys(t.spec.resources).sort()) key += `|${k}:${t.spec.resources[k]}`;
     return key;
   }
@@ -583,7 +589,18 @@ export class Coordinator {
       if (a) a.holding = node.nodeId;
     }
     node.running.add(spec.taskId);
+    const cls = (t.schedClass = this.classKey(t));
+    this.activeByClass.set(cls, (this.activeByClass.get(cls) ?? 0) + 1);
     this.send(node, t);
+  }
+
+  private leaveClass(t: TaskEntry): void {
+    const cls = t.schedClass;
+    if (cls === undefined) return;
+    t.schedClass = undefined;
+    const n = (this.activeByClass.get(cls) ?? 1) - 1;
+    if (n > 0) this.activeByClass.set(cls, n);
+    else this.activeByClass.delete(cls);
   }
 
   private send(node: NodeState, t: TaskEntry): void {
@@ -613,6 +630,7 @@ export class Coordinator {
     if (!node) return;
     // Once per dispatch: onTaskDone, onTaskFailed and failTask may each call this for one task.
     if (!node.running.delete(t.spec.taskId)) return;
+    this.leaveClass(t);
     if (t.spec.kind === 'actor-creation') return; // the actor keeps its resources
     if (t.reserved) {
       let res = t.spec.resources;
@@ -628,12 +646,19 @@ export class Coordinator {
     t.reserved = false;
   }
 
-  /** Places waiting tasks on nodes that have room again. */
+  /**
+   * Places waiting tasks on nodes that have room again. Classes with the fewest tasks already
+   * placed go first (Ray's fair queueing across scheduling classes): a CPU lent by a parent
+   * blocked in ray.get goes to its children's class, not to yet another parent, so nested
+   * tasks finish instead of filling the node's worker pool with blocked parents.
+   */
   private drain(): void {
     if (this.draining || this.stopped) return;
     this.draining = true;
     try {
-      for (const [key, q] of this.waiting) {
+      const classes = [...this.waiting];
+      if (classes.length > 1) classes.sort((a, b) => (this.activeByClass.get(a[0]) ?? 0) - (this.activeByClass.get(b[0]) ?? 0));
+      for (const [key, q] of classes) {
         let i = 0;
         while (i < q.length) {
           const t = q[i]!;
@@ -955,6 +980,7 @@ export class Coordinator {
     const c = this.tasks.get(a.creationTaskId);
     if (node && node.alive && c) add(node.available, c.spec.heldResources ?? {}, node.total);
     if (node) node.running.delete(a.creationTaskId);
+    if (c) this.leaveClass(c);
     a.holding = null;
   }
 
