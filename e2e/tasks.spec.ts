@@ -214,6 +214,42 @@ test.describe('code shipping', () => {
   });
 });
 
+test.describe('results', () => {
+  test.use({ initOptions: { numCpus: 1 } });
+
+  test('returning a large array a worker keeps in a global (a cache) leaves the cache intact', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      // One CPU: every call runs in the same worker and finds the cache the first call made.
+      const cached = ray.remote(function cached() {
+        const g = globalThis as unknown as { cache?: Map<string, Float64Array> };
+        g.cache ??= new Map();
+        let table = g.cache.get('table');
+        const hit = table !== undefined;
+        if (!table) {
+          table = new Float64Array(20_000).fill(7);
+          g.cache.set('table', table);
+        }
+        return { hit, table, view: table.subarray(0, 100), length: table.length };
+      });
+      const calls = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await ray.get(cached.remote());
+        calls.push([r.hit, r.length, r.table.length, r.table[19_999], r.view.length]);
+      }
+      const fresh = ray.remote((n: number) => new Float64Array(n).fill(1));
+      const f = await ray.get(fresh.remote(20_000));
+      return { calls, fresh: [f.length, f[19_999]] };
+    });
+    expect(out.calls).toEqual([
+      [false, 20_000, 20_000, 7, 100],
+      [true, 20_000, 20_000, 7, 100],
+      [true, 20_000, 20_000, 7, 100],
+    ]);
+    expect(out.fresh).toEqual([20_000, 1]);
+  });
+});
+
 test.describe('ObjectRef arguments', () => {
   test('a top-level ObjectRef argument arrives as its value; nested ones arrive as ObjectRefs the task can get', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {

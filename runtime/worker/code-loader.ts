@@ -5,6 +5,7 @@ import { isIdentifier } from '../api/function-descriptor.ts';
 import { RemoteFunction } from '../api/remote-function.ts';
 import { deserialize } from '../api/serialization.ts';
 import type { FunctionDescriptor } from '../protocol/task-spec.ts';
+import { reachableBuffers } from './retained-buffers.ts';
 
 export type Loaded = (...args: unknown[]) => unknown;
 
@@ -47,27 +48,7 @@ export function compile(desc: FunctionDescriptor, rayApi: object): Compiled {
     Object.defineProperty(fn, 'remote', { value: (...args: unknown[]) => (handle.remote as (...a: unknown[]) => unknown)(...args) });
     Object.defineProperty(fn, 'options', { value: (o: object) => handle.options(o) });
   }
-  const scopeBuffers = new Set<ArrayBuffer>();
-  for (const v of scopeValues) collectBuffers(v, scopeBuffers, new Set());
-  return { fn, scopeBuffers };
-}
-
-function collectBuffers(x: unknown, out: Set<ArrayBuffer>, seen: Set<object>): void {
-  if (typeof x !== 'object' || x === null || seen.has(x)) return;
-  seen.add(x);
-  if (x instanceof ArrayBuffer) out.add(x);
-  else if (ArrayBuffer.isView(x)) {
-    if (x.buffer instanceof ArrayBuffer) out.add(x.buffer);
-  } else if (x instanceof Map) {
-    for (const [k, v] of x) {
-      collectBuffers(k, out, seen);
-      collectBuffers(v, out, seen);
-    }
-  } else if (x instanceof Set || Array.isArray(x)) {
-    for (const v of x) collectBuffers(v, out, seen);
-  } else {
-    for (const v of Object.values(x)) collectBuffers(v, out, seen);
-  }
+  return { fn, scopeBuffers: reachableBuffers(scopeValues, Infinity)! };
 }
 
 /** Names the missing free variable when task code reads something it was not given. */

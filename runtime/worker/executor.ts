@@ -9,6 +9,8 @@ import type { FunctionDescriptor, SerializedObject } from '../protocol/task-spec
 import type { FromWorker, RunTask } from '../protocol/worker-messages.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import { compile, explainReferenceError, type Compiled, type Loaded } from './code-loader.ts';
+import { GLOBALS_SCAN_MAX_OBJECTS } from './constants.ts';
+import { reachableBuffers, workerGlobals } from './retained-buffers.ts';
 import type { CurrentTask } from './worker-core.ts';
 
 const NEVER_ABORTED = new AbortController().signal;
@@ -253,11 +255,22 @@ export class Executor {
     let transfer: Transferable[] = [];
     if (t.transferResults) {
       for (const res of results) transferables(res.v, transfer);
-      // Returning (part of) its scope data must not empty that data for the function's next call.
-      const pinned = this.loaded.get(t.fnId)?.scopeBuffers;
-      if (pinned && pinned.size > 0) transfer = transfer.filter((b) => !pinned.has(b as ArrayBuffer));
+      if (transfer.length > 0) transfer = this.movable(t.fnId, transfer);
     }
     this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), results }, transfer);
+  }
+
+  /**
+   * The result buffers that may be transferred rather than copied: none that the function's
+   * scope data or a worker global still holds, since those outlive the task.
+   */
+  private movable(fnId: FunctionId, candidates: Transferable[]): Transferable[] {
+    const scope = this.loaded.get(fnId)?.scopeBuffers;
+    const out = scope && scope.size > 0 ? candidates.filter((b) => !scope.has(b as ArrayBuffer)) : candidates;
+    if (out.length === 0) return out;
+    const held = reachableBuffers(workerGlobals(), GLOBALS_SCAN_MAX_OBJECTS);
+    if (!held) return []; // too much global state to rule sharing out: copy
+    return held.size > 0 ? out.filter((b) => !held.has(b as ArrayBuffer)) : out;
   }
 
   private serializeReturns(t: RunTask, value: unknown): SerializedObject[] {
