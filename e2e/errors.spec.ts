@@ -373,6 +373,35 @@ test.describe('retries', () => {
     expect(out).toEqual({ values: [0, 10, 20, 30, 40, 50, 60, 70], attempts: [2, 2, 2, 2, 2, 2, 2, 2], available: 2 });
   });
 
+  test('a task whose worker dies while it waits on a child is retried, and the CPU it lent comes back once', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const attempts = globalThis.newAttempts();
+      const child = ray.remote(async function child() {
+        await new Promise((r) => setTimeout(r, 150));
+        return 'child';
+      });
+      const parent = ray.remote({ maxRetries: 1, scope: { child } }, async function parent(counter: ActorHandle<Attempts>) {
+        const n = await ray.get(counter.record.remote('w'));
+        const pending = ray.get(child.remote());
+        if (n === 1) setTimeout(() => close(), 20); // dies while blocked in ray.get
+        return `${await pending} after ${n}`;
+      });
+      const value = await ray.get(parent.remote(attempts), { timeoutMs: 10_000 });
+      await new Promise((r) => setTimeout(r, 200)); // the first attempt's child finishes too
+      const available = ray.availableResources().CPU;
+      // Both CPUs really are free: two 200 ms tasks run side by side.
+      const nap = ray.remote(async () => {
+        const start = Date.now();
+        await new Promise((r) => setTimeout(r, 200));
+        return [start, Date.now()];
+      });
+      const [a, b] = await ray.get([nap.remote(), nap.remote()] as const);
+      return { value, available, overlap: a[0]! < b[1]! && b[0]! < a[1]! };
+    });
+    expect(out).toEqual({ value: 'child after 2', available: 2, overlap: true });
+  });
+
   test('system failures are retried 3 times by default, and not at all with maxRetries: 0', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
