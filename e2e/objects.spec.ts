@@ -11,7 +11,7 @@ test.describe('get', () => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
       const slow = ray.remote(async function slow() {
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 800));
         return 'done';
       });
       const ref = slow.remote();
@@ -41,11 +41,12 @@ test.describe('get', () => {
       isGetTimeout: true,
       isExceptionsGetTimeout: true,
       isRayError: true,
-      state: 'RUNNING',
       later: 'done',
     });
     expect(out.waitedMs).toBeGreaterThanOrEqual(90);
-    expect(out.waitedMs).toBeLessThan(450);
+    expect(out.waitedMs).toBeLessThan(700);
+    // Still pending or running, not failed: the timeout belongs to this get, not to the task.
+    expect(['PENDING_NODE_ASSIGNMENT', 'SUBMITTED_TO_WORKER', 'RUNNING']).toContain(out.state);
   });
 
   test('get of a list with a timeout rejects GetTimeoutError when any ref is not ready', async ({ rayPage }) => {
@@ -80,7 +81,7 @@ test.describe('get', () => {
     });
     expect(out.value).toBe('here');
     expect(out.timedOut).toBe(true);
-    expect(out.ms).toBeLessThan(100);
+    expect(out.ms).toBeLessThan(250);
   });
 
   test('get of a list may name the same ref twice, pending or ready', async ({ rayPage }) => {
@@ -161,17 +162,17 @@ test.describe('wait', () => {
         await new Promise((r) => setTimeout(r, ms));
         return ms;
       });
-      const refs = [sleep.remote(500), sleep.remote(0), sleep.remote(500)];
+      const refs = [sleep.remote(900), sleep.remote(0), sleep.remote(900)];
       const t0 = performance.now();
-      const [ready, notReady] = await ray.wait(refs, { numReturns: 3, timeoutMs: 150 });
+      const [ready, notReady] = await ray.wait(refs, { numReturns: 3, timeoutMs: 300 });
       const ms = performance.now() - t0;
       const [readyNow] = await ray.wait(refs, { numReturns: 3, timeoutMs: 0 });
       return { ready: ready.map((r) => refs.indexOf(r)), notReady: notReady.map((r) => refs.indexOf(r)), ms, readyNow: readyNow.length };
     });
     expect(out.ready).toEqual([1]);
     expect(out.notReady).toEqual([0, 2]);
-    expect(out.ms).toBeGreaterThanOrEqual(140);
-    expect(out.ms).toBeLessThan(450);
+    expect(out.ms).toBeGreaterThanOrEqual(290);
+    expect(out.ms).toBeLessThan(850);
     expect(out.readyNow).toBe(1);
   });
 
