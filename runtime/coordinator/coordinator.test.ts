@@ -328,6 +328,24 @@ describe('Coordinator: retries', () => {
     expect(links.n3.ranIds()).toEqual([stored.taskId]);
   });
 
+  it('holds a retried task until an argument lost with its node is recomputed, then sends its new location', () => {
+    const { c, links, submit, done, fail } = cluster({ n1: { CPU: 2 }, n2: { CPU: 2 } });
+    const producer = submit(taskSpec({ strategy: { nodeId: nid('n1'), soft: true } }));
+    c.handleNodeMessage(nid('n1'), { type: 'task_done', taskId: producer.taskId, attempt: 1, workerId: null, startMs: 0, endMs: 1, results: [{ id: ret(producer), size: 1e6 }] });
+    const consumer = submit(taskSpec({ args: [{ kind: 'ref', id: ret(producer) }], strategy: { nodeId: nid('n2'), soft: false }, maxRetries: 3 }));
+    expect(links.n2!.runs().find((r) => r.spec.taskId === consumer.taskId)?.args).toEqual([{ kind: 'located', id: ret(producer), nodes: ['n1'] }]);
+    // n1 leaves while n2 pulls the argument from it: the producer runs again on n2, and the
+    // consumer's failed fetch (a system failure) waits for that instead of pulling from nowhere.
+    c.removeNode(nid('n1'), 'tab closed');
+    expect(links.n2!.ranIds()).toContain(producer.taskId);
+    fail('n2', consumer, wireError('ObjectLostError', 'could not fetch an argument: the link closed during the pull'), true);
+    expect(links.n2!.runs().filter((r) => r.spec.taskId === consumer.taskId)).toHaveLength(1);
+    done('n2', producer, [null], { results: [{ id: ret(producer), size: 1e6 }] });
+    const retried = links.n2!.runs().filter((r) => r.spec.taskId === consumer.taskId);
+    expect(retried).toHaveLength(2);
+    expect(retried[1]!.args).toEqual([{ kind: 'located', id: ret(producer), nodes: ['n2'] }]);
+  });
+
   it('fails a put object whose only copy was on a node that left with ObjectLostError', () => {
     const { c, errorOf } = cluster({ n1: { CPU: 1 }, n2: { CPU: 1 } });
     c.putObject('p1' as ObjectId, 1e6, undefined, nid('n2'));

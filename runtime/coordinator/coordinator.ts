@@ -214,7 +214,16 @@ export class Coordinator {
       }
       this.actors.enqueue(actor, t);
     }
-    for (const arg of spec.args) {
+    this.awaitArgs(t);
+  }
+
+  /**
+   * Waits for the task's ObjectRef arguments that are not ready, then goes on to placement. On a
+   * retry, an argument may be unready again: its only copy left with a node and is being recomputed.
+   */
+  private awaitArgs(t: TaskEntry): void {
+    t.state = 'PENDING_ARGS_AVAIL';
+    for (const arg of t.spec.args) {
       if (arg.kind !== 'ref') continue;
       if (this.objects.isReady(arg.id)) continue;
       t.depsPending++;
@@ -787,7 +796,7 @@ export class Coordinator {
       if (t.spec.numReturns === 'streaming') {
         // Items already delivered stay; the retry's duplicates are ignored by index.
       }
-      this.schedule(t);
+      this.awaitArgs(t);
       return;
     }
     this.failTask(t, err);

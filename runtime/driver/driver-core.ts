@@ -4,7 +4,7 @@
 import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
 import { GetTimeoutError, ObjectLostError } from '../api/errors.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
-import { INLINE_OBJECT_MAX_BYTES } from '../node/constants.ts';
+import { GET_REFETCH_DELAY_MS, GET_REFETCH_MAX, INLINE_OBJECT_MAX_BYTES } from '../node/constants.ts';
 import type { Node } from '../node/node.ts';
 import type { ActorId, IdGenerator, NodeId, ObjectId, TaskId } from '../protocol/ids.ts';
 import type { ActorInfo, FunctionDescriptor, NodeInfo, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
@@ -74,8 +74,31 @@ export class DriverCore implements Core {
     return this.d.node.fetchObject(id, loc.nodes);
   }
 
+  /**
+   * Reads an object again after a pull failed. The usual cause: its holder left mid-transfer, so the
+   * coordinator has dropped that copy and is recomputing the object from lineage (or has marked it
+   * lost): wait until it is ready again, then read it from wherever it now is.
+   */
+  private async reread(id: ObjectId, first: Promise<SerializedObject>, deadline: number | null): Promise<SerializedObject> {
+    let pending = first;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await pending;
+      } catch (e) {
+        if (attempt > GET_REFETCH_MAX) throw e;
+        await new Promise((r) => setTimeout(r, GET_REFETCH_DELAY_MS * attempt));
+        const left = deadline === null ? null : Math.max(0, deadline - performance.now());
+        if ((await this.d.coordinator.waitObjects([id], 1, left)).length === 0) {
+          throw new GetTimeoutError(`ray.get timed out: object ${id} was being recomputed after its node left`);
+        }
+        pending = Promise.resolve().then(() => this.read(id));
+      }
+    }
+  }
+
   async get(ids: readonly ObjectId[], timeoutMs: number | null): Promise<SerializedObject[]> {
     for (const id of ids) this.checkKnown(id);
+    const deadline = timeoutMs === null ? null : performance.now() + timeoutMs;
     let allReady = true;
     for (const id of ids) {
       if (!this.d.coordinator.locate(id)) {
@@ -91,7 +114,10 @@ export class DriverCore implements Core {
         );
       }
     }
-    const out: (SerializedObject | Promise<SerializedObject>)[] = ids.map((id) => this.read(id));
+    const out: (SerializedObject | Promise<SerializedObject>)[] = ids.map((id) => {
+      const obj = this.read(id);
+      return obj instanceof Promise ? this.reread(id, obj, deadline) : obj;
+    });
     return out.some((o) => o instanceof Promise) ? Promise.all(out) : (out as SerializedObject[]);
   }
 

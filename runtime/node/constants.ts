@@ -28,6 +28,12 @@ export const SPILL_RETRY_MS = 2000;
 export const SPILL_DB_PREFIX = 'webray-spill-';
 /** Ids of freed objects remembered, so a late copy (a pull that raced the free) is not kept. */
 export const FREED_IDS_REMEMBERED = 100_000;
+/**
+ * A `get` from task code whose pull failed (the holder left mid-transfer) asks the coordinator
+ * again this many times, waiting this long times the attempt first, while the object is recomputed.
+ */
+export const GET_REFETCH_MAX = 3;
+export const GET_REFETCH_DELAY_MS = 100;
 /** How often object store figures are reported to the coordinator when they changed. */
 export const STATS_INTERVAL_MS = 500;
 /** How long the task-origin runner frame may take to load and say it is ready (isolated workers). */

@@ -14,6 +14,8 @@ import type { WireError } from '../protocol/wire-error.ts';
 import {
   CANCEL_GRACE_MS,
   EXTRA_WORKERS_MAX,
+  GET_REFETCH_DELAY_MS,
+  GET_REFETCH_MAX,
   INLINE_OBJECT_MAX_BYTES,
   PIPELINE_MAX_TASK_MS,
   STATS_INTERVAL_MS,
@@ -69,6 +71,8 @@ interface PendingRequest {
   readonly blocking: boolean;
   readonly taskId: TaskId | null;
   readonly op: ClientRequest['op'];
+  /** A `get`, kept to ask again when a pull fails; how many times it was asked again. */
+  readonly get?: { readonly req: ClientRequest; readonly refetches: number };
 }
 
 export class Node {
@@ -211,7 +215,10 @@ export class Node {
           return;
         }
         this.assignments.delete(spec.taskId);
-        this.reportDone(a, null, 0, 0, undefined, wireError('ObjectLostError', `could not fetch an argument of ${spec.name}: ${(e as Error).message}`), false);
+        // A system failure, so the coordinator retries the task once the argument is back: its
+        // holder left mid-pull, and the object is being recomputed (or is lost for good).
+        const err = wireError('ObjectLostError', `could not fetch an argument of ${spec.name}: ${(e as Error).message}`);
+        this.reportDone(a, null, 0, 0, undefined, err, spec.kind === 'normal');
       },
     );
   }
@@ -689,7 +696,7 @@ export class Node {
       return;
     }
     const reqId = this.nextReqId++;
-    this.requests.set(reqId, { worker: w, workerReqId, blocking, taskId, op: req.op });
+    this.requests.set(reqId, { worker: w, workerReqId, blocking, taskId, op: req.op, ...(req.op === 'get' ? { get: { req, refetches: 0 } } : {}) });
     this.deps.send({ type: 'client_request', reqId, taskId, req });
   }
 
@@ -723,6 +730,18 @@ export class Node {
         this.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: objs });
       },
       (e: unknown) => {
+        const get = r.get;
+        if (get && get.refetches < GET_REFETCH_MAX && !w.dead && !this.stopped) {
+          // The holder left mid-pull: ask the coordinator again, which answers once the object is
+          // ready elsewhere (recomputed from lineage) or lost for good (ObjectLostError).
+          const refetches = get.refetches + 1;
+          const reqId = this.nextReqId++;
+          this.requests.set(reqId, { ...r, get: { req: get.req, refetches } });
+          setTimeout(() => {
+            if (this.requests.has(reqId)) this.deps.send({ type: 'client_request', reqId, taskId: r.taskId, req: get.req });
+          }, GET_REFETCH_DELAY_MS * refetches);
+          return;
+        }
         unblock();
         this.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: toWireError(e) });
       },
