@@ -1,58 +1,66 @@
-// The demo page: runs a Monte Carlo estimate of π as remote tasks in local mode. Nothing runs
-// until the button is clicked (pages initialise nothing on load).
-import { loadWebray } from './load-webray.ts';
+// The demo page (`/`): composition root. Wires the session (start a cluster or local mode), the
+// jobs, the live cluster view, the timeline and the playground. Nothing starts on load: the
+// person clicks (API.md, "Loading it").
+import { ClusterView } from './cluster-view.ts';
+import { byId } from './dom.ts';
+import { GpuPanel } from './gpu-panel.ts';
+import { PiPanel } from './pi-panel.ts';
+import { Playground } from './playground.ts';
+import { QuicksortPanel } from './quicksort-panel.ts';
+import { SessionPanel } from './session-panel.ts';
+import { Session } from './session.ts';
+import { TimelineView } from './timeline-view.ts';
 
-const NUM_TASKS = 8;
-const SAMPLES_PER_TASK = 2_000_000;
+const REFRESH_MS = 500;
 
-const button = document.querySelector<HTMLButtonElement>('#run-pi');
-const output = document.querySelector<HTMLOutputElement>('#pi-result');
-const taskCount = document.querySelector<HTMLSpanElement>('#task-count');
-if (!button || !output || !taskCount) throw new Error('demo page is missing its elements');
-taskCount.textContent = String(NUM_TASKS);
+const session = new Session();
+const sessionPanel = new SessionPanel(session);
+const clusterView = new ClusterView();
+const timeline = new TimelineView(() => session.ray);
+/** After a job: show its tasks on the timeline. */
+const afterJob = (): void => {
+  if (session.running) void timeline.refresh();
+};
+const jobButtons = [
+  new PiPanel(session, clusterView.isCoordinator, afterJob).button,
+  new QuicksortPanel(session, afterJob).button,
+  new GpuPanel(session, clusterView.nodeLabel, afterJob).button,
+];
+new Playground(session, afterJob);
+const jobsHint = byId('jobs-hint');
 
-/** Counts random points of the unit square that fall inside the quarter circle. Runs remotely. */
-function samplePi(samples: number): number {
-  let inside = 0;
-  for (let i = 0; i < samples; i++) {
-    const x = Math.random();
-    const y = Math.random();
-    if (x * x + y * y <= 1) inside++;
+let timer: ReturnType<typeof setInterval> | undefined;
+let refreshing = false;
+async function refresh(): Promise<void> {
+  if (!session.running || refreshing) return;
+  refreshing = true;
+  try {
+    sessionPanel.update(await clusterView.refresh(session.ray));
+  } catch (e) {
+    // The session may stop between the check and the call; the next tick sees it.
+    if (session.running) console.warn('cluster view refresh failed', e);
+  } finally {
+    refreshing = false;
   }
-  return inside;
 }
 
-async function runPi(): Promise<string> {
-  const ray = await loadWebray();
-  const started = performance.now();
-  if (!ray.isInitialized()) await ray.init();
-  const sample = ray.remote(samplePi);
-  const refs = Array.from({ length: NUM_TASKS }, () => sample.remote(SAMPLES_PER_TASK));
-  const hits = await ray.get(refs);
-  const totalSamples = NUM_TASKS * SAMPLES_PER_TASK;
-  const pi = (4 * hits.reduce((a, b) => a + b, 0)) / totalSamples;
-  const elapsedMs = performance.now() - started;
-  return (
-    `π ≈ ${pi.toFixed(5)} (error ${Math.abs(pi - Math.PI).toExponential(2)})\n` +
-    `${NUM_TASKS} tasks × ${SAMPLES_PER_TASK.toLocaleString('en')} samples in ${elapsedMs.toFixed(0)} ms`
-  );
-}
-
-button.addEventListener('click', () => {
-  button.disabled = true;
-  output.classList.remove('error');
-  output.textContent = 'Running…';
-  runPi()
-    .then((text) => {
-      output.textContent = text;
-    })
-    .catch((err: unknown) => {
-      output.classList.add('error');
-      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      output.textContent = `Monte Carlo π failed: ${message}`;
-      console.error(err);
-    })
-    .finally(() => {
-      button.disabled = false;
-    });
+session.onChange((s) => {
+  const running = session.running;
+  for (const b of [...jobButtons, timeline.downloadButton, timeline.refreshButton]) b.disabled = !running || b.dataset['busy'] === '1';
+  jobsHint.textContent =
+    s.kind === 'cluster'
+      ? 'Jobs run on every node of the cluster: invite volunteers to spread them further.'
+      : s.kind === 'local'
+        ? 'Jobs run on this tab’s Web Workers (local mode).'
+        : 'Start a cluster or local mode to run these jobs on it.';
+  clusterView.show(running);
+  if (running && timer === undefined) {
+    clusterView.reset();
+    timeline.reset();
+    void refresh();
+    timer = setInterval(() => void refresh(), REFRESH_MS);
+  } else if (!running && timer !== undefined) {
+    clearInterval(timer);
+    timer = undefined;
+  }
 });

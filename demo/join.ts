@@ -1,0 +1,183 @@
+// The volunteer page (`/join`): shows which cluster and server this tab would join and what it
+// would offer, joins only when the person presses Join (or the URL says `autojoin=1`), then shows
+// what the tab does for the cluster until they press Leave or the coordinator goes away.
+import { byId, describeError } from './dom.ts';
+import { formatBytes, formatCount } from './format.ts';
+import { describeGpu, probeGpu, type GpuProbe } from './gpu-probe.ts';
+import { loadWebray, type NodeHandle } from './load-webray.ts';
+
+const REFRESH_MS = 500;
+
+const params = new URLSearchParams(location.search);
+/** The server: the page's own origin unless the link names another (`?server=`). */
+const address = params.get('server') ?? location.origin;
+
+const form = byId<HTMLFormElement>('join-form');
+const fields = byId<HTMLFieldSetElement>('join-fields');
+const clusterInput = byId<HTMLInputElement>('join-cluster');
+const tokenInput = byId<HTMLInputElement>('join-token');
+const cpusInput = byId<HTMLInputElement>('join-cpus');
+const closeReason = byId('close-reason');
+const gpuBox = byId<HTMLInputElement>('join-gpu');
+const gpuLabel = byId('join-gpu-label');
+const gpuNote = byId('join-gpu-note');
+const joinButton = byId<HTMLButtonElement>('join-button');
+const status = byId('join-status');
+const errorBox = byId('join-error');
+const membership = byId('membership');
+const leaveButton = byId<HTMLButtonElement>('leave-button');
+const nowRunning = byId('now-running');
+const stat = {
+  tasks: byId('stat-tasks'),
+  running: byId('stat-running'),
+  queued: byId('stat-queued'),
+  sent: byId('stat-sent'),
+  received: byId('stat-received'),
+  objects: byId('stat-objects'),
+};
+
+const cores = Math.max(1, navigator.hardwareConcurrency || 1);
+clusterInput.value = params.get('cluster') ?? '';
+tokenInput.value = params.get('token') ?? '';
+cpusInput.max = String(cores);
+cpusInput.value = String(cores);
+byId('cpu-note').textContent = `This device has ${cores} CPU${cores === 1 ? '' : 's'}; each one you give runs one task at a time in a Web Worker.`;
+byId('summary-server').textContent = address;
+// The link names the cluster: its name and token stay folded away unless the person opens them.
+byId<HTMLDetailsElement>('cluster-details').open = !params.get('cluster');
+
+function renderSummary(): void {
+  byId('summary-cluster').textContent = clusterInput.value.trim() || '– (enter the cluster name from your invite)';
+}
+renderSummary();
+setStatus(clusterInput.value ? `Not joined yet: press Join to lend this tab to cluster ${clusterInput.value}.` : 'Not joined.');
+clusterInput.addEventListener('input', renderSummary);
+
+let node: NodeHandle | undefined;
+let timer: ReturnType<typeof setInterval> | undefined;
+let leaving = false;
+
+const gpuProbe: Promise<GpuProbe> = probeGpu().then((gpu) => {
+  gpuNote.textContent = describeGpu(gpu);
+  gpuBox.disabled = gpu.kind === 'none';
+  gpuBox.checked = gpu.kind === 'hardware';
+  gpuLabel.textContent = gpu.kind === 'fallback' ? 'Offer the fallback GPU' : 'Offer the GPU';
+  return gpu;
+});
+
+function setStatus(text: string, joined = false): void {
+  status.textContent = text;
+  status.classList.toggle('joined', joined);
+}
+
+function showError(text: string): void {
+  errorBox.textContent = text;
+  errorBox.hidden = false;
+}
+
+/** A join error plus what the person can do about it. */
+function explainJoinError(e: unknown): string {
+  const text = describeError(e);
+  const hints: string[] = [];
+  if (/wrong token/i.test(text)) hints.push('Check that the token matches the invite link exactly.');
+  else if (/no coordinator/i.test(text)) hints.push('The cluster is not running: ask whoever invited you to start it on the demo page, then press Join again.');
+  else if (/cannot reach|did not answer/i.test(text)) hints.push(`Check that the server at ${address} is running and reachable, then press Join again.`);
+  else if (/WebRTC|link/i.test(text)) hints.push('The tabs could not connect directly (WebRTC). On different networks the cluster needs STUN/TURN servers.');
+  return [`Could not join: ${text}`, ...hints].join('\n');
+}
+
+function renderStats(): void {
+  if (!node) return;
+  const s = node.stats();
+  stat.tasks.textContent = formatCount(s.tasksRun);
+  stat.running.textContent = formatCount(s.running);
+  stat.queued.textContent = formatCount(s.queued);
+  stat.sent.textContent = formatBytes(s.bytesSent);
+  stat.received.textContent = formatBytes(s.bytesReceived);
+  stat.objects.textContent = `${formatCount(s.objects)} (${formatBytes(s.memoryBytes)})`;
+  nowRunning.textContent =
+    s.running > 0
+      ? `Running ${s.running} task${s.running === 1 ? '' : 's'} right now${s.queued ? `, ${s.queued} more waiting here` : ''}.`
+      : 'Idle: waiting for tasks from the coordinator.';
+}
+
+function setJoined(joined: boolean): void {
+  fields.disabled = joined;
+  joinButton.hidden = joined;
+  membership.hidden = !joined && !node;
+  leaveButton.hidden = !joined;
+  if (joined && timer === undefined) timer = setInterval(renderStats, REFRESH_MS);
+  if (!joined && timer !== undefined) {
+    clearInterval(timer);
+    timer = undefined;
+  }
+}
+
+async function join(): Promise<void> {
+  errorBox.hidden = true;
+  closeReason.hidden = true;
+  const cluster = clusterInput.value.trim();
+  if (!cluster) {
+    showError('Enter the cluster name from your invite link.');
+    byId<HTMLDetailsElement>('cluster-details').open = true;
+    clusterInput.focus();
+    return;
+  }
+  joinButton.disabled = true;
+  fields.disabled = true;
+  setStatus(`Joining cluster ${cluster} on ${address}…`);
+  try {
+    const ray = await loadWebray();
+    await gpuProbe;
+    const numCpus = Math.max(1, Math.min(cores, Math.floor(Number(cpusInput.value) || 1)));
+    const joined = await ray.join({
+      address,
+      cluster,
+      token: tokenInput.value,
+      numCpus,
+      numGpus: gpuBox.checked ? 1 : 0,
+    });
+    node = joined;
+    leaving = false;
+    const gpu = joined.resources.GPU ? ` and ${joined.resources.GPU} GPU` : '';
+    setStatus(`Joined cluster ${cluster} as node ${joined.nodeId}, giving ${joined.resources.CPU ?? 0} CPU${joined.resources.CPU === 1 ? '' : 's'}${gpu}.`, true);
+    setJoined(true);
+    renderStats();
+    joined.onClose((reason) => {
+      // The figures stay as last shown: the node's own counters are gone with it.
+      setJoined(false);
+      joinButton.textContent = 'Join again';
+      nowRunning.textContent = 'The figures above are the last ones before this tab left.';
+      if (leaving) {
+        setStatus(`You left cluster ${cluster}. Nothing runs in this tab now; its unfinished tasks are retried on other nodes.`);
+      } else {
+        setStatus(`The coordinator of cluster ${cluster} went away, so this tab is no longer part of it and runs nothing. Press Join again once the cluster is back.`);
+        closeReason.textContent = `Reason: ${reason}.`;
+        closeReason.hidden = false;
+      }
+    });
+  } catch (e) {
+    setStatus('Not joined.');
+    showError(explainJoinError(e));
+    fields.disabled = false;
+  } finally {
+    joinButton.disabled = false;
+  }
+}
+
+form.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  if (form.reportValidity()) void join();
+});
+
+leaveButton.addEventListener('click', () => {
+  if (!node) return;
+  leaving = true;
+  leaveButton.disabled = true;
+  node
+    .leave()
+    .catch((e: unknown) => showError(`Leaving failed: ${describeError(e)}`))
+    .finally(() => (leaveButton.disabled = false));
+});
+
+if (params.get('autojoin') === '1') void join();
