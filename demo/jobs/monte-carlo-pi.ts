@@ -1,7 +1,9 @@
 // The Monte Carlo π job of Ray Core's examples ("Monte Carlo Estimation of π"): sampling tasks
 // spread over the cluster's nodes report to a progress actor while they run, and the driver polls
 // it for a live estimate. DOM-free, it takes the `ray` module as an argument, so the demo page and
-// a headless driver (`npm run demo`) run the same code.
+// a headless driver (`npm run demo`) run the same code. It imports nothing at run time (types
+// only), so a driver can also transpile this one file (`ts.transpileModule`) and import it into any
+// page of the origin from a Blob URL, next to `await import('/webray.js')`.
 import type { Webray } from '../load-webray.ts';
 
 export interface PiOptions {
