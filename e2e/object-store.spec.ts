@@ -116,6 +116,98 @@ test.describe('local mode, objectStoreMemory 32 MiB', () => {
   });
 });
 
+declare global {
+  // Kept across page.evaluate calls by the freeing tests.
+  var keep: unknown;
+  var collectUntil: (
+    pred: (s: { memoryBytes: number; spilledBytes: number; objects: number }) => boolean,
+    timeoutMs?: number,
+  ) => Promise<{ memoryBytes: number; spilledBytes: number; objects: number; ok: boolean }>;
+}
+
+/** Garbage-collects the page and every worker of its pool until the node's figures say `pred`. */
+async function installCollect(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const ray = globalThis.ray;
+    // Two tasks side by side reach both workers of a 2-CPU pool; each collects its worker's garbage.
+    const gcWorker = ray.remote({ enableTaskEvents: false }, async () => {
+      (globalThis as { gc?: () => void }).gc?.();
+      await new Promise((r) => setTimeout(r, 30));
+    });
+    globalThis.collectUntil = async (pred, timeoutMs = 20_000) => {
+      const t0 = performance.now();
+      for (;;) {
+        await ray.get([gcWorker.remote(), gcWorker.remote()]);
+        globalThis.gc!(); // Chromium runs with --js-flags=--expose-gc (playwright.config.ts)
+        await globalThis.sleep(100);
+        const s = globalThis.storeStats();
+        if (pred(s)) return { ...s, ok: true };
+        if (performance.now() - t0 > timeoutMs) return { ...s, ok: false };
+      }
+    };
+  });
+}
+
+test.describe('freeing, local mode, objectStoreMemory 32 MiB', () => {
+  test.use({ initOptions: { numCpus: 2, objectStoreMemory: 32 * MiB } });
+
+  test('spilled and in-memory bytes return to ~0 once the refs to 8 put and 8 task-made 16 MiB arrays are dropped (gc() in the page)', async ({ rayPage }) => {
+    await installHelpers(rayPage);
+    await installCollect(rayPage);
+    const before = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const MiB = 1024 * 1024;
+      const refs: ObjectRef<Float64Array>[] = [];
+      for (let i = 0; i < 8; i++) refs.push(ray.put(globalThis.randomArray(16)));
+      const make = ray.remote({ scope: { randomArray: globalThis.randomArray } }, () => randomArray(16));
+      const made = Array.from({ length: 8 }, () => make.remote());
+      const sum = ray.remote((a: Float64Array) => a.length);
+      const lengths = await ray.get([...refs, ...made].map((r) => sum.remote(r)));
+      const s = await globalThis.waitForStats((x) => x.spilledBytes >= 200 * MiB);
+      return { ...s, lengths: lengths.every((n) => n === 2 * MiB) };
+    });
+    expect(before.ok, JSON.stringify(before)).toBe(true);
+    expect(before.lengths).toBe(true);
+    // The refs went out of scope with the evaluate call: collect them.
+    const after = await rayPage.evaluate(() => globalThis.collectUntil((s) => s.objects === 0 && s.spilledBytes === 0 && s.memoryBytes === 0));
+    expect(after, JSON.stringify(after)).toMatchObject({ ok: true, objects: 0, spilledBytes: 0, memoryBytes: 0 });
+    // IndexedDB gave the space back too (usage is what the origin stores; a little may remain for metadata).
+    const usage = await rayPage.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
+    expect(usage).toBeLessThan(16 * MiB);
+  });
+
+  test('a nested ref keeps its inner object alive until the outer object is freed, also when a worker made both', async ({ rayPage }) => {
+    await installHelpers(rayPage);
+    await installCollect(rayPage);
+    const made = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const a = globalThis.randomArray(16);
+      const outer = ray.put({ inner: ray.put(a), label: 'outer' });
+      // A worker puts a large array and returns a ref to it inside its result (the ref travels).
+      const nest = ray.remote({ scope: { randomArray: globalThis.randomArray } }, () => ({ inner: ray.put(randomArray(16)) }));
+      globalThis.keep = { outer, fromWorker: nest.remote() };
+      await ray.get((globalThis.keep as { fromWorker: ObjectRef<unknown> }).fromWorker);
+      return globalThis.hashOf(a);
+    });
+    // Only the outer refs are held now: both inner arrays must stay, however much is collected.
+    const stored = await rayPage.evaluate(() => globalThis.waitForStats((s) => s.objects === 2));
+    expect(stored.ok, JSON.stringify(stored)).toBe(true);
+    const held = await rayPage.evaluate(() => globalThis.collectUntil(() => false, 2000));
+    expect(held.objects).toBe(2);
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const keep = globalThis.keep as { outer: ObjectRef<{ inner: ObjectRef<Float64Array>; label: string }>; fromWorker: ObjectRef<{ inner: ObjectRef<Float64Array> }> };
+      const { inner, label } = await ray.get(keep.outer);
+      const fromWorker = await ray.get(keep.fromWorker);
+      return { label, hash: globalThis.hashOf(await ray.get(inner)), length: (await ray.get(fromWorker.inner)).length };
+    });
+    expect(out).toEqual({ label: 'outer', hash: made, length: 2 * MiB });
+    await rayPage.evaluate(() => (globalThis.keep = undefined));
+    const after = await rayPage.evaluate(() => globalThis.collectUntil((s) => s.objects === 0 && s.spilledBytes === 0));
+    expect(after, JSON.stringify(after)).toMatchObject({ ok: true, objects: 0, spilledBytes: 0, memoryBytes: 0 });
+  });
+});
+
 test('ray.nodes() reports spilledBytes 0 and memory within the budget while the working set fits', async ({ rayPage }) => {
   await installHelpers(rayPage);
   const out = await rayPage.evaluate(async () => {

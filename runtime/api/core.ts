@@ -3,6 +3,7 @@
 // (worker/worker-core.ts). The composition root (index.ts, or the worker entry) installs it.
 
 import type { ActorId, FunctionId, IdGenerator, NodeId, ObjectId, TaskId, WorkerId } from '../protocol/ids.ts';
+import type { LocalRefs } from './local-refs.ts';
 import type {
   ActorInfo,
   FunctionDescriptor,
@@ -31,6 +32,8 @@ export type GeneratorItem = { readonly done: false; readonly id: ObjectId } | { 
 
 export interface Core {
   readonly ids: IdGenerator;
+  /** The ObjectRefs this process holds, reported to the coordinator (reference counting). */
+  readonly refs?: LocalRefs;
   /** Id of this caller (driver or worker), for per-caller actor call ordering. */
   readonly callerId: string;
   /** The task this core is running now, if inside a task. */

@@ -2,8 +2,8 @@
 // each yielded as soon as the task yields its value (Ray's ObjectRefGenerator).
 
 import type { TaskId } from '../protocol/ids.ts';
-import { requireCore } from './core.ts';
-import { ObjectRef } from './object-ref.ts';
+import { currentCore, requireCore } from './core.ts';
+import { registeredRef, type ObjectRef } from './object-ref.ts';
 
 export class ObjectRefGenerator<T = unknown> implements AsyncIterableIterator<ObjectRef<T>> {
   readonly taskId: TaskId;
@@ -12,6 +12,7 @@ export class ObjectRefGenerator<T = unknown> implements AsyncIterableIterator<Ob
 
   constructor(taskId: TaskId) {
     this.taskId = taskId;
+    currentCore()?.refs?.trackGenerator(this, taskId);
   }
 
   async next(): Promise<IteratorResult<ObjectRef<T>, undefined>> {
@@ -22,7 +23,7 @@ export class ObjectRefGenerator<T = unknown> implements AsyncIterableIterator<Ob
       return { done: true, value: undefined };
     }
     this.index++;
-    return { done: false, value: new ObjectRef<T>(item.id) };
+    return { done: false, value: registeredRef<T>(item.id) };
   }
 
   async return(): Promise<IteratorResult<ObjectRef<T>, undefined>> {

@@ -7,7 +7,8 @@ import type { NodeInfo, ResourceSet, TaskInfo, TaskState, TraceEvent } from '../
 import { ActorClass, ActorHandleBase, makeActorHandle, type ActorHandle } from './actor.ts';
 import { requireCore, type RuntimeContext } from './core.ts';
 import { fromWireError, GetTimeoutError } from './errors.ts';
-import { ObjectRef } from './object-ref.ts';
+import { keepAlive } from './local-refs.ts';
+import { ObjectRef, registeredRef } from './object-ref.ts';
 import { ObjectRefGenerator } from './object-ref-generator.ts';
 import { suggest, type ActorOptions, type TaskOptions } from './options.ts';
 import { RemoteFunction } from './remote-function.ts';
@@ -91,6 +92,8 @@ export async function get(refs: unknown, options?: { timeoutMs?: number | null }
     if (o.err) throw fromWireError(o.err);
     return deserialize(o, shared);
   });
+  // The refs stay reachable until their values (and the refs inside them) are in hand.
+  keepAlive(list);
   return single ? values[0] : values;
 }
 
@@ -106,7 +109,7 @@ export function put<T>(value: T): ObjectRef<T> {
   const obj = snapshot(serialize(value, 'the value given to ray.put'));
   const id = core.ids.putId();
   core.put(id, obj);
-  return new ObjectRef<T>(id);
+  return registeredRef<T>(id);
 }
 
 export interface WaitOptions {

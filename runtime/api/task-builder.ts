@@ -4,7 +4,7 @@
 import type { ObjectId, TaskId } from '../protocol/ids.ts';
 import { returnId } from '../protocol/ids.ts';
 import type { ResourceSet, TaskArg } from '../protocol/task-spec.ts';
-import { ObjectRef } from './object-ref.ts';
+import { ObjectRef, registeredRef } from './object-ref.ts';
 import { ObjectRefGenerator } from './object-ref-generator.ts';
 import { serialize, snapshot } from './serialization.ts';
 
@@ -43,9 +43,9 @@ export function buildResources(
 /** The refs `.remote()` returns for a task: one ref, a tuple of refs, or a generator. */
 export function returnsOf(taskId: TaskId, numReturns: number | 'streaming'): ObjectRef | ObjectRef[] | ObjectRefGenerator {
   if (numReturns === 'streaming') return new ObjectRefGenerator(taskId);
-  if (numReturns === 1) return new ObjectRef(returnId(taskId, 0));
+  if (numReturns === 1) return registeredRef(returnId(taskId, 0));
   const refs: ObjectRef[] = [];
-  for (let i = 0; i < numReturns; i++) refs.push(new ObjectRef(returnId(taskId, i)));
+  for (let i = 0; i < numReturns; i++) refs.push(registeredRef(returnId(taskId, i)));
   return refs;
 }
 

@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../common/logger.ts';
 import { add, fits, subtract } from '../common/resources.ts';
 import type { ClientRequest } from '../protocol/client-requests.ts';
 import { returnId, taskIdOf, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
-import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
+import type { CoordinatorToNode, NodeToCoordinator, RefUpdate, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
 import type {
   ActorInfo,
   FunctionDescriptor,
@@ -24,6 +24,7 @@ import type { WireError } from '../protocol/wire-error.ts';
 import { ActorDirectory, type ActorEntry } from './actor-directory.ts';
 import { MAX_RECONSTRUCTIONS, PIPELINE_MAX_TASK_MS, PIPELINE_TASKS_PER_CPU } from './constants.ts';
 import { ObjectDirectory } from './object-directory.ts';
+import { ObjectLifetimes } from './object-lifetimes.ts';
 import { place, type NodeView, type SpreadState } from './scheduling-policy.ts';
 import { TaskEvents } from './task-events.ts';
 
@@ -67,6 +68,8 @@ export interface TaskEntry {
   children: TaskId[] | undefined;
   /** Its scheduling class while it holds a place on a node (set at dispatch). */
   schedClass?: string | undefined;
+  /** It keeps its ObjectRef arguments alive (until it ends, or its lineage entry takes over). */
+  argsHeld?: boolean;
 }
 
 interface GeneratorState {
@@ -103,6 +106,16 @@ export class Coordinator {
   /** Specs of finished tasks whose results live only on nodes, to recompute them if lost. */
   private readonly lineage = new Map<TaskId, TaskSpec>();
   private readonly reconstructions = new Map<TaskId, number>();
+  /** Reference counts: which objects may be freed, and freeing them. */
+  private readonly lifetimes = new ObjectLifetimes({
+    objects: this.objects,
+    lineage: this.lineage,
+    reconstructions: this.reconstructions,
+    sendFree: (node, ids) => {
+      const n = this.nodes.get(node);
+      if (n?.alive) n.link.send({ type: 'free_objects', ids });
+    },
+  });
   private readonly events = new TaskEvents();
   /** Feasible tasks waiting for free resources, by scheduling class, in submission order. */
   private readonly waiting = new Map<string, TaskEntry[]>();
@@ -155,6 +168,8 @@ export class Coordinator {
       if (t && t.spec.kind !== 'actor-method') this.onTaskFailed(t, err, true);
     }
     node.running.clear();
+    // The refs its workers held are gone with it.
+    this.lifetimes.nodeLeft(nodeId);
     for (const a of this.actors.onNode(nodeId)) {
       this.onActorDied(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: its node ${nodeId} left (${reason})`));
     }
@@ -165,10 +180,21 @@ export class Coordinator {
   // ─────────────────────── driver-facing calls ───────────────────────
 
   registerFunction(desc: FunctionDescriptor): void {
-    if (!this.fns.has(desc.fnId)) this.fns.set(desc.fnId, desc);
+    if (this.fns.has(desc.fnId)) return;
+    this.fns.set(desc.fnId, desc);
+    for (const e of desc.scope) if (e.kind === 'value' && e.value.refs) this.lifetimes.holdForever(e.value.refs);
   }
 
+  /** A task from the driver in this tab (or a test). */
   submitTask(spec: TaskSpec): void {
+    this.submit(spec, undefined, true);
+  }
+
+  /**
+   * Records and schedules a task. `callerHolds`: its caller got refs to its returns (false when
+   * lineage re-runs it); `from`: the node of a worker caller.
+   */
+  private submit(spec: TaskSpec, from: NodeId | undefined, callerHolds: boolean): void {
     if (this.stopped) return;
     if (spec.kind !== 'actor-method' && !this.fns.has(spec.fnId)) {
       throw new Error(`internal: task ${spec.name} refers to unknown function ${spec.fnId}`);
@@ -198,6 +224,14 @@ export class Coordinator {
     }
     if (spec.numReturns === 'streaming') this.generators.set(spec.taskId, { count: 0, done: false, waiters: [], consumed: 0 });
     else for (let i = 0; i < spec.numReturns; i++) this.objects.ensure(returnId(spec.taskId, i));
+    t.argsHeld = this.lifetimes.holdArgs(spec);
+    if (callerHolds && spec.numReturns !== 'streaming') {
+      const ids: ObjectId[] = [];
+      for (let i = 0; i < spec.numReturns; i++) ids.push(returnId(spec.taskId, i));
+      // No ref to an actor's creation result is handed out; its tiny entry stays for the session.
+      if (spec.kind === 'actor-creation') this.lifetimes.callerHolds(actorHolder(spec.actorId!), undefined, ids);
+      else this.lifetimes.callerHolds(spec.callerId, from, ids);
+    }
 
     if (spec.kind === 'actor-creation') {
       const a = this.actors.create(spec);
@@ -234,8 +268,20 @@ export class Coordinator {
     if (t.depsPending === 0) this.onDepsReady(t);
   }
 
-  putObject(id: ObjectId, size: number, obj: SerializedObject | undefined, nodeId: NodeId): void {
-    this.objects.setReady(id, size, obj, nodeId);
+  /** An object `put` by `holder` (which holds its ref) on `nodeId`; `nested` lists the refs inside a non-inline one. */
+  putObject(id: ObjectId, size: number, obj: SerializedObject | undefined, nodeId: NodeId, holder = 'driver', nested?: readonly ObjectId[], holderNode?: NodeId): void {
+    this.lifetimes.callerHolds(holder, holderNode, [id]);
+    this.lifetimes.ready(id, size, obj, nodeId, nested);
+  }
+
+  /** A holder's report of the ObjectRefs it gained and dropped (`from`: the node of a worker holder). */
+  updateRefs(holder: string, from: NodeId | undefined, update: RefUpdate): void {
+    if (!this.stopped) this.lifetimes.update(holder, from, update);
+  }
+
+  /** How many objects are counted as referenced (tests). */
+  get referencedObjects(): number {
+    return this.lifetimes.referenced;
   }
 
   /** Whether this cluster made the object (a task's return, a put); refs from an earlier session are not. */
@@ -309,13 +355,15 @@ export class Coordinator {
     return a && a.state !== 'DEAD' ? a.info : undefined;
   }
 
-  generatorNext(taskId: TaskId, index: number): Promise<{ done: false; id: ObjectId } | { done: true }> {
+  /** The next item of a streaming task, handed to `holder` (its ref becomes the holder's). */
+  generatorNext(taskId: TaskId, index: number, holder = 'driver', holderNode?: NodeId): Promise<{ done: false; id: ObjectId } | { done: true }> {
     const g = this.generators.get(taskId);
     if (!g) return Promise.resolve({ done: true });
     return new Promise((resolve) => {
       const check = (): boolean => {
         if (index < g.count) {
           this.ackGenerator(taskId, g, index + 1);
+          this.lifetimes.handOut(holder, holderNode, taskId, returnId(taskId, index));
           resolve({ done: false, id: returnId(taskId, index) });
           return true;
         }
@@ -375,6 +423,7 @@ export class Coordinator {
   /** Ends the session: every pending call fails, nothing more is scheduled. */
   stop(): void {
     this.stopped = true;
+    this.lifetimes.stop();
     const err = wireError('RaySystemError', 'ray.shutdown() was called while the task was pending');
     for (const t of [...this.tasks.values()]) this.failTask(t, err);
   }
@@ -408,11 +457,17 @@ export class Coordinator {
         this.onBlocked(msg.taskId, msg.type === 'task_blocked');
         return;
       case 'object_put':
-        this.objects.setReady(msg.id, msg.size, msg.obj, from);
+        this.putObject(msg.id, msg.size, msg.obj, from, msg.holder, msg.refs, from);
+        return;
+      case 'refs':
+        this.updateRefs(msg.holder, from, msg);
+        return;
+      case 'object_located':
+        this.lifetimes.located(msg.id, from);
         return;
       case 'client_request': {
         const send = reply ?? ((m: CoordinatorToNode) => this.nodes.get(from)?.link.send(m));
-        this.handleClientRequest(from, msg.taskId, msg.req, (ok, value) =>
+        this.handleClientRequest(from, msg.holder, msg.req, (ok, value) =>
           send(
             ok
               ? { type: 'client_reply', reqId: msg.reqId, ok: true, value }
@@ -431,17 +486,17 @@ export class Coordinator {
     }
   }
 
-  private handleClientRequest(from: NodeId, _taskId: TaskId | null, req: ClientRequest, reply: ClientReply): void {
+  private handleClientRequest(from: NodeId, holder: string | undefined, req: ClientRequest, reply: ClientReply): void {
     try {
       switch (req.op) {
         case 'register':
           this.registerFunction(req.desc);
           return reply(true, null);
         case 'submit':
-          this.submitTask(req.spec);
+          this.submit(req.spec, from, true);
           return reply(true, null);
         case 'put':
-          this.putObject(req.id, req.obj.size, req.obj, from);
+          this.putObject(req.id, req.obj.size, req.obj, from, holder, undefined, from);
           return reply(true, null);
         case 'get':
           void this.waitObjects(req.ids, req.ids.length, req.timeoutMs).then((ready) => {
@@ -467,7 +522,7 @@ export class Coordinator {
           return reply(false, { name: 'Error', message: `no live actor is named "${req.name}"` });
         }
         case 'generatorNext':
-          void this.generatorNext(req.taskId, req.index).then((item) => reply(true, item));
+          void this.generatorNext(req.taskId, req.index, holder ?? `node:${from}`, from).then((item) => reply(true, item));
           return;
         case 'tasks':
           return reply(true, this.taskInfos(req.state));
@@ -742,9 +797,12 @@ export class Coordinator {
       this.onActorCreated(t);
     } else {
       const results = msg.results ?? [];
-      for (const r of results) this.objects.setReady(r.id, r.size, r.obj, from);
-      // Results kept only on their node can be lost with it: remember how to make them again.
-      if (t.spec.kind === 'normal' && results.some((r) => r.obj === undefined)) this.lineage.set(t.spec.taskId, t.spec);
+      for (const r of results) this.lifetimes.ready(r.id, r.size, r.obj, from, r.refs);
+      // Results kept only on their node can be lost with it: remember how to make them again
+      // (the lineage entry keeps the task's arguments alive from now on, while a result lives).
+      if (t.spec.kind === 'normal' && results.some((r) => r.obj === undefined) && this.lifetimes.recordLineage(t.spec, results.map((r) => r.id))) {
+        t.argsHeld = false;
+      }
       if (t.spec.numReturns === 'streaming') this.finishGenerator(t.spec.taskId);
       this.finish(t, 'FINISHED');
     }
@@ -809,12 +867,12 @@ export class Coordinator {
     if (t.spec.numReturns === 'streaming') {
       const g = this.generators.get(t.spec.taskId);
       if (g && !g.done) {
-        this.objects.setReady(returnId(t.spec.taskId, g.count), 0, obj, undefined);
+        this.lifetimes.generatorItem(t.spec.taskId, returnId(t.spec.taskId, g.count), 0, obj, undefined);
         g.count++;
         this.finishGenerator(t.spec.taskId);
       }
     } else {
-      for (let i = 0; i < t.spec.numReturns; i++) this.objects.setReady(returnId(t.spec.taskId, i), 0, obj, undefined);
+      for (let i = 0; i < t.spec.numReturns; i++) this.lifetimes.ready(returnId(t.spec.taskId, i), 0, obj, undefined);
     }
     t.error = `${err.name}: ${err.message}`;
     if (t.nodeId && t.state !== 'PENDING_NODE_ASSIGNMENT') this.release(t);
@@ -822,6 +880,8 @@ export class Coordinator {
   }
 
   private finish(t: TaskEntry, state: 'FINISHED' | 'FAILED'): void {
+    // An actor's creation task keeps its arguments for restarts, until the actor is dead for good.
+    if (!(t.spec.kind === 'actor-creation' && state === 'FINISHED')) this.dropArgs(t);
     if (this.tasks.get(t.spec.taskId) !== t) return;
     t.state = state;
     t.endedAtMs ??= nowMs();
@@ -829,12 +889,19 @@ export class Coordinator {
     if (t.spec.enableTaskEvents) this.events.record(this.infoOf(t));
   }
 
+  /** The task no longer keeps its arguments alive. */
+  private dropArgs(t: TaskEntry): void {
+    if (!t.argsHeld) return;
+    t.argsHeld = false;
+    this.lifetimes.releaseArgs(t.spec);
+  }
+
   private onGeneratorItem(from: NodeId, taskId: TaskId, attempt: number, index: number, r: TaskResult): void {
     const t = this.tasks.get(taskId);
     const g = this.generators.get(taskId);
     if (!t || !g || t.nodeId !== from || t.attempt !== attempt || t.cancelled) return;
     if (index < g.count) return; // re-yielded by a retry
-    this.objects.setReady(r.id, r.size, r.obj, from);
+    this.lifetimes.generatorItem(taskId, r.id, r.size, r.obj, from, r.refs);
     g.count = index + 1;
     this.wakeGenerator(g);
   }
@@ -873,7 +940,7 @@ export class Coordinator {
         const rid = returnId(spec.taskId, i);
         if (!this.objects.get(rid)?.obj) this.objects.setPending(rid);
       }
-      this.submitTask(spec);
+      this.submit(spec, undefined, false);
       return;
     }
     if (spec && this.tasks.has(spec.taskId)) return; // already being recomputed
@@ -901,12 +968,12 @@ export class Coordinator {
     if (t.spec.numReturns === 'streaming') {
       const g = this.generators.get(t.spec.taskId);
       if (g && !g.done) {
-        this.objects.setReady(returnId(t.spec.taskId, g.count), 0, obj, undefined);
+        this.lifetimes.generatorItem(t.spec.taskId, returnId(t.spec.taskId, g.count), 0, obj, undefined);
         g.count++;
         this.finishGenerator(t.spec.taskId);
       }
     } else {
-      for (let i = 0; i < t.spec.numReturns; i++) this.objects.setReady(returnId(t.spec.taskId, i), 0, obj, undefined);
+      for (let i = 0; i < t.spec.numReturns; i++) this.lifetimes.ready(returnId(t.spec.taskId, i), 0, obj, undefined);
     }
     t.error = `${err.name}: ${err.message}`;
     if (!wasSent) this.finish(t, 'FAILED');
@@ -925,7 +992,7 @@ export class Coordinator {
     if (!a) return;
     a.state = 'ALIVE';
     a.nodeId = t.nodeId;
-    for (let i = 0; i < (t.spec.numReturns as number); i++) this.objects.setReady(returnId(t.spec.taskId, i), 8, { v: null, size: 8 }, undefined);
+    for (let i = 0; i < (t.spec.numReturns as number); i++) this.lifetimes.ready(returnId(t.spec.taskId, i), 8, { v: null, size: 8 }, undefined);
     this.finish(t, 'FINISHED');
     this.tasks.set(t.spec.taskId, t); // keep the creation spec for restarts
     this.pumpActor(a);
@@ -1002,6 +1069,7 @@ export class Coordinator {
     if (c) {
       if (c.state !== 'FINISHED' && c.state !== 'FAILED') this.failTask(c, err);
       this.tasks.delete(c.spec.taskId);
+      this.dropArgs(c);
     }
     this.pumpActor(a);
   }
@@ -1033,6 +1101,11 @@ export class Coordinator {
     for (const n of this.nodes.values()) if (n.alive && fits(resources, n.total)) return true;
     return false;
   }
+}
+
+/** The pseudo-holder of an actor's creation result. */
+function actorHolder(actorId: ActorId): string {
+  return `actor:${actorId}`;
 }
 
 function retryMatches(policy: boolean | readonly string[], err: WireError): boolean {

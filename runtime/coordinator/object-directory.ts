@@ -11,6 +11,8 @@ export interface ObjectEntry {
   obj: SerializedObject | undefined;
   /** Nodes whose object store holds it. */
   readonly locations: Set<NodeId>;
+  /** ObjectIds nested inside it, kept alive while it lives (counted once, when it first became ready). */
+  refs: readonly ObjectId[] | undefined;
   /** Called once when it becomes ready. */
   waiters: (() => void)[] | undefined;
 }
@@ -26,7 +28,7 @@ export class ObjectDirectory {
   ensure(id: ObjectId): ObjectEntry {
     let e = this.entries.get(id);
     if (!e) {
-      e = { ready: false, size: 0, obj: undefined, locations: new Set(), waiters: undefined };
+      e = { ready: false, size: 0, obj: undefined, locations: new Set(), refs: undefined, waiters: undefined };
       this.entries.set(id, e);
     }
     return e;

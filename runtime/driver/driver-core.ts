@@ -3,6 +3,7 @@
 
 import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
 import { GetTimeoutError, ObjectLostError } from '../api/errors.ts';
+import { LocalRefs } from '../api/local-refs.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { GET_REFETCH_DELAY_MS, GET_REFETCH_MAX, INLINE_OBJECT_MAX_BYTES } from '../node/constants.ts';
 import type { Node } from '../node/node.ts';
@@ -24,11 +25,13 @@ const NEVER_ABORTED = new AbortController().signal;
 export class DriverCore implements Core {
   readonly ids: IdGenerator;
   readonly callerId = 'driver';
+  readonly refs: LocalRefs;
   private readonly d: DriverCoreDeps;
 
   constructor(deps: DriverCoreDeps) {
     this.d = deps;
     this.ids = deps.ids;
+    this.refs = new LocalRefs((update) => deps.coordinator.updateRefs(this.callerId, undefined, update));
   }
 
   currentTaskId(): TaskId | undefined {
@@ -56,9 +59,9 @@ export class DriverCore implements Core {
   put(id: ObjectId, obj: SerializedObject): void {
     if (obj.size > INLINE_OBJECT_MAX_BYTES) {
       this.d.node.store.put(id, obj);
-      this.d.coordinator.putObject(id, obj.size, undefined, this.d.nodeId);
+      this.d.coordinator.putObject(id, obj.size, undefined, this.d.nodeId, this.callerId, obj.refs);
     } else {
-      this.d.coordinator.putObject(id, obj.size, obj, this.d.nodeId);
+      this.d.coordinator.putObject(id, obj.size, obj, this.d.nodeId, this.callerId);
     }
   }
 
@@ -148,7 +151,7 @@ export class DriverCore implements Core {
   }
 
   generatorNext(taskId: TaskId, index: number): Promise<GeneratorItem> {
-    return this.d.coordinator.generatorNext(taskId, index);
+    return this.d.coordinator.generatorNext(taskId, index, this.callerId);
   }
 
   getGpuDevice(): Promise<unknown> {

@@ -418,8 +418,9 @@ describe('Node: calls from task code', () => {
       { type: 'request', reqId: -1, taskId: t.taskId, req: { op: 'put', id: 'p1' as ObjectId, obj: small } },
       { type: 'request', reqId: -1, taskId: t.taskId, req: { op: 'put', id: 'p2' as ObjectId, obj: big } },
     );
-    expect(sent).toContainEqual({ type: 'object_put', id: 'p1', size: 8, obj: small });
-    expect(sent).toContainEqual({ type: 'object_put', id: 'p2', size: INLINE_OBJECT_MAX_BYTES * 2 });
+    const holder = 'n1-w0';
+    expect(sent).toContainEqual({ type: 'object_put', id: 'p1', size: 8, obj: small, holder });
+    expect(sent).toContainEqual({ type: 'object_put', id: 'p2', size: INLINE_OBJECT_MAX_BYTES * 2, holder });
     expect(store.get('p2' as ObjectId)).toBe(big);
   });
 });

@@ -164,6 +164,9 @@ export class Node {
       case 'client_reply':
         this.onClientReply(msg);
         return;
+      case 'free_objects':
+        this.deps.store.free(msg.ids);
+        return;
       default:
         assertNever(msg);
     }
@@ -241,8 +244,12 @@ export class Node {
       throw new Error(`object ${id} is not on this node and no other node holds it`);
     }
     const obj = await this.deps.pull(id, from);
-    // A copy is a cache: when the store is full it is used without being kept.
-    if (store.tryPut(id, obj) && pin) store.pin(id);
+    // A copy is a cache: when the store is full it is used without being kept. A kept copy is
+    // reported, so that it is freed with the others.
+    if (store.tryPut(id, obj)) {
+      if (pin) store.pin(id);
+      this.deps.send({ type: 'object_located', id });
+    }
     return obj;
   }
 
@@ -508,6 +515,11 @@ export class Node {
       case 'request':
         this.onWorkerRequest(w, msg.reqId, msg.taskId, msg.req);
         return;
+      case 'refs': {
+        const { type: _type, ...update } = msg;
+        this.deps.send({ type: 'refs', holder: w.id, ...update });
+        return;
+      }
       case 'exit':
         this.onWorkerDied(w, msg.reason);
         return;
@@ -553,7 +565,7 @@ export class Node {
   private keepResult(id: ObjectId, obj: SerializedObject): TaskResult {
     if (obj.size <= INLINE_OBJECT_MAX_BYTES || obj.err) return { id, size: obj.size, obj };
     this.deps.store.put(id, obj);
-    return { id, size: obj.size };
+    return obj.refs ? { id, size: obj.size, refs: obj.refs } : { id, size: obj.size };
   }
 
   /** keepResult, or the store's refusal as the object's value (raised by whoever gets it). */
@@ -614,6 +626,8 @@ export class Node {
     const i = this.idle.indexOf(w);
     if (i >= 0) this.idle.splice(i, 1);
     for (const [reqId, r] of this.requests) if (r.worker === w) this.requests.delete(reqId);
+    // The refs it held are gone with it.
+    this.deps.send({ type: 'refs', holder: w.id, gone: true });
     if (w.blocked > 0) {
       for (const a of w.tasks.values()) this.deps.send({ type: 'task_unblocked', taskId: a.spec.taskId });
     }
@@ -679,7 +693,7 @@ export class Node {
       // Objects `put` inside a task live on this node; small ones are also sent inline. When the
       // store is full, the object is ObjectStoreFullError: `get` raises it.
       const r = this.keepOrFail(req.id, req.obj);
-      this.deps.send({ type: 'object_put', id: req.id, size: r.size, ...(r.obj ? { obj: r.obj } : {}) });
+      this.deps.send({ type: 'object_put', id: req.id, size: r.size, holder: w.id, ...(r.obj ? { obj: r.obj } : {}), ...(r.refs ? { refs: r.refs } : {}) });
       return;
     }
     const blocking = isBlockingRequest(req) && !w.actorId && taskId !== null;
@@ -692,12 +706,12 @@ export class Node {
     }
     if (workerReqId < 0) {
       // Fire-and-forget (submit, register): no reply is routed back.
-      this.deps.send({ type: 'client_request', reqId: -1, taskId, req });
+      this.deps.send({ type: 'client_request', reqId: -1, taskId, req, holder: w.id });
       return;
     }
     const reqId = this.nextReqId++;
     this.requests.set(reqId, { worker: w, workerReqId, blocking, taskId, op: req.op, ...(req.op === 'get' ? { get: { req, refetches: 0 } } : {}) });
-    this.deps.send({ type: 'client_request', reqId, taskId, req });
+    this.deps.send({ type: 'client_request', reqId, taskId, req, holder: w.id });
   }
 
   private onClientReply(msg: Extract<CoordinatorToNode, { type: 'client_reply' }>): void {

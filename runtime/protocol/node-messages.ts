@@ -23,6 +23,8 @@ export type CoordinatorToNode =
   | { readonly type: 'cancel_task'; readonly taskId: TaskId; readonly force: boolean }
   | { readonly type: 'kill_actor'; readonly actorId: ActorId }
   | { readonly type: 'generator_ack'; readonly taskId: TaskId; readonly consumed: number }
+  /** No ObjectRef to these objects is reachable anywhere: drop them from memory and the spill store. */
+  | { readonly type: 'free_objects'; readonly ids: readonly ObjectId[] }
   | { readonly type: 'client_reply'; readonly reqId: number; readonly ok: true; readonly value: unknown }
   | { readonly type: 'client_reply'; readonly reqId: number; readonly ok: false; readonly error: WireError };
 
@@ -31,6 +33,20 @@ export interface TaskResult {
   readonly id: ObjectId;
   readonly size: number;
   readonly obj?: SerializedObject;
+  /** ObjectIds nested inside it (kept alive while it lives), when it is not inline. */
+  readonly refs?: readonly ObjectId[];
+}
+
+/**
+ * Changes to the ObjectRefs one holder (the driver, or a worker: its id) keeps reachable (Ray's
+ * borrower reports): refs it now holds that the coordinator did not count yet, refs it no longer
+ * holds, streaming generators it dropped (their unconsumed items go), or `gone` when it died.
+ */
+export interface RefUpdate {
+  readonly add?: readonly ObjectId[];
+  readonly release?: readonly ObjectId[];
+  readonly generators?: readonly TaskId[];
+  readonly gone?: true;
 }
 
 export type NodeToCoordinator =
@@ -51,6 +67,25 @@ export type NodeToCoordinator =
   | { readonly type: 'actor_died'; readonly actorId: ActorId; readonly error: WireError }
   | { readonly type: 'task_blocked'; readonly taskId: TaskId }
   | { readonly type: 'task_unblocked'; readonly taskId: TaskId }
-  | { readonly type: 'object_put'; readonly id: ObjectId; readonly size: number; readonly obj?: SerializedObject }
-  | { readonly type: 'client_request'; readonly reqId: number; readonly taskId: TaskId | null; readonly req: ClientRequest }
+  | {
+      readonly type: 'object_put';
+      readonly id: ObjectId;
+      readonly size: number;
+      readonly obj?: SerializedObject;
+      /** The worker that put it (it holds the ref). */
+      readonly holder?: string;
+      /** ObjectIds nested inside it, when it is not inline. */
+      readonly refs?: readonly ObjectId[];
+    }
+  | {
+      readonly type: 'client_request';
+      readonly reqId: number;
+      readonly taskId: TaskId | null;
+      readonly req: ClientRequest;
+      /** The worker that made the request (refs it gets are counted as its own). */
+      readonly holder?: string;
+    }
+  | ({ readonly type: 'refs'; readonly holder: string } & RefUpdate)
+  /** This node now keeps a copy of the object too (it pulled it). */
+  | { readonly type: 'object_located'; readonly id: ObjectId }
   | { readonly type: 'node_stats'; readonly memoryBytes: number; readonly spilledBytes: number; readonly objects: number };

@@ -31,7 +31,7 @@ const peerMessageSchema = v.variant('t', [
   v.object({ t: v.literal('pull_err'), reqId: v.number(), error: wireErrorSchema }),
 ]);
 
-const TO_NODE = new Set(['run_task', 'cancel_task', 'kill_actor', 'generator_ack', 'client_reply']);
+const TO_NODE = new Set(['run_task', 'cancel_task', 'kill_actor', 'generator_ack', 'free_objects', 'client_reply']);
 const TO_COORDINATOR = new Set([
   'task_started',
   'task_done',
@@ -42,6 +42,8 @@ const TO_COORDINATOR = new Set([
   'object_put',
   'client_request',
   'node_stats',
+  'refs',
+  'object_located',
 ]);
 
 /** Narrows a decoded value to a PeerMessage, or says what is wrong with it. */

@@ -3,6 +3,7 @@
 
 import type { ActorId, FunctionId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
 import type { ClientRequest } from './client-requests.ts';
+import type { RefUpdate } from './node-messages.ts';
 import type { FunctionDescriptor, SerializedObject } from './task-spec.ts';
 import type { WireError } from './wire-error.ts';
 
@@ -53,6 +54,8 @@ export type FromWorker =
   /** Pipelined tasks the worker had not started, handed back because its running task blocked. */
   | { readonly type: 'returned'; readonly taskIds: readonly TaskId[] }
   | { readonly type: 'request'; readonly reqId: number; readonly taskId: TaskId | null; readonly req: ClientRequest }
+  /** ObjectRefs this worker started or stopped holding (see RefUpdate). */
+  | ({ readonly type: 'refs' } & RefUpdate)
   /** Task code called close(): the worker is going away. */
   | { readonly type: 'exit'; readonly reason: string };
 

@@ -34,6 +34,9 @@ function flush(): void {
 }
 
 function post(msg: FromWorker, tr?: Transferable[]): void {
+  // Refs this worker got inside values are counted before anything that follows (a task's end
+  // could otherwise free what they point to).
+  if (msg.type !== 'refs' && core?.refs.pending) core.refs.flush();
   outbox.push(msg);
   if (tr && tr.length > 0) transfer.push(...tr);
   // Batches go at the end of the microtask, but a synchronous body never reaches it: what it

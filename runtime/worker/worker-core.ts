@@ -3,6 +3,7 @@
 
 import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
 import { fromWireError } from '../api/errors.ts';
+import { LocalRefs } from '../api/local-refs.ts';
 import { IdGenerator, type ActorId, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
 import type { ClientRequest } from '../protocol/client-requests.ts';
 import type { ActorInfo, FunctionDescriptor, NodeInfo, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
@@ -37,6 +38,7 @@ interface ClusterView {
 export class WorkerCore implements Core {
   readonly ids: IdGenerator;
   readonly callerId: string;
+  readonly refs: LocalRefs;
   private readonly deps: WorkerCoreDeps;
   private readonly registered = new Set<string>();
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; blocking: boolean }>();
@@ -48,6 +50,7 @@ export class WorkerCore implements Core {
     this.deps = deps;
     this.ids = new IdGenerator(deps.idPrefix);
     this.callerId = deps.workerId;
+    this.refs = new LocalRefs((update) => this.deps.post({ type: 'refs', ...update }));
   }
 
   currentTaskId(): TaskId | undefined {

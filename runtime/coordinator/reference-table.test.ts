@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import type { NodeId, ObjectId } from '../protocol/ids.ts';
+import { ReferenceTable } from './reference-table.ts';
+
+const o = (s: string) => s as ObjectId;
+const n = (s: string) => s as NodeId;
+
+describe('ReferenceTable', () => {
+  it('counts each holder once per object, however often it reports it', () => {
+    const t = new ReferenceTable();
+    t.holderAdd('driver', undefined, [o('a'), o('a')]);
+    t.holderAdd('driver', undefined, [o('a')]);
+    t.holderAdd('w1', n('n1'), [o('a')]);
+    expect(t.count(o('a'))).toBe(2);
+    expect(t.holderRelease('driver', [o('a')])).toEqual([]);
+    expect(t.holderRelease('driver', [o('a')])).toEqual([]);
+    expect(t.holderRelease('w1', [o('a')])).toEqual([o('a')]);
+    expect(t.count(o('a'))).toBe(0);
+  });
+
+  it('keeps an object alive while anything else (a containing object, a task argument) counts it', () => {
+    const t = new ReferenceTable();
+    t.holderAdd('driver', undefined, [o('inner')]);
+    t.add(o('inner'));
+    expect(t.holderRelease('driver', [o('inner')])).toEqual([]);
+    expect(t.release(o('inner'))).toBe(true);
+    expect(t.release(o('inner'))).toBe(false);
+  });
+
+  it('drops every ref of a dead holder, and of every holder on a node that left', () => {
+    const t = new ReferenceTable();
+    t.holderAdd('w1', n('n1'), [o('a'), o('b')]);
+    t.holderAdd('w2', n('n1'), [o('b'), o('c')]);
+    t.holderAdd('w3', n('n2'), [o('c')]);
+    expect(t.dropHolder('w1').sort()).toEqual([o('a')]);
+    expect(t.dropNode(n('n1')).sort()).toEqual([o('b')]);
+    expect(t.count(o('c'))).toBe(1);
+    expect(t.holds('w3', o('c'))).toBe(true);
+  });
+});
