@@ -214,6 +214,30 @@ test.describe('code shipping', () => {
   });
 });
 
+test.describe('scope names', () => {
+  test('scope names the shipped code cannot bind (ray, reserved words) are refused at ray.remote()', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(() => {
+      const ray = globalThis.ray;
+      const attempt = (scope: Record<string, unknown>) => {
+        try {
+          ray.remote({ scope }, function usesScope() {
+            return 1;
+          });
+          return 'accepted';
+        } catch (e) {
+          return `${e instanceof TypeError}|${(e as Error).message}`;
+        }
+      };
+      return { ray: attempt({ ray: 1 }), let: attempt({ let: 1 }), internal: attempt({ __self: 1 }), bad: attempt({ 'a-b': 1 }), fine: attempt({ ok: 1 }) };
+    });
+    expect(out.ray).toMatch(/^true\|.*"ray".*taken/);
+    expect(out.let).toMatch(/^true\|.*"let".*reserved/);
+    expect(out.internal).toMatch(/^true\|.*"__self".*reserved/);
+    expect(out.bad).toMatch(/^true\|.*"a-b".*not a valid identifier/);
+    expect(out.fine).toBe('accepted');
+  });
+});
+
 test.describe('results', () => {
   test.use({ initOptions: { numCpus: 1 } });
 
@@ -371,6 +395,33 @@ test.describe('multiple returns', () => {
       expect(m).toContain('numReturns: 2');
       expect(m).toContain('number');
     }
+  });
+  test('a generator function with numReturns: n returns its n yields as n refs, and any other count fails clearly', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const three = ray.remote({ numReturns: 3 }, function* three(x: number) {
+        yield x;
+        yield x + 1;
+        yield x + 2;
+      });
+      const oneAsync = ray.remote({ numReturns: 1 }, async function* oneAsync() {
+        await new Promise((r) => setTimeout(r, 10));
+        yield 'only';
+      });
+      const refs = three.remote(10) as unknown as ObjectRef<number>[];
+      const wrong = three.options({ numReturns: 2 }).remote(0) as unknown as ObjectRef<number>[];
+      return {
+        three: await ray.get(refs),
+        one: await ray.get(oneAsync.remote() as unknown as ObjectRef<string>),
+        wrong: await ray.get(wrong[0]!).then(
+          () => 'resolved',
+          (e: Error) => `${e instanceof ray.RayTaskError}|${e.message}`,
+        ),
+      };
+    });
+    expect(out.three).toEqual([10, 11, 12]);
+    expect(out.one).toBe('only');
+    expect(out.wrong).toMatch(/^true\|.*numReturns: 2 but yielded 3/);
   });
 });
 

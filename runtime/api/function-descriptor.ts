@@ -6,6 +6,15 @@ import type { FunctionDescriptor, FunctionKind, ScopeEntry } from '../protocol/t
 import { HANDLE_MARKER, serialize, snapshot } from './serialization.ts';
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
+/** Names shipped code cannot bind: JavaScript's reserved words, and what the worker itself declares. */
+const RESERVED = new Set(
+  (
+    'break case catch class const continue debugger default delete do else enum export extends false finally for ' +
+    'function if import in instanceof let new null return static super switch this throw true try typeof var void ' +
+    'while with yield await implements interface package private protected public arguments eval ' +
+    'ray __scope __self'
+  ).split(' '),
+);
 
 /** Source text that evaluates to the function or class as an expression. */
 export function sourceOf(fn: (...args: never[]) => unknown, what: string): string {
@@ -39,6 +48,13 @@ function scopeEntries(scope: Readonly<Record<string, unknown>> | undefined, owne
   const out: ScopeEntry[] = [];
   for (const [name, value] of Object.entries(scope)) {
     if (!IDENT.test(name)) throw new TypeError(`scope name "${name}" of ${owner} is not a valid identifier`);
+    if (RESERVED.has(name)) {
+      throw new TypeError(
+        name === 'ray'
+          ? `scope name "ray" of ${owner} is taken: shipped code always sees webray as \`ray\``
+          : `scope name "${name}" of ${owner} is reserved; pick another name`,
+      );
+    }
     if (typeof value === 'function' && !(HANDLE_MARKER in value)) {
       out.push({ name, kind: 'function', source: sourceOf(value as () => unknown, `scope.${name} of ${owner}`) });
     } else {
@@ -66,6 +82,7 @@ export function makeDescriptor(
   };
 }
 
+/** Whether shipped code may bind `name` (a valid identifier that is not reserved). */
 export function isIdentifier(name: string): boolean {
-  return IDENT.test(name);
+  return IDENT.test(name) && !RESERVED.has(name);
 }

@@ -52,6 +52,28 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
   return typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function';
 }
 
+function generatorKind(x: unknown): 'sync' | 'async' | undefined {
+  const tag = Object.prototype.toString.call(x);
+  return tag === '[object Generator]' ? 'sync' : tag === '[object AsyncGenerator]' ? 'async' : undefined;
+}
+
+async function collect(it: AsyncIterable<unknown>): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const v of it) out.push(v);
+  return out;
+}
+
+/** The return value of a generator task with `numReturns: n`: its n yields (the one yield when n is 1). */
+function yieldsAsReturns(t: RunTask, yields: unknown[]): unknown {
+  const n = t.numReturns as number;
+  if (yields.length !== n) {
+    throw new TypeError(
+      `${t.name} was declared with numReturns: ${n} but yielded ${yields.length} value(s); yield exactly ${n}, or leave numReturns out to stream`,
+    );
+  }
+  return n === 1 ? yields[0] : yields;
+}
+
 export class Executor {
   private readonly deps: ExecutorDeps;
   private readonly descs = new Map<FunctionId, FunctionDescriptor>();
@@ -221,6 +243,10 @@ export class Executor {
       } else {
         result = this.fn(t.fnId)(...args);
       }
+      // A generator with a static numReturns (Ray's num_returns=N): what it yields are its returns.
+      const gen = t.numReturns === 'streaming' ? undefined : generatorKind(result);
+      if (gen === 'sync') result = yieldsAsReturns(t, [...(result as Iterable<unknown>)]);
+      else if (gen === 'async') result = collect(result as AsyncIterable<unknown>).then((ys) => yieldsAsReturns(t, ys));
     } catch (e) {
       this.fail(running, startMs, e);
       return undefined;
