@@ -2,8 +2,8 @@
 // the CPU; when none does, says so and how to get one instead of waiting forever.
 import { byId } from './dom.ts';
 import { formatMs } from './format.ts';
-import { runJob } from './job-runner.ts';
-import { runGpuMatmul } from './jobs/gpu-matmul.ts';
+import { JobNotice, runJob } from './job-runner.ts';
+import { clusterHasGpu, runGpuMatmul } from './jobs/gpu-matmul.ts';
 import type { Session } from './session.ts';
 
 export class GpuPanel {
@@ -21,8 +21,25 @@ export class GpuPanel {
     });
   }
 
+  /** What to do when no node offers a GPU, for this page's session. */
+  private noGpuHelp(): string {
+    if (this.session.state.kind === 'local') {
+      return (
+        'This tab offers no GPU, so GPU tasks would wait for one. Press Stop, tick "Offer a GPU from this tab" ' +
+        '(or "Offer the fallback GPU from this tab": software, slow) and run in local mode again.'
+      );
+    }
+    return (
+      'No node of this cluster offers a GPU, so GPU tasks would wait for one. To get one: open the invite link ' +
+      'in a browser with WebGPU (recent Chrome or Edge) and leave "Offer the GPU" ticked; or tick ' +
+      '"Offer the fallback GPU" on a volunteer page (software, slow); or stop this cluster and start it again ' +
+      'with this tab\'s GPU offered.'
+    );
+  }
+
   private async run(): Promise<string> {
     const ray = this.session.ray;
+    if (!clusterHasGpu(ray)) throw new JobNotice(this.noGpuHelp());
     const gpus = ray.clusterResources().GPU ?? 0;
     const r = await runGpuMatmul(ray, { n: Number(this.size.value), blocks: Math.max(2, Math.ceil(gpus) * 2) });
     if (!r.correct) {

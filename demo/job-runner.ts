@@ -33,7 +33,7 @@ export async function runJob(c: JobControls, title: string, job: () => Promise<s
     c.status.className = 'job-status ok';
     c.status.textContent = `${summary}\nElapsed: ${formatMs(performance.now() - started)}`;
   } catch (e) {
-    if (e instanceof JobNotice || (e instanceof Error && e.name === 'NoGpuError')) {
+    if (e instanceof JobNotice) {
       c.status.className = 'job-status notice';
       c.status.textContent = e.message;
     } else {

@@ -1,11 +1,12 @@
 // The demo page (/) and the volunteer page (/join) driven the way a person uses them — by role
 // and label, never through webray's API: start a cluster, open the invite link in more tabs,
 // press Join, run the jobs, leave mid-job, download the timeline. Screenshots of both pages at a
-// desktop and a phone size go to test-results/screenshots/.
+// desktop and a phone size go to test-results/screenshots/ (or WEBRAY_SCREENSHOTS_DIR: Playwright
+// empties test-results/ when any run starts, so concurrent runs may wipe them there).
 import { readFile } from 'node:fs/promises';
 import { test as base, expect, type Browser, type Page } from '@playwright/test';
 
-const SCREENSHOTS = 'test-results/screenshots';
+const SCREENSHOTS = process.env['WEBRAY_SCREENSHOTS_DIR'] ?? 'test-results/screenshots';
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
