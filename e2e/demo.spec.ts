@@ -231,17 +231,23 @@ test('a volunteer is told when the coordinator goes away and can join again; a w
   await expect(volunteer.getByRole('alert')).toContainText('ask whoever invited you to start it');
 });
 
-test('local mode runs the jobs with no server round trips; screenshots of the idle pages', async ({ demo }) => {
+test('local mode runs the jobs in this tab alone, the GPU job on the fallback adapter it was told to offer; screenshots of the idle pages', async ({ demo }) => {
   await demo.goto('/');
   await screenshot(demo, 'demo-start');
   const join = await (await demo.context().browser()!.newContext()).newPage();
   await join.goto('/join?cluster=lab-demo&token=s3cret');
   await screenshot(join, 'volunteer-before-join');
 
+  // This tab offers the fallback GPU, which it must be told to.
+  await expect(demo.getByLabel('Offer the fallback GPU from this tab')).not.toBeChecked();
+  await demo.getByLabel('Offer the fallback GPU from this tab').check();
   await demo.getByRole('button', { name: 'Run in local mode' }).click();
   await expect(demo.getByRole('status').filter({ hasText: /^Local mode/ })).toBeVisible();
   await expect(demo.getByLabel('Invite link')).toBeHidden();
+  await expect(demo.getByRole('table', { name: 'Nodes' }).getByRole('row').filter({ hasText: 'GPU 1 (fallback)' })).toHaveCount(1);
   await demo.getByLabel('Numbers to sort').fill('50000');
   await demo.getByRole('button', { name: 'Run quicksort' }).click();
   await expect(demo.getByRole('status', { name: 'Quicksort status' })).toContainText('matches Array.prototype.sort ✓', { timeout: 60_000 });
+  await demo.getByRole('button', { name: 'Run GPU job' }).click();
+  await expect(demo.getByRole('status', { name: 'GPU job status' })).toContainText('matches the CPU ✓', { timeout: 60_000 });
 });
