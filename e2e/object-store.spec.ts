@@ -4,6 +4,7 @@
 import type { Page } from '@playwright/test';
 import type * as RayModule from '../runtime/index.ts';
 import type { ObjectRef } from '../runtime/index.ts';
+import { test as clusterTest, uniqueClusterName, waitForAlive } from './cluster-helpers.ts';
 import { expect, test, watchErrors } from './fixtures.ts';
 
 const MiB = 1024 * 1024;
@@ -312,4 +313,107 @@ test("a starting node deletes spill databases left by earlier sessions, but not 
   await page.evaluate(() => globalThis.ray.shutdown());
   await other.evaluate(() => globalThis.ray.shutdown());
   await expect.poll(() => spillDbs(page)).toEqual([]);
+});
+
+clusterTest.describe('across tabs (cluster mode), objectStoreMemory 32 MiB on both nodes', () => {
+  clusterTest.setTimeout(180_000);
+
+  clusterTest(
+    'results made and spilled on a volunteer round-trip to the driver, wait(fetchLocal) pulls them into the driver’s node, puts spilled on the head feed tasks on the volunteer, and everything is freed on both tabs once the refs go',
+    async ({ openPage }) => {
+      const name = uniqueClusterName('store');
+      const token = `tok-${Math.random().toString(36).slice(2)}`;
+      const head = await openPage('/');
+      const headId = await head.page.evaluate(
+        async ({ name, token }) => (await globalThis.ray.init({ address: location.origin, cluster: name, token, numCpus: 1, numGpus: 0, objectStoreMemory: 32 * 1024 * 1024 })).nodeId as string,
+        { name, token },
+      );
+      const vol = await openPage('/join');
+      const volId = await vol.page.evaluate(
+        async ({ name, token }) =>
+          (
+            await globalThis.ray.join({
+              address: location.origin,
+              cluster: name,
+              token,
+              numCpus: 2,
+              numGpus: 0,
+              resources: { vol: 1 },
+              objectStoreMemory: 32 * 1024 * 1024,
+            })
+          ).nodeId as string,
+        { name, token },
+      );
+      await waitForAlive(head.page, [headId, volId]);
+      await installHelpers(head.page);
+      await head.page.evaluate(() => {
+        // The driver's figures are the head node's; the volunteer's come through ray.nodes() too.
+        globalThis.storeStats = () => globalThis.ray.nodes().find((n) => n.isCoordinator)!.objectStore;
+      });
+      const out = await head.page.evaluate(async (volId) => {
+        const ray = globalThis.ray;
+        const MiB = 1024 * 1024;
+        const statsOf = (id: string) => ray.nodes().find((n) => n.nodeId === id)!.objectStore;
+        const make = ray.remote({ resources: { vol: 0.5 }, numReturns: 2, scope: { randomArray: globalThis.randomArray, hashOf: globalThis.hashOf } }, () => {
+          const a = randomArray(16);
+          return [hashOf(a), a];
+        });
+        const made = Array.from({ length: 8 }, () => make.remote() as unknown as [ObjectRef<number>, ObjectRef<Float64Array>]);
+        const hashes = await ray.get(made.map(([h]) => h));
+        const arrays = made.map(([, a]) => a);
+        // fetchLocal: false — ready as soon as they exist anywhere; nothing comes to the head.
+        const [readyAnywhere] = await ray.wait(arrays, { numReturns: 8, fetchLocal: false, timeoutMs: 10_000 });
+        const headBefore = statsOf(globalThis.ray.getRuntimeContext().nodeId as string);
+        let volSpilled = statsOf(volId);
+        for (let i = 0; i < 40 && volSpilled.spilledBytes < 96 * MiB; i++) {
+          await globalThis.sleep(250);
+          volSpilled = statsOf(volId);
+        }
+        // fetchLocal: true (the default) — ready once pulled into the head's store.
+        const t0 = performance.now();
+        const [readyLocal] = await ray.wait(arrays, { numReturns: 8, timeoutMs: 60_000 });
+        const waitMs = performance.now() - t0;
+        const headAfter = await globalThis.waitForStats((s) => s.objects >= 8 && s.memoryBytes <= 32 * MiB);
+        const back: number[] = [];
+        for (const r of arrays) back.push(globalThis.hashOf(await ray.get(r)));
+        // Puts spilled on the head, read by tasks on the volunteer (restored from IndexedDB to answer the pull).
+        const puts = Array.from({ length: 4 }, () => globalThis.randomArray(16));
+        const putRefs = puts.map((a) => ray.put(a));
+        const hashTask = ray.remote({ resources: { vol: 0.5 }, scope: { hashOf: globalThis.hashOf } }, (a: Float64Array) => hashOf(a));
+        const putHashes = await ray.get(putRefs.map((r) => hashTask.remote(r)));
+        return {
+          hashes,
+          back,
+          readyAnywhere: readyAnywhere.length,
+          readyLocal: readyLocal.length,
+          waitMs,
+          headBefore,
+          headAfter,
+          volSpilled,
+          putsIntact: putHashes.every((h, i) => h === globalThis.hashOf(puts[i]!)),
+        };
+      }, volId);
+      expect(out.readyAnywhere).toBe(8);
+      expect(out.headBefore.objects).toBe(0);
+      expect(out.volSpilled.spilledBytes).toBeGreaterThanOrEqual(96 * MiB);
+      expect(out.readyLocal).toBe(8);
+      expect(out.headAfter.ok, JSON.stringify(out.headAfter)).toBe(true);
+      expect(out.headAfter.memoryBytes).toBeLessThanOrEqual(32 * MiB);
+      expect(out.back).toEqual(out.hashes);
+      expect(out.putsIntact).toBe(true);
+      // Every ref went out of scope with the evaluate call: both tabs give memory and disk back.
+      const after = await head.page.evaluate(async () => {
+        const ray = globalThis.ray;
+        const t0 = performance.now();
+        for (;;) {
+          globalThis.gc!();
+          await globalThis.sleep(200);
+          const stores = ray.nodes().map((n) => n.objectStore);
+          const clean = stores.every((s) => s.objects === 0 && s.spilledBytes === 0 && s.memoryBytes === 0);
+          if (clean || performance.now() - t0 > 30_000) return { clean, stores };
+        }
+      });
+      expect(after.clean, JSON.stringify(after.stores)).toBe(true);
+    },
+  );
 });

@@ -116,6 +116,10 @@ export class Coordinator {
       if (n?.alive) n.link.send({ type: 'free_objects', ids });
     },
   });
+  /** Waits (fetchLocal) for objects to arrive on a node, by object. */
+  private readonly locationWaiters = new Map<ObjectId, Set<(ok: boolean) => void>>();
+  /** Pulls asked of nodes and not yet reported, as `node\0id`. */
+  private readonly fetching = new Set<string>();
   private readonly events = new TaskEvents();
   /** Feasible tasks waiting for free resources, by scheduling class, in submission order. */
   private readonly waiting = new Map<string, TaskEntry[]>();
@@ -296,14 +300,26 @@ export class Coordinator {
     return e.obj ? { obj: e.obj, nodes: [] } : { nodes: [...e.locations] };
   }
 
-  /** Resolves with the indexes of ready objects once `numReturns` are ready or the timeout passes. */
-  waitObjects(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null): Promise<number[]> {
+  /**
+   * Resolves with the indexes of ready objects once `numReturns` are ready or the timeout passes.
+   * With `localTo` (`ray.wait`'s fetchLocal), an object counts only once it is local to that node:
+   * inline, or in its store — the node is asked to pull what is ready elsewhere (a failed pull
+   * counts too: `get` then raises why).
+   */
+  waitObjects(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null, localTo?: NodeId): Promise<number[]> {
+    const failed = new Set<ObjectId>();
+    const done = (id: ObjectId): boolean => {
+      if (localTo === undefined) return this.objects.isReady(id);
+      const e = this.objects.get(id);
+      return e !== undefined && e.ready && (e.obj !== undefined || e.locations.has(localTo) || failed.has(id));
+    };
     const readyIdx = (): number[] => {
       const out: number[] = [];
-      for (let i = 0; i < ids.length && out.length < numReturns; i++) if (this.objects.isReady(ids[i]!)) out.push(i);
+      for (let i = 0; i < ids.length && out.length < numReturns; i++) if (done(ids[i]!)) out.push(i);
       return out;
     };
     const now = readyIdx();
+    if (localTo !== undefined) for (const id of ids) if (this.objects.isReady(id) && !done(id)) this.requestFetch(localTo, id);
     if (now.length >= numReturns || timeoutMs === 0) return Promise.resolve(now);
     return new Promise((resolve) => {
       const cancels: (() => void)[] = [];
@@ -317,19 +333,62 @@ export class Coordinator {
         resolve(readyIdx());
       };
       let remaining = numReturns - now.length;
+      const count = (n: number): void => {
+        remaining -= n;
+        if (remaining <= 0) queueMicrotask(finish);
+      };
+      // Ready elsewhere: wait until this node has pulled it.
+      const awaitLocal = (id: ObjectId, n: number): void => {
+        const cb = (ok: boolean): void => {
+          if (!ok) failed.add(id);
+          if (!done(id)) return;
+          this.locationWaiters.get(id)?.delete(cb);
+          count(n);
+        };
+        let set = this.locationWaiters.get(id);
+        if (!set) this.locationWaiters.set(id, (set = new Set()));
+        set.add(cb);
+        cancels.push(() => {
+          const s = this.locationWaiters.get(id);
+          s?.delete(cb);
+          if (s?.size === 0) this.locationWaiters.delete(id);
+        });
+        this.requestFetch(localTo!, id);
+      };
       // An id listed twice (`ray.get([ref, ref])`) counts twice when it becomes ready.
       const pending = new Map<ObjectId, number>();
-      for (const id of ids) if (!this.objects.isReady(id)) pending.set(id, (pending.get(id) ?? 0) + 1);
+      for (const id of ids) if (!done(id)) pending.set(id, (pending.get(id) ?? 0) + 1);
       for (const [id, n] of pending) {
+        if (this.objects.isReady(id)) {
+          awaitLocal(id, n);
+          continue;
+        }
         cancels.push(
           this.objects.onReady(id, () => {
-            remaining -= n;
-            if (remaining <= 0) queueMicrotask(finish);
+            if (done(id)) count(n);
+            else awaitLocal(id, n);
           }),
         );
       }
       if (timeoutMs !== null) timer = setTimeout(finish, timeoutMs);
     });
+  }
+
+  /** Asks `node` to pull a ready object into its store (once at a time per node and object). */
+  private requestFetch(node: NodeId, id: ObjectId): void {
+    const key = `${node}\u0000${id}`;
+    const e = this.objects.get(id);
+    const n = this.nodes.get(node);
+    if (this.fetching.has(key) || !e || !n?.alive) return;
+    this.fetching.add(key);
+    n.link.send({ type: 'fetch_objects', objects: [{ id, nodes: [...e.locations] }] });
+  }
+
+  /** A node pulled an object (or failed to): wake the waits for it. */
+  private onLocated(node: NodeId, id: ObjectId, ok: boolean): void {
+    this.fetching.delete(`${node}\u0000${id}`);
+    const waiters = this.locationWaiters.get(id);
+    if (waiters) for (const cb of [...waiters]) cb(ok);
   }
 
   cancel(objectId: ObjectId, force: boolean, recursive: boolean): void {
@@ -463,7 +522,8 @@ export class Coordinator {
         this.updateRefs(msg.holder, from, msg);
         return;
       case 'object_located':
-        this.lifetimes.located(msg.id, from);
+        if (!msg.failed) this.lifetimes.located(msg.id, from);
+        this.onLocated(from, msg.id, !msg.failed);
         return;
       case 'client_request': {
         const send = reply ?? ((m: CoordinatorToNode) => this.nodes.get(from)?.link.send(m));
@@ -508,7 +568,7 @@ export class Coordinator {
           });
           return;
         case 'wait':
-          void this.waitObjects(req.ids, req.numReturns, req.timeoutMs).then((ready) => reply(true, ready));
+          void this.waitObjects(req.ids, req.numReturns, req.timeoutMs, req.fetchLocal ? from : undefined).then((ready) => reply(true, ready));
           return;
         case 'cancel':
           this.cancel(req.id, req.force, req.recursive);

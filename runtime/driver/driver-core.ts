@@ -124,13 +124,14 @@ export class DriverCore implements Core {
     return out.some((o) => o instanceof Promise) ? Promise.all(out) : (out as SerializedObject[]);
   }
 
-  wait(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null): Promise<number[]> {
+  wait(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null, fetchLocal: boolean): Promise<number[]> {
     try {
       for (const id of ids) this.checkKnown(id);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.d.coordinator.waitObjects(ids, numReturns, timeoutMs);
+    // fetchLocal (Ray's default): ready means pulled into this tab's node, not just made somewhere.
+    return this.d.coordinator.waitObjects(ids, numReturns, timeoutMs, fetchLocal ? this.d.nodeId : undefined);
   }
 
   cancel(id: ObjectId, force: boolean, recursive: boolean): void {

@@ -167,6 +167,9 @@ export class Node {
       case 'free_objects':
         this.deps.store.free(msg.ids);
         return;
+      case 'fetch_objects':
+        for (const { id, nodes } of msg.objects) this.fetchForWait(id, nodes);
+        return;
       default:
         assertNever(msg);
     }
@@ -251,6 +254,22 @@ export class Node {
       this.deps.send({ type: 'object_located', id });
     }
     return obj;
+  }
+
+  /** Pulls an object here for a `wait` with fetchLocal, and says whether it is here now. */
+  private fetchForWait(id: ObjectId, from: readonly NodeId[]): void {
+    const store = this.deps.store;
+    if (store.has(id)) {
+      this.deps.send({ type: 'object_located', id });
+      return;
+    }
+    // fetch() reports the copy it keeps; one it could not keep (store full) or get counts as failed.
+    this.fetch(id, from, false).then(
+      () => {
+        if (!store.has(id)) this.deps.send({ type: 'object_located', id, failed: true });
+      },
+      () => this.deps.send({ type: 'object_located', id, failed: true }),
+    );
   }
 
   private unpinArgs(a: Assignment): void {

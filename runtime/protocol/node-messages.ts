@@ -23,6 +23,8 @@ export type CoordinatorToNode =
   | { readonly type: 'cancel_task'; readonly taskId: TaskId; readonly force: boolean }
   | { readonly type: 'kill_actor'; readonly actorId: ActorId }
   | { readonly type: 'generator_ack'; readonly taskId: TaskId; readonly consumed: number }
+  /** Pull these objects into this node's store (`ray.wait` with fetchLocal); answered by `object_located`. */
+  | { readonly type: 'fetch_objects'; readonly objects: readonly { readonly id: ObjectId; readonly nodes: readonly NodeId[] }[] }
   /** No ObjectRef to these objects is reachable anywhere: drop them from memory and the spill store. */
   | { readonly type: 'free_objects'; readonly ids: readonly ObjectId[] }
   | { readonly type: 'client_reply'; readonly reqId: number; readonly ok: true; readonly value: unknown }
@@ -86,6 +88,6 @@ export type NodeToCoordinator =
       readonly holder?: string;
     }
   | ({ readonly type: 'refs'; readonly holder: string } & RefUpdate)
-  /** This node now keeps a copy of the object too (it pulled it). */
-  | { readonly type: 'object_located'; readonly id: ObjectId }
+  /** This node now keeps a copy of the object too (it pulled it), or, `failed`, could not get one it was asked to fetch. */
+  | { readonly type: 'object_located'; readonly id: ObjectId; readonly failed?: true }
   | { readonly type: 'node_stats'; readonly memoryBytes: number; readonly spilledBytes: number; readonly objects: number };

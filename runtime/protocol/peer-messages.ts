@@ -31,7 +31,7 @@ const peerMessageSchema = v.variant('t', [
   v.object({ t: v.literal('pull_err'), reqId: v.number(), error: wireErrorSchema }),
 ]);
 
-const TO_NODE = new Set(['run_task', 'cancel_task', 'kill_actor', 'generator_ack', 'free_objects', 'client_reply']);
+const TO_NODE = new Set(['run_task', 'cancel_task', 'kill_actor', 'generator_ack', 'fetch_objects', 'free_objects', 'client_reply']);
 const TO_COORDINATOR = new Set([
   'task_started',
   'task_done',
