@@ -225,3 +225,22 @@ describe('transferables', () => {
     expect(transferables({ a: [1, 'x'] })).toEqual([]);
   });
 });
+
+describe('snapshot of bare buffers', () => {
+  it('copies typed arrays, DataViews and ArrayBuffers so later writes to the original do not show', () => {
+    const f = new Float64Array([1, 2, 3]);
+    const d = new DataView(new ArrayBuffer(8), 0, 4);
+    const b = new Uint8Array([9, 9]).buffer;
+    const sf = snapshot(serialize(f, 'f')).v as Float64Array;
+    const sd = snapshot(serialize(d, 'd')).v as DataView;
+    const sb = snapshot(serialize(b, 'b')).v as ArrayBuffer;
+    f[0] = 100;
+    d.setUint8(0, 7);
+    new Uint8Array(b)[0] = 1;
+    expect(sf).toBeInstanceOf(Float64Array);
+    expect([...sf]).toEqual([1, 2, 3]);
+    expect(sd.byteLength).toBe(4);
+    expect(sd.getUint8(0)).toBe(0);
+    expect([...new Uint8Array(sb)]).toEqual([9, 9]);
+  });
+});
