@@ -58,7 +58,12 @@ export class PiPanel {
           'tr',
           {},
           h('th', { scope: 'row' }, h('span', { className: 'node-id', text: node }), ' ', this.isCoordinator(node) && h('span', { className: 'tag', text: 'coordinator' })),
-          h('td', { className: 'share' }, h('span', { className: 'share-bar', style: `--w:${((n / total) * 100).toFixed(1)}%`, title: `${Math.round((n / total) * 100)}%` })),
+          h(
+            'td',
+            { className: 'share' },
+            h('span', { className: 'share-bar', style: `--w:${((n / total) * 100).toFixed(1)}%`, 'aria-hidden': 'true' }),
+            h('span', { className: 'visually-hidden', text: `${Math.round((n / total) * 100)}%` }),
+          ),
           h('td', { className: 'num', text: formatCount(n) }),
         ),
       ),
