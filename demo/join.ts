@@ -97,8 +97,17 @@ function renderStats(): void {
   stat.objects.textContent = `${formatCount(s.objects)} (${formatBytes(s.memoryBytes)})`;
   nowRunning.textContent =
     s.running > 0
-      ? `Running ${s.running} task${s.running === 1 ? '' : 's'} right now${s.queued ? `, ${s.queued} more waiting here` : ''}.`
+      ? `Running ${s.running} task${s.running === 1 ? '' : 's'} right now${runningList(s.runningNames)}${s.queued ? `, ${s.queued} more waiting here` : ''}.`
       : 'Idle: waiting for tasks from the coordinator.';
+}
+
+/** " (samplingTask ×2, Counter.incr)": what the workers run, most frequent first. */
+function runningList(names: readonly string[]): string {
+  if (names.length === 0) return '';
+  const counts = new Map<string, number>();
+  for (const n of names) counts.set(n, (counts.get(n) ?? 0) + 1);
+  const parts = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([n, c]) => (c > 1 ? `${n} ×${c}` : n));
+  return `: ${parts.join(', ')}${counts.size > 4 ? ', …' : ''}`;
 }
 
 function setJoined(joined: boolean): void {

@@ -130,12 +130,15 @@ export class Node {
     return this.deps.store;
   }
 
-  stats(): { workers: number; running: number; queued: number; finished: number } {
+  stats(): { workers: number; running: number; queued: number; finished: number; runningNames: string[] } {
+    const runningNames: string[] = [];
+    for (const a of this.assignments.values()) if (a.worker && a.spec.kind !== 'actor-creation') runningNames.push(a.spec.name);
     return {
       workers: this.workers.size,
       running: this.assignments.size - this.queue.length,
       queued: this.queue.length,
       finished: this.finished,
+      runningNames,
     };
   }
 

@@ -27,7 +27,17 @@ export interface NodeHandle {
   /** Called once when membership ends: by `leave()`, or because the cluster or server went away. */
   onClose(cb: (reason: string) => void): void;
   /** Figures for the volunteer page. */
-  stats(): { tasksRun: number; running: number; queued: number; bytesSent: number; bytesReceived: number; objects: number; memoryBytes: number };
+  stats(): {
+    tasksRun: number;
+    running: number;
+    /** Names of the tasks and actor calls on this node's workers now. */
+    runningNames: string[];
+    queued: number;
+    bytesSent: number;
+    bytesReceived: number;
+    objects: number;
+    memoryBytes: number;
+  };
 }
 
 export interface VolunteerOptions {
@@ -137,7 +147,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
       const s = countingNode.stats();
       const t = mesh!.traffic();
       const st = store.stats();
-      return { tasksRun: s.finished, running: s.running, queued: s.queued, bytesSent: t.sent, bytesReceived: t.received, objects: st.objects, memoryBytes: st.memoryBytes };
+      return { tasksRun: s.finished, running: s.running, runningNames: s.runningNames, queued: s.queued, bytesSent: t.sent, bytesReceived: t.received, objects: st.objects, memoryBytes: st.memoryBytes };
     },
   };
 }
