@@ -90,7 +90,7 @@ export class ClusterView {
         return h(
           'tr',
           { className: n.alive ? '' : 'left' },
-          h('th', { scope: 'row' }, h('span', { className: 'node-id', text: n.nodeId }), ' ', h('span', { className: 'tag', text: n.isCoordinator ? 'coordinator' : 'volunteer' })),
+          h('th', { scope: 'row' }, h('span', { className: 'node-id', text: n.nodeId }), ' ', h('span', { className: 'tag', text: n.isCoordinator ? 'coordinator' : 'volunteer' }), ...(n.label ? [' ', h('span', { className: 'hint', text: n.label })] : [])),
           h('td', { 'data-label': 'Status' }, h('span', { className: n.alive ? 'badge alive' : 'badge left', text: n.alive ? 'alive' : 'left' })),
           h('td', { 'data-label': 'Resources', text: describeResources(n) }),
           h('td', { className: 'load', 'data-label': 'Load' }, h('span', {}, load, ` ${n.runningTasks} / ${formatAmount(cpus)}`)),

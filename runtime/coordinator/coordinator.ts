@@ -42,6 +42,7 @@ interface NodeState extends NodeView {
   readonly link: NodeLink;
   readonly knownFns: Set<FunctionId>;
   readonly gpuFallback: boolean;
+  readonly label: string | undefined;
   /** Short tasks sent beyond its free resources. */
   pipelined: number;
   readonly running: Set<TaskId>;
@@ -138,7 +139,12 @@ export class Coordinator {
 
   // ───────────────────────────── nodes ─────────────────────────────
 
-  addNode(nodeId: NodeId, resources: ResourceSet, link: NodeLink, opts: { isCoordinator: boolean; gpuFallback: boolean }): void {
+  addNode(
+    nodeId: NodeId,
+    resources: ResourceSet,
+    link: NodeLink,
+    opts: { isCoordinator: boolean; gpuFallback: boolean; label?: string },
+  ): void {
     this.nodes.set(nodeId, {
       nodeId,
       alive: true,
@@ -148,6 +154,7 @@ export class Coordinator {
       link,
       knownFns: new Set(),
       gpuFallback: opts.gpuFallback,
+      label: opts.label,
       pipelined: 0,
       running: new Set(),
       stats: { memoryBytes: 0, spilledBytes: 0, objects: 0 },
@@ -450,6 +457,7 @@ export class Coordinator {
       available: n.alive ? clampAvailable(n.available) : {},
       objectStore: { ...n.stats },
       gpuFallback: n.gpuFallback,
+      ...(n.label ? { label: n.label } : {}),
       runningTasks: n.running.size,
     }));
   }

@@ -130,6 +130,8 @@ export interface NodeInfo {
   readonly objectStore: ObjectStoreStats;
   readonly gpuFallback: boolean;
   readonly runningTasks: number;
+  /** What the volunteer called itself when joining (e.g. "Ana's laptop"). */
+  readonly label?: string;
 }
 
 export interface ActorInfo {

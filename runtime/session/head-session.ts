@@ -116,7 +116,7 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
         if (!m || m.role !== 'node') return;
         lastPong.set(remote, performance.now());
         const link = { send: (msg: CoordinatorToNode) => mesh!.send(remote, { t: 'to_node', msg }) };
-        coord.addNode(remote, m.resources, link, { isCoordinator: false, gpuFallback: m.gpuFallback });
+        coord.addNode(remote, m.resources, link, { isCoordinator: false, gpuFallback: m.gpuFallback, ...(m.label ? { label: m.label } : {}) });
       },
       onLinkClosed: (remote, reason) => {
         if (members.has(remote)) nodeGone(remote, `its link closed (${reason})`);
