@@ -148,9 +148,9 @@ describe('place: node affinity', () => {
     expect(place(req({ CPU: 1 }, { nodeId: id('b'), soft: false }), busy, spread())).toEqual({ kind: 'wait', feasible: ['b'] });
   });
 
-  it('uses another node when a soft-affinity target is busy', () => {
+  it('waits for a busy soft-affinity target, as Ray does when the node is alive and feasible', () => {
     const busy = [node('a', { CPU: 2 }), node('b', { CPU: 2 }, { CPU: 0 })];
-    expect(place(req({ CPU: 1 }, { nodeId: id('b'), soft: true }), busy, spread())).toEqual({ kind: 'node', nodeId: 'a' });
+    expect(place(req({ CPU: 1 }, { nodeId: id('b'), soft: true }), busy, spread())).toEqual({ kind: 'wait', feasible: ['b'] });
   });
 
   it('is infeasible under a hard affinity to a node too small, naming what it lacks', () => {

@@ -46,8 +46,9 @@ export function place(req: PlacementRequest, nodes: readonly NodeView[], spread:
         };
       }
     } else if (fits(req.resources, target.total)) {
+      // As in Ray, soft or not: a live, feasible target is the only place it runs; a busy one is waited for.
       if (fits(req.resources, target.available)) return { kind: 'node', nodeId: target.nodeId };
-      if (!strategy.soft) return { kind: 'wait', feasible: [target.nodeId] };
+      return { kind: 'wait', feasible: [target.nodeId] };
     } else if (!strategy.soft) {
       return {
         kind: 'infeasible',
