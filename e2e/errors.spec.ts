@@ -216,6 +216,41 @@ test.describe('task errors', () => {
     expect(out).toMatch(/^true\|true\|.*unexpected token/);
   });
 
+  test('get of a list rejects as soon as one element fails, without waiting for the rest, in the driver and in a task', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const slow = ray.remote(async function slow() {
+        await new Promise((r) => setTimeout(r, 1_500));
+        return 'slow';
+      });
+      const fails = ray.remote(async function fails(): Promise<string> {
+        await new Promise((r) => setTimeout(r, 50));
+        throw new RangeError('early failure');
+      });
+      const timed = async (p: Promise<unknown>) => {
+        const t0 = performance.now();
+        const outcome = await p.then(
+          () => 'resolved',
+          (e: Error) => `${e instanceof ray.RayTaskError}|${e.message}`,
+        );
+        return { outcome, fast: performance.now() - t0 < 1_000 };
+      };
+      const inDriver = await timed(ray.get([slow.remote(), fails.remote()]));
+      const inTask = ray.remote({ scope: { slow, fails } }, async function inTask() {
+        const t0 = performance.now();
+        try {
+          await ray.get([slow.remote(), fails.remote()]);
+          return 'resolved';
+        } catch (e) {
+          return `${(e as Error).message}|fast=${performance.now() - t0 < 1_000}`;
+        }
+      });
+      return { inDriver, inTask: await ray.get(inTask.remote()) };
+    });
+    expect(out.inDriver).toEqual({ outcome: expect.stringMatching(/^true\|.*early failure/), fast: true });
+    expect(out.inTask).toMatch(/early failure\|fast=true$/);
+  });
+
   test('every error class of API.md is exported at top level and under ray.exceptions, and is a RayError', async ({ rayPage }) => {
     const out = await rayPage.evaluate(() => {
       const ray = globalThis.ray as unknown as Record<string, unknown> & { exceptions: Record<string, unknown>; RayError: ErrorConstructor };

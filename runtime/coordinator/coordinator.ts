@@ -311,9 +311,16 @@ export class Coordinator {
    * Resolves with the indexes of ready objects once `numReturns` are ready or the timeout passes.
    * With `localTo` (`ray.wait`'s fetchLocal), an object counts only once it is local to that node:
    * inline, or in its store — the node is asked to pull what is ready elsewhere (a failed pull
-   * counts too: `get` then raises why).
+   * counts too: `get` then raises why). With `abortOnError` (`ray.get`), it also resolves as soon as
+   * one of them is ready as an error, as Ray's get raises the first failure without waiting for the rest.
    */
-  waitObjects(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null, localTo?: NodeId): Promise<number[]> {
+  waitObjects(
+    ids: readonly ObjectId[],
+    numReturns: number,
+    timeoutMs: number | null,
+    localTo?: NodeId,
+    abortOnError = false,
+  ): Promise<number[]> {
     const failed = new Set<ObjectId>();
     const done = (id: ObjectId): boolean => {
       if (localTo === undefined) return this.objects.isReady(id);
@@ -327,7 +334,7 @@ export class Coordinator {
     };
     const now = readyIdx();
     if (localTo !== undefined) for (const id of ids) if (this.objects.isReady(id) && !done(id)) this.requestFetch(localTo, id);
-    if (now.length >= numReturns || timeoutMs === 0) return Promise.resolve(now);
+    if (now.length >= numReturns || timeoutMs === 0 || (abortOnError && this.firstError(ids))) return Promise.resolve(now);
     return new Promise((resolve) => {
       const cancels: (() => void)[] = [];
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -372,13 +379,23 @@ export class Coordinator {
         }
         cancels.push(
           this.objects.onReady(id, () => {
-            if (done(id)) count(n);
+            if (abortOnError && this.objects.get(id)?.obj?.err) queueMicrotask(finish);
+            else if (done(id)) count(n);
             else awaitLocal(id, n);
           }),
         );
       }
       if (timeoutMs !== null) timer = setTimeout(finish, timeoutMs);
     });
+  }
+
+  /** The error of the first of these objects that is ready as an error, if any. */
+  firstError(ids: readonly ObjectId[]): WireError | undefined {
+    for (const id of ids) {
+      const e = this.objects.get(id);
+      if (e?.ready && e.obj?.err) return e.obj.err;
+    }
+    return undefined;
   }
 
   /** Asks `node` to pull a ready object into its store (once at a time per node and object). */
@@ -567,7 +584,12 @@ export class Coordinator {
           this.putObject(req.id, req.obj.size, req.obj, from, holder, undefined, from);
           return reply(true, null);
         case 'get':
-          void this.waitObjects(req.ids, req.ids.length, req.timeoutMs).then((ready) => {
+          void this.waitObjects(req.ids, req.ids.length, req.timeoutMs, undefined, true).then((ready) => {
+            const failed = ready.length < req.ids.length ? this.firstError(req.ids) : undefined;
+            if (failed) {
+              reply(false, failed);
+              return;
+            }
             if (ready.length < req.ids.length) {
               reply(false, wireError('GetTimeoutError', `ray.get timed out after ${req.timeoutMs} ms; the task keeps running`));
               return;

@@ -2,7 +2,7 @@
 // to the coordinator in this tab; values are read inline, from this node's store, or pulled.
 
 import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
-import { GetTimeoutError, ObjectLostError } from '../api/errors.ts';
+import { fromWireError, GetTimeoutError, ObjectLostError } from '../api/errors.ts';
 import { LocalRefs } from '../api/local-refs.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { GET_REFETCH_DELAY_MS, GET_REFETCH_MAX, INLINE_OBJECT_MAX_BYTES } from '../node/constants.ts';
@@ -110,7 +110,10 @@ export class DriverCore implements Core {
       }
     }
     if (!allReady) {
-      const ready = await this.d.coordinator.waitObjects(ids, ids.length, timeoutMs);
+      const ready = await this.d.coordinator.waitObjects(ids, ids.length, timeoutMs, undefined, true);
+      // Stopped early because one of them failed: raise that at once, as Ray's get does.
+      const failed = ready.length < ids.length ? this.d.coordinator.firstError(ids) : undefined;
+      if (failed) throw fromWireError(failed);
       if (ready.length < ids.length) {
         throw new GetTimeoutError(
           `ray.get timed out after ${timeoutMs} ms with ${ids.length - ready.length} of ${ids.length} object(s) not ready; the task(s) keep running`,
