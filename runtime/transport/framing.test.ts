@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from './constants.ts';
+import { CONTROL_LANE, DATA_LANE, FrameError, frames, Reassembler } from './framing.ts';
+
+function bytes(n: number, seed = 1): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+}
+
+/** Byte equality without the matcher's per-element diffing (slow on half a megabyte). */
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+describe('framing', () => {
+  it('cuts a message into frames no larger than the data channel allows', () => {
+    const msg = bytes(3 * MAX_FRAME_BYTES + 17);
+    const fs = [...frames(DATA_LANE, 7, msg)];
+    expect(fs).toHaveLength(4);
+    for (const f of fs) expect(f.length).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+  });
+
+  it('sends an empty message as one frame', () => {
+    const fs = [...frames(CONTROL_LANE, 1, new Uint8Array(0))];
+    expect(fs).toHaveLength(1);
+    const r = new Reassembler(1 << 20);
+    expect(r.push(fs[0]!)).toEqual({ lane: CONTROL_LANE, bytes: new Uint8Array(0) });
+  });
+
+  it('puts interleaved messages of two lanes back together, byte for byte', () => {
+    const big = bytes(2 * MAX_FRAME_BYTES + 5, 3);
+    const small = bytes(100, 9);
+    const bigFrames = [...frames(DATA_LANE, 1, big)];
+    const smallFrames = [...frames(CONTROL_LANE, 2, small)];
+    const r = new Reassembler(1 << 24);
+    const out: { lane: number; bytes: Uint8Array }[] = [];
+    // A control message overtakes the bulk transfer between two of its frames.
+    for (const f of [bigFrames[0]!, smallFrames[0]!, bigFrames[1]!, bigFrames[2]!]) {
+      const whole = r.push(f);
+      if (whole) out.push(whole);
+    }
+    expect(out.map((o) => o.lane)).toEqual([CONTROL_LANE, DATA_LANE]);
+    expect(same(out[0]!.bytes, small)).toBe(true);
+    expect(same(out[1]!.bytes, big)).toBe(true);
+  });
+
+  it('refuses a frame shorter than its header or on an unknown lane', () => {
+    const r = new Reassembler(1 << 20);
+    expect(() => r.push(new Uint8Array(FRAME_HEADER_BYTES - 1))).toThrow(FrameError);
+    const f = [...frames(CONTROL_LANE, 1, bytes(10))][0]!;
+    f[0] = 9;
+    expect(() => r.push(f)).toThrow(/unknown lane 9/);
+  });
+
+  it('drops partial messages that grow past the limit instead of buffering without bound', () => {
+    const r = new Reassembler(MAX_FRAME_BYTES);
+    const fs = [...frames(DATA_LANE, 1, bytes(3 * MAX_FRAME_BYTES))];
+    expect(r.push(fs[0]!)).toBeUndefined();
+    expect(() => r.push(fs[1]!)).toThrow(/exceed/);
+    // The reassembler still works for the next message.
+    const ok = [...frames(CONTROL_LANE, 2, bytes(5))][0]!;
+    expect(r.push(ok)?.bytes).toEqual(bytes(5));
+  });
+});
