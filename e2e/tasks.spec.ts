@@ -648,6 +648,28 @@ test.describe('resources', () => {
   test.describe('with a custom resource', () => {
     test.use({ initOptions: { numCpus: 2, resources: { slot: 1 } } });
 
+    test('numCpus decides how many tasks run side by side, and .options() overrides it per call', async ({ rayPage }) => {
+      const out = await rayPage.evaluate(async () => {
+        const ray = globalThis.ray;
+        const nap = ray.remote(async function nap() {
+          const start = Date.now();
+          await new Promise((r) => setTimeout(r, 150));
+          return [start, Date.now()] as [number, number];
+        });
+        const overlap = ([a, b]: readonly [number, number][]) => a![0] < b![1] && b![0] < a![1];
+        const one = await ray.get([nap.remote(), nap.remote()]);
+        const both = nap.options({ numCpus: 2 });
+        const two = await ray.get([both.remote(), both.remote()]);
+        const half = nap.options({ numCpus: 0.5 });
+        const fourNaps = () => ray.get([half.remote(), half.remote(), half.remote(), half.remote()]);
+        await fourNaps(); // starts the extra workers, so the timed round does not wait for them
+        const four = await fourNaps();
+        const fourAtOnce = Math.max(...four.map((x) => x[0])) < Math.min(...four.map((x) => x[1]));
+        return { one: overlap(one), two: overlap(two), fourAtOnce };
+      });
+      expect(out).toEqual({ one: true, two: false, fourAtOnce: true });
+    });
+
     test('tasks needing a custom resource run one at a time when the node has one unit', async ({ rayPage }) => {
       const out = await rayPage.evaluate(async () => {
         const ray = globalThis.ray;
