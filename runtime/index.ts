@@ -99,6 +99,13 @@ function assertIdle(what: string): void {
 }
 
 /**
+ * @internal A node's object store and its IndexedDB spill store, exported for the spill and restore
+ * benchmarks (bench/groups/object-store.js); not part of API.md.
+ */
+export { ObjectStore as __ObjectStore } from './node/object-store.ts';
+export { IdbSpillStore as __IdbSpillStore } from './node/idb-spill-store.ts';
+
+/**
  * @internal Test hooks of the object store, not part of API.md. `spillQuotaBytes` makes the next
  * init/join's spill store behave as if IndexedDB's quota ran out past that many bytes (the real
  * quota is gigabytes, too much for a test to fill).

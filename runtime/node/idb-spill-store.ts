@@ -1,19 +1,22 @@
 // The spill store of a tab: one IndexedDB database per node session (through `idb`), named
 // `webray-spill-<node>-<random>`. A Web Lock of the same name is held while the session lives,
 // so a starting node can tell the databases of live tabs from those an earlier session left
-// behind (closed tab, crash, reload) and delete the latter. Chunks are stored as Blobs: Chromium
-// writes and reads them ~1.5–2× faster than ArrayBuffer values (BROWSER-FACTS "IndexedDB").
+// behind (closed tab, crash, reload) and delete the latter. Chunks are stored as ArrayBuffers,
+// not Blobs: Blob records are faster, but in an incognito profile (Playwright's contexts too)
+// Chromium keeps their bytes in a bounded in-memory blob store, and after some hundreds of MB of
+// Blobs not yet garbage-collected, newly written records read back as NotReadableError — data
+// lost silently, the write having succeeded. ArrayBuffer records never failed that way.
 
 import { deleteDB, openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { createLogger, type Logger } from '../common/logger.ts';
 import type { ObjectId } from '../protocol/ids.ts';
-import { SPILL_DB_PREFIX } from './constants.ts';
+import { SPILL_DB_PREFIX, SPILL_READ_AHEAD_CHUNKS } from './constants.ts';
 import type { SpillManifest } from './spill-format.ts';
 import { quotaExceeded, type SpillChunk, type SpillStore } from './spill-store.ts';
 
 interface SpillSchema extends DBSchema {
   manifests: { key: string; value: SpillManifest };
-  chunks: { key: [string, number]; value: Blob };
+  chunks: { key: [string, number]; value: ArrayBuffer };
 }
 
 export interface IdbSpillStoreOptions {
@@ -115,7 +118,7 @@ export class IdbSpillStore implements SpillStore {
     await this.open();
     const db = this.ready();
     let bytes = 0;
-    for (const c of chunks) bytes += c.data.size;
+    for (const c of chunks) bytes += c.data.byteLength;
     if (this.opts.quotaBytes !== undefined && this.usedBytes + bytes > this.opts.quotaBytes) {
       throw quotaExceeded(`storage quota exceeded (test quota of ${this.opts.quotaBytes} bytes)`);
     }
@@ -131,7 +134,7 @@ export class IdbSpillStore implements SpillStore {
       // A full disk aborts the transaction: its error says QuotaExceededError, the requests' say AbortError.
       throw tx.error ?? e;
     }
-    for (const c of chunks) this.written.set(c.id, (this.written.get(c.id) ?? 0) + c.data.size);
+    for (const c of chunks) this.written.set(c.id, (this.written.get(c.id) ?? 0) + c.data.byteLength);
     this.usedBytes += bytes;
   }
 
@@ -140,11 +143,24 @@ export class IdbSpillStore implements SpillStore {
     return this.ready().get('manifests', id);
   }
 
-  async chunks(id: ObjectId, from: number, to: number): Promise<Blob[]> {
+  async read(id: ObjectId, from: number, to: number, onChunk: (index: number, data: ArrayBuffer) => void): Promise<void> {
     await this.open();
-    const blobs = await this.ready().getAll('chunks', IDBKeyRange.bound([id, from], [id, to - 1]));
-    if (blobs.length !== to - from) throw new Error(`object ${id}: ${to - from - blobs.length} of its spilled chunks are missing`);
-    return blobs;
+    const store = this.ready().transaction('chunks', 'readonly').store;
+    // A few requests in flight keep IndexedDB busy; each chunk is handed over (and can be dropped)
+    // before more are asked for. Issuing the next request from the previous one's continuation
+    // keeps the transaction alive.
+    let next = from;
+    const worker = async (): Promise<void> => {
+      while (next < to) {
+        const i = next++;
+        const data = await store.get([id, i]);
+        if (!data) throw new Error(`object ${id}: spilled chunk ${i} is missing`);
+        onChunk(i, data);
+      }
+    };
+    const lanes: Promise<void>[] = [];
+    for (let k = 0; k < Math.min(SPILL_READ_AHEAD_CHUNKS, to - from); k++) lanes.push(worker());
+    await Promise.all(lanes);
   }
 
   async delete(ids: readonly ObjectId[]): Promise<void> {

@@ -172,18 +172,30 @@ export class ObjectStore {
 
   private async restore(e: Entry): Promise<SerializedObject | undefined> {
     const m = e.manifest!;
-    let total = m.headChunks;
-    for (const b of m.buffers) total += b.chunks;
-    const blobs = await this.spill!.chunks(e.id, 0, total);
-    // Concatenating Blobs copies nothing; each part is read once, straight into its final buffer.
-    const head = new Uint8Array(await new Blob(blobs.slice(0, m.headChunks)).arrayBuffer(), 0, m.headBytes);
-    const data: ArrayBuffer[] = [];
-    let at = m.headChunks;
-    for (const b of m.buffers) {
-      data.push(await new Blob(blobs.slice(at, at + b.chunks)).arrayBuffer());
-      at += b.chunks;
-    }
-    const obj = joinObject(head, m.buffers, data);
+    // Each part (the head, then each buffer) is filled chunk by chunk as chunks arrive; a part
+    // held in a single chunk is that chunk's own buffer, not a copy.
+    const sizes = [m.headBytes, ...m.buffers.map((b) => b.byteLength)];
+    const counts = [m.headChunks, ...m.buffers.map((b) => b.chunks)];
+    const parts: (ArrayBuffer | undefined)[] = sizes.map(() => undefined);
+    const partOf: number[] = [];
+    const offsetOf: number[] = [];
+    counts.forEach((n, p) => {
+      for (let k = 0; k < n; k++) {
+        partOf.push(p);
+        offsetOf.push(k * SPILL_CHUNK_BYTES);
+      }
+    });
+    await this.spill!.read(e.id, 0, partOf.length, (i, data) => {
+      const p = partOf[i]!;
+      if (counts[p] === 1) {
+        parts[p] = data;
+        return;
+      }
+      const whole = (parts[p] ??= new ArrayBuffer(sizes[p]!));
+      new Uint8Array(whole, offsetOf[i]!, data.byteLength).set(new Uint8Array(data));
+    });
+    const head = new Uint8Array(parts[0]!, 0, m.headBytes);
+    const obj = joinObject(head, m.buffers, parts.slice(1) as ArrayBuffer[]);
     if (e.freed || this.entries.get(e.id) !== e) return obj;
     // Kept in memory when it fits the budget at all (others make room); otherwise handed out only.
     if (!e.obj && e.size <= this.budget) this.admit(e, obj);
@@ -363,16 +375,16 @@ export class ObjectStore {
         const addPart = async (bytes: Uint8Array): Promise<number> => {
           const n = chunkCount(bytes.byteLength, SPILL_CHUNK_BYTES);
           for (let i = 0; i < n; i++) {
-            // A Blob copies only the view's bytes, not the whole buffer behind it.
-            const part = bytes.subarray(i * SPILL_CHUNK_BYTES, (i + 1) * SPILL_CHUNK_BYTES);
-            chunks.push({ id: e.id, index: index++, data: new Blob([part as Uint8Array<ArrayBuffer>]) });
-            pending += part.byteLength;
+            // A copy of just this part: storing a view would clone the whole buffer behind it.
+            const part = bytes.slice(i * SPILL_CHUNK_BYTES, (i + 1) * SPILL_CHUNK_BYTES);
             if (pending >= SPILL_TRANSACTION_MAX_BYTES) {
               const full = chunks;
               chunks = [];
               pending = 0;
               await spill.write(full, []);
             }
+            chunks.push({ id: e.id, index: index++, data: part.buffer });
+            pending += part.byteLength;
           }
           return n;
         };

@@ -9,7 +9,7 @@ import type { SpillManifest } from './spill-format.ts';
 export interface SpillChunk {
   readonly id: ObjectId;
   readonly index: number;
-  readonly data: Blob;
+  readonly data: ArrayBuffer;
 }
 
 export interface SpillStore {
@@ -22,8 +22,11 @@ export interface SpillStore {
   write(chunks: readonly SpillChunk[], manifests: readonly SpillManifest[]): Promise<void>;
   /** The manifest of a completely written object, or undefined. */
   manifest(id: ObjectId): Promise<SpillManifest | undefined>;
-  /** Chunks `from` to `to - 1` of an object, in order; rejects if one is missing. */
-  chunks(id: ObjectId, from: number, to: number): Promise<Blob[]>;
+  /**
+   * Reads chunks `from` to `to - 1` of an object, handing each to `onChunk` as it arrives — a few
+   * at a time, so a large object is never in memory twice. Rejects if one is missing.
+   */
+  read(id: ObjectId, from: number, to: number, onChunk: (index: number, data: ArrayBuffer) => void): Promise<void>;
   /** Deletes objects (their manifests and chunks, complete or not). */
   delete(ids: readonly ObjectId[]): Promise<void>;
   /** Deletes everything and closes the store. Idempotent. */
@@ -44,7 +47,7 @@ export function isQuotaError(e: unknown): boolean {
 /** In-memory twin of the IndexedDB spill store, with a quota to exhaust and a write latency. */
 export class MemorySpillStore implements SpillStore {
   private readonly manifests = new Map<ObjectId, SpillManifest>();
-  private readonly data = new Map<string, Blob>();
+  private readonly data = new Map<string, ArrayBuffer>();
   private used = 0;
   /** Transactions committed (for tests that check batching). */
   writes = 0;
@@ -65,14 +68,14 @@ export class MemorySpillStore implements SpillStore {
   async write(chunks: readonly SpillChunk[], manifests: readonly SpillManifest[]): Promise<void> {
     await this.delay();
     let bytes = 0;
-    for (const c of chunks) bytes += c.data.size;
+    for (const c of chunks) bytes += c.data.byteLength;
     if (this.opts.quotaBytes !== undefined && this.used + bytes > this.opts.quotaBytes) {
       throw quotaExceeded(`the spill store's quota of ${this.opts.quotaBytes} bytes is used up`);
     }
     for (const c of chunks) {
       const key = `${c.id}\u0000${c.index}`;
       const old = this.data.get(key);
-      if (old) this.used -= old.size;
+      if (old) this.used -= old.byteLength;
       this.data.set(key, c.data);
     }
     this.used += bytes;
@@ -85,25 +88,24 @@ export class MemorySpillStore implements SpillStore {
     return this.manifests.get(id);
   }
 
-  async chunks(id: ObjectId, from: number, to: number): Promise<Blob[]> {
-    await this.delay();
-    const out: Blob[] = [];
+  async read(id: ObjectId, from: number, to: number, onChunk: (index: number, data: ArrayBuffer) => void): Promise<void> {
     for (let i = from; i < to; i++) {
+      await this.delay();
       const b = this.data.get(`${id}\u0000${i}`);
       if (!b) throw new Error(`chunk ${i} of ${id} is missing from the spill store`);
-      out.push(b);
+      // A copy, as IndexedDB gives one: the caller may keep or transfer it.
+      onChunk(i, b.slice(0));
     }
-    return out;
   }
 
   async delete(ids: readonly ObjectId[]): Promise<void> {
     await this.delay();
     const gone = new Set<string>(ids);
     for (const id of ids) this.manifests.delete(id);
-    for (const [key, blob] of this.data) {
+    for (const [key, buf] of this.data) {
       if (gone.has(key.slice(0, key.indexOf('\u0000')))) {
         this.data.delete(key);
-        this.used -= blob.size;
+        this.used -= buf.byteLength;
       }
     }
   }

@@ -1,0 +1,68 @@
+// Baselines for spilling: IndexedDB itself writing and reading the 64 MiB of random bytes the
+// object-store rows spill and restore, as 8 ArrayBuffer records of 8 MiB put (or read) in one
+// transaction — the records the spill store writes. A write overwrites the same keys each time
+// (IndexedDB drops the old records), as each spill row frees the object it spilled before.
+// (Blob records are faster still, but lose data in incognito profiles: see BENCHMARKS.md.)
+webrayBench.group({
+  name: 'raw-idb',
+  description: 'IndexedDB writes and reads of 64 MiB of random bytes in 8 MiB ArrayBuffer records, one transaction each',
+
+  async setup() {
+    const total = 64 * 1024 * 1024;
+    const chunk = 8 * 1024 * 1024;
+    const bytes = new Uint8Array(total);
+    for (let o = 0; o < total; o += 65536) crypto.getRandomValues(bytes.subarray(o, o + 65536));
+    const name = `webray-bench-raw-idb-${Math.random().toString(36).slice(2)}`;
+    const db = await new Promise((resolve, reject) => {
+      const req = indexedDB.open(name, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore('chunks');
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const write = () =>
+      new Promise((resolve, reject) => {
+        const tx = db.transaction('chunks', 'readwrite');
+        const store = tx.objectStore('chunks');
+        // A typed array would be cloned with its whole buffer: put a copy of just the part.
+        for (let i = 0; i < total / chunk; i++) store.put(bytes.slice(i * chunk, (i + 1) * chunk).buffer, i);
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(tx.error);
+        tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
+      });
+    const read = () =>
+      new Promise((resolve, reject) => {
+        const req = db.transaction('chunks', 'readonly').objectStore('chunks').getAll();
+        req.onsuccess = () => (req.result.length === total / chunk ? resolve(req.result) : reject(new Error(`read ${req.result.length} records`)));
+        req.onerror = () => reject(req.error);
+      });
+    return { db, name, write, read };
+  },
+
+  async teardown({ db, name }) {
+    db.close();
+    await new Promise((resolve) => {
+      const req = indexedDB.deleteDatabase(name);
+      req.onsuccess = req.onerror = req.onblocked = () => resolve();
+    });
+  },
+
+  benchmarks: [
+    {
+      name: 'raw_idb_write_megabytes',
+      unit: 'MB/s',
+      description: 'put 64 MiB of random bytes as 8 ArrayBuffer records of 8 MiB in one transaction',
+      multiplier: () => (64 * 1024 * 1024) / 1e6,
+      prepare: ({ write }) => write,
+    },
+    {
+      name: 'raw_idb_read_megabytes',
+      unit: 'MB/s',
+      description: 'getAll the 8 records in one transaction (the bytes in memory as 8 buffers, not joined)',
+      multiplier: () => (64 * 1024 * 1024) / 1e6,
+      prepare: async ({ write, read }) => {
+        await write();
+        return read;
+      },
+    },
+  ],
+});
