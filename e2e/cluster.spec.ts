@@ -117,6 +117,9 @@ test('a 16 MB array made on one volunteer is pulled peer-to-peer by a task on an
       return { nodeId: ray.getRuntimeContext().nodeId as string, isFloat64Array: a instanceof Float64Array, length: a.length, sum, at999: a[999], at1000: a[1000] };
     });
     const [madeOnRef, big] = make.remote(n) as unknown as [ObjectRef<string>, ObjectRef<Float64Array>];
+    // Keep the ref reachable after this evaluate returns: an unreachable ref frees its object,
+    // and the maker's store is inspected below.
+    (globalThis as unknown as { keepBig: unknown }).keepBig = big;
     const madeOn = await ray.get(madeOnRef);
     const used = await ray.get(use.remote(big));
     const local = await ray.get(big);
