@@ -3,15 +3,15 @@
 // the server itself, so it runs inside the namespace too.
 import { existsSync } from 'node:fs';
 import { chromium, defineConfig } from '@playwright/test';
+import { CHROMIUM_ARGS, chromiumPath } from './scripts/chromium.mjs';
 
 const PORT = Number(process.env['WEBRAY_E2E_PORT'] ?? 8787);
 const BASE_URL = `http://127.0.0.1:${PORT}`;
 
 /** Debian's Chromium when present (Playwright cannot download browsers everywhere), else Playwright's own. */
 function chromiumExecutable(): string | undefined {
-  const override = process.env['CHROMIUM_PATH'];
-  if (override) return override;
-  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
+  const found = chromiumPath();
+  if (found) return found;
   if (existsSync(chromium.executablePath())) return undefined;
   throw new Error(
     'No Chromium for the browser tests. Install one: `apt-get install chromium` (Debian/Ubuntu, ' +
@@ -36,20 +36,8 @@ export default defineConfig({
     trace: 'on-first-retry',
     launchOptions: {
       executablePath: chromiumExecutable(),
-      // From BROWSER-FACTS.md: quiet networking, WebRTC between tabs on loopback (needs the fake
-      // media permission UI to gather ICE candidates), software WebGPU, and gc() for leak tests.
-      args: [
-        '--no-sandbox',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--allow-loopback-in-peer-connection',
-        '--enable-unsafe-webgpu',
-        '--use-fake-ui-for-media-stream',
-        '--js-flags=--expose-gc',
-      ],
+      // The project's Chromium flags (scripts/chromium.mjs), plus gc() for the leak tests.
+      args: [...CHROMIUM_ARGS, '--js-flags=--expose-gc'],
     },
   },
   projects: [{ name: 'chromium' }],

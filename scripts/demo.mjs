@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureBuilt, startProjectServer } from '../bench/lib/server.mjs';
 import { insideNetns, reexecInNetns } from '../bench/lib/netns.mjs';
+import { CHROMIUM_ARGS, chromiumPath as findChromium } from './chromium.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = `usage: npm run demo -- [--volunteers N] [--cpus N] [--samples N] [--no-netns]
@@ -62,7 +63,7 @@ if (opts.netns && !insideNetns()) {
 
 /** Debian's Chromium, installed on the spot when this machine has none (as .ci/run does). */
 function chromiumPath() {
-  const found = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'].find((p) => p && existsSync(p));
+  const found = findChromium();
   if (found) return found;
   if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
     log('No Chromium found: installing Debian\'s chromium package for the headless demo…');
@@ -77,16 +78,6 @@ function bar(fraction, width = 40) {
   return `[${'#'.repeat(n)}${'.'.repeat(width - n)}] ${(fraction * 100).toFixed(0).padStart(3)}%`;
 }
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--allow-loopback-in-peer-connection',
-  '--use-fake-ui-for-media-stream',
-];
 
 async function main() {
   const buildProblem = ensureBuilt(root, log);
