@@ -29,12 +29,21 @@ webrayBench.group({
         tx.onerror = () => reject(tx.error);
         tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
       });
-    const read = () =>
-      new Promise((resolve, reject) => {
-        const req = db.transaction('chunks', 'readonly').objectStore('chunks').getAll();
-        req.onsuccess = () => (req.result.length === total / chunk ? resolve(req.result) : reject(new Error(`read ${req.result.length} records`)));
-        req.onerror = () => reject(req.error);
-      });
+    // All 8 gets at once in one transaction: faster here than one getAll, and than fewer at a time.
+    const read = () => {
+      const store = db.transaction('chunks', 'readonly').objectStore('chunks');
+      const gets = [];
+      for (let i = 0; i < total / chunk; i++) {
+        gets.push(
+          new Promise((resolve, reject) => {
+            const req = store.get(i);
+            req.onsuccess = () => (req.result ? resolve(req.result) : reject(new Error(`record ${i} is missing`)));
+            req.onerror = () => reject(req.error);
+          }),
+        );
+      }
+      return Promise.all(gets);
+    };
     return { db, name, write, read };
   },
 
@@ -57,7 +66,7 @@ webrayBench.group({
     {
       name: 'raw_idb_read_megabytes',
       unit: 'MB/s',
-      description: 'getAll the 8 records in one transaction (the bytes in memory as 8 buffers, not joined)',
+      description: 'get the 8 records in one transaction (the bytes in memory as 8 buffers, not joined into one)',
       multiplier: () => (64 * 1024 * 1024) / 1e6,
       prepare: async ({ write, read }) => {
         await write();

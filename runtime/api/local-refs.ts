@@ -9,11 +9,13 @@ import type { ObjectId, TaskId } from '../protocol/ids.ts';
 import type { RefUpdate } from '../protocol/node-messages.ts';
 
 export class LocalRefs {
-  /** Live ObjectRef instances per id. */
-  private readonly counts = new Map<ObjectId, number>();
-  /** Ids the coordinator counts this process as holding. */
-  private readonly registered = new Set<ObjectId>();
-  /** Ids whose count crossed zero since the last update. */
+  /**
+   * Per id: live ObjectRef instances × 2, plus 1 when the coordinator counts this process as
+   * holding it (one map lookup on the hot path). An id whose instances are gone stays (as 1)
+   * until its release is sent.
+   */
+  private readonly state = new Map<ObjectId, number>();
+  /** Ids whose state changed since the last update. */
   private dirty = new Set<ObjectId>();
   private droppedGenerators: TaskId[] = [];
   private readonly registry = new FinalizationRegistry<ObjectId>((id) => this.collected(id));
@@ -36,15 +38,16 @@ export class LocalRefs {
   track(ref: object, id: ObjectId, registered: boolean): void {
     if (this.stopped) return;
     this.registry.register(ref, id);
-    const n = this.counts.get(id);
-    this.counts.set(id, (n ?? 0) + 1);
-    if (registered) {
-      this.registered.add(id);
-      this.dirty.delete(id);
-    } else if (n === undefined && !this.registered.has(id)) {
-      this.dirty.add(id);
-      this.schedule();
+    const v = this.state.get(id);
+    if (v === undefined) {
+      this.state.set(id, registered ? 3 : 2);
+      if (!registered) {
+        this.dirty.add(id);
+        this.schedule();
+      }
+      return;
     }
+    this.state.set(id, (v + 2) | (registered ? 1 : 0));
   }
 
   /** An ObjectRefGenerator: when it is collected, its unconsumed items may go. */
@@ -55,16 +58,21 @@ export class LocalRefs {
   /** An ObjectRef instance of `id` was garbage-collected (called by the FinalizationRegistry; public for tests). */
   collected(id: ObjectId): void {
     if (this.stopped) return;
-    const n = (this.counts.get(id) ?? 1) - 1;
-    if (n > 0) {
-      this.counts.set(id, n);
+    const v = this.state.get(id);
+    if (v === undefined || v < 2) return;
+    const next = v - 2;
+    if (next >= 2) {
+      this.state.set(id, next);
       return;
     }
-    this.counts.delete(id);
-    if (this.registered.has(id)) {
-      this.dirty.add(id);
-      this.schedule();
+    if (next === 0) {
+      // Never reported (it arrived in a value and went before the batch left): nothing to undo.
+      this.state.delete(id);
+      return;
     }
+    this.state.set(id, 1);
+    this.dirty.add(id);
+    this.schedule();
   }
 
   private schedule(): void {
@@ -90,11 +98,13 @@ export class LocalRefs {
     const add: ObjectId[] = [];
     const release: ObjectId[] = [];
     for (const id of this.dirty) {
-      const held = this.counts.has(id);
-      if (held && !this.registered.has(id)) {
-        this.registered.add(id);
+      const v = this.state.get(id);
+      if (v === undefined) continue;
+      if (v >= 2 && (v & 1) === 0) {
+        this.state.set(id, v | 1);
         add.push(id);
-      } else if (!held && this.registered.delete(id)) {
+      } else if (v === 1) {
+        this.state.delete(id);
         release.push(id);
       }
     }
@@ -112,14 +122,13 @@ export class LocalRefs {
   /** Session over: later collections are not reported. */
   stop(): void {
     this.stopped = true;
-    this.counts.clear();
-    this.registered.clear();
+    this.state.clear();
     this.dirty.clear();
   }
 
   /** Ids held now (tests). */
   heldIds(): ObjectId[] {
-    return [...this.counts.keys()];
+    return [...this.state].filter(([, v]) => v >= 2).map(([id]) => id);
   }
 }
 

@@ -237,11 +237,12 @@ export class Coordinator {
     else for (let i = 0; i < spec.numReturns; i++) this.objects.ensure(returnId(spec.taskId, i));
     t.argsHeld = this.lifetimes.holdArgs(spec);
     if (callerHolds && spec.numReturns !== 'streaming') {
-      const ids: ObjectId[] = [];
-      for (let i = 0; i < spec.numReturns; i++) ids.push(returnId(spec.taskId, i));
       // No ref to an actor's creation result is handed out; its tiny entry stays for the session.
-      if (spec.kind === 'actor-creation') this.lifetimes.callerHolds(actorHolder(spec.actorId!), undefined, ids);
-      else this.lifetimes.callerHolds(spec.callerId, from, ids);
+      const creation = spec.kind === 'actor-creation';
+      const holder = creation ? actorHolder(spec.actorId!) : spec.callerId;
+      const node = creation ? undefined : from;
+      if (spec.numReturns === 1) this.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, 0));
+      else for (let i = 0; i < spec.numReturns; i++) this.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, i));
     }
 
     if (spec.kind === 'actor-creation') {
@@ -281,7 +282,7 @@ export class Coordinator {
 
   /** An object `put` by `holder` (which holds its ref) on `nodeId`; `nested` lists the refs inside a non-inline one. */
   putObject(id: ObjectId, size: number, obj: SerializedObject | undefined, nodeId: NodeId, holder = 'driver', nested?: readonly ObjectId[], holderNode?: NodeId): void {
-    this.lifetimes.callerHolds(holder, holderNode, [id]);
+    this.lifetimes.callerHoldsOne(holder, holderNode, id);
     this.lifetimes.ready(id, size, obj, nodeId, nested);
   }
 

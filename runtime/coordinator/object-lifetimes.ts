@@ -53,9 +53,9 @@ export class ObjectLifetimes {
     this.stopped = true;
   }
 
-  /** A task's caller holds refs to its return objects from the moment it submits it. */
-  callerHolds(holder: string, node: NodeId | undefined, ids: readonly ObjectId[]): void {
-    this.refs.holderAdd(holder, node, ids);
+  /** The caller of a task (or a put) holds a ref to this result from the moment it submits it. */
+  callerHoldsOne(holder: string, node: NodeId | undefined, id: ObjectId): void {
+    this.refs.holderAddOne(holder, node, id);
   }
 
   /** Keeps a submitted task's arguments alive; true when it has any to release later. */
@@ -160,8 +160,10 @@ export class ObjectLifetimes {
       // A pending object goes when it becomes ready (ready() checks its count then).
       if (!e || !e.ready || this.refs.count(id) > 0) continue;
       this.d.objects.delete(id);
-      for (const node of e.locations) this.queueFree(node, id);
+      // An inline object is in no node's store (its locations only say who made it).
+      if (e.obj === undefined) for (const node of e.locations) this.queueFree(node, id);
       if (e.refs) for (const r of e.refs) if (this.refs.release(r)) work.push(r);
+      if (this.lineageLive.size === 0) continue;
       const taskId = taskIdOf(id);
       const live = taskId ? this.lineageLive.get(taskId) : undefined;
       if (live === undefined) continue;

@@ -40,14 +40,26 @@ export class ReferenceTable {
 
   /** `holder` has refs to `ids` (each counted once per holder, however many refs it has). */
   holderAdd(holder: string, node: NodeId | undefined, ids: readonly ObjectId[]): void {
-    let h = this.holders.get(holder);
-    if (!h) this.holders.set(holder, (h = { node, ids: new Set() }));
-    else if (node !== undefined) h.node = node;
+    const h = this.holder(holder, node);
     for (const id of ids) {
       if (h.ids.has(id)) continue;
       h.ids.add(id);
       this.add(id);
     }
+  }
+
+  holderAddOne(holder: string, node: NodeId | undefined, id: ObjectId): void {
+    const h = this.holder(holder, node);
+    if (h.ids.has(id)) return;
+    h.ids.add(id);
+    this.add(id);
+  }
+
+  private holder(name: string, node: NodeId | undefined): Holder {
+    let h = this.holders.get(name);
+    if (!h) this.holders.set(name, (h = { node, ids: new Set() }));
+    else if (node !== undefined) h.node = node;
+    return h;
   }
 
   /** `holder` no longer has refs to `ids`; returns those nothing keeps alive now. */

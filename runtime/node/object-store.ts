@@ -63,7 +63,9 @@ export class ObjectStore {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private pendingDeletes: ObjectId[] = [];
   private deleting = 0;
-  private readonly freed = new Set<ObjectId>();
+  /** Recently freed ids, in two generations (the older one dropped when the newer fills up). */
+  private freed = new Set<ObjectId>();
+  private freedBefore = new Set<ObjectId>();
   private closed = false;
 
   constructor(opts: ObjectStoreOptions = {}) {
@@ -92,7 +94,7 @@ export class ObjectStore {
    * refuses more. A freed object that arrives late (a pull racing the free) is not kept.
    */
   put(id: ObjectId, obj: SerializedObject): void {
-    if (this.closed || this.freed.has(id)) return;
+    if (this.closed || this.freed.has(id) || this.freedBefore.has(id)) return;
     const old = this.entries.get(id);
     if (old) {
       if (!old.obj) this.admit(old, obj);
@@ -248,10 +250,9 @@ export class ObjectStore {
 
   private rememberFreed(id: ObjectId): void {
     this.freed.add(id);
-    if (this.freed.size > FREED_IDS_REMEMBERED) {
-      // Sets iterate in insertion order: forget the oldest.
-      const oldest = this.freed.values().next().value;
-      if (oldest !== undefined) this.freed.delete(oldest);
+    if (this.freed.size >= FREED_IDS_REMEMBERED) {
+      this.freedBefore = this.freed;
+      this.freed = new Set();
     }
   }
 
