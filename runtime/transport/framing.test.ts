@@ -45,6 +45,33 @@ describe('framing', () => {
     expect(same(out[1]!.bytes, big)).toBe(true);
   });
 
+  it('builds frames in a scratch buffer when given one, each sent (copied) before the next', () => {
+    const big = bytes(2 * MAX_FRAME_BYTES + 5, 4);
+    const small = bytes(100, 8);
+    const scratch = new Uint8Array(MAX_FRAME_BYTES).fill(0xee);
+    const bigIt = frames(DATA_LANE, 1, big, scratch);
+    const smallIt = frames(CONTROL_LANE, 2, small, scratch);
+    // As a sender pumps two lanes: take a frame from either, "send" it (a copy), take the next.
+    const sent: Uint8Array[] = [];
+    const take = (it: Iterator<Uint8Array>): void => {
+      const f = it.next().value as Uint8Array;
+      expect(f.buffer).toBe(scratch.buffer);
+      sent.push(f.slice());
+    };
+    take(bigIt);
+    take(smallIt);
+    take(bigIt);
+    take(bigIt);
+    expect(bigIt.next().done).toBe(true);
+    expect(same(sent[1]!, [...frames(CONTROL_LANE, 2, small)][0]!)).toBe(true);
+    const r = new Reassembler(1 << 24);
+    const out = sent.map((f) => r.push(f)).filter((x) => x !== undefined);
+    expect(out.map((o) => o.lane)).toEqual([CONTROL_LANE, DATA_LANE]);
+    expect(same(out[0]!.bytes, small)).toBe(true);
+    expect(same(out[1]!.bytes, big)).toBe(true);
+    expect(() => frames(DATA_LANE, 3, small, new Uint8Array(10)).next()).toThrow(RangeError);
+  });
+
   it('refuses a frame shorter than its header or on an unknown lane', () => {
     const r = new Reassembler(1 << 20);
     expect(() => r.push(new Uint8Array(FRAME_HEADER_BYTES - 1))).toThrow(FrameError);

@@ -1,13 +1,14 @@
 // One WebRTC link to another tab (simple-peer), carrying PeerMessages: small control messages
-// are batched per microtask and framed; object transfers go on their own lane so a big object
-// never holds control messages back for long; sending waits while the channel's buffer is full.
+// are batched (per microtask, and while the link is busy per batch of queued tasks: see `send`)
+// and framed; object transfers go on their own lane so a big object never holds control messages
+// back for long; sending waits while the channel's buffer is full.
 
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import { createLogger, type Logger } from '../common/logger.ts';
 import type { NodeId } from '../protocol/ids.ts';
 import { parsePeerMessage, type PeerMessage } from '../protocol/peer-messages.ts';
 import { decode, encode } from './codec.ts';
-import { CONNECT_TIMEOUT_MS, HIGH_WATER_BYTES } from './constants.ts';
+import { CONNECT_TIMEOUT_MS, HIGH_WATER_BYTES, MAX_FRAME_BYTES } from './constants.ts';
 import { CONTROL_LANE, DATA_LANE, FrameError, frames, Reassembler, type Lane } from './framing.ts';
 
 export interface PeerLinkOptions {
@@ -29,6 +30,34 @@ interface Outgoing {
 /** Largest message a peer may send (objects bigger than this fail to transfer). */
 const MAX_MESSAGE_BYTES = 2 * 1024 * 1024 * 1024;
 
+/**
+ * Where every link builds its next frame (`frames` with a scratch buffer): `pump` hands each frame
+ * to RTCDataChannel.send, which copies it, before it asks any link for another.
+ */
+let frameScratch: Uint8Array | undefined;
+const scratch = (): Uint8Array => (frameScratch ??= new Uint8Array(MAX_FRAME_BYTES));
+
+let taskQueue: ((fn: () => void) => void) | undefined;
+
+/** Runs `fn` in a task of its own, behind the tasks already queued (a MessageChannel message: no
+ *  timer clamping). */
+function afterQueuedTasks(fn: () => void): void {
+  if (!taskQueue) {
+    if (typeof MessageChannel === 'undefined') {
+      taskQueue = (f) => setTimeout(f, 0);
+    } else {
+      const ch = new MessageChannel();
+      const queue: (() => void)[] = [];
+      ch.port1.onmessage = () => queue.shift()?.();
+      taskQueue = (f) => {
+        queue.push(f);
+        ch.port2.postMessage(null);
+      };
+    }
+  }
+  taskQueue(fn);
+}
+
 export class PeerLink {
   readonly remote: NodeId;
   private readonly peer: SimplePeer.Instance;
@@ -39,6 +68,8 @@ export class PeerLink {
   private readonly connected: Promise<void>;
   private controlBatch: PeerMessage[] = [];
   private batchQueued = false;
+  /** A control frame left in this window: messages wait for its end (see `send`). */
+  private holding = false;
   private readonly control: Outgoing[] = [];
   private readonly data: Outgoing[] = [];
   private msgNo = 0;
@@ -101,20 +132,26 @@ export class PeerLink {
     }
   }
 
-  /** Sends a small message on the control lane (batched with others sent in the same turn). */
+  /**
+   * Sends a small message on the control lane, batched with the others sent in the same turn.
+   * After a control frame leaves, messages wait until the tasks queued by then have run (a
+   * window, `afterQueuedTasks`) and leave together: otherwise a stream of short tasks settles
+   * into one data-channel send per task each way — results come from workers one port message
+   * each, tasks arrive one frame each — and a send costs far more than the wait (BENCHMARKS.md,
+   * remote_tasks_async). A lone message (a request after a quiet spell) still leaves at once.
+   */
   send(msg: PeerMessage): void {
     if (this.closed) return;
     this.controlBatch.push(msg);
-    if (!this.batchQueued) {
-      this.batchQueued = true;
-      queueMicrotask(() => this.flushBatch());
-    }
+    if (this.batchQueued) return;
+    this.batchQueued = true;
+    if (!this.holding) queueMicrotask(() => this.flushBatch());
   }
 
   /** Sends a bulk message (an object) on the data lane, behind control traffic. */
   sendBulk(msg: PeerMessage): void {
     if (this.closed) return;
-    this.data.push({ lane: DATA_LANE, it: frames(DATA_LANE, this.msgNo++, encode(msg)) });
+    this.data.push({ lane: DATA_LANE, it: frames(DATA_LANE, this.msgNo++, encode(msg), scratch()) });
     this.pump();
   }
 
@@ -123,8 +160,18 @@ export class PeerLink {
     if (this.closed || this.controlBatch.length === 0) return;
     const batch = this.controlBatch;
     this.controlBatch = [];
-    this.control.push({ lane: CONTROL_LANE, it: frames(CONTROL_LANE, this.msgNo++, encode(batch)) });
+    this.control.push({ lane: CONTROL_LANE, it: frames(CONTROL_LANE, this.msgNo++, encode(batch), scratch()) });
     this.pump();
+    if (!this.holding) {
+      this.holding = true;
+      afterQueuedTasks(() => this.endWindow());
+    }
+  }
+
+  /** The end of a window: what was sent during it leaves now, and opens the next window. */
+  private endWindow(): void {
+    this.holding = false;
+    if (this.batchQueued) this.flushBatch();
   }
 
   /** Puts frames on the channel while its buffer has room: control frames first. */
