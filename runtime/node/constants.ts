@@ -20,7 +20,7 @@ export const DEVICE_MEMORY_DEFAULT_GIB = 4;
 export const SPILL_CHUNK_BYTES = 8 * 1024 * 1024;
 /** Bytes written per IndexedDB transaction: smaller objects are batched up to it, larger ones span several. */
 export const SPILL_TRANSACTION_MAX_BYTES = 64 * 1024 * 1024;
-/** Chunks read from IndexedDB at a time when restoring (memory: the object plus this many chunks). */
+/** Chunks read at a time when restoring an object larger than the budget (memory: the object plus these). */
 export const SPILL_READ_AHEAD_CHUNKS = 3;
 /** Buffers at least this large inside a value are spilled as raw bytes, not through msgpackr. */
 export const SPILL_OUT_OF_BAND_MIN_BYTES = 64 * 1024;

@@ -7,10 +7,10 @@
 // Blobs not yet garbage-collected, newly written records read back as NotReadableError — data
 // lost silently, the write having succeeded. ArrayBuffer records never failed that way.
 
-import { deleteDB, openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { deleteDB, openDB, unwrap, type DBSchema, type IDBPDatabase } from 'idb';
 import { createLogger, type Logger } from '../common/logger.ts';
 import type { ObjectId } from '../protocol/ids.ts';
-import { SPILL_DB_PREFIX, SPILL_READ_AHEAD_CHUNKS } from './constants.ts';
+import { SPILL_DB_PREFIX } from './constants.ts';
 import type { SpillManifest } from './spill-format.ts';
 import { quotaExceeded, type SpillChunk, type SpillStore } from './spill-store.ts';
 
@@ -143,24 +143,51 @@ export class IdbSpillStore implements SpillStore {
     return this.ready().get('manifests', id);
   }
 
-  async read(id: ObjectId, from: number, to: number, onChunk: (index: number, data: ArrayBuffer) => void): Promise<void> {
+  async read(id: ObjectId, from: number, to: number, window: number, onChunk: (index: number, data: ArrayBuffer) => void): Promise<void> {
     await this.open();
-    const store = this.ready().transaction('chunks', 'readonly').store;
-    // A few requests in flight keep IndexedDB busy; each chunk is handed over (and can be dropped)
-    // before more are asked for. Issuing the next request from the previous one's continuation
-    // keeps the transaction alive.
-    let next = from;
-    const worker = async (): Promise<void> => {
-      while (next < to) {
-        const i = next++;
-        const data = await store.get([id, i]);
-        if (!data) throw new Error(`object ${id}: spilled chunk ${i} is missing`);
-        onChunk(i, data);
-      }
-    };
-    const lanes: Promise<void>[] = [];
-    for (let k = 0; k < Math.min(SPILL_READ_AHEAD_CHUNKS, to - from); k++) lanes.push(worker());
-    await Promise.all(lanes);
+    // The plain IndexedDB API here (no promise per request: this is the restore's hot loop).
+    // `window` requests in flight; each chunk is handed over (and can be dropped) before the next
+    // request goes, from the previous one's success handler, which keeps the transaction alive.
+    const store = unwrap(this.ready()).transaction('chunks', 'readonly').objectStore('chunks');
+    await new Promise<void>((resolve, reject) => {
+      let next = from;
+      let inFlight = 0;
+      let failed = false;
+      const lanes = Math.max(1, window);
+      const ask = (): void => {
+        while (!failed && inFlight < lanes && next < to) {
+          const i = next++;
+          const req = store.get([id, i]);
+          inFlight++;
+          req.onsuccess = () => {
+            inFlight--;
+            if (failed) return;
+            const data = req.result as ArrayBuffer | undefined;
+            if (!data) {
+              failed = true;
+              reject(new Error(`object ${id}: spilled chunk ${i} is missing`));
+              return;
+            }
+            try {
+              onChunk(i, data);
+            } catch (e) {
+              failed = true;
+              reject(e as Error);
+              return;
+            }
+            if (next >= to && inFlight === 0) resolve();
+            else ask();
+          };
+          req.onerror = () => {
+            if (failed) return;
+            failed = true;
+            reject(req.error ?? new Error(`object ${id}: reading spilled chunk ${i} failed`));
+          };
+        }
+      };
+      if (from >= to) resolve();
+      else ask();
+    });
   }
 
   async delete(ids: readonly ObjectId[]): Promise<void> {

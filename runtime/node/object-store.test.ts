@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ObjectStoreFullError } from '../api/errors.ts';
 import type { ObjectId } from '../protocol/ids.ts';
 import type { SerializedObject } from '../protocol/task-spec.ts';
-import { SPILL_CHUNK_BYTES } from './constants.ts';
+import { SPILL_CHUNK_BYTES, SPILL_READ_AHEAD_CHUNKS } from './constants.ts';
 import { ObjectStore } from './object-store.ts';
 import { MemorySpillStore, quotaExceeded, type SpillChunk } from './spill-store.ts';
 import type { SpillManifest } from './spill-format.ts';
@@ -101,6 +101,8 @@ describe('ObjectStore', () => {
     expect(same(back, obj)).toBe(true);
     expect(back === obj).toBe(false);
     expect(store.stats().memoryBytes).toBe(0);
+    // A few chunks at a time, never the whole object twice.
+    expect(spill.lastReadWindow).toBe(SPILL_READ_AHEAD_CHUNKS);
   });
 
   it('frees objects from memory and disk, and ignores late copies of them', async () => {

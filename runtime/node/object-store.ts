@@ -9,7 +9,7 @@ import { ObjectStoreFullError } from '../api/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import type { ObjectId } from '../protocol/ids.ts';
 import type { ObjectStoreStats, SerializedObject } from '../protocol/task-spec.ts';
-import { FREED_IDS_REMEMBERED, SPILL_CHUNK_BYTES, SPILL_RETRY_MS, SPILL_TRANSACTION_MAX_BYTES } from './constants.ts';
+import { FREED_IDS_REMEMBERED, SPILL_CHUNK_BYTES, SPILL_READ_AHEAD_CHUNKS, SPILL_RETRY_MS, SPILL_TRANSACTION_MAX_BYTES } from './constants.ts';
 import { chunkCount, joinObject, splitObject, type SpillManifest } from './spill-format.ts';
 import { isQuotaError, type SpillChunk, type SpillStore } from './spill-store.ts';
 
@@ -184,10 +184,13 @@ export class ObjectStore {
     counts.forEach((n, p) => {
       for (let k = 0; k < n; k++) {
         partOf.push(p);
-        offsetOf.push(k * SPILL_CHUNK_BYTES);
+        offsetOf.push(k * m.chunkBytes);
       }
     });
-    await this.spill!.read(e.id, 0, partOf.length, (i, data) => {
+    // An object within the budget is read with every chunk asked for at once (IndexedDB serves
+    // them side by side); a larger one a few chunks at a time, never all of it twice in memory.
+    const window = e.size <= this.budget ? partOf.length : SPILL_READ_AHEAD_CHUNKS;
+    await this.spill!.read(e.id, 0, partOf.length, window, (i, data) => {
       const p = partOf[i]!;
       if (counts[p] === 1) {
         parts[p] = data;
@@ -372,12 +375,13 @@ export class ObjectStore {
     try {
       for (const e of victims) {
         const split = splitObject(e.obj!);
+        const chunkBytes = SPILL_CHUNK_BYTES;
         let index = 0;
         const addPart = async (bytes: Uint8Array): Promise<number> => {
-          const n = chunkCount(bytes.byteLength, SPILL_CHUNK_BYTES);
+          const n = chunkCount(bytes.byteLength, chunkBytes);
           for (let i = 0; i < n; i++) {
             // A copy of just this part: storing a view would clone the whole buffer behind it.
-            const part = bytes.slice(i * SPILL_CHUNK_BYTES, (i + 1) * SPILL_CHUNK_BYTES);
+            const part = bytes.slice(i * chunkBytes, (i + 1) * chunkBytes);
             if (pending >= SPILL_TRANSACTION_MAX_BYTES) {
               const full = chunks;
               chunks = [];
@@ -396,7 +400,7 @@ export class ObjectStore {
           buffers.push({ ...split.buffers[i]!, chunks: await addPart(split.bytes[i]!) });
           bytes += split.bytes[i]!.byteLength;
         }
-        manifests.push({ id: e.id, size: e.size, bytes, headBytes: split.head.byteLength, headChunks, buffers });
+        manifests.push({ id: e.id, size: e.size, bytes, chunkBytes, headBytes: split.head.byteLength, headChunks, buffers });
       }
       await spill.write(chunks, manifests);
     } catch (err) {

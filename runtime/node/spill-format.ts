@@ -52,6 +52,8 @@ export interface SpillManifest {
   readonly size: number;
   /** Bytes written for it (head and buffers). */
   readonly bytes: number;
+  /** Size of its records: each part is cut into records of this size (the last one shorter). */
+  readonly chunkBytes: number;
   /** Byte length of the encoded skeleton, stored in the first `headChunks` chunks. */
   readonly headBytes: number;
   readonly headChunks: number;

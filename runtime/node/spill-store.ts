@@ -23,10 +23,11 @@ export interface SpillStore {
   /** The manifest of a completely written object, or undefined. */
   manifest(id: ObjectId): Promise<SpillManifest | undefined>;
   /**
-   * Reads chunks `from` to `to - 1` of an object, handing each to `onChunk` as it arrives — a few
-   * at a time, so a large object is never in memory twice. Rejects if one is missing.
+   * Reads chunks `from` to `to - 1` of an object, handing each to `onChunk` as it arrives, with
+   * at most `window` requests in flight (so a large object need never be in memory twice).
+   * Rejects if one is missing.
    */
-  read(id: ObjectId, from: number, to: number, onChunk: (index: number, data: ArrayBuffer) => void): Promise<void>;
+  read(id: ObjectId, from: number, to: number, window: number, onChunk: (index: number, data: ArrayBuffer) => void): Promise<void>;
   /** Deletes objects (their manifests and chunks, complete or not). */
   delete(ids: readonly ObjectId[]): Promise<void>;
   /** Deletes everything and closes the store. Idempotent. */
@@ -51,6 +52,8 @@ export class MemorySpillStore implements SpillStore {
   private used = 0;
   /** Transactions committed (for tests that check batching). */
   writes = 0;
+  /** The window of the last read (for tests that check a large restore reads a few chunks at a time). */
+  lastReadWindow = 0;
   opened = false;
   destroyed = false;
 
@@ -88,7 +91,8 @@ export class MemorySpillStore implements SpillStore {
     return this.manifests.get(id);
   }
 
-  async read(id: ObjectId, from: number, to: number, onChunk: (index: number, data: ArrayBuffer) => void): Promise<void> {
+  async read(id: ObjectId, from: number, to: number, window: number, onChunk: (index: number, data: ArrayBuffer) => void): Promise<void> {
+    this.lastReadWindow = window;
     for (let i = from; i < to; i++) {
       await this.delay();
       const b = this.data.get(`${id}\u0000${i}`);
