@@ -3,13 +3,15 @@
 // Steps: re-run inside a loopback-only network namespace when possible, build dist/webray.js if
 // missing, start signaling/server.ts on 127.0.0.1:0, open its `/` page in headless Chromium,
 // inject bench/page/measure.js and bench/groups/*.js, run every group's benchmarks one by one,
-// print a table and write bench/results.json.
+// print a table and write bench/results.json. Groups that declare `pages: N` (WebRTC between
+// tabs, cluster mode) also get N − 1 other pages of the same browser, opened when the first such
+// group starts and kept for the later ones (so raw and webray rows use the same pair of pages).
 // Exit code: 0 when the harness and its baselines ran (a webray row may have failed: its error is
 // in its row), 1 on a harness failure, 2 on bad options.
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchBrowser, loadPageAssets, openBenchPage } from './lib/browser.mjs';
+import { launchBrowser, loadPageAssets, openBenchPage, runPageHelper } from './lib/browser.mjs';
 import { insideNetns, reexecInNetns } from './lib/netns.mjs';
 import { matchesFilters, parseOptions, USAGE } from './lib/options.mjs';
 import { renderTable, renderTargets, withComparisons, writeResults } from './lib/report.mjs';
@@ -99,18 +101,47 @@ async function main() {
 async function runAll({ options, timing, outPath, server, browser, loadAtStart }) {
   const assets = loadPageAssets(benchDir);
   const pageErrors = [];
+  const pageHandlers = (index) => {
+    const tag = index === 0 ? 'page' : `page ${index}`;
+    return {
+      onPageError: (err) => {
+        pageErrors.push(`${index === 0 ? '' : `${tag}: `}${err?.message ?? err}`);
+        if (options.verbose) warn(`${tag} error: ${err?.message ?? err}`);
+      },
+      onConsole: (msg) => {
+        if (options.verbose) console.error(`[${tag} ${msg.type()}] ${msg.text()}`);
+      },
+    };
+  };
+  // The other pages (1 … N − 1) of groups with `pages: N`, reached from the main page through
+  // webrayBench.onPage → Node → page.evaluate.
+  const others = [];
   const handlers = {
-    onPageError: (err) => {
-      pageErrors.push(String(err?.message ?? err));
-      if (options.verbose) warn(`page error: ${err?.message ?? err}`);
-    },
-    onConsole: (msg) => {
-      if (options.verbose) console.error(`[page ${msg.type()}] ${msg.text()}`);
+    ...pageHandlers(0),
+    onPageCall: async (index, group, helper, arg) => {
+      const other = others[index - 1];
+      if (!other) throw new Error(`no page ${index}: group ${group} declares fewer pages`);
+      try {
+        return await runPageHelper(other.page, group, helper, arg);
+      } catch (err) {
+        throw new Error(`page ${index}, ${helper}: ${errorText(err)}`, { cause: err });
+      }
     },
   };
+  const ensurePages = async (count) => {
+    while (others.length < count - 1) {
+      others.push(await openBenchPage(browser, server.url, assets, pageHandlers(others.length + 1)));
+    }
+  };
+  const closeOthers = async () => {
+    const closing = others.splice(0).map((o) => o.context.close().catch(() => {}));
+    await Promise.all(closing);
+  };
   let session = await openBenchPage(browser, server.url, assets, handlers);
+  // A wedged page may be any of them: start afresh with all pages (the others reopen on demand).
   const reopen = async () => {
     await session.context.close().catch(() => {});
+    await closeOthers();
     session = await openBenchPage(browser, server.url, assets, handlers);
   };
 
@@ -129,6 +160,8 @@ async function runAll({ options, timing, outPath, server, browser, loadAtStart }
     timing,
     batch: options.batch,
     putBytes: options.putMb * 1024 * 1024,
+    // object_transfer_64mib and its raw baseline move this much between two pages.
+    transferBytes: 64 * 1024 * 1024,
     assets: { workerpoolSource: assets.workerpoolSource },
   };
   // A filtered run also runs the baseline and peer rows its rows are compared with.
@@ -167,6 +200,7 @@ async function runAll({ options, timing, outPath, server, browser, loadAtStart }
         baselineName: b.baseline,
         peerName: b.peer,
         target: b.target,
+        targetRatio: b.targetRatio,
         ray: b.ray,
       });
     };
@@ -174,6 +208,7 @@ async function runAll({ options, timing, outPath, server, browser, loadAtStart }
     const setup = async (why) => {
       log(`group ${g.name}: setting up${why}`);
       try {
+        await withTimeout(ensurePages(g.pages), GROUP_SETUP_TIMEOUT_MS, `opening ${g.pages} pages for group ${g.name}`);
         await withTimeout(
           session.page.evaluate(([name, c]) => webrayBench.setupGroup(name, c), [g.name, ctx]),
           GROUP_SETUP_TIMEOUT_MS,
@@ -198,7 +233,7 @@ async function runAll({ options, timing, outPath, server, browser, loadAtStart }
       try {
         const result = await withTimeout(
           session.page.evaluate(([gn, bn, c]) => webrayBench.runBenchmark(gn, bn, c), [g.name, b.name, ctx]),
-          rowTimeoutMs,
+          Math.max(rowTimeoutMs, b.timeoutMs ?? 0),
           b.name,
         );
         const sdPct = result.value ? ` ±${((100 * result.sd) / result.value).toFixed(1)}%` : '';
@@ -231,6 +266,7 @@ async function runAll({ options, timing, outPath, server, browser, loadAtStart }
     }
   }
   await session.context.close().catch(() => {});
+  await closeOthers();
 
   const finalRows = withComparisons(rows);
   const results = {
@@ -278,7 +314,9 @@ function round2(x) {
 }
 
 function formatForLog(value, unit) {
-  return unit === 'GB/s' ? value.toFixed(2) : Math.round(value).toLocaleString('en-US');
+  if (unit === 'GB/s') return value.toFixed(2);
+  if (unit === 'MB/s') return value.toFixed(1);
+  return Math.round(value).toLocaleString('en-US');
 }
 
 main().then(

@@ -18,8 +18,9 @@ export const CHROMIUM_ARGS = [
   '--use-fake-ui-for-media-stream',
 ];
 
-/** Group files run in this order; any other file in bench/groups/ follows, by name. */
-const GROUP_ORDER = ['raw-worker.js', 'workerpool.js', 'webray.js'];
+/** Group files run in this order (each baseline group before the group measured against it);
+ *  any other file in bench/groups/ follows, by name. */
+const GROUP_ORDER = ['raw-worker.js', 'workerpool.js', 'webray.js', 'raw-datachannel.js', 'webray-cluster.js'];
 
 export async function launchBrowser() {
   const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'].filter(Boolean);
@@ -45,14 +46,17 @@ export function loadPageAssets(benchDir) {
 }
 
 /**
- * Opens the bench page in a fresh context. CSP is bypassed because the harness is injected as
- * inline scripts into whatever `/` serves; the code under test is still loaded from the server.
+ * Opens the bench page in a fresh context (its own renderer and storage, like another tab of its
+ * own). CSP is bypassed because the harness is injected as inline scripts into whatever `/`
+ * serves; the code under test is still loaded from the server. `onPageCall(index, group, helper,
+ * arg)`, when given, backs `webrayBench.onPage` in this page (the way to the run's other pages).
  */
-export async function openBenchPage(browser, url, assets, { onPageError, onConsole }) {
+export async function openBenchPage(browser, url, assets, { onPageError, onConsole, onPageCall }) {
   const context = await browser.newContext({ bypassCSP: true });
   const page = await context.newPage();
   page.on('pageerror', (err) => onPageError?.(err));
   page.on('console', (msg) => onConsole?.(msg));
+  if (onPageCall) await page.exposeFunction('webrayBenchOnPage', onPageCall);
   // `/` is the demo page, which initialises nothing; any status will do, only the origin matters.
   await page.goto(`${url}/`, { waitUntil: 'load' });
   await page.addScriptTag({ content: assets.harness });
@@ -63,4 +67,9 @@ export async function openBenchPage(browser, url, assets, { onPageError, onConso
   const hasHarness = await page.evaluate(() => typeof globalThis.webrayBench?.runBenchmark === 'function');
   if (!hasHarness) throw new Error('bench harness did not load into the page');
   return { context, page };
+}
+
+/** Runs `pageHelpers[helper]` of `group` in a bench page (the other end of `webrayBench.onPage`). */
+export function runPageHelper(page, group, helper, arg) {
+  return page.evaluate(([g, h, a]) => webrayBench.runHelper(g, h, a), [group, helper, arg]);
 }

@@ -7,6 +7,7 @@ const intFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 export function formatValue(value, unit) {
   if (value === null || value === undefined || !Number.isFinite(value)) return '-';
   if (unit === 'GB/s') return value >= 100 ? intFormat.format(value) : value.toFixed(2);
+  if (unit === 'MB/s') return value >= 1000 ? intFormat.format(value) : value.toFixed(1);
   return intFormat.format(value);
 }
 
@@ -30,6 +31,8 @@ export function withComparisons(rows) {
     delete out.baselineName;
     delete out.peerName;
     if (row.target !== null) out.targetMet = row.error === null ? row.value >= row.target : null;
+    // A relative target (a share of the baseline in the same run): unknown without the baseline.
+    else if (row.targetRatio != null) out.targetMet = out.baseline?.ratio != null ? out.baseline.ratio >= row.targetRatio : null;
     return out;
   });
 }
@@ -37,6 +40,18 @@ export function withComparisons(rows) {
 function pad(text, width, right = false) {
   const s = String(text);
   return right ? s.padStart(width) : s.padEnd(width);
+}
+
+function targetText(r) {
+  if (r.target !== null) return `>=${formatValue(r.target, r.unit)}`;
+  if (r.targetRatio != null) return `>=${formatRatio(r.targetRatio)} baseline`;
+  return null;
+}
+
+function targetCell(r) {
+  const text = targetText(r);
+  if (text === null) return '';
+  return `${r.targetMet === null ? 'N/A' : r.targetMet ? 'ok' : 'MISS'} ${text}`;
 }
 
 /** The table printed at the end of a run. */
@@ -50,7 +65,7 @@ export function renderTable(rows) {
     r.value ? `${((100 * r.sd) / r.value).toFixed(1)}%` : '',
     ...cmp(r.baseline, r.unit),
     ...cmp(r.peer, r.unit),
-    r.target === null ? '' : `${r.targetMet ? 'ok' : 'MISS'} >=${formatValue(r.target, r.unit)}`,
+    targetCell(r),
     r.ray === null ? '' : formatValue(r.ray, r.unit),
   ];
   const ok = rows.filter((r) => r.error === null).map(cells);
@@ -69,10 +84,12 @@ export function renderTable(rows) {
 export function renderTargets(rows) {
   const out = [];
   for (const r of rows) {
-    if (r.target === null) continue;
-    const figure = r.error === null ? `${formatValue(r.value, r.unit)} ${r.unit}` : 'not measured';
+    const text = targetText(r);
+    if (text === null) continue;
+    let figure = r.error === null ? `${formatValue(r.value, r.unit)} ${r.unit}` : 'not measured';
+    if (r.target === null && r.error === null) figure += `, ${formatRatio(r.baseline?.ratio ?? null) || '?'} ${r.baseline?.name ?? 'baseline'}`;
     const status = r.targetMet === null ? 'N/A ' : r.targetMet ? 'MET ' : 'MISS';
-    let line = `${status}  ${r.name}: ${figure} (target >= ${formatValue(r.target, r.unit)})`;
+    let line = `${status}  ${r.name}: ${figure} (target ${text})`;
     if (r.peer && r.peer.value !== null && r.error === null) {
       line += r.value > r.peer.value ? `, ahead of ${r.peer.name}` : `, BEHIND ${r.peer.name}`;
     }

@@ -4,6 +4,10 @@
 // `measure` mirrors Ray's `timeit` (python/ray/_private/ray_microbenchmark_helpers.py): a warm-up,
 // then several timed runs that each call `fn` in steps until the duration has passed; the
 // figure is multiplier × calls / seconds, averaged over the runs, with its standard deviation.
+// Groups that need more than one page (WebRTC between tabs) declare `pages: N`: run.mjs then
+// opens N − 1 more pages of the same browser (the same harness and group files injected), and
+// code in the main page reaches them with `webrayBench.onPage(i, group, helper, arg)`, which runs
+// the group's `pageHelpers[helper](helperState, arg)` in page i (1 … N − 1) through Playwright.
 (() => {
   'use strict';
 
@@ -11,6 +15,8 @@
   const groups = new Map();
   /** @type {Map<string, any>} group name → state returned by its setup */
   const states = new Map();
+  /** @type {Map<string, any>} group name → state of its page helpers in this page */
+  const helperStates = new Map();
 
   const now = () => performance.now();
 
@@ -24,15 +30,25 @@
   /**
    * Times `fn` and returns `{ name, value, sd, samples, calls, elapsedMs }`.
    * options: durationMs (per timed run), warmupMs, repeats, multiplier (work units per call:
-   * the batch size, or gigabytes per call).
+   * the batch size, or gigabytes per call), selfTimed (fn resolves to `{ timedMs }`, the time of
+   * the part of the call that counts: a run's figure is then multiplier × calls / Σ timedMs,
+   * for calls that must prepare something untimed each time, such as a fresh object to move).
    */
   async function measure(name, fn, options) {
-    const { durationMs, warmupMs, repeats, multiplier = 1 } = options;
+    const { durationMs, warmupMs, repeats, multiplier = 1, selfTimed = false } = options;
+    let timedMs = 0;
+    const call = selfTimed
+      ? async () => {
+          const ms = (await fn())?.timedMs;
+          if (typeof ms !== 'number' || !(ms >= 0)) throw new Error(`${name}: a self-timed call must resolve to { timedMs }`);
+          timedMs += ms;
+        }
+      : fn;
     let start = now();
     let count = 0;
     let pending;
     do {
-      if ((pending = callOnce(fn))) await pending;
+      if ((pending = callOnce(call))) await pending;
       count++;
     } while (now() - start < warmupMs);
     // Ray checks the clock every count//10+1 calls of a 1 s warm-up (~10 checks a second); here
@@ -45,11 +61,12 @@
     for (let r = 0; r < repeats; r++) {
       start = now();
       count = 0;
+      timedMs = 0;
       while (now() - start < durationMs) {
-        for (let i = 0; i < step; i++) if ((pending = callOnce(fn))) await pending;
+        for (let i = 0; i < step; i++) if ((pending = callOnce(call))) await pending;
         count += step;
       }
-      const seconds = (now() - start) / 1000;
+      const seconds = (selfTimed ? timedMs : now() - start) / 1000;
       samples.push((multiplier * count) / seconds);
       calls += count;
     }
@@ -58,9 +75,10 @@
     return { name, value: mean, sd, samples, calls, elapsedMs: now() - t0 };
   }
 
-  /** Registers a group: { name, description?, subject?, setup(ctx), teardown(state),
-   *  benchmarks: [{ name, unit, description, multiplier?(ctx), prepare(state, ctx) → fn | { fn,
-   *  cleanup }, baseline?, peer?, target?, ray? }] }. */
+  /** Registers a group: { name, description?, subject?, pages?, pageHelpers?, setup(ctx),
+   *  teardown(state), benchmarks: [{ name, unit, description, multiplier?(ctx), selfTimed?,
+   *  timeoutMs?, prepare(state, ctx) → fn | { fn, cleanup }, baseline?, peer?, target?,
+   *  targetRatio? (a target as a share of the baseline row's figure), ray? }] }. */
   function group(def) {
     if (groups.has(def.name)) throw new Error(`bench group ${def.name} registered twice`);
     groups.set(def.name, def);
@@ -72,6 +90,7 @@
       name: g.name,
       description: g.description ?? '',
       subject: g.subject === true,
+      pages: g.pages ?? 1,
       benchmarks: g.benchmarks.map((b) => ({
         name: b.name,
         unit: b.unit ?? 'ops/s',
@@ -80,6 +99,8 @@
         peer: b.peer ?? null,
         target: b.target ?? null,
         ray: b.ray ?? null,
+        targetRatio: b.targetRatio ?? null,
+        timeoutMs: b.timeoutMs ?? null,
       })),
     }));
   }
@@ -115,7 +136,7 @@
     let result;
     try {
       const multiplier = typeof b.multiplier === 'function' ? b.multiplier(ctx) : (b.multiplier ?? 1);
-      result = await measure(b.name, fn, { ...ctx.timing, multiplier });
+      result = await measure(b.name, fn, { ...ctx.timing, multiplier, selfTimed: b.selfTimed === true });
     } catch (err) {
       if (cleanup) await Promise.resolve().then(cleanup).catch(() => {});
       throw err;
@@ -131,5 +152,24 @@
     return result;
   }
 
-  globalThis.webrayBench = { group, list, setupGroup, teardownGroup, runBenchmark, measure };
+  /**
+   * Runs `pageHelpers[helper]` of group `groupName` in page `index` of the run (1 … pages − 1; this
+   * page is 0) and resolves with its result (plain data: it crosses Playwright).
+   */
+  function onPage(index, groupName, helper, arg) {
+    if (typeof globalThis.webrayBenchOnPage !== 'function') throw new Error('no other pages: this group must declare `pages`');
+    return globalThis.webrayBenchOnPage(index, groupName, helper, arg ?? null);
+  }
+
+  /** The other side of `onPage`: called by run.mjs in the page that runs the helper. */
+  async function runHelper(groupName, helper, arg) {
+    const g = getGroup(groupName);
+    const fn = g.pageHelpers?.[helper];
+    if (typeof fn !== 'function') throw new Error(`group ${groupName} has no page helper ${helper}`);
+    if (!helperStates.has(groupName)) helperStates.set(groupName, {});
+    const value = await fn(helperStates.get(groupName), arg);
+    return value ?? null;
+  }
+
+  globalThis.webrayBench = { group, list, setupGroup, teardownGroup, runBenchmark, measure, onPage, runHelper };
 })();
