@@ -3,7 +3,7 @@ import type { ObjectId } from '../protocol/ids.ts';
 import type { SerializedObject } from '../protocol/task-spec.ts';
 import { ObjectRef } from './object-ref.ts';
 import { RemoteFunction } from './remote-function.ts';
-import { deserialize, serialize, snapshot, transferables } from './serialization.ts';
+import { deserialize, serialize, snapshot, transferables, withTransferableCopies } from './serialization.ts';
 
 /** What the other side of a postMessage sees: a structured clone of the serialized object. */
 function roundTrip(value: unknown): unknown {
@@ -242,5 +242,29 @@ describe('snapshot of bare buffers', () => {
     expect(sd.byteLength).toBe(4);
     expect(sd.getUint8(0)).toBe(0);
     expect([...new Uint8Array(sb)]).toEqual([9, 9]);
+  });
+});
+
+describe('withTransferableCopies', () => {
+  it('replaces large bare buffers by transferable copies and leaves the originals and small values alone', () => {
+    const big = new Float64Array(1024).fill(2);
+    const small = new Uint8Array(8);
+    const objs = [serialize(big, 'a'), serialize(small, 'b'), serialize({ x: 1 }, 'c')];
+    const { objs: out, transfer } = withTransferableCopies(objs, 4096);
+    expect(transfer).toHaveLength(1);
+    const copy = out[0]!.v as Float64Array;
+    expect(copy).not.toBe(big);
+    expect(transfer[0]).toBe(copy.buffer);
+    expect([...copy.slice(0, 3)]).toEqual([2, 2, 2]);
+    expect(out[1]).toBe(objs[1]);
+    expect(out[2]).toBe(objs[2]);
+    expect(objs[0]!.v).toBe(big);
+  });
+
+  it('returns the same list when nothing is large enough', () => {
+    const objs = [serialize(new Uint8Array(10), 'a')];
+    const r = withTransferableCopies(objs, 4096);
+    expect(r.objs).toBe(objs);
+    expect(r.transfer).toEqual([]);
   });
 });

@@ -258,6 +258,32 @@ function copyBuffer(v: object): unknown {
   return undefined;
 }
 
+/**
+ * Arguments for a worker with each large bare buffer (a typed array, DataView or ArrayBuffer of at
+ * least `minBytes`) replaced by a copy whose buffer can be transferred: a memcpy instead of
+ * structured clone's slower copy, while the stored original stays intact for retries and readers.
+ */
+export function withTransferableCopies(
+  objs: readonly SerializedObject[],
+  minBytes: number,
+): { objs: readonly SerializedObject[]; transfer: Transferable[] } {
+  let out: SerializedObject[] | undefined;
+  const transfer: Transferable[] = [];
+  for (let i = 0; i < objs.length; i++) {
+    const o = objs[i]!;
+    const v = o.v;
+    if (o.m || typeof v !== 'object' || v === null) continue;
+    const bytes = v instanceof ArrayBuffer ? v.byteLength : ArrayBuffer.isView(v) ? v.byteLength : 0;
+    if (bytes < minBytes) continue;
+    const copy = copyBuffer(v);
+    if (copy === undefined) continue;
+    out ??= [...objs];
+    out[i] = { ...o, v: copy };
+    transfer.push(copy instanceof ArrayBuffer ? copy : (copy as ArrayBufferView).buffer as ArrayBuffer);
+  }
+  return { objs: out ?? objs, transfer };
+}
+
 /** Buffers inside a value that can be transferred (moved, not copied) to a worker. */
 export function transferables(v: unknown, out: Transferable[] = [], depth = 0): Transferable[] {
   if (typeof v !== 'object' || v === null || depth > 3) return out;

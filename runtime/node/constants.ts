@@ -40,3 +40,5 @@ export const GET_REFETCH_DELAY_MS = 100;
 export const STATS_INTERVAL_MS = 500;
 /** How long the task-origin runner frame may take to load and say it is ready (isolated workers). */
 export const RUNNER_START_TIMEOUT_MS = 15_000;
+/** Arguments at least this large go to a worker as a transferred copy (memcpy), not a structured clone. */
+export const TRANSFER_ARG_MIN_BYTES = 1024 * 1024;

@@ -3,6 +3,7 @@
 // workers, and forwards the calls task code makes (`.remote`, `get`, `put`, `wait`) to the coordinator.
 
 import { toWireError, wireError } from '../api/errors.ts';
+import { withTransferableCopies } from '../api/serialization.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { add, fits, shapeKey, subtract } from '../common/resources.ts';
 import { isBlockingRequest, type ClientRequest } from '../protocol/client-requests.ts';
@@ -19,6 +20,7 @@ import {
   INLINE_OBJECT_MAX_BYTES,
   PIPELINE_MAX_TASK_MS,
   STATS_INTERVAL_MS,
+  TRANSFER_ARG_MIN_BYTES,
   WORKER_PIPELINE_DEPTH,
 } from './constants.ts';
 import type { ObjectStore } from './object-store.ts';
@@ -433,18 +435,23 @@ export class Node {
     if (w.tasks.size === 1 && spec.enableTaskEvents) {
       this.deps.send({ type: 'task_started', taskId: spec.taskId, workerId: w.id, atMs: performance.timeOrigin + performance.now() });
     }
-    this.post(w, {
-      type: 'run',
-      taskId: spec.taskId,
-      fnId: spec.fnId,
-      name: spec.name,
-      args: a.args!,
-      numReturns: spec.numReturns,
-      backpressure: spec.generatorBackpressure,
-      transferResults: spec.kind === 'normal',
-      gpu: (spec.resources.GPU ?? 0) > 0,
-      ...(spec.method !== undefined ? { method: spec.method } : {}),
-    });
+    const { objs: args, transfer } = withTransferableCopies(a.args!, TRANSFER_ARG_MIN_BYTES);
+    this.post(
+      w,
+      {
+        type: 'run',
+        taskId: spec.taskId,
+        fnId: spec.fnId,
+        name: spec.name,
+        args,
+        numReturns: spec.numReturns,
+        backpressure: spec.generatorBackpressure,
+        transferResults: spec.kind === 'normal',
+        gpu: (spec.resources.GPU ?? 0) > 0,
+        ...(spec.method !== undefined ? { method: spec.method } : {}),
+      },
+      transfer,
+    );
   }
 
   private createActor(a: Assignment): void {
