@@ -951,9 +951,8 @@ export class Coordinator {
     this.failTask(t, err);
   }
 
-  /** Fails every return of the task with `err` and ends it. */
-  private failTask(t: TaskEntry, err: WireError): void {
-    if (t.state === 'FINISHED' || t.state === 'FAILED') return;
+  /** Makes every return of the task (for a generator: its next item, then its end) raise `err`. */
+  private failReturns(t: TaskEntry, err: WireError): void {
     const obj: SerializedObject = { v: undefined, size: 0, err };
     if (t.spec.numReturns === 'streaming') {
       const g = this.generators.get(t.spec.taskId);
@@ -966,6 +965,12 @@ export class Coordinator {
       for (let i = 0; i < t.spec.numReturns; i++) this.lifetimes.ready(returnId(t.spec.taskId, i), 0, obj, undefined);
     }
     t.error = `${err.name}: ${err.message}`;
+  }
+
+  /** Fails every return of the task with `err` and ends it. */
+  private failTask(t: TaskEntry, err: WireError): void {
+    if (t.state === 'FINISHED' || t.state === 'FAILED') return;
+    this.failReturns(t, err);
     if (t.nodeId && t.state !== 'PENDING_NODE_ASSIGNMENT') this.release(t);
     this.finish(t, 'FAILED');
   }
@@ -1055,18 +1060,7 @@ export class Coordinator {
       }
     }
     // Fail its returns at once; the node releases its resources when the worker lets go.
-    const obj: SerializedObject = { v: undefined, size: 0, err };
-    if (t.spec.numReturns === 'streaming') {
-      const g = this.generators.get(t.spec.taskId);
-      if (g && !g.done) {
-        this.lifetimes.generatorItem(t.spec.taskId, returnId(t.spec.taskId, g.count), 0, obj, undefined);
-        g.count++;
-        this.finishGenerator(t.spec.taskId);
-      }
-    } else {
-      for (let i = 0; i < t.spec.numReturns; i++) this.lifetimes.ready(returnId(t.spec.taskId, i), 0, obj, undefined);
-    }
-    t.error = `${err.name}: ${err.message}`;
+    this.failReturns(t, err);
     if (!wasSent) this.finish(t, 'FAILED');
     if (recursive && t.children) {
       for (const c of t.children) {
