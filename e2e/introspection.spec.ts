@@ -9,7 +9,7 @@ test.describe('introspection', () => {
   test('ray.nodes() lists this tab as one alive coordinator node with the CPUs and custom resources given to init', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
-      return { nodes: ray.nodes(), driverNodeId: ray.getRuntimeContext().nodeId };
+      return { nodes: ray.nodes(), driverNodeId: ray.getRuntimeContext().nodeId, total: ray.clusterResources() };
     });
     expect(out.nodes).toHaveLength(1);
     const [node] = out.nodes;
@@ -22,7 +22,12 @@ test.describe('introspection', () => {
       memoryBytes: expect.any(Number),
       spilledBytes: expect.any(Number),
       objects: expect.any(Number),
+      budgetBytes: expect.any(Number),
     });
+    // objectStoreMemory: the node's budget (default 25% of deviceMemory, within [256 MiB, 2 GiB]),
+    // listed among the cluster's resources as Ray lists object_store_memory.
+    expect(node!.objectStore.budgetBytes).toBeGreaterThanOrEqual(256 * 1024 * 1024);
+    expect(out.total.objectStoreMemory).toBe(node!.objectStore.budgetBytes);
   });
 
   test('availableResources() drops while a long task runs and comes back when it ends; clusterResources() stays', async ({ rayPage }) => {

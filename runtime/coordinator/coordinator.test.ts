@@ -742,3 +742,18 @@ describe('Coordinator: streaming generators', () => {
     await expect(c.generatorNext(g.taskId, 2)).resolves.toEqual({ done: true });
   });
 });
+
+describe('objectStoreMemory in the resource views', () => {
+  it('sums the budgets the live nodes report, in clusterResources() and availableResources()', () => {
+    const c = new Coordinator('head' as NodeId);
+    c.addNode('head' as NodeId, { CPU: 1 }, { send: () => {} }, { isCoordinator: true, gpuFallback: false });
+    c.addNode('n2' as NodeId, { CPU: 2 }, { send: () => {} }, { isCoordinator: false, gpuFallback: false });
+    expect(c.clusterResources()).toEqual({ CPU: 3 });
+    c.handleNodeMessage('head' as NodeId, { type: 'node_stats', memoryBytes: 5, spilledBytes: 0, objects: 1, budgetBytes: 100 });
+    c.handleNodeMessage('n2' as NodeId, { type: 'node_stats', memoryBytes: 0, spilledBytes: 0, objects: 0, budgetBytes: 50 });
+    expect(c.clusterResources()).toEqual({ CPU: 3, objectStoreMemory: 150 });
+    expect(c.availableResources()).toEqual({ CPU: 3, objectStoreMemory: 150 });
+    c.removeNode('n2' as NodeId, 'left');
+    expect(c.clusterResources()).toEqual({ CPU: 1, objectStoreMemory: 100 });
+  });
+});

@@ -157,7 +157,7 @@ export class Coordinator {
       label: opts.label,
       pipelined: 0,
       running: new Set(),
-      stats: { memoryBytes: 0, spilledBytes: 0, objects: 0 },
+      stats: { memoryBytes: 0, spilledBytes: 0, objects: 0, budgetBytes: 0 },
     });
     this.log(`node ${nodeId} joined with ${JSON.stringify(resources)}`);
     const retry = this.infeasible;
@@ -483,7 +483,7 @@ export class Coordinator {
   clusterResources(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const n of this.nodes.values()) if (n.alive) for (const k in n.total) out[k] = (out[k] ?? 0) + (n.total[k] ?? 0);
-    return out;
+    return this.withObjectStoreMemory(out);
   }
 
   availableResources(): Record<string, number> {
@@ -492,6 +492,17 @@ export class Coordinator {
       if (!n.alive) continue;
       for (const [k, v] of Object.entries(clampAvailable(n.available))) out[k] = (out[k] ?? 0) + v;
     }
+    return this.withObjectStoreMemory(out);
+  }
+
+  /**
+   * Adds `objectStoreMemory`, the live nodes' in-memory object budgets, as Ray lists
+   * `object_store_memory` among its resources (objects do not consume it; tasks cannot ask for it).
+   */
+  private withObjectStoreMemory(out: Record<string, number>): Record<string, number> {
+    let budget = 0;
+    for (const n of this.nodes.values()) if (n.alive) budget += n.stats.budgetBytes;
+    if (budget > 0) out.objectStoreMemory = budget;
     return out;
   }
 
@@ -564,7 +575,7 @@ export class Coordinator {
       }
       case 'node_stats': {
         const n = this.nodes.get(from);
-        if (n) n.stats = { memoryBytes: msg.memoryBytes, spilledBytes: msg.spilledBytes, objects: msg.objects };
+        if (n) n.stats = { memoryBytes: msg.memoryBytes, spilledBytes: msg.spilledBytes, objects: msg.objects, budgetBytes: msg.budgetBytes ?? 0 };
         return;
       }
       default:

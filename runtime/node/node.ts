@@ -111,6 +111,7 @@ export class Node {
     const n = Math.floor(this.total.CPU ?? 0);
     for (let i = 0; i < n; i++) this.idle.push(this.spawn(null));
     this.statsTimer = setInterval(() => this.reportStats(), STATS_INTERVAL_MS);
+    this.reportStats(); // the budget, for clusterResources().objectStoreMemory, at once
   }
 
   stop(): void {

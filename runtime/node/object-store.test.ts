@@ -38,7 +38,7 @@ describe('ObjectStore', () => {
     store.put(id('a'), big(2, 1));
     store.put(id('b'), big(2, 2));
     await store.idle();
-    expect(store.stats()).toEqual({ memoryBytes: 4 * MiB, spilledBytes: 0, objects: 2 });
+    expect(store.stats()).toEqual({ memoryBytes: 4 * MiB, spilledBytes: 0, objects: 2, budgetBytes: 8 * MiB });
     expect(spill.writes).toBe(0);
   });
 
@@ -112,7 +112,7 @@ describe('ObjectStore', () => {
     expect(store.stats().spilledBytes).toBeGreaterThan(0);
     store.free([0, 1, 2, 3, 4, 5].map((i) => id(`o${i}`)));
     await store.idle();
-    expect(store.stats()).toEqual({ memoryBytes: 0, spilledBytes: 0, objects: 0 });
+    expect(store.stats()).toEqual({ memoryBytes: 0, spilledBytes: 0, objects: 0, budgetBytes: 2 * MiB });
     expect(spill.usedBytes).toBe(0);
     expect(spill.objectCount).toBe(0);
     store.put(id('o1'), big(1, 1));

@@ -438,7 +438,12 @@ export class ObjectStore {
   }
 
   stats(): ObjectStoreStats {
-    return { memoryBytes: this.memoryBytes, spilledBytes: this.spilledBytes, objects: this.entries.size };
+    return {
+      memoryBytes: this.memoryBytes,
+      spilledBytes: this.spilledBytes,
+      objects: this.entries.size,
+      budgetBytes: Number.isFinite(this.budget) ? this.budget : 0,
+    };
   }
 
   /** Resolves once no spill or delete is queued or running (tests and benchmarks). */

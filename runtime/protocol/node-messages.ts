@@ -90,4 +90,11 @@ export type NodeToCoordinator =
   | ({ readonly type: 'refs'; readonly holder: string } & RefUpdate)
   /** This node now keeps a copy of the object too (it pulled it), or, `failed`, could not get one it was asked to fetch. */
   | { readonly type: 'object_located'; readonly id: ObjectId; readonly failed?: true }
-  | { readonly type: 'node_stats'; readonly memoryBytes: number; readonly spilledBytes: number; readonly objects: number };
+  | {
+      readonly type: 'node_stats';
+      readonly memoryBytes: number;
+      readonly spilledBytes: number;
+      readonly objects: number;
+      /** The node's objectStoreMemory (absent from nodes of an older build). */
+      readonly budgetBytes?: number;
+    };

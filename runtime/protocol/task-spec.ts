@@ -119,6 +119,8 @@ export interface ObjectStoreStats {
   readonly memoryBytes: number;
   readonly spilledBytes: number;
   readonly objects: number;
+  /** The node's `objectStoreMemory`: bytes kept in memory before spilling (0 until it reports). */
+  readonly budgetBytes: number;
 }
 
 export interface NodeInfo {
