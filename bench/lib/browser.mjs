@@ -1,31 +1,18 @@
 // Headless Chromium for the benchmarks, and the bench page: the server's `/` page with the
 // harness (page/measure.js), workerpool's browser build and every group file injected.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-
-// From BROWSER-FACTS.md: what headless Chromium needs here, WebRTC on loopback included.
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--allow-loopback-in-peer-connection',
-  '--enable-unsafe-webgpu',
-  '--use-fake-ui-for-media-stream',
-];
+import { CHROMIUM_ARGS, chromiumPath } from '../../scripts/chromium.mjs';
 
 /** Group files run in this order (each baseline group before the group measured against it);
  *  any other file in bench/groups/ follows, by name. */
 const GROUP_ORDER = ['raw-worker.js', 'workerpool.js', 'webray.js', 'raw-datachannel.js', 'webray-cluster.js'];
 
 export async function launchBrowser() {
-  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'].filter(Boolean);
-  const executablePath = candidates.find((p) => existsSync(p)); // else Playwright's own Chromium
-  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+  // CHROMIUM_PATH or Debian's chromium; else Playwright's own.
+  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
 }
 
 /** The page scripts to inject, read once from disk. */
