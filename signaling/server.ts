@@ -11,6 +11,7 @@ import { attachClusterSignaling, type SignalingServer } from './cluster-signalin
 import type { ClusterRegistry } from './cluster-registry.ts';
 import { MAX_HTTP_BUFFER_BYTES, PING_INTERVAL_MS, PING_TIMEOUT_MS } from './constants.ts';
 import { startTaskOrigin } from './task-origin.ts';
+import { sendText as sendTextWith, urlHost } from './http-reply.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;
@@ -248,19 +249,6 @@ function requestHostname(req: IncomingMessage, bindHost: string): string {
   return urlHost(bindHost);
 }
 
-function sendText(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, {
-    ...COMMON_HEADERS,
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-  });
-  res.end(body);
-}
-
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::') return 'localhost';
-  return host.includes(':') ? `[${host}]` : host;
-}
 
 function parsePort(value: string | undefined, name = 'PORT'): number {
   if (value === undefined || value === '') return DEFAULT_PORT;
@@ -297,4 +285,8 @@ if (invokedDirectly) {
     console.error('webray server failed to start:', err instanceof Error ? err.message : err);
     process.exit(1);
   });
+}
+
+function sendText(res: ServerResponse, status: number, body: string): void {
+  sendTextWith(res, status, body, COMMON_HEADERS);
 }

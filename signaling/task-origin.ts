@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { sendText as sendTextWith, urlHost } from './http-reply.ts';
 
 /** The runner page, the task origin's one page. */
 export const TASK_RUNNER_PATH = '/runner.html';
@@ -160,15 +161,5 @@ async function serveRunner(distDir: string, req: IncomingMessage, res: ServerRes
 }
 
 function sendText(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, {
-    ...TASK_ORIGIN_HEADERS,
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-  });
-  res.end(body);
-}
-
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::') return 'localhost';
-  return host.includes(':') ? `[${host}]` : host;
+  sendTextWith(res, status, body, TASK_ORIGIN_HEADERS);
 }
