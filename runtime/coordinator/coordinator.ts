@@ -22,6 +22,7 @@ import type {
 } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import { ActorDirectory, type ActorEntry } from './actor-directory.ts';
+import { GeneratorStreams } from './generator-streams.ts';
 import { MAX_RECONSTRUCTIONS, PIPELINE_MAX_TASK_MS, PIPELINE_TASKS_PER_CPU } from './constants.ts';
 import { ObjectDirectory } from './object-directory.ts';
 import { ObjectLifetimes } from './object-lifetimes.ts';
@@ -73,13 +74,6 @@ export interface TaskEntry {
   argsHeld?: boolean;
 }
 
-interface GeneratorState {
-  count: number;
-  done: boolean;
-  waiters: (() => void)[];
-  consumed: number;
-}
-
 interface FnStats {
   avgMs: number;
   n: number;
@@ -103,7 +97,12 @@ export class Coordinator {
   private readonly fnStats = new Map<FunctionId, FnStats>();
   private readonly objects = new ObjectDirectory();
   private readonly actors = new ActorDirectory();
-  private readonly generators = new Map<TaskId, GeneratorState>();
+  private readonly generators = new GeneratorStreams((taskId, consumed) => {
+    const t = this.tasks.get(taskId);
+    if (t && t.spec.generatorBackpressure > 0 && t.nodeId) {
+      this.nodes.get(t.nodeId)?.link.send({ type: 'generator_ack', taskId, consumed });
+    }
+  });
   /** Specs of finished tasks whose results live only on nodes, to recompute them if lost. */
   private readonly lineage = new Map<TaskId, TaskSpec>();
   private readonly reconstructions = new Map<TaskId, number>();
@@ -233,7 +232,7 @@ export class Coordinator {
       const parent = this.tasks.get(spec.parentTaskId);
       if (parent) (parent.children ??= []).push(spec.taskId);
     }
-    if (spec.numReturns === 'streaming') this.generators.set(spec.taskId, { count: 0, done: false, waiters: [], consumed: 0 });
+    if (spec.numReturns === 'streaming') this.generators.open(spec.taskId);
     else for (let i = 0; i < spec.numReturns; i++) this.objects.ensure(returnId(spec.taskId, i));
     t.argsHeld = this.lifetimes.holdArgs(spec);
     if (callerHolds && spec.numReturns !== 'streaming') {
@@ -441,28 +440,11 @@ export class Coordinator {
 
   /** The next item of a streaming task, handed to `holder` (its ref becomes the holder's). */
   generatorNext(taskId: TaskId, index: number, holder = 'driver', holderNode?: NodeId): Promise<{ done: false; id: ObjectId } | { done: true }> {
-    const g = this.generators.get(taskId);
-    if (!g) return Promise.resolve({ done: true });
-    return new Promise((resolve) => {
-      const check = (): boolean => {
-        if (index < g.count) {
-          this.ackGenerator(taskId, g, index + 1);
-          this.lifetimes.handOut(holder, holderNode, taskId, returnId(taskId, index));
-          resolve({ done: false, id: returnId(taskId, index) });
-          return true;
-        }
-        if (g.done) {
-          resolve({ done: true });
-          return true;
-        }
-        return false;
-      };
-      if (!check()) {
-        const w = (): void => {
-          if (check()) g.waiters.splice(g.waiters.indexOf(w), 1);
-        };
-        g.waiters.push(w);
-      }
+    return this.generators.next(taskId, index).then((item) => {
+      if (item.done) return item;
+      const id = returnId(taskId, item.index);
+      this.lifetimes.handOut(holder, holderNode, taskId, id);
+      return { done: false, id };
     });
   }
 
@@ -905,7 +887,7 @@ export class Coordinator {
       if (t.spec.kind === 'normal' && results.some((r) => r.obj === undefined) && this.lifetimes.recordLineage(t.spec, results.map((r) => r.id))) {
         t.argsHeld = false;
       }
-      if (t.spec.numReturns === 'streaming') this.finishGenerator(t.spec.taskId);
+      if (t.spec.numReturns === 'streaming') this.generators.end(t.spec.taskId);
       this.finish(t, 'FINISHED');
     }
     this.drain();
@@ -966,11 +948,11 @@ export class Coordinator {
   private failReturns(t: TaskEntry, err: WireError): void {
     const obj: SerializedObject = { v: undefined, size: 0, err };
     if (t.spec.numReturns === 'streaming') {
-      const g = this.generators.get(t.spec.taskId);
-      if (g && !g.done) {
-        this.lifetimes.generatorItem(t.spec.taskId, returnId(t.spec.taskId, g.count), 0, obj, undefined);
-        g.count++;
-        this.finishGenerator(t.spec.taskId);
+      const index = this.generators.nextIndex(t.spec.taskId);
+      if (index !== undefined) {
+        this.lifetimes.generatorItem(t.spec.taskId, returnId(t.spec.taskId, index), 0, obj, undefined);
+        this.generators.yielded(t.spec.taskId, index);
+        this.generators.end(t.spec.taskId);
       }
     } else {
       for (let i = 0; i < t.spec.numReturns; i++) this.lifetimes.ready(returnId(t.spec.taskId, i), 0, obj, undefined);
@@ -1005,32 +987,10 @@ export class Coordinator {
 
   private onGeneratorItem(from: NodeId, taskId: TaskId, attempt: number, index: number, r: TaskResult): void {
     const t = this.tasks.get(taskId);
-    const g = this.generators.get(taskId);
-    if (!t || !g || t.nodeId !== from || t.attempt !== attempt || t.cancelled) return;
-    if (index < g.count) return; // re-yielded by a retry
+    if (!t || t.nodeId !== from || t.attempt !== attempt || t.cancelled) return;
+    if (this.generators.nextIndex(taskId) === undefined || index < this.generators.nextIndex(taskId)!) return; // ended, or re-yielded by a retry
     this.lifetimes.generatorItem(taskId, r.id, r.size, r.obj, from, r.refs);
-    g.count = index + 1;
-    this.wakeGenerator(g);
-  }
-
-  private finishGenerator(taskId: TaskId): void {
-    const g = this.generators.get(taskId);
-    if (!g) return;
-    g.done = true;
-    this.wakeGenerator(g);
-  }
-
-  private wakeGenerator(g: GeneratorState): void {
-    for (const w of [...g.waiters]) w();
-  }
-
-  private ackGenerator(taskId: TaskId, g: GeneratorState, consumed: number): void {
-    if (consumed <= g.consumed) return;
-    g.consumed = consumed;
-    const t = this.tasks.get(taskId);
-    if (t && t.spec.generatorBackpressure > 0 && t.nodeId) {
-      this.nodes.get(t.nodeId)?.link.send({ type: 'generator_ack', taskId, consumed });
-    }
+    this.generators.yielded(taskId, index);
   }
 
   /**
