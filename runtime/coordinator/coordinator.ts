@@ -93,6 +93,7 @@ function nowMs(): number {
 export class Coordinator {
   private readonly nodes = new Map<NodeId, NodeState>();
   private readonly tasks = new Map<TaskId, TaskEntry>();
+  private lastClass: { fnId: FunctionId; strategy: TaskSpec['strategy']; resources: TaskSpec['resources']; key: string } | undefined;
   private readonly fns = new Map<FunctionId, FunctionDescriptor>();
   private readonly fnStats = new Map<FunctionId, FnStats>();
   private readonly objects = new ObjectDirectory();
@@ -321,6 +322,15 @@ export class Coordinator {
     localTo?: NodeId,
     abortOnError = false,
   ): Promise<number[]> {
+    // The common case (`ray.get(ref)`): one object, anywhere, no timeout. Same outcome as the
+    // general path below — resolved a microtask after it is ready — without its bookkeeping.
+    if (localTo === undefined && timeoutMs === null && numReturns === 1 && ids.length === 1) {
+      const id = ids[0]!;
+      if (this.objects.isReady(id)) return Promise.resolve([0]);
+      return new Promise((resolve) => {
+        this.objects.onReady(id, () => queueMicrotask(() => resolve(this.objects.isReady(id) ? [0] : [])));
+      });
+    }
     const failed = new Set<ObjectId>();
     const done = (id: ObjectId): boolean => {
       if (localTo === undefined) return this.objects.isReady(id);
@@ -688,6 +698,15 @@ export class Coordinator {
 
   /** Ray's SchedulingClass: the function, its resources and its strategy. */
   private classKey(t: TaskEntry): string {
+    // Calls of one remote function share their resources object: the last key usually fits.
+    const last = this.lastClass;
+    if (last && last.fnId === t.spec.fnId && last.strategy === t.spec.strategy && last.resources === t.spec.resources) return last.key;
+    const key = this.computeClassKey(t);
+    this.lastClass = { fnId: t.spec.fnId, strategy: t.spec.strategy, resources: t.spec.resources, key };
+    return key;
+  }
+
+  private computeClassKey(t: TaskEntry): string {
     const s = t.spec.strategy;
     const strat = typeof s === 'string' ? s : `${s.nodeId}/${s.soft}`;
     let key = `${t.spec.fnId}|${strat}`;

@@ -64,6 +64,8 @@ interface WorkerSlot {
   outbox: ToWorker[];
   transfer: Transferable[];
   flushQueued: boolean;
+  /** `flush` bound to this slot, queued as a microtask without a closure per message. */
+  flushNow: () => void;
   dead: boolean;
 }
 
@@ -366,6 +368,7 @@ export class Node {
   private spawn(actorId: ActorId | null): WorkerSlot {
     const ep = this.deps.createWorker();
     const w: WorkerSlot = {
+      flushNow: () => this.flush(w),
       id: this.deps.ids.workerId(),
       ep,
       loaded: new Set(),
@@ -394,7 +397,7 @@ export class Node {
     if (transfer) w.transfer.push(...transfer);
     if (!w.flushQueued) {
       w.flushQueued = true;
-      queueMicrotask(() => this.flush(w));
+      queueMicrotask(w.flushNow);
     }
   }
 
@@ -437,22 +440,19 @@ export class Node {
       this.deps.send({ type: 'task_started', taskId: spec.taskId, workerId: w.id, atMs: performance.timeOrigin + performance.now() });
     }
     const { objs: args, transfer } = withTransferableCopies(a.args!, TRANSFER_ARG_MIN_BYTES);
-    this.post(
-      w,
-      {
-        type: 'run',
-        taskId: spec.taskId,
-        fnId: spec.fnId,
-        name: spec.name,
-        args,
-        numReturns: spec.numReturns,
-        backpressure: spec.generatorBackpressure,
-        transferResults: spec.kind === 'normal',
-        gpu: (spec.resources.GPU ?? 0) > 0,
-        ...(spec.method !== undefined ? { method: spec.method } : {}),
-      },
-      transfer,
-    );
+    const run: Extract<ToWorker, { type: 'run' }> = {
+      type: 'run',
+      taskId: spec.taskId,
+      fnId: spec.fnId,
+      name: spec.name,
+      args,
+      numReturns: spec.numReturns,
+      backpressure: spec.generatorBackpressure,
+      transferResults: spec.kind === 'normal',
+      gpu: (spec.resources.GPU ?? 0) > 0,
+    };
+    if (spec.method !== undefined) (run as { method?: string }).method = spec.method;
+    this.post(w, run, transfer);
   }
 
   private createActor(a: Assignment): void {
