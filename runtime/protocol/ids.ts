@@ -38,8 +38,17 @@ export class IdGenerator {
 
 /** The ObjectId of a task's i-th return value (0-based), or of a generator's i-th item. */
 export function returnId(taskId: TaskId, index: number): ObjectId {
-  return (taskId + '.' + index) as ObjectId;
+  if (index !== 0) return (taskId + '.' + index) as ObjectId;
+  // One task's first return id is asked for several times in a row along its path: the same
+  // string each time saves building and hashing it again for every map lookup.
+  if (taskId !== lastReturnTask) {
+    lastReturnTask = taskId;
+    lastReturnId = (taskId + '.0') as ObjectId;
+  }
+  return lastReturnId;
 }
+let lastReturnTask: TaskId | undefined;
+let lastReturnId = '' as ObjectId;
 
 /** The task that produced an object, when it was produced by one (not by `put`). */
 export function taskIdOf(objectId: ObjectId): TaskId | undefined {

@@ -8,7 +8,10 @@ export interface Channel<Out> {
 
 export class LocalChannel<T> implements Channel<T> {
   private queue: T[] = [];
+  /** The array the last batch was delivered from, emptied for the next one to reuse. */
+  private spare: T[] = [];
   private scheduled = false;
+  private readonly flushNow = (): void => this.flush();
   private closed = false;
 
   constructor(private readonly deliver: (msg: T) => void) {}
@@ -18,17 +21,22 @@ export class LocalChannel<T> implements Channel<T> {
     this.queue.push(msg);
     if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(() => this.flush());
+      queueMicrotask(this.flushNow);
     }
   }
 
   private flush(): void {
     this.scheduled = false;
     const batch = this.queue;
-    this.queue = [];
-    for (const m of batch) {
-      if (this.closed) return;
-      this.deliver(m);
+    this.queue = this.spare;
+    try {
+      for (const m of batch) {
+        if (this.closed) return;
+        this.deliver(m);
+      }
+    } finally {
+      batch.length = 0;
+      this.spare = batch;
     }
   }
 
