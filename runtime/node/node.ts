@@ -312,12 +312,15 @@ export class Node {
 
   /** Hands queued tasks to workers: idle ones first, new ones while resources last, busy ones for short tasks. */
   private drain(): void {
-    if (this.queue.length === 0) return;
-    const rest: Assignment[] = [];
-    for (const a of this.queue) {
-      if (!this.tryStart(a)) rest.push(a);
+    const q = this.queue;
+    if (q.length === 0) return;
+    // Compacted in place: what could not start keeps its order.
+    let kept = 0;
+    for (let i = 0; i < q.length; i++) {
+      const a = q[i]!;
+      if (!this.tryStart(a)) q[kept++] = a;
     }
-    this.queue = rest;
+    q.length = kept;
   }
 
   private tryStart(a: Assignment): boolean {

@@ -15,7 +15,9 @@ export type WorkerFactory = () => WorkerEndpoint;
 export function browserWorkerEndpoint(worker: Worker): WorkerEndpoint {
   return {
     post(batch, transfer) {
-      worker.postMessage(batch, transfer);
+      // Without a transfer list when there is nothing to move: the browser skips converting one.
+      if (transfer.length > 0) worker.postMessage(batch, transfer);
+      else worker.postMessage(batch);
     },
     listen(onMessages, onError) {
       worker.onmessage = (ev: MessageEvent<readonly FromWorker[]>) => onMessages(ev.data);

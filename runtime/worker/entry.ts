@@ -30,7 +30,10 @@ function flush(): void {
   const t = transfer;
   outbox = [];
   transfer = [];
-  if (batch.length > 0) toNode.postMessage(batch, t);
+  if (batch.length > 0) {
+    if (t.length > 0) toNode.postMessage(batch, t);
+    else toNode.postMessage(batch);
+  }
 }
 
 function post(msg: FromWorker, tr?: Transferable[]): void {
