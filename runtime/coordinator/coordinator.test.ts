@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { taskWireError, toWireError, wireError } from '../api/errors.ts';
-import { returnId, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import { returnId, type ActorId, type FunctionId, type NodeId, type ObjectId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
 import type { FunctionDescriptor, ResourceSet, TaskSpec } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import { Coordinator, type NodeLink } from './coordinator.ts';
+import { makeTaskSpec } from '../protocol/task-spec.fixture.ts';
 
 type RunTask = Extract<CoordinatorToNode, { type: 'run_task' }>;
 
@@ -32,22 +33,7 @@ function fnDesc(fnId: FunctionId = FN, kind: FunctionDescriptor['kind'] = 'funct
 
 let seq = 0;
 function taskSpec(over: Partial<TaskSpec> = {}): TaskSpec {
-  return {
-    taskId: `t${seq++}` as TaskId,
-    kind: 'normal',
-    name: 'f',
-    fnId: FN,
-    args: [],
-    numReturns: 1,
-    resources: { CPU: 1 },
-    maxRetries: 0,
-    retryExceptions: false,
-    strategy: 'DEFAULT',
-    enableTaskEvents: true,
-    generatorBackpressure: 0,
-    callerId: 'driver',
-    ...over,
-  };
+  return makeTaskSpec({ fnId: FN, ...over });
 }
 
 function actorSpec(over: { maxRestarts?: number; maxTaskRetries?: number; name?: string } = {}): TaskSpec {

@@ -3,6 +3,7 @@ import { returnId, type FunctionId, type NodeId, type ObjectId, type TaskId } fr
 import type { CoordinatorToNode, NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
 import type { TaskSpec } from '../protocol/task-spec.ts';
 import { Coordinator, type NodeLink } from './coordinator.ts';
+import { makeTaskSpec } from '../protocol/task-spec.fixture.ts';
 
 class FakeLink implements NodeLink {
   readonly sent: CoordinatorToNode[] = [];
@@ -23,25 +24,9 @@ const FN = 'fn' as FunctionId;
 const n1 = 'n1' as NodeId;
 const o = (s: string) => s as ObjectId;
 const tick = () => new Promise((r) => setTimeout(r, 0));
-let seq = 0;
 
 function spec(over: Partial<TaskSpec> = {}): TaskSpec {
-  return {
-    taskId: `lt${seq++}` as TaskId,
-    kind: 'normal',
-    name: 'f',
-    fnId: FN,
-    args: [],
-    numReturns: 1,
-    resources: { CPU: 1 },
-    maxRetries: 0,
-    retryExceptions: false,
-    strategy: 'DEFAULT',
-    enableTaskEvents: false,
-    generatorBackpressure: 0,
-    callerId: 'driver',
-    ...over,
-  };
+  return makeTaskSpec({ fnId: FN, enableTaskEvents: false, ...over });
 }
 
 function setup() {

@@ -7,6 +7,7 @@ import { INLINE_OBJECT_MAX_BYTES } from './constants.ts';
 import { Node } from './node.ts';
 import { ObjectStore } from './object-store.ts';
 import type { WorkerEndpoint } from './worker-endpoint.ts';
+import { makeTaskSpec } from '../protocol/task-spec.fixture.ts';
 
 /** An in-memory Web Worker: records the batches it is posted, and lets the test answer. */
 class FakeWorker implements WorkerEndpoint {
@@ -49,25 +50,9 @@ class FakeWorker implements WorkerEndpoint {
 
 const FN = 'fn-f' as FunctionId;
 const fnDesc: FunctionDescriptor = { fnId: FN, kind: 'function', name: 'f', source: '(x) => x', scope: [], options: {} };
-let seq = 0;
 
 function taskSpec(over: Partial<TaskSpec> = {}): TaskSpec {
-  return {
-    taskId: `t${seq++}` as TaskId,
-    kind: 'normal',
-    name: 'f',
-    fnId: FN,
-    args: [],
-    numReturns: 1,
-    resources: { CPU: 1 },
-    maxRetries: 0,
-    retryExceptions: false,
-    strategy: 'DEFAULT',
-    enableTaskEvents: true,
-    generatorBackpressure: 0,
-    callerId: 'driver',
-    ...over,
-  };
+  return makeTaskSpec({ fnId: FN, ...over });
 }
 
 /** Lets queued microtasks (the node's batched posts) run. */
