@@ -23,11 +23,12 @@ import type {
 import type { WireError } from '../protocol/wire-error.ts';
 import { ActorDirectory, type ActorEntry } from './actor-directory.ts';
 import { GeneratorStreams } from './generator-streams.ts';
-import { MAX_RECONSTRUCTIONS, PIPELINE_MAX_TASK_MS, PIPELINE_TASKS_PER_CPU } from './constants.ts';
+import { MAX_RECONSTRUCTIONS, PIPELINE_TASKS_PER_CPU } from './constants.ts';
 import { ObjectDirectory } from './object-directory.ts';
 import { ObjectLifetimes } from './object-lifetimes.ts';
 import { place, type NodeView, type SpreadState } from './scheduling-policy.ts';
 import { TaskEvents } from './task-events.ts';
+import { TaskDurations } from '../common/task-durations.ts';
 
 /** Sends control messages to one node. */
 export interface NodeLink {
@@ -74,11 +75,6 @@ export interface TaskEntry {
   argsHeld?: boolean;
 }
 
-interface FnStats {
-  avgMs: number;
-  n: number;
-}
-
 export interface ObjectLocation {
   readonly obj?: SerializedObject;
   readonly nodes: readonly NodeId[];
@@ -95,7 +91,7 @@ export class Coordinator {
   private readonly tasks = new Map<TaskId, TaskEntry>();
   private lastClass: { fnId: FunctionId; strategy: TaskSpec['strategy']; resources: TaskSpec['resources']; key: string } | undefined;
   private readonly fns = new Map<FunctionId, FunctionDescriptor>();
-  private readonly fnStats = new Map<FunctionId, FnStats>();
+  private readonly durations = new TaskDurations();
   private readonly objects = new ObjectDirectory();
   private readonly actors = new ActorDirectory();
   private readonly generators = new GeneratorStreams((taskId, consumed) => {
@@ -729,8 +725,7 @@ export class Coordinator {
   /** Short tasks may queue at a busy node so its workers never wait for the next one. */
   private tryPipeline(t: TaskEntry, feasible: readonly NodeId[]): boolean {
     if (t.spec.kind !== 'normal' || t.spec.strategy === 'SPREAD') return false;
-    const st = this.fnStats.get(t.spec.fnId);
-    if (!st || st.n < 2 || st.avgMs > PIPELINE_MAX_TASK_MS) return false;
+    if (!this.durations.isShort(t.spec.fnId)) return false;
     let best: NodeState | undefined;
     for (const id of feasible) {
       const n = this.nodes.get(id)!;
@@ -891,7 +886,7 @@ export class Coordinator {
     t.workerId = msg.workerId;
     t.startedAtMs = msg.startMs;
     t.endedAtMs = msg.endMs;
-    if (t.spec.kind === 'normal') this.recordDuration(t.spec.fnId, msg.endMs - msg.startMs);
+    if (t.spec.kind === 'normal') this.durations.record(t.spec.fnId, msg.endMs - msg.startMs);
     if (t.cancelled) {
       this.finish(t, 'FAILED');
     } else if (msg.error) {
@@ -910,15 +905,6 @@ export class Coordinator {
       this.finish(t, 'FINISHED');
     }
     this.drain();
-  }
-
-  private recordDuration(fnId: FunctionId, ms: number): void {
-    const s = this.fnStats.get(fnId);
-    if (!s) this.fnStats.set(fnId, { avgMs: ms, n: 1 });
-    else {
-      s.avgMs = s.avgMs * 0.8 + ms * 0.2;
-      s.n++;
-    }
   }
 
   private onTaskFailed(t: TaskEntry, err: WireError, system: boolean): void {

@@ -4,8 +4,6 @@
 export const CANCEL_GRACE_MS = 1000;
 /** Short tasks a busy worker may hold queued behind the one it runs. */
 export const WORKER_PIPELINE_DEPTH = 16;
-/** A function whose tasks take less than this on average is "short" and may be pipelined. */
-export const PIPELINE_MAX_TASK_MS = 2;
 /** Workers beyond the CPU count that blocked tasks may cause to start. */
 export const EXTRA_WORKERS_MAX = 256;
 /** Results up to this size go inline to the coordinator; larger ones stay in this node's store. */

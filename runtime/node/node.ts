@@ -18,13 +18,13 @@ import {
   GET_REFETCH_DELAY_MS,
   GET_REFETCH_MAX,
   INLINE_OBJECT_MAX_BYTES,
-  PIPELINE_MAX_TASK_MS,
   STATS_INTERVAL_MS,
   TRANSFER_ARG_MIN_BYTES,
   WORKER_PIPELINE_DEPTH,
 } from './constants.ts';
 import type { ObjectStore } from './object-store.ts';
 import type { WorkerEndpoint, WorkerFactory } from './worker-endpoint.ts';
+import { TaskDurations } from '../common/task-durations.ts';
 
 export interface NodeDeps {
   readonly nodeId: NodeId;
@@ -86,7 +86,7 @@ export class Node {
   private readonly total: ResourceSet;
   private readonly available: Record<string, number>;
   private readonly fns = new Map<FunctionId, FunctionDescriptor>();
-  private readonly fnAvgMs = new Map<FunctionId, { avg: number; n: number }>();
+  private readonly durations = new TaskDurations();
   private readonly assignments = new Map<TaskId, Assignment>();
   private queue: Assignment[] = [];
   private readonly workers = new Set<WorkerSlot>();
@@ -305,11 +305,6 @@ export class Node {
 
   // ───────────────────────────── scheduling ─────────────────────────────
 
-  private isShort(fnId: FunctionId): boolean {
-    const s = this.fnAvgMs.get(fnId);
-    return s !== undefined && s.n >= 2 && s.avg < PIPELINE_MAX_TASK_MS;
-  }
-
   /** Hands queued tasks to workers: idle ones first, new ones while resources last, busy ones for short tasks. */
   private drain(): void {
     const q = this.queue;
@@ -335,7 +330,7 @@ export class Node {
         return true;
       }
     }
-    if (this.isShort(a.spec.fnId)) {
+    if (this.durations.isShort(a.spec.fnId)) {
       const shape = shapeKey(need);
       let best: WorkerSlot | undefined;
       for (const w of this.workers) {
@@ -507,7 +502,7 @@ export class Node {
         const a = w.tasks.get(msg.taskId);
         if (!a) return;
         this.finishOnWorker(w, a);
-        if (a.spec.kind === 'normal') this.recordDuration(a.spec.fnId, msg.endMs - msg.startMs);
+        if (a.spec.kind === 'normal') this.durations.record(a.spec.fnId, msg.endMs - msg.startMs);
         this.reportDone(a, w.id, msg.startMs, msg.endMs, msg.results, msg.error, false);
         return;
       }
@@ -558,15 +553,6 @@ export class Node {
         return;
       default:
         assertNever(msg);
-    }
-  }
-
-  private recordDuration(fnId: FunctionId, ms: number): void {
-    const s = this.fnAvgMs.get(fnId);
-    if (!s) this.fnAvgMs.set(fnId, { avg: ms, n: 1 });
-    else {
-      s.avg = s.avg * 0.8 + ms * 0.2;
-      s.n++;
     }
   }
 
