@@ -6,7 +6,6 @@ export default defineConfig({
   test: {
     include: ['runtime/**/*.test.ts', 'signaling/**/*.test.ts'],
     environment: 'node',
-    passWithNoTests: true,
     testTimeout: 10_000,
   },
 });

@@ -158,12 +158,20 @@ export async function runGpuMatmul(ray: Webray, options: GpuMatmulOptions): Prom
   let maxErr = 0;
   const perNode: Record<string, number> = {};
   const adapters = new Set<string>();
+  let complete = true;
   results.forEach((r, i) => {
-    const offset = parts[i]!.start * n;
-    for (let j = 0; j < r.c.length; j++) maxErr = Math.max(maxErr, Math.abs(r.c[j]! - expected[offset + j]!));
+    const part = parts[i]!;
+    const offset = part.start * n;
+    const want = part.rows * n;
+    // A block of the wrong length (truncated read-back, wrong dims) is wrong, whatever its values.
+    if (r.c.length !== want) complete = false;
+    for (let j = 0; j < want; j++) {
+      const got = r.c[j];
+      maxErr = got === undefined ? Infinity : Math.max(maxErr, Math.abs(got - expected[offset + j]!));
+    }
     perNode[r.node] = (perNode[r.node] ?? 0) + 1;
     adapters.add(r.adapter);
   });
   const maxRelativeError = scale > 0 ? maxErr / scale : maxErr;
-  return { n, blocks: parts.length, maxRelativeError, correct: maxRelativeError < 1e-4, perNode, adapters: [...adapters], elapsedMs, cpuMs };
+  return { n, blocks: parts.length, maxRelativeError, correct: complete && maxRelativeError < 1e-4, perNode, adapters: [...adapters], elapsedMs, cpuMs };
 }

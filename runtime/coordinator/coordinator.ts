@@ -4,7 +4,7 @@
 
 import { wireError } from '../api/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { add, fits, subtract } from '../common/resources.ts';
+import { add, subtract } from '../common/resources.ts';
 import type { ClientRequest } from '../protocol/client-requests.ts';
 import { returnId, taskIdOf, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, RefUpdate, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
@@ -1155,12 +1155,6 @@ export class Coordinator {
 
   get selfNodeId(): NodeId {
     return this.selfId;
-  }
-
-  /** Whether the task fits somewhere at all (for tests of pure placement). */
-  feasibleSomewhere(resources: ResourceSet): boolean {
-    for (const n of this.nodes.values()) if (n.alive && fits(resources, n.total)) return true;
-    return false;
   }
 }
 
