@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['runtime/**/*.test.ts', 'signaling/**/*.test.ts'],
+    include: ['runtime/**/*.test.ts', 'signaling/**/*.test.ts', 'scripts/**/*.test.ts'],
     environment: 'node',
     testTimeout: 10_000,
   },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ActorId, FunctionId, TaskId } from '../protocol/ids.ts';
 import type { TaskSpec, TaskState } from '../protocol/task-spec.ts';
 import { ActorDirectory } from './actor-directory.ts';
-import type { TaskEntry } from './coordinator.ts';
+import type { TaskEntry } from './task-entry.ts';
 
 const ACTOR = 'a1' as ActorId;
 

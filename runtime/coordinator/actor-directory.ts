@@ -4,7 +4,7 @@
 import type { ActorId, NodeId } from '../protocol/ids.ts';
 import type { ActorInfo, TaskSpec } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
-import type { TaskEntry } from './coordinator.ts';
+import type { TaskEntry } from './task-entry.ts';
 
 export type ActorState = 'PENDING_CREATION' | 'ALIVE' | 'RESTARTING' | 'DEAD';
 

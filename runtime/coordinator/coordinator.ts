@@ -22,6 +22,7 @@ import type {
 } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import { ActorDirectory, type ActorEntry } from './actor-directory.ts';
+import type { TaskEntry } from './task-entry.ts';
 import { GeneratorStreams } from './generator-streams.ts';
 import { MAX_RECONSTRUCTIONS, PIPELINE_TASKS_PER_CPU } from './constants.ts';
 import { ObjectDirectory } from './object-directory.ts';
@@ -49,30 +50,6 @@ interface NodeState extends NodeView {
   pipelined: number;
   readonly running: Set<TaskId>;
   stats: ObjectStoreStats;
-}
-
-export interface TaskEntry {
-  readonly spec: TaskSpec;
-  state: TaskState;
-  nodeId: NodeId | null;
-  workerId: string | null;
-  /** Attempts started so far (1 on the first run). */
-  attempt: number;
-  depsPending: number;
-  pendingReason: string | null;
-  readonly submittedAtMs: number;
-  startedAtMs: number | null;
-  endedAtMs: number | null;
-  error: string | null;
-  /** Holds `spec.resources` on its node (false when pipelined). */
-  reserved: boolean;
-  blocked: boolean;
-  cancelled: boolean;
-  children: TaskId[] | undefined;
-  /** Its scheduling class while it holds a place on a node (set at dispatch). */
-  schedClass?: string | undefined;
-  /** It keeps its ObjectRef arguments alive (until it ends, or its lineage entry takes over). */
-  argsHeld?: boolean;
 }
 
 export interface ObjectLocation {

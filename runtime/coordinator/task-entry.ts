@@ -1,0 +1,27 @@
+// One row of the coordinator's task table: a submitted task, its state and where it runs.
+import type { NodeId, TaskId } from '../protocol/ids.ts';
+import type { TaskSpec, TaskState } from '../protocol/task-spec.ts';
+
+export interface TaskEntry {
+  readonly spec: TaskSpec;
+  state: TaskState;
+  nodeId: NodeId | null;
+  workerId: string | null;
+  /** Attempts started so far (1 on the first run). */
+  attempt: number;
+  depsPending: number;
+  pendingReason: string | null;
+  readonly submittedAtMs: number;
+  startedAtMs: number | null;
+  endedAtMs: number | null;
+  error: string | null;
+  /** Holds `spec.resources` on its node (false when pipelined). */
+  reserved: boolean;
+  blocked: boolean;
+  cancelled: boolean;
+  children: TaskId[] | undefined;
+  /** Its scheduling class while it holds a place on a node (set at dispatch). */
+  schedClass?: string | undefined;
+  /** It keeps its ObjectRef arguments alive (until it ends, or its lineage entry takes over). */
+  argsHeld?: boolean;
+}
