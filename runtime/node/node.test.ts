@@ -314,6 +314,42 @@ describe('Node: cancellation', () => {
     expect(w.terminated).toBe(true);
   });
 
+  it('terminates a task that ignores its cancel exactly 1 s after the cancel (README: 1 s grace period), and replaces its worker', async () => {
+    vi.useFakeTimers();
+    const { node, run, workerOf, done } = setup({ CPU: 1 });
+    const t = run(taskSpec());
+    await vi.advanceTimersByTimeAsync(0);
+    const w = workerOf(t)!;
+    node.handle({ type: 'cancel_task', taskId: t.taskId, force: false });
+    // The task's body ignores the abort (a synchronous loop): its worker never answers.
+    await vi.advanceTimersByTimeAsync(999);
+    expect(w.terminated).toBe(false);
+    expect(done(t.taskId)).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(w.terminated).toBe(true);
+    expect(done(t.taskId)).toMatchObject({ systemFailure: true, error: { name: 'WorkerCrashedError' } });
+    expect(done(t.taskId)?.error?.message).toContain('did not stop within 1000 ms');
+    // The CPU went back with a fresh worker: the next task runs at once, elsewhere.
+    const next = run(taskSpec());
+    await vi.advanceTimersByTimeAsync(0);
+    expect(workerOf(next)).toBeDefined();
+    expect(workerOf(next)).not.toBe(w);
+  });
+
+  it('counts the grace period from the cancel, not from the task’s start', async () => {
+    vi.useFakeTimers();
+    const { node, run, workerOf } = setup({ CPU: 1 });
+    const t = run(taskSpec());
+    await vi.advanceTimersByTimeAsync(0);
+    const w = workerOf(t)!;
+    await vi.advanceTimersByTimeAsync(5000); // the task has run for 5 s
+    node.handle({ type: 'cancel_task', taskId: t.taskId, force: false });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(w.terminated).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(w.terminated).toBe(true);
+  });
+
   it('keeps the worker when the cancelled task stops within the grace period', async () => {
     vi.useFakeTimers();
     const { node, run, workerOf } = setup({ CPU: 1 });
@@ -321,6 +357,8 @@ describe('Node: cancellation', () => {
     await vi.advanceTimersByTimeAsync(0);
     const w = workerOf(t)!;
     node.handle({ type: 'cancel_task', taskId: t.taskId, force: false });
+    // It stops at the last moment of the grace period.
+    await vi.advanceTimersByTimeAsync(999);
     w.reply({ type: 'done', taskId: t.taskId, startMs: 0, endMs: 1, error: { name: 'TaskCancelledError', message: 'cancelled' } });
     await vi.advanceTimersByTimeAsync(2000);
     expect(w.terminated).toBe(false);

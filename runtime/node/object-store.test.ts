@@ -26,6 +26,30 @@ function same(a: SerializedObject | undefined, b: SerializedObject): boolean {
   return x[x.length - 1] === y[y.length - 1];
 }
 
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** A spill store whose first write, once started, waits for the test to let it finish. */
+class GatedSpillStore extends MemorySpillStore {
+  private readonly started = deferred<ObjectId[]>();
+  private readonly release = deferred<void>();
+  /** Resolves with the ids whose manifests the first write carries, as soon as it starts. */
+  readonly writeStarted = this.started.promise;
+
+  override async write(chunks: readonly SpillChunk[], manifests: readonly SpillManifest[]): Promise<void> {
+    this.started.resolve(manifests.map((m) => m.id));
+    await this.release.promise;
+    return super.write(chunks, manifests);
+  }
+
+  finishWrite(): void {
+    this.release.resolve();
+  }
+}
+
 function makeStore(memoryMiB: number, spill = new MemorySpillStore()): { store: ObjectStore; spill: MemorySpillStore } {
   const store = new ObjectStore({ memoryBytes: memoryMiB * MiB, spill, nodeId: 'node-test' });
   store.start();
@@ -120,15 +144,19 @@ describe('ObjectStore', () => {
   });
 
   it('deletes an object freed while it was being written', async () => {
-    const { store, spill } = makeStore(1, new MemorySpillStore({ delayMs: 20 }));
+    const spill = new GatedSpillStore();
+    const { store } = makeStore(1, spill);
     store.put(id('a'), big(1, 1));
     store.put(id('b'), big(1, 2));
-    await new Promise((r) => setTimeout(r, 5));
+    // The spill of `a` (the least recently used) is in flight: free it now, before it commits.
+    expect(await spill.writeStarted).toEqual([id('a')]);
     store.free([id('a')]);
+    spill.finishWrite();
     await store.idle();
-    await new Promise((r) => setTimeout(r, 50));
-    expect(spill.objectCount).toBe(0);
-    expect(store.stats().objects).toBe(1);
+    expect(spill.writes).toBe(1); // the write did commit its manifest...
+    expect(spill.objectCount).toBe(0); // ...and the freed object was deleted again
+    expect(spill.usedBytes).toBe(0);
+    expect(store.stats()).toMatchObject({ objects: 1, spilledBytes: 0, memoryBytes: MiB });
   });
 
   it('refuses new objects with ObjectStoreFullError when memory and quota are both used up, and recovers once objects are freed', async () => {
