@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from './server.ts';
+import { listen, startServer, type RunningServer } from './server.ts';
 import { runnerFiles, startTaskOrigin, type RunningTaskOrigin } from './task-origin.ts';
 
 /** A request that sends the path exactly as given (fetch would normalise `..` segments away). */
@@ -23,6 +23,30 @@ function rawRequest(
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Closes a probe listener. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+}
+
+/**
+ * A loopback port that is free and whose successor is free too, found by listening on both; the
+ * probes are closed before it returns. Throws (never returns a guess) when no pair turns up.
+ */
+async function consecutiveFreePorts(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const low = createServer();
+    const base = await listen(low, 0, '127.0.0.1');
+    const high = createServer();
+    const pair = base < 65535 && (await listen(high, base + 1, '127.0.0.1').then(() => true, () => false));
+    await closeServer(low);
+    if (pair) {
+      await closeServer(high);
+      return base;
+    }
+  }
+  throw new Error('no two consecutive free loopback ports in 20 tries');
 }
 
 /** A stand-in for dist/ as `vite build` leaves it, with the manifest naming the runner's chunks. */
@@ -209,18 +233,17 @@ describe('webray server with its task origin', () => {
     } finally {
       await explicit.close();
     }
-    // port + 1: take a free port, then start on it (a race with other processes is possible but rare).
-    const probe = await startTaskOrigin({ host: '127.0.0.1', port: 0, distDir: root });
-    const base = probe.port;
-    await probe.close();
-    if (base < 65535) {
-      const next = await startServer({ host: '127.0.0.1', port: base, distDir: path.join(root, 'dist'), log: () => {} }).catch(
-        () => undefined,
-      );
-      if (next) {
-        expect(next.taskPort).toBe(base + 1);
-        await next.close();
-      }
+    // port + 1: the server must take `base` and `base + 1`. Both are held while probed and released
+    // just before the server binds them; should another process take one in that instant, the
+    // server fails to start and so does this test, loudly.
+    const base = await consecutiveFreePorts();
+    const next = await startServer({ host: '127.0.0.1', port: base, distDir: path.join(root, 'dist'), log: () => {} });
+    try {
+      expect(next.port).toBe(base);
+      expect(next.taskPort).toBe(base + 1);
+      expect((await fetch(`${next.taskUrl}/runner.html`)).status).toBe(200);
+    } finally {
+      await next.close();
     }
   });
 
