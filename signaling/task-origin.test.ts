@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from './server.ts';
+import { listen, startServer, type RunningServer } from './server.ts';
 import { runnerFiles, startTaskOrigin, type RunningTaskOrigin } from './task-origin.ts';
 
 /** A request that sends the path exactly as given (fetch would normalise `..` segments away). */
@@ -23,6 +23,30 @@ function rawRequest(
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Closes a probe listener. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+}
+
+/**
+ * A loopback port that is free and whose successor is free too, found by listening on both; the
+ * probes are closed before it returns. Throws (never returns a guess) when no pair turns up.
+ */
+async function consecutiveFreePorts(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const low = createServer();
+    const base = await listen(low, 0, '127.0.0.1');
+    const high = createServer();
+    const pair = base < 65535 && (await listen(high, base + 1, '127.0.0.1').then(() => true, () => false));
+    await closeServer(low);
+    if (pair) {
+      await closeServer(high);
+      return base;
+    }
+  }
+  throw new Error('no two consecutive free loopback ports in 20 tries');
 }
 
 /** A stand-in for dist/ as `vite build` leaves it, with the manifest naming the runner's chunks. */
@@ -56,6 +80,52 @@ async function fakeDist(root: string): Promise<string> {
   return dist;
 }
 
+/**
+ * The headers the README's isolation model rests on, spelled out here rather than read from
+ * TASK_ORIGIN_HEADERS so that a change to that table has to change this test too. The task origin
+ * sends them on every response, errors included.
+ */
+const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
+  // Its own agent cluster, hence (Chromium) a renderer process apart from the volunteer page.
+  'origin-agent-cluster': '?1',
+  // Embeddable by the cross-origin-isolated volunteer page, and cross-origin isolated itself
+  // (SharedArrayBuffer in task workers).
+  'cross-origin-embedder-policy': 'require-corp',
+  'cross-origin-resource-policy': 'cross-origin',
+  'cross-origin-opener-policy': 'same-origin',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+};
+
+/**
+ * The runner's Content-Security-Policy, directive by directive: scripts from itself, Blob URLs and
+ * `new Function` only (no other origin's scripts), workers from itself and Blob URLs, network
+ * access anywhere, no plugins, no <base> or form posts.
+ */
+const RUNNER_CSP: Readonly<Record<string, string[]>> = {
+  'default-src': ["'self'"],
+  'script-src': ["'self'", "'unsafe-eval'", 'blob:'],
+  'worker-src': ["'self'", 'blob:'],
+  'connect-src': ['*', 'blob:', 'data:'],
+  'img-src': ['*', 'blob:', 'data:'],
+  'object-src': ["'none'"],
+  'base-uri': ["'none'"],
+  'form-action': ["'none'"],
+};
+
+/** A CSP header as directive name → sorted sources; a repeated directive (browsers ignore all but the first) fails. */
+function cspDirectives(header: unknown): Record<string, string[]> {
+  expect(typeof header, 'content-security-policy').toBe('string');
+  const directives: Record<string, string[]> = {};
+  for (const part of String(header).split(';')) {
+    const [name, ...sources] = part.trim().split(/\s+/);
+    if (name === undefined || name === '') continue;
+    expect(directives, `directive ${name} given twice`).not.toHaveProperty(name.toLowerCase());
+    directives[name.toLowerCase()] = sources.sort();
+  }
+  return directives;
+}
+
 describe('task origin', () => {
   let root: string;
   let dist: string;
@@ -82,18 +152,26 @@ describe('task origin', () => {
     expect(files.get('/runner.html')).toBe(path.join(dist, 'runner.html'));
   });
 
-  it('serves /runner.html with headers that let a cross-origin-isolated page embed it', async () => {
+  it('serves /runner.html as HTML (its headers: see the isolation test below)', async () => {
     const res = await fetch(`${origin.url}/runner.html`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
-    expect(res.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
-    const csp = res.headers.get('content-security-policy') ?? '';
-    expect(csp).toMatch(/script-src [^;]*'unsafe-eval'/);
-    expect(csp).toMatch(/worker-src [^;]*blob:/);
-    expect(csp).toContain("object-src 'none'");
-    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(await res.text()).toContain('<title>webray task runner</title>');
+  });
+
+  it('sends the isolation headers, Origin-Agent-Cluster included, on every response', async () => {
+    const responses = {
+      'GET /runner.html': await rawRequest(origin.url, '/runner.html'),
+      'HEAD /runner.html': await rawRequest(origin.url, '/runner.html', 'HEAD'),
+      'GET runner script': await rawRequest(origin.url, '/assets/runner-AbC1.js'),
+      'GET 404': await rawRequest(origin.url, '/index.html'),
+      'POST 405': await rawRequest(origin.url, '/runner.html', 'POST'),
+    };
+    expect(Object.values(responses).map((r) => r.status)).toEqual([200, 200, 200, 404, 405]);
+    for (const [what, res] of Object.entries(responses)) {
+      for (const [name, value] of Object.entries(ISOLATION_HEADERS)) expect(res.headers[name], `${what}: ${name}`).toBe(value);
+      expect(cspDirectives(res.headers['content-security-policy']), what).toEqual(RUNNER_CSP);
+    }
   });
 
   it('serves the runner script and its imports as JavaScript, and answers HEAD', async () => {
@@ -195,6 +273,16 @@ describe('webray server with its task origin', () => {
     expect(JSON.parse(viaLocalhost.body)).toEqual({ taskOrigin: `http://localhost:${server.taskPort}` });
   });
 
+  it('gives the task origin no CORS access to the main origin', async () => {
+    // Task code runs as the task origin; what the main origin serves must stay unreadable to it.
+    const paths = ['/', '/join', '/webray.js', '/config.json', '/socket.io/?EIO=4&transport=polling'];
+    for (const p of paths) {
+      const res = await rawRequest(server.url, p, 'GET', { origin: server.taskUrl });
+      expect(res.status, p).toBe(200);
+      expect(Object.keys(res.headers).filter((h) => h.startsWith('access-control-')), p).toEqual([]);
+    }
+  });
+
   it('uses port + 1 by default, an explicit taskPort, and an explicit public task origin', async () => {
     const explicit = await startServer({
       host: '127.0.0.1',
@@ -209,18 +297,17 @@ describe('webray server with its task origin', () => {
     } finally {
       await explicit.close();
     }
-    // port + 1: take a free port, then start on it (a race with other processes is possible but rare).
-    const probe = await startTaskOrigin({ host: '127.0.0.1', port: 0, distDir: root });
-    const base = probe.port;
-    await probe.close();
-    if (base < 65535) {
-      const next = await startServer({ host: '127.0.0.1', port: base, distDir: path.join(root, 'dist'), log: () => {} }).catch(
-        () => undefined,
-      );
-      if (next) {
-        expect(next.taskPort).toBe(base + 1);
-        await next.close();
-      }
+    // port + 1: the server must take `base` and `base + 1`. Both are held while probed and released
+    // just before the server binds them; should another process take one in that instant, the
+    // server fails to start and so does this test, loudly.
+    const base = await consecutiveFreePorts();
+    const next = await startServer({ host: '127.0.0.1', port: base, distDir: path.join(root, 'dist'), log: () => {} });
+    try {
+      expect(next.port).toBe(base);
+      expect(next.taskPort).toBe(base + 1);
+      expect((await fetch(`${next.taskUrl}/runner.html`)).status).toBe(200);
+    } finally {
+      await next.close();
     }
   });
 
