@@ -1,9 +1,9 @@
 // Loads the library the server serves at /webray.js. Pages never bundle the runtime: every page
-// of the origin imports this one copy at run time (API.md, "Loading it").
+// of the origin imports this one copy at run time (docs/api.md, "Loading it").
 
 import type * as WebrayModule from '../runtime/index.ts';
 
-/** The public API (API.md), typed from the runtime's own entry point; only the types are imported. */
+/** The public API (docs/api.md), typed from the runtime's own entry point; only the types are imported. */
 export type Webray = typeof WebrayModule;
 export type {
   NodeHandle,

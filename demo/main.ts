@@ -1,6 +1,6 @@
 // The demo page (`/`): composition root. Wires the session (start a cluster or local mode), the
 // jobs, the live cluster view, the timeline and the playground. Nothing starts on load: the
-// person clicks (API.md, "Loading it").
+// person clicks (docs/api.md, "Loading it").
 import { ClusterView } from './cluster-view.ts';
 import { byId } from './dom.ts';
 import { GpuPanel } from './gpu-panel.ts';

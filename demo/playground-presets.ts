@@ -1,4 +1,4 @@
-// Programs for the playground, taken from API.md's examples: each runs as the body of an async
+// Programs for the playground, taken from the examples of docs/api.md: each runs as the body of an async
 // function with `ray` and `print` in scope, and what it returns is shown.
 
 export interface Preset {

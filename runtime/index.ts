@@ -1,5 +1,5 @@
 // webray's public surface and its composition root: `init` wires the coordinator, this tab's
-// node and the driver together; everything else is the API of api/ray-api.ts (see API.md).
+// node and the driver together; everything else is the API of api/ray-api.ts (see docs/api.md).
 
 import { currentCore } from './api/core.ts';
 import { validateInitOptions, type InitOptions } from './api/options.ts';
@@ -30,7 +30,7 @@ export type { NodeInfo, TaskInfo, TaskState, TraceEvent, ResourceSet } from './p
 export type { NodeHandle } from './session/volunteer-session.ts';
 /**
  * @internal Workers isolated on the server's task origin (runtime/node/isolated-workers.ts), exported
- * for the browser tests; not part of API.md.
+ * for the browser tests; not part of the API (docs/api.md).
  */
 export {
   createIsolatedWorkerFactory as __createIsolatedWorkerFactory,
@@ -56,7 +56,7 @@ export interface JoinOptions {
   readonly label?: string;
   /**
    * Where shipped task code runs. 'origin' (default): in workers on the server's separate task
-   * origin, unable to reach this page's storage or cookies (README, "Isolation model").
+   * origin, unable to reach this page's storage or cookies (docs/isolation.md).
    * 'none': in this page's own workers — only for clusters whose code you trust.
    */
   readonly isolation?: 'origin' | 'none';
@@ -100,13 +100,13 @@ function assertIdle(what: string): void {
 
 /**
  * @internal A node's object store and its IndexedDB spill store, exported for the spill and restore
- * benchmarks (bench/groups/object-store.js); not part of API.md.
+ * benchmarks (bench/groups/object-store.js); not part of the API (docs/api.md).
  */
 export { ObjectStore as __ObjectStore } from './node/object-store.ts';
 export { IdbSpillStore as __IdbSpillStore } from './node/idb-spill-store.ts';
 
 /**
- * @internal Test hooks of the object store, not part of API.md. `spillQuotaBytes` makes the next
+ * @internal Test hooks of the object store, not part of the API (docs/api.md). `spillQuotaBytes` makes the next
  * init/join's spill store behave as if IndexedDB's quota ran out past that many bytes (the real
  * quota is gigabytes, too much for a test to fill).
  */

@@ -1,5 +1,5 @@
 // Headless Chromium as every browser run of this project starts it (tests, benchmarks, `npm run
-// demo`): the flags BROWSER-FACTS.md found necessary here, and where the browser is.
+// demo`): the flags docs/browser-facts.md found necessary here, and where the browser is.
 import { existsSync } from 'node:fs';
 
 /** Quiet networking, WebRTC between tabs on loopback (needs the fake media UI to gather ICE

@@ -1,4 +1,4 @@
-// Signaling server tunables, units in their names (BROWSER-FACTS.md: "Noticing a dead tab").
+// Signaling server tunables, units in their names (docs/browser-facts.md, "Noticing a dead tab").
 
 /** Largest socket.io message the server reads; a bigger one closes that client's connection. */
 export const MAX_HTTP_BUFFER_BYTES = 1_000_000;

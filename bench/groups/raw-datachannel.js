@@ -6,7 +6,7 @@
 // opens in webray), with the SDP (ICE candidates inside, gathered before it is handed over)
 // carried by Playwright: no signaling server. webray-cluster runs its rows on the same pages.
 (() => {
-  /** Largest data-channel message (BROWSER-FACTS: Chromium's SCTP max message size). */
+  /** Largest data-channel message (docs/browser-facts.md: Chromium's SCTP max message size). */
   const MESSAGE_BYTES = 256 * 1024;
   /** Stop sending while this much is queued (the queue overflows near 16 MiB). */
   const HIGH_WATER_BYTES = 8 * 1024 * 1024;

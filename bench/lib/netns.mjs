@@ -1,4 +1,4 @@
-// Re-runs the benchmark inside a loopback-only network namespace (BROWSER-FACTS: browser runs
+// Re-runs the benchmark inside a loopback-only network namespace (docs/browser-facts.md: browser runs
 // keep all traffic on loopback), so server and Chromium see nothing but 127.0.0.1.
 import { spawnSync } from 'node:child_process';
 

@@ -82,7 +82,7 @@ function samplingTask(
   }
   return { task, attempt, node, done, inside };
 }
-// `ray` inside samplingTask is the worker's global (API.md, "Code shipping"); declared for the type checker.
+// `ray` inside samplingTask is the worker's global (docs/api.md, "Code shipping"); declared for the type checker.
 declare const ray: Webray;
 
 /** Sums the reports: the furthest attempt of each task counts for the estimate, all attempts for the nodes. */

@@ -36,7 +36,7 @@ function partition(collection: number[]): [number[], number, number[]] {
   return [lesser, pivot, greater];
 }
 
-/** Sorts `collection`; inside a worker, `quickSort` is its own remote handle (API.md, "Code shipping"). */
+/** Sorts `collection`; inside a worker, `quickSort` is its own remote handle (docs/api.md, "Code shipping"). */
 async function quickSort(collection: number[], leafSize: number): Promise<number[]> {
   if (collection.length <= leafSize) return collection.sort((a, b) => a - b);
   const [lesser, pivot, greater] = partition(collection);

@@ -1,5 +1,5 @@
 // What a tab offers: CPUs (navigator.hardwareConcurrency unless told) and a GPU when WebGPU
-// gives a hardware adapter — a software fallback adapter only when numGpus is given (API.md).
+// gives a hardware adapter — a software fallback adapter only when numGpus is given (docs/api.md).
 
 import type { ResourceSet } from '../protocol/task-spec.ts';
 import {

@@ -1,4 +1,4 @@
-// Transport tunables, units in their names (BROWSER-FACTS.md: data channel limits).
+// Transport tunables, units in their names (docs/browser-facts.md, "Data channels").
 
 /** Largest frame put on a data channel (Chromium's SCTP max message is 256 KiB). */
 export const MAX_FRAME_BYTES = 256 * 1024;
