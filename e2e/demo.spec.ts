@@ -20,7 +20,7 @@ async function startCluster(page: Page, opts: { cpus?: number } = {}): Promise<s
   await page.goto('/');
   if (opts.cpus !== undefined) await page.getByLabel('CPUs this tab offers').fill(String(opts.cpus));
   await page.getByRole('button', { name: 'Start cluster' }).click();
-  await expect(page.getByRole('status').filter({ hasText: /^Cluster lab-\w+ is running/ })).toBeVisible({ timeout: 20_000 });
+  await expect(page.getByRole('status').filter({ hasText: /^Cluster lab-\w+ is running/ })).toBeVisible({ timeout: 60_000 });
   const link = await page.getByLabel('Invite link').inputValue();
   expect(link).toMatch(/\/join\?cluster=lab-\w+&token=\w+$/);
   return link;
@@ -45,7 +45,7 @@ async function joinByLink(browser: Browser, link: string, spec: VolunteerSpec = 
 }
 
 async function volunteersConnected(page: Page, n: number): Promise<void> {
-  await expect(page.getByRole('status', { name: 'Volunteers connected' })).toHaveText(String(n), { timeout: 20_000 });
+  await expect(page.getByRole('status', { name: 'Volunteers connected' })).toHaveText(String(n), { timeout: 60_000 });
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
@@ -95,9 +95,9 @@ test('a cluster with two volunteers joined by the invite link runs Monte Carlo Ï
   await expect(perNode).toHaveCount(4);
   await expect(perNode.filter({ hasText: 'coordinator' })).toHaveCount(1);
 
-  // A volunteer saw the work: tasks run and data sent.
+  // A volunteer saw the work: tasks run and data sent (its figures refresh every 500 ms).
   for (const v of volunteers) {
-    await expect(v.getByRole('definition').first()).not.toHaveText('0', { timeout: 5_000 });
+    await expect(v.getByRole('definition').first()).not.toHaveText('0', { timeout: 30_000 });
   }
 
   // Task counts by state include the finished sampling tasks; the throughput chart has a figure.
@@ -143,7 +143,8 @@ test('pressing Leave on a volunteer mid-job leaves at once; the job still comple
   await expect(leaves.getByText(/^Running \d+ tasks? right now/)).toBeVisible({ timeout: 60_000 });
   await leaves.getByRole('button', { name: 'Leave' }).click();
   expect(Number(await bar.getAttribute('aria-valuenow'))).toBeLessThan(100);
-  await expect(leaves.getByRole('status')).toContainText('You left cluster', { timeout: 5_000 });
+  // Shown within ms of the click; the cap only bounds the wait on a loaded machine.
+  await expect(leaves.getByRole('status')).toContainText('You left cluster', { timeout: 30_000 });
   await expect(leaves.getByRole('button', { name: 'Join again' })).toBeVisible();
   await screenshot(leaves, 'volunteer-left');
 
@@ -221,7 +222,7 @@ test('a volunteer is told when the coordinator goes away and can join again; a w
   await expect(intruder.getByRole('status')).toHaveText('Not joined.');
 
   await demo.getByRole('button', { name: 'Stop' }).click();
-  await expect(volunteer.getByRole('status')).toContainText('went away', { timeout: 15_000 });
+  await expect(volunteer.getByRole('status')).toContainText('went away', { timeout: 30_000 });
   await expect(volunteer.getByRole('button', { name: 'Join again' })).toBeEnabled();
   await expect(volunteer.getByRole('button', { name: 'Leave' })).toBeHidden();
   await screenshot(volunteer, 'volunteer-coordinator-gone');

@@ -5,6 +5,11 @@
 import type { ObjectRef } from '../runtime/index.ts';
 import { test, expect } from './fixtures.ts';
 
+declare global {
+  // A ref a test keeps in the page between evaluate calls.
+  var e2eRef: ObjectRef<unknown>;
+}
+
 test.describe('Ray Core examples', () => {
   test.use({ initOptions: { numCpus: 4 } });
 
@@ -137,13 +142,20 @@ test.describe('Ray Core examples', () => {
   });
 
   test('cancel: a blocking operation is cancelled and ray.get raises TaskCancelledError', async ({ rayPage }) => {
-    const out = await rayPage.evaluate(async () => {
+    await rayPage.evaluate(() => {
       const ray = globalThis.ray;
       const blockingOperation = ray.remote(async function blockingOperation() {
         await new Promise((r) => setTimeout(r, 10_000_000));
       });
-      const objRef = blockingOperation.remote();
-      await new Promise((r) => setTimeout(r, 50));
+      globalThis.e2eRef = blockingOperation.remote();
+    });
+    // Cancelled while it runs, as in the example.
+    await expect
+      .poll(() => rayPage.evaluate(async () => (await globalThis.ray.tasks({ state: 'RUNNING' })).map((t) => t.name)), { message: 'running tasks' })
+      .toEqual(['blockingOperation']);
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const objRef = globalThis.e2eRef;
       ray.cancel(objRef);
       try {
         await ray.get(objRef);
@@ -159,18 +171,40 @@ test.describe('Ray Core examples', () => {
   test('wait: results are processed in completion order, not submission order', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
-      const work = ray.remote(async (id: number, ms: number) => {
-        await new Promise((r) => setTimeout(r, ms));
+      // The example's tasks of different lengths, with the lengths made certain: each task ends
+      // when the page tells it to (local mode's workers share the page's origin, so a
+      // BroadcastChannel reaches them), 3 first, then 1, 2 and 0, the next one only once the
+      // page has processed the one before.
+      const channel = new BroadcastChannel('e2e-wait-order');
+      const started = new Set<number>();
+      const allStarted = new Promise<void>((resolve) => {
+        channel.onmessage = (e: MessageEvent<{ started: number }>) => {
+          started.add(e.data.started);
+          if (started.size === 4) resolve();
+        };
+      });
+      const work = ray.remote(async (id: number) => {
+        const ch = new BroadcastChannel('e2e-wait-order');
+        await new Promise<void>((resolve) => {
+          ch.onmessage = (e: MessageEvent<{ end: number }>) => e.data.end === id && resolve();
+          ch.postMessage({ started: id });
+        });
+        ch.close();
         return id;
       });
-      const durations = [450, 150, 300, 0];
-      let refs = durations.map((ms, id) => work.remote(id, ms));
+      const completionOrder = [3, 1, 2, 0];
+      let refs = [0, 1, 2, 3].map((id) => work.remote(id));
+      await allStarted;
+      channel.postMessage({ end: completionOrder[0] });
       const processed: number[] = [];
       while (refs.length > 0) {
         const [ready, notReady] = await ray.wait(refs, { numReturns: 1 });
         processed.push(await ray.get(ready[0]!));
         refs = notReady;
+        const next = completionOrder[processed.length];
+        if (next !== undefined) channel.postMessage({ end: next });
       }
+      channel.close();
       return processed;
     });
     expect(out).toEqual([3, 1, 2, 0]);
@@ -237,8 +271,13 @@ test.describe('Ray Core patterns on one CPU', () => {
         busy(40);
         return ray.get(child); // blocking here lends the CPU to the child
       });
-      return ray.get([parent.remote(), parent.remote()], { timeoutMs: 5000 });
+      // Without the lent CPU the children would wait forever: the cap makes that a GetTimeoutError.
+      // Typically done in ~200 ms.
+      const t0 = performance.now();
+      const results = await ray.get([parent.remote(), parent.remote()], { timeoutMs: 30_000 });
+      return { results, ms: performance.now() - t0 };
     });
-    expect(out).toEqual([42, 42]);
+    test.info().annotations.push({ type: 'nested tasks on one CPU took', description: `${out.ms.toFixed(0)} ms` });
+    expect(out.results).toEqual([42, 42]);
   });
 });

@@ -35,6 +35,8 @@ interface Harness {
 
 declare global {
   var isoHarness: Harness;
+  // Whether a task sent to a terminated worker was answered.
+  var isoLate: { answered: boolean };
 }
 
 async function startHarness(page: Page, path = '/join'): Promise<{ pageOrigin: string; taskOrigin: string }> {
@@ -248,20 +250,19 @@ test.describe('isolated workers on the task origin', () => {
 
   test('a worker that calls close() says so through its port', async ({ page }) => {
     await startHarness(page);
-    const exit = await page.evaluate(async () => {
+    const w = await page.evaluate(async () => {
       const w = isoHarness.spawn();
       await isoHarness.run(w, `() => { setTimeout(() => close(), 0); return 1; }`, []);
-      for (let i = 0; i < 100 && !isoHarness.workers[w]!.received.some((m) => m.type === 'exit'); i++) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return isoHarness.workers[w]!.received.find((m) => m.type === 'exit');
+      return w;
     });
-    expect(exit).toEqual({ type: 'exit', reason: 'called close()' });
+    await expect
+      .poll(() => page.evaluate((w) => isoHarness.workers[w]!.received.find((m) => m.type === 'exit'), w), { message: "the worker's exit message" })
+      .toEqual({ type: 'exit', reason: 'called close()' });
   });
 
   test("a worker's error event reaches onError through the runner", async ({ page }) => {
     await startHarness(page);
-    const errors = await page.evaluate(async () => {
+    const w = await page.evaluate(async () => {
       const w = isoHarness.spawn();
       // The worker's own handler swallows errors outside tasks (preventDefault); defeat it so the
       // error reaches the Worker object in the runner, as a load failure would.
@@ -273,11 +274,10 @@ test.describe('isolated workers on the task origin', () => {
         return 'armed';
       };
       await isoHarness.run(w, breakOut.toString(), []);
-      for (let i = 0; i < 100 && isoHarness.workers[w]!.errors.length === 0; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return isoHarness.workers[w]!.errors;
+      return w;
     });
+    await expect.poll(() => page.evaluate((w) => isoHarness.workers[w]!.errors.length, w), { message: 'errors reported for the worker' }).toBeGreaterThan(0);
+    const errors = await page.evaluate((w) => isoHarness.workers[w]!.errors, w);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain('boom outside any task');
   });
@@ -292,29 +292,33 @@ test.describe('isolated workers on the task origin', () => {
     });
     await expect.poll(() => isolatedWorkers().length).toBe(2);
 
-    const late = await page.evaluate(async () => {
+    await page.evaluate(() => {
       isoHarness.workers[0]!.ep.terminate();
       isoHarness.workers[0]!.ep.terminate(); // idempotent
-      // Nothing answers a terminated worker's endpoint.
-      const pending = isoHarness.run(0, '() => 1', []).then(() => 'answered');
-      const silence = new Promise((r) => setTimeout(() => r('silent'), 300));
-      return Promise.race([pending, silence]);
+      // A task for the terminated worker, which must never be answered.
+      globalThis.isoLate = { answered: false };
+      void isoHarness.run(0, '() => 1', []).then(() => (globalThis.isoLate.answered = true));
     });
-    expect(late).toBe('silent');
+    // The worker is gone from the browser...
     await expect.poll(() => isolatedWorkers().length).toBe(1);
-    // The other worker still works.
+    // ...and the other worker, asked after the terminated one, answers through the same runner:
+    // by then an answer to the terminated worker's task would have come too.
     expect(await page.evaluate(async () => (await isoHarness.run(1, '() => 7', [])).results![0]!.v)).toBe(7);
+    expect(
+      await page.evaluate(() => ({ answered: globalThis.isoLate.answered, received: isoHarness.workers[0]!.received.filter((m) => m.type === 'done').length })),
+    ).toEqual({ answered: false, received: 1 });
 
     const after = await page.evaluate(async () => {
       isoHarness.isolated.close();
       isoHarness.isolated.close(); // idempotent
       const frames = document.querySelectorAll('iframe').length;
       const w = isoHarness.spawn(); // after close: fails at once, through onError
-      await new Promise((r) => setTimeout(r, 50));
-      return { frames, errors: isoHarness.workers[w]!.errors };
+      return { frames, w };
     });
     expect(after.frames).toBe(0);
-    expect(after.errors).toEqual(['the isolated task runner was closed']);
+    await expect
+      .poll(() => page.evaluate((w) => isoHarness.workers[w]!.errors, after.w), { message: 'errors reported for a worker spawned after close()' })
+      .toEqual(['the isolated task runner was closed']);
     await expect.poll(() => isolatedWorkers().length).toBe(0);
   });
 
@@ -347,9 +351,11 @@ test.describe('isolated workers on the task origin', () => {
       );
       return { sameOrigin, missing, ms: performance.now() - t0, frames: document.querySelectorAll('iframe').length };
     }, taskOrigin);
+    test.info().annotations.push({ type: 'runner start timeout of 500 ms fired after', description: `${out.ms.toFixed(0)} ms` });
     expect(out.sameOrigin).toContain("on this page's own origin");
     expect(out.missing).toContain('did not start within 500 ms');
-    expect(out.ms).toBeLessThan(5000);
+    // The 500 ms asked for, not the 15 s default: typically ~510 ms.
+    expect(out.ms).toBeLessThan(10_000);
     expect(out.frames).toBe(1); // only the harness's own runner frame is left
   });
 
@@ -364,6 +370,9 @@ test.describe('isolated workers on the task origin', () => {
       return (performance.now() - t0) / n;
     });
     console.log(`isolated worker: ${ms.toFixed(3)} ms per sequential task round trip (run → done)`);
+    test.info().annotations.push({ type: 'isolated worker round trip', description: `${ms.toFixed(3)} ms` });
+    // Typically ~0.5 ms, a few ms on a loaded machine: the bound only catches a timer or a relay
+    // hop per message creeping into the path.
     expect(ms).toBeLessThan(20);
   });
 });
