@@ -2,6 +2,11 @@
 // maxConcurrency, named actors, kill, handles as values, constructor failure, restarts and task
 // retries after a crashed actor worker, and the runtime context inside a method.
 import { test, expect } from './fixtures.ts';
+import { installStateWaits } from './state-waits.ts';
+
+// Calls that must be running at the same time wait at a gate the test opens once it has seen them
+// all there (state-waits.ts), instead of sleeping and hoping they overlap.
+test.beforeEach(({ rayPage }) => installStateWaits(rayPage));
 
 test.describe('actors', () => {
   test.use({ initOptions: { numCpus: 2 } });
@@ -78,13 +83,17 @@ test.describe('actors', () => {
   test('maxConcurrency 3 runs three async calls at once; maxConcurrency 1 runs them one by one', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
+      const marks = globalThis.listenMarks();
+      const gate = globalThis.taskGate;
       class Sleeper {
         active = 0;
         peak = 0;
-        async sleep(ms: number) {
+        /** Waits at gate `wait` when given one, else sleeps `ms`. */
+        async sleep(ms: number, wait?: string) {
           this.active++;
           this.peak = Math.max(this.peak, this.active);
-          await new Promise((r) => setTimeout(r, ms));
+          if (wait) await gate(wait);
+          else await new Promise((r) => setTimeout(r, ms));
           this.active--;
           return ms;
         }
@@ -92,33 +101,42 @@ test.describe('actors', () => {
           return this.peak;
         }
       }
-      const run = async (maxConcurrency: number) => {
-        const s = ray.remote(Sleeper).options({ maxConcurrency }).remote();
-        await ray.get(s.getPeak.remote());
-        const t0 = performance.now();
-        await ray.get([s.sleep.remote(300), s.sleep.remote(300), s.sleep.remote(300)]);
-        const ms = performance.now() - t0;
-        return { ms, peak: await ray.get(s.getPeak.remote()) };
-      };
-      return { three: await run(3), one: await run(1) };
+      const Remote = ray.remote({ scope: { gate } }, Sleeper);
+      // maxConcurrency 3: all three calls are inside the method at once, waiting at the gate.
+      const s3 = Remote.options({ maxConcurrency: 3 }).remote();
+      await ray.get(s3.getPeak.remote());
+      const threeRefs = [1, 2, 3].map(() => s3.sleep.remote(0, 'three'));
+      await marks.wait('waiting:three', 3);
+      marks.open('three');
+      await ray.get(threeRefs);
+      const three = { peak: await ray.get(s3.getPeak.remote()) };
+      // maxConcurrency 1: three 300 ms calls, which would overlap if they were allowed to.
+      const s1 = Remote.options({ maxConcurrency: 1 }).remote();
+      await ray.get(s1.getPeak.remote());
+      const t0 = performance.now();
+      await ray.get([s1.sleep.remote(300), s1.sleep.remote(300), s1.sleep.remote(300)]);
+      const ms = performance.now() - t0;
+      return { three, one: { ms, peak: await ray.get(s1.getPeak.remote()) } };
     });
     expect(out.three.peak).toBe(3);
-    expect(out.three.ms).toBeLessThan(700); // ~one sleep, not three
     expect(out.one.peak).toBe(1);
-    expect(out.one.ms).toBeGreaterThanOrEqual(880);
+    expect(out.one.ms).toBeGreaterThanOrEqual(880); // one after the other
   });
 
   test('an async actor runs calls concurrently by default; a class without async methods runs one call at a time', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
+      const marks = globalThis.listenMarks();
+      const gate = globalThis.taskGate;
       const AsyncActor = ray.remote(
+        { scope: { gate } },
         class AsyncActor {
           active = 0;
           peak = 0;
-          async sleep(ms: number) {
+          async hold() {
             this.active++;
             this.peak = Math.max(this.peak, this.active);
-            await new Promise((r) => setTimeout(r, ms));
+            await gate('async');
             this.active--;
             return this.peak;
           }
@@ -141,7 +159,11 @@ test.describe('actors', () => {
       );
       const a = AsyncActor.remote();
       const s = SyncActor.remote();
-      const asyncPeaks = await ray.get([1, 2, 3, 4].map(() => a.sleep.remote(200)));
+      // All four calls are inside the method at once, waiting at the gate.
+      const asyncRefs = [1, 2, 3, 4].map(() => a.hold.remote());
+      await marks.wait('waiting:async', 4);
+      marks.open('async');
+      const asyncPeaks = await ray.get(asyncRefs);
       const syncPeaks = await ray.get([1, 2, 3].map(() => s.sleep.remote(100)));
       return { asyncPeak: Math.max(...asyncPeaks), syncPeak: Math.max(...syncPeaks) };
     });
@@ -233,13 +255,17 @@ test.describe('actors', () => {
   test('ray.kill fails the running call and every later call with ActorDiedError', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
+      const marks = globalThis.listenMarks();
+      const mark = globalThis.taskMark;
       const Slow = ray.remote(
+        { scope: { mark } },
         class Slow {
           n = 0;
           incr() {
             return ++this.n;
           }
           async nap(ms: number) {
+            mark('nap started');
             await new Promise((r) => setTimeout(r, ms));
             return 'woke';
           }
@@ -247,8 +273,8 @@ test.describe('actors', () => {
       );
       const s = Slow.remote();
       const before = await ray.get(s.incr.remote());
-      const running = s.nap.remote(5000);
-      await new Promise((r) => setTimeout(r, 100));
+      const running = s.nap.remote(30_000);
+      await marks.wait('nap started');
       const t0 = performance.now();
       ray.kill(s);
       const settle = (p: Promise<unknown>) =>
@@ -264,7 +290,7 @@ test.describe('actors', () => {
     expect(out.before).toBe(1);
     expect(out.runningResult.ok).toBe(false);
     expect(out.runningResult.died).toBe(true);
-    expect(out.runningMs).toBeLessThan(1000);
+    expect(out.runningMs).toBeLessThan(5_000); // typically ~10 ms; the call itself would take 30 s
     expect(out.later.ok).toBe(false);
     expect(out.later.died).toBe(true);
   });
@@ -480,22 +506,30 @@ test.describe('actors', () => {
   test("ray.getRuntimeContext() inside a method names the actor, also after an await in concurrent calls", async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
+      const marks = globalThis.listenMarks();
+      const gate = globalThis.taskGate;
       const Who = ray.remote(
+        { scope: { gate } },
         class Who {
           sync() {
             const ctx = ray.getRuntimeContext();
             return { actorId: ctx.actorId, taskId: ctx.taskId, nodeId: ctx.nodeId, workerId: ctx.workerId };
           }
-          async later(ms: number) {
-            await new Promise((r) => setTimeout(r, ms));
+          async later(wait: string | null) {
+            if (wait) await gate(wait);
+            else await new Promise((r) => setTimeout(r, 20));
             return ray.getRuntimeContext().actorId;
           }
         },
       );
       const w = Who.remote();
       const ctx = await ray.get(w.sync.remote());
-      // The short call ends while the long one is still waiting.
-      const [long, short] = await ray.get([w.later.remote(200), w.later.remote(20)]);
+      // The short call ends while the long one is still waiting at its gate.
+      const longRef = w.later.remote('long');
+      await marks.wait('waiting:long');
+      const short = await ray.get(w.later.remote(null));
+      marks.open('long');
+      const long = await ray.get(longRef);
       const plainTask = await ray.get(ray.remote(() => ray.getRuntimeContext().actorId).remote());
       return { handleId: w.actorId, ctx, long, short, plainTask, driver: ray.getRuntimeContext().actorId };
     });

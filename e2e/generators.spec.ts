@@ -2,6 +2,11 @@
 // and actor methods return an ObjectRefGenerator whose refs arrive while the task still runs;
 // an error mid-stream surfaces after the last good ref; backpressure pauses the producer.
 import { test, expect } from './fixtures.ts';
+import { installStateWaits } from './state-waits.ts';
+
+// A generator that must still be running when the driver gets an item waits at a gate the test
+// opens after that (state-waits.ts), instead of sleeping longer than delivery usually takes.
+test.beforeEach(({ rayPage }) => installStateWaits(rayPage));
 
 test.describe('generators', () => {
   test.use({ initOptions: { numCpus: 2 } });
@@ -37,24 +42,27 @@ test.describe('generators', () => {
     expect(out.empty).toEqual([]);
   });
 
-  test('an async generator hands out item 0 while it is still sleeping before item 1', async ({ rayPage }) => {
+  test('an async generator hands out item 0 while it is still waiting before item 1', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
-      const slowly = ray.remote(async function* slowly() {
-        yield { i: 0, at: Date.now() };
-        await new Promise((r) => setTimeout(r, 600));
-        yield { i: 1, at: Date.now() };
+      const marks = globalThis.listenMarks();
+      const gate = globalThis.taskGate;
+      const slowly = ray.remote({ scope: { gate } }, async function* slowly() {
+        yield 0;
+        await gate('item 1'); // no item 1 until the test opens the gate
+        yield 1;
       });
-      const received: { i: number; at: number; gotAt: number }[] = [];
-      for await (const ref of slowly.remote()) {
-        const v = await ray.get(ref);
-        received.push({ ...v, gotAt: Date.now() });
-      }
+      const received: number[] = [];
+      const consumer = (async () => {
+        for await (const ref of slowly.remote()) received.push(await ray.get(ref));
+      })();
+      // Item 0 reaches the driver while the generator is still running, waiting before item 1.
+      await globalThis.waitUntil('item 0 to reach the driver while the generator waits before item 1', () => received.length === 1);
+      marks.open('item 1');
+      await consumer;
       return received;
     });
-    expect(out.map((r) => r.i)).toEqual([0, 1]);
-    // Item 0 reached the driver well before the generator produced item 1.
-    expect(out[1]!.at - out[0]!.gotAt).toBeGreaterThan(300);
+    expect(out).toEqual([0, 1]);
   });
 
   test('a sync generator hands out each item as soon as it is yielded, before computing the next', async ({ rayPage }) => {
@@ -70,13 +78,15 @@ test.describe('generators', () => {
         }
       });
       const received: { i: number; at: number; gotAt: number }[] = [];
-      for await (const ref of busy.remote(3, 400)) received.push({ ...(await ray.get(ref)), gotAt: Date.now() });
+      for await (const ref of busy.remote(3, 1_000)) received.push({ ...(await ray.get(ref)), gotAt: Date.now() });
       return received;
     });
     expect(out.map((r) => r.i)).toEqual([0, 1, 2]);
-    // Item 0 arrives ~400 ms before item 1 is produced, not together with it.
-    expect(out[1]!.at - out[0]!.gotAt).toBeGreaterThan(200);
-    expect(out[2]!.at - out[1]!.gotAt).toBeGreaterThan(200);
+    // Each item reaches the driver before the next is produced, not together with it. A sync
+    // generator cannot wait at a gate, so its 1 s CPU-bound step is the margin: items typically
+    // arrive ~5–60 ms after they are yielded.
+    expect(out[0]!.gotAt).toBeLessThan(out[1]!.at);
+    expect(out[1]!.gotAt).toBeLessThan(out[2]!.at);
   });
 
   test('an error thrown mid-stream surfaces when getting the ref after the last good one, then the stream ends', async ({ rayPage }) => {
@@ -127,16 +137,20 @@ test.describe('generators', () => {
           yield i;
         }
       });
+      const n = 8;
       const consume = async (backpressure: number | undefined) => {
         const tally = Tally.remote();
-        const gen = (backpressure ? produce.options({ generatorBackpressureNumObjects: backpressure }) : produce).remote(tally, 8);
+        const gen = (backpressure ? produce.options({ generatorBackpressureNumObjects: backpressure }) : produce).remote(tally, n);
         let consumed = 0;
         let maxAhead = 0;
         const values: number[] = [];
         for await (const ref of gen) {
           consumed++;
           values.push(await ray.get(ref));
-          await new Promise((r) => setTimeout(r, 80)); // a slow consumer: the producer could run far ahead
+          // A slow consumer: before taking the next item, let the producer get as far ahead as it
+          // may — with backpressure, that many items; without, to the end of the stream.
+          const lead = Math.min(n, consumed + (backpressure ?? n));
+          await globalThis.waitUntil(`the producer to reach item ${lead}`, async () => (await ray.get(tally.count.remote())) >= lead);
           const produced = await ray.get(tally.count.remote());
           maxAhead = Math.max(maxAhead, produced - consumed);
         }
@@ -155,7 +169,10 @@ test.describe('generators', () => {
   test('actor generator methods stream too, reading the actor state, sync and async', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
+      const marks = globalThis.listenMarks();
+      const gate = globalThis.taskGate;
       const Feed = ray.remote(
+        { scope: { gate } },
         class Feed {
           prefix: string;
           constructor(prefix: string) {
@@ -166,8 +183,8 @@ test.describe('generators', () => {
           }
           async *ticks(n: number) {
             for (let i = 0; i < n; i++) {
-              yield { i, at: Date.now() };
-              await new Promise((r) => setTimeout(r, 300));
+              yield i;
+              await gate(`tick ${i + 1}`); // no next tick until the test opens the gate
             }
           }
         },
@@ -175,13 +192,19 @@ test.describe('generators', () => {
       const f = Feed.remote('line ');
       const lines: string[] = [];
       for await (const ref of f.lines.remote(3)) lines.push(await ray.get(ref));
-      const ticks: { i: number; at: number; gotAt: number }[] = [];
-      for await (const ref of f.ticks.remote(2)) ticks.push({ ...(await ray.get(ref)), gotAt: Date.now() });
+      const ticks: number[] = [];
+      const consumer = (async () => {
+        for await (const ref of f.ticks.remote(2)) ticks.push(await ray.get(ref));
+      })();
+      // Tick 0 reaches the driver while the method is still running, waiting before tick 1.
+      await globalThis.waitUntil('tick 0 to reach the driver while the method waits before tick 1', () => ticks.length === 1);
+      marks.open('tick 1');
+      marks.open('tick 2');
+      await consumer;
       return { lines, ticks };
     });
     expect(out.lines).toEqual(['line 0', 'line 1', 'line 2']);
-    expect(out.ticks.map((t) => t.i)).toEqual([0, 1]);
-    expect(out.ticks[1]!.at - out.ticks[0]!.gotAt).toBeGreaterThan(150);
+    expect(out.ticks).toEqual([0, 1]);
   });
 
   test('ray.get refuses an ObjectRefGenerator and says to iterate it', async ({ rayPage }) => {

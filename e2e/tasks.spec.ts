@@ -3,6 +3,12 @@
 // arguments, multiple returns, nested tasks, and tasks whose resources no node offers.
 import type { ObjectRef } from '../runtime/index.ts';
 import { expect, test } from './fixtures.ts';
+import { installStateWaits } from './state-waits.ts';
+
+// Tasks the test needs running at the same time wait at gates the test opens (state-waits.ts).
+// The `timeoutMs` of gets below are deadlines that turn a hang into a failure saying so, well
+// inside the test's own timeout; none of them is what a test measures.
+test.beforeEach(({ rayPage }) => installStateWaits(rayPage));
 
 /** What a named function expression sees under its own name in a worker: its remote handle. */
 type SelfHandle<A extends unknown[], R> = { remote(...args: A): ObjectRef<R> };
@@ -297,15 +303,26 @@ test.describe('ObjectRef arguments', () => {
   test('a task waits for its ObjectRef arguments before it runs', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
-      const slow = ray.remote(async (v: string) => {
-        await new Promise((r) => setTimeout(r, 300));
-        return { v, at: Date.now() };
+      const marks = globalThis.listenMarks();
+      const gate = globalThis.taskGate;
+      const slow = ray.remote({ scope: { gate } }, async function slow(v: string) {
+        await gate('slow'); // runs until the test opens its gate
+        return v;
       });
-      const after = ray.remote((dep: { v: string; at: number }) => ({ dep: dep.v, lag: Date.now() - dep.at }));
-      return ray.get(after.remote(slow.remote('ready') as unknown as { v: string; at: number }));
+      const after = ray.remote(function after(dep: string) {
+        return dep;
+      });
+      const ref = after.remote(slow.remote('ready') as unknown as string);
+      await marks.wait('waiting:slow');
+      const row = async (name: string) => (await ray.tasks()).find((t) => t.name === name);
+      // While its argument is being computed, the dependent task waits without a worker or a CPU.
+      const whileDepRuns = { state: (await row('after'))?.state, cpu: ray.availableResources().CPU, cpus: ray.clusterResources().CPU };
+      marks.open('slow');
+      return { dep: await ray.get(ref), whileDepRuns };
     });
     expect(out.dep).toBe('ready');
-    expect(out.lag).toBeGreaterThanOrEqual(0);
+    expect(out.whileDepRuns.state).toBe('PENDING_ARGS_AVAIL');
+    expect(out.whileDepRuns.cpu).toBe(out.whileDepRuns.cpus! - 1); // only slow holds one
   });
 
   test('a failed dependency fails the dependent task with the RayTaskError of the dependency', async ({ rayPage }) => {
@@ -451,7 +468,7 @@ test.describe('nested tasks', () => {
         return { inside: await ray.get(square.remote(3)), square };
       });
       const { inside, square } = await ray.get(maker.remote());
-      return { inside, isHandle: square instanceof ray.RemoteFunction, outside: await ray.get(square.remote(4), { timeoutMs: 5_000 }) };
+      return { inside, isHandle: square instanceof ray.RemoteFunction, outside: await ray.get(square.remote(4), { timeoutMs: 30_000 }) };
     });
     expect(out).toEqual({ inside: 9, isHandle: true, outside: 16 });
   });
@@ -498,7 +515,7 @@ test.describe('nested tasks', () => {
           return i;
         });
         const refs = Array.from({ length: 500 }, (_, i) => mixed.remote(i));
-        const values = await ray.get(refs, { timeoutMs: 15_000 });
+        const values = await ray.get(refs, { timeoutMs: 40_000 });
         return { inOrder: values.every((v, i) => v === i), available: ray.availableResources().CPU };
       });
       expect(out).toEqual({ inOrder: true, available: 2 });
@@ -510,7 +527,7 @@ test.describe('nested tasks', () => {
         const inc = ray.remote((x: number) => x + 1);
         let ref = inc.remote(0);
         for (let i = 1; i < 300; i++) ref = inc.remote(ref);
-        return ray.get(ref, { timeoutMs: 10_000 });
+        return ray.get(ref, { timeoutMs: 30_000 });
       });
       expect(v).toBe(300);
     });
@@ -529,7 +546,7 @@ test.describe('nested tasks', () => {
           return a + b;
         });
         const cpus = ray.clusterResources().CPU;
-        const value = await ray.get(fib.remote(6), { timeoutMs: 20_000 });
+        const value = await ray.get(fib.remote(6), { timeoutMs: 40_000 });
         const available = ray.availableResources().CPU;
         return { cpus, value, available };
       });
@@ -551,7 +568,7 @@ test.describe('nested tasks', () => {
         // More parents than the node will ever start workers for: if each freed CPU went to the
         // next parent in line, the pool would fill with blocked parents and no child would run.
         const refs = Array.from({ length: 300 }, () => f.remote());
-        const [ready] = await ray.wait(refs, { numReturns: refs.length, timeoutMs: 20_000 });
+        const [ready] = await ray.wait(refs, { numReturns: refs.length, timeoutMs: 40_000 });
         return { ready: ready.length, available: ray.availableResources().CPU };
       });
       expect(out).toEqual({ ready: 300, available: 1 });
@@ -563,10 +580,10 @@ test.describe('nested tasks', () => {
         const leaf = ray.remote((x: number) => x * 10);
         const parent = ray.remote({ scope: { leaf } }, async function parent() {
           const refs = [leaf.remote(1), leaf.remote(2)];
-          const [ready] = await ray.wait(refs, { numReturns: 2, timeoutMs: 5_000 });
+          const [ready] = await ray.wait(refs, { numReturns: 2, timeoutMs: 30_000 });
           return ready.length;
         });
-        return ray.get(parent.remote(), { timeoutMs: 10_000 });
+        return ray.get(parent.remote(), { timeoutMs: 40_000 });
       });
       expect(v).toBe(2);
     });
@@ -607,8 +624,9 @@ test.describe('resources', () => {
         return 1;
       });
       const ref = needsTpu.remote();
-      await new Promise((r) => setTimeout(r, 50));
-      const info = (await ray.tasks({ state: 'PENDING_NODE_ASSIGNMENT' })).find((t) => t.name === 'needsTpu');
+      const info = await globalThis.waitUntil('needsTpu to be pending with a reason', async () =>
+        (await ray.tasks({ state: 'PENDING_NODE_ASSIGNMENT' })).find((t) => t.name === 'needsTpu' && t.pendingReason),
+      );
       const got = await ray.get(ref, { timeoutMs: 100 }).then(
         () => 'resolved',
         (e: Error) => (e instanceof ray.GetTimeoutError ? 'GetTimeoutError' : e.message),
@@ -628,7 +646,7 @@ test.describe('resources', () => {
         return ray.getRuntimeContext().nodeId;
       });
       const run = (schedulingStrategy: Parameters<typeof where.options>[0]['schedulingStrategy']) =>
-        ray.get(where.options({ schedulingStrategy }).remote(), { timeoutMs: 5_000 }).then(
+        ray.get(where.options({ schedulingStrategy }).remote(), { timeoutMs: 30_000 }).then(
           (nodeId) => (nodeId === here ? 'here' : `elsewhere ${nodeId}`),
           (e: Error) => `${e instanceof ray.TaskUnschedulableError ? 'TaskUnschedulableError' : e.name}|${e.message}`,
         );
@@ -651,19 +669,27 @@ test.describe('resources', () => {
     test('numCpus decides how many tasks run side by side, and .options() overrides it per call', async ({ rayPage }) => {
       const out = await rayPage.evaluate(async () => {
         const ray = globalThis.ray;
-        const nap = ray.remote(async function nap() {
+        const marks = globalThis.listenMarks();
+        const gate = globalThis.taskGate;
+        // With a gate name it runs until the test opens that gate; without, it naps 150 ms.
+        const nap = ray.remote({ scope: { gate } }, async function nap(wait?: string) {
           const start = Date.now();
-          await new Promise((r) => setTimeout(r, 150));
+          if (wait) await gate(wait);
+          else await new Promise((r) => setTimeout(r, 150));
           return [start, Date.now()] as [number, number];
         });
         const overlap = ([a, b]: readonly [number, number][]) => a![0] < b![1] && b![0] < a![1];
-        const one = await ray.get([nap.remote(), nap.remote()]);
+        // Tasks that may run side by side are all seen running at once before any may end.
+        const together = async (n: number, opts: { numCpus: number }, name: string) => {
+          const refs = Array.from({ length: n }, () => nap.options(opts).remote(name));
+          await marks.wait(`waiting:${name}`, n);
+          marks.open(name);
+          return ray.get(refs);
+        };
+        const one = await together(2, { numCpus: 1 }, 'one');
         const both = nap.options({ numCpus: 2 });
-        const two = await ray.get([both.remote(), both.remote()]);
-        const half = nap.options({ numCpus: 0.5 });
-        const fourNaps = () => ray.get([half.remote(), half.remote(), half.remote(), half.remote()]);
-        await fourNaps(); // starts the extra workers, so the timed round does not wait for them
-        const four = await fourNaps();
+        const two = await ray.get([both.remote(), both.remote()]); // would overlap if allowed to
+        const four = await together(4, { numCpus: 0.5 }, 'four');
         const fourAtOnce = Math.max(...four.map((x) => x[0])) < Math.min(...four.map((x) => x[1]));
         return { one: overlap(one), two: overlap(two), fourAtOnce };
       });
