@@ -28,7 +28,7 @@
 // inside scripts/e2e.sh's `unshare -n` namespace too (the names live in the shared mount
 // namespace, the new network namespaces are linked to nothing).
 import { execFile, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -87,6 +87,10 @@ export interface Topology {
 export function topologyUnavailable(): string | undefined {
   if (process.platform !== 'linux') return 'network namespaces need Linux';
   if (process.getuid?.() !== 0) return 'building network namespaces needs root (run the e2e suite as root, e.g. in CI)';
+  // Root of a user namespace (scripts/e2e.sh's `unshare -rn` for a normal user) cannot name
+  // namespaces in the machine's /var/run/netns: only the initial user namespace maps all ids.
+  const uidMap = readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/);
+  if (uidMap.join(' ') !== '0 0 4294967295') return 'building network namespaces needs real root, not root of a user namespace (unshare -r)';
   for (const [cmd, args, pkg] of [
     ['ip', ['netns', 'list'], 'iproute2'],
     ['iptables', ['--version'], 'iptables'],
