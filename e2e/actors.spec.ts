@@ -1,4 +1,4 @@
-// Actors in local mode (API.md "Actors"): constructor arguments, state, per-caller ordering,
+// Actors in local mode (docs/api.md "Actors"): constructor arguments, state, per-caller ordering,
 // maxConcurrency, named actors, kill, handles as values, constructor failure, restarts and task
 // retries after a crashed actor worker, and the runtime context inside a method.
 import { test, expect } from './fixtures.ts';

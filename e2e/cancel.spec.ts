@@ -1,4 +1,4 @@
-// Cancellation in local mode (API.md "Cancellation"): a queued task never runs; a running task's
+// Cancellation in local mode (docs/api.md "Cancellation"): a queued task never runs; a running task's
 // signal is aborted and its get rejects TaskCancelledError at once; a sync body that ignores the
 // signal loses its Web Worker after the grace period (or at once with force) and the pool
 // replaces it; recursive cancel reaches the tasks it submitted; cancelled tasks are not retried.

@@ -1,6 +1,6 @@
 // A volunteer on a second "machine" — a separate Chromium process tree, started with
 // chromium.launchServer() — killed outright with SIGKILL mid-job, like a machine losing power
-// (BROWSER-FACTS.md, "To kill a browser like a crashed machine"). The cluster must lose only time.
+// (docs/browser-facts.md, "To kill a browser like a crashed machine"). The cluster must lose only time.
 import { chromium } from '@playwright/test';
 import { test, expect, joinAsVolunteer, openRayPage, runningOn, waitForAlive, waitForDead } from './cluster-helpers.ts';
 

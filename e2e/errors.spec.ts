@@ -1,9 +1,10 @@
-// Failures in local mode (API.md "Errors", task options): remote errors rebuilt as RayTaskError,
+// Failures in local mode (docs/api.md "Errors", task options): remote errors rebuilt as RayTaskError,
 // the error classes, retries of system failures (a worker that dies) and of application errors,
 // and options refused before anything runs.
 import type { Page } from '@playwright/test';
 import type { ActorHandle } from '../runtime/index.ts';
 import { expect, test } from './fixtures.ts';
+import { installStateWaits } from './state-waits.ts';
 
 /** Counts a task's attempts from inside them: an actor outlives the workers the attempts run on. */
 interface Attempts {
@@ -217,41 +218,48 @@ test.describe('task errors', () => {
   });
 
   test('get of a list rejects as soon as one element fails, without waiting for the rest, in the driver and in a task', async ({ rayPage }) => {
+    await installStateWaits(rayPage);
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;
-      const slow = ray.remote(async function slow() {
-        await new Promise((r) => setTimeout(r, 1_500));
+      const marks = globalThis.listenMarks();
+      const gate = globalThis.taskGate;
+      // `slow` runs until the test opens its gate, after both gets have rejected: a get that waited
+      // for it would end in GetTimeoutError instead.
+      const slow = ray.remote({ scope: { gate } }, async function slow(name: string) {
+        await gate(name);
         return 'slow';
       });
       const fails = ray.remote(async function fails(): Promise<string> {
-        await new Promise((r) => setTimeout(r, 50));
         throw new RangeError('early failure');
       });
-      const timed = async (p: Promise<unknown>) => {
-        const t0 = performance.now();
-        const outcome = await p.then(
+      const outcome = (p: Promise<unknown>) =>
+        p.then(
           () => 'resolved',
-          (e: Error) => `${e instanceof ray.RayTaskError}|${e.message}`,
+          (e: Error) => `${e instanceof ray.GetTimeoutError ? 'GetTimeoutError' : e instanceof ray.RayTaskError}|${e.message}`,
         );
-        return { outcome, fast: performance.now() - t0 < 1_000 };
-      };
-      const inDriver = await timed(ray.get([slow.remote(), fails.remote()]));
-      const inTask = ray.remote({ scope: { slow, fails } }, async function inTask() {
-        const t0 = performance.now();
+      const DEADLINE_MS = 30_000; // turns a get that waits for slow into a failure, not a hang
+      const inDriver = await outcome(ray.get([slow.remote('driver'), fails.remote()], { timeoutMs: DEADLINE_MS }));
+      const inTask = ray.remote({ scope: { slow, fails, DEADLINE_MS } }, async function inTask() {
         try {
-          await ray.get([slow.remote(), fails.remote()]);
+          await ray.get([slow.remote('task'), fails.remote()], { timeoutMs: DEADLINE_MS });
           return 'resolved';
         } catch (e) {
-          return `${(e as Error).message}|fast=${performance.now() - t0 < 1_000}`;
+          return `${e instanceof ray.GetTimeoutError ? 'GetTimeoutError' : e instanceof ray.RayTaskError}|${(e as Error).message}`;
         }
       });
-      return { inDriver, inTask: await ray.get(inTask.remote()) };
+      const inTaskOutcome = await ray.get(inTask.remote());
+      const slowStillWaiting = marks.count('waiting:driver') === 1 && marks.count('waiting:task') === 1;
+      marks.open('driver');
+      marks.open('task');
+      marks.close();
+      return { inDriver, inTask: inTaskOutcome, slowStillWaiting };
     });
-    expect(out.inDriver).toEqual({ outcome: expect.stringMatching(/^true\|.*early failure/), fast: true });
-    expect(out.inTask).toMatch(/early failure\|fast=true$/);
+    expect(out.inDriver).toMatch(/^true\|.*early failure/);
+    expect(out.inTask).toMatch(/^true\|.*early failure/);
+    expect(out.slowStillWaiting).toBe(true);
   });
 
-  test('every error class of API.md is exported at top level and under ray.exceptions, and is a RayError', async ({ rayPage }) => {
+  test('every error class of docs/api.md is exported at top level and under ray.exceptions, and is a RayError', async ({ rayPage }) => {
     const out = await rayPage.evaluate(() => {
       const ray = globalThis.ray as unknown as Record<string, unknown> & { exceptions: Record<string, unknown>; RayError: ErrorConstructor };
       const names = [
@@ -313,7 +321,10 @@ test.describe('task errors', () => {
 });
 
 test.describe('retries', () => {
-  test.beforeEach(async ({ rayPage }) => installAttempts(rayPage));
+  test.beforeEach(async ({ rayPage }) => {
+    await installAttempts(rayPage);
+    await installStateWaits(rayPage);
+  });
 
   test('a task whose worker dies is retried on a new worker and succeeds within maxRetries', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
@@ -423,8 +434,8 @@ test.describe('retries', () => {
         return `${await pending} after ${n}`;
       });
       const value = await ray.get(parent.remote(attempts), { timeoutMs: 10_000 });
-      await new Promise((r) => setTimeout(r, 200)); // the first attempt's child finishes too
-      const available = ray.availableResources().CPU;
+      // The first attempt's child finishes too; then every CPU is back (waitUntil fails if never).
+      const available = await globalThis.waitUntil('both CPUs back', () => ray.availableResources().CPU === 2 && 2);
       // Both CPUs really are free: two 200 ms tasks run side by side.
       const nap = ray.remote(async () => {
         const start = Date.now();

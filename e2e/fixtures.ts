@@ -1,5 +1,5 @@
 // Shared Playwright fixtures: `rayPage` is the demo page with webray imported from /webray.js
-// (as API.md says any page may) and started in local mode; it is exposed to page code as
+// (as docs/api.md says any page may) and started in local mode; it is exposed to page code as
 // `globalThis.ray`, and shut down after the test.
 import { test as base, expect, type Page } from '@playwright/test';
 import type * as RayModule from '../runtime/index.ts';

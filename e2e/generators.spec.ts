@@ -1,4 +1,4 @@
-// Streaming generators in local mode (API.md "Generators"): sync and async generator functions
+// Streaming generators in local mode (docs/api.md "Generators"): sync and async generator functions
 // and actor methods return an ObjectRefGenerator whose refs arrive while the task still runs;
 // an error mid-stream surfaces after the last good ref; backpressure pauses the producer.
 import { test, expect } from './fixtures.ts';

@@ -1,4 +1,4 @@
-// Introspection and lifecycle in local mode (API.md "Introspection and events", "Cluster
+// Introspection and lifecycle in local mode (docs/api.md "Introspection and events", "Cluster
 // membership"): nodes, cluster and available resources, custom resources, pending reasons, the
 // runtime context, the task table, Chrome trace timeline, enableTaskEvents, init/shutdown.
 import { test, expect } from './fixtures.ts';

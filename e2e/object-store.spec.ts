@@ -1,4 +1,4 @@
-// The object store (API.md "Objects"): a memory budget per node (`objectStoreMemory`), spilling
+// The object store (docs/api.md "Objects"): a memory budget per node (`objectStoreMemory`), spilling
 // the least recently used objects to IndexedDB and restoring them on demand, objects larger than
 // the budget, a full store, and spill data left by earlier sessions. Real IndexedDB in Chromium.
 import type { Page } from '@playwright/test';
@@ -272,7 +272,7 @@ test('with memory and IndexedDB quota both used up, ray.put and a task making a 
       } catch (e) {
         putError = e as Error;
       }
-      await globalThis.sleep(300);
+      await globalThis.waitForStats((s) => s.objects >= refs.length); // the node has taken it in
     }
     const big = ray.remote(() => new Float64Array(2 * 1024 * 1024));
     const taskError = await ray.get(big.remote()).then(

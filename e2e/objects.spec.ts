@@ -1,4 +1,4 @@
-// Objects in local mode (API.md "Objects", "Remote functions"): `get` with timeouts, `wait`,
+// Objects in local mode (docs/api.md "Objects", "Remote functions"): `get` with timeouts, `wait`,
 // `put`, what values may be sent, and how they come back.
 import type { ObjectRef } from '../runtime/index.ts';
 import { expect, test } from './fixtures.ts';

@@ -1,5 +1,5 @@
 // Smoke test of what the server serves: the demo page, the volunteer page and the library, and
-// that loading a page initialises nothing (API.md, "Loading it").
+// that loading a page initialises nothing (docs/api.md, "Loading it").
 import { expect, test, type Page } from '@playwright/test';
 
 /** Collects uncaught page errors and console errors, which a clean page must not produce. */

@@ -1,4 +1,4 @@
-// Remote functions in local mode (API.md "Remote functions", "Code shipping"): `.remote()`,
+// Remote functions in local mode (docs/api.md "Remote functions", "Code shipping"): `.remote()`,
 // `ray.get`, `.options()`, code shipped as source with `scope` and self-reference, ObjectRef
 // arguments, multiple returns, nested tasks, and tasks whose resources no node offers.
 import type { ObjectRef } from '../runtime/index.ts';

@@ -13,7 +13,7 @@
 // machine's real interfaces: the only way out of a host is its router, the only way out of a
 // router is the bridge, and the bridge's default route ends in a veth pair that leads nowhere.
 //
-// NAT (BROWSER-FACTS.md, "Two machines behind NAT"): MASQUERADE on each router's WAN side; 'cone'
+// NAT (docs/browser-facts.md, "Two machines behind NAT"): MASQUERADE on each router's WAN side; 'cone'
 // keeps a flow's source port when it can (endpoint-independent mapping, what STUN needs),
 // 'symmetric' adds --random-fully (a new port per destination: STUN alone cannot connect, TURN
 // must relay). Pitfall 1: a peer's check that reaches a router before this side sent anything
