@@ -14,3 +14,9 @@ export const HEARTBEAT_TIMEOUT_MS = 6000;
 export const CONNECT_TIMEOUT_MS = 15000;
 /** How long a pull may wait for its object. */
 export const PULL_TIMEOUT_MS = 120000;
+/** Largest control-lane message (a batch of task specs, registrations, small results) a peer may send. */
+export const MAX_CONTROL_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** Largest data-lane message (one object in a pull reply) a peer may send. */
+export const MAX_DATA_MESSAGE_BYTES = 2 * 1024 * 1024 * 1024;
+/** Malformed frames, undecodable or malformed messages a peer may send before its link is cut. */
+export const PEER_STRIKE_LIMIT = 10;

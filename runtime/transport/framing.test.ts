@@ -89,4 +89,31 @@ describe('framing', () => {
     const ok = [...frames(CONTROL_LANE, 2, bytes(5))][0]!;
     expect(r.push(ok)?.bytes).toEqual(bytes(5));
   });
+
+  it('holds at most one partial message per lane: a second message starting before the first ends is refused', () => {
+    const r = new Reassembler(1 << 24);
+    const first = [...frames(DATA_LANE, 1, bytes(2 * MAX_FRAME_BYTES))];
+    const second = [...frames(DATA_LANE, 2, bytes(2 * MAX_FRAME_BYTES))];
+    expect(r.push(first[0]!)).toBeUndefined();
+    expect(() => r.push(second[0]!)).toThrow(/message 2 began on the data lane before message 1 ended/);
+    // The refused pair is dropped whole; a control message of its own passes, then a fresh data message.
+    expect(r.push([...frames(CONTROL_LANE, 3, bytes(5))][0]!)?.bytes).toEqual(bytes(5));
+    const third = [...frames(DATA_LANE, 4, bytes(MAX_FRAME_BYTES + 1, 6))];
+    expect(r.push(third[0]!)).toBeUndefined();
+    expect(same(r.push(third[1]!)!.bytes, bytes(MAX_FRAME_BYTES + 1, 6))).toBe(true);
+  });
+
+  it('applies each lane its own limit, to single-frame messages too', () => {
+    const r = new Reassembler({ control: 100, data: 2 * MAX_FRAME_BYTES });
+    expect(() => r.push([...frames(CONTROL_LANE, 1, bytes(101))][0]!)).toThrow(/control message of 101 bytes exceeds 100 bytes/);
+    expect(r.push([...frames(CONTROL_LANE, 2, bytes(100))][0]!)?.bytes).toEqual(bytes(100));
+    const twoFrames = 2 * (MAX_FRAME_BYTES - FRAME_HEADER_BYTES);
+    const data = [...frames(DATA_LANE, 3, bytes(twoFrames))];
+    expect(r.push(data[0]!)).toBeUndefined();
+    expect(r.push(data[1]!)?.bytes.length).toBe(twoFrames);
+    const tooBig = [...frames(DATA_LANE, 4, bytes(3 * MAX_FRAME_BYTES))];
+    expect(r.push(tooBig[0]!)).toBeUndefined();
+    expect(r.push(tooBig[1]!)).toBeUndefined();
+    expect(() => r.push(tooBig[2]!)).toThrow(/data message grew past/);
+  });
 });

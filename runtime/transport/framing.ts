@@ -36,12 +36,33 @@ export function* frames(lane: Lane, msgNo: number, bytes: Uint8Array, scratch?: 
 
 export class FrameError extends Error {}
 
-/** Reassembles messages from frames; a malformed frame throws FrameError (the caller drops it). */
-export class Reassembler {
-  private readonly partial = new Map<string, Uint8Array[]>();
-  private partialBytes = 0;
+/** The largest message each lane may carry, in bytes. */
+export interface LaneLimits {
+  readonly control: number;
+  readonly data: number;
+}
 
-  constructor(private readonly maxMessageBytes: number) {}
+interface Partial {
+  readonly msgNo: number;
+  readonly parts: Uint8Array[];
+  bytes: number;
+}
+
+/**
+ * Reassembles messages from frames; a malformed frame throws FrameError (the caller drops it and
+ * counts it against the sender). A sender puts out one message at a time per lane (control frames
+ * may overtake a bulk message, never another control message), so each lane holds at most one
+ * partial message, bounded by the lane's limit: a peer cannot make this side buffer more than
+ * `control + data` bytes, however it interleaves frames.
+ */
+export class Reassembler {
+  private readonly limits: LaneLimits;
+  private readonly partial: [Partial | undefined, Partial | undefined] = [undefined, undefined];
+
+  /** `limits`: one figure for both lanes, or one per lane. */
+  constructor(limits: number | LaneLimits) {
+    this.limits = typeof limits === 'number' ? { control: limits, data: limits } : limits;
+  }
 
   /** Returns the whole message when `frame` completes one. */
   push(frame: Uint8Array): { lane: Lane; bytes: Uint8Array } | undefined {
@@ -50,31 +71,33 @@ export class Reassembler {
     const lane = dv.getUint8(0);
     if (lane !== CONTROL_LANE && lane !== DATA_LANE) throw new FrameError(`unknown lane ${lane}`);
     const last = (dv.getUint8(1) & LAST) !== 0;
-    const key = `${lane}:${dv.getUint32(4)}`;
+    const msgNo = dv.getUint32(4);
     const payload = frame.subarray(FRAME_HEADER_BYTES);
-    const parts = this.partial.get(key);
-    if (!parts && last) return { lane, bytes: payload };
-    const list = parts ?? [];
-    list.push(payload);
-    this.partialBytes += payload.length;
-    if (this.partialBytes > this.maxMessageBytes) {
-      this.partial.clear();
-      this.partialBytes = 0;
-      throw new FrameError(`partial messages exceed ${this.maxMessageBytes} bytes`);
+    const limit = lane === CONTROL_LANE ? this.limits.control : this.limits.data;
+    const laneName = lane === CONTROL_LANE ? 'control' : 'data';
+    let p = this.partial[lane];
+    if (p && p.msgNo !== msgNo) {
+      this.partial[lane] = undefined;
+      throw new FrameError(`message ${msgNo} began on the ${laneName} lane before message ${p.msgNo} ended`);
     }
-    if (!last) {
-      if (!parts) this.partial.set(key, list);
-      return undefined;
+    if (!p && last) {
+      if (payload.length > limit) throw new FrameError(`a ${laneName} message of ${payload.length} bytes exceeds ${limit} bytes`);
+      return { lane, bytes: payload };
     }
-    this.partial.delete(key);
-    let total = 0;
-    for (const p of list) total += p.length;
-    this.partialBytes -= total;
-    const out = new Uint8Array(total);
+    p ??= this.partial[lane] = { msgNo, parts: [], bytes: 0 };
+    p.parts.push(payload);
+    p.bytes += payload.length;
+    if (p.bytes > limit) {
+      this.partial[lane] = undefined;
+      throw new FrameError(`a ${laneName} message grew past ${limit} bytes: partial messages exceed the limit`);
+    }
+    if (!last) return undefined;
+    this.partial[lane] = undefined;
+    const out = new Uint8Array(p.bytes);
     let o = 0;
-    for (const p of list) {
-      out.set(p, o);
-      o += p.length;
+    for (const part of p.parts) {
+      out.set(part, o);
+      o += part.length;
     }
     return { lane, bytes: out };
   }

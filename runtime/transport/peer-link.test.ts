@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NodeId } from '../protocol/ids.ts';
 import type { PeerMessage } from '../protocol/peer-messages.ts';
 import { encode } from './codec.ts';
-import { FRAME_HEADER_BYTES, HIGH_WATER_BYTES, MAX_FRAME_BYTES } from './constants.ts';
-import { CONTROL_LANE, DATA_LANE } from './framing.ts';
+import { FRAME_HEADER_BYTES, HIGH_WATER_BYTES, MAX_FRAME_BYTES, PEER_STRIKE_LIMIT } from './constants.ts';
+import { CONTROL_LANE, DATA_LANE, frames } from './framing.ts';
 import { PeerLink } from './peer-link.ts';
 
 // The peer link over an in-memory twin of simple-peer and its RTCDataChannel: the channel records
@@ -83,7 +83,7 @@ function connectedPair() {
       iceServers: [],
       signal: () => {},
       onMessage: (m) => received.push(m),
-      onClose: () => {},
+      onClose: (reason) => closes.push(reason),
     });
     links.push(link);
     const peer = fake.peers.at(-1)!;
@@ -91,6 +91,7 @@ function connectedPair() {
     return { link, peer };
   };
   const received: PeerMessage[] = [];
+  const closes: string[] = [];
   const a = make('node-a', 'node-b', true, []);
   const b = make('node-b', 'node-a', false, received);
   const ch = a.peer._channel;
@@ -100,7 +101,9 @@ function connectedPair() {
     for (; delivered < ch.sent.length; delivered++) b.peer.emit('data', ch.sent[delivered]);
     return received;
   };
-  return { link: a.link, ch, deliver, received };
+  /** Hands the receiving link a frame as if the remote had sent it. */
+  const inject = (frame: Uint8Array): void => b.peer.emit('data', frame);
+  return { link: a.link, ch, deliver, received, inject, receiver: b.link, closes };
 }
 
 const lane = (frame: Uint8Array): number => frame[0]!;
@@ -252,5 +255,51 @@ describe('PeerLink control lane', () => {
     link.send({ t: 'ping', n: 1 });
     await microtasks();
     expect(ch.sent).toHaveLength(before);
+  });
+});
+
+describe('PeerLink strikes', () => {
+  const garbageFrame = (i: number): Uint8Array => new Uint8Array([9, 0, 0, 0, 0, 0, 0, i]); // unknown lane 9
+  const controlFrame = (msgNo: number, body: Uint8Array): Uint8Array => [...frames(CONTROL_LANE, msgNo, body)][0]!;
+
+  it('drops malformed frames, undecodable and malformed messages, and cuts the link at the strike limit', async () => {
+    const { link, deliver, received, inject, receiver, closes } = connectedPair();
+    link.send({ t: 'ping', n: 1 });
+    await microtasks();
+    deliver();
+    expect(received).toEqual([{ t: 'ping', n: 1 }]);
+    // One of each kind of garbage, then more malformed frames, up to one short of the limit.
+    inject(garbageFrame(0));
+    inject(controlFrame(1000, new Uint8Array([0xc1]))); // 0xc1: never used in msgpack
+    inject(controlFrame(1001, encode([{ t: 'no_such_message' }])));
+    for (let i = 3; i < PEER_STRIKE_LIMIT - 1; i++) inject(garbageFrame(i));
+    expect(receiver.isOpen).toBe(true);
+    expect(closes).toEqual([]);
+    // Honest traffic still flows between strikes.
+    inject(controlFrame(1002, encode([{ t: 'ping', n: 2 }])));
+    expect(received).toEqual([
+      { t: 'ping', n: 1 },
+      { t: 'ping', n: 2 },
+    ]);
+    inject(garbageFrame(99));
+    expect(receiver.isOpen).toBe(false);
+    expect(closes).toHaveLength(1);
+    expect(closes[0]).toMatch(new RegExp(`node-a sent ${PEER_STRIKE_LIMIT} malformed frames or messages .*unknown lane 9.*cut off`));
+    // Nothing more is taken from a cut-off peer.
+    inject(controlFrame(2000, encode([{ t: 'ping', n: 3 }])));
+    expect(received).toHaveLength(2);
+  });
+
+  it('refuses a second message interleaved into a partial one on the same lane', () => {
+    const { inject, receiver, received } = connectedPair();
+    const big = (msgNo: number) => [...frames(DATA_LANE, msgNo, encode(bulk(msgNo, 2 * MAX_FRAME_BYTES)))];
+    const [a0] = big(1);
+    const [b0, b1, b2] = big(2);
+    inject(a0!);
+    inject(b0!); // refused: message 1 has not ended; both are dropped
+    inject(b1!);
+    inject(b2!);
+    expect(received).toEqual([]);
+    expect(receiver.isOpen).toBe(true);
   });
 });

@@ -8,7 +8,14 @@ import { createLogger, type Logger } from '../common/logger.ts';
 import type { NodeId } from '../protocol/ids.ts';
 import { parsePeerMessage, type PeerMessage } from '../protocol/peer-messages.ts';
 import { decode, encode } from './codec.ts';
-import { CONNECT_TIMEOUT_MS, HIGH_WATER_BYTES, MAX_FRAME_BYTES } from './constants.ts';
+import {
+  CONNECT_TIMEOUT_MS,
+  HIGH_WATER_BYTES,
+  MAX_CONTROL_MESSAGE_BYTES,
+  MAX_DATA_MESSAGE_BYTES,
+  MAX_FRAME_BYTES,
+  PEER_STRIKE_LIMIT,
+} from './constants.ts';
 import { CONTROL_LANE, DATA_LANE, FrameError, frames, Reassembler, type Lane } from './framing.ts';
 
 export interface PeerLinkOptions {
@@ -26,9 +33,6 @@ interface Outgoing {
   readonly lane: Lane;
   readonly it: Iterator<Uint8Array>;
 }
-
-/** Largest message a peer may send (objects bigger than this fail to transfer). */
-const MAX_MESSAGE_BYTES = 2 * 1024 * 1024 * 1024;
 
 /**
  * Where every link builds its next frame (`frames` with a scratch buffer): `pump` hands each frame
@@ -63,7 +67,11 @@ export class PeerLink {
   private readonly peer: SimplePeer.Instance;
   private readonly opts: PeerLinkOptions;
   private readonly log: Logger;
-  private readonly reassembler = new Reassembler(MAX_MESSAGE_BYTES);
+  private readonly reassembler = new Reassembler({ control: MAX_CONTROL_MESSAGE_BYTES, data: MAX_DATA_MESSAGE_BYTES });
+  /** Malformed frames and messages received so far: the link is cut at PEER_STRIKE_LIMIT. */
+  private strikes = 0;
+  /** The link was cut because the peer misbehaved (see `strike`). */
+  cutOff = false;
   private channel: RTCDataChannel | undefined;
   private readonly connected: Promise<void>;
   private controlBatch: PeerMessage[] = [];
@@ -200,15 +208,13 @@ export class PeerLink {
   }
 
   private onFrame(chunk: Uint8Array): void {
+    if (this.closed) return;
     this.bytesReceived += chunk.length;
     let whole: { lane: Lane; bytes: Uint8Array } | undefined;
     try {
       whole = this.reassembler.push(chunk);
     } catch (e) {
-      if (e instanceof FrameError) {
-        this.log.warn(`dropping a malformed frame from ${this.opts.remote}: ${e.message}`);
-        return;
-      }
+      if (e instanceof FrameError) return this.strike(`a malformed frame: ${e.message}`);
       throw e;
     }
     if (!whole) return;
@@ -216,14 +222,14 @@ export class PeerLink {
     try {
       decoded = decode(whole.bytes);
     } catch (e) {
-      this.log.warn(`dropping an undecodable message from ${this.opts.remote}: ${(e as Error).message}`);
-      return;
+      return this.strike(`an undecodable message: ${(e as Error).message}`);
     }
     const list = whole.lane === CONTROL_LANE && Array.isArray(decoded) ? decoded : [decoded];
     for (const item of list) {
+      if (this.closed) return;
       const parsed = parsePeerMessage(item);
       if (!parsed.ok) {
-        this.log.warn(`dropping a malformed message from ${this.opts.remote}: ${parsed.reason}`);
+        this.strike(`a malformed message: ${parsed.reason}`);
         continue;
       }
       try {
@@ -231,6 +237,20 @@ export class PeerLink {
       } catch (e) {
         this.log.warn(`error handling ${parsed.msg.t} from ${this.opts.remote}: ${(e as Error).message}`);
       }
+    }
+  }
+
+  /**
+   * Counts something the peer should never have sent (an honest webray tab sends no malformed
+   * frame or message) and drops it; at PEER_STRIKE_LIMIT the link is cut, which the session
+   * treats as the member leaving.
+   */
+  private strike(what: string): void {
+    this.strikes++;
+    this.log.warn(`dropping ${what} from ${this.opts.remote} (strike ${this.strikes} of ${PEER_STRIKE_LIMIT})`);
+    if (this.strikes >= PEER_STRIKE_LIMIT) {
+      this.cutOff = true;
+      this.close(`${this.opts.remote} sent ${this.strikes} malformed frames or messages (the last: ${what}); cut off`);
     }
   }
 

@@ -36,6 +36,8 @@ export class PeerMesh {
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly pulls = new Map<number, PendingPull>();
   private readonly inflight = new Map<ObjectId, Promise<SerializedObject>>();
+  /** Tabs whose link was cut for misbehaving: no new link to or from them. */
+  private readonly cutOff = new Set<NodeId>();
   private nextPull = 1;
   private readonly log;
   private closed = false;
@@ -53,6 +55,7 @@ export class PeerMesh {
       signal: (data) => this.deps.sendSignal(remote, data),
       onMessage: (msg) => this.onMessage(remote, msg),
       onClose: (reason) => {
+        if (link.cutOff) this.cutOff.add(remote);
         if (this.links.get(remote) === link) this.links.delete(remote);
         for (const [id, p] of this.pulls) {
           if (p.remote !== remote) continue;
@@ -76,6 +79,7 @@ export class PeerMesh {
   /** The link to a tab, opened (as initiator) when there is none. */
   async link(remote: NodeId): Promise<PeerLink> {
     if (this.closed) throw new Error('this tab has left the cluster');
+    if (this.cutOff.has(remote)) throw new Error(`${remote} was cut off for sending malformed messages; no new link is opened to it`);
     const link = this.links.get(remote) ?? this.create(remote, true);
     await link.ready();
     return link;
@@ -92,6 +96,8 @@ export class PeerMesh {
       this.log.warn(`ignoring a signal from ${from}, which is not a known member`);
       return;
     }
+    if (this.cutOff.has(from)) return; // it misbehaved: no new link
+
     let link = this.links.get(from);
     const isOffer = typeof data === 'object' && data !== null && (data as { type?: unknown }).type === 'offer';
     if (link && isOffer && link.isOpen) {
