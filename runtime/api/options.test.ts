@@ -55,6 +55,7 @@ describe('invalid values', () => {
     [{ numGpus: Infinity }, 'numGpus'],
     [{ numReturns: 0 }, 'numReturns'],
     [{ numReturns: 1.5 }, 'numReturns'],
+    [{ numReturns: 10_001 }, 'numReturns'],
     [{ maxRetries: -2 }, 'maxRetries'],
     [{ retryExceptions: 'yes' }, 'retryExceptions'],
     [{ schedulingStrategy: 'RANDOM' }, 'schedulingStrategy'],

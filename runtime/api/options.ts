@@ -2,6 +2,7 @@
 // or invalid option is refused at once, naming the option, with a suggestion for near-misses.
 
 import * as v from 'valibot';
+import { MAX_NUM_RETURNS } from '../protocol/limits.ts';
 
 /** An error class for `retryExceptions`: the built-ins and user-defined subclasses alike. */
 export type ErrorClass = abstract new (...args: never[]) => Error;
@@ -17,7 +18,10 @@ const retryExceptionsSchema = v.union([
   v.boolean(),
   v.array(v.union([v.pipe(v.string(), v.minLength(1)), v.custom<ErrorClass>((x) => typeof x === 'function')])),
 ]);
-const numReturnsSchema = v.union([v.pipe(v.number(), v.integer(), v.minValue(1)), v.literal('streaming')]);
+const numReturnsSchema = v.union([
+  v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_NUM_RETURNS, `at most ${MAX_NUM_RETURNS} return values (return an array as one value instead)`)),
+  v.literal('streaming'),
+]);
 const scopeSchema = v.record(v.string(), v.unknown());
 
 const common = {

@@ -1,9 +1,11 @@
 // Messages between two tabs over their WebRTC data channel: the control plane (coordinator ⇄
-// node), heartbeats, and object pulls (the data plane). Checked on arrival: a peer is a cluster
-// member, but a buggy or hostile one must not crash the tab.
+// node), heartbeats, and object pulls (the data plane). Checked on arrival, field by field: a
+// peer is a cluster member, but a stranger's tab; a buggy or hostile one must not crash this one.
 
 import * as v from 'valibot';
 import type { ObjectId } from './ids.ts';
+import { MAX_ID_CHARS } from './limits.ts';
+import { coordinatorToNodeSchema, nodeToCoordinatorSchema, serializedObjectSchema, wireErrorSchema } from './message-schemas.ts';
 import type { CoordinatorToNode, NodeToCoordinator } from './node-messages.ts';
 import type { SerializedObject } from './task-spec.ts';
 import type { WireError } from './wire-error.ts';
@@ -17,41 +19,31 @@ export type PeerMessage =
   | { readonly t: 'pull_ok'; readonly reqId: number; readonly obj: SerializedObject }
   | { readonly t: 'pull_err'; readonly reqId: number; readonly error: WireError };
 
-const wireErrorSchema = v.looseObject({ name: v.string(), message: v.string() });
-const serializedSchema = v.looseObject({ size: v.number() });
-const typed = v.looseObject({ type: v.string() });
-
 const peerMessageSchema = v.variant('t', [
-  v.object({ t: v.literal('to_node'), msg: typed }),
-  v.object({ t: v.literal('to_coordinator'), msg: typed }),
+  v.object({ t: v.literal('to_node'), msg: coordinatorToNodeSchema }),
+  v.object({ t: v.literal('to_coordinator'), msg: nodeToCoordinatorSchema }),
   v.object({ t: v.literal('ping'), n: v.number() }),
   v.object({ t: v.literal('pong'), n: v.number() }),
-  v.object({ t: v.literal('pull'), reqId: v.number(), id: v.string() }),
-  v.object({ t: v.literal('pull_ok'), reqId: v.number(), obj: serializedSchema }),
+  v.object({ t: v.literal('pull'), reqId: v.number(), id: v.custom<ObjectId>((x) => typeof x === 'string' && x.length > 0 && x.length <= MAX_ID_CHARS) }),
+  v.object({ t: v.literal('pull_ok'), reqId: v.number(), obj: serializedObjectSchema }),
   v.object({ t: v.literal('pull_err'), reqId: v.number(), error: wireErrorSchema }),
 ]);
 
-const TO_NODE = new Set(['run_task', 'cancel_task', 'kill_actor', 'generator_ack', 'fetch_objects', 'free_objects', 'client_reply']);
-const TO_COORDINATOR = new Set([
-  'task_started',
-  'task_done',
-  'generator_item',
-  'actor_died',
-  'task_blocked',
-  'task_unblocked',
-  'object_put',
-  'client_request',
-  'node_stats',
-  'refs',
-  'object_located',
-]);
-
-/** Narrows a decoded value to a PeerMessage, or says what is wrong with it. */
+/**
+ * Narrows a decoded value to a PeerMessage, field by field (message-schemas.ts), or says what is
+ * wrong with it. The message returned holds only the fields its type names.
+ */
 export function parsePeerMessage(x: unknown): { ok: true; msg: PeerMessage } | { ok: false; reason: string } {
-  const r = v.safeParse(peerMessageSchema, x);
-  if (!r.success) return { ok: false, reason: r.issues[0].message };
-  const m = r.output as { t: string; msg?: { type: string } };
-  if (m.t === 'to_node' && !TO_NODE.has(m.msg!.type)) return { ok: false, reason: `unknown control message ${m.msg!.type}` };
-  if (m.t === 'to_coordinator' && !TO_COORDINATOR.has(m.msg!.type)) return { ok: false, reason: `unknown control message ${m.msg!.type}` };
-  return { ok: true, msg: x as PeerMessage };
+  let r;
+  try {
+    r = v.safeParse(peerMessageSchema, x);
+  } catch (e) {
+    return { ok: false, reason: `could not be checked: ${(e as Error).message}` };
+  }
+  if (r.success) return { ok: true, msg: r.output };
+  const issue = r.issues[0];
+  const path = issue.path?.map((p) => String(p.key)) ?? [];
+  // A control message of a type the other side does not send.
+  if (path.length === 2 && path[0] === 'msg' && path[1] === 'type') return { ok: false, reason: `unknown control message ${String(issue.input)}` };
+  return { ok: false, reason: path.length > 0 ? `${path.join('.')}: ${issue.message}` : issue.message };
 }

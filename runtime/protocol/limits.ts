@@ -1,0 +1,22 @@
+// Bounds on what one message from another tab may hold, checked field by field on arrival
+// (message-schemas.ts). A webray tab never comes near them; they keep a buggy or hostile member
+// from making the receiver allocate or loop without bound. Raising one is safe as long as the
+// peer link's message caps (transport/constants.ts) still bound the whole message.
+
+/** Longest id (task, object, actor, node, worker, function) accepted: ours are ~20 characters. */
+export const MAX_ID_CHARS = 128;
+/** Longest function, method, class, actor or resource name. */
+export const MAX_NAME_CHARS = 1024;
+/** Longest shipped source text of one function or class. */
+export const MAX_SOURCE_CHARS = 16 * 1024 * 1024;
+/** Longest error message or stack carried across a boundary. */
+export const MAX_ERROR_TEXT_CHARS = 1024 * 1024;
+/** How deep an error's `cause` chain may go. */
+export const MAX_ERROR_CAUSE_DEPTH = 8;
+/** Most return values one task may declare (`numReturns`); Ray has no cap, ours keeps a tiny
+ *  message from making the coordinator create millions of objects. */
+export const MAX_NUM_RETURNS = 10_000;
+/** Most entries in any list inside a message (ids in get/wait/refs, args, results, methods). */
+export const MAX_LIST_ITEMS = 1_000_000;
+/** Most entries in a small map or list (resources, error props, class chains, retryExceptions). */
+export const MAX_SMALL_ITEMS = 256;

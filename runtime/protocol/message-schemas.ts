@@ -1,0 +1,234 @@
+// The control messages between tabs, checked field by field where they arrive (peer-messages.ts):
+// every id a bounded string, every count an integer in range, every size finite and ≥ 0, every
+// list bounded (limits.ts). Unknown fields are dropped, so nothing a peer adds is kept. User values
+// (`SerializedObject.v`, a reply's `value`) stay opaque: their shape is the program's business.
+// The `satisfies` checks at the end fail to compile when a message type and its schema drift apart.
+
+import * as v from 'valibot';
+import type { ClientRequest } from './client-requests.ts';
+import type { ActorId, FunctionId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
+import {
+  MAX_ERROR_CAUSE_DEPTH,
+  MAX_ERROR_TEXT_CHARS,
+  MAX_ID_CHARS,
+  MAX_LIST_ITEMS,
+  MAX_NAME_CHARS,
+  MAX_NUM_RETURNS,
+  MAX_SMALL_ITEMS,
+  MAX_SOURCE_CHARS,
+} from './limits.ts';
+import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg, TaskResult } from './node-messages.ts';
+import type { FunctionDescriptor, ScopeEntry, SerializedObject, TaskArg, TaskSpec } from './task-spec.ts';
+import type { WireError } from './wire-error.ts';
+
+/** An id of brand T: a non-empty string of at most MAX_ID_CHARS. */
+const id = <T extends string>(what: string) =>
+  v.custom<T>((x) => typeof x === 'string' && x.length > 0 && x.length <= MAX_ID_CHARS, `expected ${what} (1 to ${MAX_ID_CHARS} characters)`);
+const objectId = id<ObjectId>('an object id');
+const taskId = id<TaskId>('a task id');
+const actorId = id<ActorId>('an actor id');
+const nodeId = id<NodeId>('a node id');
+const workerId = id<WorkerId>('a worker id');
+const functionId = id<FunctionId>('a function id');
+/** Who holds refs or made a call: the driver, a worker, or a prefixed holder id. */
+const holderId = v.pipe(v.string(), v.minLength(1), v.maxLength(2 * MAX_ID_CHARS));
+
+const name = v.pipe(v.string(), v.maxLength(MAX_NAME_CHARS));
+const list = <S extends v.GenericSchema>(item: S, max = MAX_LIST_ITEMS) => v.pipe(v.array(item), v.maxLength(max));
+const idList = list(objectId);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+/** A byte count or an amount of a resource: finite, ≥ 0. */
+const amount = v.pipe(v.number(), v.finite(), v.minValue(0));
+/** A time in ms (performance.now() or Date.now() of the sender): any finite number. */
+const time = v.pipe(v.number(), v.finite());
+const resources = v.pipe(
+  v.record(name, amount),
+  v.check((r) => Object.keys(r).length <= MAX_SMALL_ITEMS, `at most ${MAX_SMALL_ITEMS} resources`),
+);
+
+/** A WireError whose `cause` chain is at most `depth` deep. */
+function wireError(depth: number): v.GenericSchema<WireError> {
+  return v.object({
+    name: name,
+    message: v.pipe(v.string(), v.maxLength(MAX_ERROR_TEXT_CHARS)),
+    stack: v.optional(v.pipe(v.string(), v.maxLength(MAX_ERROR_TEXT_CHARS))),
+    classChain: v.optional(list(name, MAX_SMALL_ITEMS)),
+    cause: depth > 0 ? v.optional(wireError(depth - 1)) : v.optional(v.never()),
+    props: v.optional(
+      v.pipe(
+        v.record(name, v.union([v.pipe(v.string(), v.maxLength(MAX_ERROR_TEXT_CHARS)), time, v.boolean()])),
+        v.check((r) => Object.keys(r).length <= MAX_SMALL_ITEMS, `at most ${MAX_SMALL_ITEMS} error props`),
+      ),
+    ),
+  }) as v.GenericSchema<WireError>;
+}
+export const wireErrorSchema = wireError(MAX_ERROR_CAUSE_DEPTH);
+
+export const serializedObjectSchema = v.object({
+  v: v.unknown(),
+  m: v.optional(v.literal(1)),
+  refs: v.optional(idList),
+  size: amount,
+  err: v.optional(wireErrorSchema),
+});
+
+const scopeEntry = v.variant('kind', [
+  v.object({ name, kind: v.literal('function'), source: v.pipe(v.string(), v.maxLength(MAX_SOURCE_CHARS)) }),
+  v.object({ name, kind: v.literal('value'), value: serializedObjectSchema }),
+]);
+
+const functionDescriptor = v.object({
+  fnId: functionId,
+  kind: v.picklist(['function', 'generator', 'async-generator', 'class']),
+  name,
+  source: v.pipe(v.string(), v.maxLength(MAX_SOURCE_CHARS)),
+  scope: list(scopeEntry, MAX_SMALL_ITEMS * 16),
+  options: v.record(v.string(), v.unknown()),
+});
+
+const taskArg = v.variant('kind', [
+  v.object({ kind: v.literal('value'), obj: serializedObjectSchema }),
+  v.object({ kind: v.literal('ref'), id: objectId }),
+]);
+
+const strategy = v.union([v.picklist(['DEFAULT', 'SPREAD']), v.object({ nodeId, soft: v.boolean() })]);
+
+const actorCreation = v.object({
+  className: name,
+  actorName: v.optional(name),
+  maxRestarts: int(-1),
+  maxTaskRetries: int(-1),
+  maxConcurrency: int(1),
+  methods: list(name, MAX_SMALL_ITEMS * 16),
+  streamingMethods: list(name, MAX_SMALL_ITEMS * 16),
+});
+
+export const taskSpecSchema = v.object({
+  taskId,
+  kind: v.picklist(['normal', 'actor-creation', 'actor-method']),
+  name,
+  // Empty for actor method calls: the actor's class was shipped with its creation task.
+  fnId: v.union([functionId, v.literal('' as FunctionId)]),
+  method: v.optional(name),
+  args: list(taskArg),
+  numReturns: v.union([int(0, MAX_NUM_RETURNS), v.literal('streaming')]),
+  resources,
+  heldResources: v.optional(resources),
+  maxRetries: int(-1),
+  retryExceptions: v.union([v.boolean(), list(name, MAX_SMALL_ITEMS)]),
+  strategy,
+  enableTaskEvents: v.boolean(),
+  generatorBackpressure: int(-1),
+  parentTaskId: v.optional(taskId),
+  callerId: holderId,
+  actorId: v.optional(actorId),
+  actor: v.optional(actorCreation),
+});
+
+const timeoutMs = v.nullable(v.pipe(v.number(), v.minValue(0)));
+
+export const clientRequestSchema = v.variant('op', [
+  v.object({ op: v.literal('register'), desc: functionDescriptor }),
+  v.object({ op: v.literal('submit'), spec: taskSpecSchema }),
+  v.object({ op: v.literal('put'), id: objectId, obj: serializedObjectSchema }),
+  v.object({ op: v.literal('get'), ids: idList, timeoutMs }),
+  v.object({ op: v.literal('wait'), ids: idList, numReturns: int(0, MAX_LIST_ITEMS), timeoutMs, fetchLocal: v.boolean() }),
+  v.object({ op: v.literal('cancel'), id: objectId, force: v.boolean(), recursive: v.boolean() }),
+  v.object({ op: v.literal('kill'), actorId, noRestart: v.boolean() }),
+  v.object({ op: v.literal('getActor'), name }),
+  v.object({ op: v.literal('generatorNext'), taskId, index: int(0) }),
+  v.object({
+    op: v.literal('tasks'),
+    state: v.optional(v.picklist(['PENDING_ARGS_AVAIL', 'PENDING_NODE_ASSIGNMENT', 'SUBMITTED_TO_WORKER', 'RUNNING', 'FINISHED', 'FAILED'])),
+  }),
+  v.object({ op: v.literal('timeline') }),
+  v.object({ op: v.literal('clusterView') }),
+]);
+
+const taskResult = v.object({ id: objectId, size: amount, obj: v.optional(serializedObjectSchema), refs: v.optional(idList) });
+
+/** What a node may tell the coordinator. */
+export const nodeToCoordinatorSchema = v.variant('type', [
+  v.object({ type: v.literal('task_started'), taskId, workerId, atMs: time }),
+  v.object({
+    type: v.literal('task_done'),
+    taskId,
+    attempt: int(0),
+    workerId: v.nullable(workerId),
+    startMs: time,
+    endMs: time,
+    results: v.optional(list(taskResult, MAX_NUM_RETURNS)),
+    error: v.optional(wireErrorSchema),
+    systemFailure: v.optional(v.boolean()),
+  }),
+  v.object({ type: v.literal('generator_item'), taskId, attempt: int(0), index: int(0), result: taskResult }),
+  v.object({ type: v.literal('actor_died'), actorId, error: wireErrorSchema }),
+  v.object({ type: v.literal('task_blocked'), taskId }),
+  v.object({ type: v.literal('task_unblocked'), taskId }),
+  v.object({
+    type: v.literal('object_put'),
+    id: objectId,
+    size: amount,
+    obj: v.optional(serializedObjectSchema),
+    holder: v.optional(holderId),
+    refs: v.optional(idList),
+  }),
+  // reqId -1: fire and forget (a nested submit, register or cancel), never answered.
+  v.object({ type: v.literal('client_request'), reqId: int(-1), taskId: v.nullable(taskId), req: clientRequestSchema, holder: v.optional(holderId) }),
+  v.object({
+    type: v.literal('refs'),
+    holder: holderId,
+    add: v.optional(idList),
+    release: v.optional(idList),
+    generators: v.optional(list(taskId)),
+    gone: v.optional(v.literal(true)),
+  }),
+  v.object({ type: v.literal('object_located'), id: objectId, failed: v.optional(v.literal(true)) }),
+  v.object({ type: v.literal('node_stats'), memoryBytes: amount, spilledBytes: amount, objects: int(0), budgetBytes: v.optional(amount) }),
+]);
+
+const resolvedArg = v.variant('kind', [
+  v.object({ kind: v.literal('inline'), obj: serializedObjectSchema }),
+  v.object({ kind: v.literal('located'), id: objectId, nodes: list(nodeId, MAX_SMALL_ITEMS * 16) }),
+]);
+
+/** What the coordinator may tell a node. */
+export const coordinatorToNodeSchema = v.variant('type', [
+  v.object({ type: v.literal('run_task'), spec: taskSpecSchema, attempt: int(0), args: list(resolvedArg), fn: v.optional(functionDescriptor) }),
+  v.object({ type: v.literal('cancel_task'), taskId, force: v.boolean() }),
+  v.object({ type: v.literal('kill_actor'), actorId }),
+  v.object({ type: v.literal('generator_ack'), taskId, consumed: int(0) }),
+  v.object({
+    type: v.literal('fetch_objects'),
+    objects: list(v.object({ id: objectId, nodes: list(nodeId, MAX_SMALL_ITEMS * 16) })),
+  }),
+  v.object({ type: v.literal('free_objects'), ids: idList }),
+  v.variant('ok', [
+    v.object({ type: v.literal('client_reply'), reqId: int(-1), ok: v.literal(true), value: v.unknown() }),
+    v.object({ type: v.literal('client_reply'), reqId: int(-1), ok: v.literal(false), error: wireErrorSchema }),
+  ]),
+]);
+
+// Each schema's output is the message type (a schema missing a field, or with a wrong one, fails
+// here), and each message type is covered by its schema.
+type Same<S extends v.GenericSchema, T> = [v.InferOutput<S>] extends [T] ? ([DeepMutable<T>] extends [v.InferOutput<S>] ? true : false) : false;
+type DeepMutable<T> = T extends string | number | boolean | null | undefined
+  ? T
+  : T extends (infer E)[] | readonly (infer E)[]
+  ? DeepMutable<E>[]
+  : T extends object
+    ? { -readonly [K in keyof T]: DeepMutable<T[K]> }
+    : T;
+const typesMatch: {
+  serialized: Same<typeof serializedObjectSchema, SerializedObject>;
+  scope: Same<typeof scopeEntry, ScopeEntry>;
+  fn: Same<typeof functionDescriptor, FunctionDescriptor>;
+  arg: Same<typeof taskArg, TaskArg>;
+  spec: Same<typeof taskSpecSchema, TaskSpec>;
+  request: Same<typeof clientRequestSchema, ClientRequest>;
+  result: Same<typeof taskResult, TaskResult>;
+  toCoordinator: Same<typeof nodeToCoordinatorSchema, NodeToCoordinator>;
+  resolved: Same<typeof resolvedArg, ResolvedArg>;
+  toNode: Same<typeof coordinatorToNodeSchema, CoordinatorToNode>;
+} = { serialized: true, scope: true, fn: true, arg: true, spec: true, request: true, result: true, toCoordinator: true, resolved: true, toNode: true };
+void typesMatch;
