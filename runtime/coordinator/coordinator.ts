@@ -12,7 +12,6 @@ import type {
   ActorInfo,
   FunctionDescriptor,
   NodeInfo,
-  ObjectStoreStats,
   ResourceSet,
   SerializedObject,
   TaskInfo,
@@ -27,30 +26,12 @@ import { GeneratorStreams } from './generator-streams.ts';
 import { MAX_RECONSTRUCTIONS, PIPELINE_TASKS_PER_CPU } from './constants.ts';
 import { ObjectDirectory } from './object-directory.ts';
 import { ObjectLifetimes } from './object-lifetimes.ts';
-import { place, type NodeView, type SpreadState } from './scheduling-policy.ts';
+import { NodeManager, type NodeLink, type NodeOptions, type NodeState } from './node-manager.ts';
+import { place, type SpreadState } from './scheduling-policy.ts';
 import { TaskEvents } from './task-events.ts';
 import { TaskDurations } from '../common/task-durations.ts';
 
-/** Sends control messages to one node. */
-export interface NodeLink {
-  send(msg: CoordinatorToNode): void;
-}
-
-interface NodeState extends NodeView {
-  readonly nodeId: NodeId;
-  alive: boolean;
-  readonly isCoordinator: boolean;
-  readonly total: ResourceSet;
-  readonly available: Record<string, number>;
-  readonly link: NodeLink;
-  readonly knownFns: Set<FunctionId>;
-  readonly gpuFallback: boolean;
-  readonly label: string | undefined;
-  /** Short tasks sent beyond its free resources. */
-  pipelined: number;
-  readonly running: Set<TaskId>;
-  stats: ObjectStoreStats;
-}
+export type { NodeLink } from './node-manager.ts';
 
 export interface ObjectLocation {
   readonly obj?: SerializedObject;
@@ -64,7 +45,7 @@ function nowMs(): number {
 }
 
 export class Coordinator {
-  private readonly nodes = new Map<NodeId, NodeState>();
+  private readonly nodes = new NodeManager();
   private readonly tasks = new Map<TaskId, TaskEntry>();
   private lastClass: { fnId: FunctionId; strategy: TaskSpec['strategy']; resources: TaskSpec['resources']; key: string } | undefined;
   private readonly fns = new Map<FunctionId, FunctionDescriptor>();
@@ -116,22 +97,9 @@ export class Coordinator {
     nodeId: NodeId,
     resources: ResourceSet,
     link: NodeLink,
-    opts: { isCoordinator: boolean; gpuFallback: boolean; label?: string },
+    opts: NodeOptions,
   ): void {
-    this.nodes.set(nodeId, {
-      nodeId,
-      alive: true,
-      isCoordinator: opts.isCoordinator,
-      total: { ...resources },
-      available: { ...resources },
-      link,
-      knownFns: new Set(),
-      gpuFallback: opts.gpuFallback,
-      label: opts.label,
-      pipelined: 0,
-      running: new Set(),
-      stats: { memoryBytes: 0, spilledBytes: 0, objects: 0, budgetBytes: 0 },
-    });
+    this.nodes.add(nodeId, resources, link, opts);
     this.log(`node ${nodeId} joined with ${JSON.stringify(resources)}`);
     const retry = this.infeasible;
     this.infeasible = [];
@@ -432,43 +400,15 @@ export class Coordinator {
   }
 
   nodeInfos(): NodeInfo[] {
-    return [...this.nodes.values()].map((n) => ({
-      nodeId: n.nodeId,
-      alive: n.alive,
-      isCoordinator: n.isCoordinator,
-      resources: { ...n.total },
-      available: n.alive ? clampAvailable(n.available) : {},
-      objectStore: { ...n.stats },
-      gpuFallback: n.gpuFallback,
-      ...(n.label ? { label: n.label } : {}),
-      runningTasks: n.running.size,
-    }));
+    return this.nodes.infos();
   }
 
   clusterResources(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const n of this.nodes.values()) if (n.alive) for (const k in n.total) out[k] = (out[k] ?? 0) + (n.total[k] ?? 0);
-    return this.withObjectStoreMemory(out);
+    return this.nodes.clusterResources();
   }
 
   availableResources(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const n of this.nodes.values()) {
-      if (!n.alive) continue;
-      for (const [k, v] of Object.entries(clampAvailable(n.available))) out[k] = (out[k] ?? 0) + v;
-    }
-    return this.withObjectStoreMemory(out);
-  }
-
-  /**
-   * Adds `objectStoreMemory`, the live nodes' in-memory object budgets, as Ray lists
-   * `object_store_memory` among its resources (objects do not consume it; tasks cannot ask for it).
-   */
-  private withObjectStoreMemory(out: Record<string, number>): Record<string, number> {
-    let budget = 0;
-    for (const n of this.nodes.values()) if (n.alive) budget += n.stats.budgetBytes;
-    if (budget > 0) out.objectStoreMemory = budget;
-    return out;
+    return this.nodes.availableResources();
   }
 
   taskInfos(state?: TaskState): TaskInfo[] {
@@ -538,11 +478,9 @@ export class Coordinator {
         );
         return;
       }
-      case 'node_stats': {
-        const n = this.nodes.get(from);
-        if (n) n.stats = { memoryBytes: msg.memoryBytes, spilledBytes: msg.spilledBytes, objects: msg.objects, budgetBytes: msg.budgetBytes ?? 0 };
+      case 'node_stats':
+        this.nodes.setStats(from, { memoryBytes: msg.memoryBytes, spilledBytes: msg.spilledBytes, objects: msg.objects, budgetBytes: msg.budgetBytes ?? 0 });
         return;
-      }
       default:
         assertNever(msg);
     }
@@ -631,14 +569,10 @@ export class Coordinator {
     this.schedule(t);
   }
 
-  private nodeViews(): NodeState[] {
-    return [...this.nodes.values()];
-  }
-
   private schedule(t: TaskEntry): void {
     if (t.cancelled || this.stopped) return;
     t.state = 'PENDING_NODE_ASSIGNMENT';
-    const nodes = this.nodeViews();
+    const nodes = this.nodes.all();
     const placement = place(
       { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
       nodes,
@@ -807,7 +741,7 @@ export class Coordinator {
           }
           const placement = place(
             { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
-            this.nodeViews(),
+            this.nodes.all(),
             this.spread,
           );
           if (placement.kind === 'node') {
@@ -1146,12 +1080,6 @@ function retryMatches(policy: boolean | readonly string[], err: WireError): bool
   if (policy === true) return true;
   const chain = err.cause?.classChain ?? (err.cause ? [err.cause.name] : []);
   return chain.some((n) => policy.includes(n));
-}
-
-function clampAvailable(a: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const k in a) out[k] = Math.max(0, a[k] ?? 0);
-  return out;
 }
 
 function assertNever(x: never): never {
