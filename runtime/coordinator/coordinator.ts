@@ -29,7 +29,7 @@ import { ObjectLifetimes } from './object-lifetimes.ts';
 import { ObjectWaits } from './object-waits.ts';
 import { NodeManager, type NodeLink, type NodeOptions, type NodeState } from './node-manager.ts';
 import { place, type SpreadState } from './scheduling-policy.ts';
-import { TaskEvents } from './task-events.ts';
+import { TaskTable } from './task-table.ts';
 import { TaskDurations } from '../common/task-durations.ts';
 
 export type { NodeLink } from './node-manager.ts';
@@ -41,13 +41,8 @@ export interface ObjectLocation {
 
 type ClientReply = (ok: boolean, value: unknown) => void;
 
-function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
-
 export class Coordinator {
   private readonly nodes = new NodeManager();
-  private readonly tasks = new Map<TaskId, TaskEntry>();
   private lastClass: { fnId: FunctionId; strategy: TaskSpec['strategy']; resources: TaskSpec['resources']; key: string } | undefined;
   private readonly fns = new Map<FunctionId, FunctionDescriptor>();
   private readonly durations = new TaskDurations();
@@ -72,8 +67,8 @@ export class Coordinator {
       if (n?.alive) n.link.send({ type: 'free_objects', ids });
     },
   });
+  private readonly tasks = new TaskTable({ lifetimes: this.lifetimes, generators: this.generators, release: (t) => this.release(t) });
   private readonly waits = new ObjectWaits(this.objects, this.nodes);
-  private readonly events = new TaskEvents();
   /** Feasible tasks waiting for free resources, by scheduling class, in submission order. */
   private readonly waiting = new Map<string, TaskEntry[]>();
   /** Tasks of each scheduling class placed on a node and not finished (running, blocked or queued there). */
@@ -83,7 +78,6 @@ export class Coordinator {
   private readonly spread: SpreadState = { cursor: 0 };
   private readonly log: Logger;
   private draining = false;
-  private stopped = false;
 
   constructor(private readonly selfId: NodeId) {
     this.log = createLogger('webray:coordinator', selfId);
@@ -145,33 +139,11 @@ export class Coordinator {
    * lineage re-runs it); `from`: the node of a worker caller.
    */
   private submit(spec: TaskSpec, from: NodeId | undefined, callerHolds: boolean): void {
-    if (this.stopped) return;
+    if (this.tasks.stopped) return;
     if (spec.kind !== 'actor-method' && !this.fns.has(spec.fnId)) {
       throw new Error(`internal: task ${spec.name} refers to unknown function ${spec.fnId}`);
     }
-    const t: TaskEntry = {
-      spec,
-      state: 'PENDING_ARGS_AVAIL',
-      nodeId: null,
-      workerId: null,
-      attempt: 0,
-      depsPending: 0,
-      pendingReason: null,
-      submittedAtMs: nowMs(),
-      startedAtMs: null,
-      endedAtMs: null,
-      error: null,
-      reserved: false,
-      blocked: false,
-      cancelled: false,
-      children: undefined,
-      schedClass: undefined,
-    };
-    this.tasks.set(spec.taskId, t);
-    if (spec.parentTaskId) {
-      const parent = this.tasks.get(spec.parentTaskId);
-      if (parent) (parent.children ??= []).push(spec.taskId);
-    }
+    const t = this.tasks.add(spec);
     if (spec.numReturns === 'streaming') this.generators.open(spec.taskId);
     else for (let i = 0; i < spec.numReturns; i++) this.objects.ensure(returnId(spec.taskId, i));
     t.argsHeld = this.lifetimes.holdArgs(spec);
@@ -187,14 +159,14 @@ export class Coordinator {
     if (spec.kind === 'actor-creation') {
       const a = this.actors.create(spec);
       if (!a) {
-        this.failTask(t, wireError('ActorDiedError', `an actor named "${spec.actor?.actorName}" already exists`));
+        this.tasks.failTask(t, wireError('ActorDiedError', `an actor named "${spec.actor?.actorName}" already exists`));
         return;
       }
     }
     if (spec.kind === 'actor-method') {
       const actor = spec.actorId ? this.actors.get(spec.actorId) : undefined;
       if (!actor) {
-        this.failTask(t, wireError('ActorDiedError', `actor ${spec.actorId} does not exist in this cluster (was it created by an earlier session?)`));
+        this.tasks.failTask(t, wireError('ActorDiedError', `actor ${spec.actorId} does not exist in this cluster (was it created by an earlier session?)`));
         return;
       }
       this.actors.enqueue(actor, t);
@@ -227,7 +199,7 @@ export class Coordinator {
 
   /** A holder's report of the ObjectRefs it gained and dropped (`from`: the node of a worker holder). */
   updateRefs(holder: string, from: NodeId | undefined, update: RefUpdate): void {
-    if (!this.stopped) this.lifetimes.update(holder, from, update);
+    if (!this.tasks.stopped) this.lifetimes.update(holder, from, update);
   }
 
   /** How many objects are counted as referenced (tests). */
@@ -303,21 +275,19 @@ export class Coordinator {
   }
 
   taskInfos(state?: TaskState): TaskInfo[] {
-    const live: TaskInfo[] = [];
-    for (const t of this.tasks.values()) if (t.spec.enableTaskEvents) live.push(this.infoOf(t));
-    return this.events.list(live, state);
+    return this.tasks.infos(state);
   }
 
   timeline(): TraceEvent[] {
-    return this.events.timeline();
+    return this.tasks.timeline();
   }
 
   /** Ends the session: every pending call fails, nothing more is scheduled. */
   stop(): void {
-    this.stopped = true;
+    this.tasks.close();
     this.lifetimes.stop();
     const err = wireError('RaySystemError', 'ray.shutdown() was called while the task was pending');
-    for (const t of [...this.tasks.values()]) this.failTask(t, err);
+    for (const t of this.tasks.live()) this.tasks.failTask(t, err);
   }
 
   // ─────────────────────── messages from nodes ───────────────────────
@@ -437,13 +407,13 @@ export class Coordinator {
   // ─────────────────────────── scheduling ───────────────────────────
 
   private onDepsReady(t: TaskEntry): void {
-    if (t.cancelled || this.stopped) return;
+    if (t.cancelled || this.tasks.stopped) return;
     // A failed dependency fails the task with the same error, as in Ray.
     for (const arg of t.spec.args) {
       if (arg.kind !== 'ref') continue;
       const err = this.objects.get(arg.id)?.obj?.err;
       if (err) {
-        this.failTask(t, err);
+        this.tasks.failTask(t, err);
         if (t.spec.kind === 'actor-method') {
           const a = this.actors.get(t.spec.actorId!);
           if (a) this.pumpActor(a);
@@ -461,7 +431,7 @@ export class Coordinator {
   }
 
   private schedule(t: TaskEntry): void {
-    if (t.cancelled || this.stopped) return;
+    if (t.cancelled || this.tasks.stopped) return;
     t.state = 'PENDING_NODE_ASSIGNMENT';
     const nodes = this.nodes.all();
     const placement = place(
@@ -489,7 +459,7 @@ export class Coordinator {
         this.log(`task ${t.spec.name} ${placement.reason}`);
         return;
       case 'unschedulable':
-        this.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
+        this.tasks.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
         return;
     }
   }
@@ -617,7 +587,7 @@ export class Coordinator {
    * tasks finish instead of filling the node's worker pool with blocked parents.
    */
   private drain(): void {
-    if (this.draining || this.stopped) return;
+    if (this.draining || this.tasks.stopped) return;
     this.draining = true;
     try {
       const classes = [...this.waiting];
@@ -647,7 +617,7 @@ export class Coordinator {
               t.pendingReason = placement.reason;
               this.infeasible.push(t);
             } else {
-              this.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
+              this.tasks.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
             }
           }
         }
@@ -690,7 +660,7 @@ export class Coordinator {
     t.endedAtMs = msg.endMs;
     if (t.spec.kind === 'normal') this.durations.record(t.spec.fnId, msg.endMs - msg.startMs);
     if (t.cancelled) {
-      this.finish(t, 'FAILED');
+      this.tasks.finish(t, 'FAILED');
     } else if (msg.error) {
       this.onTaskFailed(t, msg.error, msg.systemFailure === true);
     } else if (t.spec.kind === 'actor-creation') {
@@ -704,17 +674,17 @@ export class Coordinator {
         t.argsHeld = false;
       }
       if (t.spec.numReturns === 'streaming') this.generators.end(t.spec.taskId);
-      this.finish(t, 'FINISHED');
+      this.tasks.finish(t, 'FINISHED');
     }
     this.drain();
   }
 
   private onTaskFailed(t: TaskEntry, err: WireError, system: boolean): void {
     this.release(t);
-    if (t.cancelled) return this.finish(t, 'FAILED');
+    if (t.cancelled) return this.tasks.finish(t, 'FAILED');
     if (t.spec.kind === 'actor-creation') {
       const a = this.actors.get(t.spec.actorId!);
-      if (!a) return this.failTask(t, err);
+      if (!a) return this.tasks.failTask(t, err);
       if (system) return this.onActorDied(a, err);
       return this.killForGood(
         a,
@@ -730,7 +700,7 @@ export class Coordinator {
     const max = t.spec.kind === 'actor-method' ? this.actors.get(t.spec.actorId!)?.maxTaskRetries ?? 0 : t.spec.maxRetries;
     const retriesLeft = max === -1 || t.attempt <= max;
     const retryable = system || retryMatches(t.spec.retryExceptions, err);
-    if (retryable && retriesLeft && !this.stopped) {
+    if (retryable && retriesLeft && !this.tasks.stopped) {
       this.log(`retrying task ${t.spec.name} (attempt ${t.attempt + 1}) after ${err.name}: ${err.message}`);
       t.nodeId = null;
       if (t.spec.kind === 'actor-method') {
@@ -748,48 +718,7 @@ export class Coordinator {
       this.awaitArgs(t);
       return;
     }
-    this.failTask(t, err);
-  }
-
-  /** Makes every return of the task (for a generator: its next item, then its end) raise `err`. */
-  private failReturns(t: TaskEntry, err: WireError): void {
-    const obj: SerializedObject = { v: undefined, size: 0, err };
-    if (t.spec.numReturns === 'streaming') {
-      const index = this.generators.nextIndex(t.spec.taskId);
-      if (index !== undefined) {
-        this.lifetimes.generatorItem(t.spec.taskId, returnId(t.spec.taskId, index), 0, obj, undefined);
-        this.generators.yielded(t.spec.taskId, index);
-        this.generators.end(t.spec.taskId);
-      }
-    } else {
-      for (let i = 0; i < t.spec.numReturns; i++) this.lifetimes.ready(returnId(t.spec.taskId, i), 0, obj, undefined);
-    }
-    t.error = `${err.name}: ${err.message}`;
-  }
-
-  /** Fails every return of the task with `err` and ends it. */
-  private failTask(t: TaskEntry, err: WireError): void {
-    if (t.state === 'FINISHED' || t.state === 'FAILED') return;
-    this.failReturns(t, err);
-    if (t.nodeId && t.state !== 'PENDING_NODE_ASSIGNMENT') this.release(t);
-    this.finish(t, 'FAILED');
-  }
-
-  private finish(t: TaskEntry, state: 'FINISHED' | 'FAILED'): void {
-    // An actor's creation task keeps its arguments for restarts, until the actor is dead for good.
-    if (!(t.spec.kind === 'actor-creation' && state === 'FINISHED')) this.dropArgs(t);
-    if (this.tasks.get(t.spec.taskId) !== t) return;
-    t.state = state;
-    t.endedAtMs ??= nowMs();
-    this.tasks.delete(t.spec.taskId);
-    if (t.spec.enableTaskEvents) this.events.record(this.infoOf(t));
-  }
-
-  /** The task no longer keeps its arguments alive. */
-  private dropArgs(t: TaskEntry): void {
-    if (!t.argsHeld) return;
-    t.argsHeld = false;
-    this.lifetimes.releaseArgs(t.spec);
+    this.tasks.failTask(t, err);
   }
 
   private onGeneratorItem(from: NodeId, taskId: TaskId, attempt: number, index: number, r: TaskResult): void {
@@ -807,7 +736,7 @@ export class Coordinator {
   private onObjectLost(id: ObjectId): void {
     const taskId = taskIdOf(id);
     const spec = taskId ? this.lineage.get(taskId) : undefined;
-    if (spec && !this.tasks.has(spec.taskId) && (this.reconstructions.get(spec.taskId) ?? 0) < MAX_RECONSTRUCTIONS && !this.stopped) {
+    if (spec && !this.tasks.has(spec.taskId) && (this.reconstructions.get(spec.taskId) ?? 0) < MAX_RECONSTRUCTIONS && !this.tasks.stopped) {
       this.reconstructions.set(spec.taskId, (this.reconstructions.get(spec.taskId) ?? 0) + 1);
       this.log(`reconstructing ${id} by re-running ${spec.name}`);
       for (let i = 0; i < (spec.numReturns as number); i++) {
@@ -838,8 +767,8 @@ export class Coordinator {
       }
     }
     // Fail its returns at once; the node releases its resources when the worker lets go.
-    this.failReturns(t, err);
-    if (!wasSent) this.finish(t, 'FAILED');
+    this.tasks.failReturns(t, err);
+    if (!wasSent) this.tasks.finish(t, 'FAILED');
     if (recursive && t.children) {
       for (const c of t.children) {
         const child = this.tasks.get(c);
@@ -856,15 +785,15 @@ export class Coordinator {
     a.state = 'ALIVE';
     a.nodeId = t.nodeId;
     for (let i = 0; i < (t.spec.numReturns as number); i++) this.lifetimes.ready(returnId(t.spec.taskId, i), 8, { v: null, size: 8 }, undefined);
-    this.finish(t, 'FINISHED');
-    this.tasks.set(t.spec.taskId, t); // keep the creation spec for restarts
+    this.tasks.finish(t, 'FINISHED');
+    this.tasks.keep(t); // keep the creation spec for restarts
     this.pumpActor(a);
   }
 
   /** Sends every call whose turn has come (per caller, in order) to the actor's node. */
   private pumpActor(a: ActorEntry): void {
     if (a.state === 'DEAD') {
-      for (const t of this.actors.drainQueued(a)) this.failTask(t, a.deathCause!);
+      for (const t of this.actors.drainQueued(a)) this.tasks.failTask(t, a.deathCause!);
       return;
     }
     if (a.state !== 'ALIVE' || !a.nodeId) return;
@@ -889,7 +818,7 @@ export class Coordinator {
     this.releaseActor(a);
     if (node) for (const id of a.inflight.keys()) node.running.delete(id);
     const canRestart = a.maxRestarts === -1 || a.restarts < a.maxRestarts;
-    if (!canRestart || !creation || this.stopped) {
+    if (!canRestart || !creation || this.tasks.stopped) {
       this.killForGood(a, err);
       return;
     }
@@ -902,7 +831,7 @@ export class Coordinator {
         t.state = 'PENDING_NODE_ASSIGNMENT';
         retry.push(t);
       } else {
-        this.failTask(t, wireError('ActorDiedError', `${err.message}; the call was running and maxTaskRetries is ${a.maxTaskRetries}`, { actorId: a.actorId }));
+        this.tasks.failTask(t, wireError('ActorDiedError', `${err.message}; the call was running and maxTaskRetries is ${a.maxTaskRetries}`, { actorId: a.actorId }));
       }
     }
     a.inflight.clear();
@@ -927,32 +856,14 @@ export class Coordinator {
     const c = creation ?? this.tasks.get(a.creationTaskId);
     this.releaseActor(a);
     this.actors.markDead(a, err);
-    for (const t of [...a.inflight.values()]) this.failTask(t, err);
+    for (const t of [...a.inflight.values()]) this.tasks.failTask(t, err);
     a.inflight.clear();
     if (c) {
-      if (c.state !== 'FINISHED' && c.state !== 'FAILED') this.failTask(c, err);
+      if (c.state !== 'FINISHED' && c.state !== 'FAILED') this.tasks.failTask(c, err);
       this.tasks.delete(c.spec.taskId);
-      this.dropArgs(c);
+      this.tasks.dropArgs(c);
     }
     this.pumpActor(a);
-  }
-
-  private infoOf(t: TaskEntry): TaskInfo {
-    return {
-      taskId: t.spec.taskId,
-      name: t.spec.name,
-      kind: t.spec.kind,
-      state: t.state,
-      nodeId: t.nodeId,
-      workerId: t.workerId,
-      actorId: t.spec.actorId ?? null,
-      attempts: t.attempt,
-      error: t.error,
-      pendingReason: t.state === 'PENDING_NODE_ASSIGNMENT' || t.state === 'PENDING_ARGS_AVAIL' ? t.pendingReason ?? (t.depsPending > 0 ? `waiting for ${t.depsPending} argument(s)` : null) : null,
-      submittedAtMs: t.submittedAtMs,
-      startedAtMs: t.startedAtMs,
-      endedAtMs: t.endedAtMs,
-    };
   }
 
   get selfNodeId(): NodeId {
