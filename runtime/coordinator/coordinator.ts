@@ -4,10 +4,10 @@
 
 import { wireError } from '../api/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { add, subtract } from '../common/resources.ts';
+import { add } from '../common/resources.ts';
 import type { ClientRequest } from '../protocol/client-requests.ts';
 import { returnId, taskIdOf, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
-import type { CoordinatorToNode, NodeToCoordinator, RefUpdate, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
+import type { CoordinatorToNode, NodeToCoordinator, RefUpdate, TaskResult } from '../protocol/node-messages.ts';
 import type {
   ActorInfo,
   FunctionDescriptor,
@@ -23,14 +23,13 @@ import type { WireError } from '../protocol/wire-error.ts';
 import { ActorDirectory, type ActorEntry } from './actor-directory.ts';
 import type { TaskEntry } from './task-entry.ts';
 import { GeneratorStreams } from './generator-streams.ts';
-import { MAX_RECONSTRUCTIONS, PIPELINE_TASKS_PER_CPU } from './constants.ts';
+import { MAX_RECONSTRUCTIONS } from './constants.ts';
 import { ObjectDirectory } from './object-directory.ts';
 import { ObjectLifetimes } from './object-lifetimes.ts';
 import { ObjectWaits } from './object-waits.ts';
-import { NodeManager, type NodeLink, type NodeOptions, type NodeState } from './node-manager.ts';
-import { place, type SpreadState } from './scheduling-policy.ts';
+import { NodeManager, type NodeLink, type NodeOptions } from './node-manager.ts';
 import { TaskTable } from './task-table.ts';
-import { TaskDurations } from '../common/task-durations.ts';
+import { ClusterScheduler } from './cluster-scheduler.ts';
 
 export type { NodeLink } from './node-manager.ts';
 
@@ -43,9 +42,7 @@ type ClientReply = (ok: boolean, value: unknown) => void;
 
 export class Coordinator {
   private readonly nodes = new NodeManager();
-  private lastClass: { fnId: FunctionId; strategy: TaskSpec['strategy']; resources: TaskSpec['resources']; key: string } | undefined;
   private readonly fns = new Map<FunctionId, FunctionDescriptor>();
-  private readonly durations = new TaskDurations();
   private readonly objects = new ObjectDirectory();
   private readonly actors = new ActorDirectory();
   private readonly generators = new GeneratorStreams((taskId, consumed) => {
@@ -67,17 +64,17 @@ export class Coordinator {
       if (n?.alive) n.link.send({ type: 'free_objects', ids });
     },
   });
-  private readonly tasks = new TaskTable({ lifetimes: this.lifetimes, generators: this.generators, release: (t) => this.release(t) });
+  private readonly tasks = new TaskTable({ lifetimes: this.lifetimes, generators: this.generators, release: (t) => this.scheduler.release(t) });
+  private readonly scheduler = new ClusterScheduler({
+    nodes: this.nodes,
+    tasks: this.tasks,
+    objects: this.objects,
+    actors: this.actors,
+    fns: this.fns,
+    log: (m) => this.log(m),
+  });
   private readonly waits = new ObjectWaits(this.objects, this.nodes);
-  /** Feasible tasks waiting for free resources, by scheduling class, in submission order. */
-  private readonly waiting = new Map<string, TaskEntry[]>();
-  /** Tasks of each scheduling class placed on a node and not finished (running, blocked or queued there). */
-  private readonly activeByClass = new Map<string, number>();
-  /** Tasks no live node can run; re-examined when a node joins. */
-  private infeasible: TaskEntry[] = [];
-  private readonly spread: SpreadState = { cursor: 0 };
   private readonly log: Logger;
-  private draining = false;
 
   constructor(private readonly selfId: NodeId) {
     this.log = createLogger('webray:coordinator', selfId);
@@ -93,11 +90,8 @@ export class Coordinator {
   ): void {
     this.nodes.add(nodeId, resources, link, opts);
     this.log(`node ${nodeId} joined with ${JSON.stringify(resources)}`);
-    const retry = this.infeasible;
-    this.infeasible = [];
-    // A task may have ended while it waited (a killed actor's creation): only pending ones go on.
-    for (const t of retry) if (t.state === 'PENDING_NODE_ASSIGNMENT') this.schedule(t);
-    this.drain();
+    this.scheduler.retryInfeasible();
+    this.scheduler.drain();
   }
 
   /** A node left or died: retry its tasks elsewhere, restart its actors, forget its objects. */
@@ -118,7 +112,7 @@ export class Coordinator {
       this.onActorDied(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: its node ${nodeId} left (${reason})`));
     }
     for (const id of this.objects.dropNode(nodeId)) this.onObjectLost(id);
-    this.drain();
+    this.scheduler.drain();
   }
 
   // ─────────────────────── driver-facing calls ───────────────────────
@@ -316,7 +310,7 @@ export class Coordinator {
       }
       case 'task_blocked':
       case 'task_unblocked':
-        this.onBlocked(msg.taskId, msg.type === 'task_blocked');
+        this.scheduler.onBlocked(msg.taskId, msg.type === 'task_blocked');
         return;
       case 'object_put':
         this.putObject(msg.id, msg.size, msg.obj, from, msg.holder, msg.refs, from);
@@ -370,7 +364,7 @@ export class Coordinator {
               reply(false, wireError('GetTimeoutError', `ray.get timed out after ${req.timeoutMs} ms; the task keeps running`));
               return;
             }
-            reply(true, req.ids.map((id) => this.resolvedArg(id)));
+            reply(true, req.ids.map((id) => this.objects.resolvedArg(id)));
           });
           return;
         case 'wait':
@@ -427,222 +421,7 @@ export class Coordinator {
       if (a) this.pumpActor(a);
       return;
     }
-    this.schedule(t);
-  }
-
-  private schedule(t: TaskEntry): void {
-    if (t.cancelled || this.tasks.stopped) return;
-    t.state = 'PENDING_NODE_ASSIGNMENT';
-    const nodes = this.nodes.all();
-    const placement = place(
-      { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
-      nodes,
-      this.spread,
-    );
-    switch (placement.kind) {
-      case 'node':
-        t.pendingReason = null;
-        this.dispatch(t, this.nodes.get(placement.nodeId)!, true);
-        return;
-      case 'wait': {
-        if (this.tryPipeline(t, placement.feasible)) return;
-        t.pendingReason = 'waiting for free resources on a node';
-        const key = this.classKey(t);
-        let q = this.waiting.get(key);
-        if (!q) this.waiting.set(key, (q = []));
-        q.push(t);
-        return;
-      }
-      case 'infeasible':
-        t.pendingReason = placement.reason;
-        this.infeasible.push(t);
-        this.log(`task ${t.spec.name} ${placement.reason}`);
-        return;
-      case 'unschedulable':
-        this.tasks.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
-        return;
-    }
-  }
-
-  /** Ray's SchedulingClass: the function, its resources and its strategy. */
-  private classKey(t: TaskEntry): string {
-    // Calls of one remote function share their resources object: the last key usually fits.
-    const last = this.lastClass;
-    if (last && last.fnId === t.spec.fnId && last.strategy === t.spec.strategy && last.resources === t.spec.resources) return last.key;
-    const key = this.computeClassKey(t);
-    this.lastClass = { fnId: t.spec.fnId, strategy: t.spec.strategy, resources: t.spec.resources, key };
-    return key;
-  }
-
-  private computeClassKey(t: TaskEntry): string {
-    const s = t.spec.strategy;
-    const strat = typeof s === 'string' ? s : `${s.nodeId}/${s.soft}`;
-    let key = `${t.spec.fnId}|${strat}`;
-    for (const k of Object.keys(t.spec.resources).sort()) key += `|${k}:${t.spec.resources[k]}`;
-    return key;
-  }
-
-  private localityOf(t: TaskEntry): Map<NodeId, number> | undefined {
-    let out: Map<NodeId, number> | undefined;
-    for (const arg of t.spec.args) {
-      if (arg.kind !== 'ref') continue;
-      const e = this.objects.get(arg.id);
-      if (!e || e.obj || e.locations.size === 0) continue;
-      out ??= new Map();
-      for (const n of e.locations) out.set(n, (out.get(n) ?? 0) + e.size);
-    }
-    return out;
-  }
-
-  /** Short tasks may queue at a busy node so its workers never wait for the next one. */
-  private tryPipeline(t: TaskEntry, feasible: readonly NodeId[]): boolean {
-    if (t.spec.kind !== 'normal' || t.spec.strategy === 'SPREAD') return false;
-    if (!this.durations.isShort(t.spec.fnId)) return false;
-    let best: NodeState | undefined;
-    for (const id of feasible) {
-      const n = this.nodes.get(id)!;
-      if (n.pipelined >= PIPELINE_TASKS_PER_CPU * Math.max(1, n.total.CPU ?? 1)) continue;
-      if (!best || n.pipelined < best.pipelined) best = n;
-    }
-    if (!best) return false;
-    this.dispatch(t, best, false);
-    return true;
-  }
-
-  private dispatch(t: TaskEntry, node: NodeState, reserve: boolean): void {
-    const spec = t.spec;
-    t.attempt++;
-    t.state = 'SUBMITTED_TO_WORKER';
-    t.nodeId = node.nodeId;
-    t.reserved = reserve;
-    t.blocked = false;
-    if (reserve) subtract(node.available, spec.kind === 'actor-creation' ? spec.heldResources ?? {} : spec.resources);
-    else node.pipelined++;
-    if (spec.kind === 'actor-creation') {
-      const a = this.actors.get(spec.actorId!);
-      if (a) a.holding = node.nodeId;
-    }
-    node.running.add(spec.taskId);
-    const cls = (t.schedClass = this.classKey(t));
-    this.activeByClass.set(cls, (this.activeByClass.get(cls) ?? 0) + 1);
-    this.send(node, t);
-  }
-
-  private leaveClass(t: TaskEntry): void {
-    const cls = t.schedClass;
-    if (cls === undefined) return;
-    t.schedClass = undefined;
-    const n = (this.activeByClass.get(cls) ?? 1) - 1;
-    if (n > 0) this.activeByClass.set(cls, n);
-    else this.activeByClass.delete(cls);
-  }
-
-  private send(node: NodeState, t: TaskEntry): void {
-    const spec = t.spec;
-    const args: ResolvedArg[] = new Array(spec.args.length);
-    for (let i = 0; i < spec.args.length; i++) {
-      const a = spec.args[i]!;
-      args[i] = a.kind === 'value' ? { kind: 'inline', obj: a.obj } : this.resolvedArg(a.id);
-    }
-    let fn: FunctionDescriptor | undefined;
-    if (spec.kind !== 'actor-method' && !node.knownFns.has(spec.fnId)) {
-      fn = this.fns.get(spec.fnId);
-      node.knownFns.add(spec.fnId);
-    }
-    node.link.send(fn ? { type: 'run_task', spec, attempt: t.attempt, args, fn } : { type: 'run_task', spec, attempt: t.attempt, args });
-  }
-
-  private resolvedArg(id: ObjectId): ResolvedArg {
-    const e = this.objects.get(id);
-    if (e?.obj) return { kind: 'inline', obj: e.obj };
-    return { kind: 'located', id, nodes: e ? [...e.locations] : [] };
-  }
-
-  /** Frees what a finished task held on its node. */
-  private release(t: TaskEntry): void {
-    const node = t.nodeId ? this.nodes.get(t.nodeId) : undefined;
-    if (!node) return;
-    // Once per dispatch: onTaskDone, onTaskFailed and failTask may each call this for one task.
-    if (!node.running.delete(t.spec.taskId)) return;
-    this.leaveClass(t);
-    if (t.spec.kind === 'actor-creation') return; // the actor keeps its resources
-    if (t.reserved) {
-      let res = t.spec.resources;
-      if (t.blocked && res.CPU) {
-        const { CPU: _cpu, ...rest } = res;
-        res = rest;
-      }
-      add(node.available, res, node.total);
-    } else if (t.spec.kind === 'normal' && node.pipelined > 0) {
-      // Only normal tasks are pipelined; actor calls hold nothing on their node.
-      node.pipelined--;
-    }
-    t.reserved = false;
-  }
-
-  /**
-   * Places waiting tasks on nodes that have room again. Classes with the fewest tasks already
-   * placed go first (Ray's fair queueing across scheduling classes): a CPU lent by a parent
-   * blocked in ray.get goes to its children's class, not to yet another parent, so nested
-   * tasks finish instead of filling the node's worker pool with blocked parents.
-   */
-  private drain(): void {
-    if (this.draining || this.tasks.stopped) return;
-    this.draining = true;
-    try {
-      const classes = [...this.waiting];
-      if (classes.length > 1) classes.sort((a, b) => (this.activeByClass.get(a[0]) ?? 0) - (this.activeByClass.get(b[0]) ?? 0));
-      for (const [key, q] of classes) {
-        let i = 0;
-        while (i < q.length) {
-          const t = q[i]!;
-          if (t.cancelled || t.state !== 'PENDING_NODE_ASSIGNMENT') {
-            i++;
-            continue;
-          }
-          const placement = place(
-            { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
-            this.nodes.all(),
-            this.spread,
-          );
-          if (placement.kind === 'node') {
-            this.dispatch(t, this.nodes.get(placement.nodeId)!, true);
-            i++;
-          } else if (placement.kind === 'wait') {
-            if (this.tryPipeline(t, placement.feasible)) i++;
-            else break;
-          } else {
-            i++;
-            if (placement.kind === 'infeasible') {
-              t.pendingReason = placement.reason;
-              this.infeasible.push(t);
-            } else {
-              this.tasks.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
-            }
-          }
-        }
-        if (i >= q.length) this.waiting.delete(key);
-        else if (i > 0) q.splice(0, i);
-      }
-    } finally {
-      this.draining = false;
-    }
-  }
-
-  private onBlocked(taskId: TaskId, blocked: boolean): void {
-    const t = this.tasks.get(taskId);
-    if (!t || !t.reserved || t.blocked === blocked) return;
-    const node = t.nodeId ? this.nodes.get(t.nodeId) : undefined;
-    const cpu = t.spec.kind === 'actor-method' ? 0 : t.spec.resources.CPU ?? 0;
-    t.blocked = blocked;
-    if (!node || cpu === 0) return;
-    // A task blocked in ray.get lends its CPU back, so nested tasks can run (Ray's NotifyDirectCallTaskBlocked).
-    if (blocked) {
-      node.available.CPU = (node.available.CPU ?? 0) + cpu;
-      this.drain();
-    } else {
-      node.available.CPU = (node.available.CPU ?? 0) - cpu;
-    }
+    this.scheduler.schedule(t);
   }
 
   // ─────────────────────────── completion ───────────────────────────
@@ -654,11 +433,11 @@ export class Coordinator {
       const a = this.actors.get(t.spec.actorId!);
       if (a) a.inflight.delete(t.spec.taskId);
     }
-    this.release(t);
+    this.scheduler.release(t);
     t.workerId = msg.workerId;
     t.startedAtMs = msg.startMs;
     t.endedAtMs = msg.endMs;
-    if (t.spec.kind === 'normal') this.durations.record(t.spec.fnId, msg.endMs - msg.startMs);
+    if (t.spec.kind === 'normal') this.scheduler.recordDuration(t.spec.fnId, msg.endMs - msg.startMs);
     if (t.cancelled) {
       this.tasks.finish(t, 'FAILED');
     } else if (msg.error) {
@@ -676,11 +455,11 @@ export class Coordinator {
       if (t.spec.numReturns === 'streaming') this.generators.end(t.spec.taskId);
       this.tasks.finish(t, 'FINISHED');
     }
-    this.drain();
+    this.scheduler.drain();
   }
 
   private onTaskFailed(t: TaskEntry, err: WireError, system: boolean): void {
-    this.release(t);
+    this.scheduler.release(t);
     if (t.cancelled) return this.tasks.finish(t, 'FAILED');
     if (t.spec.kind === 'actor-creation') {
       const a = this.actors.get(t.spec.actorId!);
@@ -807,7 +586,7 @@ export class Coordinator {
       t.reserved = false;
       node.running.add(t.spec.taskId);
       a.inflight.set(t.spec.taskId, t);
-      this.send(node, t);
+      this.scheduler.sendTask(node, t);
     }
   }
 
@@ -839,7 +618,7 @@ export class Coordinator {
     this.log(`restarting actor ${a.actorId} (${a.restarts}/${a.maxRestarts})`);
     creation.state = 'PENDING_NODE_ASSIGNMENT';
     creation.nodeId = null;
-    this.schedule(creation);
+    this.scheduler.schedule(creation);
   }
 
   /** Gives back the resources an actor holds on its node. */
@@ -848,7 +627,7 @@ export class Coordinator {
     const c = this.tasks.get(a.creationTaskId);
     if (node && node.alive && c) add(node.available, c.spec.heldResources ?? {}, node.total);
     if (node) node.running.delete(a.creationTaskId);
-    if (c) this.leaveClass(c);
+    if (c) this.scheduler.leaveClass(c);
     a.holding = null;
   }
 
