@@ -4,7 +4,6 @@
 
 import { wireError } from '../api/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { add } from '../common/resources.ts';
 import type { ClientRequest } from '../protocol/client-requests.ts';
 import { returnId, taskIdOf, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, RefUpdate, TaskResult } from '../protocol/node-messages.ts';
@@ -20,7 +19,7 @@ import type {
   TraceEvent,
 } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
-import { ActorDirectory, type ActorEntry } from './actor-directory.ts';
+import { ActorDirectory } from './actor-directory.ts';
 import type { TaskEntry } from './task-entry.ts';
 import { GeneratorStreams } from './generator-streams.ts';
 import { MAX_RECONSTRUCTIONS } from './constants.ts';
@@ -29,6 +28,7 @@ import { ObjectLifetimes } from './object-lifetimes.ts';
 import { ObjectWaits } from './object-waits.ts';
 import { NodeManager, type NodeLink, type NodeOptions } from './node-manager.ts';
 import { TaskTable } from './task-table.ts';
+import { ActorManager } from './actor-manager.ts';
 import { ClusterScheduler } from './cluster-scheduler.ts';
 
 export type { NodeLink } from './node-manager.ts';
@@ -73,6 +73,14 @@ export class Coordinator {
     fns: this.fns,
     log: (m) => this.log(m),
   });
+  private readonly actorManager = new ActorManager({
+    actors: this.actors,
+    tasks: this.tasks,
+    nodes: this.nodes,
+    scheduler: this.scheduler,
+    lifetimes: this.lifetimes,
+    log: (m) => this.log(m),
+  });
   private readonly waits = new ObjectWaits(this.objects, this.nodes);
   private readonly log: Logger;
 
@@ -108,9 +116,7 @@ export class Coordinator {
     node.running.clear();
     // The refs its workers held are gone with it.
     this.lifetimes.nodeLeft(nodeId);
-    for (const a of this.actors.onNode(nodeId)) {
-      this.onActorDied(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: its node ${nodeId} left (${reason})`));
-    }
+    this.actorManager.nodeLeft(nodeId, reason);
     for (const id of this.objects.dropNode(nodeId)) this.onObjectLost(id);
     this.scheduler.drain();
   }
@@ -150,21 +156,7 @@ export class Coordinator {
       else for (let i = 0; i < spec.numReturns; i++) this.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, i));
     }
 
-    if (spec.kind === 'actor-creation') {
-      const a = this.actors.create(spec);
-      if (!a) {
-        this.tasks.failTask(t, wireError('ActorDiedError', `an actor named "${spec.actor?.actorName}" already exists`));
-        return;
-      }
-    }
-    if (spec.kind === 'actor-method') {
-      const actor = spec.actorId ? this.actors.get(spec.actorId) : undefined;
-      if (!actor) {
-        this.tasks.failTask(t, wireError('ActorDiedError', `actor ${spec.actorId} does not exist in this cluster (was it created by an earlier session?)`));
-        return;
-      }
-      this.actors.enqueue(actor, t);
-    }
+    if (spec.kind !== 'normal' && !this.actorManager.admit(t)) return;
     this.awaitArgs(t);
   }
 
@@ -231,19 +223,11 @@ export class Coordinator {
   }
 
   killActor(actorId: ActorId, noRestart: boolean): void {
-    const a = this.actors.get(actorId);
-    if (!a || a.state === 'DEAD') return;
-    // `holding` covers an actor whose constructor is still running on its node.
-    const at = a.nodeId ?? a.holding;
-    if (at) this.nodes.get(at)?.link.send({ type: 'kill_actor', actorId });
-    const err = wireError('ActorDiedError', `actor ${a.info.className} (${actorId}) was killed by ray.kill()`, { actorId });
-    if (noRestart) this.killForGood(a, err);
-    else this.onActorDied(a, err);
+    this.actorManager.kill(actorId, noRestart);
   }
 
   getActor(name: string): ActorInfo | undefined {
-    const a = this.actors.byName(name);
-    return a && a.state !== 'DEAD' ? a.info : undefined;
+    return this.actorManager.byName(name);
   }
 
   /** The next item of a streaming task, handed to `holder` (its ref becomes the holder's). */
@@ -303,11 +287,9 @@ export class Coordinator {
       case 'generator_item':
         this.onGeneratorItem(from, msg.taskId, msg.attempt, msg.index, msg.result);
         return;
-      case 'actor_died': {
-        const a = this.actors.get(msg.actorId);
-        if (a && a.nodeId === from) this.onActorDied(a, msg.error);
+      case 'actor_died':
+        this.actorManager.reportedDead(from, msg.actorId, msg.error);
         return;
-      }
       case 'task_blocked':
       case 'task_unblocked':
         this.scheduler.onBlocked(msg.taskId, msg.type === 'task_blocked');
@@ -408,17 +390,13 @@ export class Coordinator {
       const err = this.objects.get(arg.id)?.obj?.err;
       if (err) {
         this.tasks.failTask(t, err);
-        if (t.spec.kind === 'actor-method') {
-          const a = this.actors.get(t.spec.actorId!);
-          if (a) this.pumpActor(a);
-        }
+        if (t.spec.kind === 'actor-method') this.actorManager.pumpFor(t);
         return;
       }
     }
     if (t.spec.kind === 'actor-method') {
       t.state = 'PENDING_NODE_ASSIGNMENT';
-      const a = this.actors.get(t.spec.actorId!);
-      if (a) this.pumpActor(a);
+      this.actorManager.pumpFor(t);
       return;
     }
     this.scheduler.schedule(t);
@@ -429,10 +407,7 @@ export class Coordinator {
   private onTaskDone(from: NodeId, msg: Extract<NodeToCoordinator, { type: 'task_done' }>): void {
     const t = this.tasks.get(msg.taskId);
     if (!t || t.nodeId !== from || t.attempt !== msg.attempt) return; // stale: an earlier attempt
-    if (t.spec.kind === 'actor-method') {
-      const a = this.actors.get(t.spec.actorId!);
-      if (a) a.inflight.delete(t.spec.taskId);
-    }
+    if (t.spec.kind === 'actor-method') this.actorManager.callEnded(t);
     this.scheduler.release(t);
     t.workerId = msg.workerId;
     t.startedAtMs = msg.startMs;
@@ -443,7 +418,7 @@ export class Coordinator {
     } else if (msg.error) {
       this.onTaskFailed(t, msg.error, msg.systemFailure === true);
     } else if (t.spec.kind === 'actor-creation') {
-      this.onActorCreated(t);
+      this.actorManager.created(t);
     } else {
       const results = msg.results ?? [];
       for (const r of results) this.lifetimes.ready(r.id, r.size, r.obj, from, r.refs);
@@ -461,36 +436,14 @@ export class Coordinator {
   private onTaskFailed(t: TaskEntry, err: WireError, system: boolean): void {
     this.scheduler.release(t);
     if (t.cancelled) return this.tasks.finish(t, 'FAILED');
-    if (t.spec.kind === 'actor-creation') {
-      const a = this.actors.get(t.spec.actorId!);
-      if (!a) return this.tasks.failTask(t, err);
-      if (system) return this.onActorDied(a, err);
-      return this.killForGood(
-        a,
-        wireError(
-          'ActorDiedError',
-          `actor ${a.info.className} (${a.actorId}) died: its constructor failed: ${err.cause?.name ?? err.name}: ${err.cause?.message ?? err.message}`,
-          { actorId: a.actorId },
-          err,
-        ),
-        t,
-      );
-    }
-    const max = t.spec.kind === 'actor-method' ? this.actors.get(t.spec.actorId!)?.maxTaskRetries ?? 0 : t.spec.maxRetries;
+    if (t.spec.kind === 'actor-creation') return this.actorManager.creationFailed(t, err, system);
+    const max = t.spec.kind === 'actor-method' ? this.actorManager.maxTaskRetries(t) : t.spec.maxRetries;
     const retriesLeft = max === -1 || t.attempt <= max;
     const retryable = system || retryMatches(t.spec.retryExceptions, err);
     if (retryable && retriesLeft && !this.tasks.stopped) {
       this.log(`retrying task ${t.spec.name} (attempt ${t.attempt + 1}) after ${err.name}: ${err.message}`);
       t.nodeId = null;
-      if (t.spec.kind === 'actor-method') {
-        const a = this.actors.get(t.spec.actorId!);
-        if (a) {
-          t.state = 'PENDING_NODE_ASSIGNMENT';
-          this.actors.requeue(a, [t]);
-          this.pumpActor(a);
-          return;
-        }
-      }
+      if (t.spec.kind === 'actor-method' && this.actorManager.retryCall(t)) return;
       if (t.spec.numReturns === 'streaming') {
         // Items already delivered stay; the retry's duplicates are ignored by index.
       }
@@ -538,13 +491,7 @@ export class Coordinator {
     if (wasSent && t.nodeId) {
       this.nodes.get(t.nodeId)?.link.send({ type: 'cancel_task', taskId: t.spec.taskId, force });
     }
-    if (t.spec.kind === 'actor-method') {
-      const a = this.actors.get(t.spec.actorId!);
-      if (a) {
-        a.inflight.delete(t.spec.taskId);
-        this.actors.removeQueued(a, t);
-      }
-    }
+    if (t.spec.kind === 'actor-method') this.actorManager.callCancelled(t);
     // Fail its returns at once; the node releases its resources when the worker lets go.
     this.tasks.failReturns(t, err);
     if (!wasSent) this.tasks.finish(t, 'FAILED');
@@ -554,95 +501,6 @@ export class Coordinator {
         if (child) this.cancelTask(child, force, true);
       }
     }
-  }
-
-  // ───────────────────────────── actors ─────────────────────────────
-
-  private onActorCreated(t: TaskEntry): void {
-    const a = this.actors.get(t.spec.actorId!);
-    if (!a) return;
-    a.state = 'ALIVE';
-    a.nodeId = t.nodeId;
-    for (let i = 0; i < (t.spec.numReturns as number); i++) this.lifetimes.ready(returnId(t.spec.taskId, i), 8, { v: null, size: 8 }, undefined);
-    this.tasks.finish(t, 'FINISHED');
-    this.tasks.keep(t); // keep the creation spec for restarts
-    this.pumpActor(a);
-  }
-
-  /** Sends every call whose turn has come (per caller, in order) to the actor's node. */
-  private pumpActor(a: ActorEntry): void {
-    if (a.state === 'DEAD') {
-      for (const t of this.actors.drainQueued(a)) this.tasks.failTask(t, a.deathCause!);
-      return;
-    }
-    if (a.state !== 'ALIVE' || !a.nodeId) return;
-    const node = this.nodes.get(a.nodeId);
-    if (!node || !node.alive) return;
-    for (const t of this.actors.ready(a)) {
-      if (t.cancelled) continue;
-      t.attempt++;
-      t.state = 'SUBMITTED_TO_WORKER';
-      t.nodeId = node.nodeId;
-      t.reserved = false;
-      node.running.add(t.spec.taskId);
-      a.inflight.set(t.spec.taskId, t);
-      this.scheduler.sendTask(node, t);
-    }
-  }
-
-  private onActorDied(a: ActorEntry, err: WireError): void {
-    if (a.state === 'DEAD') return;
-    const node = a.nodeId ? this.nodes.get(a.nodeId) : undefined;
-    const creation = this.tasks.get(a.creationTaskId);
-    this.releaseActor(a);
-    if (node) for (const id of a.inflight.keys()) node.running.delete(id);
-    const canRestart = a.maxRestarts === -1 || a.restarts < a.maxRestarts;
-    if (!canRestart || !creation || this.tasks.stopped) {
-      this.killForGood(a, err);
-      return;
-    }
-    a.restarts++;
-    a.state = 'RESTARTING';
-    a.nodeId = null;
-    const retry: TaskEntry[] = [];
-    for (const t of a.inflight.values()) {
-      if (a.maxTaskRetries === -1 || t.attempt <= a.maxTaskRetries) {
-        t.state = 'PENDING_NODE_ASSIGNMENT';
-        retry.push(t);
-      } else {
-        this.tasks.failTask(t, wireError('ActorDiedError', `${err.message}; the call was running and maxTaskRetries is ${a.maxTaskRetries}`, { actorId: a.actorId }));
-      }
-    }
-    a.inflight.clear();
-    this.actors.requeue(a, retry);
-    this.log(`restarting actor ${a.actorId} (${a.restarts}/${a.maxRestarts})`);
-    creation.state = 'PENDING_NODE_ASSIGNMENT';
-    creation.nodeId = null;
-    this.scheduler.schedule(creation);
-  }
-
-  /** Gives back the resources an actor holds on its node. */
-  private releaseActor(a: ActorEntry): void {
-    const node = a.holding ? this.nodes.get(a.holding) : undefined;
-    const c = this.tasks.get(a.creationTaskId);
-    if (node && node.alive && c) add(node.available, c.spec.heldResources ?? {}, node.total);
-    if (node) node.running.delete(a.creationTaskId);
-    if (c) this.scheduler.leaveClass(c);
-    a.holding = null;
-  }
-
-  private killForGood(a: ActorEntry, err: WireError, creation?: TaskEntry): void {
-    const c = creation ?? this.tasks.get(a.creationTaskId);
-    this.releaseActor(a);
-    this.actors.markDead(a, err);
-    for (const t of [...a.inflight.values()]) this.tasks.failTask(t, err);
-    a.inflight.clear();
-    if (c) {
-      if (c.state !== 'FINISHED' && c.state !== 'FAILED') this.tasks.failTask(c, err);
-      this.tasks.delete(c.spec.taskId);
-      this.tasks.dropArgs(c);
-    }
-    this.pumpActor(a);
   }
 
   get selfNodeId(): NodeId {
