@@ -22,12 +22,12 @@ import type { WireError } from '../protocol/wire-error.ts';
 import { ActorDirectory } from './actor-directory.ts';
 import type { TaskEntry } from './task-entry.ts';
 import { GeneratorStreams } from './generator-streams.ts';
-import { MAX_RECONSTRUCTIONS } from './constants.ts';
 import { ObjectDirectory } from './object-directory.ts';
 import { ObjectLifetimes } from './object-lifetimes.ts';
 import { ObjectWaits } from './object-waits.ts';
 import { NodeManager, type NodeLink, type NodeOptions } from './node-manager.ts';
 import { TaskTable } from './task-table.ts';
+import { Lineage } from './lineage.ts';
 import { ActorManager } from './actor-manager.ts';
 import { ClusterScheduler } from './cluster-scheduler.ts';
 
@@ -51,20 +51,25 @@ export class Coordinator {
       this.nodes.get(t.nodeId)?.link.send({ type: 'generator_ack', taskId, consumed });
     }
   });
-  /** Specs of finished tasks whose results live only on nodes, to recompute them if lost. */
-  private readonly lineage = new Map<TaskId, TaskSpec>();
-  private readonly reconstructions = new Map<TaskId, number>();
-  /** Reference counts: which objects may be freed, and freeing them. */
-  private readonly lifetimes = new ObjectLifetimes({
+  /** How to make lost task results again. */
+  private readonly lineage: Lineage = new Lineage({
     objects: this.objects,
-    lineage: this.lineage,
-    reconstructions: this.reconstructions,
+    isPending: (taskId) => this.tasks.has(taskId),
+    stopped: () => this.tasks.stopped,
+    resubmit: (spec) => this.submit(spec, undefined, false),
+    log: (m) => this.log(m),
+  });
+  /** Reference counts: which objects may be freed, and freeing them. */
+  private readonly lifetimes: ObjectLifetimes = new ObjectLifetimes({
+    objects: this.objects,
+    lineage: this.lineage.specs,
+    reconstructions: this.lineage.reconstructions,
     sendFree: (node, ids) => {
       const n = this.nodes.get(node);
       if (n?.alive) n.link.send({ type: 'free_objects', ids });
     },
   });
-  private readonly tasks = new TaskTable({ lifetimes: this.lifetimes, generators: this.generators, release: (t) => this.scheduler.release(t) });
+  private readonly tasks: TaskTable = new TaskTable({ lifetimes: this.lifetimes, generators: this.generators, release: (t) => this.scheduler.release(t) });
   private readonly scheduler = new ClusterScheduler({
     nodes: this.nodes,
     tasks: this.tasks,
@@ -117,7 +122,7 @@ export class Coordinator {
     // The refs its workers held are gone with it.
     this.lifetimes.nodeLeft(nodeId);
     this.actorManager.nodeLeft(nodeId, reason);
-    for (const id of this.objects.dropNode(nodeId)) this.onObjectLost(id);
+    for (const id of this.objects.dropNode(nodeId)) this.lineage.objectLost(id);
     this.scheduler.drain();
   }
 
@@ -459,28 +464,6 @@ export class Coordinator {
     if (this.generators.nextIndex(taskId) === undefined || index < this.generators.nextIndex(taskId)!) return; // ended, or re-yielded by a retry
     this.lifetimes.generatorItem(taskId, r.id, r.size, r.obj, from, r.refs);
     this.generators.yielded(taskId, index);
-  }
-
-  /**
-   * Every copy of an object is gone. A task's return is recomputed from lineage by running the
-   * task again (Ray's object reconstruction); a `put` object cannot be: ObjectLostError.
-   */
-  private onObjectLost(id: ObjectId): void {
-    const taskId = taskIdOf(id);
-    const spec = taskId ? this.lineage.get(taskId) : undefined;
-    if (spec && !this.tasks.has(spec.taskId) && (this.reconstructions.get(spec.taskId) ?? 0) < MAX_RECONSTRUCTIONS && !this.tasks.stopped) {
-      this.reconstructions.set(spec.taskId, (this.reconstructions.get(spec.taskId) ?? 0) + 1);
-      this.log(`reconstructing ${id} by re-running ${spec.name}`);
-      for (let i = 0; i < (spec.numReturns as number); i++) {
-        const rid = returnId(spec.taskId, i);
-        if (!this.objects.get(rid)?.obj) this.objects.setPending(rid);
-      }
-      this.submit(spec, undefined, false);
-      return;
-    }
-    if (spec && this.tasks.has(spec.taskId)) return; // already being recomputed
-    const why = spec ? 'it was recomputed too often' : taskId ? 'the task that made it is no longer known' : 'it was made by ray.put, which cannot be recomputed';
-    this.objects.setReady(id, 0, { v: undefined, size: 0, err: wireError('ObjectLostError', `object ${id} was lost: every copy was on a node that left, and ${why}`) }, undefined);
   }
 
   private cancelTask(t: TaskEntry, force: boolean, recursive: boolean): void {
