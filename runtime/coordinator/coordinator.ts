@@ -5,8 +5,8 @@
 import { wireError } from '../api/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import type { ClientRequest } from '../protocol/client-requests.ts';
-import { returnId, taskIdOf, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
-import type { CoordinatorToNode, NodeToCoordinator, RefUpdate, TaskResult } from '../protocol/node-messages.ts';
+import type { ActorId, FunctionId, NodeId, ObjectId, TaskId } from '../protocol/ids.ts';
+import type { CoordinatorToNode, NodeToCoordinator, RefUpdate } from '../protocol/node-messages.ts';
 import type {
   ActorInfo,
   FunctionDescriptor,
@@ -20,13 +20,13 @@ import type {
 } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import { ActorDirectory } from './actor-directory.ts';
-import type { TaskEntry } from './task-entry.ts';
 import { GeneratorStreams } from './generator-streams.ts';
 import { ObjectDirectory } from './object-directory.ts';
 import { ObjectLifetimes } from './object-lifetimes.ts';
 import { ObjectWaits } from './object-waits.ts';
 import { NodeManager, type NodeLink, type NodeOptions } from './node-manager.ts';
 import { TaskTable } from './task-table.ts';
+import { TaskManager } from './task-manager.ts';
 import { Lineage } from './lineage.ts';
 import { ActorManager } from './actor-manager.ts';
 import { ClusterScheduler } from './cluster-scheduler.ts';
@@ -56,7 +56,7 @@ export class Coordinator {
     objects: this.objects,
     isPending: (taskId) => this.tasks.has(taskId),
     stopped: () => this.tasks.stopped,
-    resubmit: (spec) => this.submit(spec, undefined, false),
+    resubmit: (spec) => this.taskManager.submit(spec, undefined, false),
     log: (m) => this.log(m),
   });
   /** Reference counts: which objects may be freed, and freeing them. */
@@ -84,6 +84,17 @@ export class Coordinator {
     nodes: this.nodes,
     scheduler: this.scheduler,
     lifetimes: this.lifetimes,
+    log: (m) => this.log(m),
+  });
+  private readonly taskManager = new TaskManager({
+    tasks: this.tasks,
+    fns: this.fns,
+    objects: this.objects,
+    generators: this.generators,
+    lifetimes: this.lifetimes,
+    nodes: this.nodes,
+    scheduler: this.scheduler,
+    actorManager: this.actorManager,
     log: (m) => this.log(m),
   });
   private readonly waits = new ObjectWaits(this.objects, this.nodes);
@@ -114,11 +125,7 @@ export class Coordinator {
     node.alive = false;
     this.log(`node ${nodeId} left: ${reason}`);
     const err = wireError('NodeDiedError', `node ${nodeId} died (${reason}) while running the task`, { nodeId });
-    for (const taskId of [...node.running]) {
-      const t = this.tasks.get(taskId);
-      if (t && t.spec.kind !== 'actor-method') this.onTaskFailed(t, err, true);
-    }
-    node.running.clear();
+    this.taskManager.nodeLeft(node, err);
     // The refs its workers held are gone with it.
     this.lifetimes.nodeLeft(nodeId);
     this.actorManager.nodeLeft(nodeId, reason);
@@ -129,57 +136,12 @@ export class Coordinator {
   // ─────────────────────── driver-facing calls ───────────────────────
 
   registerFunction(desc: FunctionDescriptor): void {
-    if (this.fns.has(desc.fnId)) return;
-    this.fns.set(desc.fnId, desc);
-    for (const e of desc.scope) if (e.kind === 'value' && e.value.refs) this.lifetimes.holdForever(e.value.refs);
+    this.taskManager.registerFunction(desc);
   }
 
   /** A task from the driver in this tab (or a test). */
   submitTask(spec: TaskSpec): void {
-    this.submit(spec, undefined, true);
-  }
-
-  /**
-   * Records and schedules a task. `callerHolds`: its caller got refs to its returns (false when
-   * lineage re-runs it); `from`: the node of a worker caller.
-   */
-  private submit(spec: TaskSpec, from: NodeId | undefined, callerHolds: boolean): void {
-    if (this.tasks.stopped) return;
-    if (spec.kind !== 'actor-method' && !this.fns.has(spec.fnId)) {
-      throw new Error(`internal: task ${spec.name} refers to unknown function ${spec.fnId}`);
-    }
-    const t = this.tasks.add(spec);
-    if (spec.numReturns === 'streaming') this.generators.open(spec.taskId);
-    else for (let i = 0; i < spec.numReturns; i++) this.objects.ensure(returnId(spec.taskId, i));
-    t.argsHeld = this.lifetimes.holdArgs(spec);
-    if (callerHolds && spec.numReturns !== 'streaming') {
-      // No ref to an actor's creation result is handed out; its tiny entry stays for the session.
-      const creation = spec.kind === 'actor-creation';
-      const holder = creation ? actorHolder(spec.actorId!) : spec.callerId;
-      const node = creation ? undefined : from;
-      if (spec.numReturns === 1) this.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, 0));
-      else for (let i = 0; i < spec.numReturns; i++) this.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, i));
-    }
-
-    if (spec.kind !== 'normal' && !this.actorManager.admit(t)) return;
-    this.awaitArgs(t);
-  }
-
-  /**
-   * Waits for the task's ObjectRef arguments that are not ready, then goes on to placement. On a
-   * retry, an argument may be unready again: its only copy left with a node and is being recomputed.
-   */
-  private awaitArgs(t: TaskEntry): void {
-    t.state = 'PENDING_ARGS_AVAIL';
-    for (const arg of t.spec.args) {
-      if (arg.kind !== 'ref') continue;
-      if (this.objects.isReady(arg.id)) continue;
-      t.depsPending++;
-      this.objects.onReady(arg.id, () => {
-        if (--t.depsPending === 0) this.onDepsReady(t);
-      });
-    }
-    if (t.depsPending === 0) this.onDepsReady(t);
+    this.taskManager.submit(spec, undefined, true);
   }
 
   /** An object `put` by `holder` (which holds its ref) on `nodeId`; `nested` lists the refs inside a non-inline one. */
@@ -221,10 +183,7 @@ export class Coordinator {
   }
 
   cancel(objectId: ObjectId, force: boolean, recursive: boolean): void {
-    const taskId = this.generators.has(objectId as unknown as TaskId) ? (objectId as unknown as TaskId) : taskIdOf(objectId);
-    if (!taskId) return; // a put object: nothing to cancel, as in Ray
-    const t = this.tasks.get(taskId);
-    if (t) this.cancelTask(t, force, recursive);
+    this.taskManager.cancel(objectId, force, recursive);
   }
 
   killActor(actorId: ActorId, noRestart: boolean): void {
@@ -237,12 +196,7 @@ export class Coordinator {
 
   /** The next item of a streaming task, handed to `holder` (its ref becomes the holder's). */
   generatorNext(taskId: TaskId, index: number, holder = 'driver', holderNode?: NodeId): Promise<{ done: false; id: ObjectId } | { done: true }> {
-    return this.generators.next(taskId, index).then((item) => {
-      if (item.done) return item;
-      const id = returnId(taskId, item.index);
-      this.lifetimes.handOut(holder, holderNode, taskId, id);
-      return { done: false, id };
-    });
+    return this.taskManager.generatorNext(taskId, index, holder, holderNode);
   }
 
   nodeInfos(): NodeInfo[] {
@@ -277,20 +231,14 @@ export class Coordinator {
 
   handleNodeMessage(from: NodeId, msg: NodeToCoordinator, reply?: (m: CoordinatorToNode) => void): void {
     switch (msg.type) {
-      case 'task_started': {
-        const t = this.tasks.get(msg.taskId);
-        if (t && !t.cancelled && t.nodeId === from) {
-          t.state = 'RUNNING';
-          t.workerId = msg.workerId;
-          t.startedAtMs = msg.atMs;
-        }
+      case 'task_started':
+        this.taskManager.started(from, msg);
         return;
-      }
       case 'task_done':
-        this.onTaskDone(from, msg);
+        this.taskManager.done(from, msg);
         return;
       case 'generator_item':
-        this.onGeneratorItem(from, msg.taskId, msg.attempt, msg.index, msg.result);
+        this.taskManager.generatorItem(from, msg.taskId, msg.attempt, msg.index, msg.result);
         return;
       case 'actor_died':
         this.actorManager.reportedDead(from, msg.actorId, msg.error);
@@ -335,7 +283,7 @@ export class Coordinator {
           this.registerFunction(req.desc);
           return reply(true, null);
         case 'submit':
-          this.submit(req.spec, from, true);
+          this.taskManager.submit(req.spec, from, true);
           return reply(true, null);
         case 'put':
           this.putObject(req.id, req.obj.size, req.obj, from, holder, undefined, from);
@@ -385,123 +333,9 @@ export class Coordinator {
     }
   }
 
-  // ─────────────────────────── scheduling ───────────────────────────
-
-  private onDepsReady(t: TaskEntry): void {
-    if (t.cancelled || this.tasks.stopped) return;
-    // A failed dependency fails the task with the same error, as in Ray.
-    for (const arg of t.spec.args) {
-      if (arg.kind !== 'ref') continue;
-      const err = this.objects.get(arg.id)?.obj?.err;
-      if (err) {
-        this.tasks.failTask(t, err);
-        if (t.spec.kind === 'actor-method') this.actorManager.pumpFor(t);
-        return;
-      }
-    }
-    if (t.spec.kind === 'actor-method') {
-      t.state = 'PENDING_NODE_ASSIGNMENT';
-      this.actorManager.pumpFor(t);
-      return;
-    }
-    this.scheduler.schedule(t);
-  }
-
-  // ─────────────────────────── completion ───────────────────────────
-
-  private onTaskDone(from: NodeId, msg: Extract<NodeToCoordinator, { type: 'task_done' }>): void {
-    const t = this.tasks.get(msg.taskId);
-    if (!t || t.nodeId !== from || t.attempt !== msg.attempt) return; // stale: an earlier attempt
-    if (t.spec.kind === 'actor-method') this.actorManager.callEnded(t);
-    this.scheduler.release(t);
-    t.workerId = msg.workerId;
-    t.startedAtMs = msg.startMs;
-    t.endedAtMs = msg.endMs;
-    if (t.spec.kind === 'normal') this.scheduler.recordDuration(t.spec.fnId, msg.endMs - msg.startMs);
-    if (t.cancelled) {
-      this.tasks.finish(t, 'FAILED');
-    } else if (msg.error) {
-      this.onTaskFailed(t, msg.error, msg.systemFailure === true);
-    } else if (t.spec.kind === 'actor-creation') {
-      this.actorManager.created(t);
-    } else {
-      const results = msg.results ?? [];
-      for (const r of results) this.lifetimes.ready(r.id, r.size, r.obj, from, r.refs);
-      // Results kept only on their node can be lost with it: remember how to make them again
-      // (the lineage entry keeps the task's arguments alive from now on, while a result lives).
-      if (t.spec.kind === 'normal' && results.some((r) => r.obj === undefined) && this.lifetimes.recordLineage(t.spec, results.map((r) => r.id))) {
-        t.argsHeld = false;
-      }
-      if (t.spec.numReturns === 'streaming') this.generators.end(t.spec.taskId);
-      this.tasks.finish(t, 'FINISHED');
-    }
-    this.scheduler.drain();
-  }
-
-  private onTaskFailed(t: TaskEntry, err: WireError, system: boolean): void {
-    this.scheduler.release(t);
-    if (t.cancelled) return this.tasks.finish(t, 'FAILED');
-    if (t.spec.kind === 'actor-creation') return this.actorManager.creationFailed(t, err, system);
-    const max = t.spec.kind === 'actor-method' ? this.actorManager.maxTaskRetries(t) : t.spec.maxRetries;
-    const retriesLeft = max === -1 || t.attempt <= max;
-    const retryable = system || retryMatches(t.spec.retryExceptions, err);
-    if (retryable && retriesLeft && !this.tasks.stopped) {
-      this.log(`retrying task ${t.spec.name} (attempt ${t.attempt + 1}) after ${err.name}: ${err.message}`);
-      t.nodeId = null;
-      if (t.spec.kind === 'actor-method' && this.actorManager.retryCall(t)) return;
-      if (t.spec.numReturns === 'streaming') {
-        // Items already delivered stay; the retry's duplicates are ignored by index.
-      }
-      this.awaitArgs(t);
-      return;
-    }
-    this.tasks.failTask(t, err);
-  }
-
-  private onGeneratorItem(from: NodeId, taskId: TaskId, attempt: number, index: number, r: TaskResult): void {
-    const t = this.tasks.get(taskId);
-    if (!t || t.nodeId !== from || t.attempt !== attempt || t.cancelled) return;
-    if (this.generators.nextIndex(taskId) === undefined || index < this.generators.nextIndex(taskId)!) return; // ended, or re-yielded by a retry
-    this.lifetimes.generatorItem(taskId, r.id, r.size, r.obj, from, r.refs);
-    this.generators.yielded(taskId, index);
-  }
-
-  private cancelTask(t: TaskEntry, force: boolean, recursive: boolean): void {
-    if (t.cancelled || t.state === 'FINISHED' || t.state === 'FAILED') return;
-    t.cancelled = true;
-    const err = wireError('TaskCancelledError', `task ${t.spec.name} (${t.spec.taskId}) was cancelled`, { taskId: t.spec.taskId });
-    const wasSent = t.state === 'SUBMITTED_TO_WORKER' || t.state === 'RUNNING';
-    if (wasSent && t.nodeId) {
-      this.nodes.get(t.nodeId)?.link.send({ type: 'cancel_task', taskId: t.spec.taskId, force });
-    }
-    if (t.spec.kind === 'actor-method') this.actorManager.callCancelled(t);
-    // Fail its returns at once; the node releases its resources when the worker lets go.
-    this.tasks.failReturns(t, err);
-    if (!wasSent) this.tasks.finish(t, 'FAILED');
-    if (recursive && t.children) {
-      for (const c of t.children) {
-        const child = this.tasks.get(c);
-        if (child) this.cancelTask(child, force, true);
-      }
-    }
-  }
-
   get selfNodeId(): NodeId {
     return this.selfId;
   }
-}
-
-/** The pseudo-holder of an actor's creation result. */
-function actorHolder(actorId: ActorId): string {
-  return `actor:${actorId}`;
-}
-
-function retryMatches(policy: boolean | readonly string[], err: WireError): boolean {
-  if (policy === false) return false;
-  if (err.name !== 'RayTaskError') return false;
-  if (policy === true) return true;
-  const chain = err.cause?.classChain ?? (err.cause ? [err.cause.name] : []);
-  return chain.some((n) => policy.includes(n));
 }
 
 function assertNever(x: never): never {
