@@ -4,7 +4,6 @@
 
 import { wireError } from '../api/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import type { ClientRequest } from '../protocol/client-requests.ts';
 import type { ActorId, FunctionId, NodeId, ObjectId, TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, RefUpdate } from '../protocol/node-messages.ts';
 import type {
@@ -26,6 +25,7 @@ import { ObjectLifetimes } from './object-lifetimes.ts';
 import { ObjectWaits } from './object-waits.ts';
 import { NodeManager, type NodeLink, type NodeOptions } from './node-manager.ts';
 import { TaskTable } from './task-table.ts';
+import { RequestHandlers } from './request-handlers.ts';
 import { TaskManager } from './task-manager.ts';
 import { Lineage } from './lineage.ts';
 import { ActorManager } from './actor-manager.ts';
@@ -37,8 +37,6 @@ export interface ObjectLocation {
   readonly obj?: SerializedObject;
   readonly nodes: readonly NodeId[];
 }
-
-type ClientReply = (ok: boolean, value: unknown) => void;
 
 export class Coordinator {
   private readonly nodes = new NodeManager();
@@ -98,6 +96,16 @@ export class Coordinator {
     log: (m) => this.log(m),
   });
   private readonly waits = new ObjectWaits(this.objects, this.nodes);
+  private readonly handlers = new RequestHandlers({
+    nodes: this.nodes,
+    tasks: this.tasks,
+    taskManager: this.taskManager,
+    scheduler: this.scheduler,
+    actorManager: this.actorManager,
+    objects: this.objects,
+    lifetimes: this.lifetimes,
+    waits: this.waits,
+  });
   private readonly log: Logger;
 
   constructor(private readonly selfId: NodeId) {
@@ -146,8 +154,7 @@ export class Coordinator {
 
   /** An object `put` by `holder` (which holds its ref) on `nodeId`; `nested` lists the refs inside a non-inline one. */
   putObject(id: ObjectId, size: number, obj: SerializedObject | undefined, nodeId: NodeId, holder = 'driver', nested?: readonly ObjectId[], holderNode?: NodeId): void {
-    this.lifetimes.callerHoldsOne(holder, holderNode, id);
-    this.lifetimes.ready(id, size, obj, nodeId, nested);
+    this.lifetimes.put(id, size, obj, nodeId, holder, holderNode, nested);
   }
 
   /** A holder's report of the ObjectRefs it gained and dropped (`from`: the node of a worker holder). */
@@ -229,115 +236,12 @@ export class Coordinator {
 
   // ─────────────────────── messages from nodes ───────────────────────
 
+  /** A message from node `from`; `reply` answers its client requests (default: over its link). */
   handleNodeMessage(from: NodeId, msg: NodeToCoordinator, reply?: (m: CoordinatorToNode) => void): void {
-    switch (msg.type) {
-      case 'task_started':
-        this.taskManager.started(from, msg);
-        return;
-      case 'task_done':
-        this.taskManager.done(from, msg);
-        return;
-      case 'generator_item':
-        this.taskManager.generatorItem(from, msg.taskId, msg.attempt, msg.index, msg.result);
-        return;
-      case 'actor_died':
-        this.actorManager.reportedDead(from, msg.actorId, msg.error);
-        return;
-      case 'task_blocked':
-      case 'task_unblocked':
-        this.scheduler.onBlocked(msg.taskId, msg.type === 'task_blocked');
-        return;
-      case 'object_put':
-        this.putObject(msg.id, msg.size, msg.obj, from, msg.holder, msg.refs, from);
-        return;
-      case 'refs':
-        this.updateRefs(msg.holder, from, msg);
-        return;
-      case 'object_located':
-        if (!msg.failed) this.lifetimes.located(msg.id, from);
-        this.waits.located(from, msg.id, !msg.failed);
-        return;
-      case 'client_request': {
-        const send = reply ?? ((m: CoordinatorToNode) => this.nodes.get(from)?.link.send(m));
-        this.handleClientRequest(from, msg.holder, msg.req, (ok, value) =>
-          send(
-            ok
-              ? { type: 'client_reply', reqId: msg.reqId, ok: true, value }
-              : { type: 'client_reply', reqId: msg.reqId, ok: false, error: value as WireError },
-          ),
-        );
-        return;
-      }
-      case 'node_stats':
-        this.nodes.setStats(from, { memoryBytes: msg.memoryBytes, spilledBytes: msg.spilledBytes, objects: msg.objects, budgetBytes: msg.budgetBytes ?? 0 });
-        return;
-      default:
-        assertNever(msg);
-    }
-  }
-
-  private handleClientRequest(from: NodeId, holder: string | undefined, req: ClientRequest, reply: ClientReply): void {
-    try {
-      switch (req.op) {
-        case 'register':
-          this.registerFunction(req.desc);
-          return reply(true, null);
-        case 'submit':
-          this.taskManager.submit(req.spec, from, true);
-          return reply(true, null);
-        case 'put':
-          this.putObject(req.id, req.obj.size, req.obj, from, holder, undefined, from);
-          return reply(true, null);
-        case 'get':
-          void this.waitObjects(req.ids, req.ids.length, req.timeoutMs, undefined, true).then((ready) => {
-            const failed = ready.length < req.ids.length ? this.firstError(req.ids) : undefined;
-            if (failed) {
-              reply(false, failed);
-              return;
-            }
-            if (ready.length < req.ids.length) {
-              reply(false, wireError('GetTimeoutError', `ray.get timed out after ${req.timeoutMs} ms; the task keeps running`));
-              return;
-            }
-            reply(true, req.ids.map((id) => this.objects.resolvedArg(id)));
-          });
-          return;
-        case 'wait':
-          void this.waitObjects(req.ids, req.numReturns, req.timeoutMs, req.fetchLocal ? from : undefined).then((ready) => reply(true, ready));
-          return;
-        case 'cancel':
-          this.cancel(req.id, req.force, req.recursive);
-          return reply(true, null);
-        case 'kill':
-          this.killActor(req.actorId, req.noRestart);
-          return reply(true, null);
-        case 'getActor': {
-          const info = this.getActor(req.name);
-          if (info) return reply(true, info);
-          return reply(false, { name: 'Error', message: `no live actor is named "${req.name}"` });
-        }
-        case 'generatorNext':
-          void this.generatorNext(req.taskId, req.index, holder ?? `node:${from}`, from).then((item) => reply(true, item));
-          return;
-        case 'tasks':
-          return reply(true, this.taskInfos(req.state));
-        case 'timeline':
-          return reply(true, this.timeline());
-        case 'clusterView':
-          return reply(true, { nodes: this.nodeInfos(), total: this.clusterResources(), available: this.availableResources() });
-        default:
-          assertNever(req);
-      }
-    } catch (e) {
-      reply(false, { name: (e as Error).name ?? 'Error', message: (e as Error).message ?? String(e) });
-    }
+    this.handlers.handleNodeMessage(from, msg, reply);
   }
 
   get selfNodeId(): NodeId {
     return this.selfId;
   }
-}
-
-function assertNever(x: never): never {
-  throw new Error(`unhandled message ${JSON.stringify(x)}`);
 }

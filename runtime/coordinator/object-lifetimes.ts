@@ -94,6 +94,12 @@ export class ObjectLifetimes {
     if (!this.stopped && this.refs.count(id) === 0 && this.d.objects.get(id) === e) this.drain([id]);
   }
 
+  /** An object `put` by `holder` (which holds its ref) on `node`; `nested` lists the refs inside a non-inline one. */
+  put(id: ObjectId, size: number, obj: SerializedObject | undefined, node: NodeId, holder: string, holderNode: NodeId | undefined, nested?: readonly ObjectId[]): void {
+    this.callerHoldsOne(holder, holderNode, id);
+    this.ready(id, size, obj, node, nested);
+  }
+
   /** A streaming task's item: held for the generator's consumer until it takes it or drops the generator. */
   generatorItem(taskId: TaskId, id: ObjectId, size: number, obj: SerializedObject | undefined, node: NodeId | undefined, nested?: readonly ObjectId[]): void {
     if (!this.droppedGenerators.has(taskId)) this.refs.holderAdd(generatorHolder(taskId), undefined, [id]);
