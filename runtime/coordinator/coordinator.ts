@@ -1,6 +1,16 @@
-// The coordinator: Ray's GCS and cluster scheduler in the head tab. It keeps the task table, the
-// function table, the object directory and the actor directory, decides where every task and
-// actor runs, retries what failed, and answers drivers. It talks to nodes only through messages.
+// The coordinator: Ray's GCS and cluster scheduler in the head tab. This class is the façade the
+// driver and the head session use; it composes the parts, each one concept in its own file:
+//   node-manager.ts      the nodes, their resources and links
+//   task-table.ts        every task until it ends, and the records of finished ones
+//   task-manager.ts      a task's life: submit, argument waits, results, retries, cancel
+//   cluster-scheduler.ts placement, class queues, pipelining, dispatch, release
+//   actor-manager.ts     actors: creation, per-caller call order, restarts, kill
+//   lineage.ts           recomputing lost results by re-running their tasks
+//   object-waits.ts      get/wait on objects, and fetchLocal waits for copies
+//   request-handlers.ts  node messages and the requests task code makes
+// over the directories (objects, actors, generator streams) and object lifetimes. The parts meet
+// only here: where one must call a part built after it, it gets a callback, so imports stay acyclic.
+// It talks to nodes only through messages.
 
 import { wireError } from '../api/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
@@ -19,20 +29,21 @@ import type {
 } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import { ActorDirectory } from './actor-directory.ts';
+import { ActorManager } from './actor-manager.ts';
+import { ClusterScheduler } from './cluster-scheduler.ts';
 import { GeneratorStreams } from './generator-streams.ts';
+import { Lineage } from './lineage.ts';
+import { NodeManager, type NodeLink, type NodeOptions } from './node-manager.ts';
 import { ObjectDirectory } from './object-directory.ts';
 import { ObjectLifetimes } from './object-lifetimes.ts';
 import { ObjectWaits } from './object-waits.ts';
-import { NodeManager, type NodeLink, type NodeOptions } from './node-manager.ts';
-import { TaskTable } from './task-table.ts';
 import { RequestHandlers } from './request-handlers.ts';
 import { TaskManager } from './task-manager.ts';
-import { Lineage } from './lineage.ts';
-import { ActorManager } from './actor-manager.ts';
-import { ClusterScheduler } from './cluster-scheduler.ts';
+import { TaskTable } from './task-table.ts';
 
 export type { NodeLink } from './node-manager.ts';
 
+/** Where to read an object: inline, or from the stores of these nodes. */
 export interface ObjectLocation {
   readonly obj?: SerializedObject;
   readonly nodes: readonly NodeId[];
@@ -40,9 +51,11 @@ export interface ObjectLocation {
 
 export class Coordinator {
   private readonly nodes = new NodeManager();
+  /** The function table: every remote function and actor class registered this session. */
   private readonly fns = new Map<FunctionId, FunctionDescriptor>();
   private readonly objects = new ObjectDirectory();
   private readonly actors = new ActorDirectory();
+  /** Streaming tasks' items; consumption is acknowledged to the node for backpressure. */
   private readonly generators = new GeneratorStreams((taskId, consumed) => {
     const t = this.tasks.get(taskId);
     if (t && t.spec.generatorBackpressure > 0 && t.nodeId) {
@@ -67,7 +80,11 @@ export class Coordinator {
       if (n?.alive) n.link.send({ type: 'free_objects', ids });
     },
   });
-  private readonly tasks: TaskTable = new TaskTable({ lifetimes: this.lifetimes, generators: this.generators, release: (t) => this.scheduler.release(t) });
+  private readonly tasks: TaskTable = new TaskTable({
+    lifetimes: this.lifetimes,
+    generators: this.generators,
+    release: (t) => this.scheduler.release(t),
+  });
   private readonly scheduler = new ClusterScheduler({
     nodes: this.nodes,
     tasks: this.tasks,
@@ -114,12 +131,8 @@ export class Coordinator {
 
   // ───────────────────────────── nodes ─────────────────────────────
 
-  addNode(
-    nodeId: NodeId,
-    resources: ResourceSet,
-    link: NodeLink,
-    opts: NodeOptions,
-  ): void {
+  /** A node joined: tasks waiting for a node like it are placed. */
+  addNode(nodeId: NodeId, resources: ResourceSet, link: NodeLink, opts: NodeOptions): void {
     this.nodes.add(nodeId, resources, link, opts);
     this.log(`node ${nodeId} joined with ${JSON.stringify(resources)}`);
     this.scheduler.retryInfeasible();
@@ -179,7 +192,7 @@ export class Coordinator {
     return e.obj ? { obj: e.obj, nodes: [] } : { nodes: [...e.locations] };
   }
 
-  /** See `ObjectWaits.wait`. */
+  /** The indexes of ready objects once `numReturns` are ready or the timeout passes (`ObjectWaits.wait`: fetchLocal, abortOnError). */
   waitObjects(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null, localTo?: NodeId, abortOnError = false): Promise<number[]> {
     return this.waits.wait(ids, numReturns, timeoutMs, localTo, abortOnError);
   }
