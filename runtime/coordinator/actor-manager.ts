@@ -4,11 +4,11 @@
 // kills actors for good. The state of each actor is in `actor-directory.ts`.
 
 import { wireError } from '../api/errors.ts';
+import { add } from '../common/resources.ts';
 import { returnId, type ActorId, type NodeId } from '../protocol/ids.ts';
 import type { ActorInfo } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { ActorDirectory, ActorEntry } from './actor-directory.ts';
-import { add } from '../common/resources.ts';
 import type { ClusterScheduler } from './cluster-scheduler.ts';
 import type { NodeManager } from './node-manager.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';

@@ -159,7 +159,7 @@ export class ClusterScheduler {
   release(t: TaskEntry): void {
     const node = t.nodeId ? this.d.nodes.get(t.nodeId) : undefined;
     if (!node) return;
-    // Once per dispatch: onTaskDone, onTaskFailed and failTask may each call this for one task.
+    // Once per dispatch: TaskManager.done, its retry path and TaskTable.failTask may each call this for one task.
     if (!node.running.delete(t.spec.taskId)) return;
     this.leaveClass(t);
     if (t.spec.kind === 'actor-creation') return; // the actor keeps its resources

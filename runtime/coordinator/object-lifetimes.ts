@@ -12,7 +12,7 @@ import { ReferenceTable } from './reference-table.ts';
 
 export interface ObjectLifetimesDeps {
   readonly objects: ObjectDirectory;
-  /** Specs of finished tasks whose results live on nodes, to recompute them (shared with the coordinator). */
+  /** Specs of finished tasks whose results live on nodes, to recompute them (owned by `lineage.ts`). */
   readonly lineage: Map<TaskId, TaskSpec>;
   readonly reconstructions: Map<TaskId, number>;
   /** Tells a node to drop objects from its store (called once per node per batch). */
