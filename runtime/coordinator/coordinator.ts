@@ -1,18 +1,25 @@
-// The coordinator: Ray's GCS and cluster scheduler in the head tab. It keeps the task table, the
-// function table, the object directory and the actor directory, decides where every task and
-// actor runs, retries what failed, and answers drivers. It talks to nodes only through messages.
+// The coordinator: Ray's GCS and cluster scheduler in the head tab. This class is the façade the
+// driver and the head session use; it composes the parts, each one concept in its own file:
+//   node-manager.ts      the nodes, their resources and links
+//   task-table.ts        every task until it ends, and the records of finished ones
+//   task-manager.ts      a task's life: submit, argument waits, results, retries, cancel
+//   cluster-scheduler.ts placement, class queues, pipelining, dispatch, release
+//   actor-manager.ts     actors: creation, per-caller call order, restarts, kill
+//   lineage.ts           recomputing lost results by re-running their tasks
+//   object-waits.ts      get/wait on objects, and fetchLocal waits for copies
+//   request-handlers.ts  node messages and the requests task code makes
+// over the directories (objects, actors, generator streams) and object lifetimes. The parts meet
+// only here: where one must call a part built after it, it gets a callback, so imports stay acyclic.
+// It talks to nodes only through messages.
 
 import { wireError } from '../api/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { add, subtract } from '../common/resources.ts';
-import type { ClientRequest } from '../protocol/client-requests.ts';
-import { returnId, taskIdOf, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
-import type { CoordinatorToNode, NodeToCoordinator, RefUpdate, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
+import type { ActorId, FunctionId, NodeId, ObjectId, TaskId } from '../protocol/ids.ts';
+import type { CoordinatorToNode, NodeToCoordinator, RefUpdate } from '../protocol/node-messages.ts';
 import type {
   ActorInfo,
   FunctionDescriptor,
   NodeInfo,
-  ObjectStoreStats,
   ResourceSet,
   SerializedObject,
   TaskInfo,
@@ -21,90 +28,102 @@ import type {
   TraceEvent,
 } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
-import { ActorDirectory, type ActorEntry } from './actor-directory.ts';
-import type { TaskEntry } from './task-entry.ts';
+import { ActorDirectory } from './actor-directory.ts';
+import { ActorManager } from './actor-manager.ts';
+import { ClusterScheduler } from './cluster-scheduler.ts';
 import { GeneratorStreams } from './generator-streams.ts';
-import { MAX_RECONSTRUCTIONS, PIPELINE_TASKS_PER_CPU } from './constants.ts';
+import { Lineage } from './lineage.ts';
+import { NodeManager, type NodeLink, type NodeOptions } from './node-manager.ts';
 import { ObjectDirectory } from './object-directory.ts';
 import { ObjectLifetimes } from './object-lifetimes.ts';
-import { place, type NodeView, type SpreadState } from './scheduling-policy.ts';
-import { TaskEvents } from './task-events.ts';
-import { TaskDurations } from '../common/task-durations.ts';
+import { ObjectWaits } from './object-waits.ts';
+import { RequestHandlers } from './request-handlers.ts';
+import { TaskManager } from './task-manager.ts';
+import { TaskTable } from './task-table.ts';
 
-/** Sends control messages to one node. */
-export interface NodeLink {
-  send(msg: CoordinatorToNode): void;
-}
+export type { NodeLink } from './node-manager.ts';
 
-interface NodeState extends NodeView {
-  readonly nodeId: NodeId;
-  alive: boolean;
-  readonly isCoordinator: boolean;
-  readonly total: ResourceSet;
-  readonly available: Record<string, number>;
-  readonly link: NodeLink;
-  readonly knownFns: Set<FunctionId>;
-  readonly gpuFallback: boolean;
-  readonly label: string | undefined;
-  /** Short tasks sent beyond its free resources. */
-  pipelined: number;
-  readonly running: Set<TaskId>;
-  stats: ObjectStoreStats;
-}
-
+/** Where to read an object: inline, or from the stores of these nodes. */
 export interface ObjectLocation {
   readonly obj?: SerializedObject;
   readonly nodes: readonly NodeId[];
 }
 
-type ClientReply = (ok: boolean, value: unknown) => void;
-
-function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
-
 export class Coordinator {
-  private readonly nodes = new Map<NodeId, NodeState>();
-  private readonly tasks = new Map<TaskId, TaskEntry>();
-  private lastClass: { fnId: FunctionId; strategy: TaskSpec['strategy']; resources: TaskSpec['resources']; key: string } | undefined;
+  private readonly nodes = new NodeManager();
+  /** The function table: every remote function and actor class registered this session. */
   private readonly fns = new Map<FunctionId, FunctionDescriptor>();
-  private readonly durations = new TaskDurations();
   private readonly objects = new ObjectDirectory();
   private readonly actors = new ActorDirectory();
+  /** Streaming tasks' items; consumption is acknowledged to the node for backpressure. */
   private readonly generators = new GeneratorStreams((taskId, consumed) => {
     const t = this.tasks.get(taskId);
     if (t && t.spec.generatorBackpressure > 0 && t.nodeId) {
       this.nodes.get(t.nodeId)?.link.send({ type: 'generator_ack', taskId, consumed });
     }
   });
-  /** Specs of finished tasks whose results live only on nodes, to recompute them if lost. */
-  private readonly lineage = new Map<TaskId, TaskSpec>();
-  private readonly reconstructions = new Map<TaskId, number>();
-  /** Reference counts: which objects may be freed, and freeing them. */
-  private readonly lifetimes = new ObjectLifetimes({
+  /** How to make lost task results again. */
+  private readonly lineage: Lineage = new Lineage({
     objects: this.objects,
-    lineage: this.lineage,
-    reconstructions: this.reconstructions,
+    isPending: (taskId) => this.tasks.has(taskId),
+    stopped: () => this.tasks.stopped,
+    resubmit: (spec) => this.taskManager.submit(spec, undefined, false),
+    log: (m) => this.log(m),
+  });
+  /** Reference counts: which objects may be freed, and freeing them. */
+  private readonly lifetimes: ObjectLifetimes = new ObjectLifetimes({
+    objects: this.objects,
+    lineage: this.lineage.specs,
+    reconstructions: this.lineage.reconstructions,
     sendFree: (node, ids) => {
       const n = this.nodes.get(node);
       if (n?.alive) n.link.send({ type: 'free_objects', ids });
     },
   });
-  /** Waits (fetchLocal) for objects to arrive on a node, by object. */
-  private readonly locationWaiters = new Map<ObjectId, Set<(ok: boolean) => void>>();
-  /** Pulls asked of nodes and not yet reported, as `node\0id`. */
-  private readonly fetching = new Set<string>();
-  private readonly events = new TaskEvents();
-  /** Feasible tasks waiting for free resources, by scheduling class, in submission order. */
-  private readonly waiting = new Map<string, TaskEntry[]>();
-  /** Tasks of each scheduling class placed on a node and not finished (running, blocked or queued there). */
-  private readonly activeByClass = new Map<string, number>();
-  /** Tasks no live node can run; re-examined when a node joins. */
-  private infeasible: TaskEntry[] = [];
-  private readonly spread: SpreadState = { cursor: 0 };
+  private readonly tasks: TaskTable = new TaskTable({
+    lifetimes: this.lifetimes,
+    generators: this.generators,
+    release: (t) => this.scheduler.release(t),
+  });
+  private readonly scheduler = new ClusterScheduler({
+    nodes: this.nodes,
+    tasks: this.tasks,
+    objects: this.objects,
+    actors: this.actors,
+    fns: this.fns,
+    log: (m) => this.log(m),
+  });
+  private readonly actorManager = new ActorManager({
+    actors: this.actors,
+    tasks: this.tasks,
+    nodes: this.nodes,
+    scheduler: this.scheduler,
+    lifetimes: this.lifetimes,
+    log: (m) => this.log(m),
+  });
+  private readonly taskManager = new TaskManager({
+    tasks: this.tasks,
+    fns: this.fns,
+    objects: this.objects,
+    generators: this.generators,
+    lifetimes: this.lifetimes,
+    nodes: this.nodes,
+    scheduler: this.scheduler,
+    actorManager: this.actorManager,
+    log: (m) => this.log(m),
+  });
+  private readonly waits = new ObjectWaits(this.objects, this.nodes);
+  private readonly handlers = new RequestHandlers({
+    nodes: this.nodes,
+    tasks: this.tasks,
+    taskManager: this.taskManager,
+    scheduler: this.scheduler,
+    actorManager: this.actorManager,
+    objects: this.objects,
+    lifetimes: this.lifetimes,
+    waits: this.waits,
+  });
   private readonly log: Logger;
-  private draining = false;
-  private stopped = false;
 
   constructor(private readonly selfId: NodeId) {
     this.log = createLogger('webray:coordinator', selfId);
@@ -112,32 +131,12 @@ export class Coordinator {
 
   // ───────────────────────────── nodes ─────────────────────────────
 
-  addNode(
-    nodeId: NodeId,
-    resources: ResourceSet,
-    link: NodeLink,
-    opts: { isCoordinator: boolean; gpuFallback: boolean; label?: string },
-  ): void {
-    this.nodes.set(nodeId, {
-      nodeId,
-      alive: true,
-      isCoordinator: opts.isCoordinator,
-      total: { ...resources },
-      available: { ...resources },
-      link,
-      knownFns: new Set(),
-      gpuFallback: opts.gpuFallback,
-      label: opts.label,
-      pipelined: 0,
-      running: new Set(),
-      stats: { memoryBytes: 0, spilledBytes: 0, objects: 0, budgetBytes: 0 },
-    });
+  /** A node joined: tasks waiting for a node like it are placed. */
+  addNode(nodeId: NodeId, resources: ResourceSet, link: NodeLink, opts: NodeOptions): void {
+    this.nodes.add(nodeId, resources, link, opts);
     this.log(`node ${nodeId} joined with ${JSON.stringify(resources)}`);
-    const retry = this.infeasible;
-    this.infeasible = [];
-    // A task may have ended while it waited (a killed actor's creation): only pending ones go on.
-    for (const t of retry) if (t.state === 'PENDING_NODE_ASSIGNMENT') this.schedule(t);
-    this.drain();
+    this.scheduler.retryInfeasible();
+    this.scheduler.drain();
   }
 
   /** A node left or died: retry its tasks elsewhere, restart its actors, forget its objects. */
@@ -147,121 +146,33 @@ export class Coordinator {
     node.alive = false;
     this.log(`node ${nodeId} left: ${reason}`);
     const err = wireError('NodeDiedError', `node ${nodeId} died (${reason}) while running the task`, { nodeId });
-    for (const taskId of [...node.running]) {
-      const t = this.tasks.get(taskId);
-      if (t && t.spec.kind !== 'actor-method') this.onTaskFailed(t, err, true);
-    }
-    node.running.clear();
+    this.taskManager.nodeLeft(node, err);
     // The refs its workers held are gone with it.
     this.lifetimes.nodeLeft(nodeId);
-    for (const a of this.actors.onNode(nodeId)) {
-      this.onActorDied(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: its node ${nodeId} left (${reason})`));
-    }
-    for (const id of this.objects.dropNode(nodeId)) this.onObjectLost(id);
-    this.drain();
+    this.actorManager.nodeLeft(nodeId, reason);
+    for (const id of this.objects.dropNode(nodeId)) this.lineage.objectLost(id);
+    this.scheduler.drain();
   }
 
   // ─────────────────────── driver-facing calls ───────────────────────
 
   registerFunction(desc: FunctionDescriptor): void {
-    if (this.fns.has(desc.fnId)) return;
-    this.fns.set(desc.fnId, desc);
-    for (const e of desc.scope) if (e.kind === 'value' && e.value.refs) this.lifetimes.holdForever(e.value.refs);
+    this.taskManager.registerFunction(desc);
   }
 
   /** A task from the driver in this tab (or a test). */
   submitTask(spec: TaskSpec): void {
-    this.submit(spec, undefined, true);
-  }
-
-  /**
-   * Records and schedules a task. `callerHolds`: its caller got refs to its returns (false when
-   * lineage re-runs it); `from`: the node of a worker caller.
-   */
-  private submit(spec: TaskSpec, from: NodeId | undefined, callerHolds: boolean): void {
-    if (this.stopped) return;
-    if (spec.kind !== 'actor-method' && !this.fns.has(spec.fnId)) {
-      throw new Error(`internal: task ${spec.name} refers to unknown function ${spec.fnId}`);
-    }
-    const t: TaskEntry = {
-      spec,
-      state: 'PENDING_ARGS_AVAIL',
-      nodeId: null,
-      workerId: null,
-      attempt: 0,
-      depsPending: 0,
-      pendingReason: null,
-      submittedAtMs: nowMs(),
-      startedAtMs: null,
-      endedAtMs: null,
-      error: null,
-      reserved: false,
-      blocked: false,
-      cancelled: false,
-      children: undefined,
-      schedClass: undefined,
-    };
-    this.tasks.set(spec.taskId, t);
-    if (spec.parentTaskId) {
-      const parent = this.tasks.get(spec.parentTaskId);
-      if (parent) (parent.children ??= []).push(spec.taskId);
-    }
-    if (spec.numReturns === 'streaming') this.generators.open(spec.taskId);
-    else for (let i = 0; i < spec.numReturns; i++) this.objects.ensure(returnId(spec.taskId, i));
-    t.argsHeld = this.lifetimes.holdArgs(spec);
-    if (callerHolds && spec.numReturns !== 'streaming') {
-      // No ref to an actor's creation result is handed out; its tiny entry stays for the session.
-      const creation = spec.kind === 'actor-creation';
-      const holder = creation ? actorHolder(spec.actorId!) : spec.callerId;
-      const node = creation ? undefined : from;
-      if (spec.numReturns === 1) this.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, 0));
-      else for (let i = 0; i < spec.numReturns; i++) this.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, i));
-    }
-
-    if (spec.kind === 'actor-creation') {
-      const a = this.actors.create(spec);
-      if (!a) {
-        this.failTask(t, wireError('ActorDiedError', `an actor named "${spec.actor?.actorName}" already exists`));
-        return;
-      }
-    }
-    if (spec.kind === 'actor-method') {
-      const actor = spec.actorId ? this.actors.get(spec.actorId) : undefined;
-      if (!actor) {
-        this.failTask(t, wireError('ActorDiedError', `actor ${spec.actorId} does not exist in this cluster (was it created by an earlier session?)`));
-        return;
-      }
-      this.actors.enqueue(actor, t);
-    }
-    this.awaitArgs(t);
-  }
-
-  /**
-   * Waits for the task's ObjectRef arguments that are not ready, then goes on to placement. On a
-   * retry, an argument may be unready again: its only copy left with a node and is being recomputed.
-   */
-  private awaitArgs(t: TaskEntry): void {
-    t.state = 'PENDING_ARGS_AVAIL';
-    for (const arg of t.spec.args) {
-      if (arg.kind !== 'ref') continue;
-      if (this.objects.isReady(arg.id)) continue;
-      t.depsPending++;
-      this.objects.onReady(arg.id, () => {
-        if (--t.depsPending === 0) this.onDepsReady(t);
-      });
-    }
-    if (t.depsPending === 0) this.onDepsReady(t);
+    this.taskManager.submit(spec, undefined, true);
   }
 
   /** An object `put` by `holder` (which holds its ref) on `nodeId`; `nested` lists the refs inside a non-inline one. */
   putObject(id: ObjectId, size: number, obj: SerializedObject | undefined, nodeId: NodeId, holder = 'driver', nested?: readonly ObjectId[], holderNode?: NodeId): void {
-    this.lifetimes.callerHoldsOne(holder, holderNode, id);
-    this.lifetimes.ready(id, size, obj, nodeId, nested);
+    this.lifetimes.put(id, size, obj, nodeId, holder, holderNode, nested);
   }
 
   /** A holder's report of the ObjectRefs it gained and dropped (`from`: the node of a worker holder). */
   updateRefs(holder: string, from: NodeId | undefined, update: RefUpdate): void {
-    if (!this.stopped) this.lifetimes.update(holder, from, update);
+    if (!this.tasks.stopped) this.lifetimes.update(holder, from, update);
   }
 
   /** How many objects are counted as referenced (tests). */
@@ -281,879 +192,69 @@ export class Coordinator {
     return e.obj ? { obj: e.obj, nodes: [] } : { nodes: [...e.locations] };
   }
 
-  /**
-   * Resolves with the indexes of ready objects once `numReturns` are ready or the timeout passes.
-   * With `localTo` (`ray.wait`'s fetchLocal), an object counts only once it is local to that node:
-   * inline, or in its store — the node is asked to pull what is ready elsewhere (a failed pull
-   * counts too: `get` then raises why). With `abortOnError` (`ray.get`), it also resolves as soon as
-   * one of them is ready as an error, as Ray's get raises the first failure without waiting for the rest.
-   */
-  waitObjects(
-    ids: readonly ObjectId[],
-    numReturns: number,
-    timeoutMs: number | null,
-    localTo?: NodeId,
-    abortOnError = false,
-  ): Promise<number[]> {
-    // The common case (`ray.get(ref)`): one object, anywhere, no timeout. Same outcome as the
-    // general path below — resolved a microtask after it is ready — without its bookkeeping.
-    if (localTo === undefined && timeoutMs === null && numReturns === 1 && ids.length === 1) {
-      const id = ids[0]!;
-      if (this.objects.isReady(id)) return Promise.resolve([0]);
-      return new Promise((resolve) => {
-        this.objects.onReady(id, () => queueMicrotask(() => resolve(this.objects.isReady(id) ? [0] : [])));
-      });
-    }
-    const failed = new Set<ObjectId>();
-    const done = (id: ObjectId): boolean => {
-      if (localTo === undefined) return this.objects.isReady(id);
-      const e = this.objects.get(id);
-      return e !== undefined && e.ready && (e.obj !== undefined || e.locations.has(localTo) || failed.has(id));
-    };
-    const readyIdx = (): number[] => {
-      const out: number[] = [];
-      for (let i = 0; i < ids.length && out.length < numReturns; i++) if (done(ids[i]!)) out.push(i);
-      return out;
-    };
-    const now = readyIdx();
-    if (localTo !== undefined) for (const id of ids) if (this.objects.isReady(id) && !done(id)) this.requestFetch(localTo, id);
-    if (now.length >= numReturns || timeoutMs === 0 || (abortOnError && this.firstError(ids))) return Promise.resolve(now);
-    return new Promise((resolve) => {
-      const cancels: (() => void)[] = [];
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let settled = false;
-      const finish = (): void => {
-        if (settled) return;
-        settled = true;
-        if (timer !== undefined) clearTimeout(timer);
-        for (const c of cancels) c();
-        resolve(readyIdx());
-      };
-      let remaining = numReturns - now.length;
-      const count = (n: number): void => {
-        remaining -= n;
-        if (remaining <= 0) queueMicrotask(finish);
-      };
-      // Ready elsewhere: wait until this node has pulled it.
-      const awaitLocal = (id: ObjectId, n: number): void => {
-        const cb = (ok: boolean): void => {
-          if (!ok) failed.add(id);
-          if (!done(id)) return;
-          this.locationWaiters.get(id)?.delete(cb);
-          count(n);
-        };
-        let set = this.locationWaiters.get(id);
-        if (!set) this.locationWaiters.set(id, (set = new Set()));
-        set.add(cb);
-        cancels.push(() => {
-          const s = this.locationWaiters.get(id);
-          s?.delete(cb);
-          if (s?.size === 0) this.locationWaiters.delete(id);
-        });
-        this.requestFetch(localTo!, id);
-      };
-      // An id listed twice (`ray.get([ref, ref])`) counts twice when it becomes ready.
-      const pending = new Map<ObjectId, number>();
-      for (const id of ids) if (!done(id)) pending.set(id, (pending.get(id) ?? 0) + 1);
-      for (const [id, n] of pending) {
-        if (this.objects.isReady(id)) {
-          awaitLocal(id, n);
-          continue;
-        }
-        cancels.push(
-          this.objects.onReady(id, () => {
-            if (abortOnError && this.objects.get(id)?.obj?.err) queueMicrotask(finish);
-            else if (done(id)) count(n);
-            else awaitLocal(id, n);
-          }),
-        );
-      }
-      if (timeoutMs !== null) timer = setTimeout(finish, timeoutMs);
-    });
+  /** The indexes of ready objects once `numReturns` are ready or the timeout passes (`ObjectWaits.wait`: fetchLocal, abortOnError). */
+  waitObjects(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null, localTo?: NodeId, abortOnError = false): Promise<number[]> {
+    return this.waits.wait(ids, numReturns, timeoutMs, localTo, abortOnError);
   }
 
   /** The error of the first of these objects that is ready as an error, if any. */
   firstError(ids: readonly ObjectId[]): WireError | undefined {
-    for (const id of ids) {
-      const e = this.objects.get(id);
-      if (e?.ready && e.obj?.err) return e.obj.err;
-    }
-    return undefined;
-  }
-
-  /** Asks `node` to pull a ready object into its store (once at a time per node and object). */
-  private requestFetch(node: NodeId, id: ObjectId): void {
-    const key = `${node}\u0000${id}`;
-    const e = this.objects.get(id);
-    const n = this.nodes.get(node);
-    if (this.fetching.has(key) || !e || !n?.alive) return;
-    this.fetching.add(key);
-    n.link.send({ type: 'fetch_objects', objects: [{ id, nodes: [...e.locations] }] });
-  }
-
-  /** A node pulled an object (or failed to): wake the waits for it. */
-  private onLocated(node: NodeId, id: ObjectId, ok: boolean): void {
-    this.fetching.delete(`${node}\u0000${id}`);
-    const waiters = this.locationWaiters.get(id);
-    if (waiters) for (const cb of [...waiters]) cb(ok);
+    return this.waits.firstError(ids);
   }
 
   cancel(objectId: ObjectId, force: boolean, recursive: boolean): void {
-    const taskId = this.generators.has(objectId as unknown as TaskId) ? (objectId as unknown as TaskId) : taskIdOf(objectId);
-    if (!taskId) return; // a put object: nothing to cancel, as in Ray
-    const t = this.tasks.get(taskId);
-    if (t) this.cancelTask(t, force, recursive);
+    this.taskManager.cancel(objectId, force, recursive);
   }
 
   killActor(actorId: ActorId, noRestart: boolean): void {
-    const a = this.actors.get(actorId);
-    if (!a || a.state === 'DEAD') return;
-    // `holding` covers an actor whose constructor is still running on its node.
-    const at = a.nodeId ?? a.holding;
-    if (at) this.nodes.get(at)?.link.send({ type: 'kill_actor', actorId });
-    const err = wireError('ActorDiedError', `actor ${a.info.className} (${actorId}) was killed by ray.kill()`, { actorId });
-    if (noRestart) this.killForGood(a, err);
-    else this.onActorDied(a, err);
+    this.actorManager.kill(actorId, noRestart);
   }
 
   getActor(name: string): ActorInfo | undefined {
-    const a = this.actors.byName(name);
-    return a && a.state !== 'DEAD' ? a.info : undefined;
+    return this.actorManager.byName(name);
   }
 
   /** The next item of a streaming task, handed to `holder` (its ref becomes the holder's). */
   generatorNext(taskId: TaskId, index: number, holder = 'driver', holderNode?: NodeId): Promise<{ done: false; id: ObjectId } | { done: true }> {
-    return this.generators.next(taskId, index).then((item) => {
-      if (item.done) return item;
-      const id = returnId(taskId, item.index);
-      this.lifetimes.handOut(holder, holderNode, taskId, id);
-      return { done: false, id };
-    });
+    return this.taskManager.generatorNext(taskId, index, holder, holderNode);
   }
 
   nodeInfos(): NodeInfo[] {
-    return [...this.nodes.values()].map((n) => ({
-      nodeId: n.nodeId,
-      alive: n.alive,
-      isCoordinator: n.isCoordinator,
-      resources: { ...n.total },
-      available: n.alive ? clampAvailable(n.available) : {},
-      objectStore: { ...n.stats },
-      gpuFallback: n.gpuFallback,
-      ...(n.label ? { label: n.label } : {}),
-      runningTasks: n.running.size,
-    }));
+    return this.nodes.infos();
   }
 
   clusterResources(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const n of this.nodes.values()) if (n.alive) for (const k in n.total) out[k] = (out[k] ?? 0) + (n.total[k] ?? 0);
-    return this.withObjectStoreMemory(out);
+    return this.nodes.clusterResources();
   }
 
   availableResources(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const n of this.nodes.values()) {
-      if (!n.alive) continue;
-      for (const [k, v] of Object.entries(clampAvailable(n.available))) out[k] = (out[k] ?? 0) + v;
-    }
-    return this.withObjectStoreMemory(out);
-  }
-
-  /**
-   * Adds `objectStoreMemory`, the live nodes' in-memory object budgets, as Ray lists
-   * `object_store_memory` among its resources (objects do not consume it; tasks cannot ask for it).
-   */
-  private withObjectStoreMemory(out: Record<string, number>): Record<string, number> {
-    let budget = 0;
-    for (const n of this.nodes.values()) if (n.alive) budget += n.stats.budgetBytes;
-    if (budget > 0) out.objectStoreMemory = budget;
-    return out;
+    return this.nodes.availableResources();
   }
 
   taskInfos(state?: TaskState): TaskInfo[] {
-    const live: TaskInfo[] = [];
-    for (const t of this.tasks.values()) if (t.spec.enableTaskEvents) live.push(this.infoOf(t));
-    return this.events.list(live, state);
+    return this.tasks.infos(state);
   }
 
   timeline(): TraceEvent[] {
-    return this.events.timeline();
+    return this.tasks.timeline();
   }
 
   /** Ends the session: every pending call fails, nothing more is scheduled. */
   stop(): void {
-    this.stopped = true;
+    this.tasks.close();
     this.lifetimes.stop();
     const err = wireError('RaySystemError', 'ray.shutdown() was called while the task was pending');
-    for (const t of [...this.tasks.values()]) this.failTask(t, err);
+    for (const t of this.tasks.live()) this.tasks.failTask(t, err);
   }
 
   // ─────────────────────── messages from nodes ───────────────────────
 
+  /** A message from node `from`; `reply` answers its client requests (default: over its link). */
   handleNodeMessage(from: NodeId, msg: NodeToCoordinator, reply?: (m: CoordinatorToNode) => void): void {
-    switch (msg.type) {
-      case 'task_started': {
-        const t = this.tasks.get(msg.taskId);
-        if (t && !t.cancelled && t.nodeId === from) {
-          t.state = 'RUNNING';
-          t.workerId = msg.workerId;
-          t.startedAtMs = msg.atMs;
-        }
-        return;
-      }
-      case 'task_done':
-        this.onTaskDone(from, msg);
-        return;
-      case 'generator_item':
-        this.onGeneratorItem(from, msg.taskId, msg.attempt, msg.index, msg.result);
-        return;
-      case 'actor_died': {
-        const a = this.actors.get(msg.actorId);
-        if (a && a.nodeId === from) this.onActorDied(a, msg.error);
-        return;
-      }
-      case 'task_blocked':
-      case 'task_unblocked':
-        this.onBlocked(msg.taskId, msg.type === 'task_blocked');
-        return;
-      case 'object_put':
-        this.putObject(msg.id, msg.size, msg.obj, from, msg.holder, msg.refs, from);
-        return;
-      case 'refs':
-        this.updateRefs(msg.holder, from, msg);
-        return;
-      case 'object_located':
-        if (!msg.failed) this.lifetimes.located(msg.id, from);
-        this.onLocated(from, msg.id, !msg.failed);
-        return;
-      case 'client_request': {
-        const send = reply ?? ((m: CoordinatorToNode) => this.nodes.get(from)?.link.send(m));
-        this.handleClientRequest(from, msg.holder, msg.req, (ok, value) =>
-          send(
-            ok
-              ? { type: 'client_reply', reqId: msg.reqId, ok: true, value }
-              : { type: 'client_reply', reqId: msg.reqId, ok: false, error: value as WireError },
-          ),
-        );
-        return;
-      }
-      case 'node_stats': {
-        const n = this.nodes.get(from);
-        if (n) n.stats = { memoryBytes: msg.memoryBytes, spilledBytes: msg.spilledBytes, objects: msg.objects, budgetBytes: msg.budgetBytes ?? 0 };
-        return;
-      }
-      default:
-        assertNever(msg);
-    }
-  }
-
-  private handleClientRequest(from: NodeId, holder: string | undefined, req: ClientRequest, reply: ClientReply): void {
-    try {
-      switch (req.op) {
-        case 'register':
-          this.registerFunction(req.desc);
-          return reply(true, null);
-        case 'submit':
-          this.submit(req.spec, from, true);
-          return reply(true, null);
-        case 'put':
-          this.putObject(req.id, req.obj.size, req.obj, from, holder, undefined, from);
-          return reply(true, null);
-        case 'get':
-          void this.waitObjects(req.ids, req.ids.length, req.timeoutMs, undefined, true).then((ready) => {
-            const failed = ready.length < req.ids.length ? this.firstError(req.ids) : undefined;
-            if (failed) {
-              reply(false, failed);
-              return;
-            }
-            if (ready.length < req.ids.length) {
-              reply(false, wireError('GetTimeoutError', `ray.get timed out after ${req.timeoutMs} ms; the task keeps running`));
-              return;
-            }
-            reply(true, req.ids.map((id) => this.resolvedArg(id)));
-          });
-          return;
-        case 'wait':
-          void this.waitObjects(req.ids, req.numReturns, req.timeoutMs, req.fetchLocal ? from : undefined).then((ready) => reply(true, ready));
-          return;
-        case 'cancel':
-          this.cancel(req.id, req.force, req.recursive);
-          return reply(true, null);
-        case 'kill':
-          this.killActor(req.actorId, req.noRestart);
-          return reply(true, null);
-        case 'getActor': {
-          const info = this.getActor(req.name);
-          if (info) return reply(true, info);
-          return reply(false, { name: 'Error', message: `no live actor is named "${req.name}"` });
-        }
-        case 'generatorNext':
-          void this.generatorNext(req.taskId, req.index, holder ?? `node:${from}`, from).then((item) => reply(true, item));
-          return;
-        case 'tasks':
-          return reply(true, this.taskInfos(req.state));
-        case 'timeline':
-          return reply(true, this.timeline());
-        case 'clusterView':
-          return reply(true, { nodes: this.nodeInfos(), total: this.clusterResources(), available: this.availableResources() });
-        default:
-          assertNever(req);
-      }
-    } catch (e) {
-      reply(false, { name: (e as Error).name ?? 'Error', message: (e as Error).message ?? String(e) });
-    }
-  }
-
-  // ─────────────────────────── scheduling ───────────────────────────
-
-  private onDepsReady(t: TaskEntry): void {
-    if (t.cancelled || this.stopped) return;
-    // A failed dependency fails the task with the same error, as in Ray.
-    for (const arg of t.spec.args) {
-      if (arg.kind !== 'ref') continue;
-      const err = this.objects.get(arg.id)?.obj?.err;
-      if (err) {
-        this.failTask(t, err);
-        if (t.spec.kind === 'actor-method') {
-          const a = this.actors.get(t.spec.actorId!);
-          if (a) this.pumpActor(a);
-        }
-        return;
-      }
-    }
-    if (t.spec.kind === 'actor-method') {
-      t.state = 'PENDING_NODE_ASSIGNMENT';
-      const a = this.actors.get(t.spec.actorId!);
-      if (a) this.pumpActor(a);
-      return;
-    }
-    this.schedule(t);
-  }
-
-  private nodeViews(): NodeState[] {
-    return [...this.nodes.values()];
-  }
-
-  private schedule(t: TaskEntry): void {
-    if (t.cancelled || this.stopped) return;
-    t.state = 'PENDING_NODE_ASSIGNMENT';
-    const nodes = this.nodeViews();
-    const placement = place(
-      { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
-      nodes,
-      this.spread,
-    );
-    switch (placement.kind) {
-      case 'node':
-        t.pendingReason = null;
-        this.dispatch(t, this.nodes.get(placement.nodeId)!, true);
-        return;
-      case 'wait': {
-        if (this.tryPipeline(t, placement.feasible)) return;
-        t.pendingReason = 'waiting for free resources on a node';
-        const key = this.classKey(t);
-        let q = this.waiting.get(key);
-        if (!q) this.waiting.set(key, (q = []));
-        q.push(t);
-        return;
-      }
-      case 'infeasible':
-        t.pendingReason = placement.reason;
-        this.infeasible.push(t);
-        this.log(`task ${t.spec.name} ${placement.reason}`);
-        return;
-      case 'unschedulable':
-        this.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
-        return;
-    }
-  }
-
-  /** Ray's SchedulingClass: the function, its resources and its strategy. */
-  private classKey(t: TaskEntry): string {
-    // Calls of one remote function share their resources object: the last key usually fits.
-    const last = this.lastClass;
-    if (last && last.fnId === t.spec.fnId && last.strategy === t.spec.strategy && last.resources === t.spec.resources) return last.key;
-    const key = this.computeClassKey(t);
-    this.lastClass = { fnId: t.spec.fnId, strategy: t.spec.strategy, resources: t.spec.resources, key };
-    return key;
-  }
-
-  private computeClassKey(t: TaskEntry): string {
-    const s = t.spec.strategy;
-    const strat = typeof s === 'string' ? s : `${s.nodeId}/${s.soft}`;
-    let key = `${t.spec.fnId}|${strat}`;
-    for (const k of Object.keys(t.spec.resources).sort()) key += `|${k}:${t.spec.resources[k]}`;
-    return key;
-  }
-
-  private localityOf(t: TaskEntry): Map<NodeId, number> | undefined {
-    let out: Map<NodeId, number> | undefined;
-    for (const arg of t.spec.args) {
-      if (arg.kind !== 'ref') continue;
-      const e = this.objects.get(arg.id);
-      if (!e || e.obj || e.locations.size === 0) continue;
-      out ??= new Map();
-      for (const n of e.locations) out.set(n, (out.get(n) ?? 0) + e.size);
-    }
-    return out;
-  }
-
-  /** Short tasks may queue at a busy node so its workers never wait for the next one. */
-  private tryPipeline(t: TaskEntry, feasible: readonly NodeId[]): boolean {
-    if (t.spec.kind !== 'normal' || t.spec.strategy === 'SPREAD') return false;
-    if (!this.durations.isShort(t.spec.fnId)) return false;
-    let best: NodeState | undefined;
-    for (const id of feasible) {
-      const n = this.nodes.get(id)!;
-      if (n.pipelined >= PIPELINE_TASKS_PER_CPU * Math.max(1, n.total.CPU ?? 1)) continue;
-      if (!best || n.pipelined < best.pipelined) best = n;
-    }
-    if (!best) return false;
-    this.dispatch(t, best, false);
-    return true;
-  }
-
-  private dispatch(t: TaskEntry, node: NodeState, reserve: boolean): void {
-    const spec = t.spec;
-    t.attempt++;
-    t.state = 'SUBMITTED_TO_WORKER';
-    t.nodeId = node.nodeId;
-    t.reserved = reserve;
-    t.blocked = false;
-    if (reserve) subtract(node.available, spec.kind === 'actor-creation' ? spec.heldResources ?? {} : spec.resources);
-    else node.pipelined++;
-    if (spec.kind === 'actor-creation') {
-      const a = this.actors.get(spec.actorId!);
-      if (a) a.holding = node.nodeId;
-    }
-    node.running.add(spec.taskId);
-    const cls = (t.schedClass = this.classKey(t));
-    this.activeByClass.set(cls, (this.activeByClass.get(cls) ?? 0) + 1);
-    this.send(node, t);
-  }
-
-  private leaveClass(t: TaskEntry): void {
-    const cls = t.schedClass;
-    if (cls === undefined) return;
-    t.schedClass = undefined;
-    const n = (this.activeByClass.get(cls) ?? 1) - 1;
-    if (n > 0) this.activeByClass.set(cls, n);
-    else this.activeByClass.delete(cls);
-  }
-
-  private send(node: NodeState, t: TaskEntry): void {
-    const spec = t.spec;
-    const args: ResolvedArg[] = new Array(spec.args.length);
-    for (let i = 0; i < spec.args.length; i++) {
-      const a = spec.args[i]!;
-      args[i] = a.kind === 'value' ? { kind: 'inline', obj: a.obj } : this.resolvedArg(a.id);
-    }
-    let fn: FunctionDescriptor | undefined;
-    if (spec.kind !== 'actor-method' && !node.knownFns.has(spec.fnId)) {
-      fn = this.fns.get(spec.fnId);
-      node.knownFns.add(spec.fnId);
-    }
-    node.link.send(fn ? { type: 'run_task', spec, attempt: t.attempt, args, fn } : { type: 'run_task', spec, attempt: t.attempt, args });
-  }
-
-  private resolvedArg(id: ObjectId): ResolvedArg {
-    const e = this.objects.get(id);
-    if (e?.obj) return { kind: 'inline', obj: e.obj };
-    return { kind: 'located', id, nodes: e ? [...e.locations] : [] };
-  }
-
-  /** Frees what a finished task held on its node. */
-  private release(t: TaskEntry): void {
-    const node = t.nodeId ? this.nodes.get(t.nodeId) : undefined;
-    if (!node) return;
-    // Once per dispatch: onTaskDone, onTaskFailed and failTask may each call this for one task.
-    if (!node.running.delete(t.spec.taskId)) return;
-    this.leaveClass(t);
-    if (t.spec.kind === 'actor-creation') return; // the actor keeps its resources
-    if (t.reserved) {
-      let res = t.spec.resources;
-      if (t.blocked && res.CPU) {
-        const { CPU: _cpu, ...rest } = res;
-        res = rest;
-      }
-      add(node.available, res, node.total);
-    } else if (t.spec.kind === 'normal' && node.pipelined > 0) {
-      // Only normal tasks are pipelined; actor calls hold nothing on their node.
-      node.pipelined--;
-    }
-    t.reserved = false;
-  }
-
-  /**
-   * Places waiting tasks on nodes that have room again. Classes with the fewest tasks already
-   * placed go first (Ray's fair queueing across scheduling classes): a CPU lent by a parent
-   * blocked in ray.get goes to its children's class, not to yet another parent, so nested
-   * tasks finish instead of filling the node's worker pool with blocked parents.
-   */
-  private drain(): void {
-    if (this.draining || this.stopped) return;
-    this.draining = true;
-    try {
-      const classes = [...this.waiting];
-      if (classes.length > 1) classes.sort((a, b) => (this.activeByClass.get(a[0]) ?? 0) - (this.activeByClass.get(b[0]) ?? 0));
-      for (const [key, q] of classes) {
-        let i = 0;
-        while (i < q.length) {
-          const t = q[i]!;
-          if (t.cancelled || t.state !== 'PENDING_NODE_ASSIGNMENT') {
-            i++;
-            continue;
-          }
-          const placement = place(
-            { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
-            this.nodeViews(),
-            this.spread,
-          );
-          if (placement.kind === 'node') {
-            this.dispatch(t, this.nodes.get(placement.nodeId)!, true);
-            i++;
-          } else if (placement.kind === 'wait') {
-            if (this.tryPipeline(t, placement.feasible)) i++;
-            else break;
-          } else {
-            i++;
-            if (placement.kind === 'infeasible') {
-              t.pendingReason = placement.reason;
-              this.infeasible.push(t);
-            } else {
-              this.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
-            }
-          }
-        }
-        if (i >= q.length) this.waiting.delete(key);
-        else if (i > 0) q.splice(0, i);
-      }
-    } finally {
-      this.draining = false;
-    }
-  }
-
-  private onBlocked(taskId: TaskId, blocked: boolean): void {
-    const t = this.tasks.get(taskId);
-    if (!t || !t.reserved || t.blocked === blocked) return;
-    const node = t.nodeId ? this.nodes.get(t.nodeId) : undefined;
-    const cpu = t.spec.kind === 'actor-method' ? 0 : t.spec.resources.CPU ?? 0;
-    t.blocked = blocked;
-    if (!node || cpu === 0) return;
-    // A task blocked in ray.get lends its CPU back, so nested tasks can run (Ray's NotifyDirectCallTaskBlocked).
-    if (blocked) {
-      node.available.CPU = (node.available.CPU ?? 0) + cpu;
-      this.drain();
-    } else {
-      node.available.CPU = (node.available.CPU ?? 0) - cpu;
-    }
-  }
-
-  // ─────────────────────────── completion ───────────────────────────
-
-  private onTaskDone(from: NodeId, msg: Extract<NodeToCoordinator, { type: 'task_done' }>): void {
-    const t = this.tasks.get(msg.taskId);
-    if (!t || t.nodeId !== from || t.attempt !== msg.attempt) return; // stale: an earlier attempt
-    if (t.spec.kind === 'actor-method') {
-      const a = this.actors.get(t.spec.actorId!);
-      if (a) a.inflight.delete(t.spec.taskId);
-    }
-    this.release(t);
-    t.workerId = msg.workerId;
-    t.startedAtMs = msg.startMs;
-    t.endedAtMs = msg.endMs;
-    if (t.spec.kind === 'normal') this.durations.record(t.spec.fnId, msg.endMs - msg.startMs);
-    if (t.cancelled) {
-      this.finish(t, 'FAILED');
-    } else if (msg.error) {
-      this.onTaskFailed(t, msg.error, msg.systemFailure === true);
-    } else if (t.spec.kind === 'actor-creation') {
-      this.onActorCreated(t);
-    } else {
-      const results = msg.results ?? [];
-      for (const r of results) this.lifetimes.ready(r.id, r.size, r.obj, from, r.refs);
-      // Results kept only on their node can be lost with it: remember how to make them again
-      // (the lineage entry keeps the task's arguments alive from now on, while a result lives).
-      if (t.spec.kind === 'normal' && results.some((r) => r.obj === undefined) && this.lifetimes.recordLineage(t.spec, results.map((r) => r.id))) {
-        t.argsHeld = false;
-      }
-      if (t.spec.numReturns === 'streaming') this.generators.end(t.spec.taskId);
-      this.finish(t, 'FINISHED');
-    }
-    this.drain();
-  }
-
-  private onTaskFailed(t: TaskEntry, err: WireError, system: boolean): void {
-    this.release(t);
-    if (t.cancelled) return this.finish(t, 'FAILED');
-    if (t.spec.kind === 'actor-creation') {
-      const a = this.actors.get(t.spec.actorId!);
-      if (!a) return this.failTask(t, err);
-      if (system) return this.onActorDied(a, err);
-      return this.killForGood(
-        a,
-        wireError(
-          'ActorDiedError',
-          `actor ${a.info.className} (${a.actorId}) died: its constructor failed: ${err.cause?.name ?? err.name}: ${err.cause?.message ?? err.message}`,
-          { actorId: a.actorId },
-          err,
-        ),
-        t,
-      );
-    }
-    const max = t.spec.kind === 'actor-method' ? this.actors.get(t.spec.actorId!)?.maxTaskRetries ?? 0 : t.spec.maxRetries;
-    const retriesLeft = max === -1 || t.attempt <= max;
-    const retryable = system || retryMatches(t.spec.retryExceptions, err);
-    if (retryable && retriesLeft && !this.stopped) {
-      this.log(`retrying task ${t.spec.name} (attempt ${t.attempt + 1}) after ${err.name}: ${err.message}`);
-      t.nodeId = null;
-      if (t.spec.kind === 'actor-method') {
-        const a = this.actors.get(t.spec.actorId!);
-        if (a) {
-          t.state = 'PENDING_NODE_ASSIGNMENT';
-          this.actors.requeue(a, [t]);
-          this.pumpActor(a);
-          return;
-        }
-      }
-      if (t.spec.numReturns === 'streaming') {
-        // Items already delivered stay; the retry's duplicates are ignored by index.
-      }
-      this.awaitArgs(t);
-      return;
-    }
-    this.failTask(t, err);
-  }
-
-  /** Makes every return of the task (for a generator: its next item, then its end) raise `err`. */
-  private failReturns(t: TaskEntry, err: WireError): void {
-    const obj: SerializedObject = { v: undefined, size: 0, err };
-    if (t.spec.numReturns === 'streaming') {
-      const index = this.generators.nextIndex(t.spec.taskId);
-      if (index !== undefined) {
-        this.lifetimes.generatorItem(t.spec.taskId, returnId(t.spec.taskId, index), 0, obj, undefined);
-        this.generators.yielded(t.spec.taskId, index);
-        this.generators.end(t.spec.taskId);
-      }
-    } else {
-      for (let i = 0; i < t.spec.numReturns; i++) this.lifetimes.ready(returnId(t.spec.taskId, i), 0, obj, undefined);
-    }
-    t.error = `${err.name}: ${err.message}`;
-  }
-
-  /** Fails every return of the task with `err` and ends it. */
-  private failTask(t: TaskEntry, err: WireError): void {
-    if (t.state === 'FINISHED' || t.state === 'FAILED') return;
-    this.failReturns(t, err);
-    if (t.nodeId && t.state !== 'PENDING_NODE_ASSIGNMENT') this.release(t);
-    this.finish(t, 'FAILED');
-  }
-
-  private finish(t: TaskEntry, state: 'FINISHED' | 'FAILED'): void {
-    // An actor's creation task keeps its arguments for restarts, until the actor is dead for good.
-    if (!(t.spec.kind === 'actor-creation' && state === 'FINISHED')) this.dropArgs(t);
-    if (this.tasks.get(t.spec.taskId) !== t) return;
-    t.state = state;
-    t.endedAtMs ??= nowMs();
-    this.tasks.delete(t.spec.taskId);
-    if (t.spec.enableTaskEvents) this.events.record(this.infoOf(t));
-  }
-
-  /** The task no longer keeps its arguments alive. */
-  private dropArgs(t: TaskEntry): void {
-    if (!t.argsHeld) return;
-    t.argsHeld = false;
-    this.lifetimes.releaseArgs(t.spec);
-  }
-
-  private onGeneratorItem(from: NodeId, taskId: TaskId, attempt: number, index: number, r: TaskResult): void {
-    const t = this.tasks.get(taskId);
-    if (!t || t.nodeId !== from || t.attempt !== attempt || t.cancelled) return;
-    if (this.generators.nextIndex(taskId) === undefined || index < this.generators.nextIndex(taskId)!) return; // ended, or re-yielded by a retry
-    this.lifetimes.generatorItem(taskId, r.id, r.size, r.obj, from, r.refs);
-    this.generators.yielded(taskId, index);
-  }
-
-  /**
-   * Every copy of an object is gone. A task's return is recomputed from lineage by running the
-   * task again (Ray's object reconstruction); a `put` object cannot be: ObjectLostError.
-   */
-  private onObjectLost(id: ObjectId): void {
-    const taskId = taskIdOf(id);
-    const spec = taskId ? this.lineage.get(taskId) : undefined;
-    if (spec && !this.tasks.has(spec.taskId) && (this.reconstructions.get(spec.taskId) ?? 0) < MAX_RECONSTRUCTIONS && !this.stopped) {
-      this.reconstructions.set(spec.taskId, (this.reconstructions.get(spec.taskId) ?? 0) + 1);
-      this.log(`reconstructing ${id} by re-running ${spec.name}`);
-      for (let i = 0; i < (spec.numReturns as number); i++) {
-        const rid = returnId(spec.taskId, i);
-        if (!this.objects.get(rid)?.obj) this.objects.setPending(rid);
-      }
-      this.submit(spec, undefined, false);
-      return;
-    }
-    if (spec && this.tasks.has(spec.taskId)) return; // already being recomputed
-    const why = spec ? 'it was recomputed too often' : taskId ? 'the task that made it is no longer known' : 'it was made by ray.put, which cannot be recomputed';
-    this.objects.setReady(id, 0, { v: undefined, size: 0, err: wireError('ObjectLostError', `object ${id} was lost: every copy was on a node that left, and ${why}`) }, undefined);
-  }
-
-  private cancelTask(t: TaskEntry, force: boolean, recursive: boolean): void {
-    if (t.cancelled || t.state === 'FINISHED' || t.state === 'FAILED') return;
-    t.cancelled = true;
-    const err = wireError('TaskCancelledError', `task ${t.spec.name} (${t.spec.taskId}) was cancelled`, { taskId: t.spec.taskId });
-    const wasSent = t.state === 'SUBMITTED_TO_WORKER' || t.state === 'RUNNING';
-    if (wasSent && t.nodeId) {
-      this.nodes.get(t.nodeId)?.link.send({ type: 'cancel_task', taskId: t.spec.taskId, force });
-    }
-    if (t.spec.kind === 'actor-method') {
-      const a = this.actors.get(t.spec.actorId!);
-      if (a) {
-        a.inflight.delete(t.spec.taskId);
-        this.actors.removeQueued(a, t);
-      }
-    }
-    // Fail its returns at once; the node releases its resources when the worker lets go.
-    this.failReturns(t, err);
-    if (!wasSent) this.finish(t, 'FAILED');
-    if (recursive && t.children) {
-      for (const c of t.children) {
-        const child = this.tasks.get(c);
-        if (child) this.cancelTask(child, force, true);
-      }
-    }
-  }
-
-  // ───────────────────────────── actors ─────────────────────────────
-
-  private onActorCreated(t: TaskEntry): void {
-    const a = this.actors.get(t.spec.actorId!);
-    if (!a) return;
-    a.state = 'ALIVE';
-    a.nodeId = t.nodeId;
-    for (let i = 0; i < (t.spec.numReturns as number); i++) this.lifetimes.ready(returnId(t.spec.taskId, i), 8, { v: null, size: 8 }, undefined);
-    this.finish(t, 'FINISHED');
-    this.tasks.set(t.spec.taskId, t); // keep the creation spec for restarts
-    this.pumpActor(a);
-  }
-
-  /** Sends every call whose turn has come (per caller, in order) to the actor's node. */
-  private pumpActor(a: ActorEntry): void {
-    if (a.state === 'DEAD') {
-      for (const t of this.actors.drainQueued(a)) this.failTask(t, a.deathCause!);
-      return;
-    }
-    if (a.state !== 'ALIVE' || !a.nodeId) return;
-    const node = this.nodes.get(a.nodeId);
-    if (!node || !node.alive) return;
-    for (const t of this.actors.ready(a)) {
-      if (t.cancelled) continue;
-      t.attempt++;
-      t.state = 'SUBMITTED_TO_WORKER';
-      t.nodeId = node.nodeId;
-      t.reserved = false;
-      node.running.add(t.spec.taskId);
-      a.inflight.set(t.spec.taskId, t);
-      this.send(node, t);
-    }
-  }
-
-  private onActorDied(a: ActorEntry, err: WireError): void {
-    if (a.state === 'DEAD') return;
-    const node = a.nodeId ? this.nodes.get(a.nodeId) : undefined;
-    const creation = this.tasks.get(a.creationTaskId);
-    this.releaseActor(a);
-    if (node) for (const id of a.inflight.keys()) node.running.delete(id);
-    const canRestart = a.maxRestarts === -1 || a.restarts < a.maxRestarts;
-    if (!canRestart || !creation || this.stopped) {
-      this.killForGood(a, err);
-      return;
-    }
-    a.restarts++;
-    a.state = 'RESTARTING';
-    a.nodeId = null;
-    const retry: TaskEntry[] = [];
-    for (const t of a.inflight.values()) {
-      if (a.maxTaskRetries === -1 || t.attempt <= a.maxTaskRetries) {
-        t.state = 'PENDING_NODE_ASSIGNMENT';
-        retry.push(t);
-      } else {
-        this.failTask(t, wireError('ActorDiedError', `${err.message}; the call was running and maxTaskRetries is ${a.maxTaskRetries}`, { actorId: a.actorId }));
-      }
-    }
-    a.inflight.clear();
-    this.actors.requeue(a, retry);
-    this.log(`restarting actor ${a.actorId} (${a.restarts}/${a.maxRestarts})`);
-    creation.state = 'PENDING_NODE_ASSIGNMENT';
-    creation.nodeId = null;
-    this.schedule(creation);
-  }
-
-  /** Gives back the resources an actor holds on its node. */
-  private releaseActor(a: ActorEntry): void {
-    const node = a.holding ? this.nodes.get(a.holding) : undefined;
-    const c = this.tasks.get(a.creationTaskId);
-    if (node && node.alive && c) add(node.available, c.spec.heldResources ?? {}, node.total);
-    if (node) node.running.delete(a.creationTaskId);
-    if (c) this.leaveClass(c);
-    a.holding = null;
-  }
-
-  private killForGood(a: ActorEntry, err: WireError, creation?: TaskEntry): void {
-    const c = creation ?? this.tasks.get(a.creationTaskId);
-    this.releaseActor(a);
-    this.actors.markDead(a, err);
-    for (const t of [...a.inflight.values()]) this.failTask(t, err);
-    a.inflight.clear();
-    if (c) {
-      if (c.state !== 'FINISHED' && c.state !== 'FAILED') this.failTask(c, err);
-      this.tasks.delete(c.spec.taskId);
-      this.dropArgs(c);
-    }
-    this.pumpActor(a);
-  }
-
-  private infoOf(t: TaskEntry): TaskInfo {
-    return {
-      taskId: t.spec.taskId,
-      name: t.spec.name,
-      kind: t.spec.kind,
-      state: t.state,
-      nodeId: t.nodeId,
-      workerId: t.workerId,
-      actorId: t.spec.actorId ?? null,
-      attempts: t.attempt,
-      error: t.error,
-      pendingReason: t.state === 'PENDING_NODE_ASSIGNMENT' || t.state === 'PENDING_ARGS_AVAIL' ? t.pendingReason ?? (t.depsPending > 0 ? `waiting for ${t.depsPending} argument(s)` : null) : null,
-      submittedAtMs: t.submittedAtMs,
-      startedAtMs: t.startedAtMs,
-      endedAtMs: t.endedAtMs,
-    };
+    this.handlers.handleNodeMessage(from, msg, reply);
   }
 
   get selfNodeId(): NodeId {
     return this.selfId;
   }
-}
-
-/** The pseudo-holder of an actor's creation result. */
-function actorHolder(actorId: ActorId): string {
-  return `actor:${actorId}`;
-}
-
-function retryMatches(policy: boolean | readonly string[], err: WireError): boolean {
-  if (policy === false) return false;
-  if (err.name !== 'RayTaskError') return false;
-  if (policy === true) return true;
-  const chain = err.cause?.classChain ?? (err.cause ? [err.cause.name] : []);
-  return chain.some((n) => policy.includes(n));
-}
-
-function clampAvailable(a: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const k in a) out[k] = Math.max(0, a[k] ?? 0);
-  return out;
-}
-
-function assertNever(x: never): never {
-  throw new Error(`unhandled message ${JSON.stringify(x)}`);
 }

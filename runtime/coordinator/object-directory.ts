@@ -2,6 +2,7 @@
 // (Ray's object directory + the owner's reference table, centralised in the coordinator).
 
 import type { NodeId, ObjectId } from '../protocol/ids.ts';
+import type { ResolvedArg } from '../protocol/node-messages.ts';
 import type { SerializedObject } from '../protocol/task-spec.ts';
 
 export interface ObjectEntry {
@@ -72,6 +73,13 @@ export class ObjectDirectory {
       const i = e.waiters?.indexOf(cb) ?? -1;
       if (i >= 0) e.waiters!.splice(i, 1);
     };
+  }
+
+  /** How a node or caller reads it: inline, or from the nodes that hold it. */
+  resolvedArg(id: ObjectId): ResolvedArg {
+    const e = this.entries.get(id);
+    if (e?.obj) return { kind: 'inline', obj: e.obj };
+    return { kind: 'located', id, nodes: e ? [...e.locations] : [] };
   }
 
   /** Forgets a node's copies (it left); returns the objects that now have no copy. */

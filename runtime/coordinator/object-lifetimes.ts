@@ -12,7 +12,7 @@ import { ReferenceTable } from './reference-table.ts';
 
 export interface ObjectLifetimesDeps {
   readonly objects: ObjectDirectory;
-  /** Specs of finished tasks whose results live on nodes, to recompute them (shared with the coordinator). */
+  /** Specs of finished tasks whose results live on nodes, to recompute them (owned by `lineage.ts`). */
   readonly lineage: Map<TaskId, TaskSpec>;
   readonly reconstructions: Map<TaskId, number>;
   /** Tells a node to drop objects from its store (called once per node per batch). */
@@ -92,6 +92,12 @@ export class ObjectLifetimes {
     }
     this.d.objects.setReady(id, size, obj, node);
     if (!this.stopped && this.refs.count(id) === 0 && this.d.objects.get(id) === e) this.drain([id]);
+  }
+
+  /** An object `put` by `holder` (which holds its ref) on `node`; `nested` lists the refs inside a non-inline one. */
+  put(id: ObjectId, size: number, obj: SerializedObject | undefined, node: NodeId, holder: string, holderNode: NodeId | undefined, nested?: readonly ObjectId[]): void {
+    this.callerHoldsOne(holder, holderNode, id);
+    this.ready(id, size, obj, node, nested);
   }
 
   /** A streaming task's item: held for the generator's consumer until it takes it or drops the generator. */

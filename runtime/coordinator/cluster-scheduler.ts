@@ -1,0 +1,271 @@
+// The cluster scheduler (Ray's ClusterTaskManager over the cluster resource view): places each
+// task whose arguments are ready on a node (`scheduling-policy.ts`), queues it by scheduling class
+// while no node has room, pipelines short tasks onto busy nodes, sends `run_task`, and gives the
+// resources back when the task ends or blocks in `get`.
+
+import { wireError } from '../api/errors.ts';
+import { add, subtract } from '../common/resources.ts';
+import { TaskDurations } from '../common/task-durations.ts';
+import type { FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
+import type { ResolvedArg } from '../protocol/node-messages.ts';
+import type { FunctionDescriptor, TaskSpec } from '../protocol/task-spec.ts';
+import type { ActorDirectory } from './actor-directory.ts';
+import { PIPELINE_TASKS_PER_CPU } from './constants.ts';
+import type { NodeManager, NodeState } from './node-manager.ts';
+import type { ObjectDirectory } from './object-directory.ts';
+import { place, type SpreadState } from './scheduling-policy.ts';
+import type { TaskEntry } from './task-entry.ts';
+import type { TaskTable } from './task-table.ts';
+
+export interface ClusterSchedulerDeps {
+  readonly nodes: NodeManager;
+  readonly tasks: TaskTable;
+  readonly objects: ObjectDirectory;
+  readonly actors: ActorDirectory;
+  /** The function table: sources sent with a node's first task of each function. */
+  readonly fns: ReadonlyMap<FunctionId, FunctionDescriptor>;
+  /** The coordinator's debug log. */
+  readonly log: (msg: string) => void;
+}
+
+export class ClusterScheduler {
+  /** Feasible tasks waiting for free resources, by scheduling class, in submission order. */
+  private readonly waiting = new Map<string, TaskEntry[]>();
+  /** Tasks of each scheduling class placed on a node and not finished (running, blocked or queued there). */
+  private readonly activeByClass = new Map<string, number>();
+  /** Tasks no live node can run; re-examined when a node joins. */
+  private infeasible: TaskEntry[] = [];
+  private readonly spread: SpreadState = { cursor: 0 };
+  private lastClass: { fnId: FunctionId; strategy: TaskSpec['strategy']; resources: TaskSpec['resources']; key: string } | undefined;
+  /** How long each function's tasks take, to tell short ones (pipelined) from the rest. */
+  private readonly durations = new TaskDurations();
+  private draining = false;
+
+  constructor(private readonly d: ClusterSchedulerDeps) {}
+
+  /** Places a task whose arguments are ready, or queues it (waiting for room, or infeasible). */
+  schedule(t: TaskEntry): void {
+    if (t.cancelled || this.d.tasks.stopped) return;
+    t.state = 'PENDING_NODE_ASSIGNMENT';
+    const placement = place(
+      { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
+      this.d.nodes.all(),
+      this.spread,
+    );
+    switch (placement.kind) {
+      case 'node':
+        t.pendingReason = null;
+        this.dispatch(t, this.d.nodes.get(placement.nodeId)!, true);
+        return;
+      case 'wait': {
+        if (this.tryPipeline(t, placement.feasible)) return;
+        t.pendingReason = 'waiting for free resources on a node';
+        const key = this.classKey(t);
+        let q = this.waiting.get(key);
+        if (!q) this.waiting.set(key, (q = []));
+        q.push(t);
+        return;
+      }
+      case 'infeasible':
+        t.pendingReason = placement.reason;
+        this.infeasible.push(t);
+        this.d.log(`task ${t.spec.name} ${placement.reason}`);
+        return;
+      case 'unschedulable':
+        this.d.tasks.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
+        return;
+    }
+  }
+
+  /** A node joined: tasks no node could run are placed again. */
+  retryInfeasible(): void {
+    const retry = this.infeasible;
+    this.infeasible = [];
+    // A task may have ended while it waited (a killed actor's creation): only pending ones go on.
+    for (const t of retry) if (t.state === 'PENDING_NODE_ASSIGNMENT') this.schedule(t);
+  }
+
+  /**
+   * Places waiting tasks on nodes that have room again. Classes with the fewest tasks already
+   * placed go first (Ray's fair queueing across scheduling classes): a CPU lent by a parent
+   * blocked in ray.get goes to its children's class, not to yet another parent, so nested
+   * tasks finish instead of filling the node's worker pool with blocked parents.
+   */
+  drain(): void {
+    if (this.draining || this.d.tasks.stopped) return;
+    this.draining = true;
+    try {
+      const classes = [...this.waiting];
+      if (classes.length > 1) classes.sort((a, b) => (this.activeByClass.get(a[0]) ?? 0) - (this.activeByClass.get(b[0]) ?? 0));
+      for (const [key, q] of classes) {
+        let i = 0;
+        while (i < q.length) {
+          const t = q[i]!;
+          if (t.cancelled || t.state !== 'PENDING_NODE_ASSIGNMENT') {
+            i++;
+            continue;
+          }
+          const placement = place(
+            { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
+            this.d.nodes.all(),
+            this.spread,
+          );
+          if (placement.kind === 'node') {
+            this.dispatch(t, this.d.nodes.get(placement.nodeId)!, true);
+            i++;
+          } else if (placement.kind === 'wait') {
+            if (this.tryPipeline(t, placement.feasible)) i++;
+            else break;
+          } else {
+            i++;
+            if (placement.kind === 'infeasible') {
+              t.pendingReason = placement.reason;
+              this.infeasible.push(t);
+            } else {
+              this.d.tasks.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
+            }
+          }
+        }
+        if (i >= q.length) this.waiting.delete(key);
+        else if (i > 0) q.splice(0, i);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** How long a normal task of `fnId` took (its worker's clock). */
+  recordDuration(fnId: FunctionId, ms: number): void {
+    this.durations.record(fnId, ms);
+  }
+
+  /** Sends `run_task`: the spec, each argument inline or where it lives, the source the first time. */
+  sendTask(node: NodeState, t: TaskEntry): void {
+    const spec = t.spec;
+    const args: ResolvedArg[] = new Array(spec.args.length);
+    for (let i = 0; i < spec.args.length; i++) {
+      const a = spec.args[i]!;
+      args[i] = a.kind === 'value' ? { kind: 'inline', obj: a.obj } : this.d.objects.resolvedArg(a.id);
+    }
+    let fn: FunctionDescriptor | undefined;
+    if (spec.kind !== 'actor-method' && !node.knownFns.has(spec.fnId)) {
+      fn = this.d.fns.get(spec.fnId);
+      node.knownFns.add(spec.fnId);
+    }
+    node.link.send(fn ? { type: 'run_task', spec, attempt: t.attempt, args, fn } : { type: 'run_task', spec, attempt: t.attempt, args });
+  }
+
+  /** Frees what a finished task held on its node. */
+  release(t: TaskEntry): void {
+    const node = t.nodeId ? this.d.nodes.get(t.nodeId) : undefined;
+    if (!node) return;
+    // Once per dispatch: TaskManager.done, its retry path and TaskTable.failTask may each call this for one task.
+    if (!node.running.delete(t.spec.taskId)) return;
+    this.leaveClass(t);
+    if (t.spec.kind === 'actor-creation') return; // the actor keeps its resources
+    if (t.reserved) {
+      let res = t.spec.resources;
+      if (t.blocked && res.CPU) {
+        const { CPU: _cpu, ...rest } = res;
+        res = rest;
+      }
+      add(node.available, res, node.total);
+    } else if (t.spec.kind === 'normal' && node.pipelined > 0) {
+      // Only normal tasks are pipelined; actor calls hold nothing on their node.
+      node.pipelined--;
+    }
+    t.reserved = false;
+  }
+
+  /** The task no longer counts in its scheduling class (it ended, or its actor let go of its node). */
+  leaveClass(t: TaskEntry): void {
+    const cls = t.schedClass;
+    if (cls === undefined) return;
+    t.schedClass = undefined;
+    const n = (this.activeByClass.get(cls) ?? 1) - 1;
+    if (n > 0) this.activeByClass.set(cls, n);
+    else this.activeByClass.delete(cls);
+  }
+
+  /** A task blocked in ray.get lends its CPU back, so nested tasks can run (Ray's NotifyDirectCallTaskBlocked). */
+  onBlocked(taskId: TaskId, blocked: boolean): void {
+    const t = this.d.tasks.get(taskId);
+    if (!t || !t.reserved || t.blocked === blocked) return;
+    const node = t.nodeId ? this.d.nodes.get(t.nodeId) : undefined;
+    const cpu = t.spec.kind === 'actor-method' ? 0 : t.spec.resources.CPU ?? 0;
+    t.blocked = blocked;
+    if (!node || cpu === 0) return;
+    if (blocked) {
+      node.available.CPU = (node.available.CPU ?? 0) + cpu;
+      this.drain();
+    } else {
+      node.available.CPU = (node.available.CPU ?? 0) - cpu;
+    }
+  }
+
+  /** Ray's SchedulingClass: the function, its resources and its strategy. */
+  private classKey(t: TaskEntry): string {
+    // Calls of one remote function share their resources object: the last key usually fits.
+    const last = this.lastClass;
+    if (last && last.fnId === t.spec.fnId && last.strategy === t.spec.strategy && last.resources === t.spec.resources) return last.key;
+    const key = computeClassKey(t);
+    this.lastClass = { fnId: t.spec.fnId, strategy: t.spec.strategy, resources: t.spec.resources, key };
+    return key;
+  }
+
+  /** Bytes of the task's ObjectRef arguments held in each node's store. */
+  private localityOf(t: TaskEntry): Map<NodeId, number> | undefined {
+    let out: Map<NodeId, number> | undefined;
+    for (const arg of t.spec.args) {
+      if (arg.kind !== 'ref') continue;
+      const e = this.d.objects.get(arg.id);
+      if (!e || e.obj || e.locations.size === 0) continue;
+      out ??= new Map();
+      for (const n of e.locations) out.set(n, (out.get(n) ?? 0) + e.size);
+    }
+    return out;
+  }
+
+  /** Short tasks may queue at a busy node so its workers never wait for the next one. */
+  private tryPipeline(t: TaskEntry, feasible: readonly NodeId[]): boolean {
+    if (t.spec.kind !== 'normal' || t.spec.strategy === 'SPREAD') return false;
+    if (!this.durations.isShort(t.spec.fnId)) return false;
+    let best: NodeState | undefined;
+    for (const id of feasible) {
+      const n = this.d.nodes.get(id)!;
+      if (n.pipelined >= PIPELINE_TASKS_PER_CPU * Math.max(1, n.total.CPU ?? 1)) continue;
+      if (!best || n.pipelined < best.pipelined) best = n;
+    }
+    if (!best) return false;
+    this.dispatch(t, best, false);
+    return true;
+  }
+
+  /** Sends the task to `node`, holding its resources there (`reserve`) or pipelined behind others. */
+  private dispatch(t: TaskEntry, node: NodeState, reserve: boolean): void {
+    const spec = t.spec;
+    t.attempt++;
+    t.state = 'SUBMITTED_TO_WORKER';
+    t.nodeId = node.nodeId;
+    t.reserved = reserve;
+    t.blocked = false;
+    if (reserve) subtract(node.available, spec.kind === 'actor-creation' ? spec.heldResources ?? {} : spec.resources);
+    else node.pipelined++;
+    if (spec.kind === 'actor-creation') {
+      const a = this.d.actors.get(spec.actorId!);
+      if (a) a.holding = node.nodeId;
+    }
+    node.running.add(spec.taskId);
+    const cls = (t.schedClass = this.classKey(t));
+    this.activeByClass.set(cls, (this.activeByClass.get(cls) ?? 0) + 1);
+    this.sendTask(node, t);
+  }
+}
+
+function computeClassKey(t: TaskEntry): string {
+  const s = t.spec.strategy;
+  const strat = typeof s === 'string' ? s : `${s.nodeId}/${s.soft}`;
+  let key = `${t.spec.fnId}|${strat}`;
+  for (const k of Object.keys(t.spec.resources).sort()) key += `|${k}:${t.spec.resources[k]}`;
+  return key;
+}

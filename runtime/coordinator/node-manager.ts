@@ -1,0 +1,119 @@
+// The nodes of the cluster as the coordinator sees them (Ray's GcsNodeManager plus the cluster
+// resource view): each node's link, total and free resources, the functions it has been sent,
+// the tasks placed on it and its object store figures.
+
+import type { FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
+import type { CoordinatorToNode } from '../protocol/node-messages.ts';
+import type { NodeInfo, ObjectStoreStats, ResourceSet } from '../protocol/task-spec.ts';
+import type { NodeView } from './scheduling-policy.ts';
+
+/** Sends control messages to one node. */
+export interface NodeLink {
+  send(msg: CoordinatorToNode): void;
+}
+
+export interface NodeState extends NodeView {
+  readonly nodeId: NodeId;
+  alive: boolean;
+  readonly isCoordinator: boolean;
+  readonly total: ResourceSet;
+  readonly available: Record<string, number>;
+  readonly link: NodeLink;
+  readonly knownFns: Set<FunctionId>;
+  readonly gpuFallback: boolean;
+  readonly label: string | undefined;
+  /** Short tasks sent beyond its free resources. */
+  pipelined: number;
+  readonly running: Set<TaskId>;
+  stats: ObjectStoreStats;
+}
+
+export interface NodeOptions {
+  readonly isCoordinator: boolean;
+  readonly gpuFallback: boolean;
+  readonly label?: string;
+}
+
+export class NodeManager {
+  private readonly nodes = new Map<NodeId, NodeState>();
+
+  /** Records a node that joined, all of its resources free. */
+  add(nodeId: NodeId, resources: ResourceSet, link: NodeLink, opts: NodeOptions): void {
+    this.nodes.set(nodeId, {
+      nodeId,
+      alive: true,
+      isCoordinator: opts.isCoordinator,
+      total: { ...resources },
+      available: { ...resources },
+      link,
+      knownFns: new Set(),
+      gpuFallback: opts.gpuFallback,
+      label: opts.label,
+      pipelined: 0,
+      running: new Set(),
+      stats: { memoryBytes: 0, spilledBytes: 0, objects: 0, budgetBytes: 0 },
+    });
+  }
+
+  /** The node, alive or not; undefined when it never joined. */
+  get(nodeId: NodeId): NodeState | undefined {
+    return this.nodes.get(nodeId);
+  }
+
+  /** Every node that ever joined, in joining order (the view placement works on). */
+  all(): NodeState[] {
+    return [...this.nodes.values()];
+  }
+
+  /** A node's latest object store figures (`node_stats`). */
+  setStats(nodeId: NodeId, stats: ObjectStoreStats): void {
+    const n = this.nodes.get(nodeId);
+    if (n) n.stats = stats;
+  }
+
+  infos(): NodeInfo[] {
+    return [...this.nodes.values()].map((n) => ({
+      nodeId: n.nodeId,
+      alive: n.alive,
+      isCoordinator: n.isCoordinator,
+      resources: { ...n.total },
+      available: n.alive ? clampAvailable(n.available) : {},
+      objectStore: { ...n.stats },
+      gpuFallback: n.gpuFallback,
+      ...(n.label ? { label: n.label } : {}),
+      runningTasks: n.running.size,
+    }));
+  }
+
+  clusterResources(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const n of this.nodes.values()) if (n.alive) for (const k in n.total) out[k] = (out[k] ?? 0) + (n.total[k] ?? 0);
+    return this.withObjectStoreMemory(out);
+  }
+
+  availableResources(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const n of this.nodes.values()) {
+      if (!n.alive) continue;
+      for (const [k, v] of Object.entries(clampAvailable(n.available))) out[k] = (out[k] ?? 0) + v;
+    }
+    return this.withObjectStoreMemory(out);
+  }
+
+  /**
+   * Adds `objectStoreMemory`, the live nodes' in-memory object budgets, as Ray lists
+   * `object_store_memory` among its resources (objects do not consume it; tasks cannot ask for it).
+   */
+  private withObjectStoreMemory(out: Record<string, number>): Record<string, number> {
+    let budget = 0;
+    for (const n of this.nodes.values()) if (n.alive) budget += n.stats.budgetBytes;
+    if (budget > 0) out.objectStoreMemory = budget;
+    return out;
+  }
+}
+
+function clampAvailable(a: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k in a) out[k] = Math.max(0, a[k] ?? 0);
+  return out;
+}

@@ -1,0 +1,236 @@
+// The life of a task from submission to its end (Ray's TaskManager, the owner's side, centralised
+// here): records it, waits for its ObjectRef arguments, hands it to the cluster scheduler (or its
+// actor's queue), takes its results, retries it within maxRetries / retryExceptions, cancels it,
+// and streams a generator's items.
+
+import { wireError } from '../api/errors.ts';
+import { returnId, taskIdOf, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import type { NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
+import type { FunctionDescriptor, TaskSpec } from '../protocol/task-spec.ts';
+import type { WireError } from '../protocol/wire-error.ts';
+import type { ActorManager } from './actor-manager.ts';
+import type { ClusterScheduler } from './cluster-scheduler.ts';
+import type { GeneratorStreams } from './generator-streams.ts';
+import type { NodeManager, NodeState } from './node-manager.ts';
+import type { ObjectDirectory } from './object-directory.ts';
+import type { ObjectLifetimes } from './object-lifetimes.ts';
+import type { TaskEntry } from './task-entry.ts';
+import type { TaskTable } from './task-table.ts';
+
+export interface TaskManagerDeps {
+  readonly tasks: TaskTable;
+  /** The function table (shared with the scheduler, which ships the sources). */
+  readonly fns: Map<FunctionId, FunctionDescriptor>;
+  readonly objects: ObjectDirectory;
+  readonly generators: GeneratorStreams;
+  readonly lifetimes: ObjectLifetimes;
+  readonly nodes: NodeManager;
+  readonly scheduler: ClusterScheduler;
+  readonly actorManager: ActorManager;
+  /** The coordinator's debug log. */
+  readonly log: (msg: string) => void;
+}
+
+type TaskDone = Extract<NodeToCoordinator, { type: 'task_done' }>;
+type TaskStarted = Extract<NodeToCoordinator, { type: 'task_started' }>;
+
+export class TaskManager {
+  constructor(private readonly d: TaskManagerDeps) {}
+
+  registerFunction(desc: FunctionDescriptor): void {
+    if (this.d.fns.has(desc.fnId)) return;
+    this.d.fns.set(desc.fnId, desc);
+    for (const e of desc.scope) if (e.kind === 'value' && e.value.refs) this.d.lifetimes.holdForever(e.value.refs);
+  }
+
+  /**
+   * Records and schedules a task. `callerHolds`: its caller got refs to its returns (false when
+   * lineage re-runs it); `from`: the node of a worker caller.
+   */
+  submit(spec: TaskSpec, from: NodeId | undefined, callerHolds: boolean): void {
+    if (this.d.tasks.stopped) return;
+    if (spec.kind !== 'actor-method' && !this.d.fns.has(spec.fnId)) {
+      throw new Error(`internal: task ${spec.name} refers to unknown function ${spec.fnId}`);
+    }
+    const t = this.d.tasks.add(spec);
+    if (spec.numReturns === 'streaming') this.d.generators.open(spec.taskId);
+    else for (let i = 0; i < spec.numReturns; i++) this.d.objects.ensure(returnId(spec.taskId, i));
+    t.argsHeld = this.d.lifetimes.holdArgs(spec);
+    if (callerHolds && spec.numReturns !== 'streaming') {
+      // No ref to an actor's creation result is handed out; its tiny entry stays for the session.
+      const creation = spec.kind === 'actor-creation';
+      const holder = creation ? actorHolder(spec.actorId!) : spec.callerId;
+      const node = creation ? undefined : from;
+      if (spec.numReturns === 1) this.d.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, 0));
+      else for (let i = 0; i < spec.numReturns; i++) this.d.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, i));
+    }
+
+    if (spec.kind !== 'normal' && !this.d.actorManager.admit(t)) return;
+    this.awaitArgs(t);
+  }
+
+  /** Its worker started it (`task_started`). */
+  started(from: NodeId, msg: TaskStarted): void {
+    const t = this.d.tasks.get(msg.taskId);
+    if (t && !t.cancelled && t.nodeId === from) {
+      t.state = 'RUNNING';
+      t.workerId = msg.workerId;
+      t.startedAtMs = msg.atMs;
+    }
+  }
+
+  /** Its worker finished it (`task_done`): results, an error to retry or fail with, or an actor alive. */
+  done(from: NodeId, msg: TaskDone): void {
+    const t = this.d.tasks.get(msg.taskId);
+    if (!t || t.nodeId !== from || t.attempt !== msg.attempt) return; // stale: an earlier attempt
+    if (t.spec.kind === 'actor-method') this.d.actorManager.callEnded(t);
+    this.d.scheduler.release(t);
+    t.workerId = msg.workerId;
+    t.startedAtMs = msg.startMs;
+    t.endedAtMs = msg.endMs;
+    if (t.spec.kind === 'normal') this.d.scheduler.recordDuration(t.spec.fnId, msg.endMs - msg.startMs);
+    if (t.cancelled) {
+      this.d.tasks.finish(t, 'FAILED');
+    } else if (msg.error) {
+      this.failed(t, msg.error, msg.systemFailure === true);
+    } else if (t.spec.kind === 'actor-creation') {
+      this.d.actorManager.created(t);
+    } else {
+      const results = msg.results ?? [];
+      for (const r of results) this.d.lifetimes.ready(r.id, r.size, r.obj, from, r.refs);
+      // Results kept only on their node can be lost with it: remember how to make them again
+      // (the lineage entry keeps the task's arguments alive from now on, while a result lives).
+      if (t.spec.kind === 'normal' && results.some((r) => r.obj === undefined) && this.d.lifetimes.recordLineage(t.spec, results.map((r) => r.id))) {
+        t.argsHeld = false;
+      }
+      if (t.spec.numReturns === 'streaming') this.d.generators.end(t.spec.taskId);
+      this.d.tasks.finish(t, 'FINISHED');
+    }
+    this.d.scheduler.drain();
+  }
+
+  /** A node left: the tasks it was running (not actor calls: their actor handles them) fail or retry. */
+  nodeLeft(node: NodeState, err: WireError): void {
+    for (const taskId of [...node.running]) {
+      const t = this.d.tasks.get(taskId);
+      if (t && t.spec.kind !== 'actor-method') this.failed(t, err, true);
+    }
+    node.running.clear();
+  }
+
+  /** A streaming task yielded an item (`generator_item`). */
+  generatorItem(from: NodeId, taskId: TaskId, attempt: number, index: number, r: TaskResult): void {
+    const t = this.d.tasks.get(taskId);
+    if (!t || t.nodeId !== from || t.attempt !== attempt || t.cancelled) return;
+    if (this.d.generators.nextIndex(taskId) === undefined || index < this.d.generators.nextIndex(taskId)!) return; // ended, or re-yielded by a retry
+    this.d.lifetimes.generatorItem(taskId, r.id, r.size, r.obj, from, r.refs);
+    this.d.generators.yielded(taskId, index);
+  }
+
+  /** The next item of a streaming task, handed to `holder` (its ref becomes the holder's). */
+  generatorNext(taskId: TaskId, index: number, holder: string, holderNode?: NodeId): Promise<{ done: false; id: ObjectId } | { done: true }> {
+    return this.d.generators.next(taskId, index).then((item) => {
+      if (item.done) return item;
+      const id = returnId(taskId, item.index);
+      this.d.lifetimes.handOut(holder, holderNode, taskId, id);
+      return { done: false, id };
+    });
+  }
+
+  /** `ray.cancel` of the task that makes `objectId` (or of a streaming task, by its id). */
+  cancel(objectId: ObjectId, force: boolean, recursive: boolean): void {
+    const taskId = this.d.generators.has(objectId as unknown as TaskId) ? (objectId as unknown as TaskId) : taskIdOf(objectId);
+    if (!taskId) return; // a put object: nothing to cancel, as in Ray
+    const t = this.d.tasks.get(taskId);
+    if (t) this.cancelTask(t, force, recursive);
+  }
+
+  /**
+   * Waits for the task's ObjectRef arguments that are not ready, then goes on to placement. On a
+   * retry, an argument may be unready again: its only copy left with a node and is being recomputed.
+   */
+  private awaitArgs(t: TaskEntry): void {
+    t.state = 'PENDING_ARGS_AVAIL';
+    for (const arg of t.spec.args) {
+      if (arg.kind !== 'ref') continue;
+      if (this.d.objects.isReady(arg.id)) continue;
+      t.depsPending++;
+      this.d.objects.onReady(arg.id, () => {
+        if (--t.depsPending === 0) this.depsReady(t);
+      });
+    }
+    if (t.depsPending === 0) this.depsReady(t);
+  }
+
+  private depsReady(t: TaskEntry): void {
+    if (t.cancelled || this.d.tasks.stopped) return;
+    // A failed dependency fails the task with the same error, as in Ray.
+    for (const arg of t.spec.args) {
+      if (arg.kind !== 'ref') continue;
+      const err = this.d.objects.get(arg.id)?.obj?.err;
+      if (err) {
+        this.d.tasks.failTask(t, err);
+        if (t.spec.kind === 'actor-method') this.d.actorManager.pumpFor(t);
+        return;
+      }
+    }
+    if (t.spec.kind === 'actor-method') {
+      t.state = 'PENDING_NODE_ASSIGNMENT';
+      this.d.actorManager.pumpFor(t);
+      return;
+    }
+    this.d.scheduler.schedule(t);
+  }
+
+  /** The attempt failed: retry it (system failures, and errors `retryExceptions` names) or fail it. */
+  private failed(t: TaskEntry, err: WireError, system: boolean): void {
+    this.d.scheduler.release(t);
+    if (t.cancelled) return this.d.tasks.finish(t, 'FAILED');
+    if (t.spec.kind === 'actor-creation') return this.d.actorManager.creationFailed(t, err, system);
+    const max = t.spec.kind === 'actor-method' ? this.d.actorManager.maxTaskRetries(t) : t.spec.maxRetries;
+    const retriesLeft = max === -1 || t.attempt <= max;
+    const retryable = system || retryMatches(t.spec.retryExceptions, err);
+    if (retryable && retriesLeft && !this.d.tasks.stopped) {
+      this.d.log(`retrying task ${t.spec.name} (attempt ${t.attempt + 1}) after ${err.name}: ${err.message}`);
+      t.nodeId = null;
+      if (t.spec.kind === 'actor-method' && this.d.actorManager.retryCall(t)) return;
+      // A streaming task's items already delivered stay; the retry's duplicates are ignored by index.
+      this.awaitArgs(t);
+      return;
+    }
+    this.d.tasks.failTask(t, err);
+  }
+
+  private cancelTask(t: TaskEntry, force: boolean, recursive: boolean): void {
+    if (t.cancelled || t.state === 'FINISHED' || t.state === 'FAILED') return;
+    t.cancelled = true;
+    const err = wireError('TaskCancelledError', `task ${t.spec.name} (${t.spec.taskId}) was cancelled`, { taskId: t.spec.taskId });
+    const wasSent = t.state === 'SUBMITTED_TO_WORKER' || t.state === 'RUNNING';
+    if (wasSent && t.nodeId) {
+      this.d.nodes.get(t.nodeId)?.link.send({ type: 'cancel_task', taskId: t.spec.taskId, force });
+    }
+    if (t.spec.kind === 'actor-method') this.d.actorManager.callCancelled(t);
+    // Fail its returns at once; the node releases its resources when the worker lets go.
+    this.d.tasks.failReturns(t, err);
+    if (!wasSent) this.d.tasks.finish(t, 'FAILED');
+    if (recursive && t.children) {
+      for (const c of t.children) {
+        const child = this.d.tasks.get(c);
+        if (child) this.cancelTask(child, force, true);
+      }
+    }
+  }
+}
+
+/** The pseudo-holder of an actor's creation result. */
+function actorHolder(actorId: ActorId): string {
+  return `actor:${actorId}`;
+}
+
+function retryMatches(policy: boolean | readonly string[], err: WireError): boolean {
+  if (policy === false) return false;
+  if (err.name !== 'RayTaskError') return false;
+  if (policy === true) return true;
+  const chain = err.cause?.classChain ?? (err.cause ? [err.cause.name] : []);
+  return chain.some((n) => policy.includes(n));
+}

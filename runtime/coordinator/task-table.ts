@@ -1,0 +1,160 @@
+// The coordinator's task table (Ray's GcsTaskManager, with the owner's view of each task): every
+// submitted task until it ends, how it ends (its returns ready or failed), and the records kept
+// of finished ones for `ray.tasks()` and `ray.timeline()`.
+
+import { returnId, type TaskId } from '../protocol/ids.ts';
+import type { SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
+import type { WireError } from '../protocol/wire-error.ts';
+import type { GeneratorStreams } from './generator-streams.ts';
+import type { ObjectLifetimes } from './object-lifetimes.ts';
+import type { TaskEntry } from './task-entry.ts';
+import { TaskEvents } from './task-events.ts';
+
+export interface TaskTableDeps {
+  readonly lifetimes: ObjectLifetimes;
+  readonly generators: GeneratorStreams;
+  /** Frees what a task holds on its node (the cluster scheduler's release). */
+  readonly release: (t: TaskEntry) => void;
+}
+
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export class TaskTable {
+  private readonly tasks = new Map<TaskId, TaskEntry>();
+  private readonly events = new TaskEvents();
+  private closed = false;
+
+  constructor(private readonly d: TaskTableDeps) {}
+
+  /** The session is over: nothing more is submitted, scheduled or retried. */
+  get stopped(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Records a new task, pending its arguments, under its parent (for recursive cancel). */
+  add(spec: TaskSpec): TaskEntry {
+    const t: TaskEntry = {
+      spec,
+      state: 'PENDING_ARGS_AVAIL',
+      nodeId: null,
+      workerId: null,
+      attempt: 0,
+      depsPending: 0,
+      pendingReason: null,
+      submittedAtMs: nowMs(),
+      startedAtMs: null,
+      endedAtMs: null,
+      error: null,
+      reserved: false,
+      blocked: false,
+      cancelled: false,
+      children: undefined,
+      schedClass: undefined,
+    };
+    this.tasks.set(spec.taskId, t);
+    if (spec.parentTaskId) {
+      const parent = this.tasks.get(spec.parentTaskId);
+      if (parent) (parent.children ??= []).push(spec.taskId);
+    }
+    return t;
+  }
+
+  get(taskId: TaskId): TaskEntry | undefined {
+    return this.tasks.get(taskId);
+  }
+
+  has(taskId: TaskId): boolean {
+    return this.tasks.has(taskId);
+  }
+
+  /** Puts an ended entry back (an actor's creation task, kept for restarts). */
+  keep(t: TaskEntry): void {
+    this.tasks.set(t.spec.taskId, t);
+  }
+
+  delete(taskId: TaskId): void {
+    this.tasks.delete(taskId);
+  }
+
+  /** A snapshot of the tasks not yet ended. */
+  live(): TaskEntry[] {
+    return [...this.tasks.values()];
+  }
+
+  /** Makes every return of the task (for a generator: its next item, then its end) raise `err`. */
+  failReturns(t: TaskEntry, err: WireError): void {
+    const obj: SerializedObject = { v: undefined, size: 0, err };
+    if (t.spec.numReturns === 'streaming') {
+      const index = this.d.generators.nextIndex(t.spec.taskId);
+      if (index !== undefined) {
+        this.d.lifetimes.generatorItem(t.spec.taskId, returnId(t.spec.taskId, index), 0, obj, undefined);
+        this.d.generators.yielded(t.spec.taskId, index);
+        this.d.generators.end(t.spec.taskId);
+      }
+    } else {
+      for (let i = 0; i < t.spec.numReturns; i++) this.d.lifetimes.ready(returnId(t.spec.taskId, i), 0, obj, undefined);
+    }
+    t.error = `${err.name}: ${err.message}`;
+  }
+
+  /** Fails every return of the task with `err` and ends it. */
+  failTask(t: TaskEntry, err: WireError): void {
+    if (t.state === 'FINISHED' || t.state === 'FAILED') return;
+    this.failReturns(t, err);
+    if (t.nodeId && t.state !== 'PENDING_NODE_ASSIGNMENT') this.d.release(t);
+    this.finish(t, 'FAILED');
+  }
+
+  /** Ends the task: it leaves the table and, with task events on, joins the history. */
+  finish(t: TaskEntry, state: 'FINISHED' | 'FAILED'): void {
+    // An actor's creation task keeps its arguments for restarts, until the actor is dead for good.
+    if (!(t.spec.kind === 'actor-creation' && state === 'FINISHED')) this.dropArgs(t);
+    if (this.tasks.get(t.spec.taskId) !== t) return;
+    t.state = state;
+    t.endedAtMs ??= nowMs();
+    this.tasks.delete(t.spec.taskId);
+    if (t.spec.enableTaskEvents) this.events.record(this.infoOf(t));
+  }
+
+  /** The task no longer keeps its arguments alive. */
+  dropArgs(t: TaskEntry): void {
+    if (!t.argsHeld) return;
+    t.argsHeld = false;
+    this.d.lifetimes.releaseArgs(t.spec);
+  }
+
+  /** `ray.tasks()`: live tasks and the history, optionally in one state. */
+  infos(state?: TaskState): TaskInfo[] {
+    const live: TaskInfo[] = [];
+    for (const t of this.tasks.values()) if (t.spec.enableTaskEvents) live.push(this.infoOf(t));
+    return this.events.list(live, state);
+  }
+
+  timeline(): TraceEvent[] {
+    return this.events.timeline();
+  }
+
+  private infoOf(t: TaskEntry): TaskInfo {
+    return {
+      taskId: t.spec.taskId,
+      name: t.spec.name,
+      kind: t.spec.kind,
+      state: t.state,
+      nodeId: t.nodeId,
+      workerId: t.workerId,
+      actorId: t.spec.actorId ?? null,
+      attempts: t.attempt,
+      error: t.error,
+      pendingReason: t.state === 'PENDING_NODE_ASSIGNMENT' || t.state === 'PENDING_ARGS_AVAIL' ? t.pendingReason ?? (t.depsPending > 0 ? `waiting for ${t.depsPending} argument(s)` : null) : null,
+      submittedAtMs: t.submittedAtMs,
+      startedAtMs: t.startedAtMs,
+      endedAtMs: t.endedAtMs,
+    };
+  }
+}
