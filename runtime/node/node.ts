@@ -7,23 +7,23 @@ import { withTransferableCopies } from '../api/serialization.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { add, fits, shapeKey, subtract } from '../common/resources.ts';
 import { isBlockingRequest, type ClientRequest } from '../protocol/client-requests.ts';
-import { returnId, type ActorId, type FunctionId, type IdGenerator, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
+import { returnId, type IdGenerator, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
-import type { FunctionDescriptor, ResourceSet, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
+import type { ResourceSet, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import {
   CANCEL_GRACE_MS,
-  EXTRA_WORKERS_MAX,
   GET_REFETCH_DELAY_MS,
   GET_REFETCH_MAX,
   INLINE_OBJECT_MAX_BYTES,
   STATS_INTERVAL_MS,
   TRANSFER_ARG_MIN_BYTES,
-  WORKER_PIPELINE_DEPTH,
 } from './constants.ts';
 import type { ObjectStore } from './object-store.ts';
-import type { WorkerEndpoint, WorkerFactory } from './worker-endpoint.ts';
+import type { Assignment, WorkerSlot } from './assignment.ts';
+import type { WorkerFactory } from './worker-endpoint.ts';
+import { WorkerPool } from './worker-pool.ts';
 import { TaskDurations } from '../common/task-durations.ts';
 
 export interface NodeDeps {
@@ -36,37 +36,6 @@ export interface NodeDeps {
   readonly send: (msg: NodeToCoordinator) => void;
   /** Fetches an object this node lacks from a node that holds it (cluster mode). */
   readonly pull?: (id: ObjectId, from: readonly NodeId[]) => Promise<SerializedObject>;
-}
-
-/** A task assigned to this node, its arguments resolved. */
-interface Assignment {
-  readonly spec: TaskSpec;
-  readonly attempt: number;
-  args: SerializedObject[] | undefined;
-  /** Arguments held in this node's store, pinned (kept in memory) until the task ends. */
-  pinned: ObjectId[] | undefined;
-  worker: WorkerSlot | undefined;
-  cancelTimer?: ReturnType<typeof setTimeout>;
-}
-
-interface WorkerSlot {
-  readonly id: WorkerId;
-  readonly ep: WorkerEndpoint;
-  readonly loaded: Set<FunctionId>;
-  /** Tasks sent to it and not finished, in the order sent. */
-  readonly tasks: Map<TaskId, Assignment>;
-  /** Resources its current lease holds (null when idle). */
-  lease: ResourceSet | null;
-  shape: string | null;
-  /** Blocking calls (get/wait) outstanding from its tasks. */
-  blocked: number;
-  readonly actorId: ActorId | null;
-  outbox: ToWorker[];
-  transfer: Transferable[];
-  flushQueued: boolean;
-  /** `flush` bound to this slot, queued as a microtask without a closure per message. */
-  flushNow: () => void;
-  dead: boolean;
 }
 
 interface PendingRequest {
@@ -85,13 +54,10 @@ export class Node {
   private readonly log: Logger;
   private readonly total: ResourceSet;
   private readonly available: Record<string, number>;
-  private readonly fns = new Map<FunctionId, FunctionDescriptor>();
   private readonly durations = new TaskDurations();
   private readonly assignments = new Map<TaskId, Assignment>();
   private queue: Assignment[] = [];
-  private readonly workers = new Set<WorkerSlot>();
-  private readonly idle: WorkerSlot[] = [];
-  private readonly actorWorkers = new Map<ActorId, WorkerSlot>();
+  private readonly pool: WorkerPool;
   private readonly requests = new Map<number, PendingRequest>();
   private nextReqId = 1;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
@@ -106,12 +72,19 @@ export class Node {
     this.total = { ...deps.resources };
     this.available = { ...deps.resources };
     this.log = createLogger('webray:node', deps.nodeId);
+    this.pool = new WorkerPool({
+      nodeId: deps.nodeId,
+      ids: deps.ids,
+      createWorker: deps.createWorker,
+      onMessages: (w, batch) => this.onWorkerMessages(w, batch),
+      onDied: (w, reason) => this.onWorkerDied(w, reason),
+    });
   }
 
   /** Warms the pool: one worker per CPU, so the first tasks don't wait for workers to load. */
   start(): void {
     const n = Math.floor(this.total.CPU ?? 0);
-    for (let i = 0; i < n; i++) this.idle.push(this.spawn(null));
+    this.pool.warm(n);
     this.statsTimer = setInterval(() => this.reportStats(), STATS_INTERVAL_MS);
     this.reportStats(); // the budget, for clusterResources().objectStoreMemory, at once
   }
@@ -120,13 +93,7 @@ export class Node {
     if (this.stopped) return;
     this.stopped = true;
     if (this.statsTimer !== undefined) clearInterval(this.statsTimer);
-    for (const w of this.workers) {
-      w.dead = true;
-      w.ep.terminate();
-    }
-    this.workers.clear();
-    this.idle.length = 0;
-    this.actorWorkers.clear();
+    this.pool.stop();
     this.queue = [];
     this.assignments.clear();
   }
@@ -139,7 +106,7 @@ export class Node {
     const runningNames: string[] = [];
     for (const a of this.assignments.values()) if (a.worker && a.spec.kind !== 'actor-creation') runningNames.push(a.spec.name);
     return {
-      workers: this.workers.size,
+      workers: this.pool.size,
       running: this.assignments.size - this.queue.length,
       queued: this.queue.length,
       finished: this.finished,
@@ -153,20 +120,20 @@ export class Node {
     if (this.stopped) return;
     switch (msg.type) {
       case 'run_task':
-        if (msg.fn) this.fns.set(msg.fn.fnId, msg.fn);
+        if (msg.fn) this.pool.addFunction(msg.fn);
         this.assign(msg.spec, msg.attempt, msg.args);
         return;
       case 'cancel_task':
         this.cancel(msg.taskId, msg.force);
         return;
       case 'kill_actor': {
-        const w = this.actorWorkers.get(msg.actorId);
+        const w = this.pool.actorWorker(msg.actorId);
         if (w) this.retire(w, null);
         return;
       }
       case 'generator_ack': {
         const a = this.assignments.get(msg.taskId);
-        if (a?.worker) this.post(a.worker, { type: 'gen_ack', taskId: msg.taskId, consumed: msg.consumed });
+        if (a?.worker) this.pool.post(a.worker, { type: 'gen_ack', taskId: msg.taskId, consumed: msg.consumed });
         return;
       }
       case 'client_reply':
@@ -290,7 +257,7 @@ export class Node {
     const spec = a.spec;
     if (spec.kind === 'actor-creation') return this.createActor(a);
     if (spec.kind === 'actor-method') {
-      const w = this.actorWorkers.get(spec.actorId!);
+      const w = this.pool.actorWorker(spec.actorId!);
       if (!w || w.dead) {
         this.assignments.delete(spec.taskId);
         this.reportDone(a, null, 0, 0, undefined, wireError('ActorDiedError', `actor ${spec.actorId} is not running on node ${this.nodeId}`), true);
@@ -321,7 +288,7 @@ export class Node {
   private tryStart(a: Assignment): boolean {
     const need = a.spec.resources;
     if (fits(need, this.available)) {
-      const w = this.takeIdle(a.spec.fnId) ?? this.spawnIfAllowed();
+      const w = this.pool.takeIdle(a.spec.fnId) ?? this.pool.spawnIfAllowed(Math.ceil(this.total.CPU ?? 1));
       if (w) {
         subtract(this.available, need);
         w.lease = need;
@@ -332,11 +299,7 @@ export class Node {
     }
     if (this.durations.isShort(a.spec.fnId)) {
       const shape = shapeKey(need);
-      let best: WorkerSlot | undefined;
-      for (const w of this.workers) {
-        if (w.actorId || w.dead || w.blocked > 0 || w.shape !== shape || w.tasks.size >= WORKER_PIPELINE_DEPTH) continue;
-        if (!best || w.tasks.size < best.tasks.size) best = w;
-      }
+      const best = this.pool.pipelineTarget(shape);
       if (best) {
         this.sendRun(best, a);
         return true;
@@ -345,87 +308,10 @@ export class Node {
     return false;
   }
 
-  private takeIdle(fnId: FunctionId): WorkerSlot | undefined {
-    for (let i = this.idle.length - 1; i >= 0; i--) {
-      const w = this.idle[i]!;
-      if (w.loaded.has(fnId)) {
-        this.idle.splice(i, 1);
-        return w;
-      }
-    }
-    return this.idle.pop();
-  }
-
-  private spawnIfAllowed(): WorkerSlot | undefined {
-    let pooled = 0;
-    for (const w of this.workers) if (!w.actorId) pooled++;
-    if (pooled >= Math.ceil(this.total.CPU ?? 1) + EXTRA_WORKERS_MAX) return undefined;
-    return this.spawn(null);
-  }
-
-  private spawn(actorId: ActorId | null): WorkerSlot {
-    const ep = this.deps.createWorker();
-    const w: WorkerSlot = {
-      flushNow: () => this.flush(w),
-      id: this.deps.ids.workerId(),
-      ep,
-      loaded: new Set(),
-      tasks: new Map(),
-      lease: null,
-      shape: null,
-      blocked: 0,
-      actorId,
-      outbox: [],
-      transfer: [],
-      flushQueued: false,
-      dead: false,
-    };
-    this.workers.add(w);
-    ep.listen(
-      (batch) => this.onWorkerMessages(w, batch),
-      (reason) => this.onWorkerDied(w, reason),
-    );
-    this.post(w, { type: 'init', workerId: w.id, nodeId: this.nodeId, idPrefix: `${this.deps.ids.prefix}${w.id}:` });
-    return w;
-  }
-
-  private post(w: WorkerSlot, msg: ToWorker, transfer?: Transferable[]): void {
-    if (w.dead) return;
-    w.outbox.push(msg);
-    if (transfer) w.transfer.push(...transfer);
-    if (!w.flushQueued) {
-      w.flushQueued = true;
-      queueMicrotask(w.flushNow);
-    }
-  }
-
-  private flush(w: WorkerSlot): void {
-    w.flushQueued = false;
-    if (w.dead || w.outbox.length === 0) return;
-    const batch = w.outbox;
-    const transfer = w.transfer;
-    w.outbox = [];
-    w.transfer = [];
-    try {
-      w.ep.post(batch, transfer);
-    } catch (e) {
-      this.onWorkerDied(w, `could not send to the worker: ${(e as Error).message}`);
-    }
-  }
-
-  private ensureLoaded(w: WorkerSlot, fnId: FunctionId): boolean {
-    if (w.loaded.has(fnId)) return true;
-    const desc = this.fns.get(fnId);
-    if (!desc) return false;
-    w.loaded.add(fnId);
-    this.post(w, { type: 'load', desc });
-    return true;
-  }
-
   private sendRun(w: WorkerSlot, a: Assignment): void {
     const spec = a.spec;
     const fnId = spec.kind === 'actor-method' ? undefined : spec.fnId;
-    if (fnId && !this.ensureLoaded(w, fnId)) {
+    if (fnId && !this.pool.ensureLoaded(w, fnId)) {
       this.assignments.delete(spec.taskId);
       this.reportDone(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.nodeId} never received the code of ${spec.name}`), false);
       return;
@@ -450,16 +336,15 @@ export class Node {
       gpu: (spec.resources.GPU ?? 0) > 0,
     };
     if (spec.method !== undefined) (run as { method?: string }).method = spec.method;
-    this.post(w, run, transfer);
+    this.pool.post(w, run, transfer);
   }
 
   private createActor(a: Assignment): void {
     const spec = a.spec;
     subtract(this.available, spec.heldResources ?? {});
-    const w = this.spawn(spec.actorId!);
+    const w = this.pool.spawn(spec.actorId!);
     w.lease = spec.heldResources ?? {};
-    this.actorWorkers.set(spec.actorId!, w);
-    if (!this.ensureLoaded(w, spec.fnId)) {
+    if (!this.pool.ensureLoaded(w, spec.fnId)) {
       this.retire(w, null);
       this.assignments.delete(spec.taskId);
       this.reportDone(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.nodeId} never received the code of ${spec.name}`), false);
@@ -467,7 +352,7 @@ export class Node {
     }
     a.worker = w;
     w.tasks.set(spec.taskId, a);
-    this.post(w, {
+    this.pool.post(w, {
       type: 'create_actor',
       actorId: spec.actorId!,
       taskId: spec.taskId,
@@ -564,7 +449,7 @@ export class Node {
     if (w.actorId) return;
     if (w.tasks.size === 0 && w.lease) {
       this.releaseLease(w);
-      if (!w.dead) this.idle.push(w);
+      this.pool.makeIdle(w);
     }
   }
 
@@ -639,11 +524,7 @@ export class Node {
    */
   private retire(w: WorkerSlot, reason: string | null): void {
     if (w.dead) return;
-    w.dead = true;
-    w.ep.terminate();
-    this.workers.delete(w);
-    const i = this.idle.indexOf(w);
-    if (i >= 0) this.idle.splice(i, 1);
+    this.pool.remove(w);
     for (const [reqId, r] of this.requests) if (r.worker === w) this.requests.delete(reqId);
     // The refs it held are gone with it.
     this.deps.send({ type: 'refs', holder: w.id, gone: true });
@@ -651,7 +532,6 @@ export class Node {
       for (const a of w.tasks.values()) this.deps.send({ type: 'task_unblocked', taskId: a.spec.taskId });
     }
     if (w.actorId) {
-      this.actorWorkers.delete(w.actorId);
       add(this.available, w.lease ?? {}, this.total);
       w.lease = null;
       const creation = [...w.tasks.values()].find((a) => a.spec.kind === 'actor-creation');
@@ -692,14 +572,14 @@ export class Node {
     }
     const w = a.worker;
     if (w.actorId) {
-      this.post(w, { type: 'cancel', taskId });
+      this.pool.post(w, { type: 'cancel', taskId });
       return;
     }
     if (force) {
       this.retire(w, `terminated by ray.cancel(force: true)`);
       return;
     }
-    this.post(w, { type: 'cancel', taskId });
+    this.pool.post(w, { type: 'cancel', taskId });
     a.cancelTimer = setTimeout(() => {
       if (w.tasks.get(taskId) === a && !w.dead) this.retire(w, `terminated: the cancelled task did not stop within ${CANCEL_GRACE_MS} ms`);
     }, CANCEL_GRACE_MS);
@@ -747,12 +627,12 @@ export class Node {
     };
     if (!msg.ok) {
       unblock();
-      this.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: msg.error });
+      this.pool.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: msg.error });
       return;
     }
     if (r.op !== 'get') {
       unblock();
-      this.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: msg.value });
+      this.pool.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: msg.value });
       return;
     }
     // `get` replies say where each object is; hand the worker the values themselves.
@@ -760,7 +640,7 @@ export class Node {
     Promise.all(resolved.map((x) => (x.kind === 'inline' ? x.obj : this.fetch(x.id, x.nodes, false)))).then(
       (objs) => {
         unblock();
-        this.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: objs });
+        this.pool.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: objs });
       },
       (e: unknown) => {
         const get = r.get;
@@ -776,7 +656,7 @@ export class Node {
           return;
         }
         unblock();
-        this.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: toWireError(e) });
+        this.pool.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: toWireError(e) });
       },
     );
   }
