@@ -5,7 +5,7 @@
 import { toWireError, wireError } from '../api/errors.ts';
 import { withTransferableCopies } from '../api/serialization.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { add, fits, shapeKey, subtract } from '../common/resources.ts';
+import { shapeKey } from '../common/resources.ts';
 import { isBlockingRequest, type ClientRequest } from '../protocol/client-requests.ts';
 import { returnId, type IdGenerator, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
@@ -23,6 +23,7 @@ import {
 import type { ObjectStore } from './object-store.ts';
 import type { Assignment, WorkerSlot } from './assignment.ts';
 import type { WorkerFactory } from './worker-endpoint.ts';
+import { LocalResources } from './local-resources.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { TaskDurations } from '../common/task-durations.ts';
 
@@ -52,8 +53,7 @@ export class Node {
   readonly nodeId: NodeId;
   private readonly deps: NodeDeps;
   private readonly log: Logger;
-  private readonly total: ResourceSet;
-  private readonly available: Record<string, number>;
+  private readonly resources: LocalResources;
   private readonly durations = new TaskDurations();
   private readonly assignments = new Map<TaskId, Assignment>();
   private queue: Assignment[] = [];
@@ -69,8 +69,7 @@ export class Node {
   constructor(deps: NodeDeps) {
     this.deps = deps;
     this.nodeId = deps.nodeId;
-    this.total = { ...deps.resources };
-    this.available = { ...deps.resources };
+    this.resources = new LocalResources(deps.resources);
     this.log = createLogger('webray:node', deps.nodeId);
     this.pool = new WorkerPool({
       nodeId: deps.nodeId,
@@ -83,7 +82,7 @@ export class Node {
 
   /** Warms the pool: one worker per CPU, so the first tasks don't wait for workers to load. */
   start(): void {
-    const n = Math.floor(this.total.CPU ?? 0);
+    const n = this.resources.cpus;
     this.pool.warm(n);
     this.statsTimer = setInterval(() => this.reportStats(), STATS_INTERVAL_MS);
     this.reportStats(); // the budget, for clusterResources().objectStoreMemory, at once
@@ -287,12 +286,10 @@ export class Node {
 
   private tryStart(a: Assignment): boolean {
     const need = a.spec.resources;
-    if (fits(need, this.available)) {
-      const w = this.pool.takeIdle(a.spec.fnId) ?? this.pool.spawnIfAllowed(Math.ceil(this.total.CPU ?? 1));
+    if (this.resources.fits(need)) {
+      const w = this.pool.takeIdle(a.spec.fnId) ?? this.pool.spawnIfAllowed(Math.ceil(this.resources.total.CPU ?? 1));
       if (w) {
-        subtract(this.available, need);
-        w.lease = need;
-        w.shape = shapeKey(need);
+        this.resources.lease(w, need);
         this.sendRun(w, a);
         return true;
       }
@@ -341,7 +338,7 @@ export class Node {
 
   private createActor(a: Assignment): void {
     const spec = a.spec;
-    subtract(this.available, spec.heldResources ?? {});
+    this.resources.holdForActor(spec.heldResources ?? {});
     const w = this.pool.spawn(spec.actorId!);
     w.lease = spec.heldResources ?? {};
     if (!this.pool.ensureLoaded(w, spec.fnId)) {
@@ -448,21 +445,9 @@ export class Node {
     if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
     if (w.actorId) return;
     if (w.tasks.size === 0 && w.lease) {
-      this.releaseLease(w);
+      this.resources.release(w);
       this.pool.makeIdle(w);
     }
-  }
-
-  private releaseLease(w: WorkerSlot): void {
-    if (!w.lease) return;
-    let res = w.lease;
-    if (w.blocked > 0 && res.CPU) {
-      const { CPU: _cpu, ...rest } = res;
-      res = rest;
-    }
-    add(this.available, res, this.total);
-    w.lease = null;
-    w.shape = null;
   }
 
   /** Keeps a large result in this node's store (throws ObjectStoreFullError when it is full); small ones go inline. */
@@ -532,8 +517,7 @@ export class Node {
       for (const a of w.tasks.values()) this.deps.send({ type: 'task_unblocked', taskId: a.spec.taskId });
     }
     if (w.actorId) {
-      add(this.available, w.lease ?? {}, this.total);
-      w.lease = null;
+      this.resources.releaseActor(w);
       const creation = [...w.tasks.values()].find((a) => a.spec.kind === 'actor-creation');
       for (const a of w.tasks.values()) this.assignments.delete(a.spec.taskId);
       if (reason !== null) {
@@ -542,7 +526,7 @@ export class Node {
         else this.deps.send({ type: 'actor_died', actorId: w.actorId, error: err });
       }
     } else {
-      this.releaseLease(w);
+      this.resources.release(w);
       const err = wireError(
         'WorkerCrashedError',
         `the worker running the task died (${reason ?? 'terminated'}); it is retried while maxRetries allows`,
@@ -598,10 +582,7 @@ export class Node {
     const blocking = isBlockingRequest(req) && !w.actorId && taskId !== null;
     if (blocking && w.blocked++ === 0) {
       this.deps.send({ type: 'task_blocked', taskId: taskId! });
-      if (w.lease?.CPU) {
-        this.available.CPU = (this.available.CPU ?? 0) + w.lease.CPU;
-        this.drain();
-      }
+      if (this.resources.lendCpu(w)) this.drain();
     }
     if (workerReqId < 0) {
       // Fire-and-forget (submit, register): no reply is routed back.
@@ -622,7 +603,7 @@ export class Node {
       if (!r.blocking || w.dead) return;
       if (--w.blocked === 0) {
         this.deps.send({ type: 'task_unblocked', taskId: r.taskId! });
-        if (w.lease?.CPU) this.available.CPU = (this.available.CPU ?? 0) - w.lease.CPU;
+        this.resources.reclaimCpu(w);
       }
     };
     if (!msg.ok) {
