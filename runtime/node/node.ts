@@ -23,6 +23,7 @@ import {
 import type { ObjectStore } from './object-store.ts';
 import type { Assignment, WorkerSlot } from './assignment.ts';
 import type { WorkerFactory } from './worker-endpoint.ts';
+import { DependencyManager } from './dependency-manager.ts';
 import { LocalResources } from './local-resources.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { TaskDurations } from '../common/task-durations.ts';
@@ -54,6 +55,7 @@ export class Node {
   private readonly deps: NodeDeps;
   private readonly log: Logger;
   private readonly resources: LocalResources;
+  private readonly dependencies: DependencyManager;
   private readonly durations = new TaskDurations();
   private readonly assignments = new Map<TaskId, Assignment>();
   private queue: Assignment[] = [];
@@ -70,6 +72,7 @@ export class Node {
     this.deps = deps;
     this.nodeId = deps.nodeId;
     this.resources = new LocalResources(deps.resources);
+    this.dependencies = new DependencyManager(deps);
     this.log = createLogger('webray:node', deps.nodeId);
     this.pool = new WorkerPool({
       nodeId: deps.nodeId,
@@ -142,7 +145,7 @@ export class Node {
         this.deps.store.free(msg.ids);
         return;
       case 'fetch_objects':
-        for (const { id, nodes } of msg.objects) this.fetchForWait(id, nodes);
+        for (const { id, nodes } of msg.objects) this.dependencies.fetchForWait(id, nodes);
         return;
       default:
         assertNever(msg);
@@ -152,38 +155,16 @@ export class Node {
   private assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[]): void {
     const a: Assignment = { spec, attempt, args: undefined, pinned: undefined, worker: undefined };
     this.assignments.set(spec.taskId, a);
-    const args: SerializedObject[] = new Array(resolved.length);
-    let missing: Promise<void>[] | undefined;
-    const store = this.deps.store;
-    for (let i = 0; i < resolved.length; i++) {
-      const r = resolved[i]!;
-      if (r.kind === 'inline') {
-        args[i] = r.obj;
-        continue;
-      }
-      const local = store.get(r.id);
-      if (local) {
-        args[i] = local;
-        store.pin(r.id);
-        (a.pinned ??= []).push(r.id);
-        continue;
-      }
-      (missing ??= []).push(
-        this.fetch(r.id, r.nodes, true).then((obj) => {
-          args[i] = obj;
-          (a.pinned ??= []).push(r.id);
-        }),
-      );
-    }
-    if (!missing) {
+    const { args, ready } = this.dependencies.gather(a, resolved);
+    if (!ready) {
       a.args = args;
       this.route(a);
       return;
     }
-    Promise.all(missing).then(
+    ready.then(
       () => {
         if (this.assignments.get(spec.taskId) !== a) {
-          this.unpinArgs(a);
+          this.dependencies.unpin(a);
           return;
         }
         a.args = args;
@@ -191,7 +172,7 @@ export class Node {
       },
       (e: unknown) => {
         if (this.assignments.get(spec.taskId) !== a) {
-          this.unpinArgs(a);
+          this.dependencies.unpin(a);
           return;
         }
         this.assignments.delete(spec.taskId);
@@ -205,51 +186,10 @@ export class Node {
 
   /**
    * An object from this node's store (restored from IndexedDB if spilled) or pulled from a node
-   * that holds it and kept here. With `pin`, it stays pinned in this node's store (the caller unpins).
+   * that holds it and kept here (the driver's `get` on the coordinator tab).
    */
   fetchObject(id: ObjectId, from: readonly NodeId[]): Promise<SerializedObject> {
-    return this.fetch(id, from, false);
-  }
-
-  private async fetch(id: ObjectId, from: readonly NodeId[], pin: boolean): Promise<SerializedObject> {
-    const store = this.deps.store;
-    if (store.has(id)) {
-      const obj = await store.load(id, { pin });
-      if (obj) return obj;
-    }
-    if (!this.deps.pull || from.length === 0) {
-      throw new Error(`object ${id} is not on this node and no other node holds it`);
-    }
-    const obj = await this.deps.pull(id, from);
-    // A copy is a cache: when the store is full it is used without being kept. A kept copy is
-    // reported, so that it is freed with the others.
-    if (store.tryPut(id, obj)) {
-      if (pin) store.pin(id);
-      this.deps.send({ type: 'object_located', id });
-    }
-    return obj;
-  }
-
-  /** Pulls an object here for a `wait` with fetchLocal, and says whether it is here now. */
-  private fetchForWait(id: ObjectId, from: readonly NodeId[]): void {
-    const store = this.deps.store;
-    if (store.has(id)) {
-      this.deps.send({ type: 'object_located', id });
-      return;
-    }
-    // fetch() reports the copy it keeps; one it could not keep (store full) or get counts as failed.
-    this.fetch(id, from, false).then(
-      () => {
-        if (!store.has(id)) this.deps.send({ type: 'object_located', id, failed: true });
-      },
-      () => this.deps.send({ type: 'object_located', id, failed: true }),
-    );
-  }
-
-  private unpinArgs(a: Assignment): void {
-    if (!a.pinned) return;
-    for (const id of a.pinned) this.deps.store.unpin(id);
-    a.pinned = undefined;
+    return this.dependencies.fetch(id, from, false);
   }
 
   private route(a: Assignment): void {
@@ -478,7 +418,7 @@ export class Node {
   ): void {
     const spec = a.spec;
     this.finished++;
-    this.unpinArgs(a);
+    this.dependencies.unpin(a);
     let failure = error;
     const out: TaskResult[] = [];
     if (!failure && results && spec.numReturns !== 'streaming') {
@@ -618,7 +558,7 @@ export class Node {
     }
     // `get` replies say where each object is; hand the worker the values themselves.
     const resolved = msg.value as ResolvedArg[];
-    Promise.all(resolved.map((x) => (x.kind === 'inline' ? x.obj : this.fetch(x.id, x.nodes, false)))).then(
+    this.dependencies.values(resolved).then(
       (objs) => {
         unblock();
         this.pool.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: objs });
