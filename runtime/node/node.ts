@@ -7,16 +7,14 @@ import { withTransferableCopies } from '../api/serialization.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { shapeKey } from '../common/resources.ts';
 import { isBlockingRequest, type ClientRequest } from '../protocol/client-requests.ts';
-import { returnId, type IdGenerator, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
-import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
+import { returnId, type IdGenerator, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
 import type { ResourceSet, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
-import type { WireError } from '../protocol/wire-error.ts';
 import {
   CANCEL_GRACE_MS,
   GET_REFETCH_DELAY_MS,
   GET_REFETCH_MAX,
-  INLINE_OBJECT_MAX_BYTES,
   STATS_INTERVAL_MS,
   TRANSFER_ARG_MIN_BYTES,
 } from './constants.ts';
@@ -25,6 +23,7 @@ import type { Assignment, WorkerSlot } from './assignment.ts';
 import type { WorkerFactory } from './worker-endpoint.ts';
 import { DependencyManager } from './dependency-manager.ts';
 import { LocalResources } from './local-resources.ts';
+import { TaskReporter } from './task-reporter.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { TaskDurations } from '../common/task-durations.ts';
 
@@ -56,6 +55,7 @@ export class Node {
   private readonly log: Logger;
   private readonly resources: LocalResources;
   private readonly dependencies: DependencyManager;
+  private readonly reporter: TaskReporter;
   private readonly durations = new TaskDurations();
   private readonly assignments = new Map<TaskId, Assignment>();
   private queue: Assignment[] = [];
@@ -64,8 +64,6 @@ export class Node {
   private nextReqId = 1;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private reportedStatsVersion = -1;
-  /** Tasks this node has finished (successfully or not), for the volunteer page. */
-  private finished = 0;
   private stopped = false;
 
   constructor(deps: NodeDeps) {
@@ -73,6 +71,7 @@ export class Node {
     this.nodeId = deps.nodeId;
     this.resources = new LocalResources(deps.resources);
     this.dependencies = new DependencyManager(deps);
+    this.reporter = new TaskReporter({ store: deps.store, send: deps.send, unpin: (a) => this.dependencies.unpin(a) });
     this.log = createLogger('webray:node', deps.nodeId);
     this.pool = new WorkerPool({
       nodeId: deps.nodeId,
@@ -111,7 +110,7 @@ export class Node {
       workers: this.pool.size,
       running: this.assignments.size - this.queue.length,
       queued: this.queue.length,
-      finished: this.finished,
+      finished: this.reporter.finished,
       runningNames,
     };
   }
@@ -179,7 +178,7 @@ export class Node {
         // A system failure, so the coordinator retries the task once the argument is back: its
         // holder left mid-pull, and the object is being recomputed (or is lost for good).
         const err = wireError('ObjectLostError', `could not fetch an argument of ${spec.name}: ${(e as Error).message}`);
-        this.reportDone(a, null, 0, 0, undefined, err, spec.kind === 'normal');
+        this.reporter.done(a, null, 0, 0, undefined, err, spec.kind === 'normal');
       },
     );
   }
@@ -199,7 +198,7 @@ export class Node {
       const w = this.pool.actorWorker(spec.actorId!);
       if (!w || w.dead) {
         this.assignments.delete(spec.taskId);
-        this.reportDone(a, null, 0, 0, undefined, wireError('ActorDiedError', `actor ${spec.actorId} is not running on node ${this.nodeId}`), true);
+        this.reporter.done(a, null, 0, 0, undefined, wireError('ActorDiedError', `actor ${spec.actorId} is not running on node ${this.nodeId}`), true);
         return;
       }
       this.sendRun(w, a);
@@ -250,7 +249,7 @@ export class Node {
     const fnId = spec.kind === 'actor-method' ? undefined : spec.fnId;
     if (fnId && !this.pool.ensureLoaded(w, fnId)) {
       this.assignments.delete(spec.taskId);
-      this.reportDone(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.nodeId} never received the code of ${spec.name}`), false);
+      this.reporter.done(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.nodeId} never received the code of ${spec.name}`), false);
       return;
     }
     a.worker = w;
@@ -284,7 +283,7 @@ export class Node {
     if (!this.pool.ensureLoaded(w, spec.fnId)) {
       this.retire(w, null);
       this.assignments.delete(spec.taskId);
-      this.reportDone(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.nodeId} never received the code of ${spec.name}`), false);
+      this.reporter.done(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.nodeId} never received the code of ${spec.name}`), false);
       return;
     }
     a.worker = w;
@@ -325,7 +324,7 @@ export class Node {
         if (!a) return;
         this.finishOnWorker(w, a);
         if (a.spec.kind === 'normal') this.durations.record(a.spec.fnId, msg.endMs - msg.startMs);
-        this.reportDone(a, w.id, msg.startMs, msg.endMs, msg.results, msg.error, false);
+        this.reporter.done(a, w.id, msg.startMs, msg.endMs, msg.results, msg.error, false);
         return;
       }
       case 'yield': {
@@ -336,7 +335,7 @@ export class Node {
           taskId: msg.taskId,
           attempt: a.attempt,
           index: msg.index,
-          result: this.keepOrFail(returnId(msg.taskId, msg.index), msg.obj),
+          result: this.reporter.keepOrFail(returnId(msg.taskId, msg.index), msg.obj),
         });
         return;
       }
@@ -345,7 +344,7 @@ export class Node {
         if (!a) return;
         w.tasks.delete(msg.taskId);
         this.assignments.delete(msg.taskId);
-        this.reportDone(a, w.id, msg.startMs, msg.endMs, [], msg.error, false);
+        this.reporter.done(a, w.id, msg.startMs, msg.endMs, [], msg.error, false);
         if (msg.error) this.retire(w, null);
         return;
       }
@@ -390,53 +389,6 @@ export class Node {
     }
   }
 
-  /** Keeps a large result in this node's store (throws ObjectStoreFullError when it is full); small ones go inline. */
-  private keepResult(id: ObjectId, obj: SerializedObject): TaskResult {
-    if (obj.size <= INLINE_OBJECT_MAX_BYTES || obj.err) return { id, size: obj.size, obj };
-    this.deps.store.put(id, obj);
-    return obj.refs ? { id, size: obj.size, refs: obj.refs } : { id, size: obj.size };
-  }
-
-  /** keepResult, or the store's refusal as the object's value (raised by whoever gets it). */
-  private keepOrFail(id: ObjectId, obj: SerializedObject): TaskResult {
-    try {
-      return this.keepResult(id, obj);
-    } catch (e) {
-      const err = toWireError(e);
-      return { id, size: 0, obj: { v: undefined, size: 0, err } };
-    }
-  }
-
-  private reportDone(
-    a: Assignment,
-    workerId: WorkerId | null,
-    startMs: number,
-    endMs: number,
-    results: readonly SerializedObject[] | undefined,
-    error: WireError | undefined,
-    systemFailure: boolean,
-  ): void {
-    const spec = a.spec;
-    this.finished++;
-    this.dependencies.unpin(a);
-    let failure = error;
-    const out: TaskResult[] = [];
-    if (!failure && results && spec.numReturns !== 'streaming') {
-      try {
-        for (let i = 0; i < results.length; i++) out.push(this.keepResult(returnId(spec.taskId, i), results[i]!));
-      } catch (e) {
-        // The store is full: the task fails with ObjectStoreFullError (not retried: it would fail again).
-        for (const r of out) this.deps.store.delete(r.id);
-        failure = toWireError(e);
-      }
-    }
-    if (failure) {
-      this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, error: failure, systemFailure });
-      return;
-    }
-    this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, results: out });
-  }
-
   private onWorkerDied(w: WorkerSlot, reason: string): void {
     if (w.dead) return;
     this.log.warn(`worker ${w.id} died: ${reason}`);
@@ -462,7 +414,7 @@ export class Node {
       for (const a of w.tasks.values()) this.assignments.delete(a.spec.taskId);
       if (reason !== null) {
         const err = wireError('ActorDiedError', `actor ${w.actorId} died: its worker ${reason}`, { actorId: w.actorId });
-        if (creation) this.reportDone(creation, w.id, 0, 0, undefined, err, true);
+        if (creation) this.reporter.done(creation, w.id, 0, 0, undefined, err, true);
         else this.deps.send({ type: 'actor_died', actorId: w.actorId, error: err });
       }
     } else {
@@ -474,7 +426,7 @@ export class Node {
       for (const a of w.tasks.values()) {
         this.assignments.delete(a.spec.taskId);
         if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
-        this.reportDone(a, w.id, 0, 0, undefined, err, true);
+        this.reporter.done(a, w.id, 0, 0, undefined, err, true);
       }
     }
     w.tasks.clear();
@@ -491,7 +443,7 @@ export class Node {
     if (qi >= 0 || !a.worker) {
       if (qi >= 0) this.queue.splice(qi, 1);
       this.assignments.delete(taskId);
-      this.reportDone(a, null, 0, 0, undefined, err, false);
+      this.reporter.done(a, null, 0, 0, undefined, err, false);
       return;
     }
     const w = a.worker;
@@ -515,7 +467,7 @@ export class Node {
     if (req.op === 'put') {
       // Objects `put` inside a task live on this node; small ones are also sent inline. When the
       // store is full, the object is ObjectStoreFullError: `get` raises it.
-      const r = this.keepOrFail(req.id, req.obj);
+      const r = this.reporter.keepOrFail(req.id, req.obj);
       this.deps.send({ type: 'object_put', id: req.id, size: r.size, holder: w.id, ...(r.obj ? { obj: r.obj } : {}), ...(r.refs ? { refs: r.refs } : {}) });
       return;
     }
