@@ -2,19 +2,16 @@
 // on a pool of Web Workers sized by its CPUs, keeps its object store, hosts actors in dedicated
 // workers, and forwards the calls task code makes (`.remote`, `get`, `put`, `wait`) to the coordinator.
 
-import { toWireError, wireError } from '../api/errors.ts';
+import { wireError } from '../api/errors.ts';
 import { withTransferableCopies } from '../api/serialization.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { shapeKey } from '../common/resources.ts';
-import { isBlockingRequest, type ClientRequest } from '../protocol/client-requests.ts';
 import { returnId, type IdGenerator, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
 import type { ResourceSet, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
 import {
   CANCEL_GRACE_MS,
-  GET_REFETCH_DELAY_MS,
-  GET_REFETCH_MAX,
   STATS_INTERVAL_MS,
   TRANSFER_ARG_MIN_BYTES,
 } from './constants.ts';
@@ -23,6 +20,7 @@ import type { Assignment, WorkerSlot } from './assignment.ts';
 import type { WorkerFactory } from './worker-endpoint.ts';
 import { DependencyManager } from './dependency-manager.ts';
 import { LocalResources } from './local-resources.ts';
+import { RequestForwarder } from './request-forwarder.ts';
 import { TaskReporter } from './task-reporter.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { TaskDurations } from '../common/task-durations.ts';
@@ -39,16 +37,6 @@ export interface NodeDeps {
   readonly pull?: (id: ObjectId, from: readonly NodeId[]) => Promise<SerializedObject>;
 }
 
-interface PendingRequest {
-  readonly worker: WorkerSlot;
-  readonly workerReqId: number;
-  readonly blocking: boolean;
-  readonly taskId: TaskId | null;
-  readonly op: ClientRequest['op'];
-  /** A `get`, kept to ask again when a pull fails; how many times it was asked again. */
-  readonly get?: { readonly req: ClientRequest; readonly refetches: number };
-}
-
 export class Node {
   readonly nodeId: NodeId;
   private readonly deps: NodeDeps;
@@ -56,12 +44,11 @@ export class Node {
   private readonly resources: LocalResources;
   private readonly dependencies: DependencyManager;
   private readonly reporter: TaskReporter;
+  private readonly forwarder: RequestForwarder;
   private readonly durations = new TaskDurations();
   private readonly assignments = new Map<TaskId, Assignment>();
   private queue: Assignment[] = [];
   private readonly pool: WorkerPool;
-  private readonly requests = new Map<number, PendingRequest>();
-  private nextReqId = 1;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private reportedStatsVersion = -1;
   private stopped = false;
@@ -73,6 +60,15 @@ export class Node {
     this.dependencies = new DependencyManager(deps);
     this.reporter = new TaskReporter({ store: deps.store, send: deps.send, unpin: (a) => this.dependencies.unpin(a) });
     this.log = createLogger('webray:node', deps.nodeId);
+    this.forwarder = new RequestForwarder({
+      send: deps.send,
+      post: (w, msg) => this.pool.post(w, msg),
+      resources: this.resources,
+      keep: (id, obj) => this.reporter.keepOrFail(id, obj),
+      values: (resolved) => this.dependencies.values(resolved),
+      drain: () => this.drain(),
+      stopped: () => this.stopped,
+    });
     this.pool = new WorkerPool({
       nodeId: deps.nodeId,
       ids: deps.ids,
@@ -138,7 +134,7 @@ export class Node {
         return;
       }
       case 'client_reply':
-        this.onClientReply(msg);
+        this.forwarder.onReply(msg);
         return;
       case 'free_objects':
         this.deps.store.free(msg.ids);
@@ -362,7 +358,7 @@ export class Node {
         return;
       }
       case 'request':
-        this.onWorkerRequest(w, msg.reqId, msg.taskId, msg.req);
+        this.forwarder.forward(w, msg.reqId, msg.taskId, msg.req);
         return;
       case 'refs': {
         const { type: _type, ...update } = msg;
@@ -402,7 +398,7 @@ export class Node {
   private retire(w: WorkerSlot, reason: string | null): void {
     if (w.dead) return;
     this.pool.remove(w);
-    for (const [reqId, r] of this.requests) if (r.worker === w) this.requests.delete(reqId);
+    this.forwarder.dropWorker(w);
     // The refs it held are gone with it.
     this.deps.send({ type: 'refs', holder: w.id, gone: true });
     if (w.blocked > 0) {
@@ -459,79 +455,6 @@ export class Node {
     a.cancelTimer = setTimeout(() => {
       if (w.tasks.get(taskId) === a && !w.dead) this.retire(w, `terminated: the cancelled task did not stop within ${CANCEL_GRACE_MS} ms`);
     }, CANCEL_GRACE_MS);
-  }
-
-  // ───────────────────── calls made by task code ─────────────────────
-
-  private onWorkerRequest(w: WorkerSlot, workerReqId: number, taskId: TaskId | null, req: ClientRequest): void {
-    if (req.op === 'put') {
-      // Objects `put` inside a task live on this node; small ones are also sent inline. When the
-      // store is full, the object is ObjectStoreFullError: `get` raises it.
-      const r = this.reporter.keepOrFail(req.id, req.obj);
-      this.deps.send({ type: 'object_put', id: req.id, size: r.size, holder: w.id, ...(r.obj ? { obj: r.obj } : {}), ...(r.refs ? { refs: r.refs } : {}) });
-      return;
-    }
-    const blocking = isBlockingRequest(req) && !w.actorId && taskId !== null;
-    if (blocking && w.blocked++ === 0) {
-      this.deps.send({ type: 'task_blocked', taskId: taskId! });
-      if (this.resources.lendCpu(w)) this.drain();
-    }
-    if (workerReqId < 0) {
-      // Fire-and-forget (submit, register): no reply is routed back.
-      this.deps.send({ type: 'client_request', reqId: -1, taskId, req, holder: w.id });
-      return;
-    }
-    const reqId = this.nextReqId++;
-    this.requests.set(reqId, { worker: w, workerReqId, blocking, taskId, op: req.op, ...(req.op === 'get' ? { get: { req, refetches: 0 } } : {}) });
-    this.deps.send({ type: 'client_request', reqId, taskId, req, holder: w.id });
-  }
-
-  private onClientReply(msg: Extract<CoordinatorToNode, { type: 'client_reply' }>): void {
-    const r = this.requests.get(msg.reqId);
-    if (!r) return;
-    this.requests.delete(msg.reqId);
-    const w = r.worker;
-    const unblock = (): void => {
-      if (!r.blocking || w.dead) return;
-      if (--w.blocked === 0) {
-        this.deps.send({ type: 'task_unblocked', taskId: r.taskId! });
-        this.resources.reclaimCpu(w);
-      }
-    };
-    if (!msg.ok) {
-      unblock();
-      this.pool.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: msg.error });
-      return;
-    }
-    if (r.op !== 'get') {
-      unblock();
-      this.pool.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: msg.value });
-      return;
-    }
-    // `get` replies say where each object is; hand the worker the values themselves.
-    const resolved = msg.value as ResolvedArg[];
-    this.dependencies.values(resolved).then(
-      (objs) => {
-        unblock();
-        this.pool.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: objs });
-      },
-      (e: unknown) => {
-        const get = r.get;
-        if (get && get.refetches < GET_REFETCH_MAX && !w.dead && !this.stopped) {
-          // The holder left mid-pull: ask the coordinator again, which answers once the object is
-          // ready elsewhere (recomputed from lineage) or lost for good (ObjectLostError).
-          const refetches = get.refetches + 1;
-          const reqId = this.nextReqId++;
-          this.requests.set(reqId, { ...r, get: { req: get.req, refetches } });
-          setTimeout(() => {
-            if (this.requests.has(reqId)) this.deps.send({ type: 'client_request', reqId, taskId: r.taskId, req: get.req });
-          }, GET_REFETCH_DELAY_MS * refetches);
-          return;
-        }
-        unblock();
-        this.pool.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: toWireError(e) });
-      },
-    );
   }
 
   private reportStats(): void {
