@@ -1,29 +1,27 @@
 // A node: one tab's share of the cluster (Ray's raylet). It runs the tasks the coordinator assigns
 // on a pool of Web Workers sized by its CPUs, keeps its object store, hosts actors in dedicated
 // workers, and forwards the calls task code makes (`.remote`, `get`, `put`, `wait`) to the coordinator.
+// This class wires the parts and routes messages to them: the worker pool (worker-pool.ts), resource
+// accounting (local-resources.ts), the task queue and dispatch (local-task-manager.ts), argument
+// and object fetching (dependency-manager.ts), completion reports (task-reporter.ts) and the calls
+// from task code (request-forwarder.ts). What happens when a worker dies or is retired is here.
 
 import { wireError } from '../api/errors.ts';
-import { withTransferableCopies } from '../api/serialization.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { shapeKey } from '../common/resources.ts';
-import { returnId, type IdGenerator, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
-import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
-import type { ResourceSet, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
-import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
-import {
-  CANCEL_GRACE_MS,
-  STATS_INTERVAL_MS,
-  TRANSFER_ARG_MIN_BYTES,
-} from './constants.ts';
-import type { ObjectStore } from './object-store.ts';
-import type { Assignment, WorkerSlot } from './assignment.ts';
-import type { WorkerFactory } from './worker-endpoint.ts';
+import { returnId, type IdGenerator, type NodeId, type ObjectId } from '../protocol/ids.ts';
+import type { CoordinatorToNode, NodeToCoordinator } from '../protocol/node-messages.ts';
+import type { ResourceSet, SerializedObject } from '../protocol/task-spec.ts';
+import type { FromWorker } from '../protocol/worker-messages.ts';
+import type { WorkerSlot } from './assignment.ts';
+import { STATS_INTERVAL_MS } from './constants.ts';
 import { DependencyManager } from './dependency-manager.ts';
 import { LocalResources } from './local-resources.ts';
+import { LocalTaskManager } from './local-task-manager.ts';
+import type { ObjectStore } from './object-store.ts';
 import { RequestForwarder } from './request-forwarder.ts';
 import { TaskReporter } from './task-reporter.ts';
+import type { WorkerFactory } from './worker-endpoint.ts';
 import { WorkerPool } from './worker-pool.ts';
-import { TaskDurations } from '../common/task-durations.ts';
 
 export interface NodeDeps {
   readonly nodeId: NodeId;
@@ -45,9 +43,7 @@ export class Node {
   private readonly dependencies: DependencyManager;
   private readonly reporter: TaskReporter;
   private readonly forwarder: RequestForwarder;
-  private readonly durations = new TaskDurations();
-  private readonly assignments = new Map<TaskId, Assignment>();
-  private queue: Assignment[] = [];
+  private readonly tasks: LocalTaskManager;
   private readonly pool: WorkerPool;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private reportedStatsVersion = -1;
@@ -66,7 +62,7 @@ export class Node {
       resources: this.resources,
       keep: (id, obj) => this.reporter.keepOrFail(id, obj),
       values: (resolved) => this.dependencies.values(resolved),
-      drain: () => this.drain(),
+      drain: () => this.tasks.drain(),
       stopped: () => this.stopped,
     });
     this.pool = new WorkerPool({
@@ -75,6 +71,15 @@ export class Node {
       createWorker: deps.createWorker,
       onMessages: (w, batch) => this.onWorkerMessages(w, batch),
       onDied: (w, reason) => this.onWorkerDied(w, reason),
+    });
+    this.tasks = new LocalTaskManager({
+      nodeId: deps.nodeId,
+      pool: this.pool,
+      resources: this.resources,
+      dependencies: this.dependencies,
+      reporter: this.reporter,
+      send: deps.send,
+      retire: (w, reason) => this.retire(w, reason),
     });
   }
 
@@ -91,8 +96,7 @@ export class Node {
     this.stopped = true;
     if (this.statsTimer !== undefined) clearInterval(this.statsTimer);
     this.pool.stop();
-    this.queue = [];
-    this.assignments.clear();
+    this.tasks.clear();
   }
 
   get store(): ObjectStore {
@@ -100,15 +104,8 @@ export class Node {
   }
 
   stats(): { workers: number; running: number; queued: number; finished: number; runningNames: string[] } {
-    const runningNames: string[] = [];
-    for (const a of this.assignments.values()) if (a.worker && a.spec.kind !== 'actor-creation') runningNames.push(a.spec.name);
-    return {
-      workers: this.pool.size,
-      running: this.assignments.size - this.queue.length,
-      queued: this.queue.length,
-      finished: this.reporter.finished,
-      runningNames,
-    };
+    const { running, queued, runningNames } = this.tasks.counts();
+    return { workers: this.pool.size, running, queued, finished: this.reporter.finished, runningNames };
   }
 
   // ───────────────────────── from the coordinator ─────────────────────────
@@ -118,10 +115,10 @@ export class Node {
     switch (msg.type) {
       case 'run_task':
         if (msg.fn) this.pool.addFunction(msg.fn);
-        this.assign(msg.spec, msg.attempt, msg.args);
+        this.tasks.assign(msg.spec, msg.attempt, msg.args);
         return;
       case 'cancel_task':
-        this.cancel(msg.taskId, msg.force);
+        this.tasks.cancel(msg.taskId, msg.force);
         return;
       case 'kill_actor': {
         const w = this.pool.actorWorker(msg.actorId);
@@ -129,7 +126,7 @@ export class Node {
         return;
       }
       case 'generator_ack': {
-        const a = this.assignments.get(msg.taskId);
+        const a = this.tasks.get(msg.taskId);
         if (a?.worker) this.pool.post(a.worker, { type: 'gen_ack', taskId: msg.taskId, consumed: msg.consumed });
         return;
       }
@@ -147,152 +144,12 @@ export class Node {
     }
   }
 
-  private assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[]): void {
-    const a: Assignment = { spec, attempt, args: undefined, pinned: undefined, worker: undefined };
-    this.assignments.set(spec.taskId, a);
-    const { args, ready } = this.dependencies.gather(a, resolved);
-    if (!ready) {
-      a.args = args;
-      this.route(a);
-      return;
-    }
-    ready.then(
-      () => {
-        if (this.assignments.get(spec.taskId) !== a) {
-          this.dependencies.unpin(a);
-          return;
-        }
-        a.args = args;
-        this.route(a);
-      },
-      (e: unknown) => {
-        if (this.assignments.get(spec.taskId) !== a) {
-          this.dependencies.unpin(a);
-          return;
-        }
-        this.assignments.delete(spec.taskId);
-        // A system failure, so the coordinator retries the task once the argument is back: its
-        // holder left mid-pull, and the object is being recomputed (or is lost for good).
-        const err = wireError('ObjectLostError', `could not fetch an argument of ${spec.name}: ${(e as Error).message}`);
-        this.reporter.done(a, null, 0, 0, undefined, err, spec.kind === 'normal');
-      },
-    );
-  }
-
   /**
    * An object from this node's store (restored from IndexedDB if spilled) or pulled from a node
    * that holds it and kept here (the driver's `get` on the coordinator tab).
    */
   fetchObject(id: ObjectId, from: readonly NodeId[]): Promise<SerializedObject> {
     return this.dependencies.fetch(id, from, false);
-  }
-
-  private route(a: Assignment): void {
-    const spec = a.spec;
-    if (spec.kind === 'actor-creation') return this.createActor(a);
-    if (spec.kind === 'actor-method') {
-      const w = this.pool.actorWorker(spec.actorId!);
-      if (!w || w.dead) {
-        this.assignments.delete(spec.taskId);
-        this.reporter.done(a, null, 0, 0, undefined, wireError('ActorDiedError', `actor ${spec.actorId} is not running on node ${this.nodeId}`), true);
-        return;
-      }
-      this.sendRun(w, a);
-      return;
-    }
-    this.queue.push(a);
-    this.drain();
-  }
-
-  // ───────────────────────────── scheduling ─────────────────────────────
-
-  /** Hands queued tasks to workers: idle ones first, new ones while resources last, busy ones for short tasks. */
-  private drain(): void {
-    const q = this.queue;
-    if (q.length === 0) return;
-    // Compacted in place: what could not start keeps its order.
-    let kept = 0;
-    for (let i = 0; i < q.length; i++) {
-      const a = q[i]!;
-      if (!this.tryStart(a)) q[kept++] = a;
-    }
-    q.length = kept;
-  }
-
-  private tryStart(a: Assignment): boolean {
-    const need = a.spec.resources;
-    if (this.resources.fits(need)) {
-      const w = this.pool.takeIdle(a.spec.fnId) ?? this.pool.spawnIfAllowed(Math.ceil(this.resources.total.CPU ?? 1));
-      if (w) {
-        this.resources.lease(w, need);
-        this.sendRun(w, a);
-        return true;
-      }
-    }
-    if (this.durations.isShort(a.spec.fnId)) {
-      const shape = shapeKey(need);
-      const best = this.pool.pipelineTarget(shape);
-      if (best) {
-        this.sendRun(best, a);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private sendRun(w: WorkerSlot, a: Assignment): void {
-    const spec = a.spec;
-    const fnId = spec.kind === 'actor-method' ? undefined : spec.fnId;
-    if (fnId && !this.pool.ensureLoaded(w, fnId)) {
-      this.assignments.delete(spec.taskId);
-      this.reporter.done(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.nodeId} never received the code of ${spec.name}`), false);
-      return;
-    }
-    a.worker = w;
-    w.tasks.set(spec.taskId, a);
-    // A worker with nothing else to do starts the task on receipt: report it running now, so the
-    // worker never spends a message on it (a long synchronous body could not send one anyway).
-    if (w.tasks.size === 1 && spec.enableTaskEvents) {
-      this.deps.send({ type: 'task_started', taskId: spec.taskId, workerId: w.id, atMs: performance.timeOrigin + performance.now() });
-    }
-    const { objs: args, transfer } = withTransferableCopies(a.args!, TRANSFER_ARG_MIN_BYTES);
-    const run: Extract<ToWorker, { type: 'run' }> = {
-      type: 'run',
-      taskId: spec.taskId,
-      fnId: spec.fnId,
-      name: spec.name,
-      args,
-      numReturns: spec.numReturns,
-      backpressure: spec.generatorBackpressure,
-      transferResults: spec.kind === 'normal',
-      gpu: (spec.resources.GPU ?? 0) > 0,
-    };
-    if (spec.method !== undefined) (run as { method?: string }).method = spec.method;
-    this.pool.post(w, run, transfer);
-  }
-
-  private createActor(a: Assignment): void {
-    const spec = a.spec;
-    this.resources.holdForActor(spec.heldResources ?? {});
-    const w = this.pool.spawn(spec.actorId!);
-    w.lease = spec.heldResources ?? {};
-    if (!this.pool.ensureLoaded(w, spec.fnId)) {
-      this.retire(w, null);
-      this.assignments.delete(spec.taskId);
-      this.reporter.done(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.nodeId} never received the code of ${spec.name}`), false);
-      return;
-    }
-    a.worker = w;
-    w.tasks.set(spec.taskId, a);
-    this.pool.post(w, {
-      type: 'create_actor',
-      actorId: spec.actorId!,
-      taskId: spec.taskId,
-      fnId: spec.fnId,
-      args: a.args!,
-      maxConcurrency: spec.actor!.maxConcurrency,
-      gpu: (spec.resources.GPU ?? 0) > 0,
-    });
   }
 
   // ───────────────────────────── from workers ─────────────────────────────
@@ -310,19 +167,14 @@ export class Node {
         this.log.warn(`could not handle ${msg?.type} from worker ${w.id}: ${(e as Error).message}`);
       }
     }
-    this.drain();
+    this.tasks.drain();
   }
 
   private onWorkerMessage(w: WorkerSlot, msg: FromWorker): void {
     switch (msg.type) {
-      case 'done': {
-        const a = w.tasks.get(msg.taskId);
-        if (!a) return;
-        this.finishOnWorker(w, a);
-        if (a.spec.kind === 'normal') this.durations.record(a.spec.fnId, msg.endMs - msg.startMs);
-        this.reporter.done(a, w.id, msg.startMs, msg.endMs, msg.results, msg.error, false);
+      case 'done':
+        this.tasks.onDone(w, msg);
         return;
-      }
       case 'yield': {
         const a = w.tasks.get(msg.taskId);
         if (!a) return;
@@ -335,28 +187,12 @@ export class Node {
         });
         return;
       }
-      case 'actor_ready': {
-        const a = w.tasks.get(msg.taskId);
-        if (!a) return;
-        w.tasks.delete(msg.taskId);
-        this.assignments.delete(msg.taskId);
-        this.reporter.done(a, w.id, msg.startMs, msg.endMs, [], msg.error, false);
-        if (msg.error) this.retire(w, null);
+      case 'actor_ready':
+        this.tasks.onActorReady(w, msg);
         return;
-      }
-      case 'returned': {
-        // The worker's running task blocked: its queued tasks go back to the node's queue, in order.
-        const back: Assignment[] = [];
-        for (const id of msg.taskIds) {
-          const a = w.tasks.get(id);
-          if (!a) continue;
-          w.tasks.delete(id);
-          a.worker = undefined;
-          back.push(a);
-        }
-        this.queue = [...back, ...this.queue];
+      case 'returned':
+        this.tasks.onReturned(w, msg.taskIds);
         return;
-      }
       case 'request':
         this.forwarder.forward(w, msg.reqId, msg.taskId, msg.req);
         return;
@@ -370,18 +206,6 @@ export class Node {
         return;
       default:
         assertNever(msg);
-    }
-  }
-
-  /** A task left its worker: give the lease back when the worker has nothing else. */
-  private finishOnWorker(w: WorkerSlot, a: Assignment): void {
-    w.tasks.delete(a.spec.taskId);
-    this.assignments.delete(a.spec.taskId);
-    if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
-    if (w.actorId) return;
-    if (w.tasks.size === 0 && w.lease) {
-      this.resources.release(w);
-      this.pool.makeIdle(w);
     }
   }
 
@@ -407,7 +231,7 @@ export class Node {
     if (w.actorId) {
       this.resources.releaseActor(w);
       const creation = [...w.tasks.values()].find((a) => a.spec.kind === 'actor-creation');
-      for (const a of w.tasks.values()) this.assignments.delete(a.spec.taskId);
+      for (const a of w.tasks.values()) this.tasks.forget(a.spec.taskId);
       if (reason !== null) {
         const err = wireError('ActorDiedError', `actor ${w.actorId} died: its worker ${reason}`, { actorId: w.actorId });
         if (creation) this.reporter.done(creation, w.id, 0, 0, undefined, err, true);
@@ -420,41 +244,13 @@ export class Node {
         `the worker running the task died (${reason ?? 'terminated'}); it is retried while maxRetries allows`,
       );
       for (const a of w.tasks.values()) {
-        this.assignments.delete(a.spec.taskId);
+        this.tasks.forget(a.spec.taskId);
         if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
         this.reporter.done(a, w.id, 0, 0, undefined, err, true);
       }
     }
     w.tasks.clear();
-    this.drain();
-  }
-
-  // ───────────────────────────── cancellation ─────────────────────────────
-
-  private cancel(taskId: TaskId, force: boolean): void {
-    const a = this.assignments.get(taskId);
-    if (!a) return;
-    const err = wireError('TaskCancelledError', `task ${a.spec.name} was cancelled`);
-    const qi = this.queue.indexOf(a);
-    if (qi >= 0 || !a.worker) {
-      if (qi >= 0) this.queue.splice(qi, 1);
-      this.assignments.delete(taskId);
-      this.reporter.done(a, null, 0, 0, undefined, err, false);
-      return;
-    }
-    const w = a.worker;
-    if (w.actorId) {
-      this.pool.post(w, { type: 'cancel', taskId });
-      return;
-    }
-    if (force) {
-      this.retire(w, `terminated by ray.cancel(force: true)`);
-      return;
-    }
-    this.pool.post(w, { type: 'cancel', taskId });
-    a.cancelTimer = setTimeout(() => {
-      if (w.tasks.get(taskId) === a && !w.dead) this.retire(w, `terminated: the cancelled task did not stop within ${CANCEL_GRACE_MS} ms`);
-    }, CANCEL_GRACE_MS);
+    this.tasks.drain();
   }
 
   private reportStats(): void {
