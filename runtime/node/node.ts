@@ -1,30 +1,27 @@
 // A node: one tab's share of the cluster (Ray's raylet). It runs the tasks the coordinator assigns
 // on a pool of Web Workers sized by its CPUs, keeps its object store, hosts actors in dedicated
 // workers, and forwards the calls task code makes (`.remote`, `get`, `put`, `wait`) to the coordinator.
+// This class wires the parts and routes messages to them: the worker pool (worker-pool.ts), resource
+// accounting (local-resources.ts), the task queue and dispatch (local-task-manager.ts), argument
+// and object fetching (dependency-manager.ts), completion reports (task-reporter.ts) and the calls
+// from task code (request-forwarder.ts). What happens when a worker dies or is retired is here.
 
-import { toWireError, wireError } from '../api/errors.ts';
-import { withTransferableCopies } from '../api/serialization.ts';
+import { wireError } from '../api/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { add, fits, shapeKey, subtract } from '../common/resources.ts';
-import { isBlockingRequest, type ClientRequest } from '../protocol/client-requests.ts';
-import { returnId, type ActorId, type FunctionId, type IdGenerator, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
-import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
-import type { FunctionDescriptor, ResourceSet, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
-import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
-import type { WireError } from '../protocol/wire-error.ts';
-import {
-  CANCEL_GRACE_MS,
-  EXTRA_WORKERS_MAX,
-  GET_REFETCH_DELAY_MS,
-  GET_REFETCH_MAX,
-  INLINE_OBJECT_MAX_BYTES,
-  STATS_INTERVAL_MS,
-  TRANSFER_ARG_MIN_BYTES,
-  WORKER_PIPELINE_DEPTH,
-} from './constants.ts';
+import { returnId, type IdGenerator, type NodeId, type ObjectId } from '../protocol/ids.ts';
+import type { CoordinatorToNode, NodeToCoordinator } from '../protocol/node-messages.ts';
+import type { ResourceSet, SerializedObject } from '../protocol/task-spec.ts';
+import type { FromWorker } from '../protocol/worker-messages.ts';
+import type { WorkerSlot } from './assignment.ts';
+import { STATS_INTERVAL_MS } from './constants.ts';
+import { DependencyManager } from './dependency-manager.ts';
+import { LocalResources } from './local-resources.ts';
+import { LocalTaskManager } from './local-task-manager.ts';
 import type { ObjectStore } from './object-store.ts';
-import type { WorkerEndpoint, WorkerFactory } from './worker-endpoint.ts';
-import { TaskDurations } from '../common/task-durations.ts';
+import { RequestForwarder } from './request-forwarder.ts';
+import { TaskReporter } from './task-reporter.ts';
+import type { WorkerFactory } from './worker-endpoint.ts';
+import { WorkerPool } from './worker-pool.ts';
 
 export interface NodeDeps {
   readonly nodeId: NodeId;
@@ -38,80 +35,58 @@ export interface NodeDeps {
   readonly pull?: (id: ObjectId, from: readonly NodeId[]) => Promise<SerializedObject>;
 }
 
-/** A task assigned to this node, its arguments resolved. */
-interface Assignment {
-  readonly spec: TaskSpec;
-  readonly attempt: number;
-  args: SerializedObject[] | undefined;
-  /** Arguments held in this node's store, pinned (kept in memory) until the task ends. */
-  pinned: ObjectId[] | undefined;
-  worker: WorkerSlot | undefined;
-  cancelTimer?: ReturnType<typeof setTimeout>;
-}
-
-interface WorkerSlot {
-  readonly id: WorkerId;
-  readonly ep: WorkerEndpoint;
-  readonly loaded: Set<FunctionId>;
-  /** Tasks sent to it and not finished, in the order sent. */
-  readonly tasks: Map<TaskId, Assignment>;
-  /** Resources its current lease holds (null when idle). */
-  lease: ResourceSet | null;
-  shape: string | null;
-  /** Blocking calls (get/wait) outstanding from its tasks. */
-  blocked: number;
-  readonly actorId: ActorId | null;
-  outbox: ToWorker[];
-  transfer: Transferable[];
-  flushQueued: boolean;
-  /** `flush` bound to this slot, queued as a microtask without a closure per message. */
-  flushNow: () => void;
-  dead: boolean;
-}
-
-interface PendingRequest {
-  readonly worker: WorkerSlot;
-  readonly workerReqId: number;
-  readonly blocking: boolean;
-  readonly taskId: TaskId | null;
-  readonly op: ClientRequest['op'];
-  /** A `get`, kept to ask again when a pull fails; how many times it was asked again. */
-  readonly get?: { readonly req: ClientRequest; readonly refetches: number };
-}
-
 export class Node {
   readonly nodeId: NodeId;
   private readonly deps: NodeDeps;
   private readonly log: Logger;
-  private readonly total: ResourceSet;
-  private readonly available: Record<string, number>;
-  private readonly fns = new Map<FunctionId, FunctionDescriptor>();
-  private readonly durations = new TaskDurations();
-  private readonly assignments = new Map<TaskId, Assignment>();
-  private queue: Assignment[] = [];
-  private readonly workers = new Set<WorkerSlot>();
-  private readonly idle: WorkerSlot[] = [];
-  private readonly actorWorkers = new Map<ActorId, WorkerSlot>();
-  private readonly requests = new Map<number, PendingRequest>();
-  private nextReqId = 1;
+  private readonly resources: LocalResources;
+  private readonly dependencies: DependencyManager;
+  private readonly reporter: TaskReporter;
+  private readonly forwarder: RequestForwarder;
+  private readonly tasks: LocalTaskManager;
+  private readonly pool: WorkerPool;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private reportedStatsVersion = -1;
-  /** Tasks this node has finished (successfully or not), for the volunteer page. */
-  private finished = 0;
   private stopped = false;
 
   constructor(deps: NodeDeps) {
     this.deps = deps;
     this.nodeId = deps.nodeId;
-    this.total = { ...deps.resources };
-    this.available = { ...deps.resources };
+    this.resources = new LocalResources(deps.resources);
+    this.dependencies = new DependencyManager(deps);
+    this.reporter = new TaskReporter({ store: deps.store, send: deps.send, unpin: (a) => this.dependencies.unpin(a) });
     this.log = createLogger('webray:node', deps.nodeId);
+    this.forwarder = new RequestForwarder({
+      send: deps.send,
+      post: (w, msg) => this.pool.post(w, msg),
+      resources: this.resources,
+      keep: (id, obj) => this.reporter.keepOrFail(id, obj),
+      values: (resolved) => this.dependencies.values(resolved),
+      drain: () => this.tasks.drain(),
+      stopped: () => this.stopped,
+    });
+    this.pool = new WorkerPool({
+      nodeId: deps.nodeId,
+      ids: deps.ids,
+      createWorker: deps.createWorker,
+      onMessages: (w, batch) => this.onWorkerMessages(w, batch),
+      onDied: (w, reason) => this.onWorkerDied(w, reason),
+    });
+    this.tasks = new LocalTaskManager({
+      nodeId: deps.nodeId,
+      pool: this.pool,
+      resources: this.resources,
+      dependencies: this.dependencies,
+      reporter: this.reporter,
+      send: deps.send,
+      retire: (w, reason) => this.retire(w, reason),
+    });
   }
 
   /** Warms the pool: one worker per CPU, so the first tasks don't wait for workers to load. */
   start(): void {
-    const n = Math.floor(this.total.CPU ?? 0);
-    for (let i = 0; i < n; i++) this.idle.push(this.spawn(null));
+    const n = this.resources.cpus;
+    this.pool.warm(n);
     this.statsTimer = setInterval(() => this.reportStats(), STATS_INTERVAL_MS);
     this.reportStats(); // the budget, for clusterResources().objectStoreMemory, at once
   }
@@ -120,15 +95,8 @@ export class Node {
     if (this.stopped) return;
     this.stopped = true;
     if (this.statsTimer !== undefined) clearInterval(this.statsTimer);
-    for (const w of this.workers) {
-      w.dead = true;
-      w.ep.terminate();
-    }
-    this.workers.clear();
-    this.idle.length = 0;
-    this.actorWorkers.clear();
-    this.queue = [];
-    this.assignments.clear();
+    this.pool.stop();
+    this.tasks.clear();
   }
 
   get store(): ObjectStore {
@@ -136,15 +104,8 @@ export class Node {
   }
 
   stats(): { workers: number; running: number; queued: number; finished: number; runningNames: string[] } {
-    const runningNames: string[] = [];
-    for (const a of this.assignments.values()) if (a.worker && a.spec.kind !== 'actor-creation') runningNames.push(a.spec.name);
-    return {
-      workers: this.workers.size,
-      running: this.assignments.size - this.queue.length,
-      queued: this.queue.length,
-      finished: this.finished,
-      runningNames,
-    };
+    const { running, queued, runningNames } = this.tasks.counts();
+    return { workers: this.pool.size, running, queued, finished: this.reporter.finished, runningNames };
   }
 
   // ───────────────────────── from the coordinator ─────────────────────────
@@ -153,329 +114,42 @@ export class Node {
     if (this.stopped) return;
     switch (msg.type) {
       case 'run_task':
-        if (msg.fn) this.fns.set(msg.fn.fnId, msg.fn);
-        this.assign(msg.spec, msg.attempt, msg.args);
+        if (msg.fn) this.pool.addFunction(msg.fn);
+        this.tasks.assign(msg.spec, msg.attempt, msg.args);
         return;
       case 'cancel_task':
-        this.cancel(msg.taskId, msg.force);
+        this.tasks.cancel(msg.taskId, msg.force);
         return;
       case 'kill_actor': {
-        const w = this.actorWorkers.get(msg.actorId);
+        const w = this.pool.actorWorker(msg.actorId);
         if (w) this.retire(w, null);
         return;
       }
       case 'generator_ack': {
-        const a = this.assignments.get(msg.taskId);
-        if (a?.worker) this.post(a.worker, { type: 'gen_ack', taskId: msg.taskId, consumed: msg.consumed });
+        const a = this.tasks.get(msg.taskId);
+        if (a?.worker) this.pool.post(a.worker, { type: 'gen_ack', taskId: msg.taskId, consumed: msg.consumed });
         return;
       }
       case 'client_reply':
-        this.onClientReply(msg);
+        this.forwarder.onReply(msg);
         return;
       case 'free_objects':
         this.deps.store.free(msg.ids);
         return;
       case 'fetch_objects':
-        for (const { id, nodes } of msg.objects) this.fetchForWait(id, nodes);
+        for (const { id, nodes } of msg.objects) this.dependencies.fetchForWait(id, nodes);
         return;
       default:
         assertNever(msg);
     }
   }
 
-  private assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[]): void {
-    const a: Assignment = { spec, attempt, args: undefined, pinned: undefined, worker: undefined };
-    this.assignments.set(spec.taskId, a);
-    const args: SerializedObject[] = new Array(resolved.length);
-    let missing: Promise<void>[] | undefined;
-    const store = this.deps.store;
-    for (let i = 0; i < resolved.length; i++) {
-      const r = resolved[i]!;
-      if (r.kind === 'inline') {
-        args[i] = r.obj;
-        continue;
-      }
-      const local = store.get(r.id);
-      if (local) {
-        args[i] = local;
-        store.pin(r.id);
-        (a.pinned ??= []).push(r.id);
-        continue;
-      }
-      (missing ??= []).push(
-        this.fetch(r.id, r.nodes, true).then((obj) => {
-          args[i] = obj;
-          (a.pinned ??= []).push(r.id);
-        }),
-      );
-    }
-    if (!missing) {
-      a.args = args;
-      this.route(a);
-      return;
-    }
-    Promise.all(missing).then(
-      () => {
-        if (this.assignments.get(spec.taskId) !== a) {
-          this.unpinArgs(a);
-          return;
-        }
-        a.args = args;
-        this.route(a);
-      },
-      (e: unknown) => {
-        if (this.assignments.get(spec.taskId) !== a) {
-          this.unpinArgs(a);
-          return;
-        }
-        this.assignments.delete(spec.taskId);
-        // A system failure, so the coordinator retries the task once the argument is back: its
-        // holder left mid-pull, and the object is being recomputed (or is lost for good).
-        const err = wireError('ObjectLostError', `could not fetch an argument of ${spec.name}: ${(e as Error).message}`);
-        this.reportDone(a, null, 0, 0, undefined, err, spec.kind === 'normal');
-      },
-    );
-  }
-
   /**
    * An object from this node's store (restored from IndexedDB if spilled) or pulled from a node
-   * that holds it and kept here. With `pin`, it stays pinned in this node's store (the caller unpins).
+   * that holds it and kept here (the driver's `get` on the coordinator tab).
    */
   fetchObject(id: ObjectId, from: readonly NodeId[]): Promise<SerializedObject> {
-    return this.fetch(id, from, false);
-  }
-
-  private async fetch(id: ObjectId, from: readonly NodeId[], pin: boolean): Promise<SerializedObject> {
-    const store = this.deps.store;
-    if (store.has(id)) {
-      const obj = await store.load(id, { pin });
-      if (obj) return obj;
-    }
-    if (!this.deps.pull || from.length === 0) {
-      throw new Error(`object ${id} is not on this node and no other node holds it`);
-    }
-    const obj = await this.deps.pull(id, from);
-    // A copy is a cache: when the store is full it is used without being kept. A kept copy is
-    // reported, so that it is freed with the others.
-    if (store.tryPut(id, obj)) {
-      if (pin) store.pin(id);
-      this.deps.send({ type: 'object_located', id });
-    }
-    return obj;
-  }
-
-  /** Pulls an object here for a `wait` with fetchLocal, and says whether it is here now. */
-  private fetchForWait(id: ObjectId, from: readonly NodeId[]): void {
-    const store = this.deps.store;
-    if (store.has(id)) {
-      this.deps.send({ type: 'object_located', id });
-      return;
-    }
-    // fetch() reports the copy it keeps; one it could not keep (store full) or get counts as failed.
-    this.fetch(id, from, false).then(
-      () => {
-        if (!store.has(id)) this.deps.send({ type: 'object_located', id, failed: true });
-      },
-      () => this.deps.send({ type: 'object_located', id, failed: true }),
-    );
-  }
-
-  private unpinArgs(a: Assignment): void {
-    if (!a.pinned) return;
-    for (const id of a.pinned) this.deps.store.unpin(id);
-    a.pinned = undefined;
-  }
-
-  private route(a: Assignment): void {
-    const spec = a.spec;
-    if (spec.kind === 'actor-creation') return this.createActor(a);
-    if (spec.kind === 'actor-method') {
-      const w = this.actorWorkers.get(spec.actorId!);
-      if (!w || w.dead) {
-        this.assignments.delete(spec.taskId);
-        this.reportDone(a, null, 0, 0, undefined, wireError('ActorDiedError', `actor ${spec.actorId} is not running on node ${this.nodeId}`), true);
-        return;
-      }
-      this.sendRun(w, a);
-      return;
-    }
-    this.queue.push(a);
-    this.drain();
-  }
-
-  // ───────────────────────────── scheduling ─────────────────────────────
-
-  /** Hands queued tasks to workers: idle ones first, new ones while resources last, busy ones for short tasks. */
-  private drain(): void {
-    const q = this.queue;
-    if (q.length === 0) return;
-    // Compacted in place: what could not start keeps its order.
-    let kept = 0;
-    for (let i = 0; i < q.length; i++) {
-      const a = q[i]!;
-      if (!this.tryStart(a)) q[kept++] = a;
-    }
-    q.length = kept;
-  }
-
-  private tryStart(a: Assignment): boolean {
-    const need = a.spec.resources;
-    if (fits(need, this.available)) {
-      const w = this.takeIdle(a.spec.fnId) ?? this.spawnIfAllowed();
-      if (w) {
-        subtract(this.available, need);
-        w.lease = need;
-        w.shape = shapeKey(need);
-        this.sendRun(w, a);
-        return true;
-      }
-    }
-    if (this.durations.isShort(a.spec.fnId)) {
-      const shape = shapeKey(need);
-      let best: WorkerSlot | undefined;
-      for (const w of this.workers) {
-        if (w.actorId || w.dead || w.blocked > 0 || w.shape !== shape || w.tasks.size >= WORKER_PIPELINE_DEPTH) continue;
-        if (!best || w.tasks.size < best.tasks.size) best = w;
-      }
-      if (best) {
-        this.sendRun(best, a);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private takeIdle(fnId: FunctionId): WorkerSlot | undefined {
-    for (let i = this.idle.length - 1; i >= 0; i--) {
-      const w = this.idle[i]!;
-      if (w.loaded.has(fnId)) {
-        this.idle.splice(i, 1);
-        return w;
-      }
-    }
-    return this.idle.pop();
-  }
-
-  private spawnIfAllowed(): WorkerSlot | undefined {
-    let pooled = 0;
-    for (const w of this.workers) if (!w.actorId) pooled++;
-    if (pooled >= Math.ceil(this.total.CPU ?? 1) + EXTRA_WORKERS_MAX) return undefined;
-    return this.spawn(null);
-  }
-
-  private spawn(actorId: ActorId | null): WorkerSlot {
-    const ep = this.deps.createWorker();
-    const w: WorkerSlot = {
-      flushNow: () => this.flush(w),
-      id: this.deps.ids.workerId(),
-      ep,
-      loaded: new Set(),
-      tasks: new Map(),
-      lease: null,
-      shape: null,
-      blocked: 0,
-      actorId,
-      outbox: [],
-      transfer: [],
-      flushQueued: false,
-      dead: false,
-    };
-    this.workers.add(w);
-    ep.listen(
-      (batch) => this.onWorkerMessages(w, batch),
-      (reason) => this.onWorkerDied(w, reason),
-    );
-    this.post(w, { type: 'init', workerId: w.id, nodeId: this.nodeId, idPrefix: `${this.deps.ids.prefix}${w.id}:` });
-    return w;
-  }
-
-  private post(w: WorkerSlot, msg: ToWorker, transfer?: Transferable[]): void {
-    if (w.dead) return;
-    w.outbox.push(msg);
-    if (transfer) w.transfer.push(...transfer);
-    if (!w.flushQueued) {
-      w.flushQueued = true;
-      queueMicrotask(w.flushNow);
-    }
-  }
-
-  private flush(w: WorkerSlot): void {
-    w.flushQueued = false;
-    if (w.dead || w.outbox.length === 0) return;
-    const batch = w.outbox;
-    const transfer = w.transfer;
-    w.outbox = [];
-    w.transfer = [];
-    try {
-      w.ep.post(batch, transfer);
-    } catch (e) {
-      this.onWorkerDied(w, `could not send to the worker: ${(e as Error).message}`);
-    }
-  }
-
-  private ensureLoaded(w: WorkerSlot, fnId: FunctionId): boolean {
-    if (w.loaded.has(fnId)) return true;
-    const desc = this.fns.get(fnId);
-    if (!desc) return false;
-    w.loaded.add(fnId);
-    this.post(w, { type: 'load', desc });
-    return true;
-  }
-
-  private sendRun(w: WorkerSlot, a: Assignment): void {
-    const spec = a.spec;
-    const fnId = spec.kind === 'actor-method' ? undefined : spec.fnId;
-    if (fnId && !this.ensureLoaded(w, fnId)) {
-      this.assignments.delete(spec.taskId);
-      this.reportDone(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.nodeId} never received the code of ${spec.name}`), false);
-      return;
-    }
-    a.worker = w;
-    w.tasks.set(spec.taskId, a);
-    // A worker with nothing else to do starts the task on receipt: report it running now, so the
-    // worker never spends a message on it (a long synchronous body could not send one anyway).
-    if (w.tasks.size === 1 && spec.enableTaskEvents) {
-      this.deps.send({ type: 'task_started', taskId: spec.taskId, workerId: w.id, atMs: performance.timeOrigin + performance.now() });
-    }
-    const { objs: args, transfer } = withTransferableCopies(a.args!, TRANSFER_ARG_MIN_BYTES);
-    const run: Extract<ToWorker, { type: 'run' }> = {
-      type: 'run',
-      taskId: spec.taskId,
-      fnId: spec.fnId,
-      name: spec.name,
-      args,
-      numReturns: spec.numReturns,
-      backpressure: spec.generatorBackpressure,
-      transferResults: spec.kind === 'normal',
-      gpu: (spec.resources.GPU ?? 0) > 0,
-    };
-    if (spec.method !== undefined) (run as { method?: string }).method = spec.method;
-    this.post(w, run, transfer);
-  }
-
-  private createActor(a: Assignment): void {
-    const spec = a.spec;
-    subtract(this.available, spec.heldResources ?? {});
-    const w = this.spawn(spec.actorId!);
-    w.lease = spec.heldResources ?? {};
-    this.actorWorkers.set(spec.actorId!, w);
-    if (!this.ensureLoaded(w, spec.fnId)) {
-      this.retire(w, null);
-      this.assignments.delete(spec.taskId);
-      this.reportDone(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.nodeId} never received the code of ${spec.name}`), false);
-      return;
-    }
-    a.worker = w;
-    w.tasks.set(spec.taskId, a);
-    this.post(w, {
-      type: 'create_actor',
-      actorId: spec.actorId!,
-      taskId: spec.taskId,
-      fnId: spec.fnId,
-      args: a.args!,
-      maxConcurrency: spec.actor!.maxConcurrency,
-      gpu: (spec.resources.GPU ?? 0) > 0,
-    });
+    return this.dependencies.fetch(id, from, false);
   }
 
   // ───────────────────────────── from workers ─────────────────────────────
@@ -493,19 +167,14 @@ export class Node {
         this.log.warn(`could not handle ${msg?.type} from worker ${w.id}: ${(e as Error).message}`);
       }
     }
-    this.drain();
+    this.tasks.drain();
   }
 
   private onWorkerMessage(w: WorkerSlot, msg: FromWorker): void {
     switch (msg.type) {
-      case 'done': {
-        const a = w.tasks.get(msg.taskId);
-        if (!a) return;
-        this.finishOnWorker(w, a);
-        if (a.spec.kind === 'normal') this.durations.record(a.spec.fnId, msg.endMs - msg.startMs);
-        this.reportDone(a, w.id, msg.startMs, msg.endMs, msg.results, msg.error, false);
+      case 'done':
+        this.tasks.onDone(w, msg);
         return;
-      }
       case 'yield': {
         const a = w.tasks.get(msg.taskId);
         if (!a) return;
@@ -514,34 +183,18 @@ export class Node {
           taskId: msg.taskId,
           attempt: a.attempt,
           index: msg.index,
-          result: this.keepOrFail(returnId(msg.taskId, msg.index), msg.obj),
+          result: this.reporter.keepOrFail(returnId(msg.taskId, msg.index), msg.obj),
         });
         return;
       }
-      case 'actor_ready': {
-        const a = w.tasks.get(msg.taskId);
-        if (!a) return;
-        w.tasks.delete(msg.taskId);
-        this.assignments.delete(msg.taskId);
-        this.reportDone(a, w.id, msg.startMs, msg.endMs, [], msg.error, false);
-        if (msg.error) this.retire(w, null);
+      case 'actor_ready':
+        this.tasks.onActorReady(w, msg);
         return;
-      }
-      case 'returned': {
-        // The worker's running task blocked: its queued tasks go back to the node's queue, in order.
-        const back: Assignment[] = [];
-        for (const id of msg.taskIds) {
-          const a = w.tasks.get(id);
-          if (!a) continue;
-          w.tasks.delete(id);
-          a.worker = undefined;
-          back.push(a);
-        }
-        this.queue = [...back, ...this.queue];
+      case 'returned':
+        this.tasks.onReturned(w, msg.taskIds);
         return;
-      }
       case 'request':
-        this.onWorkerRequest(w, msg.reqId, msg.taskId, msg.req);
+        this.forwarder.forward(w, msg.reqId, msg.taskId, msg.req);
         return;
       case 'refs': {
         const { type: _type, ...update } = msg;
@@ -556,77 +209,6 @@ export class Node {
     }
   }
 
-  /** A task left its worker: give the lease back when the worker has nothing else. */
-  private finishOnWorker(w: WorkerSlot, a: Assignment): void {
-    w.tasks.delete(a.spec.taskId);
-    this.assignments.delete(a.spec.taskId);
-    if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
-    if (w.actorId) return;
-    if (w.tasks.size === 0 && w.lease) {
-      this.releaseLease(w);
-      if (!w.dead) this.idle.push(w);
-    }
-  }
-
-  private releaseLease(w: WorkerSlot): void {
-    if (!w.lease) return;
-    let res = w.lease;
-    if (w.blocked > 0 && res.CPU) {
-      const { CPU: _cpu, ...rest } = res;
-      res = rest;
-    }
-    add(this.available, res, this.total);
-    w.lease = null;
-    w.shape = null;
-  }
-
-  /** Keeps a large result in this node's store (throws ObjectStoreFullError when it is full); small ones go inline. */
-  private keepResult(id: ObjectId, obj: SerializedObject): TaskResult {
-    if (obj.size <= INLINE_OBJECT_MAX_BYTES || obj.err) return { id, size: obj.size, obj };
-    this.deps.store.put(id, obj);
-    return obj.refs ? { id, size: obj.size, refs: obj.refs } : { id, size: obj.size };
-  }
-
-  /** keepResult, or the store's refusal as the object's value (raised by whoever gets it). */
-  private keepOrFail(id: ObjectId, obj: SerializedObject): TaskResult {
-    try {
-      return this.keepResult(id, obj);
-    } catch (e) {
-      const err = toWireError(e);
-      return { id, size: 0, obj: { v: undefined, size: 0, err } };
-    }
-  }
-
-  private reportDone(
-    a: Assignment,
-    workerId: WorkerId | null,
-    startMs: number,
-    endMs: number,
-    results: readonly SerializedObject[] | undefined,
-    error: WireError | undefined,
-    systemFailure: boolean,
-  ): void {
-    const spec = a.spec;
-    this.finished++;
-    this.unpinArgs(a);
-    let failure = error;
-    const out: TaskResult[] = [];
-    if (!failure && results && spec.numReturns !== 'streaming') {
-      try {
-        for (let i = 0; i < results.length; i++) out.push(this.keepResult(returnId(spec.taskId, i), results[i]!));
-      } catch (e) {
-        // The store is full: the task fails with ObjectStoreFullError (not retried: it would fail again).
-        for (const r of out) this.deps.store.delete(r.id);
-        failure = toWireError(e);
-      }
-    }
-    if (failure) {
-      this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, error: failure, systemFailure });
-      return;
-    }
-    this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, results: out });
-  }
-
   private onWorkerDied(w: WorkerSlot, reason: string): void {
     if (w.dead) return;
     this.log.warn(`worker ${w.id} died: ${reason}`);
@@ -639,146 +221,36 @@ export class Node {
    */
   private retire(w: WorkerSlot, reason: string | null): void {
     if (w.dead) return;
-    w.dead = true;
-    w.ep.terminate();
-    this.workers.delete(w);
-    const i = this.idle.indexOf(w);
-    if (i >= 0) this.idle.splice(i, 1);
-    for (const [reqId, r] of this.requests) if (r.worker === w) this.requests.delete(reqId);
+    this.pool.remove(w);
+    this.forwarder.dropWorker(w);
     // The refs it held are gone with it.
     this.deps.send({ type: 'refs', holder: w.id, gone: true });
     if (w.blocked > 0) {
       for (const a of w.tasks.values()) this.deps.send({ type: 'task_unblocked', taskId: a.spec.taskId });
     }
     if (w.actorId) {
-      this.actorWorkers.delete(w.actorId);
-      add(this.available, w.lease ?? {}, this.total);
-      w.lease = null;
+      this.resources.releaseActor(w);
       const creation = [...w.tasks.values()].find((a) => a.spec.kind === 'actor-creation');
-      for (const a of w.tasks.values()) this.assignments.delete(a.spec.taskId);
+      for (const a of w.tasks.values()) this.tasks.forget(a.spec.taskId);
       if (reason !== null) {
         const err = wireError('ActorDiedError', `actor ${w.actorId} died: its worker ${reason}`, { actorId: w.actorId });
-        if (creation) this.reportDone(creation, w.id, 0, 0, undefined, err, true);
+        if (creation) this.reporter.done(creation, w.id, 0, 0, undefined, err, true);
         else this.deps.send({ type: 'actor_died', actorId: w.actorId, error: err });
       }
     } else {
-      this.releaseLease(w);
+      this.resources.release(w);
       const err = wireError(
         'WorkerCrashedError',
         `the worker running the task died (${reason ?? 'terminated'}); it is retried while maxRetries allows`,
       );
       for (const a of w.tasks.values()) {
-        this.assignments.delete(a.spec.taskId);
+        this.tasks.forget(a.spec.taskId);
         if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
-        this.reportDone(a, w.id, 0, 0, undefined, err, true);
+        this.reporter.done(a, w.id, 0, 0, undefined, err, true);
       }
     }
     w.tasks.clear();
-    this.drain();
-  }
-
-  // ───────────────────────────── cancellation ─────────────────────────────
-
-  private cancel(taskId: TaskId, force: boolean): void {
-    const a = this.assignments.get(taskId);
-    if (!a) return;
-    const err = wireError('TaskCancelledError', `task ${a.spec.name} was cancelled`);
-    const qi = this.queue.indexOf(a);
-    if (qi >= 0 || !a.worker) {
-      if (qi >= 0) this.queue.splice(qi, 1);
-      this.assignments.delete(taskId);
-      this.reportDone(a, null, 0, 0, undefined, err, false);
-      return;
-    }
-    const w = a.worker;
-    if (w.actorId) {
-      this.post(w, { type: 'cancel', taskId });
-      return;
-    }
-    if (force) {
-      this.retire(w, `terminated by ray.cancel(force: true)`);
-      return;
-    }
-    this.post(w, { type: 'cancel', taskId });
-    a.cancelTimer = setTimeout(() => {
-      if (w.tasks.get(taskId) === a && !w.dead) this.retire(w, `terminated: the cancelled task did not stop within ${CANCEL_GRACE_MS} ms`);
-    }, CANCEL_GRACE_MS);
-  }
-
-  // ───────────────────── calls made by task code ─────────────────────
-
-  private onWorkerRequest(w: WorkerSlot, workerReqId: number, taskId: TaskId | null, req: ClientRequest): void {
-    if (req.op === 'put') {
-      // Objects `put` inside a task live on this node; small ones are also sent inline. When the
-      // store is full, the object is ObjectStoreFullError: `get` raises it.
-      const r = this.keepOrFail(req.id, req.obj);
-      this.deps.send({ type: 'object_put', id: req.id, size: r.size, holder: w.id, ...(r.obj ? { obj: r.obj } : {}), ...(r.refs ? { refs: r.refs } : {}) });
-      return;
-    }
-    const blocking = isBlockingRequest(req) && !w.actorId && taskId !== null;
-    if (blocking && w.blocked++ === 0) {
-      this.deps.send({ type: 'task_blocked', taskId: taskId! });
-      if (w.lease?.CPU) {
-        this.available.CPU = (this.available.CPU ?? 0) + w.lease.CPU;
-        this.drain();
-      }
-    }
-    if (workerReqId < 0) {
-      // Fire-and-forget (submit, register): no reply is routed back.
-      this.deps.send({ type: 'client_request', reqId: -1, taskId, req, holder: w.id });
-      return;
-    }
-    const reqId = this.nextReqId++;
-    this.requests.set(reqId, { worker: w, workerReqId, blocking, taskId, op: req.op, ...(req.op === 'get' ? { get: { req, refetches: 0 } } : {}) });
-    this.deps.send({ type: 'client_request', reqId, taskId, req, holder: w.id });
-  }
-
-  private onClientReply(msg: Extract<CoordinatorToNode, { type: 'client_reply' }>): void {
-    const r = this.requests.get(msg.reqId);
-    if (!r) return;
-    this.requests.delete(msg.reqId);
-    const w = r.worker;
-    const unblock = (): void => {
-      if (!r.blocking || w.dead) return;
-      if (--w.blocked === 0) {
-        this.deps.send({ type: 'task_unblocked', taskId: r.taskId! });
-        if (w.lease?.CPU) this.available.CPU = (this.available.CPU ?? 0) - w.lease.CPU;
-      }
-    };
-    if (!msg.ok) {
-      unblock();
-      this.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: msg.error });
-      return;
-    }
-    if (r.op !== 'get') {
-      unblock();
-      this.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: msg.value });
-      return;
-    }
-    // `get` replies say where each object is; hand the worker the values themselves.
-    const resolved = msg.value as ResolvedArg[];
-    Promise.all(resolved.map((x) => (x.kind === 'inline' ? x.obj : this.fetch(x.id, x.nodes, false)))).then(
-      (objs) => {
-        unblock();
-        this.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: objs });
-      },
-      (e: unknown) => {
-        const get = r.get;
-        if (get && get.refetches < GET_REFETCH_MAX && !w.dead && !this.stopped) {
-          // The holder left mid-pull: ask the coordinator again, which answers once the object is
-          // ready elsewhere (recomputed from lineage) or lost for good (ObjectLostError).
-          const refetches = get.refetches + 1;
-          const reqId = this.nextReqId++;
-          this.requests.set(reqId, { ...r, get: { req: get.req, refetches } });
-          setTimeout(() => {
-            if (this.requests.has(reqId)) this.deps.send({ type: 'client_request', reqId, taskId: r.taskId, req: get.req });
-          }, GET_REFETCH_DELAY_MS * refetches);
-          return;
-        }
-        unblock();
-        this.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: toWireError(e) });
-      },
-    );
+    this.tasks.drain();
   }
 
   private reportStats(): void {

@@ -9,9 +9,10 @@ import { ObjectStoreFullError } from '../api/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import type { ObjectId } from '../protocol/ids.ts';
 import type { ObjectStoreStats, SerializedObject } from '../protocol/task-spec.ts';
-import { FREED_IDS_REMEMBERED, SPILL_CHUNK_BYTES, SPILL_READ_AHEAD_CHUNKS, SPILL_RETRY_MS, SPILL_TRANSACTION_MAX_BYTES } from './constants.ts';
-import { chunkCount, joinObject, splitObject, type SpillManifest } from './spill-format.ts';
-import { isQuotaError, type SpillChunk, type SpillStore } from './spill-store.ts';
+import { FREED_IDS_REMEMBERED, SPILL_RETRY_MS, SPILL_TRANSACTION_MAX_BYTES } from './constants.ts';
+import type { SpillManifest } from './spill-format.ts';
+import { restoreSpilledObject, spillObjects } from './spill-io.ts';
+import { isQuotaError, type SpillStore } from './spill-store.ts';
 
 export interface ObjectStoreOptions {
   /** Bytes of objects kept in memory before spilling (`objectStoreMemory`). Default: no limit. */
@@ -173,34 +174,8 @@ export class ObjectStore {
   }
 
   private async restore(e: Entry): Promise<SerializedObject | undefined> {
-    const m = e.manifest!;
-    // Each part (the head, then each buffer) is filled chunk by chunk as chunks arrive; a part
-    // held in a single chunk is that chunk's own buffer, not a copy.
-    const sizes = [m.headBytes, ...m.buffers.map((b) => b.byteLength)];
-    const counts = [m.headChunks, ...m.buffers.map((b) => b.chunks)];
-    const parts: (ArrayBuffer | undefined)[] = sizes.map(() => undefined);
-    const partOf: number[] = [];
-    const offsetOf: number[] = [];
-    counts.forEach((n, p) => {
-      for (let k = 0; k < n; k++) {
-        partOf.push(p);
-        offsetOf.push(k * m.chunkBytes);
-      }
-    });
-    // An object within the budget is read with every chunk asked for at once (IndexedDB serves
-    // them side by side); a larger one a few chunks at a time, never all of it twice in memory.
-    const window = e.size <= this.budget ? partOf.length : SPILL_READ_AHEAD_CHUNKS;
-    await this.spill!.read(e.id, 0, partOf.length, window, (i, data) => {
-      const p = partOf[i]!;
-      if (counts[p] === 1) {
-        parts[p] = data;
-        return;
-      }
-      const whole = (parts[p] ??= new ArrayBuffer(sizes[p]!));
-      new Uint8Array(whole, offsetOf[i]!, data.byteLength).set(new Uint8Array(data));
-    });
-    const head = new Uint8Array(parts[0]!, 0, m.headBytes);
-    const obj = joinObject(head, m.buffers, parts.slice(1) as ArrayBuffer[]);
+    // An object within the budget is read with every chunk asked for at once; a larger one a few at a time.
+    const obj = await restoreSpilledObject(this.spill!, e.id, e.manifest!, e.size <= this.budget);
     if (e.freed || this.entries.get(e.id) !== e) return obj;
     // Kept in memory when it fits the budget at all (others make room); otherwise handed out only.
     if (!e.obj && e.size <= this.budget) this.admit(e, obj);
@@ -359,50 +334,17 @@ export class ObjectStore {
   }
 
   /**
-   * Writes objects out: each taken apart (spill-format.ts), its parts cut into chunks, chunks
-   * batched into transactions of bounded size, every manifest in the last one. Objects that
-   * were freed meanwhile are deleted again; on failure none of them counts as spilled.
+   * Writes objects out (spill-io.ts). Objects that were freed meanwhile are deleted again; on
+   * failure none of them counts as spilled.
    */
   private async write(victims: Entry[]): Promise<void> {
     for (const e of victims) {
       e.disk = 'writing';
       this.writingBytes += e.size;
     }
-    const spill = this.spill!;
-    const manifests: SpillManifest[] = [];
-    let chunks: SpillChunk[] = [];
-    let pending = 0;
+    let manifests: SpillManifest[];
     try {
-      for (const e of victims) {
-        const split = splitObject(e.obj!);
-        const chunkBytes = SPILL_CHUNK_BYTES;
-        let index = 0;
-        const addPart = async (bytes: Uint8Array): Promise<number> => {
-          const n = chunkCount(bytes.byteLength, chunkBytes);
-          for (let i = 0; i < n; i++) {
-            // A copy of just this part: storing a view would clone the whole buffer behind it.
-            const part = bytes.slice(i * chunkBytes, (i + 1) * chunkBytes);
-            if (pending >= SPILL_TRANSACTION_MAX_BYTES) {
-              const full = chunks;
-              chunks = [];
-              pending = 0;
-              await spill.write(full, []);
-            }
-            chunks.push({ id: e.id, index: index++, data: part.buffer });
-            pending += part.byteLength;
-          }
-          return n;
-        };
-        const headChunks = await addPart(split.head);
-        const buffers: SpillManifest['buffers'][number][] = [];
-        let bytes = split.head.byteLength;
-        for (let i = 0; i < split.buffers.length; i++) {
-          buffers.push({ ...split.buffers[i]!, chunks: await addPart(split.bytes[i]!) });
-          bytes += split.bytes[i]!.byteLength;
-        }
-        manifests.push({ id: e.id, size: e.size, bytes, chunkBytes, headBytes: split.head.byteLength, headChunks, buffers });
-      }
-      await spill.write(chunks, manifests);
+      manifests = await spillObjects(this.spill!, victims);
     } catch (err) {
       for (const e of victims) {
         e.disk = 'none';

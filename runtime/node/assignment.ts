@@ -1,0 +1,38 @@
+// The node's two records, shared by its parts: a task assigned to this node (its arguments and the
+// worker it runs on) and a worker slot (one Web Worker of the pool, its lease and the tasks sent to it).
+
+import type { ActorId, FunctionId, ObjectId, TaskId, WorkerId } from '../protocol/ids.ts';
+import type { ResourceSet, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
+import type { ToWorker } from '../protocol/worker-messages.ts';
+import type { WorkerEndpoint } from './worker-endpoint.ts';
+
+/** A task assigned to this node, its arguments resolved. */
+export interface Assignment {
+  readonly spec: TaskSpec;
+  readonly attempt: number;
+  args: SerializedObject[] | undefined;
+  /** Arguments held in this node's store, pinned (kept in memory) until the task ends. */
+  pinned: ObjectId[] | undefined;
+  worker: WorkerSlot | undefined;
+  cancelTimer?: ReturnType<typeof setTimeout>;
+}
+
+export interface WorkerSlot {
+  readonly id: WorkerId;
+  readonly ep: WorkerEndpoint;
+  readonly loaded: Set<FunctionId>;
+  /** Tasks sent to it and not finished, in the order sent. */
+  readonly tasks: Map<TaskId, Assignment>;
+  /** Resources its current lease holds (null when idle). */
+  lease: ResourceSet | null;
+  shape: string | null;
+  /** Blocking calls (get/wait) outstanding from its tasks. */
+  blocked: number;
+  readonly actorId: ActorId | null;
+  outbox: ToWorker[];
+  transfer: Transferable[];
+  flushQueued: boolean;
+  /** `flush` bound to this slot, queued as a microtask without a closure per message. */
+  flushNow: () => void;
+  dead: boolean;
+}

@@ -1,0 +1,275 @@
+// The node's local task manager (Ray's LocalTaskManager): the tasks assigned to this node, from
+// their arguments being gathered to their end. Normal tasks wait in a queue until a worker and
+// their resources are free — or, known to be short, are pipelined behind a busy worker's task —
+// actor calls go to their actor's worker, and an actor's creation gets a worker of its own.
+
+import { wireError } from '../api/errors.ts';
+import { withTransferableCopies } from '../api/serialization.ts';
+import { shapeKey } from '../common/resources.ts';
+import { TaskDurations } from '../common/task-durations.ts';
+import type { NodeId, TaskId } from '../protocol/ids.ts';
+import type { NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
+import type { TaskSpec } from '../protocol/task-spec.ts';
+import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
+import type { Assignment, WorkerSlot } from './assignment.ts';
+import { CANCEL_GRACE_MS, TRANSFER_ARG_MIN_BYTES } from './constants.ts';
+import type { DependencyManager } from './dependency-manager.ts';
+import type { LocalResources } from './local-resources.ts';
+import type { TaskReporter } from './task-reporter.ts';
+import type { WorkerPool } from './worker-pool.ts';
+
+export interface LocalTaskManagerDeps {
+  readonly nodeId: NodeId;
+  readonly pool: WorkerPool;
+  readonly resources: LocalResources;
+  readonly dependencies: DependencyManager;
+  readonly reporter: TaskReporter;
+  readonly send: (msg: NodeToCoordinator) => void;
+  /** Takes a worker out of service (see Node); `reason` set when it is a failure of what it ran. */
+  readonly retire: (w: WorkerSlot, reason: string | null) => void;
+}
+
+export class LocalTaskManager {
+  private readonly deps: LocalTaskManagerDeps;
+  private readonly durations = new TaskDurations();
+  private readonly assignments = new Map<TaskId, Assignment>();
+  private queue: Assignment[] = [];
+
+  constructor(deps: LocalTaskManagerDeps) {
+    this.deps = deps;
+  }
+
+  get(taskId: TaskId): Assignment | undefined {
+    return this.assignments.get(taskId);
+  }
+
+  /** Forgets a task that ended outside this manager (its worker died). */
+  forget(taskId: TaskId): void {
+    this.assignments.delete(taskId);
+  }
+
+  /** Figures for the volunteer page: tasks running and queued, and the names of the running ones. */
+  counts(): { running: number; queued: number; runningNames: string[] } {
+    const runningNames: string[] = [];
+    for (const a of this.assignments.values()) if (a.worker && a.spec.kind !== 'actor-creation') runningNames.push(a.spec.name);
+    return { running: this.assignments.size - this.queue.length, queued: this.queue.length, runningNames };
+  }
+
+  clear(): void {
+    this.queue = [];
+    this.assignments.clear();
+  }
+
+  /** A worker finished a task. */
+  onDone(w: WorkerSlot, msg: Extract<FromWorker, { type: 'done' }>): void {
+    const a = w.tasks.get(msg.taskId);
+    if (!a) return;
+    this.finishOnWorker(w, a);
+    if (a.spec.kind === 'normal') this.durations.record(a.spec.fnId, msg.endMs - msg.startMs);
+    this.deps.reporter.done(a, w.id, msg.startMs, msg.endMs, msg.results, msg.error, false);
+  }
+
+  /** An actor's constructor returned (or threw: then its worker goes). */
+  onActorReady(w: WorkerSlot, msg: Extract<FromWorker, { type: 'actor_ready' }>): void {
+    const a = w.tasks.get(msg.taskId);
+    if (!a) return;
+    w.tasks.delete(msg.taskId);
+    this.assignments.delete(msg.taskId);
+    this.deps.reporter.done(a, w.id, msg.startMs, msg.endMs, [], msg.error, false);
+    if (msg.error) this.deps.retire(w, null);
+  }
+
+  /** The worker's running task blocked: its queued tasks go back to the node's queue, in order. */
+  onReturned(w: WorkerSlot, taskIds: readonly TaskId[]): void {
+    const back: Assignment[] = [];
+    for (const id of taskIds) {
+      const a = w.tasks.get(id);
+      if (!a) continue;
+      w.tasks.delete(id);
+      a.worker = undefined;
+      back.push(a);
+    }
+    this.queue = [...back, ...this.queue];
+  }
+
+  /** A task the coordinator assigned here: its arguments gathered, then queued, sent to its actor, or its actor created. */
+  assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[]): void {
+    const a: Assignment = { spec, attempt, args: undefined, pinned: undefined, worker: undefined };
+    this.assignments.set(spec.taskId, a);
+    const { args, ready } = this.deps.dependencies.gather(a, resolved);
+    if (!ready) {
+      a.args = args;
+      this.route(a);
+      return;
+    }
+    ready.then(
+      () => {
+        if (this.assignments.get(spec.taskId) !== a) {
+          this.deps.dependencies.unpin(a);
+          return;
+        }
+        a.args = args;
+        this.route(a);
+      },
+      (e: unknown) => {
+        if (this.assignments.get(spec.taskId) !== a) {
+          this.deps.dependencies.unpin(a);
+          return;
+        }
+        this.assignments.delete(spec.taskId);
+        // A system failure, so the coordinator retries the task once the argument is back: its
+        // holder left mid-pull, and the object is being recomputed (or is lost for good).
+        const err = wireError('ObjectLostError', `could not fetch an argument of ${spec.name}: ${(e as Error).message}`);
+        this.deps.reporter.done(a, null, 0, 0, undefined, err, spec.kind === 'normal');
+      },
+    );
+  }
+
+  private route(a: Assignment): void {
+    const spec = a.spec;
+    if (spec.kind === 'actor-creation') return this.createActor(a);
+    if (spec.kind === 'actor-method') {
+      const w = this.deps.pool.actorWorker(spec.actorId!);
+      if (!w || w.dead) {
+        this.assignments.delete(spec.taskId);
+        this.deps.reporter.done(a, null, 0, 0, undefined, wireError('ActorDiedError', `actor ${spec.actorId} is not running on node ${this.deps.nodeId}`), true);
+        return;
+      }
+      this.sendRun(w, a);
+      return;
+    }
+    this.queue.push(a);
+    this.drain();
+  }
+
+  /** Hands queued tasks to workers: idle ones first, new ones while resources last, busy ones for short tasks. */
+  drain(): void {
+    const q = this.queue;
+    if (q.length === 0) return;
+    // Compacted in place: what could not start keeps its order.
+    let kept = 0;
+    for (let i = 0; i < q.length; i++) {
+      const a = q[i]!;
+      if (!this.tryStart(a)) q[kept++] = a;
+    }
+    q.length = kept;
+  }
+
+  private tryStart(a: Assignment): boolean {
+    const need = a.spec.resources;
+    if (this.deps.resources.fits(need)) {
+      const w = this.deps.pool.takeIdle(a.spec.fnId) ?? this.deps.pool.spawnIfAllowed(Math.ceil(this.deps.resources.total.CPU ?? 1));
+      if (w) {
+        this.deps.resources.lease(w, need);
+        this.sendRun(w, a);
+        return true;
+      }
+    }
+    if (this.durations.isShort(a.spec.fnId)) {
+      const shape = shapeKey(need);
+      const best = this.deps.pool.pipelineTarget(shape);
+      if (best) {
+        this.sendRun(best, a);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private sendRun(w: WorkerSlot, a: Assignment): void {
+    const spec = a.spec;
+    const fnId = spec.kind === 'actor-method' ? undefined : spec.fnId;
+    if (fnId && !this.deps.pool.ensureLoaded(w, fnId)) {
+      this.assignments.delete(spec.taskId);
+      this.deps.reporter.done(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.deps.nodeId} never received the code of ${spec.name}`), false);
+      return;
+    }
+    a.worker = w;
+    w.tasks.set(spec.taskId, a);
+    // A worker with nothing else to do starts the task on receipt: report it running now, so the
+    // worker never spends a message on it (a long synchronous body could not send one anyway).
+    if (w.tasks.size === 1 && spec.enableTaskEvents) {
+      this.deps.send({ type: 'task_started', taskId: spec.taskId, workerId: w.id, atMs: performance.timeOrigin + performance.now() });
+    }
+    const { objs: args, transfer } = withTransferableCopies(a.args!, TRANSFER_ARG_MIN_BYTES);
+    const run: Extract<ToWorker, { type: 'run' }> = {
+      type: 'run',
+      taskId: spec.taskId,
+      fnId: spec.fnId,
+      name: spec.name,
+      args,
+      numReturns: spec.numReturns,
+      backpressure: spec.generatorBackpressure,
+      transferResults: spec.kind === 'normal',
+      gpu: (spec.resources.GPU ?? 0) > 0,
+    };
+    if (spec.method !== undefined) (run as { method?: string }).method = spec.method;
+    this.deps.pool.post(w, run, transfer);
+  }
+
+  private createActor(a: Assignment): void {
+    const spec = a.spec;
+    this.deps.resources.holdForActor(spec.heldResources ?? {});
+    const w = this.deps.pool.spawn(spec.actorId!);
+    w.lease = spec.heldResources ?? {};
+    if (!this.deps.pool.ensureLoaded(w, spec.fnId)) {
+      this.deps.retire(w, null);
+      this.assignments.delete(spec.taskId);
+      this.deps.reporter.done(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.deps.nodeId} never received the code of ${spec.name}`), false);
+      return;
+    }
+    a.worker = w;
+    w.tasks.set(spec.taskId, a);
+    this.deps.pool.post(w, {
+      type: 'create_actor',
+      actorId: spec.actorId!,
+      taskId: spec.taskId,
+      fnId: spec.fnId,
+      args: a.args!,
+      maxConcurrency: spec.actor!.maxConcurrency,
+      gpu: (spec.resources.GPU ?? 0) > 0,
+    });
+  }
+
+  /** A task left its worker: give the lease back when the worker has nothing else. */
+  private finishOnWorker(w: WorkerSlot, a: Assignment): void {
+    w.tasks.delete(a.spec.taskId);
+    this.assignments.delete(a.spec.taskId);
+    if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
+    if (w.actorId) return;
+    if (w.tasks.size === 0 && w.lease) {
+      this.deps.resources.release(w);
+      this.deps.pool.makeIdle(w);
+    }
+  }
+
+  /**
+   * `ray.cancel`: a task not started yet fails at once; a running one is asked to stop, and its
+   * worker is terminated if it has not within CANCEL_GRACE_MS (at once with `force`; never for actor calls).
+   */
+  cancel(taskId: TaskId, force: boolean): void {
+    const a = this.assignments.get(taskId);
+    if (!a) return;
+    const err = wireError('TaskCancelledError', `task ${a.spec.name} was cancelled`);
+    const qi = this.queue.indexOf(a);
+    if (qi >= 0 || !a.worker) {
+      if (qi >= 0) this.queue.splice(qi, 1);
+      this.assignments.delete(taskId);
+      this.deps.reporter.done(a, null, 0, 0, undefined, err, false);
+      return;
+    }
+    const w = a.worker;
+    if (w.actorId) {
+      this.deps.pool.post(w, { type: 'cancel', taskId });
+      return;
+    }
+    if (force) {
+      this.deps.retire(w, `terminated by ray.cancel(force: true)`);
+      return;
+    }
+    this.deps.pool.post(w, { type: 'cancel', taskId });
+    a.cancelTimer = setTimeout(() => {
+      if (w.tasks.get(taskId) === a && !w.dead) this.deps.retire(w, `terminated: the cancelled task did not stop within ${CANCEL_GRACE_MS} ms`);
+    }, CANCEL_GRACE_MS);
+  }
+}

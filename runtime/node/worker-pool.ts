@@ -1,0 +1,172 @@
+// The node's worker pool (Ray's WorkerPool): the Web Workers it runs tasks on — pooled ones shared
+// by tasks, dedicated ones hosting an actor each — with the code loaded into each, and the batched
+// channel to them (every message posted in one microtask goes as one `postMessage`).
+
+import type { ActorId, FunctionId, IdGenerator, NodeId } from '../protocol/ids.ts';
+import type { FunctionDescriptor } from '../protocol/task-spec.ts';
+import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
+import type { WorkerSlot } from './assignment.ts';
+import { EXTRA_WORKERS_MAX, WORKER_PIPELINE_DEPTH } from './constants.ts';
+import type { WorkerFactory } from './worker-endpoint.ts';
+
+export interface WorkerPoolDeps {
+  readonly nodeId: NodeId;
+  readonly ids: IdGenerator;
+  readonly createWorker: WorkerFactory;
+  /** A batch of messages from a worker. */
+  readonly onMessages: (w: WorkerSlot, batch: readonly FromWorker[]) => void;
+  /** A worker died, failed to load, or could not be sent to. */
+  readonly onDied: (w: WorkerSlot, reason: string) => void;
+}
+
+export class WorkerPool {
+  private readonly deps: WorkerPoolDeps;
+  private readonly workers = new Set<WorkerSlot>();
+  private readonly idle: WorkerSlot[] = [];
+  private readonly actorWorkers = new Map<ActorId, WorkerSlot>();
+  /** The code of every function this node was sent, loaded into a worker when it first runs there. */
+  private readonly fns = new Map<FunctionId, FunctionDescriptor>();
+
+  constructor(deps: WorkerPoolDeps) {
+    this.deps = deps;
+  }
+
+  get size(): number {
+    return this.workers.size;
+  }
+
+  /** Starts `n` pooled workers ahead of need. */
+  warm(n: number): void {
+    for (let i = 0; i < n; i++) this.idle.push(this.spawn(null));
+  }
+
+  addFunction(desc: FunctionDescriptor): void {
+    this.fns.set(desc.fnId, desc);
+  }
+
+  /** An idle pooled worker, preferring one that already has the function loaded. */
+  takeIdle(fnId: FunctionId): WorkerSlot | undefined {
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const w = this.idle[i]!;
+      if (w.loaded.has(fnId)) {
+        this.idle.splice(i, 1);
+        return w;
+      }
+    }
+    return this.idle.pop();
+  }
+
+  /** Puts a pooled worker whose lease ended back among the idle ones. */
+  makeIdle(w: WorkerSlot): void {
+    if (!w.dead) this.idle.push(w);
+  }
+
+  /** A new pooled worker, unless the pool already has its CPUs' worth plus EXTRA_WORKERS_MAX. */
+  spawnIfAllowed(cpus: number): WorkerSlot | undefined {
+    let pooled = 0;
+    for (const w of this.workers) if (!w.actorId) pooled++;
+    if (pooled >= cpus + EXTRA_WORKERS_MAX) return undefined;
+    return this.spawn(null);
+  }
+
+  /** A new worker: pooled (`actorId` null) or dedicated to an actor for its lifetime. */
+  spawn(actorId: ActorId | null): WorkerSlot {
+    const ep = this.deps.createWorker();
+    const w: WorkerSlot = {
+      flushNow: () => this.flush(w),
+      id: this.deps.ids.workerId(),
+      ep,
+      loaded: new Set(),
+      tasks: new Map(),
+      lease: null,
+      shape: null,
+      blocked: 0,
+      actorId,
+      outbox: [],
+      transfer: [],
+      flushQueued: false,
+      dead: false,
+    };
+    this.workers.add(w);
+    if (actorId !== null) this.actorWorkers.set(actorId, w);
+    ep.listen(
+      (batch) => this.deps.onMessages(w, batch),
+      (reason) => this.deps.onDied(w, reason),
+    );
+    this.post(w, { type: 'init', workerId: w.id, nodeId: this.deps.nodeId, idPrefix: `${this.deps.ids.prefix}${w.id}:` });
+    return w;
+  }
+
+  actorWorker(actorId: ActorId): WorkerSlot | undefined {
+    return this.actorWorkers.get(actorId);
+  }
+
+  /**
+   * The least loaded pooled worker, leased for the same resource shape, that can queue one more
+   * short task behind the one it runs (never a worker whose task is blocked in get/wait).
+   */
+  pipelineTarget(shape: string): WorkerSlot | undefined {
+    let best: WorkerSlot | undefined;
+    for (const w of this.workers) {
+      if (w.actorId || w.dead || w.blocked > 0 || w.shape !== shape || w.tasks.size >= WORKER_PIPELINE_DEPTH) continue;
+      if (!best || w.tasks.size < best.tasks.size) best = w;
+    }
+    return best;
+  }
+
+  /** Sends the function's code to the worker unless it has it; false when this node never received it. */
+  ensureLoaded(w: WorkerSlot, fnId: FunctionId): boolean {
+    if (w.loaded.has(fnId)) return true;
+    const desc = this.fns.get(fnId);
+    if (!desc) return false;
+    w.loaded.add(fnId);
+    this.post(w, { type: 'load', desc });
+    return true;
+  }
+
+  /** Queues a message for the worker; everything queued in this microtask goes as one batch. */
+  post(w: WorkerSlot, msg: ToWorker, transfer?: Transferable[]): void {
+    if (w.dead) return;
+    w.outbox.push(msg);
+    if (transfer) w.transfer.push(...transfer);
+    if (!w.flushQueued) {
+      w.flushQueued = true;
+      queueMicrotask(w.flushNow);
+    }
+  }
+
+  private flush(w: WorkerSlot): void {
+    w.flushQueued = false;
+    if (w.dead || w.outbox.length === 0) return;
+    const batch = w.outbox;
+    const transfer = w.transfer;
+    w.outbox = [];
+    w.transfer = [];
+    try {
+      w.ep.post(batch, transfer);
+    } catch (e) {
+      this.deps.onDied(w, `could not send to the worker: ${(e as Error).message}`);
+    }
+  }
+
+  /** Terminates a worker and takes it out of the pool (its tasks and lease are the caller's business). */
+  remove(w: WorkerSlot): void {
+    w.dead = true;
+    w.ep.terminate();
+    this.workers.delete(w);
+    const i = this.idle.indexOf(w);
+    if (i >= 0) this.idle.splice(i, 1);
+    if (w.actorId) this.actorWorkers.delete(w.actorId);
+  }
+
+  /** Terminates every worker. */
+  stop(): void {
+    for (const w of this.workers) {
+      w.dead = true;
+      w.ep.terminate();
+    }
+    this.workers.clear();
+    this.idle.length = 0;
+    this.actorWorkers.clear();
+  }
+}
