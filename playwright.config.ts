@@ -46,7 +46,8 @@ export default defineConfig({
   webServer: {
     command: 'node --import tsx signaling/server.ts',
     url: `${BASE_URL}/webray.js`,
-    env: { HOST: '127.0.0.1', PORT: String(PORT) },
+    // WEBRAY_TEST_ENTRY: the specs that need test hooks load /webray-testing.js (runtime/testing.ts).
+    env: { HOST: '127.0.0.1', PORT: String(PORT), WEBRAY_TEST_ENTRY: '1' },
     reuseExistingServer: false,
     timeout: 30_000,
     stdout: 'ignore',

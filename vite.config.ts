@@ -3,7 +3,10 @@
 //     demo/runner.html, the task runner the server's task origin serves (signaling/task-origin.ts
 //     finds its scripts through dist/.vite/manifest.json);
 //   - environment `webray`: the library runtime/index.ts as ONE ES module, dist/webray.js, with its
-//     Web Workers inlined (`?worker&inline` becomes a Blob-URL module worker inside webray.js).
+//     Web Workers inlined (`?worker&inline` becomes a Blob-URL module worker inside webray.js);
+//     and the test entry runtime/testing.ts as dist/webray-testing.js, a small module that imports
+//     ./webray.js (so a page gets one runtime instance) and adds the test hooks, which are thus
+//     not in webray.js (signaling/server.ts serves it only with WEBRAY_TEST_ENTRY=1).
 // Pages never bundle the library: they load it at run time with `import('/webray.js')`, so every
 // page of the origin shares the one copy the server serves.
 import { fileURLToPath } from 'node:url';
@@ -53,11 +56,15 @@ export default defineConfig({
         emptyOutDir: false,
         copyPublicDir: false,
         lib: {
-          entry: fromRoot('./runtime/index.ts'),
+          entry: { webray: fromRoot('./runtime/index.ts'), 'webray-testing': fromRoot('./runtime/testing.ts') },
           formats: ['es'],
-          fileName: () => 'webray.js',
+          fileName: (_format, entryName) => `${entryName}.js`,
         },
-        rolldownOptions: { output: { codeSplitting: false } },
+        rolldownOptions: {
+          // webray.js may export more than index.ts does (what webray-testing.js imports from it),
+          // so that the runtime stays in webray.js, whole, instead of moving to a shared chunk.
+          preserveEntrySignatures: 'allow-extension',
+        },
       },
     },
   },

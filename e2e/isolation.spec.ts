@@ -2,10 +2,10 @@
 // hidden iframe served by the server's task origin, so it cannot reach the volunteer page's origin
 // (its IndexedDB, localStorage, cookies, same-origin fetches) yet keeps a secure context and WebGPU.
 // These tests drive the worker protocol (runtime/protocol/worker-messages.ts) directly through the
-// isolated factory, which /webray.js exports for tests as `__createIsolatedWorkerFactory`; the page
+// isolated factory, which the test entry /webray-testing.js exports as `__createIsolatedWorkerFactory`; the page
 // learns the task origin from the main origin's /config.json (`__fetchRunnerUrl`).
 import { expect, test, type Page } from '@playwright/test';
-import type * as RayModule from '../runtime/index.ts';
+import type * as RayModule from '../runtime/testing.ts';
 import type { FromWorker, ToWorker } from '../runtime/protocol/worker-messages.ts';
 
 type Ray = typeof RayModule;
@@ -42,7 +42,7 @@ declare global {
 async function startHarness(page: Page, path = '/join'): Promise<{ pageOrigin: string; taskOrigin: string }> {
   await page.goto(path);
   return page.evaluate(async () => {
-    const url = '/webray.js';
+    const url = '/webray-testing.js';
     const ray = (await import(url)) as Ray;
     const runnerUrl = await ray.__fetchRunnerUrl(location.origin);
     const isolated = await ray.__createIsolatedWorkerFactory(runnerUrl);

@@ -3,6 +3,7 @@
 // the budget, a full store, and spill data left by earlier sessions. Real IndexedDB in Chromium.
 import type { Page } from '@playwright/test';
 import type * as RayModule from '../runtime/index.ts';
+import type * as RayTesting from '../runtime/testing.ts';
 import type { ObjectRef } from '../runtime/index.ts';
 import { test as clusterTest, uniqueClusterName, waitForAlive } from './cluster-helpers.ts';
 import { expect, test, watchErrors } from './fixtures.ts';
@@ -251,8 +252,8 @@ test('ray.nodes() reports spilledBytes 0 and memory within the budget while the 
 test('with memory and IndexedDB quota both used up, ray.put and a task making a large result get ObjectStoreFullError saying what to do; objects already stored stay readable (quota injected through a test hook: the real quota is ~10 GB)', async ({ page }) => {
   await page.goto('/');
   await page.evaluate(async () => {
-    const url = '/webray.js';
-    const ray = (await import(url)) as typeof RayModule;
+    const url = '/webray-testing.js';
+    const ray = (await import(url)) as typeof RayTesting;
     globalThis.ray = ray;
     ray.__objectStoreTestHooks.spillQuotaBytes = 40 * 1024 * 1024;
     await ray.init({ numCpus: 1, objectStoreMemory: 32 * 1024 * 1024 });

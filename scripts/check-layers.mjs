@@ -18,7 +18,8 @@ export const LAYERS = {
   node: ['transport', 'api', 'common', 'protocol'],
   driver: ['coordinator', 'node', 'api', 'common', 'protocol'],
   session: ['driver', 'coordinator', 'node', 'transport', 'api', 'common', 'protocol'],
-  // runtime/index.ts, the composition root and public entry.
+  // runtime/*.ts: the public entry index.ts, the test entry testing.ts and ray-context.ts, the
+  // composition root (init/join state) both entries export.
   index: ['session', 'driver', 'coordinator', 'node', 'worker', 'runner', 'transport', 'api', 'common', 'protocol'],
   signaling: ['protocol'],
 };

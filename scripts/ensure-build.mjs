@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const OUTPUTS = ['dist/index.html', 'dist/join.html', 'dist/webray.js'];
+const OUTPUTS = ['dist/index.html', 'dist/join.html', 'dist/webray.js', 'dist/webray-testing.js'];
 const SOURCES = ['runtime', 'demo', 'vite.config.ts', 'tsconfig.json', 'package.json', 'package-lock.json'];
 
 /** Newest modification time (ms) under a file or folder, skipping tests and dot files. */

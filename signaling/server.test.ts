@@ -31,6 +31,7 @@ describe('webray server', () => {
     await writeFile(path.join(dist, 'index.html'), '<!doctype html><title>webray</title>');
     await writeFile(path.join(dist, 'join.html'), '<!doctype html><title>join</title>');
     await writeFile(path.join(dist, 'webray.js'), 'export function isInitialized() { return false; }');
+    await writeFile(path.join(dist, 'webray-testing.js'), 'export const __objectStoreTestHooks = {};');
     await writeFile(path.join(dist, 'assets', 'app-1234.css'), 'body{}');
     await writeFile(path.join(dist, '.hidden'), 'hidden');
     await writeFile(path.join(root, 'secret.json'), '{"secret":true}');
@@ -68,6 +69,24 @@ describe('webray server', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(await res.text()).toContain('isInitialized');
+  });
+
+  it('refuses the test entry unless started with testEntry, however its path is spelled', async () => {
+    for (const p of ['/webray-testing.js', '/webray-testing.js?x=1', '/webray%2Dtesting.js', '/assets/../webray-testing.js']) {
+      const res = await rawGet(server.url, p);
+      expect(res.status, p).toBe(404);
+      expect(res.body, p).not.toContain('__objectStoreTestHooks');
+    }
+    expect((await rawGet(server.url, '/webray-testing.js')).body).toContain('WEBRAY_TEST_ENTRY=1');
+    const testing = await startServer({ host: '127.0.0.1', port: 0, distDir: path.join(root, 'dist'), testEntry: true });
+    try {
+      const res = await fetch(`${testing.url}/webray-testing.js`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+      expect(await res.text()).toContain('__objectStoreTestHooks');
+    } finally {
+      await testing.close();
+    }
   });
 
   it('serves built assets with their content type, and HEAD without a body', async () => {

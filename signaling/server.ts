@@ -24,6 +24,12 @@ const ROUTES: Readonly<Record<string, string>> = {
   '/webray.js': 'webray.js',
 };
 
+/**
+ * The test entry (runtime/testing.ts: the library plus test-only hooks), served only by a server
+ * started with `testEntry` (WEBRAY_TEST_ENTRY=1), as the browser tests and benchmarks do.
+ */
+export const TEST_ENTRY_PATH = '/webray-testing.js';
+
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -72,6 +78,11 @@ export interface ServerOptions {
    * `/config.json` advertises; default `http://<the host the page was loaded from>:<taskPort>`.
    */
   taskOrigin?: string;
+  /**
+   * Serve the test entry at /webray-testing.js (default false: 404, so a deployed server never
+   * hands out the test hooks). `npm start` sets it from WEBRAY_TEST_ENTRY=1.
+   */
+  testEntry?: boolean;
 }
 
 export interface RunningServer {
@@ -104,7 +115,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       sendConfig(req, res, options.taskOrigin ?? `http://${requestHostname(req, host)}:${taskServer.port}`);
       return;
     }
-    serveStatic(distDir, req, res).catch((err: unknown) => {
+    serveStatic(distDir, req, res, options.testEntry === true).catch((err: unknown) => {
       if (!res.headersSent) sendText(res, 500, 'Internal server error');
       else res.destroy();
       console.error('webray server: error serving', req.url, err);
@@ -158,7 +169,7 @@ export function listen(server: Server, port: number, host: string): Promise<numb
   });
 }
 
-async function serveStatic(distDir: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serveStatic(distDir: string, req: IncomingMessage, res: ServerResponse, testEntry: boolean): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     sendText(res, 405, 'Method not allowed');
@@ -167,6 +178,10 @@ async function serveStatic(distDir: string, req: IncomingMessage, res: ServerRes
   const file = resolveRequestPath(distDir, req.url ?? '/');
   if (file === 'bad-request') {
     sendText(res, 400, 'Bad request');
+    return;
+  }
+  if (!testEntry && file === path.join(distDir, TEST_ENTRY_PATH.slice(1))) {
+    sendText(res, 404, 'Not found (the test entry is served only by a server started with WEBRAY_TEST_ENTRY=1)');
     return;
   }
   const info = file === undefined ? undefined : await stat(file).catch(() => undefined);
@@ -265,11 +280,13 @@ async function main(): Promise<void> {
     port: parsePort(process.env['PORT']),
     taskPort: process.env['TASK_PORT'] ? parsePort(process.env['TASK_PORT'], 'TASK_PORT') : undefined,
     taskOrigin: process.env['TASK_ORIGIN'] || undefined,
+    testEntry: process.env['WEBRAY_TEST_ENTRY'] === '1',
   });
   console.log(`webray server listening on ${server.url}`);
   console.log(`  demo:    ${server.url}/`);
   console.log(`  join:    ${server.url}/join`);
   console.log(`  library: ${server.url}/webray.js`);
+  if (process.env['WEBRAY_TEST_ENTRY'] === '1') console.log(`  testing: ${server.url}${TEST_ENTRY_PATH} (test entry: the library plus test hooks)`);
   console.log(`  tasks:   ${server.taskUrl}/runner.html (task origin: volunteers run shipped code here)`);
   const stop = (): void => {
     void server.close().then(() => process.exit(0));

@@ -8,8 +8,8 @@ webrayBench.group({
   subject: true,
 
   async setup() {
-    const ray = await import('/webray.js');
-    if (typeof ray.__ObjectStore !== 'function') throw new Error('/webray.js has no object store hooks: runtime not built yet');
+    const ray = await import('/webray-testing.js');
+    if (typeof ray.__ObjectStore !== 'function') throw new Error('/webray-testing.js has no object store hooks: runtime not built yet');
     const total = 64 * 1024 * 1024;
     const bytes = new Uint8Array(total);
     for (let o = 0; o < total; o += 65536) crypto.getRandomValues(bytes.subarray(o, o + 65536));

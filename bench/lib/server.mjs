@@ -41,7 +41,8 @@ export async function startProjectServer(root) {
   const { tsImport } = await import('tsx/esm/api');
   const mod = await tsImport(pathToFileURL(entry).href, import.meta.url);
   if (typeof mod.startServer !== 'function') throw new Error('signaling/server.ts exports no startServer');
-  const server = await mod.startServer({ host: '127.0.0.1', port: 0, distDir: join(root, 'dist') });
+  // testEntry: the object-store group loads /webray-testing.js for the store classes.
+  const server = await mod.startServer({ host: '127.0.0.1', port: 0, distDir: join(root, 'dist'), testEntry: true });
   const url = String(server.url ?? `http://127.0.0.1:${server.port}`).replace(/\/+$/, '');
   return { url, close: () => server.close?.() };
 }

@@ -129,7 +129,7 @@ export class WorkerCore implements Core {
       );
     }
     this.gpuDevice ??= (async () => {
-      const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+      const gpu = (navigator as { gpu?: GPU }).gpu; // WorkerNavigator; optional: WebGPU may be missing
       if (!gpu) throw new Error('ray.getGpuDevice(): WebGPU is not available in this worker (navigator.gpu is missing)');
       const adapter = await gpu.requestAdapter();
       if (!adapter) throw new Error('ray.getGpuDevice(): no WebGPU adapter is available on this node');
