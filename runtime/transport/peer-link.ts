@@ -6,29 +6,19 @@
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import { createLogger, type Logger } from '../common/logger.ts';
 import type { NodeId } from '../protocol/ids.ts';
-import { parsePeerMessage, type PeerMessage } from '../protocol/peer-messages.ts';
-import { decode, encode } from './codec.ts';
+import type { PeerMessage } from '../protocol/peer-messages.ts';
+import { encode } from './codec.ts';
 import { CONNECT_TIMEOUT_MS, HIGH_WATER_BYTES, MAX_FRAME_BYTES } from './constants.ts';
-import { CONTROL_LANE, DATA_LANE, FrameError, frames, Reassembler, type Lane } from './framing.ts';
+import { CONTROL_LANE, DATA_LANE, frames, type Lane } from './framing.ts';
+import { Inbox } from './inbox.ts';
+import type { Link, LinkOptions } from './link.ts';
 
-export interface PeerLinkOptions {
-  readonly self: NodeId;
-  readonly remote: NodeId;
-  readonly initiator: boolean;
-  readonly iceServers: RTCIceServer[];
-  /** Sends a WebRTC signal to the remote tab through the signaling server. */
-  readonly signal: (data: unknown) => void;
-  readonly onMessage: (msg: PeerMessage) => void;
-  readonly onClose: (reason: string) => void;
-}
+export type PeerLinkOptions = LinkOptions;
 
 interface Outgoing {
   readonly lane: Lane;
   readonly it: Iterator<Uint8Array>;
 }
-
-/** Largest message a peer may send (objects bigger than this fail to transfer). */
-const MAX_MESSAGE_BYTES = 2 * 1024 * 1024 * 1024;
 
 /**
  * Where every link builds its next frame (`frames` with a scratch buffer): `pump` hands each frame
@@ -58,12 +48,12 @@ function afterQueuedTasks(fn: () => void): void {
   taskQueue(fn);
 }
 
-export class PeerLink {
+export class PeerLink implements Link {
   readonly remote: NodeId;
   private readonly peer: SimplePeer.Instance;
   private readonly opts: PeerLinkOptions;
   private readonly log: Logger;
-  private readonly reassembler = new Reassembler(MAX_MESSAGE_BYTES);
+  private readonly inbox: Inbox;
   private channel: RTCDataChannel | undefined;
   private readonly connected: Promise<void>;
   private controlBatch: PeerMessage[] = [];
@@ -83,6 +73,7 @@ export class PeerLink {
     this.opts = opts;
     this.remote = opts.remote;
     this.log = createLogger('webray:link', `${opts.self}→${opts.remote}`);
+    this.inbox = new Inbox(opts.remote, this.log, opts.onMessage);
     this.peer = new SimplePeer({
       initiator: opts.initiator,
       trickle: true,
@@ -201,37 +192,7 @@ export class PeerLink {
 
   private onFrame(chunk: Uint8Array): void {
     this.bytesReceived += chunk.length;
-    let whole: { lane: Lane; bytes: Uint8Array } | undefined;
-    try {
-      whole = this.reassembler.push(chunk);
-    } catch (e) {
-      if (e instanceof FrameError) {
-        this.log.warn(`dropping a malformed frame from ${this.opts.remote}: ${e.message}`);
-        return;
-      }
-      throw e;
-    }
-    if (!whole) return;
-    let decoded: unknown;
-    try {
-      decoded = decode(whole.bytes);
-    } catch (e) {
-      this.log.warn(`dropping an undecodable message from ${this.opts.remote}: ${(e as Error).message}`);
-      return;
-    }
-    const list = whole.lane === CONTROL_LANE && Array.isArray(decoded) ? decoded : [decoded];
-    for (const item of list) {
-      const parsed = parsePeerMessage(item);
-      if (!parsed.ok) {
-        this.log.warn(`dropping a malformed message from ${this.opts.remote}: ${parsed.reason}`);
-        continue;
-      }
-      try {
-        this.opts.onMessage(parsed.msg);
-      } catch (e) {
-        this.log.warn(`error handling ${parsed.msg.t} from ${this.opts.remote}: ${(e as Error).message}`);
-      }
-    }
+    this.inbox.push(chunk);
   }
 
   close(reason: string): void {
