@@ -6,28 +6,14 @@
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import { createLogger, type Logger } from '../common/logger.ts';
 import type { NodeId } from '../protocol/ids.ts';
-import { parsePeerMessage, type PeerMessage } from '../protocol/peer-messages.ts';
-import { decode, encode } from './codec.ts';
-import {
-  CONNECT_TIMEOUT_MS,
-  HIGH_WATER_BYTES,
-  MAX_CONTROL_MESSAGE_BYTES,
-  MAX_DATA_MESSAGE_BYTES,
-  MAX_FRAME_BYTES,
-  PEER_STRIKE_LIMIT,
-} from './constants.ts';
-import { CONTROL_LANE, DATA_LANE, FrameError, frames, Reassembler, type Lane } from './framing.ts';
+import type { PeerMessage } from '../protocol/peer-messages.ts';
+import { encode } from './codec.ts';
+import { CONNECT_TIMEOUT_MS, HIGH_WATER_BYTES, MAX_FRAME_BYTES } from './constants.ts';
+import { CONTROL_LANE, DATA_LANE, frames, type Lane } from './framing.ts';
+import { Inbox } from './inbox.ts';
+import type { Link, LinkOptions } from './link.ts';
 
-export interface PeerLinkOptions {
-  readonly self: NodeId;
-  readonly remote: NodeId;
-  readonly initiator: boolean;
-  readonly iceServers: RTCIceServer[];
-  /** Sends a WebRTC signal to the remote tab through the signaling server. */
-  readonly signal: (data: unknown) => void;
-  readonly onMessage: (msg: PeerMessage) => void;
-  readonly onClose: (reason: string) => void;
-}
+export type PeerLinkOptions = LinkOptions;
 
 interface Outgoing {
   readonly lane: Lane;
@@ -62,15 +48,12 @@ function afterQueuedTasks(fn: () => void): void {
   taskQueue(fn);
 }
 
-export class PeerLink {
+export class PeerLink implements Link {
   readonly remote: NodeId;
   private readonly peer: SimplePeer.Instance;
   private readonly opts: PeerLinkOptions;
   private readonly log: Logger;
-  private readonly reassembler = new Reassembler({ control: MAX_CONTROL_MESSAGE_BYTES, data: MAX_DATA_MESSAGE_BYTES });
-  /** Malformed frames and messages received so far: the link is cut at PEER_STRIKE_LIMIT. */
-  private strikes = 0;
-  /** The link was cut because the peer misbehaved (see `strike`). */
+  private readonly inbox: Inbox;
   cutOff = false;
   private channel: RTCDataChannel | undefined;
   private readonly connected: Promise<void>;
@@ -91,6 +74,10 @@ export class PeerLink {
     this.opts = opts;
     this.remote = opts.remote;
     this.log = createLogger('webray:link', `${opts.self}→${opts.remote}`);
+    this.inbox = new Inbox(opts.remote, this.log, opts.onMessage, (reason) => {
+      this.cutOff = true;
+      this.close(reason);
+    });
     this.peer = new SimplePeer({
       initiator: opts.initiator,
       trickle: true,
@@ -208,50 +195,8 @@ export class PeerLink {
   }
 
   private onFrame(chunk: Uint8Array): void {
-    if (this.closed) return;
     this.bytesReceived += chunk.length;
-    let whole: { lane: Lane; bytes: Uint8Array } | undefined;
-    try {
-      whole = this.reassembler.push(chunk);
-    } catch (e) {
-      if (e instanceof FrameError) return this.strike(`a malformed frame: ${e.message}`);
-      throw e;
-    }
-    if (!whole) return;
-    let decoded: unknown;
-    try {
-      decoded = decode(whole.bytes);
-    } catch (e) {
-      return this.strike(`an undecodable message: ${(e as Error).message}`);
-    }
-    const list = whole.lane === CONTROL_LANE && Array.isArray(decoded) ? decoded : [decoded];
-    for (const item of list) {
-      if (this.closed) return;
-      const parsed = parsePeerMessage(item);
-      if (!parsed.ok) {
-        this.strike(`a malformed message: ${parsed.reason}`);
-        continue;
-      }
-      try {
-        this.opts.onMessage(parsed.msg);
-      } catch (e) {
-        this.log.warn(`error handling ${parsed.msg.t} from ${this.opts.remote}: ${(e as Error).message}`);
-      }
-    }
-  }
-
-  /**
-   * Counts something the peer should never have sent (an honest webray tab sends no malformed
-   * frame or message) and drops it; at PEER_STRIKE_LIMIT the link is cut, which the session
-   * treats as the member leaving.
-   */
-  private strike(what: string): void {
-    this.strikes++;
-    this.log.warn(`dropping ${what} from ${this.opts.remote} (strike ${this.strikes} of ${PEER_STRIKE_LIMIT})`);
-    if (this.strikes >= PEER_STRIKE_LIMIT) {
-      this.cutOff = true;
-      this.close(`${this.opts.remote} sent ${this.strikes} malformed frames or messages (the last: ${what}); cut off`);
-    }
+    this.inbox.push(chunk);
   }
 
   close(reason: string): void {

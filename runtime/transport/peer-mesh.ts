@@ -8,6 +8,7 @@ import type { NodeId, ObjectId } from '../protocol/ids.ts';
 import type { PeerMessage } from '../protocol/peer-messages.ts';
 import type { SerializedObject } from '../protocol/task-spec.ts';
 import { PULL_TIMEOUT_MS } from './constants.ts';
+import type { Link, LinkFactory } from './link.ts';
 import { PeerLink } from './peer-link.ts';
 
 export interface PeerMeshDeps {
@@ -23,7 +24,11 @@ export interface PeerMeshDeps {
   readonly onLinkOpen?: (remote: NodeId) => void;
   /** Whether a tab may open a link to this one (a member of the cluster). */
   readonly isMember: (remote: NodeId) => boolean;
+  /** Makes each link; a WebRTC `PeerLink` unless told otherwise (unit tests: `MemoryNetwork`). */
+  readonly createLink?: LinkFactory;
 }
+
+const webRtcLink: LinkFactory = (opts) => new PeerLink(opts);
 
 interface PendingPull {
   resolve: (obj: SerializedObject) => void;
@@ -33,7 +38,7 @@ interface PendingPull {
 }
 
 export class PeerMesh {
-  private readonly links = new Map<NodeId, PeerLink>();
+  private readonly links = new Map<NodeId, Link>();
   private readonly pulls = new Map<number, PendingPull>();
   private readonly inflight = new Map<ObjectId, Promise<SerializedObject>>();
   /** Tabs whose link was cut for misbehaving: no new link to or from them. */
@@ -46,8 +51,8 @@ export class PeerMesh {
     this.log = createLogger('webray:mesh', deps.self);
   }
 
-  private create(remote: NodeId, initiator: boolean): PeerLink {
-    const link: PeerLink = new PeerLink({
+  private create(remote: NodeId, initiator: boolean): Link {
+    const link: Link = (this.deps.createLink ?? webRtcLink)({
       self: this.deps.self,
       remote,
       initiator,
@@ -77,7 +82,7 @@ export class PeerMesh {
   }
 
   /** The link to a tab, opened (as initiator) when there is none. */
-  async link(remote: NodeId): Promise<PeerLink> {
+  async link(remote: NodeId): Promise<Link> {
     if (this.closed) throw new Error('this tab has left the cluster');
     if (this.cutOff.has(remote)) throw new Error(`${remote} was cut off for sending malformed messages; no new link is opened to it`);
     const link = this.links.get(remote) ?? this.create(remote, true);
@@ -85,7 +90,7 @@ export class PeerMesh {
     return link;
   }
 
-  existing(remote: NodeId): PeerLink | undefined {
+  existing(remote: NodeId): Link | undefined {
     return this.links.get(remote);
   }
 

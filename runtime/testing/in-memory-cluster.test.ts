@@ -1,0 +1,158 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ActorDiedError } from '../api/errors.ts';
+import { get, remote, wait } from '../api/ray-api.ts';
+import { InMemoryCluster, waitFor, type ClusterMember, type Volunteer } from './in-memory-cluster.fixture.ts';
+
+// Cluster scenarios in one process: a head whose own node has no CPU (so every task runs on a
+// volunteer), volunteers linked over the in-memory network (real PeerMesh, codec and framing),
+// task code run by the real executor in in-process workers.
+
+let cluster: InMemoryCluster | undefined;
+
+beforeEach(() => {
+  vi.spyOn(console, 'warn').mockImplementation(() => {});
+});
+
+afterEach(async () => {
+  await cluster?.shutdown();
+  cluster = undefined;
+  delete (globalThis as { __gate?: unknown }).__gate;
+  vi.restoreAllMocks();
+});
+
+async function start(volunteers = 2): Promise<InMemoryCluster> {
+  cluster = await InMemoryCluster.start({ head: { CPU: 0 }, volunteers: Array.from({ length: volunteers }, () => ({ CPU: 1 })) });
+  return cluster;
+}
+
+/** A promise task code can wait on (`globalThis.__gate`), opened by the test. */
+function gate(): () => void {
+  let open = (): void => {};
+  (globalThis as { __gate?: Promise<void> }).__gate = new Promise<void>((r) => (open = r));
+  return open;
+}
+
+const finished = (m: ClusterMember): number => m.node.stats().finished;
+const running = (m: ClusterMember): number => m.node.stats().running;
+
+describe('in-memory cluster', () => {
+  it('links the volunteers to the head and runs a task on one of them', async () => {
+    const c = await start();
+    expect(c.coordinator.nodeInfos().map((n) => [n.nodeId, n.alive])).toEqual([
+      ['node-head', true],
+      ['node-v1', true],
+      ['node-v2', true],
+    ]);
+    const add = remote((a: number, b: number) => a + b);
+    expect(await get(add.remote(1, 2))).toBe(3);
+    expect(c.volunteers.map(finished).reduce((a, b) => a + b)).toBe(1);
+    expect(finished(c.head)).toBe(0);
+    // It went over the links: the run_task to the volunteer and its task_done back.
+    expect(c.network.count('to_node:run_task')).toBe(1);
+    expect(c.network.count('to_coordinator:task_done')).toBe(1);
+  });
+
+  it('pulls a large object from the volunteer that made it to the one that needs it, and to the driver', async () => {
+    const c = await start();
+    const v1 = c.volunteers[0]!;
+    const v2 = c.volunteers[1]!;
+    const make = remote({ schedulingStrategy: { nodeId: v1.nodeId } }, (n: number) => Float64Array.from({ length: n }, (_, i) => i));
+    const sum = remote({ schedulingStrategy: { nodeId: v2.nodeId } }, (a: Float64Array) => a.reduce((x, y) => x + y, 0));
+    const big = make.remote(20_000); // 160 KB: kept in v1's store, not inline
+    expect(await get(sum.remote(big))).toBe((19_999 * 20_000) / 2);
+    expect(v1.store.has(big.id)).toBe(true);
+    expect(v2.store.has(big.id)).toBe(true); // the pulled copy
+    expect(c.network.count('pull')).toBe(1);
+    expect(c.network.count('pull_ok')).toBe(1);
+    const value = await get(big);
+    expect(value).toBeInstanceOf(Float64Array);
+    expect((value as Float64Array)[19_999]).toBe(19_999);
+    expect(c.network.count('pull_ok')).toBe(2); // the driver's copy came over the mesh too
+    expect(c.network.bytes).toBeGreaterThan(2 * 160_000);
+  });
+
+  it.each([
+    ['leaves (node_left)', 'leave'],
+    ['crashes (only its links drop)', 'crash'],
+  ] as const)('retries the task of a volunteer that %s mid-task on another node', async (_, how) => {
+    const c = await start();
+    const open = gate();
+    const slow = remote({ maxRetries: 1 }, async (x: number) => {
+      await (globalThis as unknown as { __gate: Promise<void> }).__gate;
+      return x * 2;
+    });
+    const ref = slow.remote(21);
+    await waitFor(() => c.volunteers.some((v) => running(v) === 1), 'the task to start on a volunteer');
+    const first = c.volunteers.find((v) => running(v) === 1)!;
+    const other = c.volunteers.find((v) => v !== first)!;
+    first[how]();
+    await waitFor(() => running(other) === 1, 'the retry to start on the other volunteer');
+    expect(c.coordinator.nodeInfos().find((n) => n.nodeId === first.nodeId)?.alive).toBe(false);
+    open();
+    expect(await get(ref)).toBe(42);
+    expect(finished(other)).toBe(1);
+    expect(c.network.count('to_node:run_task')).toBe(2);
+  });
+
+  it('fails the task when its volunteer leaves and it has no retries left', async () => {
+    const c = await start();
+    gate();
+    const slow = remote({ maxRetries: 0 }, async () => {
+      await (globalThis as unknown as { __gate: Promise<void> }).__gate;
+    });
+    const ref = slow.remote();
+    await waitFor(() => c.volunteers.some((v) => running(v) === 1), 'the task to start on a volunteer');
+    c.volunteers.find((v) => running(v) === 1)!.leave();
+    await expect(get(ref)).rejects.toMatchObject({ name: 'NodeDiedError' });
+  });
+
+  it('reconstructs an object lost with its node by running its task again (lineage)', async () => {
+    const c = await start();
+    const make = remote((n: number) => new Uint8Array(n).fill(7));
+    const big = make.remote(200_000);
+    expect(await wait([big], { numReturns: 1, fetchLocal: false })).toEqual([[big], []]);
+    const holder = c.volunteers.find((v) => v.store.has(big.id))!;
+    const other = c.volunteers.find((v) => v !== holder)!;
+    expect(c.coordinator.locate(big.id)?.nodes).toEqual([holder.nodeId]);
+    holder.leave();
+    const value = (await get(big)) as Uint8Array;
+    expect(value.length).toBe(200_000);
+    expect(value.every((b) => b === 7)).toBe(true);
+    expect(finished(other)).toBe(1);
+    expect(other.store.has(big.id)).toBe(true);
+    // The new copy, and the driver's pulled copy on the head; none on the node that left.
+    expect(c.coordinator.locate(big.id)?.nodes.toSorted()).toEqual([c.head.nodeId, other.nodeId].toSorted());
+  });
+
+  it('restarts an actor on another node when its node leaves (maxRestarts), with fresh state', async () => {
+    const c = await start();
+    const Counter = remote(
+      { maxRestarts: 1 },
+      class Counter {
+        n = 0;
+        incr(): number {
+          return ++this.n;
+        }
+      },
+    );
+    const counter = Counter.remote();
+    expect(await get(counter.incr.remote())).toBe(1);
+    expect(await get(counter.incr.remote())).toBe(2);
+    const host = actorHost(c);
+    host.leave();
+    expect(await get(counter.incr.remote())).toBe(1); // a new instance: state starts over
+    const newHost = actorHost(c);
+    expect(newHost).not.toBe(host);
+    // Restarts are spent: when this node leaves too, the actor is dead for good.
+    await c.addVolunteer({ CPU: 1 });
+    newHost.leave();
+    await expect(get(counter.incr.remote())).rejects.toBeInstanceOf(ActorDiedError);
+  });
+});
+
+/** The volunteer whose live worker hosts the (only) actor. */
+function actorHost(c: InMemoryCluster): Volunteer {
+  const hosts = c.volunteers.filter((v) => v.workers.some((w) => !w.terminated && w.received.some((m) => m.type === 'create_actor')));
+  expect(hosts).toHaveLength(1);
+  return hosts[0]!;
+}

@@ -1,0 +1,72 @@
+// The receiving end of a link: frames put back together into messages, decoded, each checked
+// (a peer is a cluster member, but a buggy or hostile one must not crash the tab) and handed on.
+// Shared by the WebRTC link and its in-memory twin, so both refuse exactly the same input.
+
+import type { Logger } from '../common/logger.ts';
+import type { NodeId } from '../protocol/ids.ts';
+import { parsePeerMessage, type PeerMessage } from '../protocol/peer-messages.ts';
+import { decode } from './codec.ts';
+import { MAX_CONTROL_MESSAGE_BYTES, MAX_DATA_MESSAGE_BYTES, PEER_STRIKE_LIMIT } from './constants.ts';
+import { CONTROL_LANE, FrameError, Reassembler } from './framing.ts';
+
+export class Inbox {
+  private readonly reassembler = new Reassembler({ control: MAX_CONTROL_MESSAGE_BYTES, data: MAX_DATA_MESSAGE_BYTES });
+  /** Malformed frames and messages received so far: the peer is cut off at PEER_STRIKE_LIMIT. */
+  private strikes = 0;
+  private cut = false;
+
+  /** `onCutOff` is called once, when the peer has sent PEER_STRIKE_LIMIT malformed things. */
+  constructor(
+    private readonly remote: NodeId,
+    private readonly log: Logger,
+    private readonly onMessage: (msg: PeerMessage) => void,
+    private readonly onCutOff: (reason: string) => void,
+  ) {}
+
+  /** One frame off the wire: delivers the messages it completes; drops (and counts) what is malformed. */
+  push(chunk: Uint8Array): void {
+    if (this.cut) return;
+    let whole: ReturnType<Reassembler['push']>;
+    try {
+      whole = this.reassembler.push(chunk);
+    } catch (e) {
+      if (e instanceof FrameError) return this.strike(`a malformed frame: ${e.message}`);
+      throw e;
+    }
+    if (!whole) return;
+    let decoded: unknown;
+    try {
+      decoded = decode(whole.bytes);
+    } catch (e) {
+      return this.strike(`an undecodable message: ${(e as Error).message}`);
+    }
+    // Control messages travel in batches (an array per frame run); a bulk message travels alone.
+    const list = whole.lane === CONTROL_LANE && Array.isArray(decoded) ? decoded : [decoded];
+    for (const item of list) {
+      if (this.cut) return;
+      const parsed = parsePeerMessage(item);
+      if (!parsed.ok) {
+        this.strike(`a malformed message: ${parsed.reason}`);
+        continue;
+      }
+      try {
+        this.onMessage(parsed.msg);
+      } catch (e) {
+        this.log.warn(`error handling ${parsed.msg.t} from ${this.remote}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * Counts something the peer should never have sent (an honest webray tab sends no malformed
+   * frame or message) and drops it; at PEER_STRIKE_LIMIT the peer is cut off: the link closes,
+   * which the session treats as the member leaving, and the mesh opens no new link to it.
+   */
+  private strike(what: string): void {
+    this.strikes++;
+    this.log.warn(`dropping ${what} from ${this.remote} (strike ${this.strikes} of ${PEER_STRIKE_LIMIT})`);
+    if (this.strikes < PEER_STRIKE_LIMIT) return;
+    this.cut = true;
+    this.onCutOff(`${this.remote} sent ${this.strikes} malformed frames or messages (the last: ${what}); cut off`);
+  }
+}

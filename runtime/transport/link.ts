@@ -1,0 +1,40 @@
+// What the mesh needs of one link to another tab: a WebRTC data channel in the browser
+// (`peer-link.ts`), an in-memory pair in unit tests (`memory-link.ts`). Opened by signals relayed
+// through the signaling server, it carries PeerMessages on a control lane and a bulk lane.
+
+import type { NodeId } from '../protocol/ids.ts';
+import type { PeerMessage } from '../protocol/peer-messages.ts';
+
+export interface LinkOptions {
+  readonly self: NodeId;
+  readonly remote: NodeId;
+  /** This side opens the link (sends the offer); the other side answers. */
+  readonly initiator: boolean;
+  readonly iceServers: RTCIceServer[];
+  /** Sends a signal (offer, answer, candidate) to the remote tab through the signaling server. */
+  readonly signal: (data: unknown) => void;
+  readonly onMessage: (msg: PeerMessage) => void;
+  /** Called once, when the link closes from either side or fails to connect. */
+  readonly onClose: (reason: string) => void;
+}
+
+export interface Link {
+  readonly remote: NodeId;
+  /** Resolves once the link is open; rejects when it closes or times out first. */
+  ready(): Promise<void>;
+  readonly isOpen: boolean;
+  /** Feeds a signal from the remote tab. */
+  signal(data: unknown): void;
+  /** A small message on the control lane (batched). */
+  send(msg: PeerMessage): void;
+  /** A large message (an object) on the bulk lane, behind control traffic. */
+  sendBulk(msg: PeerMessage): void;
+  close(reason: string): void;
+  /** The link was cut because the peer sent too many malformed frames or messages (inbox.ts). */
+  readonly cutOff: boolean;
+  /** Bytes sent and received, for the volunteer page's figures. */
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+}
+
+export type LinkFactory = (opts: LinkOptions) => Link;
