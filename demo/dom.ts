@@ -20,6 +20,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(
     if (v === undefined || v === false) continue;
     if (k === 'className') el.className = String(v);
     else if (k === 'text') el.textContent = String(v);
+    // Through the CSSOM: the pages' CSP (style-src 'self') refuses style attributes set as markup.
+    else if (k === 'style') el.style.cssText = String(v);
     else el.setAttribute(k, v === true ? '' : String(v));
   }
   for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);

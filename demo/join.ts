@@ -79,8 +79,11 @@ function showError(text: string): void {
 function explainJoinError(e: unknown): string {
   const text = describeError(e);
   const hints: string[] = [];
+  // The server answers a wrong token and a cluster nobody runs alike (it tells no one which names
+  // are in use), so both hints apply.
   if (/wrong token/i.test(text)) hints.push('Check that the token matches the invite link exactly.');
-  else if (/no coordinator/i.test(text)) hints.push('The cluster is not running: ask whoever invited you to start it on the demo page, then press Join again.');
+  if (/no coordinator/i.test(text)) hints.push('If the cluster is not running, ask whoever invited you to start it on the demo page, then press Join again.');
+  if (/too many failed joins/i.test(text)) hints.push('Wait as long as it says, check the cluster name and token, then press Join again.');
   else if (/cannot reach|did not answer/i.test(text)) hints.push(`Check that the server at ${address} is running and reachable, then press Join again.`);
   else if (/WebRTC|link/i.test(text)) hints.push('The tabs could not connect directly (WebRTC). On different networks the cluster needs STUN/TURN servers.');
   return [`Could not join: ${text}`, ...hints].join('\n');
@@ -189,4 +192,23 @@ leaveButton.addEventListener('click', () => {
     .finally(() => (leaveButton.disabled = false));
 });
 
-if (params.get('autojoin') === '1') void join();
+/**
+ * Shown inside another page (the server's CSP forbids it, but another server or an old browser may
+ * not): that page could hide or disguise this one, so the person must press Join themselves.
+ */
+function framed(): boolean {
+  try {
+    return window.top !== window;
+  } catch {
+    return true;
+  }
+}
+
+if (params.get('autojoin') === '1') {
+  if (framed()) {
+    setStatus(
+      `Not joined: this page is shown inside another page, so it will not join by itself. ` +
+        `Press Join only if you want to lend this tab to cluster ${clusterInput.value || '(none given)'}.`,
+    );
+  } else void join();
+}

@@ -4,6 +4,7 @@
 import { byId, describeError } from './dom.ts';
 import { describeGpu, probeGpu } from './gpu-probe.ts';
 import type { NodeInfo } from './load-webray.ts';
+import { loadLastCluster, saveLastCluster } from './last-cluster.ts';
 import { randomClusterName, randomToken } from './random-id.ts';
 import type { Session, SessionState } from './session.ts';
 
@@ -34,8 +35,10 @@ export class SessionPanel {
 
   constructor(private readonly session: Session) {
     byId('server-address').textContent = location.origin;
-    this.name.value = randomClusterName();
-    this.token.value = randomToken();
+    // After a reload, the cluster this tab ran: starting it again reclaims the seat within a minute.
+    const last = loadLastCluster();
+    this.name.value = last?.cluster ?? randomClusterName();
+    this.token.value = last?.token ?? randomToken();
     this.cpus.value = String(Math.max(1, navigator.hardwareConcurrency || 1));
     void probeGpu().then((gpu) => {
       this.gpuNote.textContent = describeGpu(gpu);
@@ -115,6 +118,7 @@ export class SessionPanel {
       case 'cluster':
         this.status.textContent = `Cluster ${s.cluster} is running on ${s.address}; this tab is its coordinator (node ${s.nodeId}).`;
         this.link.value = inviteLink(s.address, s.cluster, s.token);
+        saveLastCluster({ cluster: s.cluster, token: s.token });
         this.volunteers.textContent = '0';
         return;
     }

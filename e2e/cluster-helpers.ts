@@ -166,7 +166,7 @@ export const test = base.extend<ClusterFixtures>({
   startCluster: async ({ openPage }, use) => {
     await use(async (opts = {}) => {
       const name = uniqueClusterName();
-      const token = opts.token ?? `tok-${Math.random().toString(36).slice(2)}`;
+      const token = opts.token ?? `tok-${crypto.randomUUID()}`;
       const h = await openPage('/');
       const head: ClusterNode = { ...h, nodeId: await initHead(h.page, name, token, opts.head) };
       const volunteers: ClusterNode[] = [];

@@ -549,9 +549,10 @@ test("the coordinator tab closing ends the cluster: volunteers hear it with a me
   // A new coordinator, and the same tabs join it.
   const name = uniqueClusterName();
   const h = await openPage('/');
-  const headId = await initHead(h.page, name, 'again');
+  const token = `again-${crypto.randomUUID()}`;
+  const headId = await initHead(h.page, name, token);
   const ids = [headId];
-  for (const v of c.volunteers) ids.push(await joinAsVolunteer(v.page, name, 'again'));
+  for (const v of c.volunteers) ids.push(await joinAsVolunteer(v.page, name, token));
   await waitForAlive(h.page, ids);
   const ranOn = await h.page.evaluate(async () => {
     const ray = globalThis.ray;

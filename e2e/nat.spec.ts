@@ -138,7 +138,7 @@ test('a coordinator and a volunteer, each behind its own cone NAT, connect throu
   const t = topo!;
   const iceServers = coturn!.stunServers();
   const cluster = `nat-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const token = `tok-${Math.random().toString(36).slice(2)}`;
+  const token = `tok-${crypto.randomUUID()}`;
 
   const [head, vol] = await Promise.all([openOn(t.a, '/'), openOn(t.b, '/join')]);
   // The real volunteer path: these pages are secure contexts (the flag), not granted media, and

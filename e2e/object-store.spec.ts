@@ -349,7 +349,7 @@ clusterTest.describe('across tabs (cluster mode), objectStoreMemory 32 MiB on bo
     'results made and spilled on a volunteer round-trip to the driver, wait(fetchLocal) pulls them into the driver’s node, puts spilled on the head feed tasks on the volunteer, and everything is freed on both tabs once the refs go',
     async ({ openPage }) => {
       const name = uniqueClusterName('store');
-      const token = `tok-${Math.random().toString(36).slice(2)}`;
+      const token = `tok-${crypto.randomUUID()}`;
       const head = await openPage('/');
       const headId = await head.page.evaluate(
         async ({ name, token }) => (await globalThis.ray.init({ address: location.origin, cluster: name, token, numCpus: 1, numGpus: 0, objectStoreMemory: 32 * 1024 * 1024 })).nodeId as string,

@@ -22,6 +22,9 @@ export interface InitInfo {
   readonly nodeId: NodeId;
   readonly mode: 'local' | 'cluster';
   readonly resources: ResourceSet;
+  /** Cluster mode: the coordinator's own credential (kept in this tab's sessionStorage too); pass
+   *  it as `coordinatorSecret` to take the seat back from another tab within the hold period. */
+  readonly coordinatorSecret?: string;
 }
 
 export interface JoinOptions {
@@ -58,11 +61,20 @@ let starting = false;
 
 const directWorkers: WorkerFactory = () => browserWorkerEndpoint(new WebrayWorker({ name: 'webray-worker' }));
 
-function clusterOptions(o: { address?: string; cluster?: string; token?: string; iceServers?: unknown[] }, what: string): ClusterOptions {
+function clusterOptions(
+  o: { address?: string; cluster?: string; token?: string; iceServers?: unknown[]; coordinatorSecret?: string },
+  what: string,
+): ClusterOptions {
   if (!o.cluster) {
     throw new TypeError(`${what} with an address needs a cluster name too: ${what}({ address, cluster: 'lab', token: '…' })`);
   }
-  return { address: o.address!, cluster: o.cluster, token: o.token ?? '', iceServers: (o.iceServers ?? []) as RTCIceServer[] };
+  return {
+    address: o.address!,
+    cluster: o.cluster,
+    token: o.token ?? '',
+    iceServers: (o.iceServers ?? []) as RTCIceServer[],
+    ...(o.coordinatorSecret === undefined ? {} : { coordinatorSecret: o.coordinatorSecret }),
+  };
 }
 
 /** Workers on the server's task origin, so code shipped to this volunteer cannot act as this page. */
@@ -134,7 +146,8 @@ export async function initWith(options: InitOptions | undefined, stores: ObjectS
         await head.shutdown();
       },
     };
-    return { nodeId: head.nodeId, mode: cluster ? 'cluster' : 'local', resources };
+    const secret = head.coordinatorSecret;
+    return { nodeId: head.nodeId, mode: cluster ? 'cluster' : 'local', resources, ...(secret === undefined ? {} : { coordinatorSecret: secret }) };
   } finally {
     starting = false;
   }

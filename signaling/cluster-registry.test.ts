@@ -1,15 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import type { JoinRequest } from '../runtime/protocol/signaling.ts';
-import { ClusterRegistry, randomNodeId } from './cluster-registry.ts';
+import { ClusterRegistry, randomCoordinatorSecret, randomNodeId } from './cluster-registry.ts';
+
+const TOKEN = 's3cret-token-value';
+const OTHER_TOKEN = 'another-token-value';
 
 function req(over: Partial<JoinRequest> = {}): JoinRequest {
-  return { role: 'node', cluster: 'lab', token: 's3cret', resources: { CPU: 2 }, gpuFallback: false, ...over };
+  return { role: 'node', cluster: 'lab', token: TOKEN, resources: { CPU: 2 }, gpuFallback: false, ...over };
 }
 const coordinator = (over: Partial<JoinRequest> = {}): JoinRequest => req({ role: 'coordinator', ...over });
 
-function counterRegistry(): ClusterRegistry {
+/** Node ids n-0, n-1, …; secrets secret-0, secret-1, …; a clock the test moves (`clock.now`). */
+function counterRegistry(clock = { now: 0 }): ClusterRegistry {
   let n = 0;
-  return new ClusterRegistry({ newNodeId: () => `n-${n++}` });
+  let k = 0;
+  return new ClusterRegistry({ newNodeId: () => `n-${n++}`, newSecret: () => `secret-${k++}`, now: () => clock.now, holdMs: 60_000 });
 }
 
 describe('ClusterRegistry', () => {
@@ -21,7 +26,13 @@ describe('ClusterRegistry', () => {
       cluster: 'lab',
       member: { nodeId: 'n-0', role: 'coordinator', resources: { CPU: 2 }, gpuFallback: false, label: 'head' },
       coordinator: { connection: 'c1', info: expect.objectContaining({ nodeId: 'n-0' }) },
-      reply: { ok: true, nodeId: 'n-0', coordinatorId: 'n-0', members: [expect.objectContaining({ nodeId: 'n-0' })] },
+      reply: {
+        ok: true,
+        nodeId: 'n-0',
+        coordinatorId: 'n-0',
+        members: [expect.objectContaining({ nodeId: 'n-0' })],
+        coordinatorSecret: 'secret-0',
+      },
     });
     expect(r.size).toBe(1);
     expect(r.membership('c1')).toEqual({ cluster: 'lab', nodeId: 'n-0' });
@@ -52,7 +63,7 @@ describe('ClusterRegistry', () => {
   it('refuses a second coordinator for a running cluster, whatever its token', () => {
     const r = counterRegistry();
     r.join('c1', coordinator());
-    for (const token of ['s3cret', 'other']) {
+    for (const token of [TOKEN, OTHER_TOKEN]) {
       const out = r.join('c2', coordinator({ token }));
       expect(out).toMatchObject({ ok: false, code: 'coordinator_exists' });
     }
@@ -60,40 +71,64 @@ describe('ClusterRegistry', () => {
     expect(r.membership('c2')).toBeUndefined();
   });
 
-  it('refuses a node when no coordinator runs the cluster, saying how to start one', () => {
+  it('refuses a node when no coordinator runs the cluster exactly as it refuses a wrong token', () => {
     const r = counterRegistry();
-    const out = r.join('a', req({ cluster: 'nowhere' }));
-    expect(out).toEqual({
+    r.join('c1', coordinator({ cluster: 'somewhere' }));
+    const missing = r.join('a', req({ cluster: 'nowhere' }));
+    const wrong = r.join('b', req({ cluster: 'somewhere', token: OTHER_TOKEN }));
+    expect(missing).toEqual({
       ok: false,
-      code: 'no_coordinator',
-      message: 'no coordinator is running cluster nowhere: open the demo page and start it first',
+      code: 'wrong_token',
+      message:
+        'no coordinator is running cluster nowhere with this token (wrong token, or the cluster is not started): ' +
+        'check the token in your invite link, or ask whoever started the cluster to start it',
+      strike: true,
     });
-    expect(r.size).toBe(0);
+    // Same code, same words but the name the joiner gave: nothing tells that `somewhere` runs.
+    expect(wrong).toEqual({ ...missing, message: missing.ok ? '' : missing.message.replace('nowhere', 'somewhere') });
+    expect(r.size).toBe(1);
   });
 
   it('refuses a wrong token without naming any member', () => {
     const r = counterRegistry();
     r.join('c1', coordinator({ label: 'alice-laptop' }));
     r.join('a', req());
-    for (const token of ['', 's3cre', 's3cret ', 'S3CRET', 'x'.repeat(256)]) {
+    for (const token of ['', 's3cret-token-valu', 's3cret-token-value ', 'S3CRET-TOKEN-VALUE', 'x'.repeat(256)]) {
       const out = r.join('z', req({ token }));
       expect(out.ok, token).toBe(false);
       if (out.ok) continue;
       expect(out.code).toBe('wrong_token');
+      expect(out.strike).toBe(true);
       expect(out.message).not.toMatch(/n-\d|alice|s3cret|coordinator n-/);
     }
     expect(r.members('lab')).toHaveLength(2);
     expect(r.membership('z')).toBeUndefined();
   });
 
-  it('accepts the empty token when the coordinator chose it, and tokens are case- and byte-exact', () => {
+  it('refuses a coordinator whose token is empty or weak, saying what a good token is', () => {
     const r = counterRegistry();
-    r.join('c1', coordinator({ token: '' }));
-    expect(r.join('a', req({ token: '' })).ok).toBe(true);
-    expect(r.join('b', req({ token: ' ' })).ok).toBe(false);
-    r.join('c2', coordinator({ cluster: 'uni', token: 'Grüße' }));
-    expect(r.join('d', req({ cluster: 'uni', token: 'Grüße' })).ok).toBe(true);
-    expect(r.join('e', req({ cluster: 'uni', token: 'Grusse' })).ok).toBe(false);
+    const weak = ['', 'abc12', 'aaaaaaaaaaaaaaaaaaaa', 'abababababababababab', 'abcabcabc', 'Grüße-Grüße-Grüße-Grüße', 'has spaces in it here', 'x'.repeat(257)];
+    for (const token of weak) {
+      const out = r.join('c1', coordinator({ token }));
+      expect(out, JSON.stringify(token)).toMatchObject({ ok: false, code: 'weak_token', strike: false });
+      if (out.ok) continue;
+      expect(out.message).toContain('at least 6 characters of A–Z a–z 0–9 - _');
+      expect(out.message).toContain('use 16 or more random ones');
+      if (token.length > 0) expect(out.message).not.toContain(token);
+    }
+    expect(r.size).toBe(0);
+    // The demo's tokens (20 of a 32-symbol alphabet), base64url and UUIDs pass.
+    // The API's example token is the floor.
+    const strong = ['s3cret', 'k7mqz3xw9tpa2bnc8dfh', randomCoordinatorSecret().slice(0, 16), crypto.randomUUID(), 'A1b2C3d4E5f6G7h8'];
+    for (const [i, token] of strong.entries()) expect(r.join(`c${i}`, coordinator({ cluster: `lab${i}`, token })).ok, token).toBe(true);
+  });
+
+  it('compares tokens case- and byte-exact', () => {
+    const r = counterRegistry();
+    r.join('c2', coordinator({ cluster: 'uni', token: 'Gruesse-Gruesse-129' }));
+    expect(r.join('d', req({ cluster: 'uni', token: 'Gruesse-Gruesse-129' })).ok).toBe(true);
+    expect(r.join('e', req({ cluster: 'uni', token: 'gruesse-Gruesse-1' })).ok).toBe(false);
+    expect(r.join('f', req({ cluster: 'uni', token: 'Grüße-Gruesse-1' })).ok).toBe(false);
   });
 
   it('lets a connection hold one membership at a time', () => {
@@ -120,8 +155,9 @@ describe('ClusterRegistry', () => {
     expect(r.leave('never-joined')).toBeUndefined();
   });
 
-  it('closes the cluster when its coordinator leaves, releasing every node and freeing the name', () => {
-    const r = counterRegistry();
+  it('closes the cluster when its coordinator leaves, releasing every node and holding the name for it', () => {
+    const clock = { now: 0 };
+    const r = counterRegistry(clock);
     r.join('c1', coordinator());
     r.join('a', req());
     r.join('b', req());
@@ -132,18 +168,21 @@ describe('ClusterRegistry', () => {
     expect(r.size).toBe(0);
     expect(r.membership('a')).toBeUndefined();
     expect(r.leave('b')).toBeUndefined();
-    // A new coordinator may take the name, with a new token; the old nodes can join it again.
-    expect(r.join('c9', coordinator({ token: 'new' })).ok).toBe(true);
-    expect(r.join('a', req({ token: 's3cret' }))).toMatchObject({ ok: false, code: 'wrong_token' });
-    expect(r.join('a', req({ token: 'new' })).ok).toBe(true);
+    expect(r.isHeld('lab')).toBe(true);
+    // Once the hold is over, a new coordinator may take the name, with a new token; the old nodes can join it again.
+    clock.now = 60_000;
+    expect(r.isHeld('lab')).toBe(false);
+    expect(r.join('c9', coordinator({ token: OTHER_TOKEN })).ok).toBe(true);
+    expect(r.join('a', req({ token: TOKEN }))).toMatchObject({ ok: false, code: 'wrong_token' });
+    expect(r.join('a', req({ token: OTHER_TOKEN })).ok).toBe(true);
   });
 
   it('keeps clusters apart', () => {
     const r = counterRegistry();
     r.join('c1', coordinator());
-    r.join('c2', coordinator({ cluster: 'other', token: 'x' }));
+    r.join('c2', coordinator({ cluster: 'other', token: OTHER_TOKEN }));
     r.join('a', req());
-    r.join('o', req({ cluster: 'other', token: 'x' }));
+    r.join('o', req({ cluster: 'other', token: OTHER_TOKEN }));
     expect(r.members('lab').map((m) => m.nodeId)).toEqual(['n-0', 'n-2']);
     expect(r.members('other').map((m) => m.nodeId)).toEqual(['n-1', 'n-3']);
     r.leave('c1');
@@ -165,6 +204,49 @@ describe('ClusterRegistry', () => {
     expect(r.route('a', '__proto__')).toBeUndefined();
     r.leave('a');
     expect(r.route('c1', 'n-1')).toBeUndefined();
+  });
+
+  it('gives the coordinator alone a secret that reclaims the held name; a volunteer with the token cannot take it', () => {
+    const clock = { now: 0 };
+    const r = counterRegistry(clock);
+    const head = r.join('c1', coordinator());
+    const node = r.join('a', req());
+    expect(head.ok && head.reply.coordinatorSecret).toBe('secret-0');
+    expect(node.ok && node.reply).not.toHaveProperty('coordinatorSecret');
+    r.leave('a');
+    r.leave('c1'); // a reload, a crash or a shutdown
+    clock.now = 59_000;
+    // The volunteer, who knows the name and the token, tries to take the seat: no secret, a guessed one.
+    const noSecret = r.join('a', coordinator());
+    expect(noSecret).toMatchObject({ ok: false, code: 'name_held', strike: false });
+    if (!noSecret.ok) expect(noSecret.message).toMatch(/held for the coordinator that just left it, for 1 s more/);
+    expect(r.join('a', coordinator({ coordinatorSecret: 'secret-1' }))).toMatchObject({ ok: false, code: 'name_held', strike: true });
+    expect(r.join('a', coordinator({ token: OTHER_TOKEN, coordinatorSecret: '' }))).toMatchObject({ ok: false, code: 'name_held' });
+    // Nodes meanwhile get the same answer as for any cluster nobody runs.
+    expect(r.join('b', req())).toMatchObject({ ok: false, code: 'wrong_token' });
+    // The coordinator's tab, reloaded, shows its secret and gets the seat back (the same secret again).
+    const back = r.join('c2', coordinator({ coordinatorSecret: 'secret-0' }));
+    expect(back).toMatchObject({ ok: true, reply: { coordinatorSecret: 'secret-0' } });
+    expect(r.isHeld('lab')).toBe(false);
+    expect(r.join('b', req()).ok).toBe(true);
+  });
+
+  it('lets the hold run out, after which the name is anyone’s and the old secret reclaims nothing', () => {
+    const clock = { now: 0 };
+    const r = counterRegistry(clock);
+    r.join('c1', coordinator());
+    r.leave('c1');
+    clock.now = 60_000;
+    const other = r.join('x', coordinator({ token: OTHER_TOKEN, coordinatorSecret: 'secret-0' }));
+    expect(other).toMatchObject({ ok: true, reply: { coordinatorSecret: 'secret-1' } });
+    r.leave('x');
+    expect(r.join('c1', coordinator({ coordinatorSecret: 'secret-0' }))).toMatchObject({ ok: false, code: 'name_held', strike: true });
+  });
+
+  it('mints coordinator secrets of 32 base64url characters', () => {
+    const secrets = new Set(Array.from({ length: 1000 }, () => randomCoordinatorSecret()));
+    expect(secrets.size).toBe(1000);
+    for (const s of secrets) expect(s).toMatch(/^[A-Za-z0-9_-]{32}$/);
   });
 
   it('never hands out a node id that is in use', () => {

@@ -1,10 +1,10 @@
 // The signaling server's table of clusters: each one's token, coordinator and members (Ray's GCS
 // node table, one per cluster). No I/O: sockets are opaque connection ids, so it tests with plain values.
 
-import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { NodeId } from '../runtime/protocol/ids.ts';
-import type { JoinReply, JoinRefusal, JoinRequest, MemberInfo } from '../runtime/protocol/signaling.ts';
-import { NODE_ID_RANDOM_CHARS } from './constants.ts';
+import { tokenProblem, type JoinReply, type JoinRefusal, type JoinRequest, type MemberInfo } from '../runtime/protocol/signaling.ts';
+import { COORDINATOR_HOLD_MS, COORDINATOR_SECRET_BYTES, NODE_ID_RANDOM_CHARS } from './constants.ts';
 
 /** A socket as the registry knows it (the socket.io socket id). */
 export type ConnectionId = string;
@@ -24,7 +24,13 @@ export type JoinOutcome =
       readonly coordinator: MemberEntry;
       readonly reply: Extract<JoinReply, { ok: true }>;
     }
-  | { readonly ok: false; readonly code: Exclude<JoinRefusal, 'bad_request'>; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly code: Exclude<JoinRefusal, 'bad_request' | 'too_many_attempts'>;
+      readonly message: string;
+      /** A failed guess (wrong token, wrong coordinator secret): counts against the sender. */
+      readonly strike: boolean;
+    };
 
 /** What a member's departure did to its cluster. */
 export type Departure =
@@ -41,23 +47,47 @@ export type Departure =
 export interface ClusterRegistryDeps {
   /** Mints node ids; default `n-` + random base36 from node:crypto. Tests pass a counter. */
   newNodeId?: () => string;
+  /** Mints coordinator secrets; default COORDINATOR_SECRET_BYTES random bytes as base64url. */
+  newSecret?: () => string;
+  /** Milliseconds, for how long a name is held; default performance.now. */
+  now?: () => number;
+  /** How long a name is held after its coordinator left; default COORDINATOR_HOLD_MS. */
+  holdMs?: number;
 }
 
 interface Cluster {
   readonly name: string;
   /** SHA-256 of the token: fixed length, so comparisons run in constant time whatever is sent. */
   readonly tokenHash: Buffer;
+  /** SHA-256 of the coordinator secret, which only the coordinator was told. */
+  readonly secretHash: Buffer;
   readonly coordinator: MemberEntry;
   readonly members: Map<NodeId, MemberEntry>;
 }
 
+/** A name whose coordinator left, held for it until `until`. */
+interface HeldName {
+  readonly secretHash: Buffer;
+  readonly until: number;
+}
+
+/** Compared against when no cluster has the name, so a missing cluster costs what a wrong token does. */
+const NO_CLUSTER_HASH = hashToken('\0 no such cluster');
+
 export class ClusterRegistry {
   private readonly clusters = new Map<string, Cluster>();
+  private readonly held = new Map<string, HeldName>();
   private readonly byConnection = new Map<ConnectionId, { readonly cluster: Cluster; readonly nodeId: NodeId }>();
   private readonly newNodeId: () => string;
+  private readonly newSecret: () => string;
+  private readonly now: () => number;
+  private readonly holdMs: number;
 
   constructor(deps: ClusterRegistryDeps = {}) {
     this.newNodeId = deps.newNodeId ?? randomNodeId;
+    this.newSecret = deps.newSecret ?? randomCoordinatorSecret;
+    this.now = deps.now ?? (() => performance.now());
+    this.holdMs = deps.holdMs ?? COORDINATOR_HOLD_MS;
   }
 
   /**
@@ -67,39 +97,20 @@ export class ClusterRegistry {
   join(connection: ConnectionId, req: JoinRequest): JoinOutcome {
     const current = this.byConnection.get(connection);
     if (current !== undefined) {
-      return refuse('already_joined', `this tab is already a member of cluster ${current.cluster.name}: leave it before joining again`);
+      return refuse('already_joined', `this tab is already a member of cluster ${current.cluster.name}: leave it before joining again`, false);
     }
     const existing = this.clusters.get(req.cluster);
-    if (req.role === 'coordinator') {
-      if (existing !== undefined) {
-        return refuse(
-          'coordinator_exists',
-          `cluster ${req.cluster} already has a coordinator: close that tab first, or start a cluster with another name`,
-        );
-      }
-      const member = this.memberInfo(req);
-      const entry: MemberEntry = { info: member, connection };
-      const cluster: Cluster = {
-        name: req.cluster,
-        tokenHash: hashToken(req.token),
-        coordinator: entry,
-        members: new Map([[member.nodeId, entry]]),
-      };
-      this.clusters.set(cluster.name, cluster);
-      this.byConnection.set(connection, { cluster, nodeId: member.nodeId });
-      return {
-        ok: true,
-        cluster: cluster.name,
-        member,
-        coordinator: entry,
-        reply: { ok: true, nodeId: member.nodeId, coordinatorId: member.nodeId, members: [member] },
-      };
-    }
-    if (existing === undefined) {
-      return refuse('no_coordinator', `no coordinator is running cluster ${req.cluster}: open the demo page and start it first`);
-    }
-    if (!timingSafeEqual(hashToken(req.token), existing.tokenHash)) {
-      return refuse('wrong_token', `wrong token for cluster ${req.cluster}: ask whoever started it for the token`);
+    if (req.role === 'coordinator') return this.seatCoordinator(connection, req, existing);
+    // One answer for a cluster nobody runs and a wrong token, after the same work, so that a
+    // refusal tells nothing about whether the name is in use.
+    const tokenMatches = timingSafeEqual(hashToken(req.token), existing?.tokenHash ?? NO_CLUSTER_HASH);
+    if (existing === undefined || !tokenMatches) {
+      return refuse(
+        'wrong_token',
+        `no coordinator is running cluster ${req.cluster} with this token (wrong token, or the cluster is not started): ` +
+          'check the token in your invite link, or ask whoever started the cluster to start it',
+        true,
+      );
     }
     const member = this.memberInfo(req);
     existing.members.set(member.nodeId, { info: member, connection });
@@ -115,8 +126,74 @@ export class ClusterRegistry {
   }
 
   /**
+   * Seats a coordinator: creates the cluster with a new coordinator secret, or, when the name is
+   * held for a coordinator that left, gives it back to the one that shows that coordinator's secret.
+   */
+  private seatCoordinator(connection: ConnectionId, req: JoinRequest, existing: Cluster | undefined): JoinOutcome {
+    const weak = tokenProblem(req.token);
+    if (weak !== undefined) return refuse('weak_token', `cannot start cluster ${req.cluster}: ${weak}`, false);
+    if (existing !== undefined) {
+      return refuse(
+        'coordinator_exists',
+        `cluster ${req.cluster} already has a coordinator: close that tab first, or start a cluster with another name`,
+        false,
+      );
+    }
+    const held = this.heldName(req.cluster);
+    let secret: string;
+    let secretHash: Buffer;
+    if (held !== undefined) {
+      const seconds = Math.ceil((held.until - this.now()) / 1000);
+      const why =
+        `cluster ${req.cluster} is held for the coordinator that just left it, for ${seconds} s more: ` +
+        'only that coordinator can take it back (reloading its page does); start a cluster with another name, or wait';
+      if (req.coordinatorSecret === undefined) return refuse('name_held', why, false);
+      if (!timingSafeEqual(hashToken(req.coordinatorSecret), held.secretHash)) return refuse('name_held', why, true);
+      this.held.delete(req.cluster);
+      secret = req.coordinatorSecret;
+      secretHash = held.secretHash;
+    } else {
+      secret = this.newSecret();
+      secretHash = hashToken(secret);
+    }
+    const member = this.memberInfo(req);
+    const entry: MemberEntry = { info: member, connection };
+    const cluster: Cluster = {
+      name: req.cluster,
+      tokenHash: hashToken(req.token),
+      secretHash,
+      coordinator: entry,
+      members: new Map([[member.nodeId, entry]]),
+    };
+    this.clusters.set(cluster.name, cluster);
+    this.byConnection.set(connection, { cluster, nodeId: member.nodeId });
+    return {
+      ok: true,
+      cluster: cluster.name,
+      member,
+      coordinator: entry,
+      reply: { ok: true, nodeId: member.nodeId, coordinatorId: member.nodeId, members: [member], coordinatorSecret: secret },
+    };
+  }
+
+  /** The hold on `name`, when there is one still running (expired holds are dropped here). */
+  private heldName(name: string): HeldName | undefined {
+    const h = this.held.get(name);
+    if (h !== undefined && h.until <= this.now()) {
+      this.held.delete(name);
+      return undefined;
+    }
+    return h;
+  }
+
+  /** Whether `name` is held for a coordinator that left (and not running). */
+  isHeld(name: string): boolean {
+    return this.heldName(name) !== undefined;
+  }
+
+  /**
    * Ends `connection`'s membership, if it has one. A coordinator leaving closes its cluster: every
-   * node stops being a member and the name is free for a new coordinator.
+   * node stops being a member, and the name is held for that coordinator for holdMs.
    */
   leave(connection: ConnectionId): Departure | undefined {
     const current = this.byConnection.get(connection);
@@ -133,6 +210,9 @@ export class ClusterRegistry {
     for (const v of volunteers) this.byConnection.delete(v.connection);
     cluster.members.clear();
     this.clusters.delete(cluster.name);
+    const now = this.now();
+    for (const [name, h] of this.held) if (h.until <= now) this.held.delete(name);
+    this.held.set(cluster.name, { secretHash: cluster.secretHash, until: now + this.holdMs });
     return { kind: 'cluster_closed', cluster: cluster.name, member: member.info, volunteers };
   }
 
@@ -183,12 +263,17 @@ export class ClusterRegistry {
   }
 }
 
-function refuse(code: Exclude<JoinRefusal, 'bad_request'>, message: string): JoinOutcome {
-  return { ok: false, code, message };
+function refuse(code: Exclude<JoinRefusal, 'bad_request' | 'too_many_attempts'>, message: string, strike: boolean): JoinOutcome {
+  return { ok: false, code, message, strike };
 }
 
 function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** A coordinator secret: COORDINATOR_SECRET_BYTES from the OS CSPRNG as base64url. */
+export function randomCoordinatorSecret(): string {
+  return randomBytes(COORDINATOR_SECRET_BYTES).toString('base64url');
 }
 
 const BASE36 = '0123456789abcdefghijklmnopqrstuvwxyz';

@@ -139,15 +139,15 @@ function drained(s: Client): Promise<void> {
 
 /**
  * Resolves once the server has handled everything `s` sent so far: with 'answered' when a later
- * harmless request (a join of a cluster nobody runs: refused, not garbage) came back, 'dropped'
- * when the server disconnected `s` instead.
+ * harmless request (a coordinator's join with an empty token: refused, neither garbage nor a
+ * strike) came back, 'dropped' when the server disconnected `s` instead.
  */
 async function settled(s: Client): Promise<'answered' | 'dropped'> {
   if (!s.connected) return 'dropped';
   return Promise.race([
-    join(s, request({ cluster: 'nobody-runs-this' })).then(
+    join(s, request({ role: 'coordinator', cluster: 'nobody-runs-this', token: '' })).then(
       (reply) => {
-        expect(reply).toMatchObject({ ok: false, code: 'no_coordinator' });
+        expect(reply).toMatchObject({ ok: false, code: 'weak_token' });
         return 'answered' as const;
       },
       () => 'dropped' as const, // emitWithAck rejects when the socket disconnects
@@ -165,7 +165,8 @@ async function cluster(name = 'lab', token = TOKEN) {
   const b = await client();
   const bReply = await joined(b, request({ cluster: name, token, resources: { CPU: 8, GPU: 1 } }));
   await received(head, 'node_joined', 2);
-  return { head, headId: headReply.nodeId, a, aId: aReply.nodeId, b, bId: bReply.nodeId };
+  const secret = headReply.coordinatorSecret ?? '';
+  return { head, headId: headReply.nodeId, secret, a, aId: aReply.nodeId, b, bId: bReply.nodeId };
 }
 
 /** The underlying ws WebSocket of a client (engine.io-client's websocket transport). */
@@ -248,8 +249,10 @@ describe('joining a cluster', () => {
     const early = await client();
     expect(await join(early, request({ cluster: 'later' }))).toEqual({
       ok: false,
-      code: 'no_coordinator',
-      message: 'no coordinator is running cluster later: open the demo page and start it first',
+      code: 'wrong_token',
+      message:
+        'no coordinator is running cluster later with this token (wrong token, or the cluster is not started): ' +
+        'check the token in your invite link, or ask whoever started the cluster to start it',
     });
     // Once the coordinator is there, the same socket may join.
     const head = await client();
@@ -285,7 +288,7 @@ describe('relaying signals', () => {
 
   it('relays nothing across clusters, nor to or from a socket that is not a member', async () => {
     const lab = await cluster('lab');
-    const other = await cluster('other', 'other-token');
+    const other = await cluster('other', 'other-token-value');
     const stranger = await client();
     const sent = [handled(other.head, 'signal'), handled(lab.a, 'signal'), handled(stranger, 'signal')];
     other.head.emit('signal', { to: lab.aId, data: 'from other' });
@@ -465,8 +468,8 @@ describe('leaving', () => {
     expect(await got).toMatchObject({ data: 'new' });
   });
 
-  it('closes the cluster when its coordinator disconnects, and the name can be started again', async () => {
-    const { head, a, b, bId } = await cluster();
+  it('closes the cluster when its coordinator disconnects, and that coordinator alone can start it again', async () => {
+    const { head, secret, a, b, bId } = await cluster();
     const closedA = next<{ reason: string }>(a, 'cluster_closed');
     const closedB = next<{ reason: string }>(b, 'cluster_closed');
     const t0 = performance.now();
@@ -481,10 +484,12 @@ describe('leaving', () => {
     b.emit('signal', { to: bId, data: 'x' });
     a.emit('leave');
 
+    // A released node holding the token cannot take the seat; the coordinator's reloaded tab can.
+    expect(await join(a, request({ role: 'coordinator' }))).toMatchObject({ ok: false, code: 'name_held' });
     const newHead = await client();
-    const h = await joined(newHead, request({ role: 'coordinator', token: 'new-token' }));
+    const h = await joined(newHead, request({ role: 'coordinator', token: 'fresh-token-value', coordinatorSecret: secret }));
     expect(await join(a, request())).toMatchObject({ ok: false, code: 'wrong_token' });
-    const again = await joined(a, request({ token: 'new-token' }));
+    const again = await joined(a, request({ token: 'fresh-token-value' }));
     expect(again.coordinatorId).toBe(h.nodeId);
     await bSignalled;
     await drained(b);
@@ -493,11 +498,11 @@ describe('leaving', () => {
   });
 
   it('closes the cluster when its coordinator sends leave', async () => {
-    const { head, a } = await cluster();
+    const { head, secret, a } = await cluster();
     const closed = next<{ reason: string }>(a, 'cluster_closed');
     head.emit('leave');
     expect((await closed).reason).toBe('the coordinator of cluster lab shut it down; join again once it is started again');
-    expect(await join(head, request({ role: 'coordinator' }))).toMatchObject({ ok: true });
+    expect(await join(head, request({ role: 'coordinator', coordinatorSecret: secret }))).toMatchObject({ ok: true });
   });
 });
 
@@ -559,5 +564,91 @@ describe('a frozen tab', () => {
     expect(opts.pingInterval).toBe(5000);
     expect(opts.pingTimeout).toBe(5000);
     expect(opts.maxHttpBufferSize).toBe(1_000_000);
+  });
+});
+
+describe('failed joins', () => {
+  let io: SignalingServer;
+  let http: HttpServer;
+  let url: string;
+  let clock: number;
+  let lines: string[];
+
+  beforeEach(async () => {
+    clock = 0;
+    lines = [];
+    http = createServer();
+    io = new Server(http);
+    attachClusterSignaling(io, { log: (l) => lines.push(l), now: () => clock });
+    url = `http://127.0.0.1:${await listen(http, 0, '127.0.0.1')}`;
+  });
+
+  afterEach(async () => {
+    for (const c of clients) c.close();
+    const closed = io.close();
+    http.closeAllConnections();
+    await closed;
+  });
+
+  const guess = (i: number): JoinRequest => request({ token: `wrong-guess-number-${i}` });
+
+  it('are strikes: after three, a join is refused unexamined (even the right token) until the wait is over', async () => {
+    const head = await client(url);
+    await joined(head, request({ role: 'coordinator' }));
+    const s = await client(url);
+    for (let i = 0; i < 3; i++) expect(await join(s, guess(i))).toMatchObject({ ok: false, code: 'wrong_token' });
+    expect(await join(s, request())).toEqual({
+      ok: false,
+      code: 'too_many_attempts',
+      message: 'too many failed joins from this tab or its network lately: wait 1 s before trying again',
+    });
+    // That refusal was a strike too: the wait is now 2 s from it.
+    clock = 1_999;
+    expect(await join(s, request())).toMatchObject({ ok: false, code: 'too_many_attempts' });
+    clock = 1_999 + 4_000;
+    expect((await join(s, request())).ok).toBe(true);
+    expect(lines.filter((l) => l.includes('too_many_attempts'))).toHaveLength(2);
+  });
+
+  it('disconnect a socket that keeps guessing at its tenth, and make its address wait', async () => {
+    const head = await client(url);
+    await joined(head, request({ role: 'coordinator' }));
+    const s = await client(url);
+    const gone = next<string>(s, 'disconnect');
+    const codes: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const reply = await join(s, guess(i));
+      codes.push(reply.ok ? 'ok' : reply.code);
+    }
+    expect(codes).toEqual([...Array<string>(3).fill('wrong_token'), ...Array<string>(7).fill('too_many_attempts')]);
+    expect(await gone).toBe('io server disconnect');
+    expect(lines.some((l) => /dropped socket .* after 10 failed joins/.test(l))).toBe(true);
+    // A fresh socket from the same address: the address has ten strikes, all it is allowed.
+    const again = await client(url);
+    expect(await join(again, request())).toMatchObject({ ok: false, code: 'too_many_attempts' });
+    clock = 2_000; // 2^(11 − 10) s after the last strike
+    expect((await join(again, request())).ok).toBe(true);
+    await received(head, 'node_joined', 1); // the admitted one; every guess was refused above
+  });
+
+  it('do not include refusals that are no guess: a weak token, a taken or held name', async () => {
+    const head = await client(url);
+    const reply = await joined(head, request({ role: 'coordinator' }));
+    expect(reply.coordinatorSecret).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const s = await client(url);
+    for (let i = 0; i < 5; i++) {
+      expect(await join(s, request({ role: 'coordinator', token: 'short' }))).toMatchObject({ ok: false, code: 'weak_token' });
+      expect(await join(s, request({ role: 'coordinator' }))).toMatchObject({ ok: false, code: 'coordinator_exists' });
+    }
+    const a = await client(url);
+    const aReply = await joined(a, request());
+    expect(aReply).not.toHaveProperty('coordinatorSecret');
+    const closed = next(a, 'cluster_closed');
+    head.close();
+    await closed;
+    for (let i = 0; i < 5; i++) expect(await join(a, request({ role: 'coordinator' }))).toMatchObject({ ok: false, code: 'name_held' });
+    expect(await join(s, request({ role: 'coordinator', coordinatorSecret: 'guessed' }))).toMatchObject({ ok: false, code: 'name_held' });
+    const back = await client(url);
+    expect((await join(back, request({ role: 'coordinator', coordinatorSecret: reply.coordinatorSecret }))).ok).toBe(true);
   });
 });

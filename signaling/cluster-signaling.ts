@@ -15,6 +15,7 @@ import {
 } from '../runtime/protocol/signaling.ts';
 import { ClusterRegistry, type Departure } from './cluster-registry.ts';
 import { GARBAGE_ALLOWANCE } from './constants.ts';
+import { JoinThrottle, newStrikeRecord, type StrikeRecord } from './join-throttle.ts';
 import { routeSignal } from './signal-relay.ts';
 
 export type SignalingServer = Server<ClientToServer, ServerToClient>;
@@ -27,10 +28,24 @@ export interface ClusterSignalingOptions {
   registry?: ClusterRegistry;
   /** Invalid messages forgiven per socket before it is disconnected; default GARBAGE_ALLOWANCE. */
   garbageAllowance?: number;
+  /** Strikes and backoff for failed joins; default a fresh one with the default limits. */
+  throttle?: JoinThrottle;
+  /** Milliseconds, for the throttle; default performance.now. Tests pass a fake clock. */
+  now?: () => number;
 }
 
 export interface ClusterSignaling {
   readonly registry: ClusterRegistry;
+  readonly throttle: JoinThrottle;
+}
+
+/** What every connection of one server shares. */
+interface Shared {
+  readonly registry: ClusterRegistry;
+  readonly throttle: JoinThrottle;
+  readonly allowance: number;
+  readonly now: () => number;
+  readonly log: (line: string) => void;
 }
 
 /** Installs the cluster protocol on the default namespace of `io`. */
@@ -44,8 +59,10 @@ export function attachClusterSignaling(io: SignalingServer, options: ClusterSign
       // A failing logger must not take the server down with it.
     }
   };
-  io.on('connection', (socket) => new Connection(socket, registry, allowance, log).start());
-  return { registry };
+  const throttle = options.throttle ?? new JoinThrottle();
+  const shared: Shared = { registry, throttle, allowance, now: options.now ?? (() => performance.now()), log };
+  io.on('connection', (socket) => new Connection(socket, shared).start());
+  return { registry, throttle };
 }
 
 const CLIENT_EVENT_NAMES: ReadonlySet<unknown> = new Set(CLIENT_EVENTS);
@@ -58,13 +75,20 @@ export function clusterRoom(cluster: string): string {
 /** One client socket for its lifetime: at most one membership at a time, and a garbage count. */
 class Connection {
   private garbage = 0;
+  /** Failed joins of this socket (the address's are in the throttle). */
+  private readonly joinStrikes: StrikeRecord = newStrikeRecord();
+  private readonly registry: ClusterRegistry;
+  private readonly allowance: number;
+  private readonly log: (line: string) => void;
 
   constructor(
     private readonly socket: SignalingSocket,
-    private readonly registry: ClusterRegistry,
-    private readonly allowance: number,
-    private readonly log: (line: string) => void,
-  ) {}
+    private readonly shared: Shared,
+  ) {
+    this.registry = shared.registry;
+    this.allowance = shared.allowance;
+    this.log = shared.log;
+  }
 
   start(): void {
     const s = this.socket;
@@ -99,10 +123,25 @@ class Connection {
       return;
     }
     const r = parsed.output;
+    const now = this.shared.now();
+    const address = this.socket.handshake.address;
+    const waitMs = this.shared.throttle.waitMs(this.joinStrikes, address, now);
+    if (waitMs > 0) {
+      // Refused unexamined: guessing during the backoff learns nothing, and costs another strike.
+      this.log(`refused a ${r.role} for cluster ${r.cluster}: too_many_attempts (${this.who})`);
+      reply({
+        ok: false,
+        code: 'too_many_attempts',
+        message: `too many failed joins from this tab or its network lately: wait ${Math.ceil(waitMs / 1000)} s before trying again`,
+      });
+      this.joinStrike(now, 'a join during its backoff');
+      return;
+    }
     const outcome = this.registry.join(this.socket.id, r);
     if (!outcome.ok) {
       this.log(`refused a ${r.role} for cluster ${r.cluster}: ${outcome.code} (${this.who})`);
       reply({ ok: false, code: outcome.code, message: outcome.message });
+      if (outcome.strike) this.joinStrike(now, `a failed join (${outcome.code})`);
       return;
     }
     const { member, coordinator } = outcome;
@@ -149,6 +188,15 @@ class Connection {
       `cluster ${d.cluster}: closed, its coordinator ${d.member.nodeId} left (${reason}); ` +
         `${d.volunteers.length} node(s) released`,
     );
+  }
+
+  /** Counts a failed join against this socket and its address; drops a socket out of strikes. */
+  private joinStrike(now: number, what: string): void {
+    const verdict = this.shared.throttle.strike(this.joinStrikes, this.socket.handshake.address, now);
+    if (verdict !== 'disconnect' || !this.socket.connected) return;
+    this.log(`dropped ${this.who} after ${this.joinStrikes.strikes} failed joins, the last one ${what}`);
+    this.depart('dropped');
+    this.socket.disconnect(true);
   }
 
   /** Counts an invalid message; past the allowance, drops the client. */

@@ -10,3 +10,32 @@ export const PING_TIMEOUT_MS = 5_000;
 export const GARBAGE_ALLOWANCE = 3;
 /** Server-assigned node ids: `n-` and this many random base36 characters (~52 bits). */
 export const NODE_ID_RANDOM_CHARS = 10;
+
+/**
+ * How long a cluster's name stays held after its coordinator leaves (closes, reloads, crashes or
+ * shuts down), for that coordinator to reclaim with its coordinator secret: a page reload comes
+ * back well within it. Meanwhile nobody else can create a cluster of that name, so a volunteer
+ * holding the join token cannot take the seat and receive the old invite link's volunteers.
+ */
+export const COORDINATOR_HOLD_MS = 60_000;
+/** Coordinator secrets: this many random bytes, sent as base64url (32 characters, 192 bits). */
+export const COORDINATOR_SECRET_BYTES = 24;
+
+/**
+ * Failed joins (a wrong token or a cluster nobody runs, a wrong coordinator secret) are strikes,
+ * counted per socket and per client address. Past the free ones, each further join must wait
+ * JOIN_BACKOFF_BASE_MS × 2^(strikes − free), capped at JOIN_BACKOFF_MAX_MS, after the last strike;
+ * a join sent sooner is refused unexamined (`too_many_attempts`) and is a strike too.
+ * A person mistyping gets 3 tries at once; an address is allowed more (several people behind one
+ * NAT); a guesser gets ~1 try a minute once the backoff is saturated.
+ */
+export const JOIN_FREE_STRIKES_PER_SOCKET = 3;
+export const JOIN_FREE_STRIKES_PER_ADDRESS = 10;
+export const JOIN_BACKOFF_BASE_MS = 1_000;
+export const JOIN_BACKOFF_MAX_MS = 60_000;
+/** A socket is disconnected at this many strikes (refused joins it sent while waiting included). */
+export const JOIN_STRIKES_PER_SOCKET = 10;
+/** An address with no strike for this long starts clean. */
+export const JOIN_STRIKE_MEMORY_MS = 10 * 60_000;
+/** Addresses whose strikes are remembered at most; the least recently struck is forgotten first. */
+export const MAX_TRACKED_ADDRESSES = 10_000;

@@ -12,6 +12,8 @@ import type { ClusterRegistry } from './cluster-registry.ts';
 import { MAX_HTTP_BUFFER_BYTES, PING_INTERVAL_MS, PING_TIMEOUT_MS } from './constants.ts';
 import { startTaskOrigin } from './task-origin.ts';
 import { sendText as sendTextWith, urlHost } from './http-reply.ts';
+import { originAllowed, ownOrigins, parseAllowedOrigins, requestOrigin } from './origins.ts';
+import { pageSecurityHeaders } from './page-policy.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;
@@ -75,7 +77,8 @@ export interface ServerOptions {
   taskPort?: number;
   /**
    * The task origin as browsers reach it (e.g. `https://tasks.example.org` behind a proxy), which
-   * `/config.json` advertises; default `http://<the host the page was loaded from>:<taskPort>`.
+   * `/config.json` advertises; default `http://<host>:<taskPort>`, where host is the one the page
+   * was loaded from when that is one of `allowedOrigins`, else the bind address.
    */
   taskOrigin?: string;
   /**
@@ -83,6 +86,12 @@ export interface ServerOptions {
    * hands out the test hooks). `npm start` sets it from WEBRAY_TEST_ENTRY=1.
    */
   testEntry?: boolean;
+  /**
+   * The origins whose pages may connect to the socket server (checked against the handshake's
+   * `Origin`); default the server's own origins (signaling/origins.ts, `ownOrigins`). Env
+   * ALLOWED_ORIGINS, comma-separated.
+   */
+  allowedOrigins?: readonly string[];
 }
 
 export interface RunningServer {
@@ -96,6 +105,8 @@ export interface RunningServer {
   /** The task origin's URL on the bind address, e.g. `http://127.0.0.1:8081`. */
   taskUrl: string;
   taskPort: number;
+  /** The origins whose pages may connect to the socket server. */
+  allowedOrigins: readonly string[];
   /** Stops accepting connections, drops open ones; idempotent. */
   close(): Promise<void>;
 }
@@ -110,12 +121,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     distDir,
   });
 
+  const log = options.log ?? ((line: string) => console.log(line));
+  // Known once the port is: nothing connects before listen() resolves.
+  let allowed: readonly string[] = options.allowedOrigins ?? [];
+  /** The task origin as this request's page should reach it: from configuration, never echoing a Host it was not given. */
+  const taskOriginFor = (req: IncomingMessage): string => {
+    if (options.taskOrigin !== undefined) return options.taskOrigin;
+    const via = requestOrigin(req.headers.host, 'http', allowed);
+    return `http://${via?.hostname ?? urlHost(host)}:${taskServer.port}`;
+  };
   const httpServer = createServer((req, res) => {
     if (pathnameOf(req.url) === CONFIG_PATH) {
-      sendConfig(req, res, options.taskOrigin ?? `http://${requestHostname(req, host)}:${taskServer.port}`);
+      sendConfig(req, res, taskOriginFor(req));
       return;
     }
-    serveStatic(distDir, req, res, options.testEntry === true).catch((err: unknown) => {
+    serveStatic(distDir, req, res, options.testEntry === true, pageSecurityHeaders(taskOriginFor(req))).catch((err: unknown) => {
       if (!res.headersSent) sendText(res, 500, 'Internal server error');
       else res.destroy();
       console.error('webray server: error serving', req.url, err);
@@ -129,13 +149,23 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     maxHttpBufferSize: MAX_HTTP_BUFFER_BYTES,
     pingInterval: PING_INTERVAL_MS,
     pingTimeout: PING_TIMEOUT_MS,
+    allowRequest: (req, callback) => {
+      const origin = req.headers.origin;
+      if (originAllowed(origin, allowed)) {
+        callback(null, true);
+        return;
+      }
+      log(`webray signaling: refused a connection from origin ${JSON.stringify(origin)} (${req.socket.remoteAddress ?? '?'}): not in the allowed origins`);
+      callback('origin not allowed', false);
+    },
   });
-  const { registry } = attachClusterSignaling(io, { log: options.log ?? ((line) => console.log(line)) });
+  const { registry } = attachClusterSignaling(io, { log });
 
   const port = await listen(httpServer, requestedPort, host).catch(async (err: unknown) => {
     await taskServer.close();
     throw err;
   });
+  allowed = options.allowedOrigins ?? ownOrigins(host, port);
   let closing: Promise<void> | undefined;
   return {
     url: `http://${urlHost(host)}:${port}`,
@@ -145,6 +175,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     registry,
     taskUrl: taskServer.url,
     taskPort: taskServer.port,
+    allowedOrigins: allowed,
     close() {
       closing ??= Promise.all([
         new Promise<void>((resolve) => {
@@ -169,7 +200,13 @@ export function listen(server: Server, port: number, host: string): Promise<numb
   });
 }
 
-async function serveStatic(distDir: string, req: IncomingMessage, res: ServerResponse, testEntry: boolean): Promise<void> {
+async function serveStatic(
+  distDir: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  testEntry: boolean,
+  pageHeaders: Readonly<Record<string, string>>,
+): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     sendText(res, 405, 'Method not allowed');
@@ -192,6 +229,7 @@ async function serveStatic(distDir: string, req: IncomingMessage, res: ServerRes
   }
   res.writeHead(200, {
     ...COMMON_HEADERS,
+    ...pageHeaders,
     'Content-Type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
     'Content-Length': info.size,
   });
@@ -254,17 +292,6 @@ function sendConfig(req: IncomingMessage, res: ServerResponse, taskOrigin: strin
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-/** The host name the client used to reach this server (so the task origin is reachable the same way). */
-function requestHostname(req: IncomingMessage, bindHost: string): string {
-  try {
-    if (req.headers.host) return new URL(`http://${req.headers.host}`).hostname;
-  } catch {
-    // A malformed Host header: fall back to the bind address.
-  }
-  return urlHost(bindHost);
-}
-
-
 function parsePort(value: string | undefined, name = 'PORT'): number {
   if (value === undefined || value === '') return DEFAULT_PORT;
   const port = Number(value);
@@ -281,6 +308,7 @@ async function main(): Promise<void> {
     taskPort: process.env['TASK_PORT'] ? parsePort(process.env['TASK_PORT'], 'TASK_PORT') : undefined,
     taskOrigin: process.env['TASK_ORIGIN'] || undefined,
     testEntry: process.env['WEBRAY_TEST_ENTRY'] === '1',
+    allowedOrigins: parseAllowedOrigins(process.env['ALLOWED_ORIGINS']),
   });
   console.log(`webray server listening on ${server.url}`);
   console.log(`  demo:    ${server.url}/`);
@@ -288,6 +316,7 @@ async function main(): Promise<void> {
   console.log(`  library: ${server.url}/webray.js`);
   if (process.env['WEBRAY_TEST_ENTRY'] === '1') console.log(`  testing: ${server.url}${TEST_ENTRY_PATH} (test entry: the library plus test hooks)`);
   console.log(`  tasks:   ${server.taskUrl}/runner.html (task origin: volunteers run shipped code here)`);
+  console.log(`  pages of these origins may connect (ALLOWED_ORIGINS): ${server.allowedOrigins.join(', ')}`);
   const stop = (): void => {
     void server.close().then(() => process.exit(0));
   };

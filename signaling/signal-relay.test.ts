@@ -7,7 +7,7 @@ function cluster(): ClusterRegistry {
   let n = 0;
   const r = new ClusterRegistry({ newNodeId: () => `n-${n++}` });
   const join = (conn: string, role: JoinRequest['role'], name = 'lab'): void => {
-    r.join(conn, { role, cluster: name, token: 't', resources: {}, gpuFallback: false });
+    r.join(conn, { role, cluster: name, token: 'test-token-value', resources: {}, gpuFallback: false });
   };
   join('c', 'coordinator'); // n-0
   join('a', 'node'); // n-1

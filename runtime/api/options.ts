@@ -60,6 +60,7 @@ const initSchema = v.strictObject({
   address: v.optional(v.pipe(v.string(), v.url())),
   cluster: v.optional(v.pipe(v.string(), v.minLength(1))),
   token: v.optional(v.string()),
+  coordinatorSecret: v.optional(v.pipe(v.string(), v.minLength(1))),
   numCpus: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
   numGpus: v.optional(count),
   resources: v.optional(resourcesSchema),

@@ -64,13 +64,16 @@ export class RequestHandlers {
         return;
       case 'client_request': {
         const send = reply ?? ((m: CoordinatorToNode) => this.d.nodes.get(from)?.link.send(m));
-        this.handleClientRequest(from, msg.holder, msg.req, (ok, value) =>
+        this.handleClientRequest(from, msg.holder, msg.req, (ok, value) => {
+          // reqId -1: fire and forget (a nested submit, register or cancel): nobody waits for a
+          // success, so none is sent; a failure still goes back for the node to log.
+          if (ok && msg.reqId < 0) return;
           send(
             ok
               ? { type: 'client_reply', reqId: msg.reqId, ok: true, value }
               : { type: 'client_reply', reqId: msg.reqId, ok: false, error: value as WireError },
-          ),
-        );
+          );
+        });
         return;
       }
       case 'node_stats':

@@ -73,7 +73,11 @@ export class RequestForwarder {
   /** The coordinator's answer to a forwarded request. */
   onReply(msg: Extract<CoordinatorToNode, { type: 'client_reply' }>): void {
     const r = this.requests.get(msg.reqId);
-    if (!r) return;
+    if (!r) {
+      // A fire-and-forget request (reqId -1) failed: nobody waits for it, so say so here.
+      if (!msg.ok && msg.reqId < 0) console.warn(`webray: a request from task code failed: ${msg.error.name}: ${msg.error.message}`);
+      return;
+    }
     this.requests.delete(msg.reqId);
     const w = r.worker;
     const unblock = (): void => {

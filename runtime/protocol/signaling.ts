@@ -17,13 +17,53 @@ const resources = v.pipe(
   v.check((r) => Object.keys(r).length <= 64, 'at most 64 resource names'),
 );
 
+/**
+ * The join token's minimum strength, checked when a coordinator sets it: at least MIN_TOKEN_CHARS
+ * characters of the URL-safe base64 alphabet (A–Z a–z 0–9 - _, 64 symbols), at least
+ * MIN_TOKEN_DISTINCT_CHARS of them different. The floor is the API's own example token
+ * (`s3cret`): guessing online is what the server's strikes and backoff (join-throttle.ts) stop;
+ * the advice, and the demo's start form (20 random characters of a 32-symbol alphabet, 100 bits),
+ * go well past it.
+ */
+export const MIN_TOKEN_CHARS = 6;
+export const MIN_TOKEN_DISTINCT_CHARS = 4;
+/** The length the advice asks for: 16 random characters of the alphabet are ~96 bits. */
+export const ADVISED_TOKEN_CHARS = 16;
+export const MAX_TOKEN_CHARS = 256;
+const TOKEN_ALPHABET = /^[A-Za-z0-9_-]*$/;
+
+/** What a good token is, for refusals and forms. */
+export const TOKEN_ADVICE =
+  `a join token is at least ${MIN_TOKEN_CHARS} characters of A–Z a–z 0–9 - _ ` +
+  `(${MIN_TOKEN_DISTINCT_CHARS} or more different ones); use ${ADVISED_TOKEN_CHARS} or more random ones (~96 bits), ` +
+  'e.g. the 20 random characters the demo page prefills';
+
+/** Why `token` is too weak to protect a cluster, or undefined when it is strong enough. Never echoes the token. */
+export function tokenProblem(token: string): string | undefined {
+  if (token.length === 0) return `the token is empty: ${TOKEN_ADVICE}`;
+  if (!TOKEN_ALPHABET.test(token)) return `the token has characters other than A–Z a–z 0–9 - _: ${TOKEN_ADVICE}`;
+  if (token.length < MIN_TOKEN_CHARS) return `the token has ${token.length} characters, too few: ${TOKEN_ADVICE}`;
+  if (token.length > MAX_TOKEN_CHARS) return `the token has ${token.length} characters, more than ${MAX_TOKEN_CHARS}: ${TOKEN_ADVICE}`;
+  if (new Set(token).size < MIN_TOKEN_DISTINCT_CHARS) return `the token repeats too few characters to be random: ${TOKEN_ADVICE}`;
+  return undefined;
+}
+
+/** Largest coordinator secret a join may carry (the server mints 32 characters). */
+export const MAX_COORDINATOR_SECRET_CHARS = 128;
+
 export const JoinRequestSchema = v.strictObject({
   role: RoleSchema,
   cluster: v.pipe(v.string(), v.regex(CLUSTER_NAME, 'a cluster name is 1–64 letters, digits, _ . -')),
-  token: v.pipe(v.string(), v.maxLength(256)),
+  token: v.pipe(v.string(), v.maxLength(MAX_TOKEN_CHARS)),
   resources,
   gpuFallback: v.boolean(),
   label: v.optional(v.pipe(v.string(), v.maxLength(100))),
+  /**
+   * Coordinators only: the secret the server gave this cluster's coordinator when it created the
+   * cluster. It reclaims the name while the server holds it after the coordinator left (a page
+   * reload); the join token cannot. Ignored on a node's join.
+   */
+  coordinatorSecret: v.optional(v.pipe(v.string(), v.maxLength(MAX_COORDINATOR_SECRET_CHARS))),
 });
 export type JoinRequest = v.InferOutput<typeof JoinRequestSchema>;
 
@@ -36,20 +76,44 @@ export interface MemberInfo {
 }
 
 /**
- * Why a `join` was refused: the request failed its schema; the token differs from the one the
- * cluster's coordinator set; no coordinator runs that cluster (so a node cannot join it); the
- * cluster already has a coordinator; this socket is already a member of a cluster.
+ * Why a `join` was refused:
+ * - `bad_request`: the request failed its schema;
+ * - `wrong_token`: (to a node) no coordinator runs that cluster with that token. A wrong token and
+ *   a cluster nobody runs get the same code and message, so a refusal never tells whether a name
+ *   is in use;
+ * - `weak_token`: (to a coordinator) the token is below the minimum strength (TOKEN_ADVICE);
+ * - `coordinator_exists`: the cluster already has a coordinator;
+ * - `name_held`: the cluster's coordinator left moments ago and the name is held for it to come
+ *   back (with its `coordinatorSecret`); a missing or wrong secret gets this;
+ * - `too_many_attempts`: this socket or address failed too many joins lately; it must wait;
+ * - `already_joined`: this socket is already a member of a cluster.
  */
-export const JOIN_REFUSALS = ['bad_request', 'wrong_token', 'no_coordinator', 'coordinator_exists', 'already_joined'] as const;
+export const JOIN_REFUSALS = [
+  'bad_request',
+  'wrong_token',
+  'weak_token',
+  'coordinator_exists',
+  'name_held',
+  'too_many_attempts',
+  'already_joined',
+] as const;
 export type JoinRefusal = (typeof JOIN_REFUSALS)[number];
 
 /**
  * The answer to `join`. `members` is the node table as the joiner may see it, itself included:
  * the coordinator sees every member (only itself, since its join creates the cluster); a node
  * sees the coordinator and itself. Later changes arrive as `node_joined` / `node_left`.
+ * `coordinatorSecret` goes to the coordinator only: keep it (the tab's sessionStorage) to reclaim
+ * the seat after a reload.
  */
 export type JoinReply =
-  | { readonly ok: true; readonly nodeId: NodeId; readonly coordinatorId: NodeId; readonly members: readonly MemberInfo[] }
+  | {
+      readonly ok: true;
+      readonly nodeId: NodeId;
+      readonly coordinatorId: NodeId;
+      readonly members: readonly MemberInfo[];
+      readonly coordinatorSecret?: string;
+    }
   | { readonly ok: false; readonly code: JoinRefusal; readonly message: string };
 
 export const SignalOutSchema = v.strictObject({
@@ -112,7 +176,13 @@ export const MemberSchema = v.object({
 export const NodeLeftSchema = v.object({ nodeId: v.string(), reason: v.picklist(NODE_LEFT_REASONS) });
 export const ClusterClosedSchema = v.object({ reason: v.string() });
 export const JoinReplySchema = v.union([
-  v.object({ ok: v.literal(true), nodeId: v.string(), coordinatorId: v.string(), members: v.array(MemberSchema) }),
+  v.object({
+    ok: v.literal(true),
+    nodeId: v.string(),
+    coordinatorId: v.string(),
+    members: v.array(MemberSchema),
+    coordinatorSecret: v.optional(v.pipe(v.string(), v.maxLength(MAX_COORDINATOR_SECRET_CHARS))),
+  }),
   v.object({
     ok: v.literal(false),
     code: v.picklist(JOIN_REFUSALS),

@@ -17,12 +17,18 @@ import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS } from '../transport/consta
 import { LocalChannel } from '../transport/local-channel.ts';
 import { PeerMesh } from '../transport/peer-mesh.ts';
 import { SignalingClient } from '../transport/signaling-client.ts';
+import { loadCoordinatorSecret, saveCoordinatorSecret } from './coordinator-seat.ts';
 
 export interface ClusterOptions {
   readonly address: string;
   readonly cluster: string;
   readonly token: string;
   readonly iceServers: RTCIceServer[];
+  /**
+   * Coordinators: the secret that reclaims the cluster's name after this coordinator left (a
+   * reload); default the one this tab kept in sessionStorage for this address and cluster.
+   */
+  readonly coordinatorSecret?: string;
 }
 
 export interface HeadOptions {
@@ -36,6 +42,8 @@ export interface HeadOptions {
 
 export interface HeadSession {
   readonly nodeId: NodeId;
+  /** The seat's secret in cluster mode (also kept in this tab's sessionStorage). */
+  readonly coordinatorSecret?: string;
   shutdown(): Promise<void>;
 }
 
@@ -64,11 +72,20 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
     mesh?.close(remote, reason);
   };
 
+  let coordinatorSecret: string | undefined;
   if (opts.cluster) {
     const c = opts.cluster;
+    const secret = c.coordinatorSecret ?? loadCoordinatorSecret(c.address, c.cluster);
     const { client, reply } = await SignalingClient.connect(
       c.address,
-      { role: 'coordinator', cluster: c.cluster, token: c.token, resources: { ...opts.resources }, gpuFallback: opts.gpuFallback },
+      {
+        role: 'coordinator',
+        cluster: c.cluster,
+        token: c.token,
+        resources: { ...opts.resources },
+        gpuFallback: opts.gpuFallback,
+        ...(secret === undefined ? {} : { coordinatorSecret: secret }),
+      },
       {
         onSignal: (from, data) => mesh?.onSignal(from, data),
         onNodeJoined: (m) => {
@@ -82,6 +99,8 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
     );
     signaling = client;
     nodeId = reply.nodeId;
+    coordinatorSecret = reply.coordinatorSecret;
+    if (coordinatorSecret !== undefined) saveCoordinatorSecret(c.address, c.cluster, coordinatorSecret);
     for (const m of reply.members) if (m.role === 'node') members.set(m.nodeId, m);
   }
 
@@ -166,5 +185,5 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
     setCore(undefined);
   };
   setCore(new DriverCore({ ids, coordinator: coord, node, nodeId, pull, onShutdown: shutdown }));
-  return { nodeId, shutdown };
+  return { nodeId, shutdown, ...(coordinatorSecret === undefined ? {} : { coordinatorSecret }) };
 }
