@@ -631,6 +631,18 @@ describe('failed joins', () => {
     await received(head, 'node_joined', 1); // the admitted one; every guess was refused above
   });
 
+  it('hold back guesses at one cluster from an address, not other tabs of that network joining another cluster', async () => {
+    const lab = await client(url);
+    await joined(lab, request({ role: 'coordinator' }));
+    const other = await client(url);
+    await joined(other, request({ role: 'coordinator', cluster: 'other' }));
+    const s = await client(url);
+    for (let i = 0; i < 10; i++) await join(s, guess(i)); // the address's ten strikes at 'lab', then dropped
+    const neighbour = await client(url); // another tab behind the same address
+    expect(await join(neighbour, request())).toMatchObject({ ok: false, code: 'too_many_attempts' });
+    expect((await join(neighbour, request({ cluster: 'other' }))).ok).toBe(true);
+  });
+
   it('do not include refusals that are no guess: a weak token, a taken or held name', async () => {
     const head = await client(url);
     const reply = await joined(head, request({ role: 'coordinator' }));

@@ -124,7 +124,7 @@ class Connection {
     }
     const r = parsed.output;
     const now = this.shared.now();
-    const address = this.socket.handshake.address;
+    const address = guessKey(this.socket.handshake.address, r.cluster);
     const waitMs = this.shared.throttle.waitMs(this.joinStrikes, address, now);
     if (waitMs > 0) {
       // Refused unexamined: guessing during the backoff learns nothing, and costs another strike.
@@ -134,14 +134,14 @@ class Connection {
         code: 'too_many_attempts',
         message: `too many failed joins from this tab or its network lately: wait ${Math.ceil(waitMs / 1000)} s before trying again`,
       });
-      this.joinStrike(now, 'a join during its backoff');
+      this.joinStrike(now, address, 'a join during its backoff');
       return;
     }
     const outcome = this.registry.join(this.socket.id, r);
     if (!outcome.ok) {
       this.log(`refused a ${r.role} for cluster ${r.cluster}: ${outcome.code} (${this.who})`);
       reply({ ok: false, code: outcome.code, message: outcome.message });
-      if (outcome.strike) this.joinStrike(now, `a failed join (${outcome.code})`);
+      if (outcome.strike) this.joinStrike(now, address, `a failed join (${outcome.code})`);
       return;
     }
     const { member, coordinator } = outcome;
@@ -190,9 +190,9 @@ class Connection {
     );
   }
 
-  /** Counts a failed join against this socket and its address; drops a socket out of strikes. */
-  private joinStrike(now: number, what: string): void {
-    const verdict = this.shared.throttle.strike(this.joinStrikes, this.socket.handshake.address, now);
+  /** Counts a failed join against this socket and its address's guesses at one cluster; drops a socket out of strikes. */
+  private joinStrike(now: number, addressKey: string, what: string): void {
+    const verdict = this.shared.throttle.strike(this.joinStrikes, addressKey, now);
     if (verdict !== 'disconnect' || !this.socket.connected) return;
     this.log(`dropped ${this.who} after ${this.joinStrikes.strikes} failed joins, the last one ${what}`);
     this.depart('dropped');
@@ -239,4 +239,13 @@ function closedSentence(d: Extract<Departure, { kind: 'cluster_closed' }>, reaso
     dropped: 'was disconnected by the server',
   };
   return `the coordinator of cluster ${d.cluster} ${how[reason]}; join again once it is started again`;
+}
+
+/**
+ * What an address's failed joins are counted under: the address and the cluster it guesses at.
+ * Guessing one cluster's token from one network is held back, while the other tabs of that
+ * network (many people share one NAT or proxy address) keep joining other clusters.
+ */
+function guessKey(address: string, cluster: string): string {
+  return `${address} ${cluster}`;
 }
