@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ActorId, FunctionId, TaskId } from '../protocol/ids.ts';
-import type { TaskSpec, TaskState } from '../protocol/task-spec.ts';
+import type { ActorCreationTaskSpec, TaskState } from '../protocol/task-spec.ts';
 import { ActorDirectory } from './actor-directory.ts';
 import type { TaskEntry } from './task-entry.ts';
 
 const ACTOR = 'a1' as ActorId;
 
-function creationSpec(actorName?: string, actorId: ActorId = ACTOR): TaskSpec {
+function creationSpec(actorName?: string, actorId: ActorId = ACTOR): ActorCreationTaskSpec {
   return {
     taskId: `create-${actorId}` as TaskId,
     kind: 'actor-creation',
@@ -36,15 +36,15 @@ function creationSpec(actorName?: string, actorId: ActorId = ACTOR): TaskSpec {
 }
 
 function call(id: string, callerId: string, extra: Partial<TaskEntry> = {}): TaskEntry {
+  const { fnId: _fnId, actor: _actor, ...creation } = creationSpec();
   return {
     spec: {
-      ...creationSpec(),
+      ...creation,
       taskId: id as TaskId,
       kind: 'actor-method',
       name: 'Counter.incr',
       method: 'incr',
       callerId,
-      actor: undefined,
     },
     state: 'PENDING_NODE_ASSIGNMENT' as TaskState,
     nodeId: null,

@@ -2,7 +2,7 @@
 // and the calls waiting for them — one queue per caller, so each caller's calls run in order.
 
 import type { ActorId, NodeId } from '../protocol/ids.ts';
-import type { ActorInfo, TaskSpec } from '../protocol/task-spec.ts';
+import type { ActorCreationTaskSpec, ActorInfo } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { TaskEntry } from './task-entry.ts';
 
@@ -32,13 +32,13 @@ export class ActorDirectory {
   private readonly names = new Map<string, ActorId>();
 
   /** Registers a new actor; undefined when its name is taken by a live actor. */
-  create(spec: TaskSpec): ActorEntry | undefined {
-    const opts = spec.actor!;
+  create(spec: ActorCreationTaskSpec): ActorEntry | undefined {
+    const opts = spec.actor;
     if (opts.actorName !== undefined && this.names.has(opts.actorName)) return undefined;
     const a: ActorEntry = {
-      actorId: spec.actorId!,
+      actorId: spec.actorId,
       info: {
-        actorId: spec.actorId!,
+        actorId: spec.actorId,
         className: opts.className,
         methods: opts.methods,
         streamingMethods: opts.streamingMethods,

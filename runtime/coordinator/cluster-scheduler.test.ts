@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FunctionId, NodeId } from '../protocol/ids.ts';
 import type { CoordinatorToNode } from '../protocol/node-messages.ts';
-import type { TaskSpec } from '../protocol/task-spec.ts';
+import type { ActorCreationTaskSpec, TaskSpec } from '../protocol/task-spec.ts';
 import { Coordinator } from './coordinator.ts';
 import { actorSpec, cluster, fnDesc, FakeLink, methodSpec, nid, ret, taskSpec, thrown, type Cluster } from './coordinator.fixture.ts';
 
@@ -78,7 +78,7 @@ describe('Coordinator: pipelining short tasks', () => {
   const PER_CPU = 16;
 
   /** One CPU, busy with a long task, and a short function the coordinator has timed twice. */
-  function busyNodeWithShortFn(): Cluster & { actor: TaskSpec; short: () => TaskSpec } {
+  function busyNodeWithShortFn(): Cluster & { actor: ActorCreationTaskSpec; short: () => TaskSpec } {
     const cl = cluster({ n1: { CPU: 1 } });
     cl.c.registerFunction(fnDesc(SHORT));
     const actor = cl.submit(actorSpec());

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { returnId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
-import type { TaskSpec } from '../protocol/task-spec.ts';
+import type { NormalTaskSpec, TaskSpec } from '../protocol/task-spec.ts';
 import { Coordinator, type NodeLink } from './coordinator.ts';
 import { makeTaskSpec } from '../protocol/task-spec.fixture.ts';
 
@@ -25,7 +25,7 @@ const n1 = 'n1' as NodeId;
 const o = (s: string) => s as ObjectId;
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
-function spec(over: Partial<TaskSpec> = {}): TaskSpec {
+function spec(over: Partial<NormalTaskSpec> = {}): NormalTaskSpec {
   return makeTaskSpec({ fnId: FN, enableTaskEvents: false, ...over });
 }
 

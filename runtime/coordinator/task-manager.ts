@@ -59,7 +59,7 @@ export class TaskManager {
     if (callerHolds && spec.numReturns !== 'streaming') {
       // No ref to an actor's creation result is handed out; its tiny entry stays for the session.
       const creation = spec.kind === 'actor-creation';
-      const holder = creation ? actorHolder(spec.actorId!) : spec.callerId;
+      const holder = creation ? actorHolder(spec.actorId) : spec.callerId;
       const node = creation ? undefined : from;
       if (spec.numReturns === 1) this.d.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, 0));
       else for (let i = 0; i < spec.numReturns; i++) this.d.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, i));

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { IdGenerator, returnId, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import { IdGenerator, returnId, type ActorId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
-import type { FunctionDescriptor, ResourceSet, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
+import type { ActorCreationTaskSpec, FunctionDescriptor, ResourceSet, NormalTaskSpec, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, RunTask, ToWorker } from '../protocol/worker-messages.ts';
 import { INLINE_OBJECT_MAX_BYTES } from './constants.ts';
 import { Node } from './node.ts';
 import { ObjectStore } from './object-store.ts';
 import type { WorkerEndpoint } from './worker-endpoint.ts';
-import { makeTaskSpec } from '../protocol/task-spec.fixture.ts';
+import { FIXTURE_FN, makeTaskSpec, type SpecOf, type TaskSpecOverrides } from '../protocol/task-spec.fixture.ts';
 
 /** An in-memory Web Worker: records the batches it is posted, and lets the test answer. */
 class FakeWorker implements WorkerEndpoint {
@@ -48,11 +48,12 @@ class FakeWorker implements WorkerEndpoint {
   }
 }
 
-const FN = 'fn-f' as FunctionId;
+const FN = FIXTURE_FN;
 const fnDesc: FunctionDescriptor = { fnId: FN, kind: 'function', name: 'f', source: '(x) => x', scope: [], options: {} };
 
-function taskSpec(over: Partial<TaskSpec> = {}): TaskSpec {
-  return makeTaskSpec({ fnId: FN, ...over });
+/** A spec of a one-CPU task of `FN` (the fixture's default function), with any field overridden. */
+function taskSpec<O extends TaskSpecOverrides = Partial<NormalTaskSpec>>(over?: O): SpecOf<O> {
+  return makeTaskSpec(over);
 }
 
 /** Lets queued microtasks (the node's batched posts) run. */
@@ -450,7 +451,7 @@ describe('Node: calls from task code', () => {
 
 describe('Node: actors', () => {
   const actorId = 'a1' as ActorId;
-  const creation = (): TaskSpec =>
+  const creation = (): ActorCreationTaskSpec =>
     taskSpec({
       kind: 'actor-creation',
       actorId,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ActorId, FunctionId } from './ids.ts';
+import type { ActorId } from './ids.ts';
 import { MAX_ERROR_CAUSE_DEPTH, MAX_ID_CHARS, MAX_NUM_RETURNS } from './limits.ts';
 import { parsePeerMessage } from './peer-messages.ts';
 import { makeTaskSpec } from './task-spec.fixture.ts';
@@ -100,9 +100,14 @@ describe('control messages from the coordinator, field by field', () => {
       fn: { fnId: 'fn-f', kind: 'function', name: 'f', source: 'function f() {}', scope: [], options: {} },
     };
     expect(reason(toNode(run))).toBe('accepted');
-    const methodCall = makeTaskSpec({ kind: 'actor-method', fnId: '' as FunctionId, method: 'incr', actorId: 'a1' as ActorId });
+    const methodCall = makeTaskSpec({ kind: 'actor-method', method: 'incr', actorId: 'a1' as ActorId });
     expect(reason(toNode({ ...run, spec: methodCall, fn: undefined }))).toBe('accepted');
     expect(reason(toNode({ ...run, spec: { ...run.spec, maxRetries: 'many' } }))).toMatch(/spec.maxRetries/);
+    const { actorId: _actorId, ...callWithoutActor } = methodCall;
+    expect(reason(toNode({ ...run, spec: callWithoutActor, fn: undefined }))).toMatch(/spec.actorId/);
+    expect(reason(toNode({ ...run, spec: { ...methodCall, kind: 'actor-creation' }, fn: undefined }))).toMatch(/spec.fnId/);
+    expect(reason(toNode({ ...run, spec: { ...run.spec, kind: 'daemon' } }))).toMatch(/spec.kind/);
+
     expect(reason(toNode({ ...run, args: [{ kind: 'stolen', id: 'p1' }] }))).toMatch(/args.0.kind/);
     expect(reason(toNode({ type: 'client_reply', reqId: 1, ok: false, error: { name: 'E' } }))).toMatch(/error.message/);
     expect(reason(toNode({ type: 'client_reply', reqId: 1, ok: true, value: { any: ['thing'] } }))).toBe('accepted');

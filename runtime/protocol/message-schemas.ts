@@ -103,13 +103,10 @@ const actorCreation = v.object({
   streamingMethods: list(name, MAX_SMALL_ITEMS * 16),
 });
 
-export const taskSpecSchema = v.object({
+/** The fields every kind of task has. */
+const taskSpecBase = {
   taskId,
-  kind: v.picklist(['normal', 'actor-creation', 'actor-method']),
   name,
-  // Empty for actor method calls: the actor's class was shipped with its creation task.
-  fnId: v.union([functionId, v.literal('' as FunctionId)]),
-  method: v.optional(name),
   args: list(taskArg),
   numReturns: v.union([int(0, MAX_NUM_RETURNS), v.literal('streaming')]),
   resources,
@@ -121,9 +118,14 @@ export const taskSpecSchema = v.object({
   generatorBackpressure: int(-1),
   parentTaskId: v.optional(taskId),
   callerId: holderId,
-  actorId: v.optional(actorId),
-  actor: v.optional(actorCreation),
-});
+};
+
+export const taskSpecSchema = v.variant('kind', [
+  v.object({ ...taskSpecBase, kind: v.literal('normal'), fnId: functionId }),
+  v.object({ ...taskSpecBase, kind: v.literal('actor-creation'), fnId: functionId, actorId, actor: actorCreation }),
+  // No function id: the actor's class was shipped with its creation task.
+  v.object({ ...taskSpecBase, kind: v.literal('actor-method'), actorId, method: name }),
+]);
 
 const timeoutMs = v.nullable(v.pipe(v.number(), v.minValue(0)));
 
