@@ -1,7 +1,7 @@
 // Actors known to the coordinator (Ray's GcsActorManager): their state, node, restarts, names,
 // and the calls waiting for them — one queue per caller, so each caller's calls run in order.
 
-import type { ActorId, NodeId } from '../protocol/ids.ts';
+import type { ActorId, HolderId, NodeId } from '../protocol/ids.ts';
 import type { ActorCreationTaskSpec, ActorInfo } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { TaskEntry } from './task-entry.ts';
@@ -22,7 +22,7 @@ export interface ActorEntry {
   restarts: number;
   deathCause: WireError | undefined;
   /** Calls not yet sent, per caller, in submission order. */
-  readonly queues: Map<string, TaskEntry[]>;
+  readonly queues: Map<HolderId, TaskEntry[]>;
   /** Calls sent to its worker and not finished. */
   readonly inflight: Map<TaskEntry['spec']['taskId'], TaskEntry>;
 }
@@ -88,7 +88,7 @@ export class ActorDirectory {
 
   /** Puts calls back at the front of their callers' queues, keeping their order. */
   requeue(a: ActorEntry, tasks: readonly TaskEntry[]): void {
-    const byCaller = new Map<string, TaskEntry[]>();
+    const byCaller = new Map<HolderId, TaskEntry[]>();
     for (const t of tasks) {
       let l = byCaller.get(t.spec.callerId);
       if (!l) byCaller.set(t.spec.callerId, (l = []));

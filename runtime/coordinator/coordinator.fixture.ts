@@ -1,7 +1,7 @@
 // The coordinator's unit-test harness: fake node links, task and actor specs, and a cluster of
 // named nodes driven through the Coordinator's public calls and node messages.
 import { taskWireError, toWireError, wireError } from '../api/errors.ts';
-import { returnId, type ActorId, type FunctionId, type NodeId, type ObjectId } from '../protocol/ids.ts';
+import { returnId, type ActorId, type FunctionId, type HolderId, type NodeId, type ObjectId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
 import type { ActorCreationTaskSpec, ActorTaskSpec, FunctionDescriptor, NormalTaskSpec, ResourceSet, TaskSpec } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
@@ -59,8 +59,9 @@ export function actorSpec(over: { maxRestarts?: number; maxTaskRetries?: number;
   });
 }
 
-export function methodSpec(actor: ActorCreationTaskSpec, callerId = 'driver', over: Partial<ActorTaskSpec> = {}): ActorTaskSpec {
-  return taskSpec({ kind: 'actor-method', name: 'Counter.incr', method: 'incr', actorId: actor.actorId, resources: {}, callerId, ...over });
+/** A call of the actor's `incr` by `caller` (a holder id such as 'driver' or a worker's id). */
+export function methodSpec(actor: ActorCreationTaskSpec, caller = 'driver', over: Partial<ActorTaskSpec> = {}): ActorTaskSpec {
+  return taskSpec({ kind: 'actor-method', name: 'Counter.incr', method: 'incr', actorId: actor.actorId, resources: {}, callerId: caller as HolderId, ...over });
 }
 
 export interface Cluster {

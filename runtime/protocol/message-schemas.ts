@@ -6,7 +6,7 @@
 
 import * as v from 'valibot';
 import type { ClientRequest } from './client-requests.ts';
-import type { ActorId, FunctionId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
+import type { ActorId, FunctionId, HolderId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
 import {
   MAX_ERROR_CAUSE_DEPTH,
   MAX_ERROR_TEXT_CHARS,
@@ -30,8 +30,11 @@ const actorId = id<ActorId>('an actor id');
 const nodeId = id<NodeId>('a node id');
 const workerId = id<WorkerId>('a worker id');
 const functionId = id<FunctionId>('a function id');
-/** Who holds refs or made a call: the driver, a worker, or a prefixed holder id. */
-const holderId = v.pipe(v.string(), v.minLength(1), v.maxLength(2 * MAX_ID_CHARS));
+/** Who holds refs or made a call (ids.ts: the driver, a worker, or a prefixed id): 1 to 2·MAX_ID_CHARS characters. */
+const holderId = v.custom<HolderId>(
+  (x) => typeof x === 'string' && x.length > 0 && x.length <= 2 * MAX_ID_CHARS,
+  `expected a holder id (1 to ${2 * MAX_ID_CHARS} characters)`,
+);
 
 const name = v.pipe(v.string(), v.maxLength(MAX_NAME_CHARS));
 const list = <S extends v.GenericSchema>(item: S, max = MAX_LIST_ITEMS) => v.pipe(v.array(item), v.maxLength(max));

@@ -1,7 +1,7 @@
 // For unit tests: a TaskSpec of a trivial one-CPU task, with any field overridden. The kind picks
 // the spec's shape: a normal task by default, an actor creation (give `actorId` and `actor`) or an
 // actor method call (give `actorId` and `method`; it has no `fnId`, one given is dropped).
-import type { FunctionId, TaskId } from './ids.ts';
+import { DRIVER_HOLDER, type FunctionId, type TaskId } from './ids.ts';
 import type { ActorCreationTaskSpec, ActorTaskSpec, NormalTaskSpec, TaskSpec } from './task-spec.ts';
 
 export type TaskSpecOverrides =
@@ -30,7 +30,7 @@ export function makeTaskSpec(over: TaskSpecOverrides = {}): TaskSpec {
     strategy: 'DEFAULT',
     enableTaskEvents: true,
     generatorBackpressure: 0,
-    callerId: 'driver',
+    callerId: DRIVER_HOLDER,
   } as const;
   if (over.kind === 'actor-method') {
     const { fnId: _fnId, ...rest } = over;

@@ -1,7 +1,7 @@
 // What a task is on the wire: Ray's TaskSpecification (src/ray/common/task/task_spec.h),
 // reduced to what webray needs. Built by a driver, kept by the coordinator, run by a node.
 
-import type { ActorId, FunctionId, NodeId, ObjectId, TaskId } from './ids.ts';
+import type { ActorId, FunctionId, HolderId, NodeId, ObjectId, TaskId } from './ids.ts';
 import type { WireError } from './wire-error.ts';
 
 /** Resource amounts by name: `CPU`, `GPU` and custom ones. */
@@ -69,7 +69,7 @@ interface TaskSpecBase {
   /** The task that submitted this one (for recursive cancel), if any. */
   readonly parentTaskId?: TaskId;
   /** Who submitted it: the driver or a worker; actor calls keep order per caller. */
-  readonly callerId: string;
+  readonly callerId: HolderId;
 }
 
 /** A call of a remote function (Ray's NORMAL_TASK). */

@@ -4,7 +4,7 @@
 import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
 import { fromWireError } from '../api/errors.ts';
 import { LocalRefs } from '../api/local-refs.ts';
-import { IdGenerator, type ActorId, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
+import { holderOfWorker, IdGenerator, type ActorId, type HolderId, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
 import type { ClientRequest } from '../protocol/client-requests.ts';
 import type { ActorInfo, FunctionDescriptor, NodeInfo, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
 import type { FromWorker } from '../protocol/worker-messages.ts';
@@ -37,7 +37,7 @@ interface ClusterView {
 
 export class WorkerCore implements Core {
   readonly ids: IdGenerator;
-  readonly callerId: string;
+  readonly callerId: HolderId;
   readonly refs: LocalRefs;
   private readonly deps: WorkerCoreDeps;
   private readonly registered = new Set<string>();
@@ -49,7 +49,7 @@ export class WorkerCore implements Core {
   constructor(deps: WorkerCoreDeps) {
     this.deps = deps;
     this.ids = new IdGenerator(deps.idPrefix);
-    this.callerId = deps.workerId;
+    this.callerId = holderOfWorker(deps.workerId);
     this.refs = new LocalRefs((update) => this.deps.post({ type: 'refs', ...update }));
   }
 
