@@ -64,7 +64,7 @@ describe('Coordinator: resources and placement', () => {
     const { c, submit, done } = cluster({ n1: { CPU: 1 } });
     const t = submit(taskSpec());
     const replies: CoordinatorToNode[] = [];
-    c.handleNodeMessage(nid('n1'), { type: 'client_request', reqId: 9, taskId: null, req: { op: 'get', ids: [ret(t)], timeoutMs: null } }, (m) => replies.push(m));
+    c.handleNodeMessage(nid('n1'), { type: 'client_request', reqId: 9, taskId: null, req: { type: 'get', ids: [ret(t)], timeoutMs: null } }, (m) => replies.push(m));
     expect(replies).toEqual([]);
     done('n1', t, ['v']);
     return Promise.resolve().then(() => Promise.resolve()).then(() => {

@@ -87,7 +87,7 @@ export class RequestHandlers {
   /** A call task code made (`holder`: the worker holding the refs it gets), answered through `reply`. */
   private handleClientRequest(from: NodeId, holder: HolderId | undefined, req: ClientRequest, reply: ClientReply): void {
     try {
-      switch (req.op) {
+      switch (req.type) {
         case 'register':
           this.d.taskManager.registerFunction(req.desc);
           return reply(true, null);

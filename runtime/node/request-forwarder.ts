@@ -32,7 +32,7 @@ interface PendingRequest {
   readonly workerReqId: number;
   readonly blocking: boolean;
   readonly taskId: TaskId | null;
-  readonly op: ClientRequest['op'];
+  readonly op: ClientRequest['type'];
   /** A `get`, kept to ask again when a pull fails; how many times it was asked again. */
   readonly get?: { readonly req: ClientRequest; readonly refetches: number };
 }
@@ -48,7 +48,7 @@ export class RequestForwarder {
 
   /** A request from a worker; `workerReqId` −1 when it expects no reply. */
   forward(w: WorkerSlot, workerReqId: number, taskId: TaskId | null, req: ClientRequest): void {
-    if (req.op === 'put') {
+    if (req.type === 'put') {
       // Objects `put` inside a task live on this node; small ones are also sent inline. When the
       // store is full, the object is ObjectStoreFullError: `get` raises it.
       const r = this.deps.keep(req.id, req.obj);
@@ -66,7 +66,7 @@ export class RequestForwarder {
       return;
     }
     const reqId = this.nextReqId++;
-    this.requests.set(reqId, { worker: w, workerReqId, blocking, taskId, op: req.op, ...(req.op === 'get' ? { get: { req, refetches: 0 } } : {}) });
+    this.requests.set(reqId, { worker: w, workerReqId, blocking, taskId, op: req.type, ...(req.type === 'get' ? { get: { req, refetches: 0 } } : {}) });
     this.deps.send({ type: 'client_request', reqId, taskId, req, holder: holderOfWorker(w.id) });
   }
 

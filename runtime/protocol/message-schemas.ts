@@ -132,22 +132,22 @@ export const taskSpecSchema = v.variant('kind', [
 
 const timeoutMs = v.nullable(v.pipe(v.number(), v.minValue(0)));
 
-export const clientRequestSchema = v.variant('op', [
-  v.object({ op: v.literal('register'), desc: functionDescriptor }),
-  v.object({ op: v.literal('submit'), spec: taskSpecSchema }),
-  v.object({ op: v.literal('put'), id: objectId, obj: serializedObjectSchema }),
-  v.object({ op: v.literal('get'), ids: idList, timeoutMs }),
-  v.object({ op: v.literal('wait'), ids: idList, numReturns: int(0, MAX_LIST_ITEMS), timeoutMs, fetchLocal: v.boolean() }),
-  v.object({ op: v.literal('cancel'), id: objectId, force: v.boolean(), recursive: v.boolean() }),
-  v.object({ op: v.literal('kill'), actorId, noRestart: v.boolean() }),
-  v.object({ op: v.literal('getActor'), name }),
-  v.object({ op: v.literal('generatorNext'), taskId, index: int(0) }),
+export const clientRequestSchema = v.variant('type', [
+  v.object({ type: v.literal('register'), desc: functionDescriptor }),
+  v.object({ type: v.literal('submit'), spec: taskSpecSchema }),
+  v.object({ type: v.literal('put'), id: objectId, obj: serializedObjectSchema }),
+  v.object({ type: v.literal('get'), ids: idList, timeoutMs }),
+  v.object({ type: v.literal('wait'), ids: idList, numReturns: int(0, MAX_LIST_ITEMS), timeoutMs, fetchLocal: v.boolean() }),
+  v.object({ type: v.literal('cancel'), id: objectId, force: v.boolean(), recursive: v.boolean() }),
+  v.object({ type: v.literal('kill'), actorId, noRestart: v.boolean() }),
+  v.object({ type: v.literal('getActor'), name }),
+  v.object({ type: v.literal('generatorNext'), taskId, index: int(0) }),
   v.object({
-    op: v.literal('tasks'),
+    type: v.literal('tasks'),
     state: v.optional(v.picklist(['PENDING_ARGS_AVAIL', 'PENDING_NODE_ASSIGNMENT', 'SUBMITTED_TO_WORKER', 'RUNNING', 'FINISHED', 'FAILED'])),
   }),
-  v.object({ op: v.literal('timeline') }),
-  v.object({ op: v.literal('clusterView') }),
+  v.object({ type: v.literal('timeline') }),
+  v.object({ type: v.literal('clusterView') }),
 ]);
 
 const taskResult = v.object({ id: objectId, size: amount, obj: v.optional(serializedObjectSchema), refs: v.optional(idList) });
