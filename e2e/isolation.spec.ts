@@ -245,7 +245,7 @@ test.describe('isolated workers on the task origin', () => {
       await isoHarness.run(w, `() => { ray.put(41); return 1; }`, []);
       return isoHarness.workers[w]!.received.find((m) => m.type === 'request');
     });
-    expect(req).toMatchObject({ type: 'request', req: { op: 'put' } });
+    expect(req).toMatchObject({ type: 'request', req: { type: 'put' } });
   });
 
   test('a worker that calls close() says so through its port', async ({ page }) => {

@@ -153,7 +153,6 @@ class ActorMethodImpl {
       taskId,
       kind: 'actor-method',
       name,
-      fnId: '' as TaskSpec['fnId'],
       method: this.method,
       args: buildArgs(args, name),
       numReturns,

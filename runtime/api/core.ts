@@ -2,7 +2,7 @@
 // program in a tab (driver/driver-core.ts), another serves task code inside a Web Worker
 // (worker/worker-core.ts). The composition root (index.ts, or the worker entry) installs it.
 
-import type { ActorId, FunctionId, IdGenerator, NodeId, ObjectId, TaskId, WorkerId } from '../protocol/ids.ts';
+import type { ActorId, FunctionId, HolderId, IdGenerator, NodeId, ObjectId, TaskId, WorkerId } from '../protocol/ids.ts';
 import type { LocalRefs } from './local-refs.ts';
 import type {
   ActorInfo,
@@ -35,7 +35,7 @@ export interface Core {
   /** The ObjectRefs this process holds, reported to the coordinator (reference counting). */
   readonly refs?: LocalRefs;
   /** Id of this caller (driver or worker), for per-caller actor call ordering. */
-  readonly callerId: string;
+  readonly callerId: HolderId;
   /** The task this core is running now, if inside a task. */
   currentTaskId(): TaskId | undefined;
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { ActorId, FunctionId, TaskId } from '../protocol/ids.ts';
-import type { TaskSpec, TaskState } from '../protocol/task-spec.ts';
+import { DRIVER_HOLDER, type ActorId, type FunctionId, type HolderId, type TaskId } from '../protocol/ids.ts';
+import type { ActorCreationTaskSpec, TaskState } from '../protocol/task-spec.ts';
 import { ActorDirectory } from './actor-directory.ts';
 import type { TaskEntry } from './task-entry.ts';
 
 const ACTOR = 'a1' as ActorId;
 
-function creationSpec(actorName?: string, actorId: ActorId = ACTOR): TaskSpec {
+function creationSpec(actorName?: string, actorId: ActorId = ACTOR): ActorCreationTaskSpec {
   return {
     taskId: `create-${actorId}` as TaskId,
     kind: 'actor-creation',
@@ -21,7 +21,7 @@ function creationSpec(actorName?: string, actorId: ActorId = ACTOR): TaskSpec {
     strategy: 'DEFAULT',
     enableTaskEvents: true,
     generatorBackpressure: 0,
-    callerId: 'driver',
+    callerId: DRIVER_HOLDER,
     actorId,
     actor: {
       className: 'Counter',
@@ -35,16 +35,16 @@ function creationSpec(actorName?: string, actorId: ActorId = ACTOR): TaskSpec {
   };
 }
 
-function call(id: string, callerId: string, extra: Partial<TaskEntry> = {}): TaskEntry {
+function call(id: string, caller: string, extra: Partial<TaskEntry> = {}): TaskEntry {
+  const { fnId: _fnId, actor: _actor, ...creation } = creationSpec();
   return {
     spec: {
-      ...creationSpec(),
+      ...creation,
       taskId: id as TaskId,
       kind: 'actor-method',
       name: 'Counter.incr',
       method: 'incr',
-      callerId,
-      actor: undefined,
+      callerId: caller as HolderId,
     },
     state: 'PENDING_NODE_ASSIGNMENT' as TaskState,
     nodeId: null,
@@ -152,7 +152,7 @@ describe('ActorDirectory', () => {
       ];
       for (const t of tasks) d.enqueue(a, t);
       expect(ids(d.ready(a))).toEqual(['x4']);
-      expect(a.queues.get('X')).toEqual([]);
+      expect(a.queues.get('X' as HolderId)).toEqual([]);
     });
 
     it('puts requeued calls back in front of the caller’s queue, keeping their order', () => {
@@ -163,8 +163,8 @@ describe('ActorDirectory', () => {
       d.ready(a);
       d.enqueue(a, call('x4', 'X'));
       d.requeue(a, [x1!, y1!, x2!, x3!]);
-      expect(ids(a.queues.get('X')!)).toEqual(['x1', 'x2', 'x3', 'x4']);
-      expect(ids(a.queues.get('Y')!)).toEqual(['y1']);
+      expect(ids(a.queues.get('X' as HolderId)!)).toEqual(['x1', 'x2', 'x3', 'x4']);
+      expect(ids(a.queues.get('Y' as HolderId)!)).toEqual(['y1']);
     });
 
     it('removes a queued call', () => {

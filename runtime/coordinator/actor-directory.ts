@@ -1,8 +1,8 @@
 // Actors known to the coordinator (Ray's GcsActorManager): their state, node, restarts, names,
 // and the calls waiting for them — one queue per caller, so each caller's calls run in order.
 
-import type { ActorId, NodeId } from '../protocol/ids.ts';
-import type { ActorInfo, TaskSpec } from '../protocol/task-spec.ts';
+import type { ActorId, HolderId, NodeId } from '../protocol/ids.ts';
+import type { ActorCreationTaskSpec, ActorInfo } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { TaskEntry } from './task-entry.ts';
 
@@ -22,7 +22,7 @@ export interface ActorEntry {
   restarts: number;
   deathCause: WireError | undefined;
   /** Calls not yet sent, per caller, in submission order. */
-  readonly queues: Map<string, TaskEntry[]>;
+  readonly queues: Map<HolderId, TaskEntry[]>;
   /** Calls sent to its worker and not finished. */
   readonly inflight: Map<TaskEntry['spec']['taskId'], TaskEntry>;
 }
@@ -32,13 +32,13 @@ export class ActorDirectory {
   private readonly names = new Map<string, ActorId>();
 
   /** Registers a new actor; undefined when its name is taken by a live actor. */
-  create(spec: TaskSpec): ActorEntry | undefined {
-    const opts = spec.actor!;
+  create(spec: ActorCreationTaskSpec): ActorEntry | undefined {
+    const opts = spec.actor;
     if (opts.actorName !== undefined && this.names.has(opts.actorName)) return undefined;
     const a: ActorEntry = {
-      actorId: spec.actorId!,
+      actorId: spec.actorId,
       info: {
-        actorId: spec.actorId!,
+        actorId: spec.actorId,
         className: opts.className,
         methods: opts.methods,
         streamingMethods: opts.streamingMethods,
@@ -88,7 +88,7 @@ export class ActorDirectory {
 
   /** Puts calls back at the front of their callers' queues, keeping their order. */
   requeue(a: ActorEntry, tasks: readonly TaskEntry[]): void {
-    const byCaller = new Map<string, TaskEntry[]>();
+    const byCaller = new Map<HolderId, TaskEntry[]>();
     for (const t of tasks) {
       let l = byCaller.get(t.spec.callerId);
       if (!l) byCaller.set(t.spec.callerId, (l = []));

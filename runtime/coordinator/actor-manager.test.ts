@@ -1,11 +1,11 @@
 // The actor manager through the Coordinator: creation, call order, restarts, kill, names.
 import { describe, expect, it } from 'vitest';
 import { wireError } from '../api/errors.ts';
-import type { TaskSpec } from '../protocol/task-spec.ts';
+import type { ActorCreationTaskSpec } from '../protocol/task-spec.ts';
 import { actorSpec, cluster, fnDesc, FakeLink, methodSpec, nid, ret, taskSpec, thrown, CLASS_FN, type Cluster } from './coordinator.fixture.ts';
 
 describe('Coordinator: actors', () => {
-  function withActor(over: Parameters<typeof actorSpec>[0] = {}): Cluster & { actor: TaskSpec } {
+  function withActor(over: Parameters<typeof actorSpec>[0] = {}): Cluster & { actor: ActorCreationTaskSpec } {
     const cl = cluster({ n1: { CPU: 2 } });
     return { ...cl, actor: cl.submit(actorSpec(over)) };
   }
@@ -43,7 +43,7 @@ describe('Coordinator: actors', () => {
     const { c, links, submit, done, actor, errorOf } = withActor({ maxRestarts: 1 });
     done('n1', actor, []);
     const inflight = submit(methodSpec(actor));
-    c.handleNodeMessage(nid('n1'), { type: 'actor_died', actorId: actor.actorId!, error: wireError('ActorDiedError', 'worker crashed') });
+    c.handleNodeMessage(nid('n1'), { type: 'actor_died', actorId: actor.actorId, error: wireError('ActorDiedError', 'worker crashed') });
     const creations = links.n1!.runs().filter((r) => r.spec.taskId === actor.taskId);
     expect(creations.map((r) => r.attempt)).toEqual([1, 2]);
     expect(errorOf(ret(inflight))?.name).toBe('ActorDiedError');
@@ -57,7 +57,7 @@ describe('Coordinator: actors', () => {
     const { c, links, submit, done, actor } = withActor({ maxRestarts: 1, maxTaskRetries: 1 });
     done('n1', actor, []);
     const call = submit(methodSpec(actor));
-    c.handleNodeMessage(nid('n1'), { type: 'actor_died', actorId: actor.actorId!, error: wireError('ActorDiedError', 'worker crashed') });
+    c.handleNodeMessage(nid('n1'), { type: 'actor_died', actorId: actor.actorId, error: wireError('ActorDiedError', 'worker crashed') });
     done('n1', actor, []);
     expect(links.n1!.runs().filter((r) => r.spec.taskId === call.taskId).map((r) => r.attempt)).toEqual([1, 2]);
   });
@@ -66,7 +66,7 @@ describe('Coordinator: actors', () => {
     const { c, links, submit, done, actor, errorOf } = withActor({ maxRestarts: 0, name: 'hits' });
     done('n1', actor, []);
     expect(c.getActor('hits')?.actorId).toBe(actor.actorId);
-    c.handleNodeMessage(nid('n1'), { type: 'actor_died', actorId: actor.actorId!, error: wireError('ActorDiedError', 'worker crashed') });
+    c.handleNodeMessage(nid('n1'), { type: 'actor_died', actorId: actor.actorId, error: wireError('ActorDiedError', 'worker crashed') });
     const after = submit(methodSpec(actor));
     expect(errorOf(ret(after))?.name).toBe('ActorDiedError');
     expect(links.n1!.runs().filter((r) => r.spec.taskId === actor.taskId)).toHaveLength(1);
@@ -82,7 +82,7 @@ describe('Coordinator: actors', () => {
   it('kills an actor: tells its node, and fails its later calls', () => {
     const { c, links, submit, done, actor, errorOf } = withActor({ maxRestarts: 3 });
     done('n1', actor, []);
-    c.killActor(actor.actorId!, true);
+    c.killActor(actor.actorId, true);
     expect(links.n1!.sent).toContainEqual({ type: 'kill_actor', actorId: actor.actorId });
     expect(errorOf(ret(submit(methodSpec(actor))))?.name).toBe('ActorDiedError');
   });
@@ -90,7 +90,7 @@ describe('Coordinator: actors', () => {
   it('never creates an actor killed while it waited for resources, even when a node that has them joins', () => {
     const { c, submit, errorOf } = cluster({ n1: { CPU: 1 } });
     const actor = submit({ ...actorSpec(), resources: { CPU: 1, GPU: 1 } });
-    c.killActor(actor.actorId!, true);
+    c.killActor(actor.actorId, true);
     expect(errorOf(ret(actor))?.name).toBe('ActorDiedError');
     const gpu = new FakeLink();
     c.addNode(nid('gpu'), { CPU: 1, GPU: 1 }, gpu, { isCoordinator: false, gpuFallback: false });
@@ -101,7 +101,7 @@ describe('Coordinator: actors', () => {
   it('tells the node to kill an actor whose constructor is still running', () => {
     const { c, links, actor } = withActor();
     expect(links.n1!.ranIds()).toEqual([actor.taskId]);
-    c.killActor(actor.actorId!, true);
+    c.killActor(actor.actorId, true);
     expect(links.n1!.sent).toContainEqual({ type: 'kill_actor', actorId: actor.actorId });
   });
 

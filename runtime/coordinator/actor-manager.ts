@@ -37,12 +37,12 @@ export class ActorManager {
     if (spec.kind === 'actor-creation') {
       const a = this.d.actors.create(spec);
       if (!a) {
-        this.d.tasks.failTask(t, wireError('ActorDiedError', `an actor named "${spec.actor?.actorName}" already exists`));
+        this.d.tasks.failTask(t, wireError('ActorDiedError', `an actor named "${spec.actor.actorName}" already exists`));
         return false;
       }
     }
     if (spec.kind === 'actor-method') {
-      const actor = spec.actorId ? this.d.actors.get(spec.actorId) : undefined;
+      const actor = this.d.actors.get(spec.actorId);
       if (!actor) {
         this.d.tasks.failTask(t, wireError('ActorDiedError', `actor ${spec.actorId} does not exist in this cluster (was it created by an earlier session?)`));
         return false;
@@ -54,7 +54,7 @@ export class ActorManager {
 
   /** An actor call's arguments are ready (or one failed): send what may go now. */
   pumpFor(call: TaskEntry): void {
-    const a = this.d.actors.get(call.spec.actorId!);
+    const a = this.actorOf(call);
     if (a) this.pump(a);
   }
 
@@ -91,7 +91,7 @@ export class ActorManager {
 
   /** Its constructor finished: the actor is alive where it ran. */
   created(t: TaskEntry): void {
-    const a = this.d.actors.get(t.spec.actorId!);
+    const a = this.actorOf(t);
     if (!a) return;
     a.state = 'ALIVE';
     a.nodeId = t.nodeId;
@@ -103,7 +103,7 @@ export class ActorManager {
 
   /** Its creation task failed: a system failure restarts it, a constructor error ends it. */
   creationFailed(t: TaskEntry, err: WireError, system: boolean): void {
-    const a = this.d.actors.get(t.spec.actorId!);
+    const a = this.actorOf(t);
     if (!a) return this.d.tasks.failTask(t, err);
     if (system) return this.died(a, err);
     return this.killForGood(
@@ -120,12 +120,12 @@ export class ActorManager {
 
   /** How many times a call to this actor may be retried (0 when the actor is unknown). */
   maxTaskRetries(call: TaskEntry): number {
-    return this.d.actors.get(call.spec.actorId!)?.maxTaskRetries ?? 0;
+    return this.actorOf(call)?.maxTaskRetries ?? 0;
   }
 
   /** Puts a failed call back at the head of its caller's queue; false when the actor is unknown. */
   retryCall(call: TaskEntry): boolean {
-    const a = this.d.actors.get(call.spec.actorId!);
+    const a = this.actorOf(call);
     if (!a) return false;
     call.state = 'PENDING_NODE_ASSIGNMENT';
     this.d.actors.requeue(a, [call]);
@@ -135,16 +135,21 @@ export class ActorManager {
 
   /** A call's worker reported it done. */
   callEnded(call: TaskEntry): void {
-    this.d.actors.get(call.spec.actorId!)?.inflight.delete(call.spec.taskId);
+    this.actorOf(call)?.inflight.delete(call.spec.taskId);
   }
 
   /** A call was cancelled: it is neither running nor queued any more. */
   callCancelled(call: TaskEntry): void {
-    const a = this.d.actors.get(call.spec.actorId!);
+    const a = this.actorOf(call);
     if (a) {
       a.inflight.delete(call.spec.taskId);
       this.d.actors.removeQueued(a, call);
     }
+  }
+
+  /** The actor a creation task creates or a call calls (undefined for a normal task, or an unknown actor). */
+  private actorOf(t: TaskEntry): ActorEntry | undefined {
+    return t.spec.kind === 'normal' ? undefined : this.d.actors.get(t.spec.actorId);
   }
 
   /** Sends every call whose turn has come (per caller, in order) to the actor's node. */

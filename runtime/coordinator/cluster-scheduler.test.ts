@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FunctionId, NodeId } from '../protocol/ids.ts';
 import type { CoordinatorToNode } from '../protocol/node-messages.ts';
-import type { TaskSpec } from '../protocol/task-spec.ts';
+import type { ActorCreationTaskSpec, TaskSpec } from '../protocol/task-spec.ts';
 import { Coordinator } from './coordinator.ts';
 import { actorSpec, cluster, fnDesc, FakeLink, methodSpec, nid, ret, taskSpec, thrown, type Cluster } from './coordinator.fixture.ts';
 
@@ -64,7 +64,7 @@ describe('Coordinator: resources and placement', () => {
     const { c, submit, done } = cluster({ n1: { CPU: 1 } });
     const t = submit(taskSpec());
     const replies: CoordinatorToNode[] = [];
-    c.handleNodeMessage(nid('n1'), { type: 'client_request', reqId: 9, taskId: null, req: { op: 'get', ids: [ret(t)], timeoutMs: null } }, (m) => replies.push(m));
+    c.handleNodeMessage(nid('n1'), { type: 'client_request', reqId: 9, taskId: null, req: { type: 'get', ids: [ret(t)], timeoutMs: null } }, (m) => replies.push(m));
     expect(replies).toEqual([]);
     done('n1', t, ['v']);
     return Promise.resolve().then(() => Promise.resolve()).then(() => {
@@ -78,7 +78,7 @@ describe('Coordinator: pipelining short tasks', () => {
   const PER_CPU = 16;
 
   /** One CPU, busy with a long task, and a short function the coordinator has timed twice. */
-  function busyNodeWithShortFn(): Cluster & { actor: TaskSpec; short: () => TaskSpec } {
+  function busyNodeWithShortFn(): Cluster & { actor: ActorCreationTaskSpec; short: () => TaskSpec } {
     const cl = cluster({ n1: { CPU: 1 } });
     cl.c.registerFunction(fnDesc(SHORT));
     const actor = cl.submit(actorSpec());

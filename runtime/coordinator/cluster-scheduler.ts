@@ -8,7 +8,7 @@ import { add, subtract } from '../common/resources.ts';
 import { TaskDurations } from '../common/task-durations.ts';
 import type { FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
 import type { ResolvedArg } from '../protocol/node-messages.ts';
-import type { FunctionDescriptor, TaskSpec } from '../protocol/task-spec.ts';
+import { functionIdOf, type FunctionDescriptor, type TaskSpec } from '../protocol/task-spec.ts';
 import type { ActorDirectory } from './actor-directory.ts';
 import { PIPELINE_TASKS_PER_CPU } from './constants.ts';
 import type { NodeManager, NodeState } from './node-manager.ts';
@@ -36,7 +36,7 @@ export class ClusterScheduler {
   /** Tasks no live node can run; re-examined when a node joins. */
   private infeasible: TaskEntry[] = [];
   private readonly spread: SpreadState = { cursor: 0 };
-  private lastClass: { fnId: FunctionId; strategy: TaskSpec['strategy']; resources: TaskSpec['resources']; key: string } | undefined;
+  private lastClass: { fnId: FunctionId | undefined; strategy: TaskSpec['strategy']; resources: TaskSpec['resources']; key: string } | undefined;
   /** How long each function's tasks take, to tell short ones (pipelined) from the rest. */
   private readonly durations = new TaskDurations();
   private draining = false;
@@ -207,9 +207,10 @@ export class ClusterScheduler {
   private classKey(t: TaskEntry): string {
     // Calls of one remote function share their resources object: the last key usually fits.
     const last = this.lastClass;
-    if (last && last.fnId === t.spec.fnId && last.strategy === t.spec.strategy && last.resources === t.spec.resources) return last.key;
+    const fnId = functionIdOf(t.spec);
+    if (last && last.fnId === fnId && last.strategy === t.spec.strategy && last.resources === t.spec.resources) return last.key;
     const key = computeClassKey(t);
-    this.lastClass = { fnId: t.spec.fnId, strategy: t.spec.strategy, resources: t.spec.resources, key };
+    this.lastClass = { fnId, strategy: t.spec.strategy, resources: t.spec.resources, key };
     return key;
   }
 
@@ -252,7 +253,7 @@ export class ClusterScheduler {
     if (reserve) subtract(node.available, spec.kind === 'actor-creation' ? spec.heldResources ?? {} : spec.resources);
     else node.pipelined++;
     if (spec.kind === 'actor-creation') {
-      const a = this.d.actors.get(spec.actorId!);
+      const a = this.d.actors.get(spec.actorId);
       if (a) a.holding = node.nodeId;
     }
     node.running.add(spec.taskId);
@@ -265,7 +266,7 @@ export class ClusterScheduler {
 function computeClassKey(t: TaskEntry): string {
   const s = t.spec.strategy;
   const strat = typeof s === 'string' ? s : `${s.nodeId}/${s.soft}`;
-  let key = `${t.spec.fnId}|${strat}`;
+  let key = `${functionIdOf(t.spec) ?? ''}|${strat}`;
   for (const k of Object.keys(t.spec.resources).sort()) key += `|${k}:${t.spec.resources[k]}`;
   return key;
 }

@@ -1,12 +1,12 @@
 // The coordinator's unit-test harness: fake node links, task and actor specs, and a cluster of
 // named nodes driven through the Coordinator's public calls and node messages.
 import { taskWireError, toWireError, wireError } from '../api/errors.ts';
-import { returnId, type ActorId, type FunctionId, type NodeId, type ObjectId } from '../protocol/ids.ts';
+import { returnId, type ActorId, type FunctionId, type HolderId, type NodeId, type ObjectId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
-import type { FunctionDescriptor, ResourceSet, TaskSpec } from '../protocol/task-spec.ts';
+import type { ActorCreationTaskSpec, ActorTaskSpec, FunctionDescriptor, NormalTaskSpec, ResourceSet, TaskSpec } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import { Coordinator, type NodeLink } from './coordinator.ts';
-import { makeTaskSpec } from '../protocol/task-spec.fixture.ts';
+import { FIXTURE_FN, makeTaskSpec, type SpecOf, type TaskSpecOverrides } from '../protocol/task-spec.fixture.ts';
 
 export type RunTask = Extract<CoordinatorToNode, { type: 'run_task' }>;
 
@@ -25,7 +25,7 @@ export class FakeLink implements NodeLink {
 }
 
 export const nid = (s: string): NodeId => s as NodeId;
-export const FN = 'fn-f' as FunctionId;
+export const FN = FIXTURE_FN;
 export const CLASS_FN = 'fn-Counter' as FunctionId;
 
 export function fnDesc(fnId: FunctionId = FN, kind: FunctionDescriptor['kind'] = 'function'): FunctionDescriptor {
@@ -33,11 +33,12 @@ export function fnDesc(fnId: FunctionId = FN, kind: FunctionDescriptor['kind'] =
 }
 
 let seq = 0;
-export function taskSpec(over: Partial<TaskSpec> = {}): TaskSpec {
-  return makeTaskSpec({ fnId: FN, ...over });
+/** A spec of a one-CPU task of `FN` (the fixture's default function), with any field overridden. */
+export function taskSpec<O extends TaskSpecOverrides = Partial<NormalTaskSpec>>(over?: O): SpecOf<O> {
+  return makeTaskSpec(over);
 }
 
-export function actorSpec(over: { maxRestarts?: number; maxTaskRetries?: number; name?: string } = {}): TaskSpec {
+export function actorSpec(over: { maxRestarts?: number; maxTaskRetries?: number; name?: string } = {}): ActorCreationTaskSpec {
   const actorId = `a${seq++}` as ActorId;
   return taskSpec({
     kind: 'actor-creation',
@@ -58,14 +59,15 @@ export function actorSpec(over: { maxRestarts?: number; maxTaskRetries?: number;
   });
 }
 
-export function methodSpec(actor: TaskSpec, callerId = 'driver', over: Partial<TaskSpec> = {}): TaskSpec {
-  return taskSpec({ kind: 'actor-method', name: 'Counter.incr', fnId: CLASS_FN, method: 'incr', actorId: actor.actorId!, resources: {}, callerId, ...over });
+/** A call of the actor's `incr` by `caller` (a holder id such as 'driver' or a worker's id). */
+export function methodSpec(actor: ActorCreationTaskSpec, caller = 'driver', over: Partial<ActorTaskSpec> = {}): ActorTaskSpec {
+  return taskSpec({ kind: 'actor-method', name: 'Counter.incr', method: 'incr', actorId: actor.actorId, resources: {}, callerId: caller as HolderId, ...over });
 }
 
 export interface Cluster {
   readonly c: Coordinator;
   readonly links: Record<string, FakeLink>;
-  submit(spec: TaskSpec): TaskSpec;
+  submit<S extends TaskSpec>(spec: S): S;
   /** Reports the task finished on `node` with one inline result per return. */
   done(node: string, spec: TaskSpec, values?: unknown[], over?: Partial<Extract<NodeToCoordinator, { type: 'task_done' }>>): void;
   fail(node: string, spec: TaskSpec, error: WireError, systemFailure?: boolean, attempt?: number): void;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { wireError } from '../api/errors.ts';
 import type { FunctionId, ObjectId } from '../protocol/ids.ts';
-import type { TaskSpec } from '../protocol/task-spec.ts';
+import type { NormalTaskSpec, TaskSpec } from '../protocol/task-spec.ts';
 import type { Coordinator } from './coordinator.ts';
 import { cluster, crash, fnDesc, FakeLink, nid, ret, taskSpec, thrown, ValueError } from './coordinator.fixture.ts';
 
@@ -278,7 +278,7 @@ describe('Coordinator: streaming generators', () => {
   function item(c: Coordinator, spec: TaskSpec, index: number, v: unknown, attempt = 1): void {
     c.handleNodeMessage(nid('n1'), { type: 'generator_item', taskId: spec.taskId, attempt, index, result: { id: ret(spec, index), size: 8, obj: { v, size: 8 } } });
   }
-  const streaming = (over: Partial<TaskSpec> = {}): TaskSpec => taskSpec({ numReturns: 'streaming', ...over });
+  const streaming = (over: Partial<NormalTaskSpec> = {}): NormalTaskSpec => taskSpec({ numReturns: 'streaming', ...over });
 
   it('hands out each item as soon as it is yielded, and done once the task finishes', async () => {
     const { c, submit, done } = cluster({ n1: { CPU: 1 } });

@@ -14,7 +14,7 @@
 
 import { wireError } from '../api/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import type { ActorId, FunctionId, NodeId, ObjectId, TaskId } from '../protocol/ids.ts';
+import { DRIVER_HOLDER, type ActorId, type FunctionId, type HolderId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, RefUpdate } from '../protocol/node-messages.ts';
 import type {
   ActorInfo,
@@ -166,12 +166,12 @@ export class Coordinator {
   }
 
   /** An object `put` by `holder` (which holds its ref) on `nodeId`; `nested` lists the refs inside a non-inline one. */
-  putObject(id: ObjectId, size: number, obj: SerializedObject | undefined, nodeId: NodeId, holder = 'driver', nested?: readonly ObjectId[], holderNode?: NodeId): void {
+  putObject(id: ObjectId, size: number, obj: SerializedObject | undefined, nodeId: NodeId, holder = DRIVER_HOLDER, nested?: readonly ObjectId[], holderNode?: NodeId): void {
     this.lifetimes.put(id, size, obj, nodeId, holder, holderNode, nested);
   }
 
   /** A holder's report of the ObjectRefs it gained and dropped (`from`: the node of a worker holder). */
-  updateRefs(holder: string, from: NodeId | undefined, update: RefUpdate): void {
+  updateRefs(holder: HolderId, from: NodeId | undefined, update: RefUpdate): void {
     if (!this.tasks.stopped) this.lifetimes.update(holder, from, update);
   }
 
@@ -215,7 +215,7 @@ export class Coordinator {
   }
 
   /** The next item of a streaming task, handed to `holder` (its ref becomes the holder's). */
-  generatorNext(taskId: TaskId, index: number, holder = 'driver', holderNode?: NodeId): Promise<{ done: false; id: ObjectId } | { done: true }> {
+  generatorNext(taskId: TaskId, index: number, holder = DRIVER_HOLDER, holderNode?: NodeId): Promise<{ done: false; id: ObjectId } | { done: true }> {
     return this.taskManager.generatorNext(taskId, index, holder, holderNode);
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { returnId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import { DRIVER_HOLDER, holderOfWorker, returnId, type FunctionId, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
-import type { TaskSpec } from '../protocol/task-spec.ts';
+import type { NormalTaskSpec, TaskSpec } from '../protocol/task-spec.ts';
 import { Coordinator, type NodeLink } from './coordinator.ts';
 import { makeTaskSpec } from '../protocol/task-spec.fixture.ts';
 
@@ -25,7 +25,7 @@ const n1 = 'n1' as NodeId;
 const o = (s: string) => s as ObjectId;
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
-function spec(over: Partial<TaskSpec> = {}): TaskSpec {
+function spec(over: Partial<NormalTaskSpec> = {}): NormalTaskSpec {
   return makeTaskSpec({ fnId: FN, enableTaskEvents: false, ...over });
 }
 
@@ -48,9 +48,9 @@ function setup() {
 describe('Coordinator: freeing objects no ref can reach', () => {
   it('frees a put object when its holder drops the ref, telling the node that holds it', async () => {
     const { c, link, exists } = setup();
-    c.putObject(o('p1'), 1e6, undefined, n1, 'driver');
+    c.putObject(o('p1'), 1e6, undefined, n1, DRIVER_HOLDER);
     expect(exists(o('p1'))).toBe(true);
-    c.updateRefs('driver', undefined, { release: [o('p1')] });
+    c.updateRefs(DRIVER_HOLDER, undefined, { release: [o('p1')] });
     expect(exists(o('p1'))).toBe(false);
     await tick();
     expect(link.freed()).toEqual([o('p1')]);
@@ -60,7 +60,7 @@ describe('Coordinator: freeing objects no ref can reach', () => {
     const { c, link, doneOnNode, exists } = setup();
     const t = spec();
     c.submitTask(t);
-    c.updateRefs('driver', undefined, { release: [returnId(t.taskId, 0)] });
+    c.updateRefs(DRIVER_HOLDER, undefined, { release: [returnId(t.taskId, 0)] });
     expect(exists(returnId(t.taskId, 0))).toBe(true);
     doneOnNode(t);
     expect(exists(returnId(t.taskId, 0))).toBe(false);
@@ -70,22 +70,22 @@ describe('Coordinator: freeing objects no ref can reach', () => {
 
   it('keeps a nested ref alive until the object holding it is freed', () => {
     const { c, exists } = setup();
-    c.putObject(o('inner'), 1e6, undefined, n1, 'driver');
-    c.putObject(o('outer'), 1e6, undefined, n1, 'driver', [o('inner')]);
-    c.updateRefs('driver', undefined, { release: [o('inner')] });
+    c.putObject(o('inner'), 1e6, undefined, n1, DRIVER_HOLDER);
+    c.putObject(o('outer'), 1e6, undefined, n1, DRIVER_HOLDER, [o('inner')]);
+    c.updateRefs(DRIVER_HOLDER, undefined, { release: [o('inner')] });
     expect(exists(o('inner'))).toBe(true);
-    c.updateRefs('driver', undefined, { release: [o('outer')] });
+    c.updateRefs(DRIVER_HOLDER, undefined, { release: [o('outer')] });
     expect(exists(o('outer'))).toBe(false);
     expect(exists(o('inner'))).toBe(false);
   });
 
   it("keeps a task's argument alive while the task is pending or running", () => {
     const { c, exists, msg, link } = setup();
-    c.putObject(o('arg'), 1e6, undefined, n1, 'driver');
+    c.putObject(o('arg'), 1e6, undefined, n1, DRIVER_HOLDER);
     const t = spec({ args: [{ kind: 'ref', id: o('arg') }, { kind: 'value', obj: { v: null, m: 1, refs: [o('nested')], size: 8 } }] });
-    c.putObject(o('nested'), 1e6, undefined, n1, 'driver');
+    c.putObject(o('nested'), 1e6, undefined, n1, DRIVER_HOLDER);
     c.submitTask(t);
-    c.updateRefs('driver', undefined, { release: [o('arg'), o('nested')] });
+    c.updateRefs(DRIVER_HOLDER, undefined, { release: [o('arg'), o('nested')] });
     expect(exists(o('arg'))).toBe(true);
     expect(exists(o('nested'))).toBe(true);
     // An inline result needs no lineage: the arguments go when the task ends.
@@ -96,13 +96,13 @@ describe('Coordinator: freeing objects no ref can reach', () => {
 
   it("keeps a task's arguments while lineage may re-run it (a result lives only on a node), then frees them", () => {
     const { c, exists, doneOnNode } = setup();
-    c.putObject(o('arg'), 1e6, undefined, n1, 'driver');
+    c.putObject(o('arg'), 1e6, undefined, n1, DRIVER_HOLDER);
     const t = spec({ args: [{ kind: 'ref', id: o('arg') }] });
     c.submitTask(t);
-    c.updateRefs('driver', undefined, { release: [o('arg')] });
+    c.updateRefs(DRIVER_HOLDER, undefined, { release: [o('arg')] });
     doneOnNode(t);
     expect(exists(o('arg'))).toBe(true);
-    c.updateRefs('driver', undefined, { release: [returnId(t.taskId, 0)] });
+    c.updateRefs(DRIVER_HOLDER, undefined, { release: [returnId(t.taskId, 0)] });
     expect(exists(returnId(t.taskId, 0))).toBe(false);
     expect(exists(o('arg'))).toBe(false);
   });
@@ -112,22 +112,22 @@ describe('Coordinator: freeing objects no ref can reach', () => {
     const t = spec();
     c.submitTask(t);
     // The task's worker puts an object and returns a ref to it inside its result.
-    msg({ type: 'object_put', id: o('w-put'), size: 1e6, holder: 'w1' });
+    msg({ type: 'object_put', id: o('w-put'), size: 1e6, holder: holderOfWorker('w1' as WorkerId) });
     doneOnNode(t, [o('w-put')]);
-    msg({ type: 'refs', holder: 'w1', release: [o('w-put')] });
+    msg({ type: 'refs', holder: holderOfWorker('w1' as WorkerId), release: [o('w-put')] });
     expect(exists(o('w-put'))).toBe(true);
     // The driver gets the result: it revives the ref (add) and then drops the outer ref.
-    c.updateRefs('driver', undefined, { add: [o('w-put')], release: [returnId(t.taskId, 0)] });
+    c.updateRefs(DRIVER_HOLDER, undefined, { add: [o('w-put')], release: [returnId(t.taskId, 0)] });
     expect(exists(o('w-put'))).toBe(true);
-    c.updateRefs('driver', undefined, { release: [o('w-put')] });
+    c.updateRefs(DRIVER_HOLDER, undefined, { release: [o('w-put')] });
     expect(exists(o('w-put'))).toBe(false);
   });
 
   it('drops the refs of a worker that died, and of every worker on a node that left', () => {
     const { c, msg, exists } = setup();
-    msg({ type: 'object_put', id: o('a'), size: 1e6, holder: 'w1' });
-    msg({ type: 'object_put', id: o('b'), size: 1e6, holder: 'w2' });
-    msg({ type: 'refs', holder: 'w1', gone: true });
+    msg({ type: 'object_put', id: o('a'), size: 1e6, holder: holderOfWorker('w1' as WorkerId) });
+    msg({ type: 'object_put', id: o('b'), size: 1e6, holder: holderOfWorker('w2' as WorkerId) });
+    msg({ type: 'refs', holder: holderOfWorker('w1' as WorkerId), gone: true });
     expect(exists(o('a'))).toBe(false);
     expect(exists(o('b'))).toBe(true);
     c.removeNode(n1, 'tab closed');
@@ -142,8 +142,8 @@ describe('Coordinator: freeing objects no ref can reach', () => {
     for (let i = 0; i < 3; i++) {
       msg({ type: 'generator_item', taskId: g.taskId, attempt, index: i, result: { id: returnId(g.taskId, i), size: 8, obj: { v: i, size: 8 } } });
     }
-    expect(await c.generatorNext(g.taskId, 0, 'driver')).toEqual({ done: false, id: returnId(g.taskId, 0) });
-    c.updateRefs('driver', undefined, { generators: [g.taskId] });
+    expect(await c.generatorNext(g.taskId, 0, DRIVER_HOLDER)).toEqual({ done: false, id: returnId(g.taskId, 0) });
+    c.updateRefs(DRIVER_HOLDER, undefined, { generators: [g.taskId] });
     expect(exists(returnId(g.taskId, 0))).toBe(true);
     expect(exists(returnId(g.taskId, 1))).toBe(false);
     expect(exists(returnId(g.taskId, 2))).toBe(false);

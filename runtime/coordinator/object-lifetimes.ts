@@ -4,7 +4,7 @@
 // lineage kept to recompute lost results, generators' unconsumed items — and an object whose
 // count reaches zero leaves the directory and every node that holds it (`free_objects`).
 
-import { taskIdOf, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import { holderOfGenerator, taskIdOf, type HolderId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { RefUpdate } from '../protocol/node-messages.ts';
 import type { SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { ObjectDirectory } from './object-directory.ts';
@@ -19,10 +19,6 @@ export interface ObjectLifetimesDeps {
   readonly sendFree: (node: NodeId, ids: ObjectId[]) => void;
 }
 
-/** The pseudo-holder of a streaming task's items until a consumer takes them. */
-function generatorHolder(taskId: TaskId): string {
-  return `gen:${taskId}`;
-}
 
 /** ObjectIds a task's spec keeps alive: its ref arguments and refs nested in its value arguments. */
 function argIds(spec: TaskSpec): ObjectId[] | undefined {
@@ -54,7 +50,7 @@ export class ObjectLifetimes {
   }
 
   /** The caller of a task (or a put) holds a ref to this result from the moment it submits it. */
-  callerHoldsOne(holder: string, node: NodeId | undefined, id: ObjectId): void {
+  callerHoldsOne(holder: HolderId, node: NodeId | undefined, id: ObjectId): void {
     this.refs.holderAddOne(holder, node, id);
   }
 
@@ -95,32 +91,32 @@ export class ObjectLifetimes {
   }
 
   /** An object `put` by `holder` (which holds its ref) on `node`; `nested` lists the refs inside a non-inline one. */
-  put(id: ObjectId, size: number, obj: SerializedObject | undefined, node: NodeId, holder: string, holderNode: NodeId | undefined, nested?: readonly ObjectId[]): void {
+  put(id: ObjectId, size: number, obj: SerializedObject | undefined, node: NodeId, holder: HolderId, holderNode: NodeId | undefined, nested?: readonly ObjectId[]): void {
     this.callerHoldsOne(holder, holderNode, id);
     this.ready(id, size, obj, node, nested);
   }
 
   /** A streaming task's item: held for the generator's consumer until it takes it or drops the generator. */
   generatorItem(taskId: TaskId, id: ObjectId, size: number, obj: SerializedObject | undefined, node: NodeId | undefined, nested?: readonly ObjectId[]): void {
-    if (!this.droppedGenerators.has(taskId)) this.refs.holderAdd(generatorHolder(taskId), undefined, [id]);
+    if (!this.droppedGenerators.has(taskId)) this.refs.holderAdd(holderOfGenerator(taskId), undefined, [id]);
     this.ready(id, size, obj, node, nested);
   }
 
   /** The consumer `holder` took item `id` of a generator: the ref is its own now. */
-  handOut(holder: string, node: NodeId | undefined, taskId: TaskId, id: ObjectId): void {
+  handOut(holder: HolderId, node: NodeId | undefined, taskId: TaskId, id: ObjectId): void {
     this.refs.holderAdd(holder, node, [id]);
-    this.drain(this.refs.holderRelease(generatorHolder(taskId), [id]));
+    this.drain(this.refs.holderRelease(holderOfGenerator(taskId), [id]));
   }
 
   /** Applies a holder's report: adds first, so a ref and what covered it cannot both reach zero. */
-  update(holder: string, node: NodeId | undefined, u: RefUpdate): void {
+  update(holder: HolderId, node: NodeId | undefined, u: RefUpdate): void {
     if (this.stopped) return;
     if (u.add) this.refs.holderAdd(holder, node, u.add);
     const work: ObjectId[] = [];
     if (u.release) work.push(...this.refs.holderRelease(holder, u.release));
     for (const taskId of u.generators ?? []) {
       this.droppedGenerators.add(taskId);
-      work.push(...this.refs.dropHolder(generatorHolder(taskId)));
+      work.push(...this.refs.dropHolder(holderOfGenerator(taskId)));
     }
     if (u.gone) work.push(...this.refs.dropHolder(holder));
     this.drain(work);

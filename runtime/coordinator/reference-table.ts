@@ -5,7 +5,7 @@
 // and each lineage entry that may re-run such a task count once more. Pure bookkeeping: the
 // coordinator frees what reaches zero.
 
-import type { NodeId, ObjectId } from '../protocol/ids.ts';
+import type { HolderId, NodeId, ObjectId } from '../protocol/ids.ts';
 
 interface Holder {
   /** The node the holder lives on (a worker), so its refs go when the node does. */
@@ -15,7 +15,7 @@ interface Holder {
 
 export class ReferenceTable {
   private readonly counts = new Map<ObjectId, number>();
-  private readonly holders = new Map<string, Holder>();
+  private readonly holders = new Map<HolderId, Holder>();
 
   count(id: ObjectId): number {
     return this.counts.get(id) ?? 0;
@@ -39,7 +39,7 @@ export class ReferenceTable {
   }
 
   /** `holder` has refs to `ids` (each counted once per holder, however many refs it has). */
-  holderAdd(holder: string, node: NodeId | undefined, ids: readonly ObjectId[]): void {
+  holderAdd(holder: HolderId, node: NodeId | undefined, ids: readonly ObjectId[]): void {
     const h = this.holder(holder, node);
     for (const id of ids) {
       if (h.ids.has(id)) continue;
@@ -48,14 +48,14 @@ export class ReferenceTable {
     }
   }
 
-  holderAddOne(holder: string, node: NodeId | undefined, id: ObjectId): void {
+  holderAddOne(holder: HolderId, node: NodeId | undefined, id: ObjectId): void {
     const h = this.holder(holder, node);
     if (h.ids.has(id)) return;
     h.ids.add(id);
     this.add(id);
   }
 
-  private holder(name: string, node: NodeId | undefined): Holder {
+  private holder(name: HolderId, node: NodeId | undefined): Holder {
     let h = this.holders.get(name);
     if (!h) this.holders.set(name, (h = { node, ids: new Set() }));
     else if (node !== undefined) h.node = node;
@@ -63,7 +63,7 @@ export class ReferenceTable {
   }
 
   /** `holder` no longer has refs to `ids`; returns those nothing keeps alive now. */
-  holderRelease(holder: string, ids: readonly ObjectId[]): ObjectId[] {
+  holderRelease(holder: HolderId, ids: readonly ObjectId[]): ObjectId[] {
     const h = this.holders.get(holder);
     const zero: ObjectId[] = [];
     if (!h) return zero;
@@ -73,7 +73,7 @@ export class ReferenceTable {
   }
 
   /** The holder is gone (a worker died, a generator was dropped); returns what nothing keeps alive now. */
-  dropHolder(holder: string): ObjectId[] {
+  dropHolder(holder: HolderId): ObjectId[] {
     const h = this.holders.get(holder);
     if (!h) return [];
     this.holders.delete(holder);
@@ -89,7 +89,7 @@ export class ReferenceTable {
     return zero;
   }
 
-  holds(holder: string, id: ObjectId): boolean {
+  holds(holder: HolderId, id: ObjectId): boolean {
     return this.holders.get(holder)?.ids.has(id) === true;
   }
 

@@ -15,7 +15,7 @@ describe('Coordinator: requests from task code and introspection', () => {
   it('answers a get that times out with GetTimeoutError', async () => {
     const { c, submit } = cluster({ n1: { CPU: 1 } });
     const t = submit(taskSpec());
-    const replies = request(c, { op: 'get', ids: [ret(t)], timeoutMs: 1 });
+    const replies = request(c, { type: 'get', ids: [ret(t)], timeoutMs: 1 });
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(replies).toEqual([{ type: 'client_reply', reqId: 1, ok: false, error: expect.objectContaining({ name: 'GetTimeoutError' }) }]);
   });
@@ -23,15 +23,15 @@ describe('Coordinator: requests from task code and introspection', () => {
   it('answers getActor with the actor, or an error naming the missing name', () => {
     const { c, submit } = cluster({ n1: { CPU: 1 } });
     const actor = submit(actorSpec({ name: 'hits' }));
-    expect(request(c, { op: 'getActor', name: 'hits' })).toEqual([
+    expect(request(c, { type: 'getActor', name: 'hits' })).toEqual([
       { type: 'client_reply', reqId: 1, ok: true, value: expect.objectContaining({ actorId: actor.actorId, className: 'Counter' }) },
     ]);
-    expect(request(c, { op: 'getActor', name: 'nope' })[0]).toMatchObject({ ok: false, error: { message: expect.stringContaining('"nope"') } });
+    expect(request(c, { type: 'getActor', name: 'nope' })[0]).toMatchObject({ ok: false, error: { message: expect.stringContaining('"nope"') } });
   });
 
   it('turns a submit it cannot accept into an error reply instead of throwing', () => {
     const { c } = cluster({ n1: { CPU: 1 } });
-    expect(request(c, { op: 'submit', spec: taskSpec({ fnId: 'unknown' as FunctionId }) })[0]).toMatchObject({ ok: false });
+    expect(request(c, { type: 'submit', spec: taskSpec({ fnId: 'unknown' as FunctionId }) })[0]).toMatchObject({ ok: false });
   });
 
   it('sums resources over live nodes only', () => {

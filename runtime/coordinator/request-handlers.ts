@@ -5,7 +5,7 @@
 
 import { wireError } from '../api/errors.ts';
 import type { ClientRequest } from '../protocol/client-requests.ts';
-import type { NodeId } from '../protocol/ids.ts';
+import { DRIVER_HOLDER, holderOfNode, type HolderId, type NodeId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator } from '../protocol/node-messages.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { ActorManager } from './actor-manager.ts';
@@ -53,7 +53,7 @@ export class RequestHandlers {
         this.d.scheduler.onBlocked(msg.taskId, msg.type === 'task_blocked');
         return;
       case 'object_put':
-        this.d.lifetimes.put(msg.id, msg.size, msg.obj, from, msg.holder ?? 'driver', from, msg.refs);
+        this.d.lifetimes.put(msg.id, msg.size, msg.obj, from, msg.holder ?? DRIVER_HOLDER, from, msg.refs);
         return;
       case 'refs':
         if (!this.d.tasks.stopped) this.d.lifetimes.update(msg.holder, from, msg);
@@ -85,9 +85,9 @@ export class RequestHandlers {
   }
 
   /** A call task code made (`holder`: the worker holding the refs it gets), answered through `reply`. */
-  private handleClientRequest(from: NodeId, holder: string | undefined, req: ClientRequest, reply: ClientReply): void {
+  private handleClientRequest(from: NodeId, holder: HolderId | undefined, req: ClientRequest, reply: ClientReply): void {
     try {
-      switch (req.op) {
+      switch (req.type) {
         case 'register':
           this.d.taskManager.registerFunction(req.desc);
           return reply(true, null);
@@ -95,7 +95,7 @@ export class RequestHandlers {
           this.d.taskManager.submit(req.spec, from, true);
           return reply(true, null);
         case 'put':
-          this.d.lifetimes.put(req.id, req.obj.size, req.obj, from, holder ?? 'driver', from);
+          this.d.lifetimes.put(req.id, req.obj.size, req.obj, from, holder ?? DRIVER_HOLDER, from);
           return reply(true, null);
         case 'get':
           void this.d.waits.wait(req.ids, req.ids.length, req.timeoutMs, undefined, true).then((ready) => {
@@ -126,7 +126,7 @@ export class RequestHandlers {
           return reply(false, { name: 'Error', message: `no live actor is named "${req.name}"` });
         }
         case 'generatorNext':
-          void this.d.taskManager.generatorNext(req.taskId, req.index, holder ?? `node:${from}`, from).then((item) => reply(true, item));
+          void this.d.taskManager.generatorNext(req.taskId, req.index, holder ?? holderOfNode(from), from).then((item) => reply(true, item));
           return;
         case 'tasks':
           return reply(true, this.d.tasks.infos(req.state));

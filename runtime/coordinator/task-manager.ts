@@ -4,7 +4,7 @@
 // and streams a generator's items.
 
 import { wireError } from '../api/errors.ts';
-import { returnId, taskIdOf, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import { holderOfActor, returnId, taskIdOf, type FunctionId, type HolderId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
 import type { FunctionDescriptor, TaskSpec } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
@@ -59,7 +59,7 @@ export class TaskManager {
     if (callerHolds && spec.numReturns !== 'streaming') {
       // No ref to an actor's creation result is handed out; its tiny entry stays for the session.
       const creation = spec.kind === 'actor-creation';
-      const holder = creation ? actorHolder(spec.actorId!) : spec.callerId;
+      const holder = creation ? holderOfActor(spec.actorId) : spec.callerId;
       const node = creation ? undefined : from;
       if (spec.numReturns === 1) this.d.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, 0));
       else for (let i = 0; i < spec.numReturns; i++) this.d.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, i));
@@ -128,7 +128,7 @@ export class TaskManager {
   }
 
   /** The next item of a streaming task, handed to `holder` (its ref becomes the holder's). */
-  generatorNext(taskId: TaskId, index: number, holder: string, holderNode?: NodeId): Promise<{ done: false; id: ObjectId } | { done: true }> {
+  generatorNext(taskId: TaskId, index: number, holder: HolderId, holderNode?: NodeId): Promise<{ done: false; id: ObjectId } | { done: true }> {
     return this.d.generators.next(taskId, index).then((item) => {
       if (item.done) return item;
       const id = returnId(taskId, item.index);
@@ -223,9 +223,7 @@ export class TaskManager {
 }
 
 /** The pseudo-holder of an actor's creation result. */
-function actorHolder(actorId: ActorId): string {
-  return `actor:${actorId}`;
-}
+
 
 function retryMatches(policy: boolean | readonly string[], err: WireError): boolean {
   if (policy === false) return false;

@@ -3,7 +3,7 @@
 // of finished ones for `ray.tasks()` and `ray.timeline()`.
 
 import { returnId, type TaskId } from '../protocol/ids.ts';
-import type { SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
+import { actorIdOf, type SerializedObject, type TaskInfo, type TaskSpec, type TaskState, type TraceEvent } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { GeneratorStreams } from './generator-streams.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';
@@ -148,7 +148,7 @@ export class TaskTable {
       state: t.state,
       nodeId: t.nodeId,
       workerId: t.workerId,
-      actorId: t.spec.actorId ?? null,
+      actorId: actorIdOf(t.spec) ?? null,
       attempts: t.attempt,
       error: t.error,
       pendingReason: t.state === 'PENDING_NODE_ASSIGNMENT' || t.state === 'PENDING_ARGS_AVAIL' ? t.pendingReason ?? (t.depsPending > 0 ? `waiting for ${t.depsPending} argument(s)` : null) : null,

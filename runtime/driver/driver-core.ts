@@ -7,7 +7,7 @@ import { LocalRefs } from '../api/local-refs.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { GET_REFETCH_DELAY_MS, GET_REFETCH_MAX, INLINE_OBJECT_MAX_BYTES } from '../node/constants.ts';
 import type { Node } from '../node/node.ts';
-import type { ActorId, IdGenerator, NodeId, ObjectId, TaskId } from '../protocol/ids.ts';
+import { DRIVER_HOLDER, type ActorId, type IdGenerator, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { ActorInfo, FunctionDescriptor, NodeInfo, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
 
 export interface DriverCoreDeps {
@@ -24,7 +24,7 @@ const NEVER_ABORTED = new AbortController().signal;
 
 export class DriverCore implements Core {
   readonly ids: IdGenerator;
-  readonly callerId = 'driver';
+  readonly callerId = DRIVER_HOLDER;
   readonly refs: LocalRefs;
   private readonly d: DriverCoreDeps;
 

@@ -7,9 +7,9 @@ import { wireError } from '../api/errors.ts';
 import { withTransferableCopies } from '../api/serialization.ts';
 import { shapeKey } from '../common/resources.ts';
 import { TaskDurations } from '../common/task-durations.ts';
-import type { NodeId, TaskId } from '../protocol/ids.ts';
+import type { FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
 import type { NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
-import type { TaskSpec } from '../protocol/task-spec.ts';
+import { functionIdOf, type ActorCreationTaskSpec, type TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
 import type { Assignment, WorkerSlot } from './assignment.ts';
 import { CANCEL_GRACE_MS, TRANSFER_ARG_MIN_BYTES } from './constants.ts';
@@ -17,6 +17,9 @@ import type { DependencyManager } from './dependency-manager.ts';
 import type { LocalResources } from './local-resources.ts';
 import type { TaskReporter } from './task-reporter.ts';
 import type { WorkerPool } from './worker-pool.ts';
+
+/** The `fnId` of a `run` for an actor call, which names a method instead. */
+const NO_FUNCTION = '' as FunctionId;
 
 export interface LocalTaskManagerDeps {
   readonly nodeId: NodeId;
@@ -127,9 +130,9 @@ export class LocalTaskManager {
 
   private route(a: Assignment): void {
     const spec = a.spec;
-    if (spec.kind === 'actor-creation') return this.createActor(a);
+    if (spec.kind === 'actor-creation') return this.createActor(a, spec);
     if (spec.kind === 'actor-method') {
-      const w = this.deps.pool.actorWorker(spec.actorId!);
+      const w = this.deps.pool.actorWorker(spec.actorId);
       if (!w || w.dead) {
         this.assignments.delete(spec.taskId);
         this.deps.reporter.done(a, null, 0, 0, undefined, wireError('ActorDiedError', `actor ${spec.actorId} is not running on node ${this.deps.nodeId}`), true);
@@ -156,16 +159,19 @@ export class LocalTaskManager {
   }
 
   private tryStart(a: Assignment): boolean {
-    const need = a.spec.resources;
+    const spec = a.spec;
+    // Only normal tasks queue: route() sends actor tasks straight to their worker.
+    if (spec.kind !== 'normal') return false;
+    const need = spec.resources;
     if (this.deps.resources.fits(need)) {
-      const w = this.deps.pool.takeIdle(a.spec.fnId) ?? this.deps.pool.spawnIfAllowed(Math.ceil(this.deps.resources.total.CPU ?? 1));
+      const w = this.deps.pool.takeIdle(spec.fnId) ?? this.deps.pool.spawnIfAllowed(Math.ceil(this.deps.resources.total.CPU ?? 1));
       if (w) {
         this.deps.resources.lease(w, need);
         this.sendRun(w, a);
         return true;
       }
     }
-    if (this.durations.isShort(a.spec.fnId)) {
+    if (this.durations.isShort(spec.fnId)) {
       const shape = shapeKey(need);
       const best = this.deps.pool.pipelineTarget(shape);
       if (best) {
@@ -178,7 +184,7 @@ export class LocalTaskManager {
 
   private sendRun(w: WorkerSlot, a: Assignment): void {
     const spec = a.spec;
-    const fnId = spec.kind === 'actor-method' ? undefined : spec.fnId;
+    const fnId = functionIdOf(spec);
     if (fnId && !this.deps.pool.ensureLoaded(w, fnId)) {
       this.assignments.delete(spec.taskId);
       this.deps.reporter.done(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.deps.nodeId} never received the code of ${spec.name}`), false);
@@ -195,7 +201,8 @@ export class LocalTaskManager {
     const run: Extract<ToWorker, { type: 'run' }> = {
       type: 'run',
       taskId: spec.taskId,
-      fnId: spec.fnId,
+      // An actor call runs a method of the instance its worker holds: no function to look up.
+      fnId: fnId ?? NO_FUNCTION,
       name: spec.name,
       args,
       numReturns: spec.numReturns,
@@ -203,14 +210,13 @@ export class LocalTaskManager {
       transferResults: spec.kind === 'normal',
       gpu: (spec.resources.GPU ?? 0) > 0,
     };
-    if (spec.method !== undefined) (run as { method?: string }).method = spec.method;
+    if (spec.kind === 'actor-method') (run as { method?: string }).method = spec.method;
     this.deps.pool.post(w, run, transfer);
   }
 
-  private createActor(a: Assignment): void {
-    const spec = a.spec;
+  private createActor(a: Assignment, spec: ActorCreationTaskSpec): void {
     this.deps.resources.holdForActor(spec.heldResources ?? {});
-    const w = this.deps.pool.spawn(spec.actorId!);
+    const w = this.deps.pool.spawn(spec.actorId);
     w.lease = spec.heldResources ?? {};
     if (!this.deps.pool.ensureLoaded(w, spec.fnId)) {
       this.deps.retire(w, null);
@@ -222,11 +228,11 @@ export class LocalTaskManager {
     w.tasks.set(spec.taskId, a);
     this.deps.pool.post(w, {
       type: 'create_actor',
-      actorId: spec.actorId!,
+      actorId: spec.actorId,
       taskId: spec.taskId,
       fnId: spec.fnId,
       args: a.args!,
-      maxConcurrency: spec.actor!.maxConcurrency,
+      maxConcurrency: spec.actor.maxConcurrency,
       gpu: (spec.resources.GPU ?? 0) > 0,
     });
   }

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { IdGenerator, returnId, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import { IdGenerator, returnId, type ActorId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
-import type { FunctionDescriptor, ResourceSet, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
+import type { ActorCreationTaskSpec, FunctionDescriptor, ResourceSet, NormalTaskSpec, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, RunTask, ToWorker } from '../protocol/worker-messages.ts';
 import { INLINE_OBJECT_MAX_BYTES } from './constants.ts';
 import { Node } from './node.ts';
 import { ObjectStore } from './object-store.ts';
 import type { WorkerEndpoint } from './worker-endpoint.ts';
-import { makeTaskSpec } from '../protocol/task-spec.fixture.ts';
+import { FIXTURE_FN, makeTaskSpec, type SpecOf, type TaskSpecOverrides } from '../protocol/task-spec.fixture.ts';
 
 /** An in-memory Web Worker: records the batches it is posted, and lets the test answer. */
 class FakeWorker implements WorkerEndpoint {
@@ -48,11 +48,12 @@ class FakeWorker implements WorkerEndpoint {
   }
 }
 
-const FN = 'fn-f' as FunctionId;
+const FN = FIXTURE_FN;
 const fnDesc: FunctionDescriptor = { fnId: FN, kind: 'function', name: 'f', source: '(x) => x', scope: [], options: {} };
 
-function taskSpec(over: Partial<TaskSpec> = {}): TaskSpec {
-  return makeTaskSpec({ fnId: FN, ...over });
+/** A spec of a one-CPU task of `FN` (the fixture's default function), with any field overridden. */
+function taskSpec<O extends TaskSpecOverrides = Partial<NormalTaskSpec>>(over?: O): SpecOf<O> {
+  return makeTaskSpec(over);
 }
 
 /** Lets queued microtasks (the node's batched posts) run. */
@@ -240,7 +241,7 @@ describe('Node: pipelining short tasks', () => {
     await tick();
     const w = workerOf(a)!;
     w.reply(
-      { type: 'request', reqId: 1, taskId: a.taskId, req: { op: 'get', ids: ['x.0' as ObjectId], timeoutMs: null } },
+      { type: 'request', reqId: 1, taskId: a.taskId, req: { type: 'get', ids: ['x.0' as ObjectId], timeoutMs: null } },
       { type: 'returned', taskIds: [b.taskId] },
     );
     await tick();
@@ -382,10 +383,10 @@ describe('Node: calls from task code', () => {
     const w = workerOf(parent)!;
     expect(workerOf(queued)).toBeUndefined();
     const wanted = 'x.0' as ObjectId;
-    w.reply({ type: 'request', reqId: 7, taskId: parent.taskId, req: { op: 'get', ids: [wanted], timeoutMs: null } });
+    w.reply({ type: 'request', reqId: 7, taskId: parent.taskId, req: { type: 'get', ids: [wanted], timeoutMs: null } });
     expect(sent).toContainEqual({ type: 'task_blocked', taskId: parent.taskId });
     const forwarded = sent.find((m): m is Extract<NodeToCoordinator, { type: 'client_request' }> => m.type === 'client_request');
-    expect(forwarded).toMatchObject({ taskId: parent.taskId, req: { op: 'get', ids: [wanted] } });
+    expect(forwarded).toMatchObject({ taskId: parent.taskId, req: { type: 'get', ids: [wanted] } });
     await tick();
     expect(workerOf(queued)).toBeDefined();
     expect(workerOf(queued)).not.toBe(w);
@@ -413,7 +414,7 @@ describe('Node: calls from task code', () => {
     const t = run(taskSpec());
     await tick();
     const w = workerOf(t)!;
-    w.reply({ type: 'request', reqId: 3, taskId: t.taskId, req: { op: 'wait', ids: [], numReturns: 0, timeoutMs: 5, fetchLocal: true } });
+    w.reply({ type: 'request', reqId: 3, taskId: t.taskId, req: { type: 'wait', ids: [], numReturns: 0, timeoutMs: 5, fetchLocal: true } });
     const fwd = sent.find((m): m is Extract<NodeToCoordinator, { type: 'client_request' }> => m.type === 'client_request')!;
     const error = { name: 'GetTimeoutError', message: 'timed out' };
     node.handle({ type: 'client_reply', reqId: fwd.reqId, ok: false, error });
@@ -426,7 +427,7 @@ describe('Node: calls from task code', () => {
     const { run, workerOf, sent } = setup({ CPU: 1 });
     const t = run(taskSpec());
     await tick();
-    workerOf(t)!.reply({ type: 'request', reqId: -1, taskId: t.taskId, req: { op: 'submit', spec: taskSpec() } });
+    workerOf(t)!.reply({ type: 'request', reqId: -1, taskId: t.taskId, req: { type: 'submit', spec: taskSpec() } });
     expect(sent.some((m) => m.type === 'task_blocked')).toBe(false);
     expect(sent).toContainEqual(expect.objectContaining({ type: 'client_request', reqId: -1 }));
   });
@@ -438,8 +439,8 @@ describe('Node: calls from task code', () => {
     const small: SerializedObject = { v: 1, size: 8 };
     const big: SerializedObject = { v: 2, size: INLINE_OBJECT_MAX_BYTES * 2 };
     workerOf(t)!.reply(
-      { type: 'request', reqId: -1, taskId: t.taskId, req: { op: 'put', id: 'p1' as ObjectId, obj: small } },
-      { type: 'request', reqId: -1, taskId: t.taskId, req: { op: 'put', id: 'p2' as ObjectId, obj: big } },
+      { type: 'request', reqId: -1, taskId: t.taskId, req: { type: 'put', id: 'p1' as ObjectId, obj: small } },
+      { type: 'request', reqId: -1, taskId: t.taskId, req: { type: 'put', id: 'p2' as ObjectId, obj: big } },
     );
     const holder = 'n1-w0';
     expect(sent).toContainEqual({ type: 'object_put', id: 'p1', size: 8, obj: small, holder });
@@ -450,7 +451,7 @@ describe('Node: calls from task code', () => {
 
 describe('Node: actors', () => {
   const actorId = 'a1' as ActorId;
-  const creation = (): TaskSpec =>
+  const creation = (): ActorCreationTaskSpec =>
     taskSpec({
       kind: 'actor-creation',
       actorId,

@@ -8,7 +8,7 @@
 
 import { wireError } from '../api/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { returnId, type IdGenerator, type NodeId, type ObjectId } from '../protocol/ids.ts';
+import { holderOfWorker, returnId, type IdGenerator, type NodeId, type ObjectId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator } from '../protocol/node-messages.ts';
 import type { ResourceSet, SerializedObject } from '../protocol/task-spec.ts';
 import type { FromWorker } from '../protocol/worker-messages.ts';
@@ -198,7 +198,7 @@ export class Node {
         return;
       case 'refs': {
         const { type: _type, ...update } = msg;
-        this.deps.send({ type: 'refs', holder: w.id, ...update });
+        this.deps.send({ type: 'refs', holder: holderOfWorker(w.id), ...update });
         return;
       }
       case 'exit':
@@ -224,7 +224,7 @@ export class Node {
     this.pool.remove(w);
     this.forwarder.dropWorker(w);
     // The refs it held are gone with it.
-    this.deps.send({ type: 'refs', holder: w.id, gone: true });
+    this.deps.send({ type: 'refs', holder: holderOfWorker(w.id), gone: true });
     if (w.blocked > 0) {
       for (const a of w.tasks.values()) this.deps.send({ type: 'task_unblocked', taskId: a.spec.taskId });
     }

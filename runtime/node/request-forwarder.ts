@@ -6,7 +6,7 @@
 
 import { toWireError } from '../api/errors.ts';
 import { isBlockingRequest, type ClientRequest } from '../protocol/client-requests.ts';
-import type { ObjectId, TaskId } from '../protocol/ids.ts';
+import { holderOfWorker, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
 import type { SerializedObject } from '../protocol/task-spec.ts';
 import type { ToWorker } from '../protocol/worker-messages.ts';
@@ -32,7 +32,7 @@ interface PendingRequest {
   readonly workerReqId: number;
   readonly blocking: boolean;
   readonly taskId: TaskId | null;
-  readonly op: ClientRequest['op'];
+  readonly op: ClientRequest['type'];
   /** A `get`, kept to ask again when a pull fails; how many times it was asked again. */
   readonly get?: { readonly req: ClientRequest; readonly refetches: number };
 }
@@ -48,11 +48,11 @@ export class RequestForwarder {
 
   /** A request from a worker; `workerReqId` −1 when it expects no reply. */
   forward(w: WorkerSlot, workerReqId: number, taskId: TaskId | null, req: ClientRequest): void {
-    if (req.op === 'put') {
+    if (req.type === 'put') {
       // Objects `put` inside a task live on this node; small ones are also sent inline. When the
       // store is full, the object is ObjectStoreFullError: `get` raises it.
       const r = this.deps.keep(req.id, req.obj);
-      this.deps.send({ type: 'object_put', id: req.id, size: r.size, holder: w.id, ...(r.obj ? { obj: r.obj } : {}), ...(r.refs ? { refs: r.refs } : {}) });
+      this.deps.send({ type: 'object_put', id: req.id, size: r.size, holder: holderOfWorker(w.id), ...(r.obj ? { obj: r.obj } : {}), ...(r.refs ? { refs: r.refs } : {}) });
       return;
     }
     const blocking = isBlockingRequest(req) && !w.actorId && taskId !== null;
@@ -62,12 +62,12 @@ export class RequestForwarder {
     }
     if (workerReqId < 0) {
       // Fire-and-forget (submit, register): no reply is routed back.
-      this.deps.send({ type: 'client_request', reqId: -1, taskId, req, holder: w.id });
+      this.deps.send({ type: 'client_request', reqId: -1, taskId, req, holder: holderOfWorker(w.id) });
       return;
     }
     const reqId = this.nextReqId++;
-    this.requests.set(reqId, { worker: w, workerReqId, blocking, taskId, op: req.op, ...(req.op === 'get' ? { get: { req, refetches: 0 } } : {}) });
-    this.deps.send({ type: 'client_request', reqId, taskId, req, holder: w.id });
+    this.requests.set(reqId, { worker: w, workerReqId, blocking, taskId, op: req.type, ...(req.type === 'get' ? { get: { req, refetches: 0 } } : {}) });
+    this.deps.send({ type: 'client_request', reqId, taskId, req, holder: holderOfWorker(w.id) });
   }
 
   /** The coordinator's answer to a forwarded request. */

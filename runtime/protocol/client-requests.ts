@@ -6,26 +6,26 @@ import type { ActorId, ObjectId, TaskId } from './ids.ts';
 import type { FunctionDescriptor, SerializedObject, TaskSpec, TaskState } from './task-spec.ts';
 
 export type ClientRequest =
-  | { readonly op: 'register'; readonly desc: FunctionDescriptor }
-  | { readonly op: 'submit'; readonly spec: TaskSpec }
-  | { readonly op: 'put'; readonly id: ObjectId; readonly obj: SerializedObject }
-  | { readonly op: 'get'; readonly ids: readonly ObjectId[]; readonly timeoutMs: number | null }
+  | { readonly type: 'register'; readonly desc: FunctionDescriptor }
+  | { readonly type: 'submit'; readonly spec: TaskSpec }
+  | { readonly type: 'put'; readonly id: ObjectId; readonly obj: SerializedObject }
+  | { readonly type: 'get'; readonly ids: readonly ObjectId[]; readonly timeoutMs: number | null }
   | {
-      readonly op: 'wait';
+      readonly type: 'wait';
       readonly ids: readonly ObjectId[];
       readonly numReturns: number;
       readonly timeoutMs: number | null;
       readonly fetchLocal: boolean;
     }
-  | { readonly op: 'cancel'; readonly id: ObjectId; readonly force: boolean; readonly recursive: boolean }
-  | { readonly op: 'kill'; readonly actorId: ActorId; readonly noRestart: boolean }
-  | { readonly op: 'getActor'; readonly name: string }
-  | { readonly op: 'generatorNext'; readonly taskId: TaskId; readonly index: number }
-  | { readonly op: 'tasks'; readonly state?: TaskState }
-  | { readonly op: 'timeline' }
-  | { readonly op: 'clusterView' };
+  | { readonly type: 'cancel'; readonly id: ObjectId; readonly force: boolean; readonly recursive: boolean }
+  | { readonly type: 'kill'; readonly actorId: ActorId; readonly noRestart: boolean }
+  | { readonly type: 'getActor'; readonly name: string }
+  | { readonly type: 'generatorNext'; readonly taskId: TaskId; readonly index: number }
+  | { readonly type: 'tasks'; readonly state?: TaskState }
+  | { readonly type: 'timeline' }
+  | { readonly type: 'clusterView' };
 
 /** Requests that wait on other work: the task making them is blocked and lends its CPU back. */
 export function isBlockingRequest(req: ClientRequest): boolean {
-  return req.op === 'get' || req.op === 'wait';
+  return req.type === 'get' || req.type === 'wait';
 }

@@ -63,3 +63,33 @@ export function randomPrefix(): string {
   for (const b of bytes) s += (b & 0x3f).toString(36).padStart(2, '0');
   return s.slice(0, 10) + '-';
 }
+
+/**
+ * Who holds ObjectRefs or submits tasks (Ray's owner/borrower address): the driver, a worker, an
+ * actor (the result of its creation task), a node (a caller without a worker), or a generator (its
+ * items until a consumer takes them). Made only by the functions below, so the spellings live here.
+ */
+export type HolderId = string & { readonly __brand: 'HolderId' };
+
+/** The driver: the program running in the coordinator tab. */
+export const DRIVER_HOLDER = 'driver' as HolderId;
+
+/** A worker: its task code's refs and submissions (the worker id itself). */
+export function holderOfWorker(workerId: WorkerId): HolderId {
+  return workerId as string as HolderId;
+}
+
+/** An actor: holds the result of its creation task. */
+export function holderOfActor(actorId: ActorId): HolderId {
+  return `actor:${actorId}` as HolderId;
+}
+
+/** A node, for a request that names no worker. */
+export function holderOfNode(nodeId: NodeId): HolderId {
+  return `node:${nodeId}` as HolderId;
+}
+
+/** A streaming task's items until a consumer takes them. */
+export function holderOfGenerator(taskId: TaskId): HolderId {
+  return `gen:${taskId}` as HolderId;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ActorId, FunctionId } from './ids.ts';
+import type { ActorId } from './ids.ts';
 import { MAX_ERROR_CAUSE_DEPTH, MAX_ID_CHARS, MAX_NUM_RETURNS } from './limits.ts';
 import { parsePeerMessage } from './peer-messages.ts';
 import { makeTaskSpec } from './task-spec.fixture.ts';
@@ -8,8 +8,8 @@ import type { WireError } from './wire-error.ts';
 // Every control message is checked field by field where it arrives from another tab: these are
 // the messages a hostile member could send instead of honest ones.
 
-const toCoordinator = (msg: unknown) => parsePeerMessage({ t: 'to_coordinator', msg });
-const toNode = (msg: unknown) => parsePeerMessage({ t: 'to_node', msg });
+const toCoordinator = (msg: unknown) => parsePeerMessage({ type: 'to_coordinator', msg });
+const toNode = (msg: unknown) => parsePeerMessage({ type: 'to_node', msg });
 const reason = (r: ReturnType<typeof parsePeerMessage>): string => (r.ok ? 'accepted' : r.reason);
 
 const done = (over: Record<string, unknown> = {}) => ({
@@ -26,7 +26,7 @@ const submit = (over: Record<string, unknown> = {}) => ({
   type: 'client_request',
   reqId: 1,
   taskId: 't0',
-  req: { op: 'submit', spec: { ...makeTaskSpec(), ...over } },
+  req: { type: 'submit', spec: { ...makeTaskSpec(), ...over } },
 });
 
 describe('control messages from a node, field by field', () => {
@@ -42,8 +42,8 @@ describe('control messages from a node, field by field', () => {
       { type: 'object_put', id: 'p1', size: 100, obj: { v: new Uint8Array(100), size: 100 }, holder: 'w1' },
       submit(),
       { ...submit(), reqId: -1 }, // fire and forget
-      { type: 'client_request', reqId: 2, taskId: null, req: { op: 'get', ids: ['t1.0'], timeoutMs: null } },
-      { type: 'client_request', reqId: 3, taskId: 't0', req: { op: 'wait', ids: ['t1.0', 't2.0'], numReturns: 1, timeoutMs: 10, fetchLocal: true } },
+      { type: 'client_request', reqId: 2, taskId: null, req: { type: 'get', ids: ['t1.0'], timeoutMs: null } },
+      { type: 'client_request', reqId: 3, taskId: 't0', req: { type: 'wait', ids: ['t1.0', 't2.0'], numReturns: 1, timeoutMs: 10, fetchLocal: true } },
       { type: 'refs', holder: 'w1', add: ['t1.0'], release: ['p1'] },
       { type: 'object_located', id: 't1.0' },
       { type: 'node_stats', memoryBytes: 1, spilledBytes: 0, objects: 1, budgetBytes: 1 << 20 },
@@ -65,9 +65,9 @@ describe('control messages from a node, field by field', () => {
     ['a NaN size', done({ results: [{ id: 't1.0', size: NaN }] }), /results.0.size/],
     ['a result id that is not a string', done({ results: [{ id: 7, size: 1 }] }), /results.0.id/],
     ['an unknown scheduling strategy', submit({ strategy: 'ANYWHERE' }), /strategy/],
-    ['a non-boolean force', { type: 'client_request', reqId: 1, taskId: null, req: { op: 'cancel', id: 'x', force: 'yes', recursive: false } }, /force/],
-    ['an unknown request op', { type: 'client_request', reqId: 1, taskId: null, req: { op: 'shutdown' } }, /op/],
-    ['a request id below -1', { type: 'client_request', reqId: -2, taskId: null, req: { op: 'timeline' } }, /reqId/],
+    ['a non-boolean force', { type: 'client_request', reqId: 1, taskId: null, req: { type: 'cancel', id: 'x', force: 'yes', recursive: false } }, /force/],
+    ['an unknown request type', { type: 'client_request', reqId: 1, taskId: null, req: { type: 'shutdown' } }, /req\.type/],
+    ['a request id below -1', { type: 'client_request', reqId: -2, taskId: null, req: { type: 'timeline' } }, /reqId/],
     ['a holder that is not a string', { type: 'refs', holder: { driver: true }, add: [] }, /holder/],
     ['ids that are not a list', { type: 'refs', holder: 'w1', release: 't1.0' }, /release/],
     ['stats of the wrong type', { type: 'node_stats', memoryBytes: '1', spilledBytes: 0, objects: 0 }, /memoryBytes/],
@@ -100,9 +100,14 @@ describe('control messages from the coordinator, field by field', () => {
       fn: { fnId: 'fn-f', kind: 'function', name: 'f', source: 'function f() {}', scope: [], options: {} },
     };
     expect(reason(toNode(run))).toBe('accepted');
-    const methodCall = makeTaskSpec({ kind: 'actor-method', fnId: '' as FunctionId, method: 'incr', actorId: 'a1' as ActorId });
+    const methodCall = makeTaskSpec({ kind: 'actor-method', method: 'incr', actorId: 'a1' as ActorId });
     expect(reason(toNode({ ...run, spec: methodCall, fn: undefined }))).toBe('accepted');
     expect(reason(toNode({ ...run, spec: { ...run.spec, maxRetries: 'many' } }))).toMatch(/spec.maxRetries/);
+    const { actorId: _actorId, ...callWithoutActor } = methodCall;
+    expect(reason(toNode({ ...run, spec: callWithoutActor, fn: undefined }))).toMatch(/spec.actorId/);
+    expect(reason(toNode({ ...run, spec: { ...methodCall, kind: 'actor-creation' }, fn: undefined }))).toMatch(/spec.fnId/);
+    expect(reason(toNode({ ...run, spec: { ...run.spec, kind: 'daemon' } }))).toMatch(/spec.kind/);
+
     expect(reason(toNode({ ...run, args: [{ kind: 'stolen', id: 'p1' }] }))).toMatch(/args.0.kind/);
     expect(reason(toNode({ type: 'client_reply', reqId: 1, ok: false, error: { name: 'E' } }))).toMatch(/error.message/);
     expect(reason(toNode({ type: 'client_reply', reqId: 1, ok: true, value: { any: ['thing'] } }))).toBe('accepted');

@@ -6,7 +6,7 @@
 
 import * as v from 'valibot';
 import type { ClientRequest } from './client-requests.ts';
-import type { ActorId, FunctionId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
+import type { ActorId, FunctionId, HolderId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
 import {
   MAX_ERROR_CAUSE_DEPTH,
   MAX_ERROR_TEXT_CHARS,
@@ -30,8 +30,11 @@ const actorId = id<ActorId>('an actor id');
 const nodeId = id<NodeId>('a node id');
 const workerId = id<WorkerId>('a worker id');
 const functionId = id<FunctionId>('a function id');
-/** Who holds refs or made a call: the driver, a worker, or a prefixed holder id. */
-const holderId = v.pipe(v.string(), v.minLength(1), v.maxLength(2 * MAX_ID_CHARS));
+/** Who holds refs or made a call (ids.ts: the driver, a worker, or a prefixed id): 1 to 2·MAX_ID_CHARS characters. */
+const holderId = v.custom<HolderId>(
+  (x) => typeof x === 'string' && x.length > 0 && x.length <= 2 * MAX_ID_CHARS,
+  `expected a holder id (1 to ${2 * MAX_ID_CHARS} characters)`,
+);
 
 const name = v.pipe(v.string(), v.maxLength(MAX_NAME_CHARS));
 const list = <S extends v.GenericSchema>(item: S, max = MAX_LIST_ITEMS) => v.pipe(v.array(item), v.maxLength(max));
@@ -103,13 +106,10 @@ const actorCreation = v.object({
   streamingMethods: list(name, MAX_SMALL_ITEMS * 16),
 });
 
-export const taskSpecSchema = v.object({
+/** The fields every kind of task has. */
+const taskSpecBase = {
   taskId,
-  kind: v.picklist(['normal', 'actor-creation', 'actor-method']),
   name,
-  // Empty for actor method calls: the actor's class was shipped with its creation task.
-  fnId: v.union([functionId, v.literal('' as FunctionId)]),
-  method: v.optional(name),
   args: list(taskArg),
   numReturns: v.union([int(0, MAX_NUM_RETURNS), v.literal('streaming')]),
   resources,
@@ -121,28 +121,33 @@ export const taskSpecSchema = v.object({
   generatorBackpressure: int(-1),
   parentTaskId: v.optional(taskId),
   callerId: holderId,
-  actorId: v.optional(actorId),
-  actor: v.optional(actorCreation),
-});
+};
+
+export const taskSpecSchema = v.variant('kind', [
+  v.object({ ...taskSpecBase, kind: v.literal('normal'), fnId: functionId }),
+  v.object({ ...taskSpecBase, kind: v.literal('actor-creation'), fnId: functionId, actorId, actor: actorCreation }),
+  // No function id: the actor's class was shipped with its creation task.
+  v.object({ ...taskSpecBase, kind: v.literal('actor-method'), actorId, method: name }),
+]);
 
 const timeoutMs = v.nullable(v.pipe(v.number(), v.minValue(0)));
 
-export const clientRequestSchema = v.variant('op', [
-  v.object({ op: v.literal('register'), desc: functionDescriptor }),
-  v.object({ op: v.literal('submit'), spec: taskSpecSchema }),
-  v.object({ op: v.literal('put'), id: objectId, obj: serializedObjectSchema }),
-  v.object({ op: v.literal('get'), ids: idList, timeoutMs }),
-  v.object({ op: v.literal('wait'), ids: idList, numReturns: int(0, MAX_LIST_ITEMS), timeoutMs, fetchLocal: v.boolean() }),
-  v.object({ op: v.literal('cancel'), id: objectId, force: v.boolean(), recursive: v.boolean() }),
-  v.object({ op: v.literal('kill'), actorId, noRestart: v.boolean() }),
-  v.object({ op: v.literal('getActor'), name }),
-  v.object({ op: v.literal('generatorNext'), taskId, index: int(0) }),
+export const clientRequestSchema = v.variant('type', [
+  v.object({ type: v.literal('register'), desc: functionDescriptor }),
+  v.object({ type: v.literal('submit'), spec: taskSpecSchema }),
+  v.object({ type: v.literal('put'), id: objectId, obj: serializedObjectSchema }),
+  v.object({ type: v.literal('get'), ids: idList, timeoutMs }),
+  v.object({ type: v.literal('wait'), ids: idList, numReturns: int(0, MAX_LIST_ITEMS), timeoutMs, fetchLocal: v.boolean() }),
+  v.object({ type: v.literal('cancel'), id: objectId, force: v.boolean(), recursive: v.boolean() }),
+  v.object({ type: v.literal('kill'), actorId, noRestart: v.boolean() }),
+  v.object({ type: v.literal('getActor'), name }),
+  v.object({ type: v.literal('generatorNext'), taskId, index: int(0) }),
   v.object({
-    op: v.literal('tasks'),
+    type: v.literal('tasks'),
     state: v.optional(v.picklist(['PENDING_ARGS_AVAIL', 'PENDING_NODE_ASSIGNMENT', 'SUBMITTED_TO_WORKER', 'RUNNING', 'FINISHED', 'FAILED'])),
   }),
-  v.object({ op: v.literal('timeline') }),
-  v.object({ op: v.literal('clusterView') }),
+  v.object({ type: v.literal('timeline') }),
+  v.object({ type: v.literal('clusterView') }),
 ]);
 
 const taskResult = v.object({ id: objectId, size: amount, obj: v.optional(serializedObjectSchema), refs: v.optional(idList) });

@@ -1,7 +1,7 @@
 // The control plane between the coordinator and a node (Ray's GCS/scheduler ⇄ raylet RPCs):
 // in local mode an in-memory channel, in cluster mode a WebRTC data channel.
 
-import type { ActorId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
+import type { ActorId, HolderId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
 import type { ClientRequest } from './client-requests.ts';
 import type { FunctionDescriptor, SerializedObject, TaskSpec } from './task-spec.ts';
 import type { WireError } from './wire-error.ts';
@@ -75,7 +75,7 @@ export type NodeToCoordinator =
       readonly size: number;
       readonly obj?: SerializedObject;
       /** The worker that put it (it holds the ref). */
-      readonly holder?: string;
+      readonly holder?: HolderId;
       /** ObjectIds nested inside it, when it is not inline. */
       readonly refs?: readonly ObjectId[];
     }
@@ -85,9 +85,9 @@ export type NodeToCoordinator =
       readonly taskId: TaskId | null;
       readonly req: ClientRequest;
       /** The worker that made the request (refs it gets are counted as its own). */
-      readonly holder?: string;
+      readonly holder?: HolderId;
     }
-  | ({ readonly type: 'refs'; readonly holder: string } & RefUpdate)
+  | ({ readonly type: 'refs'; readonly holder: HolderId } & RefUpdate)
   /** This node now keeps a copy of the object too (it pulled it), or, `failed`, could not get one it was asked to fetch. */
   | { readonly type: 'object_located'; readonly id: ObjectId; readonly failed?: true }
   | {

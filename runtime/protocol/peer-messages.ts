@@ -11,22 +11,22 @@ import type { SerializedObject } from './task-spec.ts';
 import type { WireError } from './wire-error.ts';
 
 export type PeerMessage =
-  | { readonly t: 'to_node'; readonly msg: CoordinatorToNode }
-  | { readonly t: 'to_coordinator'; readonly msg: NodeToCoordinator }
-  | { readonly t: 'ping'; readonly n: number }
-  | { readonly t: 'pong'; readonly n: number }
-  | { readonly t: 'pull'; readonly reqId: number; readonly id: ObjectId }
-  | { readonly t: 'pull_ok'; readonly reqId: number; readonly obj: SerializedObject }
-  | { readonly t: 'pull_err'; readonly reqId: number; readonly error: WireError };
+  | { readonly type: 'to_node'; readonly msg: CoordinatorToNode }
+  | { readonly type: 'to_coordinator'; readonly msg: NodeToCoordinator }
+  | { readonly type: 'ping'; readonly n: number }
+  | { readonly type: 'pong'; readonly n: number }
+  | { readonly type: 'pull'; readonly reqId: number; readonly id: ObjectId }
+  | { readonly type: 'pull_ok'; readonly reqId: number; readonly obj: SerializedObject }
+  | { readonly type: 'pull_err'; readonly reqId: number; readonly error: WireError };
 
-const peerMessageSchema = v.variant('t', [
-  v.object({ t: v.literal('to_node'), msg: coordinatorToNodeSchema }),
-  v.object({ t: v.literal('to_coordinator'), msg: nodeToCoordinatorSchema }),
-  v.object({ t: v.literal('ping'), n: v.number() }),
-  v.object({ t: v.literal('pong'), n: v.number() }),
-  v.object({ t: v.literal('pull'), reqId: v.number(), id: v.custom<ObjectId>((x) => typeof x === 'string' && x.length > 0 && x.length <= MAX_ID_CHARS) }),
-  v.object({ t: v.literal('pull_ok'), reqId: v.number(), obj: serializedObjectSchema }),
-  v.object({ t: v.literal('pull_err'), reqId: v.number(), error: wireErrorSchema }),
+const peerMessageSchema = v.variant('type', [
+  v.object({ type: v.literal('to_node'), msg: coordinatorToNodeSchema }),
+  v.object({ type: v.literal('to_coordinator'), msg: nodeToCoordinatorSchema }),
+  v.object({ type: v.literal('ping'), n: v.number() }),
+  v.object({ type: v.literal('pong'), n: v.number() }),
+  v.object({ type: v.literal('pull'), reqId: v.number(), id: v.custom<ObjectId>((x) => typeof x === 'string' && x.length > 0 && x.length <= MAX_ID_CHARS) }),
+  v.object({ type: v.literal('pull_ok'), reqId: v.number(), obj: serializedObjectSchema }),
+  v.object({ type: v.literal('pull_err'), reqId: v.number(), error: wireErrorSchema }),
 ]);
 
 /**

@@ -1,7 +1,7 @@
 // What a task is on the wire: Ray's TaskSpecification (src/ray/common/task/task_spec.h),
 // reduced to what webray needs. Built by a driver, kept by the coordinator, run by a node.
 
-import type { ActorId, FunctionId, NodeId, ObjectId, TaskId } from './ids.ts';
+import type { ActorId, FunctionId, HolderId, NodeId, ObjectId, TaskId } from './ids.ts';
 import type { WireError } from './wire-error.ts';
 
 /** Resource amounts by name: `CPU`, `GPU` and custom ones. */
@@ -48,15 +48,12 @@ export type TaskArg =
 
 export type SchedulingStrategy = 'DEFAULT' | 'SPREAD' | { readonly nodeId: NodeId; readonly soft: boolean };
 
-export type TaskKind = 'normal' | 'actor-creation' | 'actor-method';
+export type TaskKind = TaskSpec['kind'];
 
-export interface TaskSpec {
+/** What every task carries, whatever its kind. */
+interface TaskSpecBase {
   readonly taskId: TaskId;
-  readonly kind: TaskKind;
   readonly name: string;
-  readonly fnId: FunctionId;
-  /** For actor methods: the method to call. */
-  readonly method?: string;
   readonly args: readonly TaskArg[];
   /** Number of return objects, or 'streaming' for a generator. */
   readonly numReturns: number | 'streaming';
@@ -72,10 +69,45 @@ export interface TaskSpec {
   /** The task that submitted this one (for recursive cancel), if any. */
   readonly parentTaskId?: TaskId;
   /** Who submitted it: the driver or a worker; actor calls keep order per caller. */
-  readonly callerId: string;
-  readonly actorId?: ActorId;
-  /** Actor creation only. */
-  readonly actor?: ActorCreationOptions;
+  readonly callerId: HolderId;
+}
+
+/** A call of a remote function (Ray's NORMAL_TASK). */
+export interface NormalTaskSpec extends TaskSpecBase {
+  readonly kind: 'normal';
+  readonly fnId: FunctionId;
+}
+
+/** Creates an actor: runs its class's constructor on the node it is placed on (ACTOR_CREATION_TASK). */
+export interface ActorCreationTaskSpec extends TaskSpecBase {
+  readonly kind: 'actor-creation';
+  /** The actor's class. */
+  readonly fnId: FunctionId;
+  readonly actorId: ActorId;
+  readonly actor: ActorCreationOptions;
+}
+
+/**
+ * A method call on an actor (ACTOR_TASK). No function id: the actor's class was shipped with its
+ * creation task, and the call runs on the actor's own worker.
+ */
+export interface ActorTaskSpec extends TaskSpecBase {
+  readonly kind: 'actor-method';
+  readonly actorId: ActorId;
+  readonly method: string;
+}
+
+/** A task on the wire, by kind (Ray's TaskType). */
+export type TaskSpec = NormalTaskSpec | ActorCreationTaskSpec | ActorTaskSpec;
+
+/** The function a task runs, or undefined for an actor method call (its actor holds its code). */
+export function functionIdOf(spec: TaskSpec): FunctionId | undefined {
+  return spec.kind === 'actor-method' ? undefined : spec.fnId;
+}
+
+/** The actor a task creates or calls, or undefined for a normal task. */
+export function actorIdOf(spec: TaskSpec): ActorId | undefined {
+  return spec.kind === 'normal' ? undefined : spec.actorId;
 }
 
 export interface ActorCreationOptions {

@@ -96,7 +96,7 @@ async function head() {
   });
   expect(session.nodeId).toBe(HEAD);
   const mesh = fakes.mesh!;
-  const pings = (remote: NodeId) => mesh.sent.filter((s) => s.to === remote && s.msg.t === 'ping');
+  const pings = (remote: NodeId) => mesh.sent.filter((s) => s.to === remote && s.msg.type === 'ping');
   const alive = (remote: NodeId) => currentCore()!.nodes().find((n) => n.nodeId === remote)?.alive;
   const declaredGone = (remote: NodeId) => mesh.closed.filter((c) => c.remote === remote);
   /** When each pong reached the head. */
@@ -104,10 +104,10 @@ async function head() {
   /** Volunteers answer each ping after a round trip, while `answering(remote)` says so. */
   const answer = (answering: (remote: NodeId) => boolean, roundTripMs = 200) => {
     mesh.onSend = (to, msg) => {
-      if (msg.t !== 'ping' || !answering(to)) return;
+      if (msg.type !== 'ping' || !answering(to)) return;
       setTimeout(() => {
         pongsAt.push(performance.now());
-        mesh.deps.onMessage(to, { t: 'pong', n: msg.n });
+        mesh.deps.onMessage(to, { type: 'pong', n: msg.n });
       }, roundTripMs);
     };
   };
@@ -124,8 +124,8 @@ describe('head session heartbeat', () => {
     expect(pings(VOLUNTEER)).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1000);
     expect(pings(VOLUNTEER).map((p) => p.msg)).toEqual([
-      { t: 'ping', n: 1 },
-      { t: 'ping', n: 2 },
+      { type: 'ping', n: 1 },
+      { type: 'ping', n: 2 },
     ]);
   });
 
@@ -201,7 +201,7 @@ describe('head session heartbeat', () => {
     const { mesh, declaredGone } = await head();
     mesh.deps.onLinkOpen!(VOLUNTEER);
     // Pongs (unasked) every 6000 ms, in step with the rounds: a round sees at most 6000 ms of silence.
-    const timer = setInterval(() => mesh.deps.onMessage(VOLUNTEER, { t: 'pong', n: 0 }), 6000);
+    const timer = setInterval(() => mesh.deps.onMessage(VOLUNTEER, { type: 'pong', n: 0 }), 6000);
     await vi.advanceTimersByTimeAsync(60_000);
     clearInterval(timer);
     expect(declaredGone(VOLUNTEER)).toEqual([]);

@@ -134,14 +134,14 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
         const m = members.get(remote);
         if (!m || m.role !== 'node') return;
         lastPong.set(remote, performance.now());
-        const link = { send: (msg: CoordinatorToNode) => mesh!.send(remote, { t: 'to_node', msg }) };
+        const link = { send: (msg: CoordinatorToNode) => mesh!.send(remote, { type: 'to_node', msg }) };
         coord.addNode(remote, m.resources, link, { isCoordinator: false, gpuFallback: m.gpuFallback, ...(m.label ? { label: m.label } : {}) });
       },
       onLinkClosed: (remote, reason) => {
         if (members.has(remote)) nodeGone(remote, `its link closed (${reason})`);
       },
       onMessage: (from: NodeId, msg: PeerMessage) => {
-        switch (msg.t) {
+        switch (msg.type) {
           case 'to_coordinator':
             if (members.has(from)) coord.handleNodeMessage(from, msg.msg);
             return;
@@ -149,10 +149,10 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
             lastPong.set(from, performance.now());
             return;
           case 'ping':
-            mesh!.send(from, { t: 'pong', n: msg.n });
+            mesh!.send(from, { type: 'pong', n: msg.n });
             return;
           default:
-            log.warn(`unexpected ${msg.t} from ${from}`);
+            log.warn(`unexpected ${msg.type} from ${from}`);
         }
       },
     });
@@ -165,7 +165,7 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
           nodeGone(remote, `it missed heartbeats for ${HEARTBEAT_TIMEOUT_MS} ms (frozen or unreachable tab)`);
           continue;
         }
-        mesh!.send(remote, { t: 'ping', n });
+        mesh!.send(remote, { type: 'ping', n });
       }
     }, HEARTBEAT_INTERVAL_MS);
   }

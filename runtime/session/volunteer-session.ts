@@ -78,7 +78,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
   const coordinatorId = reply.coordinatorId;
   const store = opts.createObjectStore(nodeId);
   store.start();
-  const toCoordinator = (msg: NodeToCoordinator): void => mesh?.send(coordinatorId, { t: 'to_coordinator', msg });
+  const toCoordinator = (msg: NodeToCoordinator): void => mesh?.send(coordinatorId, { type: 'to_coordinator', msg });
   mesh = new PeerMesh({
     self: nodeId,
     iceServers: c.iceServers,
@@ -90,9 +90,9 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
       if (remote === coordinatorId) end(`the link to the coordinator closed (${reason})`, 'closed');
     },
     onMessage: (from: NodeId, msg: PeerMessage) => {
-      if (msg.t === 'to_node' && from === coordinatorId) node?.handle(msg.msg);
-      else if (msg.t === 'ping') mesh?.send(from, { t: 'pong', n: msg.n });
-      else log.warn(`unexpected ${msg.t} from ${from}`);
+      if (msg.type === 'to_node' && from === coordinatorId) node?.handle(msg.msg);
+      else if (msg.type === 'ping') mesh?.send(from, { type: 'pong', n: msg.n });
+      else log.warn(`unexpected ${msg.type} from ${from}`);
     },
   });
   node = new Node({

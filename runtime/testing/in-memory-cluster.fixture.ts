@@ -72,15 +72,15 @@ export class InMemoryCluster {
       onLinkOpen: (remote) => {
         const resources = this.members.get(remote);
         if (!resources) return;
-        const link = { send: (msg: CoordinatorToNode) => mesh.send(remote, { t: 'to_node', msg }) };
+        const link = { send: (msg: CoordinatorToNode) => mesh.send(remote, { type: 'to_node', msg }) };
         coord.addNode(remote, resources, link, { isCoordinator: false, gpuFallback: false });
       },
       onLinkClosed: (remote, reason) => {
         if (this.members.has(remote)) this.nodeGone(remote, `its link closed (${reason})`);
       },
       onMessage: (from: NodeId, msg: PeerMessage) => {
-        if (msg.t === 'to_coordinator' && this.members.has(from)) coord.handleNodeMessage(from, msg.msg);
-        else if (msg.t === 'ping') mesh.send(from, { t: 'pong', n: msg.n });
+        if (msg.type === 'to_coordinator' && this.members.has(from)) coord.handleNodeMessage(from, msg.msg);
+        else if (msg.type === 'ping') mesh.send(from, { type: 'pong', n: msg.n });
       },
     });
     this.meshes.set(headId, mesh);
@@ -135,8 +135,8 @@ export class InMemoryCluster {
         if (remote === headId) end();
       },
       onMessage: (from: NodeId, msg: PeerMessage) => {
-        if (msg.t === 'to_node' && from === headId) node?.handle(msg.msg);
-        else if (msg.t === 'ping') mesh.send(from, { t: 'pong', n: msg.n });
+        if (msg.type === 'to_node' && from === headId) node?.handle(msg.msg);
+        else if (msg.type === 'ping') mesh.send(from, { type: 'pong', n: msg.n });
       },
     });
     this.meshes.set(nodeId, mesh);
@@ -147,7 +147,7 @@ export class InMemoryCluster {
       ids,
       store,
       createWorker: workers.create,
-      send: (msg) => mesh.send(headId, { t: 'to_coordinator', msg }),
+      send: (msg) => mesh.send(headId, { type: 'to_coordinator', msg }),
       pull: (id, from) => mesh.pull(id, from),
     });
     node.start();

@@ -52,7 +52,7 @@ export class Inbox {
       try {
         this.onMessage(parsed.msg);
       } catch (e) {
-        this.log.warn(`error handling ${parsed.msg.t} from ${this.remote}: ${(e as Error).message}`);
+        this.log.warn(`error handling ${parsed.msg.type} from ${this.remote}: ${(e as Error).message}`);
       }
     }
   }

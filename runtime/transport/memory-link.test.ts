@@ -50,16 +50,16 @@ const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 describe('MemoryLink', () => {
   it('opens by offer and answer; what was sent before it opened arrives after, in order', async () => {
     const { a, b, got } = pair();
-    a.send({ t: 'ping', n: 1 });
+    a.send({ type: 'ping', n: 1 });
     expect(a.isOpen).toBe(false);
     await a.ready();
     expect(a.isOpen).toBe(true);
     expect(b().isOpen).toBe(true);
-    a.send({ t: 'ping', n: 2 });
+    a.send({ type: 'ping', n: 2 });
     await settle();
     expect(got.b).toEqual([
-      { t: 'ping', n: 1 },
-      { t: 'ping', n: 2 },
+      { type: 'ping', n: 1 },
+      { type: 'ping', n: 2 },
     ]);
   });
 
@@ -67,9 +67,9 @@ describe('MemoryLink', () => {
     const { a, b, got, network } = pair();
     await a.ready();
     const v = { m: new Map([[1, 'one']]), d: new Date(5), f: new Float32Array([1.5, 2.5]), s: new Set(['x']) };
-    b().sendBulk({ t: 'pull_ok', reqId: 3, obj: { v, size: 99 } });
+    b().sendBulk({ type: 'pull_ok', reqId: 3, obj: { v, size: 99 } });
     await settle();
-    const msg = got.a[0] as Extract<PeerMessage, { t: 'pull_ok' }>;
+    const msg = got.a[0] as Extract<PeerMessage, { type: 'pull_ok' }>;
     expect(msg.obj.v).toEqual(v);
     expect((msg.obj.v as typeof v).f).toBeInstanceOf(Float32Array);
     expect(network.count('pull_ok')).toBe(1);
@@ -81,7 +81,7 @@ describe('MemoryLink', () => {
     const { a, b, got, closed } = pair();
     await a.ready();
     a.close('bye');
-    a.send({ t: 'ping', n: 1 });
+    a.send({ type: 'ping', n: 1 });
     await settle();
     expect(closed.a).toEqual(['bye']);
     expect(closed.b).toEqual(['the peer connection closed']);
@@ -90,7 +90,7 @@ describe('MemoryLink', () => {
   });
 
   it('counts control messages by their own type', () => {
-    expect(messageKind({ t: 'to_node', msg: { type: 'free_objects', ids: [] } })).toBe('to_node:free_objects');
-    expect(messageKind({ t: 'ping', n: 0 })).toBe('ping');
+    expect(messageKind({ type: 'to_node', msg: { type: 'free_objects', ids: [] } })).toBe('to_node:free_objects');
+    expect(messageKind({ type: 'ping', n: 0 })).toBe('ping');
   });
 });

@@ -22,7 +22,7 @@ const isSignal = (data: unknown, type: MemorySignal['type']): boolean =>
 
 /** The kind of a message as counted by the network: `t`, and the control message's own type. */
 export function messageKind(msg: PeerMessage): string {
-  return msg.t === 'to_node' || msg.t === 'to_coordinator' ? `${msg.t}:${msg.msg.type}` : msg.t;
+  return msg.type === 'to_node' || msg.type === 'to_coordinator' ? `${msg.type}:${msg.msg.type}` : msg.type;
 }
 
 /** Connects the links of many tabs in one process; give each tab's mesh `createLink`. */

@@ -116,7 +116,7 @@ function payload(bytes: number, seed: number): Uint8Array {
 }
 
 function bulk(reqId: number, bytes: number): PeerMessage {
-  return { t: 'pull_ok', reqId, obj: { v: payload(bytes, reqId), size: bytes } };
+  return { type: 'pull_ok', reqId, obj: { v: payload(bytes, reqId), size: bytes } };
 }
 
 function sameBytes(a: unknown, b: Uint8Array): boolean {
@@ -156,8 +156,8 @@ describe('PeerLink backpressure', () => {
 
     // Nothing lost or reordered: both arrive whole, in the order sent.
     const got = deliver();
-    expect(got.map((m) => m.t === 'pull_ok' && m.reqId)).toEqual([1, 2]);
-    const first = got[0] as Extract<PeerMessage, { t: 'pull_ok' }>;
+    expect(got.map((m) => m.type === 'pull_ok' && m.reqId)).toEqual([1, 2]);
+    const first = got[0] as Extract<PeerMessage, { type: 'pull_ok' }>;
     expect(sameBytes(first.obj.v, payload(20 * MiB, 1))).toBe(true);
     expect(link.bytesSent).toBe(ch.sent.reduce((n, f) => n + f.length, 0));
   });
@@ -191,7 +191,7 @@ describe('PeerLink control lane', () => {
     const before = ch.sent.length;
     expect(before).toBe(32); // the buffer is full, most of the object still to go
 
-    const ping: PeerMessage = { t: 'ping', n: 7 };
+    const ping: PeerMessage = { type: 'ping', n: 7 };
     link.send(ping);
     await microtasks(); // its batch is framed, but the buffer is full
     expect(ch.sent).toHaveLength(before);
@@ -206,15 +206,15 @@ describe('PeerLink control lane', () => {
     expect(deliver()).toEqual([ping]);
     while (ch.bufferedAmount >= HIGH_WATER_BYTES) ch.drain();
     const got = deliver();
-    expect(got.map((m) => m.t)).toEqual(['ping', 'pull_ok']);
-    expect(sameBytes((got[1] as Extract<PeerMessage, { t: 'pull_ok' }>).obj.v, payload(20 * MiB, 1))).toBe(true);
+    expect(got.map((m) => m.type)).toEqual(['ping', 'pull_ok']);
+    expect(sameBytes((got[1] as Extract<PeerMessage, { type: 'pull_ok' }>).obj.v, payload(20 * MiB, 1))).toBe(true);
   });
 
   it('keeps control messages in order, and objects in order, while the one overtakes the other', async () => {
     const { link, ch, deliver } = connectedPair();
     const controls: PeerMessage[] = [];
     const control = (n: number): void => {
-      const m = { t: 'to_coordinator', msg: { type: 'task_unblocked', taskId: `t${n}` } } as PeerMessage;
+      const m = { type: 'to_coordinator', msg: { type: 'task_unblocked', taskId: `t${n}` } } as PeerMessage;
       controls.push(m);
       link.send(m);
     };
@@ -240,7 +240,7 @@ describe('PeerLink control lane', () => {
     // Every control message, in order, before the first object (whose sending had begun)...
     expect(got.slice(0, 3)).toEqual(controls);
     // ...and the objects whole, in the order sent.
-    const objs = got.slice(3) as Extract<PeerMessage, { t: 'pull_ok' }>[];
+    const objs = got.slice(3) as Extract<PeerMessage, { type: 'pull_ok' }>[];
     expect(objs.map((m) => m.reqId)).toEqual([1, 2]);
     expect(sameBytes(objs[0]!.obj.v, payload(12 * MiB, 1))).toBe(true);
     expect(sameBytes(objs[1]!.obj.v, payload(3 * MiB, 2))).toBe(true);
@@ -252,7 +252,7 @@ describe('PeerLink control lane', () => {
     const before = ch.sent.length;
     link.close('gone');
     ch.drain();
-    link.send({ t: 'ping', n: 1 });
+    link.send({ type: 'ping', n: 1 });
     await microtasks();
     expect(ch.sent).toHaveLength(before);
   });
@@ -264,29 +264,29 @@ describe('PeerLink strikes', () => {
 
   it('drops malformed frames, undecodable and malformed messages, and cuts the link at the strike limit', async () => {
     const { link, deliver, received, inject, receiver, closes } = connectedPair();
-    link.send({ t: 'ping', n: 1 });
+    link.send({ type: 'ping', n: 1 });
     await microtasks();
     deliver();
-    expect(received).toEqual([{ t: 'ping', n: 1 }]);
+    expect(received).toEqual([{ type: 'ping', n: 1 }]);
     // One of each kind of garbage, then more malformed frames, up to one short of the limit.
     inject(garbageFrame(0));
     inject(controlFrame(1000, new Uint8Array([0xc1]))); // 0xc1: never used in msgpack
-    inject(controlFrame(1001, encode([{ t: 'no_such_message' }])));
+    inject(controlFrame(1001, encode([{ type: 'no_such_message' }])));
     for (let i = 3; i < PEER_STRIKE_LIMIT - 1; i++) inject(garbageFrame(i));
     expect(receiver.isOpen).toBe(true);
     expect(closes).toEqual([]);
     // Honest traffic still flows between strikes.
-    inject(controlFrame(1002, encode([{ t: 'ping', n: 2 }])));
+    inject(controlFrame(1002, encode([{ type: 'ping', n: 2 }])));
     expect(received).toEqual([
-      { t: 'ping', n: 1 },
-      { t: 'ping', n: 2 },
+      { type: 'ping', n: 1 },
+      { type: 'ping', n: 2 },
     ]);
     inject(garbageFrame(99));
     expect(receiver.isOpen).toBe(false);
     expect(closes).toHaveLength(1);
     expect(closes[0]).toMatch(new RegExp(`node-a sent ${PEER_STRIKE_LIMIT} malformed frames or messages .*unknown lane 9.*cut off`));
     // Nothing more is taken from a cut-off peer.
-    inject(controlFrame(2000, encode([{ t: 'ping', n: 3 }])));
+    inject(controlFrame(2000, encode([{ type: 'ping', n: 3 }])));
     expect(received).toHaveLength(2);
   });
 

@@ -73,15 +73,15 @@ describe('PeerMesh', () => {
     await settle();
     expect(a.opened).toEqual([B]);
     expect(b.opened).toEqual([A]);
-    a.mesh.send(B, { t: 'ping', n: 1 });
-    a.mesh.send(B, { t: 'ping', n: 2 });
-    b.mesh.send(A, { t: 'pong', n: 3 });
+    a.mesh.send(B, { type: 'ping', n: 1 });
+    a.mesh.send(B, { type: 'ping', n: 2 });
+    b.mesh.send(A, { type: 'pong', n: 3 });
     await settle();
     expect(b.received).toEqual([
-      { from: A, msg: { t: 'ping', n: 1 } },
-      { from: A, msg: { t: 'ping', n: 2 } },
+      { from: A, msg: { type: 'ping', n: 1 } },
+      { from: A, msg: { type: 'ping', n: 2 } },
     ]);
-    expect(a.received).toEqual([{ from: B, msg: { t: 'pong', n: 3 } }]);
+    expect(a.received).toEqual([{ from: B, msg: { type: 'pong', n: 3 } }]);
     // The two pings left in one control batch: one frame.
     expect(network.frames).toBe(2);
     expect(a.mesh.traffic().sent).toBe(b.mesh.traffic().received);
@@ -210,9 +210,9 @@ describe('PeerMesh', () => {
     const link = await a.mesh.link(B);
     // A hostile sender puts its own frame on the wire: a batch holding one bad and one good message.
     const rogue = link as Link & { transmit(frame: Uint8Array): void };
-    for (const f of frames(CONTROL_LANE, 999, encode([{ t: 'to_node', msg: { type: 'format_disk' } }, { t: 'ping', n: 5 }]))) rogue.transmit(f);
+    for (const f of frames(CONTROL_LANE, 999, encode([{ type: 'to_node', msg: { type: 'format_disk' } }, { type: 'ping', n: 5 }]))) rogue.transmit(f);
     await settle();
-    expect(b.received).toEqual([{ from: A, msg: { t: 'ping', n: 5 } }]);
+    expect(b.received).toEqual([{ from: A, msg: { type: 'ping', n: 5 } }]);
     expect(console.warn).toHaveBeenCalledWith(expect.stringMatching(/dropping a malformed message: unknown control message format_disk from node-a \(strike 1 of/));
     expect(link.isOpen).toBe(true);
   });
@@ -223,7 +223,7 @@ describe('PeerMesh', () => {
     const link = await a.mesh.link(B);
     const rogue = link as Link & { transmit(frame: Uint8Array): void };
     for (let i = 0; i < PEER_STRIKE_LIMIT; i++) {
-      for (const f of frames(CONTROL_LANE, 1000 + i, encode([{ t: 'pull', reqId: i, id: '' }]))) rogue.transmit(f);
+      for (const f of frames(CONTROL_LANE, 1000 + i, encode([{ type: 'pull', reqId: i, id: '' }]))) rogue.transmit(f);
     }
     await settle();
     expect(b.closed).toEqual([{ remote: A, reason: expect.stringMatching(new RegExp(`node-a sent ${PEER_STRIKE_LIMIT} malformed frames or messages .*cut off`)) }]);

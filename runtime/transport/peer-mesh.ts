@@ -122,7 +122,7 @@ export class PeerMesh {
   }
 
   private onMessage(from: NodeId, msg: PeerMessage): void {
-    switch (msg.t) {
+    switch (msg.type) {
       case 'pull':
         void this.answerPull(from, msg.reqId, msg.id);
         return;
@@ -132,7 +132,7 @@ export class PeerMesh {
         if (!p || p.remote !== from) return;
         this.pulls.delete(msg.reqId);
         clearTimeout(p.timer);
-        if (msg.t === 'pull_ok') p.resolve(msg.obj);
+        if (msg.type === 'pull_ok') p.resolve(msg.obj);
         else p.reject(fromWireError(msg.error));
         return;
       }
@@ -146,10 +146,10 @@ export class PeerMesh {
     if (!link) return;
     try {
       const obj = await this.deps.lookup(id);
-      if (obj) link.sendBulk({ t: 'pull_ok', reqId, obj });
-      else link.send({ t: 'pull_err', reqId, error: { name: 'ObjectLostError', message: `node ${this.deps.self} does not hold object ${id}` } });
+      if (obj) link.sendBulk({ type: 'pull_ok', reqId, obj });
+      else link.send({ type: 'pull_err', reqId, error: { name: 'ObjectLostError', message: `node ${this.deps.self} does not hold object ${id}` } });
     } catch (e) {
-      link.send({ t: 'pull_err', reqId, error: toWireError(e) });
+      link.send({ type: 'pull_err', reqId, error: toWireError(e) });
     }
   }
 
@@ -174,7 +174,7 @@ export class PeerMesh {
             reject(new Error(`pulling object ${id} from ${remote} timed out after ${PULL_TIMEOUT_MS} ms`));
           }, PULL_TIMEOUT_MS);
           this.pulls.set(reqId, { resolve, reject, timer, remote });
-          link.send({ t: 'pull', reqId, id });
+          link.send({ type: 'pull', reqId, id });
         });
       } catch (e) {
         last = e as Error;

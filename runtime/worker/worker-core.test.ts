@@ -39,10 +39,10 @@ describe('WorkerCore', () => {
     core.cancel('o2' as ObjectId, true, false);
     core.killActor('a1' as ActorId, true);
     expect(requests()).toEqual([
-      { type: 'request', reqId: -1, taskId: 't-running', req: { op: 'submit', spec } },
-      { type: 'request', reqId: -1, taskId: 't-running', req: { op: 'put', id: 'o1', obj: { v: 1, size: 8 } } },
-      { type: 'request', reqId: -1, taskId: 't-running', req: { op: 'cancel', id: 'o2', force: true, recursive: false } },
-      { type: 'request', reqId: -1, taskId: 't-running', req: { op: 'kill', actorId: 'a1', noRestart: true } },
+      { type: 'request', reqId: -1, taskId: 't-running', req: { type: 'submit', spec } },
+      { type: 'request', reqId: -1, taskId: 't-running', req: { type: 'put', id: 'o1', obj: { v: 1, size: 8 } } },
+      { type: 'request', reqId: -1, taskId: 't-running', req: { type: 'cancel', id: 'o2', force: true, recursive: false } },
+      { type: 'request', reqId: -1, taskId: 't-running', req: { type: 'kill', actorId: 'a1', noRestart: true } },
     ]);
   });
 
@@ -50,7 +50,7 @@ describe('WorkerCore', () => {
     const { core, requests } = setup();
     core.registerFunction(desc);
     core.registerFunction(desc);
-    expect(requests().map((r) => r.req)).toEqual([{ op: 'register', desc }]);
+    expect(requests().map((r) => r.req)).toEqual([{ type: 'register', desc }]);
   });
 
   it('blocks around get: hands queued tasks back before asking, unblocks when the answer comes, resolves with it', async () => {
@@ -58,7 +58,7 @@ describe('WorkerCore', () => {
     const got = core.get(['o1' as ObjectId], 500);
     expect(events).toEqual(['block']);
     const [req] = requests();
-    expect(req).toEqual({ type: 'request', reqId: 1, taskId: 't-running', req: { op: 'get', ids: ['o1'], timeoutMs: 500 } });
+    expect(req).toEqual({ type: 'request', reqId: 1, taskId: 't-running', req: { type: 'get', ids: ['o1'], timeoutMs: 500 } });
     core.onReply(1, true, [{ v: 'hello', size: 5 }], undefined);
     expect(events).toEqual(['block', 'unblock']);
     await expect(got).resolves.toEqual([{ v: 'hello', size: 5 }]);
@@ -94,7 +94,7 @@ describe('WorkerCore', () => {
     await Promise.resolve();
     expect(core.clusterResources()).toEqual({ CPU: 4 });
     expect(core.availableResources()).toEqual({ CPU: 1 });
-    expect(requests().map((r) => r.req.op)).toEqual(['clusterView', 'clusterView', 'clusterView']);
+    expect(requests().map((r) => r.req.type)).toEqual(['clusterView', 'clusterView', 'clusterView']);
   });
 
   it('describes the running task in its runtime context', () => {

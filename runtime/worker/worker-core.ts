@@ -4,7 +4,7 @@
 import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
 import { fromWireError } from '../api/errors.ts';
 import { LocalRefs } from '../api/local-refs.ts';
-import { IdGenerator, type ActorId, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
+import { holderOfWorker, IdGenerator, type ActorId, type HolderId, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
 import type { ClientRequest } from '../protocol/client-requests.ts';
 import type { ActorInfo, FunctionDescriptor, NodeInfo, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
 import type { FromWorker } from '../protocol/worker-messages.ts';
@@ -37,7 +37,7 @@ interface ClusterView {
 
 export class WorkerCore implements Core {
   readonly ids: IdGenerator;
-  readonly callerId: string;
+  readonly callerId: HolderId;
   readonly refs: LocalRefs;
   private readonly deps: WorkerCoreDeps;
   private readonly registered = new Set<string>();
@@ -49,7 +49,7 @@ export class WorkerCore implements Core {
   constructor(deps: WorkerCoreDeps) {
     this.deps = deps;
     this.ids = new IdGenerator(deps.idPrefix);
-    this.callerId = deps.workerId;
+    this.callerId = holderOfWorker(deps.workerId);
     this.refs = new LocalRefs((update) => this.deps.post({ type: 'refs', ...update }));
   }
 
@@ -82,35 +82,35 @@ export class WorkerCore implements Core {
   registerFunction(desc: FunctionDescriptor): void {
     if (this.registered.has(desc.fnId)) return;
     this.registered.add(desc.fnId);
-    this.notify({ op: 'register', desc });
+    this.notify({ type: 'register', desc });
   }
 
   submitTask(spec: TaskSpec): void {
-    this.notify({ op: 'submit', spec });
+    this.notify({ type: 'submit', spec });
   }
 
   put(id: ObjectId, obj: SerializedObject): void {
-    this.notify({ op: 'put', id, obj });
+    this.notify({ type: 'put', id, obj });
   }
 
   get(ids: readonly ObjectId[], timeoutMs: number | null): Promise<SerializedObject[]> {
-    return this.request({ op: 'get', ids, timeoutMs }, true);
+    return this.request({ type: 'get', ids, timeoutMs }, true);
   }
 
   wait(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null, fetchLocal: boolean): Promise<number[]> {
-    return this.request({ op: 'wait', ids, numReturns, timeoutMs, fetchLocal }, true);
+    return this.request({ type: 'wait', ids, numReturns, timeoutMs, fetchLocal }, true);
   }
 
   cancel(id: ObjectId, force: boolean, recursive: boolean): void {
-    this.notify({ op: 'cancel', id, force, recursive });
+    this.notify({ type: 'cancel', id, force, recursive });
   }
 
   killActor(actorId: ActorId, noRestart: boolean): void {
-    this.notify({ op: 'kill', actorId, noRestart });
+    this.notify({ type: 'kill', actorId, noRestart });
   }
 
   getActor(name: string): Promise<ActorInfo> {
-    return this.request({ op: 'getActor', name });
+    return this.request({ type: 'getActor', name });
   }
 
   actorNameTaken(): boolean {
@@ -118,7 +118,7 @@ export class WorkerCore implements Core {
   }
 
   generatorNext(taskId: TaskId, index: number): Promise<GeneratorItem> {
-    return this.request({ op: 'generatorNext', taskId, index }, true);
+    return this.request({ type: 'generatorNext', taskId, index }, true);
   }
 
   getGpuDevice(): Promise<unknown> {
@@ -151,7 +151,7 @@ export class WorkerCore implements Core {
   }
 
   private refreshView(): void {
-    void this.request<ClusterView>({ op: 'clusterView' }).then((v) => (this.view = v), () => {});
+    void this.request<ClusterView>({ type: 'clusterView' }).then((v) => (this.view = v), () => {});
   }
 
   nodes(): NodeInfo[] {
@@ -170,11 +170,11 @@ export class WorkerCore implements Core {
   }
 
   tasks(filter?: { state?: TaskState }): Promise<TaskInfo[]> {
-    return this.request(filter?.state ? { op: 'tasks', state: filter.state } : { op: 'tasks' });
+    return this.request(filter?.state ? { type: 'tasks', state: filter.state } : { type: 'tasks' });
   }
 
   timeline(): Promise<TraceEvent[]> {
-    return this.request({ op: 'timeline' });
+    return this.request({ type: 'timeline' });
   }
 
   shutdown(): Promise<void> {
