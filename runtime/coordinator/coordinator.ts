@@ -190,6 +190,11 @@ export class Coordinator {
     if (!this.tasks.stopped) this.lifetimes.update(holder, from, update);
   }
 
+  /** Refused messages counted against a volunteer node so far (tests, introspection). */
+  strikesOf(nodeId: NodeId): number {
+    return this.nodes.get(nodeId)?.grants?.strikes ?? 0;
+  }
+
   /** How many objects are counted as referenced (tests). */
   get referencedObjects(): number {
     return this.lifetimes.referenced;
