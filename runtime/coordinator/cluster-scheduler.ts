@@ -11,7 +11,7 @@ import type { ResolvedArg } from '../protocol/node-messages.ts';
 import { functionIdOf, type FunctionDescriptor, type TaskSpec } from '../protocol/task-spec.ts';
 import type { ActorDirectory } from './actor-directory.ts';
 import { PIPELINE_TASKS_PER_CPU } from './constants.ts';
-import type { NodeManager, NodeState } from './node-manager.ts';
+import { expectObject, type NodeManager, type NodeState } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import { place, type SpreadState } from './scheduling-policy.ts';
 import type { TaskEntry } from './task-entry.ts';
@@ -146,6 +146,13 @@ export class ClusterScheduler {
     for (let i = 0; i < spec.args.length; i++) {
       const a = spec.args[i]!;
       args[i] = a.kind === 'value' ? { kind: 'inline', obj: a.obj } : this.d.objects.resolvedArg(a.id);
+    }
+    const g = node.grants;
+    if (g) {
+      // What a volunteer is told, so that it may report on it (capabilities.ts).
+      g.sentTasks.set(spec.taskId, (g.sentTasks.get(spec.taskId) ?? 0) + 1);
+      if (spec.kind === 'actor-creation' && spec.actorId) g.hostedActors.add(spec.actorId);
+      for (const a of args) if (a.kind === 'located') expectObject(g, a.id);
     }
     let fn: FunctionDescriptor | undefined;
     if (spec.kind !== 'actor-method' && !node.knownFns.has(spec.fnId)) {

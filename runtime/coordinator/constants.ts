@@ -6,3 +6,11 @@ export const PIPELINE_TASKS_PER_CPU = 16;
 export const TASK_HISTORY_MAX = 20_000;
 /** How many times one task's lost results may be recomputed from lineage. */
 export const MAX_RECONSTRUCTIONS = 3;
+/**
+ * Refused messages (forged reports, requests beyond a volunteer's powers) after which a volunteer
+ * node is dropped as if it had left. An honest node sends none; a few leave room for a race the
+ * checks misjudge.
+ */
+export const VOLUNTEER_STRIKE_LIMIT = 10;
+/** Objects a volunteer was told to pull and has not reported yet, remembered per node (oldest forgotten first). */
+export const EXPECTED_OBJECTS_MAX = 65_536;

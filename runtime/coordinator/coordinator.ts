@@ -37,6 +37,7 @@ import { NodeManager, type NodeLink, type NodeOptions } from './node-manager.ts'
 import { ObjectDirectory } from './object-directory.ts';
 import { ObjectLifetimes } from './object-lifetimes.ts';
 import { ObjectWaits } from './object-waits.ts';
+import { Capabilities } from './capabilities.ts';
 import { RequestHandlers } from './request-handlers.ts';
 import { TaskManager } from './task-manager.ts';
 import { TaskTable } from './task-table.ts';
@@ -50,6 +51,7 @@ export interface ObjectLocation {
 }
 
 export class Coordinator {
+  private readonly log: Logger;
   private readonly nodes = new NodeManager();
   /** The function table: every remote function and actor class registered this session. */
   private readonly fns = new Map<FunctionId, FunctionDescriptor>();
@@ -113,20 +115,24 @@ export class Coordinator {
     log: (m) => this.log(m),
   });
   private readonly waits = new ObjectWaits(this.objects, this.nodes);
-  private readonly handlers = new RequestHandlers({
-    nodes: this.nodes,
-    tasks: this.tasks,
-    taskManager: this.taskManager,
-    scheduler: this.scheduler,
-    actorManager: this.actorManager,
-    objects: this.objects,
-    lifetimes: this.lifetimes,
-    waits: this.waits,
-  });
-  private readonly log: Logger;
+  private readonly handlers: RequestHandlers;
 
   constructor(private readonly selfId: NodeId) {
     this.log = createLogger('webray:coordinator', selfId);
+    this.handlers = new RequestHandlers({
+      nodes: this.nodes,
+      tasks: this.tasks,
+      taskManager: this.taskManager,
+      scheduler: this.scheduler,
+      actorManager: this.actorManager,
+      objects: this.objects,
+      lifetimes: this.lifetimes,
+      waits: this.waits,
+      capabilities: new Capabilities({ tasks: this.tasks, objects: this.objects, actors: this.actors, generators: this.generators }),
+      selfId: this.selfId,
+      evict: (nodeId, reason) => this.evict(nodeId, reason),
+      log: this.log,
+    });
   }
 
   // ───────────────────────────── nodes ─────────────────────────────
@@ -144,6 +150,8 @@ export class Coordinator {
     const node = this.nodes.get(nodeId);
     if (!node || !node.alive) return;
     node.alive = false;
+    node.grants?.sentTasks.clear();
+    node.grants?.expectedObjects.clear();
     this.log(`node ${nodeId} left: ${reason}`);
     const err = wireError('NodeDiedError', `node ${nodeId} died (${reason}) while running the task`, { nodeId });
     this.taskManager.nodeLeft(node, err);
@@ -152,6 +160,13 @@ export class Coordinator {
     this.actorManager.nodeLeft(nodeId, reason);
     for (const id of this.objects.dropNode(nodeId)) this.lineage.objectLost(id);
     this.scheduler.drain();
+  }
+
+  /** Drops a volunteer that broke the rules as if it had left: its link closes, its tasks retry elsewhere. */
+  private evict(nodeId: NodeId, reason: string): void {
+    this.log.warn(`dropping node ${nodeId}: ${reason}`);
+    this.nodes.get(nodeId)?.link.close?.(reason);
+    this.removeNode(nodeId, reason);
   }
 
   // ─────────────────────── driver-facing calls ───────────────────────
@@ -173,6 +188,11 @@ export class Coordinator {
   /** A holder's report of the ObjectRefs it gained and dropped (`from`: the node of a worker holder). */
   updateRefs(holder: HolderId, from: NodeId | undefined, update: RefUpdate): void {
     if (!this.tasks.stopped) this.lifetimes.update(holder, from, update);
+  }
+
+  /** Refused messages counted against a volunteer node so far (tests, introspection). */
+  strikesOf(nodeId: NodeId): number {
+    return this.nodes.get(nodeId)?.grants?.strikes ?? 0;
   }
 
   /** How many objects are counted as referenced (tests). */

@@ -1,7 +1,7 @@
 // The streams of streaming (generator) tasks (Ray's ObjectRefStream in the owner): how many
 // items each has yielded, whether it ended, who waits for the next item, how far its consumer got.
 
-import type { TaskId } from '../protocol/ids.ts';
+import type { NodeId, TaskId } from '../protocol/ids.ts';
 
 interface Stream {
   /** Items yielded so far (item i is return i of the task). */
@@ -10,6 +10,8 @@ interface Stream {
   waiters: (() => void)[];
   /** Items the consumer has taken (for backpressure). */
   consumed: number;
+  /** The volunteer node whose task started the stream (undefined: the driver's side). */
+  readonly owner: NodeId | undefined;
 }
 
 export type NextItem = { readonly done: false; readonly index: number } | { readonly done: true };
@@ -20,8 +22,13 @@ export class GeneratorStreams {
   /** @param onConsumed told when the consumer has taken more items (to release backpressure). */
   constructor(private readonly onConsumed: (taskId: TaskId, consumed: number) => void) {}
 
-  open(taskId: TaskId): void {
-    this.streams.set(taskId, { count: 0, done: false, waiters: [], consumed: 0 });
+  open(taskId: TaskId, owner?: NodeId): void {
+    this.streams.set(taskId, { count: 0, done: false, waiters: [], consumed: 0, owner });
+  }
+
+  /** The volunteer node whose task started the stream, if any. */
+  ownerOf(taskId: TaskId): NodeId | undefined {
+    return this.streams.get(taskId)?.owner;
   }
 
   has(taskId: TaskId): boolean {

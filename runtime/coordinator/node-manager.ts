@@ -2,14 +2,33 @@
 // resource view): each node's link, total and free resources, the functions it has been sent,
 // the tasks placed on it and its object store figures.
 
-import type { FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
+import type { ActorId, FunctionId, NodeId, ObjectId, TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode } from '../protocol/node-messages.ts';
 import type { NodeInfo, ObjectStoreStats, ResourceSet } from '../protocol/task-spec.ts';
+import { EXPECTED_OBJECTS_MAX } from './constants.ts';
 import type { NodeView } from './scheduling-policy.ts';
 
 /** Sends control messages to one node. */
 export interface NodeLink {
   send(msg: CoordinatorToNode): void;
+  /** Drops the node as if it had left (closes its link); absent where the link cannot be closed. */
+  close?(reason: string): void;
+}
+
+/**
+ * What the coordinator told a volunteer node (not its own node), to judge what the node may report
+ * (`capabilities.ts`): tasks sent and not yet reported done, actors placed there, objects it was
+ * told to pull, and its strikes.
+ */
+export interface NodeGrants {
+  /** run_task messages sent per task, less the task_done reports received (stale reports are quiet). */
+  readonly sentTasks: Map<TaskId, number>;
+  /** Actors ever placed on it (a late actor_died about one is stale, not forged). */
+  readonly hostedActors: Set<ActorId>;
+  /** Objects it was told to pull (task arguments, get replies, fetch_objects), until it reports them. */
+  readonly expectedObjects: Set<ObjectId>;
+  /** Refused messages so far; at VOLUNTEER_STRIKE_LIMIT the node is dropped. */
+  strikes: number;
 }
 
 export interface NodeState extends NodeView {
@@ -26,6 +45,14 @@ export interface NodeState extends NodeView {
   pipelined: number;
   readonly running: Set<TaskId>;
   stats: ObjectStoreStats;
+  /** Undefined for the coordinator's own node, which has every power. */
+  readonly grants: NodeGrants | undefined;
+}
+
+/** Told the node to pull `id`: it may now report a copy of it (`object_located`). */
+export function expectObject(g: NodeGrants, id: ObjectId): void {
+  if (g.expectedObjects.size >= EXPECTED_OBJECTS_MAX) g.expectedObjects.delete(g.expectedObjects.values().next().value!);
+  g.expectedObjects.add(id);
 }
 
 export interface NodeOptions {
@@ -52,6 +79,7 @@ export class NodeManager {
       pipelined: 0,
       running: new Set(),
       stats: { memoryBytes: 0, spilledBytes: 0, objects: 0, budgetBytes: 0 },
+      grants: opts.isCoordinator ? undefined : { sentTasks: new Map(), hostedActors: new Set(), expectedObjects: new Set(), strikes: 0 },
     });
   }
 

@@ -4,7 +4,7 @@
 
 import type { NodeId, ObjectId } from '../protocol/ids.ts';
 import type { WireError } from '../protocol/wire-error.ts';
-import type { NodeManager } from './node-manager.ts';
+import { expectObject, type NodeManager } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 
 export class ObjectWaits {
@@ -126,6 +126,7 @@ export class ObjectWaits {
     const n = this.nodes.get(node);
     if (this.fetching.has(key) || !e || !n?.alive) return;
     this.fetching.add(key);
+    if (n.grants) expectObject(n.grants, id);
     n.link.send({ type: 'fetch_objects', objects: [{ id, nodes: [...e.locations] }] });
   }
 }

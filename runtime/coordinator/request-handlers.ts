@@ -1,16 +1,21 @@
 // The coordinator's message handlers (Ray's GCS service handlers): every message a node sends —
 // task progress, objects, refs, stats — and every request task code makes through its node
 // (`client_request`: submit, put, get, wait, cancel, kill, ...), each turned into a call on the
-// part that owns it and, for requests, answered with a `client_reply`.
+// part that owns it and, for requests, answered with a `client_reply`. A volunteer node's messages
+// are first judged by `capabilities.ts`: a refused one is answered (requests) and logged, nothing in
+// it is kept, and it is a strike; at VOLUNTEER_STRIKE_LIMIT the node is dropped as if it had left.
 
 import { wireError } from '../api/errors.ts';
 import type { ClientRequest } from '../protocol/client-requests.ts';
 import { DRIVER_HOLDER, holderOfNode, type HolderId, type NodeId } from '../protocol/ids.ts';
+import type { Logger } from '../common/logger.ts';
 import type { CoordinatorToNode, NodeToCoordinator } from '../protocol/node-messages.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { ActorManager } from './actor-manager.ts';
+import type { Capabilities } from './capabilities.ts';
 import type { ClusterScheduler } from './cluster-scheduler.ts';
-import type { NodeManager } from './node-manager.ts';
+import { VOLUNTEER_STRIKE_LIMIT } from './constants.ts';
+import { expectObject, type NodeManager, type NodeState } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';
 import type { ObjectWaits } from './object-waits.ts';
@@ -26,6 +31,12 @@ export interface RequestHandlersDeps {
   readonly objects: ObjectDirectory;
   readonly lifetimes: ObjectLifetimes;
   readonly waits: ObjectWaits;
+  readonly capabilities: Capabilities;
+  /** The coordinator's own node: it has every power. */
+  readonly selfId: NodeId;
+  /** Drops a node as if it had left (its link closed, its tasks retried elsewhere). */
+  readonly evict: (node: NodeId, reason: string) => void;
+  readonly log: Logger;
 }
 
 type ClientReply = (ok: boolean, value: unknown) => void;
@@ -35,6 +46,14 @@ export class RequestHandlers {
 
   /** A message from node `from`; `reply` answers its client requests (default: over its link). */
   handleNodeMessage(from: NodeId, msg: NodeToCoordinator, reply?: (m: CoordinatorToNode) => void): void {
+    const node = from === this.d.selfId ? undefined : this.d.nodes.get(from);
+    if (node && !node.isCoordinator) {
+      // A volunteer: only what it may do (capabilities.ts); nothing from a node that was dropped.
+      if (!node.alive || !node.grants) return;
+      const v = this.d.capabilities.check(node, node.grants, msg);
+      if (v.kind === 'stale') return;
+      if (v.kind === 'refused') return this.refuse(node, msg, v.reason, v.strike, v.abandon, reply);
+    }
     switch (msg.type) {
       case 'task_started':
         this.d.taskManager.started(from, msg);
@@ -84,6 +103,34 @@ export class RequestHandlers {
     }
   }
 
+  /** Answers (requests), logs and counts a refused message; drops the node at the strike limit. */
+  private refuse(
+    node: NodeState,
+    msg: NodeToCoordinator,
+    reason: string,
+    strike: boolean,
+    abandon: Parameters<TaskManager['abandonAttempt']>[0] | undefined,
+    reply: ((m: CoordinatorToNode) => void) | undefined,
+  ): void {
+    const g = node.grants!;
+    if (strike) g.strikes++;
+    const what = `refused ${msg.type}${msg.type === 'client_request' ? ` ${msg.req.type}` : ''} from node ${node.nodeId}: ${reason}`;
+    this.d.log.warn(strike ? `${what} (strike ${g.strikes} of ${VOLUNTEER_STRIKE_LIMIT})` : what);
+    if (msg.type === 'client_request') {
+      const error: WireError = { name: 'PermissionError', message: `webray refused this request: ${reason}` };
+      (reply ?? ((m: CoordinatorToNode) => node.link.send(m)))({ type: 'client_reply', reqId: msg.reqId, ok: false, error });
+    }
+    if (abandon) {
+      this.d.taskManager.abandonAttempt(
+        abandon,
+        wireError('RaySystemError', `node ${node.nodeId} sent a malformed report for task ${abandon.spec.name} (${reason}); the attempt is retried`, { nodeId: node.nodeId }),
+      );
+    }
+    if (strike && g.strikes >= VOLUNTEER_STRIKE_LIMIT && node.alive) {
+      this.d.evict(node.nodeId, `it sent ${g.strikes} refused messages (the last: ${reason})`);
+    }
+  }
+
   /** A call task code made (`holder`: the worker holding the refs it gets), answered through `reply`. */
   private handleClientRequest(from: NodeId, holder: HolderId | undefined, req: ClientRequest, reply: ClientReply): void {
     try {
@@ -108,7 +155,10 @@ export class RequestHandlers {
               reply(false, wireError('GetTimeoutError', `ray.get timed out after ${req.timeoutMs} ms; the task keeps running`));
               return;
             }
-            reply(true, req.ids.map((id) => this.d.objects.resolvedArg(id)));
+            const resolved = req.ids.map((id) => this.d.objects.resolvedArg(id));
+            const g = this.d.nodes.get(from)?.grants;
+            if (g) for (const r of resolved) if (r.kind === 'located') expectObject(g, r.id);
+            reply(true, resolved);
           });
           return;
         case 'wait':
@@ -132,8 +182,16 @@ export class RequestHandlers {
           return reply(true, this.d.tasks.infos(req.state));
         case 'timeline':
           return reply(true, this.d.tasks.timeline());
-        case 'clusterView':
-          return reply(true, { nodes: this.d.nodes.infos(), total: this.d.nodes.clusterResources(), available: this.d.nodes.availableResources() });
+        case 'clusterView': {
+          // Task code on a volunteer sees the cluster's totals and its own node, not the others.
+          const volunteer = from !== this.d.selfId && this.d.nodes.get(from)?.isCoordinator === false;
+          const nodes = this.d.nodes.infos();
+          return reply(true, {
+            nodes: volunteer ? nodes.filter((n) => n.nodeId === from) : nodes,
+            total: this.d.nodes.clusterResources(),
+            available: this.d.nodes.availableResources(),
+          });
+        }
         default:
           assertNever(req);
       }

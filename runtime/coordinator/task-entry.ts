@@ -22,6 +22,8 @@ export interface TaskEntry {
   children: TaskId[] | undefined;
   /** Its scheduling class while it holds a place on a node (set at dispatch). */
   schedClass?: string | undefined;
+  /** The volunteer node whose task submitted it (undefined: the driver or the coordinator's own node). */
+  submittedBy?: NodeId | undefined;
   /** It keeps its ObjectRef arguments alive (until it ends, or its lineage entry takes over). */
   argsHeld?: boolean;
 }

@@ -53,7 +53,9 @@ export class TaskManager {
       throw new Error(`internal: task ${spec.name} refers to unknown function ${spec.fnId}`);
     }
     const t = this.d.tasks.add(spec);
-    if (spec.numReturns === 'streaming') this.d.generators.open(spec.taskId);
+    const volunteer = from !== undefined && this.d.nodes.get(from)?.grants ? from : undefined;
+    if (volunteer) t.submittedBy = volunteer;
+    if (spec.numReturns === 'streaming') this.d.generators.open(spec.taskId, volunteer);
     else for (let i = 0; i < spec.numReturns; i++) this.d.objects.ensure(returnId(spec.taskId, i));
     t.argsHeld = this.d.lifetimes.holdArgs(spec);
     if (callerHolds && spec.numReturns !== 'streaming') {
@@ -106,6 +108,17 @@ export class TaskManager {
       if (t.spec.numReturns === 'streaming') this.d.generators.end(t.spec.taskId);
       this.d.tasks.finish(t, 'FINISHED');
     }
+    this.d.scheduler.drain();
+  }
+
+  /**
+   * The node sent a completion or item that cannot be taken (`capabilities.ts`): nothing it sent is
+   * kept, and the attempt fails as a system failure (retried within maxRetries), so the task is never
+   * left waiting for a report that will not come.
+   */
+  abandonAttempt(t: TaskEntry, err: WireError): void {
+    if (t.spec.kind === 'actor-method') this.d.actorManager.callEnded(t);
+    this.failed(t, err, true);
     this.d.scheduler.drain();
   }
 

@@ -134,7 +134,7 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
         const m = members.get(remote);
         if (!m || m.role !== 'node') return;
         lastPong.set(remote, performance.now());
-        const link = { send: (msg: CoordinatorToNode) => mesh!.send(remote, { type: 'to_node', msg }) };
+        const link = { send: (msg: CoordinatorToNode) => mesh!.send(remote, { type: 'to_node', msg }), close: (reason: string) => nodeGone(remote, reason) };
         coord.addNode(remote, m.resources, link, { isCoordinator: false, gpuFallback: m.gpuFallback, ...(m.label ? { label: m.label } : {}) });
       },
       onLinkClosed: (remote, reason) => {

@@ -72,7 +72,7 @@ export class InMemoryCluster {
       onLinkOpen: (remote) => {
         const resources = this.members.get(remote);
         if (!resources) return;
-        const link = { send: (msg: CoordinatorToNode) => mesh.send(remote, { type: 'to_node', msg }) };
+        const link = { send: (msg: CoordinatorToNode) => mesh.send(remote, { type: 'to_node', msg }), close: (reason: string) => this.nodeGone(remote, reason) };
         coord.addNode(remote, resources, link, { isCoordinator: false, gpuFallback: false });
       },
       onLinkClosed: (remote, reason) => {
