@@ -13,7 +13,7 @@ export const LAYERS = {
   api: ['protocol'],
   transport: ['api', 'common', 'protocol'],
   coordinator: ['api', 'common', 'protocol'],
-  worker: ['api', 'protocol'],
+  worker: ['api', 'common', 'protocol'],
   runner: ['worker', 'protocol'],
   node: ['transport', 'api', 'common', 'protocol'],
   driver: ['coordinator', 'node', 'api', 'common', 'protocol'],

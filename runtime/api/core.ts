@@ -3,6 +3,7 @@
 // (worker/worker-core.ts). The composition root (index.ts, or the worker entry) installs it.
 
 import type { ActorId, FunctionId, HolderId, IdGenerator, NodeId, ObjectId, TaskId, WorkerId } from '../protocol/ids.ts';
+import type { GeneratorItem } from '../protocol/client-requests.ts';
 import type { LocalRefs } from './local-refs.ts';
 import type {
   ActorInfo,
@@ -27,8 +28,8 @@ export interface RuntimeContext {
   readonly isDriver: boolean;
 }
 
-/** What the next item of a streaming generator is. */
-export type GeneratorItem = { readonly done: false; readonly id: ObjectId } | { readonly done: true };
+/** What the next item of a streaming generator is (protocol/client-requests.ts). */
+export type { GeneratorItem };
 
 export interface Core {
   readonly ids: IdGenerator;

@@ -5,9 +5,11 @@ import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
 import { fromWireError, GetTimeoutError, ObjectLostError } from '../api/errors.ts';
 import { LocalRefs } from '../api/local-refs.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
-import { GET_REFETCH_DELAY_MS, GET_REFETCH_MAX, INLINE_OBJECT_MAX_BYTES } from '../node/constants.ts';
+import { INLINE_OBJECT_MAX_BYTES } from '../node/constants.ts';
+import { getObjects } from '../node/get-objects.ts';
 import type { Node } from '../node/node.ts';
 import { DRIVER_HOLDER, type ActorId, type IdGenerator, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import type { ResolvedArg } from '../protocol/node-messages.ts';
 import type { ActorInfo, FunctionDescriptor, NodeInfo, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
 
 export interface DriverCoreDeps {
@@ -65,52 +67,16 @@ export class DriverCore implements Core {
     }
   }
 
-  /** The value of a ready object, wherever it is: inline, in this node's memory, spilled here, or on another node. */
-  private read(id: ObjectId): SerializedObject | Promise<SerializedObject> {
+  /** Where a ready object is: inline, or the nodes that hold it (this one's store included). */
+  private located(id: ObjectId): ResolvedArg {
     const loc = this.d.coordinator.locate(id)!;
-    if (loc.obj) return loc.obj;
-    const local = this.d.node.store.get(id);
-    if (local) return local;
-    if (!this.d.node.store.has(id) && loc.nodes.length === 0) {
-      throw new Error(`object ${id} is ready but no copy can be found`);
-    }
-    return this.d.node.fetchObject(id, loc.nodes);
+    return loc.obj ? { kind: 'inline', obj: loc.obj } : { kind: 'located', id, nodes: loc.nodes };
   }
 
-  /**
-   * Reads an object again after a pull failed. The usual cause: its holder left mid-transfer, so the
-   * coordinator has dropped that copy and is recomputing the object from lineage (or has marked it
-   * lost): wait until it is ready again, then read it from wherever it now is.
-   */
-  private async reread(id: ObjectId, first: Promise<SerializedObject>, deadline: number | null): Promise<SerializedObject> {
-    let pending = first;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await pending;
-      } catch (e) {
-        if (attempt > GET_REFETCH_MAX) throw e;
-        await new Promise((r) => setTimeout(r, GET_REFETCH_DELAY_MS * attempt));
-        const left = deadline === null ? null : Math.max(0, deadline - performance.now());
-        if ((await this.d.coordinator.waitObjects([id], 1, left)).length === 0) {
-          throw new GetTimeoutError(`ray.get timed out: object ${id} was being recomputed after its node left`);
-        }
-        pending = Promise.resolve().then(() => this.read(id));
-      }
-    }
-  }
-
-  async get(ids: readonly ObjectId[], timeoutMs: number | null): Promise<SerializedObject[]> {
-    for (const id of ids) this.checkKnown(id);
-    const deadline = timeoutMs === null ? null : performance.now() + timeoutMs;
-    let allReady = true;
-    for (const id of ids) {
-      if (!this.d.coordinator.locate(id)) {
-        allReady = false;
-        break;
-      }
-    }
-    if (!allReady) {
-      const ready = await this.d.coordinator.waitObjects(ids, ids.length, timeoutMs, undefined, true);
+  /** Where each object is once all are ready (the coordinator's answer to a node's `get`, in process). */
+  private locate(ids: readonly ObjectId[], timeoutMs: number | null): ResolvedArg[] | Promise<ResolvedArg[]> {
+    if (ids.every((id) => this.d.coordinator.locate(id))) return ids.map((id) => this.located(id));
+    return this.d.coordinator.waitObjects(ids, ids.length, timeoutMs, undefined, true).then((ready) => {
       // Stopped early because one of them failed: raise that at once, as Ray's get does.
       const failed = ready.length < ids.length ? this.d.coordinator.firstError(ids) : undefined;
       if (failed) throw fromWireError(failed);
@@ -119,12 +85,17 @@ export class DriverCore implements Core {
           `ray.get timed out after ${timeoutMs} ms with ${ids.length - ready.length} of ${ids.length} object(s) not ready; the task(s) keep running`,
         );
       }
-    }
-    const out: (SerializedObject | Promise<SerializedObject>)[] = ids.map((id) => {
-      const obj = this.read(id);
-      return obj instanceof Promise ? this.reread(id, obj, deadline) : obj;
+      return ids.map((id) => this.located(id));
     });
-    return out.some((o) => o instanceof Promise) ? Promise.all(out) : (out as SerializedObject[]);
+  }
+
+  async get(ids: readonly ObjectId[], timeoutMs: number | null): Promise<SerializedObject[]> {
+    for (const id of ids) this.checkKnown(id);
+    return getObjects(ids, timeoutMs, {
+      locate: (ids, t) => this.locate(ids, t),
+      // A ready object with no copy anywhere fails in fetchObject; getObjects asks again where it is.
+      fetch: (id, nodes) => this.d.node.store.get(id) ?? this.d.node.fetchObject(id, nodes),
+    });
   }
 
   wait(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null, fetchLocal: boolean): Promise<number[]> {

@@ -1,6 +1,6 @@
 // Getting objects onto this node (Ray's DependencyManager with its pull manager): a task's
 // arguments — inline, from this node's store (restored from IndexedDB if spilled), or pulled from
-// a node that holds them — pinned while the task runs; the objects of a `get` from task code; and
+// a node that holds them — pinned while the task runs; the objects of a `get` (get-objects.ts); and
 // the copies a `wait` with fetchLocal asks this node to make.
 
 import type { NodeId, ObjectId } from '../protocol/ids.ts';
@@ -65,11 +65,6 @@ export class DependencyManager {
     if (!a.pinned) return;
     for (const id of a.pinned) this.deps.store.unpin(id);
     a.pinned = undefined;
-  }
-
-  /** The values of a `get` reply: inline ones as they are, the others fetched. */
-  values(resolved: readonly ResolvedArg[]): Promise<SerializedObject[]> {
-    return Promise.all(resolved.map((x) => (x.kind === 'inline' ? x.obj : this.fetch(x.id, x.nodes, false))));
   }
 
   /**

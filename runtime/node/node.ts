@@ -61,7 +61,7 @@ export class Node {
       post: (w, msg) => this.pool.post(w, msg),
       resources: this.resources,
       keep: (id, obj) => this.reporter.keepOrFail(id, obj),
-      values: (resolved) => this.dependencies.values(resolved),
+      fetch: (id, from) => this.dependencies.fetch(id, from, false),
       drain: () => this.tasks.drain(),
       stopped: () => this.stopped,
     });
@@ -97,6 +97,7 @@ export class Node {
     if (this.statsTimer !== undefined) clearInterval(this.statsTimer);
     this.pool.stop();
     this.tasks.clear();
+    this.forwarder.close();
   }
 
   get store(): ObjectStore {
@@ -222,7 +223,6 @@ export class Node {
   private retire(w: WorkerSlot, reason: string | null): void {
     if (w.dead) return;
     this.pool.remove(w);
-    this.forwarder.dropWorker(w);
     // The refs it held are gone with it.
     this.deps.send({ type: 'refs', holder: holderOfWorker(w.id), gone: true });
     if (w.blocked > 0) {

@@ -1,17 +1,21 @@
 // Calls task code makes (`.remote`, `get`, `wait`, `put`, …), forwarded from a worker to the
 // coordinator and the replies routed back (Ray: the core worker's RPCs to the raylet and GCS).
-// `put` stays on this node; a `get` reply says where each object is, and the values are fetched
-// here before the worker gets them. While a task waits in get/wait it is blocked: the coordinator
-// is told and its CPU is lent to other tasks until the reply.
+// The node is a caller of the coordinator's requests (common/rpc.ts, `CoordinatorRequests`) and
+// answers its workers' (`NodeRequests`): `put` stays on this node; `get` is getObjects
+// (get-objects.ts) — ask where the objects are, fetch the values here, hand the worker the values.
+// While a task waits in get/wait it is blocked: the coordinator is told and its CPU is lent to
+// other tasks until the reply.
 
 import { toWireError } from '../api/errors.ts';
-import { isBlockingRequest, type ClientRequest } from '../protocol/client-requests.ts';
-import { holderOfWorker, type ObjectId, type TaskId } from '../protocol/ids.ts';
-import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg, TaskResult } from '../protocol/node-messages.ts';
+import { answer, RpcCaller, type RpcHandlers } from '../common/rpc.ts';
+import { isBlockingRequest, type ClientNotification, type ClientRequest } from '../protocol/client-requests.ts';
+import { holderOfWorker, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import type { CoordinatorRequests, CoordinatorToNode, NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
 import type { SerializedObject } from '../protocol/task-spec.ts';
-import type { ToWorker } from '../protocol/worker-messages.ts';
+import type { WireError } from '../protocol/wire-error.ts';
+import type { NodeRequests, ToWorker } from '../protocol/worker-messages.ts';
 import type { WorkerSlot } from './assignment.ts';
-import { GET_REFETCH_DELAY_MS, GET_REFETCH_MAX } from './constants.ts';
+import { getObjects } from './get-objects.ts';
 import type { LocalResources } from './local-resources.ts';
 
 export interface RequestForwarderDeps {
@@ -20,30 +24,48 @@ export interface RequestForwarderDeps {
   readonly resources: LocalResources;
   /** Keeps an object task code put (see TaskReporter.keepOrFail). */
   readonly keep: (id: ObjectId, obj: SerializedObject) => TaskResult;
-  /** The values of a `get` reply (see DependencyManager.values). */
-  readonly values: (resolved: readonly ResolvedArg[]) => Promise<SerializedObject[]>;
+  /** An object not sent inline, from this node's store or pulled (see DependencyManager.fetch). */
+  readonly fetch: (id: ObjectId, from: readonly NodeId[]) => Promise<SerializedObject>;
   /** Starts queued tasks (after a blocked task lent its CPU). */
   readonly drain: () => void;
   readonly stopped: () => boolean;
 }
 
-interface PendingRequest {
+/** Who a forwarded request is for: the task making it and its worker (holder of the refs it gets). */
+interface Caller {
   readonly worker: WorkerSlot;
-  readonly workerReqId: number;
-  readonly blocking: boolean;
   readonly taskId: TaskId | null;
-  readonly op: ClientRequest['type'];
-  /** A `get`, kept to ask again when a pull fails; how many times it was asked again. */
-  readonly get?: { readonly req: ClientRequest; readonly refetches: number };
 }
 
 export class RequestForwarder {
   private readonly deps: RequestForwarderDeps;
-  private readonly requests = new Map<number, PendingRequest>();
-  private nextReqId = 1;
+  private readonly coordinator: RpcCaller<CoordinatorRequests, ClientNotification, Caller>;
 
   constructor(deps: RequestForwarderDeps) {
     this.deps = deps;
+    this.coordinator = new RpcCaller({
+      callee: 'the coordinator',
+      send: (req, reqId, c) => deps.send({ type: 'client_request', reqId: reqId ?? -1, taskId: c.taskId, req, holder: holderOfWorker(c.worker.id) }),
+    });
+  }
+
+  /** The answers to one worker's requests: the coordinator's, except `get`, whose values are fetched here. */
+  private handlers(c: Caller): RpcHandlers<NodeRequests> {
+    const ask = <R extends ClientRequest & CoordinatorRequests[keyof CoordinatorRequests]['req']>(req: R) => this.coordinator.call(req, c);
+    return {
+      get: (req) =>
+        getObjects(req.ids, req.timeoutMs, {
+          locate: (ids, timeoutMs) => this.coordinator.call({ type: 'get', ids, timeoutMs }, c),
+          fetch: (id, nodes) => this.deps.fetch(id, nodes),
+          abandoned: () => c.worker.dead || this.deps.stopped(),
+        }),
+      wait: ask,
+      getActor: ask,
+      generatorNext: ask,
+      tasks: ask,
+      timeline: ask,
+      clusterView: ask,
+    };
   }
 
   /** A request from a worker; `workerReqId` −1 when it expects no reply. */
@@ -60,71 +82,69 @@ export class RequestForwarder {
       this.deps.send({ type: 'task_blocked', taskId: taskId! });
       if (this.deps.resources.lendCpu(w)) this.deps.drain();
     }
-    if (workerReqId < 0) {
-      // Fire-and-forget (submit, register): no reply is routed back.
-      this.deps.send({ type: 'client_request', reqId: -1, taskId, req, holder: holderOfWorker(w.id) });
+    const caller: Caller = { worker: w, taskId };
+    if (workerReqId < 0 || !isAnswered(req)) {
+      // A notification (submit, register, cancel, kill): nobody waits, so no reply comes back.
+      this.coordinator.notify(req as ClientNotification, caller);
       return;
     }
-    const reqId = this.nextReqId++;
-    this.requests.set(reqId, { worker: w, workerReqId, blocking, taskId, op: req.type, ...(req.type === 'get' ? { get: { req, refetches: 0 } } : {}) });
-    this.deps.send({ type: 'client_request', reqId, taskId, req, holder: holderOfWorker(w.id) });
-  }
-
-  /** The coordinator's answer to a forwarded request. */
-  onReply(msg: Extract<CoordinatorToNode, { type: 'client_reply' }>): void {
-    const r = this.requests.get(msg.reqId);
-    if (!r) {
-      // A fire-and-forget request (reqId -1) failed: nobody waits for it, so say so here.
-      if (!msg.ok && msg.reqId < 0) console.warn(`webray: a request from task code failed: ${msg.error.name}: ${msg.error.message}`);
-      return;
-    }
-    this.requests.delete(msg.reqId);
-    const w = r.worker;
-    const unblock = (): void => {
-      if (!r.blocking || w.dead) return;
-      if (--w.blocked === 0) {
-        this.deps.send({ type: 'task_unblocked', taskId: r.taskId! });
-        this.deps.resources.reclaimCpu(w);
-      }
-    };
-    if (!msg.ok) {
-      unblock();
-      this.deps.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: msg.error });
-      return;
-    }
-    if (r.op !== 'get') {
-      unblock();
-      this.deps.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: msg.value });
-      return;
-    }
-    // `get` replies say where each object is; hand the worker the values themselves.
-    const resolved = msg.value as ResolvedArg[];
-    this.deps.values(resolved).then(
-      (objs) => {
-        unblock();
-        this.deps.post(w, { type: 'reply', reqId: r.workerReqId, ok: true, value: objs });
+    answer(this.handlers(caller), req.type, req).then(
+      (value) => {
+        if (blocking) this.unblock(w, taskId!);
+        if (!w.dead) this.deps.post(w, { type: 'reply', reqId: workerReqId, ok: true, value });
       },
       (e: unknown) => {
-        const get = r.get;
-        if (get && get.refetches < GET_REFETCH_MAX && !w.dead && !this.deps.stopped()) {
-          // The holder left mid-pull: ask the coordinator again, which answers once the object is
-          // ready elsewhere (recomputed from lineage) or lost for good (ObjectLostError).
-          const refetches = get.refetches + 1;
-          const reqId = this.nextReqId++;
-          this.requests.set(reqId, { ...r, get: { req: get.req, refetches } });
-          setTimeout(() => {
-            if (this.requests.has(reqId)) this.deps.send({ type: 'client_request', reqId, taskId: r.taskId, req: get.req });
-          }, GET_REFETCH_DELAY_MS * refetches);
-          return;
-        }
-        unblock();
-        this.deps.post(w, { type: 'reply', reqId: r.workerReqId, ok: false, error: toWireError(e) });
+        if (blocking) this.unblock(w, taskId!);
+        if (!w.dead) this.deps.post(w, { type: 'reply', reqId: workerReqId, ok: false, error: e instanceof CoordinatorError ? e.wire : toWireError(e) });
       },
     );
   }
 
-  /** Forgets the requests of a worker that is gone: their replies have no one to go to. */
-  dropWorker(w: WorkerSlot): void {
-    for (const [reqId, r] of this.requests) if (r.worker === w) this.requests.delete(reqId);
+  private unblock(w: WorkerSlot, taskId: TaskId): void {
+    if (w.dead) return;
+    if (--w.blocked === 0) {
+      this.deps.send({ type: 'task_unblocked', taskId });
+      this.deps.resources.reclaimCpu(w);
+    }
+  }
+
+  /** The coordinator's answer to a forwarded request. */
+  onReply(msg: Extract<CoordinatorToNode, { type: 'client_reply' }>): void {
+    const settled = this.coordinator.settle(msg.reqId, msg.ok ? { ok: true, value: msg.value } : { ok: false, error: new CoordinatorError(msg.error) });
+    // A notification (reqId -1) failed: nobody waits for it, so say so here.
+    if (!settled && !msg.ok && msg.reqId < 0) console.warn(`webray: a request from task code failed: ${msg.error.name}: ${msg.error.message}`);
+  }
+
+  /** The node stopped: calls still waiting for the coordinator fail. */
+  close(): void {
+    this.coordinator.close('this node stopped');
+  }
+}
+
+/** A failure the coordinator answered, passed on to the worker as it came. */
+class CoordinatorError extends Error {
+  constructor(readonly wire: WireError) {
+    super(wire.message);
+    this.name = wire.name;
+  }
+}
+
+/** Whether a request has an answer (is one of NodeRequests), rather than being a notification. */
+function isAnswered(req: ClientRequest): req is NodeRequests[keyof NodeRequests]['req'] {
+  switch (req.type) {
+    case 'get':
+    case 'wait':
+    case 'getActor':
+    case 'generatorNext':
+    case 'tasks':
+    case 'timeline':
+    case 'clusterView':
+      return true;
+    case 'register':
+    case 'submit':
+    case 'put':
+    case 'cancel':
+    case 'kill':
+      return false;
   }
 }

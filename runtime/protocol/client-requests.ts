@@ -3,7 +3,7 @@
 // forwards them to the coordinator and routes the reply back.
 
 import type { ActorId, ObjectId, TaskId } from './ids.ts';
-import type { FunctionDescriptor, SerializedObject, TaskSpec, TaskState } from './task-spec.ts';
+import type { FunctionDescriptor, NodeInfo, ResourceSet, SerializedObject, TaskSpec, TaskState } from './task-spec.ts';
 
 export type ClientRequest =
   | { readonly type: 'register'; readonly desc: FunctionDescriptor }
@@ -29,3 +29,19 @@ export type ClientRequest =
 export function isBlockingRequest(req: ClientRequest): boolean {
   return req.type === 'get' || req.type === 'wait';
 }
+
+/** The request of operation K. */
+export type ClientRequestOf<K extends ClientRequest['type']> = Extract<ClientRequest, { readonly type: K }>;
+
+/** The next item of a streaming generator, once it is made, or the end of the stream. */
+export type GeneratorItem = { readonly done: false; readonly id: ObjectId } | { readonly done: true };
+
+/** What `ray.nodes()`, `clusterResources()` and `availableResources()` read in task code. */
+export interface ClusterView {
+  readonly nodes: NodeInfo[];
+  readonly total: ResourceSet;
+  readonly available: ResourceSet;
+}
+
+/** Requests sent without an id and never answered (a failure is only logged by the node). */
+export type ClientNotification = ClientRequestOf<'register' | 'submit' | 'put' | 'cancel' | 'kill'>;

@@ -2,8 +2,8 @@
 // in local mode an in-memory channel, in cluster mode a WebRTC data channel.
 
 import type { ActorId, HolderId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
-import type { ClientRequest } from './client-requests.ts';
-import type { FunctionDescriptor, SerializedObject, TaskSpec } from './task-spec.ts';
+import type { ClientRequest, ClientRequestOf, ClusterView, GeneratorItem } from './client-requests.ts';
+import type { ActorInfo, FunctionDescriptor, SerializedObject, TaskInfo, TaskSpec, TraceEvent } from './task-spec.ts';
 import type { WireError } from './wire-error.ts';
 
 /** A resolved task argument: the value inline, or where to pull it from. */
@@ -98,3 +98,17 @@ export type NodeToCoordinator =
       /** The node's objectStoreMemory (absent from nodes of an older build). */
       readonly budgetBytes?: number;
     };
+
+/**
+ * The requests the coordinator answers (a node forwarding its task code's calls, common/rpc.ts),
+ * each with its reply: `get` answers where each object is, once all are ready.
+ */
+export interface CoordinatorRequests {
+  readonly get: { readonly req: ClientRequestOf<'get'>; readonly reply: ResolvedArg[] };
+  readonly wait: { readonly req: ClientRequestOf<'wait'>; readonly reply: number[] };
+  readonly getActor: { readonly req: ClientRequestOf<'getActor'>; readonly reply: ActorInfo };
+  readonly generatorNext: { readonly req: ClientRequestOf<'generatorNext'>; readonly reply: GeneratorItem };
+  readonly tasks: { readonly req: ClientRequestOf<'tasks'>; readonly reply: TaskInfo[] };
+  readonly timeline: { readonly req: ClientRequestOf<'timeline'>; readonly reply: TraceEvent[] };
+  readonly clusterView: { readonly req: ClientRequestOf<'clusterView'>; readonly reply: ClusterView };
+}

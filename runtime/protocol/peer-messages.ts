@@ -19,6 +19,11 @@ export type PeerMessage =
   | { readonly type: 'pull_ok'; readonly reqId: number; readonly obj: SerializedObject }
   | { readonly type: 'pull_err'; readonly reqId: number; readonly error: WireError };
 
+/** Requests one tab makes of another (common/rpc.ts), each with its reply: a pull answers the object. */
+export interface PeerRequests {
+  readonly pull: { readonly req: { readonly type: 'pull'; readonly id: ObjectId }; readonly reply: SerializedObject };
+}
+
 const peerMessageSchema = v.variant('type', [
   v.object({ type: v.literal('to_node'), msg: coordinatorToNodeSchema }),
   v.object({ type: v.literal('to_coordinator'), msg: nodeToCoordinatorSchema }),

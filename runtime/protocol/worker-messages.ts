@@ -2,8 +2,8 @@
 // so a burst of small tasks costs one message event, not one per task.
 
 import type { ActorId, FunctionId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
-import type { ClientRequest } from './client-requests.ts';
-import type { RefUpdate } from './node-messages.ts';
+import type { ClientRequest, ClientRequestOf } from './client-requests.ts';
+import type { CoordinatorRequests, RefUpdate } from './node-messages.ts';
 import type { FunctionDescriptor, SerializedObject } from './task-spec.ts';
 import type { WireError } from './wire-error.ts';
 
@@ -68,4 +68,9 @@ export type PutRequest = { readonly id: ObjectId; readonly obj: SerializedObject
  */
 export interface WorkerPortHandover {
   readonly type: 'port';
+}
+
+/** The requests task code makes of its node: as the coordinator's, but `get` answers the values themselves. */
+export interface NodeRequests extends Omit<CoordinatorRequests, 'get'> {
+  readonly get: { readonly req: ClientRequestOf<'get'>; readonly reply: SerializedObject[] };
 }

@@ -4,8 +4,9 @@
 
 import { fromWireError, toWireError } from '../api/errors.ts';
 import { createLogger } from '../common/logger.ts';
+import { RpcCaller } from '../common/rpc.ts';
 import type { NodeId, ObjectId } from '../protocol/ids.ts';
-import type { PeerMessage } from '../protocol/peer-messages.ts';
+import type { PeerMessage, PeerRequests } from '../protocol/peer-messages.ts';
 import type { SerializedObject } from '../protocol/task-spec.ts';
 import { PULL_TIMEOUT_MS } from './constants.ts';
 import type { Link, LinkFactory } from './link.ts';
@@ -30,20 +31,13 @@ export interface PeerMeshDeps {
 
 const webRtcLink: LinkFactory = (opts) => new PeerLink(opts);
 
-interface PendingPull {
-  resolve: (obj: SerializedObject) => void;
-  reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-  remote: NodeId;
-}
-
 export class PeerMesh {
   private readonly links = new Map<NodeId, Link>();
-  private readonly pulls = new Map<number, PendingPull>();
+  /** Requests to each linked tab (pulls), answered over that link; closed with it. */
+  private readonly callers = new Map<Link, RpcCaller<PeerRequests>>();
   private readonly inflight = new Map<ObjectId, Promise<SerializedObject>>();
   /** Tabs whose link was cut for misbehaving: no new link to or from them. */
   private readonly cutOff = new Set<NodeId>();
-  private nextPull = 1;
   private readonly log;
   private closed = false;
 
@@ -62,16 +56,22 @@ export class PeerMesh {
       onClose: (reason) => {
         if (link.cutOff) this.cutOff.add(remote);
         if (this.links.get(remote) === link) this.links.delete(remote);
-        for (const [id, p] of this.pulls) {
-          if (p.remote !== remote) continue;
-          this.pulls.delete(id);
-          clearTimeout(p.timer);
-          p.reject(new Error(`the link to ${remote} closed during the pull: ${reason}`));
-        }
+        this.callers.get(link)?.close(reason);
+        this.callers.delete(link);
         if (!this.closed) this.deps.onLinkClosed(remote, reason);
       },
     });
     this.links.set(remote, link);
+    this.callers.set(
+      link,
+      new RpcCaller<PeerRequests>({
+        callee: remote,
+        send: (req, reqId) => link.send({ type: 'pull', reqId: reqId ?? -1, id: req.id }),
+        timeoutMs: PULL_TIMEOUT_MS,
+        timeoutMessage: (req, ms) => `pulling object ${req.id} from ${remote} timed out after ${ms} ms`,
+        closedMessage: (reason) => `the link to ${remote} closed during the pull: ${reason}`,
+      }),
+    );
     link.ready().then(
       () => {
         if (!this.closed && this.links.get(remote) === link) this.deps.onLinkOpen?.(remote);
@@ -128,12 +128,10 @@ export class PeerMesh {
         return;
       case 'pull_ok':
       case 'pull_err': {
-        const p = this.pulls.get(msg.reqId);
-        if (!p || p.remote !== from) return;
-        this.pulls.delete(msg.reqId);
-        clearTimeout(p.timer);
-        if (msg.type === 'pull_ok') p.resolve(msg.obj);
-        else p.reject(fromWireError(msg.error));
+        // Only the link a pull went out on can answer it.
+        const link = this.links.get(from);
+        const caller = link && this.callers.get(link);
+        caller?.settle(msg.reqId, msg.type === 'pull_ok' ? { ok: true, value: msg.obj } : { ok: false, error: fromWireError(msg.error) });
         return;
       }
       default:
@@ -167,15 +165,9 @@ export class PeerMesh {
     for (const remote of from) {
       try {
         const link = await this.link(remote);
-        return await new Promise<SerializedObject>((resolve, reject) => {
-          const reqId = this.nextPull++;
-          const timer = setTimeout(() => {
-            this.pulls.delete(reqId);
-            reject(new Error(`pulling object ${id} from ${remote} timed out after ${PULL_TIMEOUT_MS} ms`));
-          }, PULL_TIMEOUT_MS);
-          this.pulls.set(reqId, { resolve, reject, timer, remote });
-          link.send({ type: 'pull', reqId, id });
-        });
+        const caller = this.callers.get(link);
+        if (!caller) throw new Error(`the link to ${remote} closed before the pull`);
+        return await caller.call({ type: 'pull', id }, undefined);
       } catch (e) {
         last = e as Error;
         this.log(`pull of ${id} from ${remote} failed: ${last.message}`);
@@ -192,6 +184,8 @@ export class PeerMesh {
     this.closed = true;
     for (const l of [...this.links.values()]) l.close('this tab left the cluster');
     this.links.clear();
+    for (const c of this.callers.values()) c.close('this tab left the cluster');
+    this.callers.clear();
   }
 
   /** Bytes this tab sent and received over all links. */

@@ -4,10 +4,11 @@
 import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
 import { fromWireError } from '../api/errors.ts';
 import { LocalRefs } from '../api/local-refs.ts';
+import { RpcCaller, type CallOptions, type RpcReply, type RpcRequest } from '../common/rpc.ts';
 import { holderOfWorker, IdGenerator, type ActorId, type HolderId, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
-import type { ClientRequest } from '../protocol/client-requests.ts';
+import type { ClientNotification, ClusterView } from '../protocol/client-requests.ts';
 import type { ActorInfo, FunctionDescriptor, NodeInfo, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
-import type { FromWorker } from '../protocol/worker-messages.ts';
+import type { FromWorker, NodeRequests } from '../protocol/worker-messages.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 
 export interface CurrentTask {
@@ -29,20 +30,14 @@ export interface WorkerCoreDeps {
   readonly onUnblock: () => void;
 }
 
-interface ClusterView {
-  nodes: NodeInfo[];
-  total: ResourceSet;
-  available: ResourceSet;
-}
-
 export class WorkerCore implements Core {
   readonly ids: IdGenerator;
   readonly callerId: HolderId;
   readonly refs: LocalRefs;
   private readonly deps: WorkerCoreDeps;
   private readonly registered = new Set<string>();
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; blocking: boolean }>();
-  private nextReqId = 1;
+  /** Requests to the node; a notification goes with reqId -1 and is never answered. */
+  private readonly rpc: RpcCaller<NodeRequests, ClientNotification, TaskId | null>;
   private view: ClusterView = { nodes: [], total: {}, available: {} };
   private gpuDevice: Promise<unknown> | undefined;
 
@@ -51,32 +46,33 @@ export class WorkerCore implements Core {
     this.ids = new IdGenerator(deps.idPrefix);
     this.callerId = holderOfWorker(deps.workerId);
     this.refs = new LocalRefs((update) => this.deps.post({ type: 'refs', ...update }));
+    this.rpc = new RpcCaller({
+      callee: `node ${deps.nodeId}`,
+      send: (req, reqId, taskId) => this.deps.post({ type: 'request', reqId: reqId ?? -1, taskId, req }),
+    });
   }
 
   currentTaskId(): TaskId | undefined {
     return this.deps.current().taskId ?? undefined;
   }
 
-  private notify(req: ClientRequest): void {
-    this.deps.post({ type: 'request', reqId: -1, taskId: this.deps.current().taskId, req });
+  private notify(req: ClientNotification): void {
+    this.rpc.notify(req, this.deps.current().taskId);
   }
 
-  private request<T>(req: ClientRequest, blocking = false): Promise<T> {
-    if (blocking) this.deps.onBlock();
-    const reqId = this.nextReqId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(reqId, { resolve: resolve as (v: unknown) => void, reject, blocking });
-      this.deps.post({ type: 'request', reqId, taskId: this.deps.current().taskId, req });
-    });
+  private request<R extends RpcRequest<NodeRequests>>(req: R, options?: CallOptions): Promise<RpcReply<NodeRequests, R>> {
+    return this.rpc.call(req, this.deps.current().taskId, options);
   }
 
+  /** A request that waits on other work: the executor is told the task blocks until the reply. */
+  private blockingRequest<R extends RpcRequest<NodeRequests>>(req: R): Promise<RpcReply<NodeRequests, R>> {
+    this.deps.onBlock();
+    return this.request(req, { onSettled: () => this.deps.onUnblock() });
+  }
+
+  /** The node's answer to request `reqId`. */
   onReply(reqId: number, ok: boolean, value: unknown, error: WireError | undefined): void {
-    const p = this.pending.get(reqId);
-    if (!p) return;
-    this.pending.delete(reqId);
-    if (p.blocking) this.deps.onUnblock();
-    if (ok) p.resolve(value);
-    else p.reject(fromWireError(error!));
+    this.rpc.settle(reqId, ok ? { ok: true, value } : { ok: false, error: fromWireError(error!) });
   }
 
   registerFunction(desc: FunctionDescriptor): void {
@@ -94,11 +90,11 @@ export class WorkerCore implements Core {
   }
 
   get(ids: readonly ObjectId[], timeoutMs: number | null): Promise<SerializedObject[]> {
-    return this.request({ type: 'get', ids, timeoutMs }, true);
+    return this.blockingRequest({ type: 'get', ids, timeoutMs });
   }
 
   wait(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null, fetchLocal: boolean): Promise<number[]> {
-    return this.request({ type: 'wait', ids, numReturns, timeoutMs, fetchLocal }, true);
+    return this.blockingRequest({ type: 'wait', ids, numReturns, timeoutMs, fetchLocal });
   }
 
   cancel(id: ObjectId, force: boolean, recursive: boolean): void {
@@ -118,7 +114,7 @@ export class WorkerCore implements Core {
   }
 
   generatorNext(taskId: TaskId, index: number): Promise<GeneratorItem> {
-    return this.request({ type: 'generatorNext', taskId, index }, true);
+    return this.blockingRequest({ type: 'generatorNext', taskId, index });
   }
 
   getGpuDevice(): Promise<unknown> {
@@ -151,7 +147,7 @@ export class WorkerCore implements Core {
   }
 
   private refreshView(): void {
-    void this.request<ClusterView>({ type: 'clusterView' }).then((v) => (this.view = v), () => {});
+    void this.request({ type: 'clusterView' }).then((v) => (this.view = v), () => {});
   }
 
   nodes(): NodeInfo[] {
