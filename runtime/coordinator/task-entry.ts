@@ -22,6 +22,8 @@ export interface TaskEntry {
   children: TaskId[] | undefined;
   /** Its scheduling class while it holds a place on a node (set at dispatch). */
   schedClass?: string | undefined;
+  /** The `timeoutMs` timer of the attempt on a node (armed at dispatch, re-armed when it starts). */
+  deadline?: ReturnType<typeof setTimeout> | undefined;
   /** It keeps its ObjectRef arguments alive (until it ends, or its lineage entry takes over). */
   argsHeld?: boolean;
 }

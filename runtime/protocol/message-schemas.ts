@@ -119,6 +119,7 @@ export const taskSpecSchema = v.object({
   strategy,
   enableTaskEvents: v.boolean(),
   generatorBackpressure: int(-1),
+  timeoutMs: v.optional(v.pipe(v.number(), v.finite(), v.gtValue(0))),
   parentTaskId: v.optional(taskId),
   callerId: holderId,
   actorId: v.optional(actorId),
