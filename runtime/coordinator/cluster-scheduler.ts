@@ -154,6 +154,7 @@ export class ClusterScheduler {
       fn = this.d.fns.get(spec.fnId);
       node.knownFns.add(spec.fnId);
     }
+    this.d.nodes.grantPulls(node.nodeId, args);
     node.link.send(fn ? { type: 'run_task', spec, attempt: t.attempt, args, fn } : { type: 'run_task', spec, attempt: t.attempt, args });
   }
 

@@ -126,6 +126,8 @@ export class ObjectWaits {
     const n = this.nodes.get(node);
     if (this.fetching.has(key) || !e || !n?.alive) return;
     this.fetching.add(key);
-    n.link.send({ type: 'fetch_objects', objects: [{ id, nodes: [...e.locations] }] });
+    const nodes = [...e.locations];
+    this.nodes.grantPulls(node, [{ kind: 'located', id, nodes }]);
+    n.link.send({ type: 'fetch_objects', objects: [{ id, nodes }] });
   }
 }

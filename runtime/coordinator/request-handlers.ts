@@ -108,7 +108,9 @@ export class RequestHandlers {
               reply(false, wireError('GetTimeoutError', `ray.get timed out after ${req.timeoutMs} ms; the task keeps running`));
               return;
             }
-            reply(true, req.ids.map((id) => this.d.objects.resolvedArg(id)));
+            const resolved = req.ids.map((id) => this.d.objects.resolvedArg(id));
+            this.d.nodes.grantPulls(from, resolved);
+            reply(true, resolved);
           });
           return;
         case 'wait':
