@@ -266,6 +266,7 @@ test.describe('task errors', () => {
         'TaskCancelledError',
         'GetTimeoutError',
         'WorkerCrashedError',
+        'TaskTimeoutError',
         'NodeDiedError',
         'ObjectLostError',
         'ObjectStoreFullError',
@@ -484,6 +485,48 @@ test.describe('retries', () => {
       return ray.get(diesFiveTimes.remote(attempts), { timeoutMs: 10_000 });
     });
     expect(out).toBe(6);
+  });
+
+  test('timeoutMs stops a task spinning forever with TaskTimeoutError and its CPU comes back; a retry within maxRetries can succeed', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const spinsForever = ray.remote({ timeoutMs: 300, maxRetries: 0 }, async function spinsForever(counter: ActorHandle<Attempts>) {
+        await ray.get(counter.record.remote('w'));
+        for (;;);
+      });
+      const forever = globalThis.newAttempts();
+      const err = await ray.get(spinsForever.remote(forever), { timeoutMs: 20_000 }).then(
+        () => null,
+        (e: Error) => ({
+          name: e.name,
+          isTimeout: e instanceof ray.TaskTimeoutError,
+          isExceptionsTimeout: e instanceof ray.exceptions.TaskTimeoutError,
+          isRayError: e instanceof ray.RayError,
+          isGetTimeout: e instanceof ray.GetTimeoutError,
+          message: e.message,
+        }),
+      );
+      const available = await globalThis.waitUntil('both CPUs back after the timeout', () => ray.availableResources().CPU === 2 && 2);
+      const spinsOnce = ray.remote({ timeoutMs: 300, maxRetries: 1 }, async function spinsOnce(counter: ActorHandle<Attempts>) {
+        const n = await ray.get(counter.record.remote('w'));
+        if (n === 1) for (;;);
+        return n;
+      });
+      const once = globalThis.newAttempts();
+      const value = await ray.get(spinsOnce.remote(once), { timeoutMs: 20_000 });
+      const tasks = await ray.tasks();
+      return {
+        err,
+        available,
+        value,
+        foreverAttempts: (await ray.get(forever.seen.remote())).length,
+        forever: tasks.find((t) => t.name === 'spinsForever')?.state,
+        onceAttempts: tasks.find((t) => t.name === 'spinsOnce')?.attempts,
+      };
+    });
+    expect(out.err).toMatchObject({ name: 'TaskTimeoutError', isTimeout: true, isExceptionsTimeout: true, isRayError: true, isGetTimeout: false });
+    expect(out.err!.message).toContain('300 ms');
+    expect(out).toMatchObject({ available: 2, value: 2, foreverAttempts: 1, forever: 'FAILED', onceAttempts: 2 });
   });
 
   test('application errors are not retried by default, even with maxRetries', async ({ rayPage }) => {

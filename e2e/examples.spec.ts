@@ -4,6 +4,9 @@
 // distributed quicksort with `partition` shipped through `scope`.
 import type { ObjectRef } from '../runtime/index.ts';
 import { test, expect } from './fixtures.ts';
+import { installStateWaits } from './state-waits.ts';
+
+test.beforeEach(({ rayPage }) => installStateWaits(rayPage));
 
 declare global {
   // A ref a test keeps in the page between evaluate calls.
@@ -40,14 +43,21 @@ test.describe('Ray Core examples', () => {
       );
       type Progress = ReturnType<typeof ProgressActor.remote>;
 
-      const samplingTask = ray.remote(function samplingTask(numSamples: number, taskId: number, progressActor: Progress, reportEvery: number) {
+      // Task 0 pauses at a gate after its first report until the page has seen progress part way:
+      // so "reports arrive while the tasks run" is a state the test waits for, not a race it hopes
+      // to win (a sync loop's reports otherwise leave together when the loop yields).
+      const gate = globalThis.taskGate;
+      const samplingTask = ray.remote({ scope: { gate } }, async function samplingTask(numSamples: number, taskId: number, progressActor: Progress, reportEvery: number) {
         let numInside = 0;
         for (let i = 0; i < numSamples; i++) {
           const x = Math.random() * 2 - 1;
           const y = Math.random() * 2 - 1;
           if (x * x + y * y <= 1) numInside++;
           // Report progress every so often.
-          if ((i + 1) % reportEvery === 0) progressActor.reportProgress.remote(taskId, i + 1);
+          if ((i + 1) % reportEvery === 0) {
+            progressActor.reportProgress.remote(taskId, i + 1);
+            if (taskId === 0 && i + 1 === reportEvery) await gate('seen part way');
+          }
         }
         progressActor.reportProgress.remote(taskId, numSamples);
         return numInside;
@@ -58,13 +68,19 @@ test.describe('Ray Core examples', () => {
         samplingTask.remote(NUM_SAMPLES_PER_TASK, i, progressActor, REPORT_EVERY),
       );
       // Query progress periodically, as the example does.
+      const marks = globalThis.listenMarks();
+      const partWay = (p: number) => p > 0 && p < 1 && Math.abs(p * 4 - Math.round(p * 4)) > 1e-9;
       const seen: number[] = [];
+      const t0 = performance.now();
       for (;;) {
         const progress = await ray.get(progressActor.getProgress.remote());
         seen.push(progress);
+        if (partWay(progress)) marks.open('seen part way');
+        else if (!seen.some(partWay) && performance.now() - t0 > 20_000) throw new Error(`no report arrived while the tasks ran; progress seen: ${seen.join(', ')}`);
         if (progress >= 1) break;
         await new Promise((r) => setTimeout(r, 5));
       }
+      marks.close();
       const totalNumInside = (await ray.get(results)).reduce((a, b) => a + b, 0);
       const pi = (totalNumInside * 4) / TOTAL_NUM_SAMPLES;
       return { pi, seen };

@@ -46,6 +46,8 @@ export class TaskCancelledError extends RayError {}
 export class GetTimeoutError extends RayError {}
 /** The Web Worker running the task died (crashed, closed itself, or was terminated). */
 export class WorkerCrashedError extends RayError {}
+/** The task was still running `timeoutMs` after it started: its worker was terminated (no retries left). */
+export class TaskTimeoutError extends RayError {}
 /** The node (tab) running the task left or died and no retries were left. */
 export class NodeDiedError extends RayError {}
 /** Every copy of the object is gone and it cannot be recomputed (e.g. it came from `put`). */
@@ -64,6 +66,7 @@ const RAY_ERRORS: Record<string, new (message: string) => RayError> = {
   TaskCancelledError,
   GetTimeoutError,
   WorkerCrashedError,
+  TaskTimeoutError,
   NodeDiedError,
   ObjectLostError,
   ObjectStoreFullError,

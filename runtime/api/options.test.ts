@@ -63,8 +63,19 @@ describe('invalid values', () => {
     [{ enableTaskEvents: 1 }, 'enableTaskEvents'],
     [{ name: '' }, 'name'],
     [{ generatorBackpressureNumObjects: 0 }, 'generatorBackpressureNumObjects'],
+    [{ timeoutMs: 0 }, 'timeoutMs'],
+    [{ timeoutMs: -5 }, 'timeoutMs'],
+    [{ timeoutMs: Infinity }, 'timeoutMs'],
+    [{ timeoutMs: '1000' }, 'timeoutMs'],
   ])('refuses %j, naming %s', (opts, name) => {
     expect(() => validateTaskOptions(opts)).toThrow(new RegExp(`invalid option ${name}\\b.*for a remote function`));
+  });
+
+  it('accepts a positive finite timeoutMs on tasks only (actors and methods have none)', () => {
+    expect(validateTaskOptions({ timeoutMs: 1500 }).timeoutMs).toBe(1500);
+    expect(validateTaskOptions({ timeoutMs: 0.5 }).timeoutMs).toBe(0.5);
+    expect(() => validateActorOptions({ timeoutMs: 10 })).toThrow(/unknown option "timeoutMs" for an actor class/);
+    expect(() => validateMethodOptions({ timeoutMs: 10 })).toThrow(/unknown option "timeoutMs" for an actor method/);
   });
 
   it('refuses a node-affinity strategy without a node id', () => {

@@ -40,6 +40,7 @@ const taskSchema = v.strictObject({
   maxRetries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-1))),
   retryExceptions: v.optional(retryExceptionsSchema),
   generatorBackpressureNumObjects: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  timeoutMs: v.optional(v.pipe(v.number(), v.finite(), v.gtValue(0, 'a timeout in ms greater than 0'))),
 });
 
 const actorSchema = v.strictObject({

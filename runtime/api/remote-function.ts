@@ -74,6 +74,7 @@ export class RemoteFunction<F extends (...args: never[]) => unknown = (...args: 
       strategy: (o.schedulingStrategy ?? 'DEFAULT') as SchedulingStrategy,
       enableTaskEvents: o.enableTaskEvents ?? true,
       generatorBackpressure: o.generatorBackpressureNumObjects ?? 0,
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
       parentTaskId: core.currentTaskId(),
       callerId: core.callerId,
     };

@@ -26,6 +26,8 @@ export interface ClusterSchedulerDeps {
   readonly fns: ReadonlyMap<FunctionId, FunctionDescriptor>;
   /** The coordinator's debug log. */
   readonly log: (msg: string) => void;
+  /** An attempt was sent to a node (the task manager arms its `timeoutMs`). */
+  readonly dispatched?: (t: TaskEntry) => void;
 }
 
 export class ClusterScheduler {
@@ -159,6 +161,7 @@ export class ClusterScheduler {
       fn = this.d.fns.get(spec.fnId);
       node.knownFns.add(spec.fnId);
     }
+    this.d.nodes.grantPulls(node.nodeId, args);
     node.link.send(fn ? { type: 'run_task', spec, attempt: t.attempt, args, fn } : { type: 'run_task', spec, attempt: t.attempt, args });
   }
 
@@ -267,6 +270,7 @@ export class ClusterScheduler {
     const cls = (t.schedClass = this.classKey(t));
     this.activeByClass.set(cls, (this.activeByClass.get(cls) ?? 0) + 1);
     this.sendTask(node, t);
+    this.d.dispatched?.(t);
   }
 }
 

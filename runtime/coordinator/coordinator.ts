@@ -94,6 +94,7 @@ export class Coordinator {
     actors: this.actors,
     fns: this.fns,
     log: (m) => this.log(m),
+    dispatched: (t) => this.taskManager.dispatched(t),
   });
   private readonly actorManager = new ActorManager({
     actors: this.actors,

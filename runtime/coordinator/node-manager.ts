@@ -3,7 +3,7 @@
 // the tasks placed on it and its object store figures.
 
 import type { ActorId, FunctionId, NodeId, ObjectId, TaskId } from '../protocol/ids.ts';
-import type { CoordinatorToNode } from '../protocol/node-messages.ts';
+import type { CoordinatorToNode, ResolvedArg } from '../protocol/node-messages.ts';
 import type { NodeInfo, ObjectStoreStats, ResourceSet } from '../protocol/task-spec.ts';
 import { EXPECTED_OBJECTS_MAX } from './constants.ts';
 import type { NodeView } from './scheduling-policy.ts';
@@ -81,6 +81,31 @@ export class NodeManager {
       stats: { memoryBytes: 0, spilledBytes: 0, objects: 0, budgetBytes: 0 },
       grants: opts.isCoordinator ? undefined : { sentTasks: new Map(), hostedActors: new Set(), expectedObjects: new Set(), strikes: 0 },
     });
+  }
+
+  /**
+   * `puller` is about to be told where these objects are: each node holding one expects one pull
+   * of it from `puller` (`expect_pulls`), sent before the puller hears of it. Inline objects and
+   * the puller's own copies need none, nor the coordinator's own node (every node answers it).
+   */
+  grantPulls(puller: NodeId, objects: readonly ResolvedArg[]): void {
+    if (this.nodes.get(puller)?.isCoordinator) return; // the coordinator's own node may pull anything
+    let byHolder: Map<NodeId, ObjectId[]> | undefined;
+    for (const o of objects) {
+      if (o.kind !== 'located') continue;
+      for (const holder of o.nodes) {
+        if (holder === puller) continue;
+        byHolder ??= new Map();
+        const ids = byHolder.get(holder);
+        if (ids) ids.push(o.id);
+        else byHolder.set(holder, [o.id]);
+      }
+    }
+    if (!byHolder) return;
+    for (const [holder, ids] of byHolder) {
+      const n = this.nodes.get(holder);
+      if (n?.alive) n.link.send({ type: 'expect_pulls', puller, ids });
+    }
   }
 
   /** The node, alive or not; undefined when it never joined. */

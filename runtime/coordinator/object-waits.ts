@@ -126,7 +126,9 @@ export class ObjectWaits {
     const n = this.nodes.get(node);
     if (this.fetching.has(key) || !e || !n?.alive) return;
     this.fetching.add(key);
+    const nodes = [...e.locations];
     if (n.grants) expectObject(n.grants, id);
-    n.link.send({ type: 'fetch_objects', objects: [{ id, nodes: [...e.locations] }] });
+    this.nodes.grantPulls(node, [{ kind: 'located', id, nodes }]);
+    n.link.send({ type: 'fetch_objects', objects: [{ id, nodes }] });
   }
 }

@@ -158,6 +158,7 @@ export class RequestHandlers {
             const resolved = req.ids.map((id) => this.d.objects.resolvedArg(id));
             const g = this.d.nodes.get(from)?.grants;
             if (g) for (const r of resolved) if (r.kind === 'located') expectObject(g, r.id);
+            this.d.nodes.grantPulls(from, resolved);
             reply(true, resolved);
           });
           return;

@@ -24,6 +24,8 @@ export interface TaskEntry {
   schedClass?: string | undefined;
   /** The volunteer node whose task submitted it (undefined: the driver or the coordinator's own node). */
   submittedBy?: NodeId | undefined;
+  /** The `timeoutMs` timer of the attempt on a node (armed at dispatch, re-armed when it starts). */
+  deadline?: ReturnType<typeof setTimeout> | undefined;
   /** It keeps its ObjectRef arguments alive (until it ends, or its lineage entry takes over). */
   argsHeld?: boolean;
 }

@@ -15,7 +15,7 @@ import type { NodeManager, NodeState } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';
 import type { TaskEntry } from './task-entry.ts';
-import type { TaskTable } from './task-table.ts';
+import { disarm, type TaskTable } from './task-table.ts';
 
 export interface TaskManagerDeps {
   readonly tasks: TaskTable;
@@ -71,20 +71,30 @@ export class TaskManager {
     this.awaitArgs(t);
   }
 
-  /** Its worker started it (`task_started`). */
+  /** Its worker started it (`task_started`): its `timeoutMs` runs from now. */
   started(from: NodeId, msg: TaskStarted): void {
     const t = this.d.tasks.get(msg.taskId);
     if (t && !t.cancelled && t.nodeId === from) {
       t.state = 'RUNNING';
       t.workerId = msg.workerId;
       t.startedAtMs = msg.atMs;
+      this.armTimeout(t);
     }
+  }
+
+  /**
+   * The scheduler sent an attempt to a node. Its `timeoutMs` already runs, so a node that never
+   * reports the start cannot hold the task forever; `task_started` restarts the count.
+   */
+  dispatched(t: TaskEntry): void {
+    this.armTimeout(t);
   }
 
   /** Its worker finished it (`task_done`): results, an error to retry or fail with, or an actor alive. */
   done(from: NodeId, msg: TaskDone): void {
     const t = this.d.tasks.get(msg.taskId);
     if (!t || t.nodeId !== from || t.attempt !== msg.attempt) return; // stale: an earlier attempt
+    disarm(t);
     if (t.spec.kind === 'actor-method') this.d.actorManager.callEnded(t);
     this.d.scheduler.release(t);
     t.workerId = msg.workerId;
@@ -197,6 +207,7 @@ export class TaskManager {
 
   /** The attempt failed: retry it (system failures, and errors `retryExceptions` names) or fail it. */
   private failed(t: TaskEntry, err: WireError, system: boolean): void {
+    disarm(t);
     this.d.scheduler.release(t);
     if (t.cancelled) return this.d.tasks.finish(t, 'FAILED');
     if (t.spec.kind === 'actor-creation') return this.d.actorManager.creationFailed(t, err, system);
@@ -212,6 +223,34 @@ export class TaskManager {
       return;
     }
     this.d.tasks.failTask(t, err);
+  }
+
+  /** Arms the attempt's `timeoutMs` (normal tasks only; actors have no such option). */
+  private armTimeout(t: TaskEntry): void {
+    const ms = t.spec.timeoutMs;
+    if (ms === undefined || t.spec.kind !== 'normal') return;
+    disarm(t);
+    const attempt = t.attempt;
+    t.deadline = setTimeout(() => this.timedOut(t, attempt, ms), ms);
+  }
+
+  /**
+   * The attempt outlived its `timeoutMs`: its worker is terminated, as `ray.cancel(ref, { force:
+   * true })` does, and it fails as a system failure (retried within `maxRetries`) at once — the
+   * coordinator does not wait for the node to confirm, so a node that never answers cannot wedge it.
+   */
+  private timedOut(t: TaskEntry, attempt: number, ms: number): void {
+    t.deadline = undefined;
+    if (this.d.tasks.stopped || this.d.tasks.get(t.spec.taskId) !== t || t.attempt !== attempt || t.cancelled || !t.nodeId) return;
+    if (t.state !== 'SUBMITTED_TO_WORKER' && t.state !== 'RUNNING') return;
+    this.d.nodes.get(t.nodeId)?.link.send({ type: 'cancel_task', taskId: t.spec.taskId, force: true });
+    const err = wireError(
+      'TaskTimeoutError',
+      `task ${t.spec.name} (${t.spec.taskId}) was still running ${ms} ms after it started (its timeoutMs); its worker was terminated`,
+      { taskId: t.spec.taskId },
+    );
+    this.failed(t, err, true);
+    this.d.scheduler.drain();
   }
 
   private cancelTask(t: TaskEntry, force: boolean, recursive: boolean): void {

@@ -35,6 +35,7 @@ export class TaskTable {
 
   close(): void {
     this.closed = true;
+    for (const t of this.tasks.values()) disarm(t);
   }
 
   /** Records a new task, pending its arguments, under its parent (for recursive cancel). */
@@ -116,6 +117,7 @@ export class TaskTable {
     // An actor's creation task keeps its arguments for restarts, until the actor is dead for good.
     if (!(t.spec.kind === 'actor-creation' && state === 'FINISHED')) this.dropArgs(t);
     if (this.tasks.get(t.spec.taskId) !== t) return;
+    disarm(t);
     t.state = state;
     t.endedAtMs ??= nowMs();
     this.tasks.delete(t.spec.taskId);
@@ -157,4 +159,11 @@ export class TaskTable {
       endedAtMs: t.endedAtMs,
     };
   }
+}
+
+/** Stops the task's `timeoutMs` timer, if one runs. */
+export function disarm(t: TaskEntry): void {
+  if (t.deadline === undefined) return;
+  clearTimeout(t.deadline);
+  t.deadline = undefined;
 }

@@ -40,3 +40,8 @@ export const STATS_INTERVAL_MS = 500;
 export const RUNNER_START_TIMEOUT_MS = 15_000;
 /** Arguments at least this large go to a worker as a transferred copy (memcpy), not a structured clone. */
 export const TRANSFER_ARG_MIN_BYTES = 1024 * 1024;
+/**
+ * A pull that arrives before the coordinator's `expect_pulls` for it (the puller heard first, by
+ * another path) waits this long for the grant before it is refused.
+ */
+export const PULL_GRANT_WAIT_MS = 5000;

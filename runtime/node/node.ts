@@ -18,6 +18,7 @@ import { DependencyManager } from './dependency-manager.ts';
 import { LocalResources } from './local-resources.ts';
 import { LocalTaskManager } from './local-task-manager.ts';
 import type { ObjectStore } from './object-store.ts';
+import { PullGrants } from './pull-grants.ts';
 import { RequestForwarder } from './request-forwarder.ts';
 import { TaskReporter } from './task-reporter.ts';
 import type { WorkerFactory } from './worker-endpoint.ts';
@@ -48,6 +49,8 @@ export class Node {
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private reportedStatsVersion = -1;
   private stopped = false;
+  /** Which members may pull which of this node's objects (the mesh asks before answering a pull). */
+  readonly pullGrants = new PullGrants();
 
   constructor(deps: NodeDeps) {
     this.deps = deps;
@@ -94,6 +97,7 @@ export class Node {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.pullGrants.close();
     if (this.statsTimer !== undefined) clearInterval(this.statsTimer);
     this.pool.stop();
     this.tasks.clear();
@@ -136,6 +140,10 @@ export class Node {
         return;
       case 'free_objects':
         this.deps.store.free(msg.ids);
+        this.pullGrants.forget(msg.ids);
+        return;
+      case 'expect_pulls':
+        this.pullGrants.expect(msg.puller, msg.ids);
         return;
       case 'fetch_objects':
         for (const { id, nodes } of msg.objects) this.dependencies.fetchForWait(id, nodes);

@@ -58,6 +58,8 @@ describe('control messages from a node, field by field', () => {
     ['a fractional numReturns', submit({ numReturns: 1.5 }), /numReturns/],
     ['a negative resource', submit({ resources: { CPU: -1 } }), /resources/],
     ['an infinite resource', submit({ resources: { GPU: Infinity } }), /resources/],
+    ['a zero timeoutMs', submit({ timeoutMs: 0 }), /timeoutMs/],
+    ['an infinite timeoutMs', submit({ timeoutMs: Infinity }), /timeoutMs/],
     ['an empty task id', submit({ taskId: '' }), /taskId.*task id/],
     ['an over-long function id', submit({ fnId: 'f'.repeat(MAX_ID_CHARS + 1) }), /fnId/],
     ['an over-long object id', { type: 'object_located', id: 'x'.repeat(MAX_ID_CHARS + 1) }, /id.*object id/],

@@ -119,6 +119,7 @@ const taskSpecBase = {
   strategy,
   enableTaskEvents: v.boolean(),
   generatorBackpressure: int(-1),
+  timeoutMs: v.optional(v.pipe(v.number(), v.finite(), v.gtValue(0))),
   parentTaskId: v.optional(taskId),
   callerId: holderId,
 };
@@ -207,6 +208,7 @@ export const coordinatorToNodeSchema = v.variant('type', [
     type: v.literal('fetch_objects'),
     objects: list(v.object({ id: objectId, nodes: list(nodeId, MAX_SMALL_ITEMS * 16) })),
   }),
+  v.object({ type: v.literal('expect_pulls'), puller: nodeId, ids: idList }),
   v.object({ type: v.literal('free_objects'), ids: idList }),
   v.variant('ok', [
     v.object({ type: v.literal('client_reply'), reqId: int(-1), ok: v.literal(true), value: v.unknown() }),

@@ -25,6 +25,11 @@ export type CoordinatorToNode =
   | { readonly type: 'generator_ack'; readonly taskId: TaskId; readonly consumed: number }
   /** Pull these objects into this node's store (`ray.wait` with fetchLocal); answered by `object_located`. */
   | { readonly type: 'fetch_objects'; readonly objects: readonly { readonly id: ObjectId; readonly nodes: readonly NodeId[] }[] }
+  /**
+   * `puller` was told this node holds these objects: answer one pull of each from it (a node
+   * answers a pull only from a member the coordinator told it to expect).
+   */
+  | { readonly type: 'expect_pulls'; readonly puller: NodeId; readonly ids: readonly ObjectId[] }
   /** No ObjectRef to these objects is reachable anywhere: drop them from memory and the spill store. */
   | { readonly type: 'free_objects'; readonly ids: readonly ObjectId[] }
   | { readonly type: 'client_reply'; readonly reqId: number; readonly ok: true; readonly value: unknown }

@@ -66,6 +66,8 @@ interface TaskSpecBase {
   readonly strategy: SchedulingStrategy;
   readonly enableTaskEvents: boolean;
   readonly generatorBackpressure: number;
+  /** Normal tasks: an attempt still running this long after it started is stopped (TaskTimeoutError). */
+  readonly timeoutMs?: number;
   /** The task that submitted this one (for recursive cancel), if any. */
   readonly parentTaskId?: TaskId;
   /** Who submitted it: the driver or a worker; actor calls keep order per caller. */

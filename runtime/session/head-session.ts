@@ -130,6 +130,8 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
       sendSignal: (to, data) => sig.signal(to, data),
       isMember: (remote) => members.has(remote),
       lookup: (id) => store.load(id),
+      // Volunteers pull from this node only what the coordinator sent them here for.
+      mayPull: (from, id) => node.pullGrants.take(from, id),
       onLinkOpen: (remote) => {
         const m = members.get(remote);
         if (!m || m.role !== 'node') return;

@@ -86,6 +86,8 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
     // Links come from the coordinator and from other volunteers pulling objects.
     isMember: () => true,
     lookup: (id) => store.load(id),
+    // The coordinator's node pulls anything; another volunteer only what the coordinator sent it here for.
+    mayPull: (from, id) => from === coordinatorId || (node?.pullGrants.take(from, id) ?? false),
     onLinkClosed: (remote, reason) => {
       if (remote === coordinatorId) end(`the link to the coordinator closed (${reason})`, 'closed');
     },

@@ -69,6 +69,7 @@ export class InMemoryCluster {
       sendSignal: (to, data) => this.relaySignal(headId, to, data),
       isMember: (remote) => this.members.has(remote),
       lookup: (id) => store.load(id),
+      mayPull: (from, id) => node.pullGrants.take(from, id),
       onLinkOpen: (remote) => {
         const resources = this.members.get(remote);
         if (!resources) return;
@@ -131,6 +132,7 @@ export class InMemoryCluster {
       sendSignal: (to, data) => this.relaySignal(nodeId, to, data),
       isMember: () => true,
       lookup: (id) => store.load(id),
+      mayPull: (from, id) => from === headId || (node?.pullGrants.take(from, id) ?? false),
       onLinkClosed: (remote) => {
         if (remote === headId) end();
       },

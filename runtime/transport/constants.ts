@@ -14,6 +14,12 @@ export const HEARTBEAT_TIMEOUT_MS = 6000;
 export const CONNECT_TIMEOUT_MS = 15000;
 /** How long a pull may wait for its object. */
 export const PULL_TIMEOUT_MS = 120000;
+/**
+ * Pulls one peer may have waiting for an answer from this tab (looked up, not yet handed to the
+ * link); past it a pull is refused and counted as a strike. An honest tab sends at most this many
+ * to one peer at a time (its own pulls queue behind), so only a flood reaches it.
+ */
+export const MAX_QUEUED_PULLS_PER_PEER = 16;
 /** Largest control-lane message (a batch of task specs, registrations, small results) a peer may send. */
 export const MAX_CONTROL_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Largest data-lane message (one object in a pull reply) a peer may send. */

@@ -59,10 +59,12 @@ export class Inbox {
 
   /**
    * Counts something the peer should never have sent (an honest webray tab sends no malformed
-   * frame or message) and drops it; at PEER_STRIKE_LIMIT the peer is cut off: the link closes,
-   * which the session treats as the member leaving, and the mesh opens no new link to it.
+   * frame or message, nor a request the mesh refuses, which it counts here) and drops it; at
+   * PEER_STRIKE_LIMIT the peer is cut off: the link closes, which the session treats as the member
+   * leaving, and the mesh opens no new link to it.
    */
-  private strike(what: string): void {
+  strike(what: string): void {
+    if (this.cut) return;
     this.strikes++;
     this.log.warn(`dropping ${what} from ${this.remote} (strike ${this.strikes} of ${PEER_STRIKE_LIMIT})`);
     if (this.strikes < PEER_STRIKE_LIMIT) return;

@@ -30,6 +30,11 @@ export interface Link {
   /** A large message (an object) on the bulk lane, behind control traffic. */
   sendBulk(msg: PeerMessage): void;
   close(reason: string): void;
+  /**
+   * Counts something the peer should never have sent (an unauthorised or excess request), as the
+   * inbox counts malformed messages: at PEER_STRIKE_LIMIT the link is cut off.
+   */
+  strike(what: string): void;
   /** The link was cut because the peer sent too many malformed frames or messages (inbox.ts). */
   readonly cutOff: boolean;
   /** Bytes sent and received, for the volunteer page's figures. */

@@ -230,6 +230,10 @@ export class MemoryLink implements Link {
     this.inbox.push(frame);
   }
 
+  strike(what: string): void {
+    this.inbox.strike(what);
+  }
+
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;

@@ -199,6 +199,10 @@ export class PeerLink implements Link {
     this.inbox.push(chunk);
   }
 
+  strike(what: string): void {
+    this.inbox.strike(what);
+  }
+
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;

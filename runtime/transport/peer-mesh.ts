@@ -8,7 +8,7 @@ import { RpcCaller } from '../common/rpc.ts';
 import type { NodeId, ObjectId } from '../protocol/ids.ts';
 import type { PeerMessage, PeerRequests } from '../protocol/peer-messages.ts';
 import type { SerializedObject } from '../protocol/task-spec.ts';
-import { PULL_TIMEOUT_MS } from './constants.ts';
+import { MAX_QUEUED_PULLS_PER_PEER, PULL_TIMEOUT_MS } from './constants.ts';
 import type { Link, LinkFactory } from './link.ts';
 import { PeerLink } from './peer-link.ts';
 
@@ -20,6 +20,11 @@ export interface PeerMeshDeps {
   readonly onMessage: (from: NodeId, msg: PeerMessage) => void;
   /** Objects this tab holds, for pulls from others. */
   readonly lookup: (id: ObjectId) => SerializedObject | undefined | Promise<SerializedObject | undefined>;
+  /**
+   * Whether `from` may pull `id` from this tab (the coordinator told this node to expect it). A
+   * refused pull gets `pull_err` and is a strike against the link. Absent: every member may.
+   */
+  readonly mayPull?: (from: NodeId, id: ObjectId) => boolean | Promise<boolean>;
   readonly onLinkClosed: (remote: NodeId, reason: string) => void;
   /** A link finished connecting (either side opened it). */
   readonly onLinkOpen?: (remote: NodeId) => void;
@@ -36,6 +41,10 @@ export class PeerMesh {
   /** Requests to each linked tab (pulls), answered over that link; closed with it. */
   private readonly callers = new Map<Link, RpcCaller<PeerRequests>>();
   private readonly inflight = new Map<ObjectId, Promise<SerializedObject>>();
+  /** Pulls each peer is waiting for this tab to answer (at most MAX_QUEUED_PULLS_PER_PEER). */
+  private readonly answering = new Map<NodeId, Set<ObjectId>>();
+  /** This tab's own pulls in flight to each peer, and those queued behind them (same bound). */
+  private readonly sending = new Map<NodeId, { active: number; queue: (() => void)[] }>();
   /** Tabs whose link was cut for misbehaving: no new link to or from them. */
   private readonly cutOff = new Set<NodeId>();
   private readonly log;
@@ -58,6 +67,7 @@ export class PeerMesh {
         if (this.links.get(remote) === link) this.links.delete(remote);
         this.callers.get(link)?.close(reason);
         this.callers.delete(link);
+        this.answering.delete(remote);
         if (!this.closed) this.deps.onLinkClosed(remote, reason);
       },
     });
@@ -139,15 +149,36 @@ export class PeerMesh {
     }
   }
 
+  /**
+   * Answers a pull: only one the coordinator granted (`mayPull`), only one at a time per peer and
+   * object, and at most MAX_QUEUED_PULLS_PER_PEER per peer waiting. Anything else gets `pull_err`;
+   * an ungranted or excess pull is also a strike (an honest tab sends neither).
+   */
   private async answerPull(from: NodeId, reqId: number, id: ObjectId): Promise<void> {
     const link = this.links.get(from);
     if (!link) return;
+    const refuse = (message: string, strike: boolean): void => {
+      link.send({ type: 'pull_err', reqId, error: { name: 'RaySystemError', message } });
+      if (strike) link.strike(`a refused pull: ${message}`);
+    };
+    let answering = this.answering.get(from);
+    if (answering?.has(id)) return refuse(`a pull of object ${id} from ${from} is already being answered`, false);
+    if (answering && answering.size >= MAX_QUEUED_PULLS_PER_PEER) {
+      return refuse(`${from} already has ${MAX_QUEUED_PULLS_PER_PEER} pulls waiting at ${this.deps.self} (MAX_QUEUED_PULLS_PER_PEER)`, true);
+    }
+    if (!answering) this.answering.set(from, (answering = new Set()));
+    answering.add(id);
     try {
+      if (this.deps.mayPull && !(await this.deps.mayPull(from, id))) {
+        return refuse(`${from} may not pull object ${id} from ${this.deps.self}: the coordinator did not send it here for it`, true);
+      }
       const obj = await this.deps.lookup(id);
       if (obj) link.sendBulk({ type: 'pull_ok', reqId, obj });
       else link.send({ type: 'pull_err', reqId, error: { name: 'ObjectLostError', message: `node ${this.deps.self} does not hold object ${id}` } });
     } catch (e) {
       link.send({ type: 'pull_err', reqId, error: toWireError(e) });
+    } finally {
+      this.answering.get(from)?.delete(id);
     }
   }
 
@@ -165,15 +196,42 @@ export class PeerMesh {
     for (const remote of from) {
       try {
         const link = await this.link(remote);
+        await this.slot(remote);
+        if (!link.isOpen) {
+          this.freeSlot(remote);
+          throw new Error(`the link to ${remote} closed before the pull was sent`);
+        }
         const caller = this.callers.get(link);
-        if (!caller) throw new Error(`the link to ${remote} closed before the pull`);
-        return await caller.call({ type: 'pull', id }, undefined);
+        if (!caller) {
+          this.freeSlot(remote);
+          throw new Error(`the link to ${remote} closed before the pull`);
+        }
+        return await caller.call({ type: 'pull', id }, undefined).finally(() => this.freeSlot(remote));
       } catch (e) {
         last = e as Error;
         this.log(`pull of ${id} from ${remote} failed: ${last.message}`);
       }
     }
     throw last;
+  }
+
+  /** Waits until fewer than MAX_QUEUED_PULLS_PER_PEER of this tab's pulls are in flight to `remote`. */
+  private slot(remote: NodeId): Promise<void> | void {
+    let s = this.sending.get(remote);
+    if (!s) this.sending.set(remote, (s = { active: 0, queue: [] }));
+    if (s.active < MAX_QUEUED_PULLS_PER_PEER) {
+      s.active++;
+      return;
+    }
+    return new Promise<void>((resolve) => s.queue.push(resolve));
+  }
+
+  private freeSlot(remote: NodeId): void {
+    const s = this.sending.get(remote);
+    if (!s) return;
+    const next = s.queue.shift();
+    if (next) next(); // the slot passes on
+    else if (--s.active === 0) this.sending.delete(remote);
   }
 
   close(remote: NodeId, reason: string): void {
