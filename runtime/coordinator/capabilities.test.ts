@@ -206,6 +206,19 @@ describe('capabilities: requests on behalf of a running task', () => {
     expect(k.c.locate(ret(child))?.obj?.v).toBe(5);
   });
 
+  it("never places a task a volunteer's task submitted on the coordinator's own node, whose workers share the page's origin", () => {
+    const k = cluster({ head: { CPU: 4 }, v1: { CPU: 1 }, v2: { CPU: 1 } }, { ownNode: 'head' });
+    const parent = k.submit(taskSpec({ strategy: { nodeId: V1, soft: false } }));
+    // Both children would go to the roomy head if the driver had submitted them (DEFAULT packs).
+    const children = [0, 1].map(() => taskSpec({ parentTaskId: parent.taskId, callerId: 'v1-w0' as HolderId }));
+    for (const child of children) expect(request(k, V1, parent.taskId, { type: 'submit', spec: child })[0]).toMatchObject({ ok: true });
+    expect(k.links.head!.ranIds()).toEqual([]);
+    expect(k.links.v2!.ranIds()).toContain(children[0]!.taskId);
+    // The second waits for a volunteer's CPU (v1's is lent back only while its parent blocks).
+    const driverTask = k.submit(taskSpec());
+    expect(k.links.head!.ranIds()).toEqual([driverTask.taskId]);
+  });
+
   it('answers listing requests with an error saying they are the driver’s, without a strike, and shows only the own node', () => {
     const k = start();
     const t = k.submit(on(V1));

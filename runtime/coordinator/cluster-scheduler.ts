@@ -45,13 +45,24 @@ export class ClusterScheduler {
 
   constructor(private readonly d: ClusterSchedulerDeps) {}
 
+  /**
+   * The nodes a task may run on. A task a volunteer's task submitted never runs on the coordinator
+   * tab's own node: that node runs shipped code in workers of the coordinator page's origin, where
+   * a stranger's code could read the page's storage (docs/isolation.md). Its code runs on
+   * volunteers' nodes, whose workers are isolated on the task origin.
+   */
+  private candidates(t: TaskEntry): NodeState[] {
+    const all = this.d.nodes.all();
+    return t.submittedBy === undefined ? all : all.filter((n) => !n.isCoordinator);
+  }
+
   /** Places a task whose arguments are ready, or queues it (waiting for room, or infeasible). */
   schedule(t: TaskEntry): void {
     if (t.cancelled || this.d.tasks.stopped) return;
     t.state = 'PENDING_NODE_ASSIGNMENT';
     const placement = place(
       { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
-      this.d.nodes.all(),
+      this.candidates(t),
       this.spread,
     );
     switch (placement.kind) {
@@ -109,7 +120,7 @@ export class ClusterScheduler {
           }
           const placement = place(
             { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
-            this.d.nodes.all(),
+            this.candidates(t),
             this.spread,
           );
           if (placement.kind === 'node') {

@@ -75,12 +75,13 @@ export interface Cluster {
   errorOf(id: ObjectId): WireError | undefined;
 }
 
-export function cluster(nodes: Record<string, ResourceSet>): Cluster {
+/** `ownNode`: the node added as the coordinator tab's own (trusted, unisolated) node; by default none is. */
+export function cluster(nodes: Record<string, ResourceSet>, opts: { ownNode?: string } = {}): Cluster {
   const c = new Coordinator(nid(Object.keys(nodes)[0] ?? 'head'));
   const links: Record<string, FakeLink> = {};
   for (const [name, res] of Object.entries(nodes)) {
     links[name] = new FakeLink();
-    c.addNode(nid(name), res, links[name], { isCoordinator: false, gpuFallback: false });
+    c.addNode(nid(name), res, links[name], { isCoordinator: name === opts.ownNode, gpuFallback: false });
   }
   c.registerFunction(fnDesc());
   c.registerFunction(fnDesc(CLASS_FN, 'class'));
