@@ -199,9 +199,12 @@ test.describe('freeing, local mode, objectStoreMemory 32 MiB', () => {
     // The refs went out of scope with the evaluate call: collect them.
     const after = await rayPage.evaluate(() => globalThis.collectUntil((s) => s.objects === 0 && s.spilledBytes === 0 && s.memoryBytes === 0));
     expect(after, JSON.stringify(after)).toMatchObject({ ok: true, objects: 0, spilledBytes: 0, memoryBytes: 0 });
-    // IndexedDB gave the space back too (usage is what the origin stores; a little may remain for metadata).
-    const usage = await rayPage.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
-    expect(usage).toBeLessThan(16 * MiB);
+    // IndexedDB gave the space back too (usage is what the origin stores; a little may remain for
+    // metadata). The browser compacts its files after the deletes, so the figure is polled: seen at
+    // 32 MiB just after the free on a loaded machine, under 16 MiB moments later.
+    await expect
+      .poll(() => rayPage.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0), { timeout: 30_000 })
+      .toBeLessThan(16 * MiB);
   });
 
   test('a nested ref keeps its inner object alive until the outer object is freed, also when a worker made both', async ({ rayPage }) => {
