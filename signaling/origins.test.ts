@@ -1,26 +1,13 @@
 // The server's own origins: who may open a socket, what /config.json and the pages' CSP name.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { originAllowed, ownOrigins, parseAllowedOrigins, requestOrigin } from './origins.ts';
 import { startServer, type RunningServer } from './server.ts';
+import { rawRequest } from './raw-request.fixture.ts';
 
-/** A GET with exactly these headers (fetch will not send a forged Host). */
-function get(url: string, p: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url + p, { method: 'GET', path: p, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** Connects a socket.io client sending `origin` (none when undefined); resolves whether the server let it in. */
 async function tryConnect(url: string, origin: string | undefined): Promise<'connected' | 'refused'> {
@@ -92,18 +79,18 @@ describe('the server’s origins', () => {
   it('never echoes a Host header it was not configured with into /config.json', async () => {
     const fallback = { taskOrigin: `http://127.0.0.1:${server.taskPort}` };
     for (const host of ['evil.example', `evil.example:${server.port}`, `127.0.0.1:${server.port}@evil.example`, `localhost:${server.port + 5}`, '[::1', '']) {
-      const res = await get(server.url, '/config.json', { host });
+      const res = await rawRequest(server.url, '/config.json', 'GET', { host });
       if (res.status === 400) continue; // Node refuses some malformed Host headers itself
       expect(JSON.parse(res.body), host).toEqual(fallback);
     }
     // A Host that is one of its own origins picks that host name for the task origin.
-    const viaV6 = await get(server.url, '/config.json', { host: `[::1]:${server.port}` });
+    const viaV6 = await rawRequest(server.url, '/config.json', 'GET', { host: `[::1]:${server.port}` });
     expect(JSON.parse(viaV6.body)).toEqual({ taskOrigin: `http://[::1]:${server.taskPort}` });
   });
 
   it('sends the pages with a CSP that forbids framing them and frames only the task origin', async () => {
     for (const page of ['/', '/join', '/join?cluster=lab&token=x&autojoin=1']) {
-      const res = await get(server.url, page, { host: `evil.example:${server.port}` });
+      const res = await rawRequest(server.url, page, 'GET', { host: `evil.example:${server.port}` });
       expect(res.status, page).toBe(200);
       const d = csp(res.headers['content-security-policy']);
       expect(d, page).toMatchObject({

@@ -1,23 +1,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveRequestPath, startServer, type RunningServer } from './server.ts';
+import { rawRequest } from './raw-request.fixture.ts';
 
-/** A GET that sends the path exactly as given (fetch would normalise `..` segments away). */
-function rawGet(url: string, rawPath: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url + rawPath, { method: 'GET', path: rawPath }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('webray server', () => {
   let root: string;
@@ -73,11 +60,11 @@ describe('webray server', () => {
 
   it('refuses the test entry unless started with testEntry, however its path is spelled', async () => {
     for (const p of ['/webray-testing.js', '/webray-testing.js?x=1', '/webray%2Dtesting.js', '/assets/../webray-testing.js']) {
-      const res = await rawGet(server.url, p);
+      const res = await rawRequest(server.url, p);
       expect(res.status, p).toBe(404);
       expect(res.body, p).not.toContain('__objectStoreTestHooks');
     }
-    expect((await rawGet(server.url, '/webray-testing.js')).body).toContain('WEBRAY_TEST_ENTRY=1');
+    expect((await rawRequest(server.url, '/webray-testing.js')).body).toContain('WEBRAY_TEST_ENTRY=1');
     const testing = await startServer({ host: '127.0.0.1', port: 0, distDir: path.join(root, 'dist'), testEntry: true });
     try {
       const res = await fetch(`${testing.url}/webray-testing.js`);
@@ -125,7 +112,7 @@ describe('webray server', () => {
       '/%E0%A4%A',
     ];
     for (const p of attempts) {
-      const res = await rawGet(server.url, p);
+      const res = await rawRequest(server.url, p);
       expect([400, 404], p).toContain(res.status);
       expect(res.body, p).not.toContain('secret');
     }

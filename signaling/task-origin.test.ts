@@ -1,29 +1,11 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rawRequest } from './raw-request.fixture.ts';
 import { listen, startServer, type RunningServer } from './server.ts';
 import { runnerFiles, startTaskOrigin, type RunningTaskOrigin } from './task-origin.ts';
-
-/** A request that sends the path exactly as given (fetch would normalise `..` segments away). */
-function rawRequest(
-  url: string,
-  rawPath: string,
-  method = 'GET',
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url + rawPath, { method, path: rawPath, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** Closes a probe listener. */
 function closeServer(server: Server): Promise<void> {
