@@ -64,6 +64,12 @@ export class Capabilities {
       case 'task_blocked':
       case 'task_unblocked':
         return this.assigned(from, g, msg.taskId, undefined);
+      case 'tasks_waiting':
+        for (const id of msg.taskIds) {
+          const v = this.assigned(from, g, id, undefined);
+          if (v.kind === 'refused') return v;
+        }
+        return OK; // the scheduler takes only those still pipelined on this node
       case 'task_done': {
         // Its last word on this run: later reports about the task are forged, unless it runs again.
         const sent = g.sentTasks.get(msg.taskId);

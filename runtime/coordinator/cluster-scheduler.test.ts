@@ -108,6 +108,42 @@ describe('Coordinator: pipelining short tasks', () => {
     expect(links.n1!.ranIds()).not.toContain(tasks[PER_CPU]!.taskId);
   });
 
+  it('tells the node which tasks it holds no resources for (pipelined) and which it does', () => {
+    const { links, short } = busyNodeWithShortFn();
+    const s = short();
+    const runs = links.n1!.runs();
+    expect(runs.find((m) => m.spec.taskId === s.taskId)?.pipelined).toBe(true);
+    expect(runs.filter((m) => m.spec.kind === 'normal' && m.pipelined === undefined).length).toBeGreaterThan(0);
+  });
+
+  it('gives a handed-back pipelined task the CPU its blocked task lends, before tasks waiting in the queue', () => {
+    const { c, links, short, submit, done } = busyNodeWithShortFn();
+    const running = links.n1!.runs().at(-1)!.spec; // the long task holding the node's CPU
+    const [s1, s2] = [short(), short()];
+    const waiting = submit(taskSpec());
+    expect(links.n1!.ranIds()).not.toContain(waiting.taskId);
+    c.handleNodeMessage(nid('n1'), { type: 'tasks_waiting', taskIds: [s1.taskId, s2.taskId] });
+    expect(links.n1!.sent.filter((m) => m.type === 'start_task')).toEqual([]);
+    c.handleNodeMessage(nid('n1'), { type: 'task_blocked', taskId: running.taskId });
+    // One CPU lent: the first handed-back task takes it; the second and the queued task wait.
+    expect(links.n1!.sent.filter((m) => m.type === 'start_task')).toEqual([{ type: 'start_task', taskId: s1.taskId }]);
+    expect(links.n1!.ranIds()).not.toContain(waiting.taskId);
+    done('n1', s1, [null], { startMs: 0, endMs: 0 });
+    expect(links.n1!.sent.filter((m) => m.type === 'start_task').map((m) => m.type === 'start_task' && m.taskId)).toEqual([s1.taskId, s2.taskId]);
+    done('n1', s2, [null], { startMs: 0, endMs: 0 });
+    expect(links.n1!.ranIds()).toContain(waiting.taskId);
+  });
+
+  it('forgets a handed-back task that ended before resources came', () => {
+    const { c, links, short, done } = busyNodeWithShortFn();
+    const running = links.n1!.runs().at(-1)!.spec;
+    const s1 = short();
+    c.handleNodeMessage(nid('n1'), { type: 'tasks_waiting', taskIds: [s1.taskId] });
+    done('n1', s1, [null], { startMs: 0, endMs: 0 });
+    c.handleNodeMessage(nid('n1'), { type: 'task_blocked', taskId: running.taskId });
+    expect(links.n1!.sent.filter((m) => m.type === 'start_task')).toEqual([]);
+  });
+
   it('frees one pipeline slot, not several, when a pipelined task fails', () => {
     const { c, links, short } = busyNodeWithShortFn();
     const tasks = Array.from({ length: PER_CPU + 3 }, short);

@@ -1,10 +1,12 @@
 // The cluster scheduler (Ray's ClusterTaskManager over the cluster resource view): places each
 // task whose arguments are ready on a node (`scheduling-policy.ts`), queues it by scheduling class
 // while no node has room, pipelines short tasks onto busy nodes, sends `run_task`, and gives the
-// resources back when the task ends or blocks in `get`.
+// resources back when the task ends or blocks in `get`. It is the one owner of every node's
+// resources: nodes only report (task_blocked, tasks_waiting), and are told which pipelined task
+// that came back to them now holds resources of its own (`start_task`).
 
 import { wireError } from '../api/errors.ts';
-import { add, subtract } from '../common/resources.ts';
+import { add, fits, subtract } from '../common/resources.ts';
 import { TaskDurations } from '../common/task-durations.ts';
 import type { FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
 import type { ResolvedArg } from '../protocol/node-messages.ts';
@@ -108,6 +110,7 @@ export class ClusterScheduler {
     if (this.draining || this.d.tasks.stopped) return;
     this.draining = true;
     try {
+      for (const node of this.d.nodes.all()) if (node.waitingForWorker.length > 0) this.startWaiting(node);
       const classes = [...this.waiting];
       if (classes.length > 1) classes.sort((a, b) => (this.activeByClass.get(a[0]) ?? 0) - (this.activeByClass.get(b[0]) ?? 0));
       for (const [key, q] of classes) {
@@ -173,7 +176,14 @@ export class ClusterScheduler {
       node.knownFns.add(spec.fnId);
     }
     this.d.nodes.grantPulls(node.nodeId, args);
-    node.link.send(fn ? { type: 'run_task', spec, attempt: t.attempt, args, fn } : { type: 'run_task', spec, attempt: t.attempt, args });
+    node.link.send({
+      type: 'run_task',
+      spec,
+      attempt: t.attempt,
+      args,
+      ...(fn ? { fn } : {}),
+      ...(spec.kind === 'normal' && !t.reserved ? { pipelined: true as const } : {}),
+    });
   }
 
   /** Frees what a finished task held on its node. */
@@ -194,8 +204,40 @@ export class ClusterScheduler {
     } else if (t.spec.kind === 'normal' && node.pipelined > 0) {
       // Only normal tasks are pipelined; actor calls hold nothing on their node.
       node.pipelined--;
+      const i = node.waitingForWorker.indexOf(t.spec.taskId);
+      if (i >= 0) node.waitingForWorker.splice(i, 1);
     }
     t.reserved = false;
+  }
+
+  /**
+   * Pipelined tasks waiting on a node without a worker (none of their shape free to queue behind,
+   * or the task ahead of them blocked): first in line for the node's resources, since a blocked
+   * task there may be waiting for them.
+   */
+  onWaiting(nodeId: NodeId, taskIds: readonly TaskId[]): void {
+    const node = this.d.nodes.get(nodeId);
+    if (!node) return;
+    for (const id of taskIds) {
+      const t = this.d.tasks.get(id);
+      if (t && t.nodeId === nodeId && !t.reserved && t.spec.kind === 'normal' && node.running.has(id) && !node.waitingForWorker.includes(id)) node.waitingForWorker.push(id);
+    }
+    this.drain();
+  }
+
+  /** Gives the tasks waiting on the node for a worker resources of their own, in order, while they fit. */
+  private startWaiting(node: NodeState): void {
+    while (node.waitingForWorker.length > 0) {
+      const t = this.d.tasks.get(node.waitingForWorker[0]!);
+      if (t && t.nodeId === node.nodeId && !t.reserved && node.running.has(t.spec.taskId)) {
+        if (!fits(t.spec.resources, node.available)) return;
+        subtract(node.available, t.spec.resources);
+        t.reserved = true;
+        node.pipelined--;
+        node.link.send({ type: 'start_task', taskId: t.spec.taskId });
+      }
+      node.waitingForWorker.shift();
+    }
   }
 
   /** The task no longer counts in its scheduling class (it ended, or its actor let go of its node). */

@@ -71,6 +71,9 @@ export class RequestHandlers {
       case 'task_unblocked':
         this.d.scheduler.onBlocked(msg.taskId, msg.type === 'task_blocked');
         return;
+      case 'tasks_waiting':
+        this.d.scheduler.onWaiting(from, msg.taskIds);
+        return;
       case 'object_put':
         this.d.lifetimes.put(msg.id, msg.size, msg.obj, from, msg.holder ?? DRIVER_HOLDER, from, msg.refs);
         return;

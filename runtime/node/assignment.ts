@@ -1,8 +1,8 @@
 // The node's two records, shared by its parts: a task assigned to this node (its arguments and the
-// worker it runs on) and a worker slot (one Web Worker of the pool, its lease and the tasks sent to it).
+// worker it runs on) and a worker slot (one Web Worker of the pool and the tasks sent to it).
 
 import type { ActorId, FunctionId, ObjectId, TaskId, WorkerId } from '../protocol/ids.ts';
-import type { ResourceSet, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
+import type { SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { ToWorker } from '../protocol/worker-messages.ts';
 import type { WorkerEndpoint } from './worker-endpoint.ts';
 
@@ -10,6 +10,10 @@ import type { WorkerEndpoint } from './worker-endpoint.ts';
 export interface Assignment {
   readonly spec: TaskSpec;
   readonly attempt: number;
+  /** The coordinator holds resources for it on this node (false: pipelined behind other tasks). */
+  reserved: boolean;
+  /** Pipelined and waiting here without a worker, and the coordinator was told so (`tasks_waiting`). */
+  reportedWaiting?: true;
   args: SerializedObject[] | undefined;
   /** Arguments held in this node's store, pinned (kept in memory) until the task ends. */
   pinned: ObjectId[] | undefined;
@@ -23,8 +27,7 @@ export interface WorkerSlot {
   readonly loaded: Set<FunctionId>;
   /** Tasks sent to it and not finished, in the order sent. */
   readonly tasks: Map<TaskId, Assignment>;
-  /** Resources its current lease holds (null when idle). */
-  lease: ResourceSet | null;
+  /** The resource shape of the task it took while idle, which tasks pipelined behind it share (null when idle). */
   shape: string | null;
   /** Blocking calls (get/wait) outstanding from its tasks. */
   blocked: number;

@@ -1,20 +1,21 @@
 // The node's local task manager (Ray's LocalTaskManager): the tasks assigned to this node, from
-// their arguments being gathered to their end. Normal tasks wait in a queue until a worker and
-// their resources are free — or, known to be short, are pipelined behind a busy worker's task —
-// actor calls go to their actor's worker, and an actor's creation gets a worker of its own.
+// their arguments being gathered to their end. The coordinator owns the node's resources and has
+// decided each task's place: a task it holds resources for starts at once on an idle worker or a
+// new one; a pipelined one queues behind a busy worker of its resource shape (or takes an idle
+// one). Actor calls go to their actor's worker, and an actor's creation gets a worker of its own.
+// The node keeps no resource accounting of its own; it only bounds its worker pool.
 
 import { wireError } from '../api/errors.ts';
 import { withTransferableCopies } from '../api/serialization.ts';
 import { shapeKey } from '../common/resources.ts';
-import { TaskDurations } from '../common/task-durations.ts';
 import type { FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
+import { MAX_SMALL_ITEMS } from '../protocol/limits.ts';
 import type { NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
 import { functionIdOf, type ActorCreationTaskSpec, type TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
 import type { Assignment, WorkerSlot } from './assignment.ts';
 import { CANCEL_GRACE_MS, TRANSFER_ARG_MIN_BYTES } from './constants.ts';
 import type { DependencyManager } from './dependency-manager.ts';
-import type { LocalResources } from './local-resources.ts';
 import type { TaskReporter } from './task-reporter.ts';
 import type { WorkerPool } from './worker-pool.ts';
 
@@ -24,7 +25,8 @@ const NO_FUNCTION = '' as FunctionId;
 export interface LocalTaskManagerDeps {
   readonly nodeId: NodeId;
   readonly pool: WorkerPool;
-  readonly resources: LocalResources;
+  /** The node's CPUs, whole: the pool keeps this many workers plus EXTRA_WORKERS_MAX at most. */
+  readonly cpus: number;
   readonly dependencies: DependencyManager;
   readonly reporter: TaskReporter;
   readonly send: (msg: NodeToCoordinator) => void;
@@ -34,7 +36,6 @@ export interface LocalTaskManagerDeps {
 
 export class LocalTaskManager {
   private readonly deps: LocalTaskManagerDeps;
-  private readonly durations = new TaskDurations();
   private readonly assignments = new Map<TaskId, Assignment>();
   private queue: Assignment[] = [];
 
@@ -68,7 +69,6 @@ export class LocalTaskManager {
     const a = w.tasks.get(msg.taskId);
     if (!a) return;
     this.finishOnWorker(w, a);
-    if (a.spec.kind === 'normal') this.durations.record(a.spec.fnId, msg.endMs - msg.startMs);
     this.deps.reporter.done(a, w.id, msg.startMs, msg.endMs, msg.results, msg.error, false);
   }
 
@@ -82,7 +82,7 @@ export class LocalTaskManager {
     if (msg.error) this.deps.retire(w, null);
   }
 
-  /** The worker's running task blocked: its queued tasks go back to the node's queue, in order. */
+  /** The worker's running task blocked: the tasks pipelined behind it go back to the node's queue, in order. */
   onReturned(w: WorkerSlot, taskIds: readonly TaskId[]): void {
     const back: Assignment[] = [];
     for (const id of taskIds) {
@@ -95,9 +95,20 @@ export class LocalTaskManager {
     this.queue = [...back, ...this.queue];
   }
 
-  /** A task the coordinator assigned here: its arguments gathered, then queued, sent to its actor, or its actor created. */
-  assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[]): void {
-    const a: Assignment = { spec, attempt, args: undefined, pinned: undefined, worker: undefined };
+  /** The coordinator now holds resources for a pipelined task: it may start on a worker of its own. */
+  reserve(taskId: TaskId): void {
+    const a = this.assignments.get(taskId);
+    if (!a || a.reserved) return;
+    a.reserved = true;
+    if (!a.worker) this.drain();
+  }
+
+  /**
+   * A task the coordinator assigned here (`pipelined` when it holds no resources for it): its
+   * arguments gathered, then queued, sent to its actor, or its actor created.
+   */
+  assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[], pipelined: boolean): void {
+    const a: Assignment = { spec, attempt, reserved: !pipelined, args: undefined, pinned: undefined, worker: undefined };
     this.assignments.set(spec.taskId, a);
     const { args, ready } = this.deps.dependencies.gather(a, resolved);
     if (!ready) {
@@ -145,41 +156,47 @@ export class LocalTaskManager {
     this.drain();
   }
 
-  /** Hands queued tasks to workers: idle ones first, new ones while resources last, busy ones for short tasks. */
+  /**
+   * Hands queued tasks to workers: reserved ones to idle or new workers, pipelined ones behind busy
+   * or on idle ones. Pipelined tasks left without a worker are reported and wait for the
+   * coordinator, which owns the node's resources, to give them their own (`start_task`): a task
+   * it counts as holding no CPU never runs alone, so a blocked one cannot keep a CPU from others.
+   */
   drain(): void {
     const q = this.queue;
     if (q.length === 0) return;
     // Compacted in place: what could not start keeps its order.
     let kept = 0;
+    let report: TaskId[] | undefined;
     for (let i = 0; i < q.length; i++) {
       const a = q[i]!;
-      if (!this.tryStart(a)) q[kept++] = a;
+      if (this.tryStart(a)) continue;
+      q[kept++] = a;
+      if (!a.reserved && !a.reportedWaiting) {
+        a.reportedWaiting = true;
+        (report ??= []).push(a.spec.taskId);
+      }
     }
     q.length = kept;
+    for (let i = 0; report && i < report.length; i += MAX_SMALL_ITEMS) {
+      this.deps.send({ type: 'tasks_waiting', taskIds: report.slice(i, i + MAX_SMALL_ITEMS) });
+    }
   }
 
   private tryStart(a: Assignment): boolean {
     const spec = a.spec;
     // Only normal tasks queue: route() sends actor tasks straight to their worker.
     if (spec.kind !== 'normal') return false;
-    const need = spec.resources;
-    if (this.deps.resources.fits(need)) {
-      const w = this.deps.pool.takeIdle(spec.fnId) ?? this.deps.pool.spawnIfAllowed(Math.ceil(this.deps.resources.total.CPU ?? 1));
-      if (w) {
-        this.deps.resources.lease(w, need);
-        this.sendRun(w, a);
-        return true;
-      }
-    }
-    if (this.durations.isShort(spec.fnId)) {
-      const shape = shapeKey(need);
-      const best = this.deps.pool.pipelineTarget(shape);
-      if (best) {
-        this.sendRun(best, a);
-        return true;
-      }
-    }
-    return false;
+    // Reported waiting: from now on only the coordinator, which owns the node's resources, starts it.
+    if (!a.reserved && a.reportedWaiting) return false;
+    const shape = shapeKey(spec.resources);
+    const w = a.reserved
+      ? this.deps.pool.takeIdle(spec.fnId) ?? this.deps.pool.spawnIfAllowed(this.deps.cpus)
+      : this.deps.pool.pipelineTarget(shape) ?? this.deps.pool.takeIdle(spec.fnId);
+    if (!w) return false;
+    if (w.tasks.size === 0) w.shape = shape;
+    this.sendRun(w, a);
+    return true;
   }
 
   private sendRun(w: WorkerSlot, a: Assignment): void {
@@ -215,9 +232,7 @@ export class LocalTaskManager {
   }
 
   private createActor(a: Assignment, spec: ActorCreationTaskSpec): void {
-    this.deps.resources.holdForActor(spec.heldResources ?? {});
     const w = this.deps.pool.spawn(spec.actorId);
-    w.lease = spec.heldResources ?? {};
     if (!this.deps.pool.ensureLoaded(w, spec.fnId)) {
       this.deps.retire(w, null);
       this.assignments.delete(spec.taskId);
@@ -237,14 +252,14 @@ export class LocalTaskManager {
     });
   }
 
-  /** A task left its worker: give the lease back when the worker has nothing else. */
+  /** A task left its worker: the worker is idle again when it has nothing else. */
   private finishOnWorker(w: WorkerSlot, a: Assignment): void {
     w.tasks.delete(a.spec.taskId);
     this.assignments.delete(a.spec.taskId);
     if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
     if (w.actorId) return;
-    if (w.tasks.size === 0 && w.lease) {
-      this.deps.resources.release(w);
+    if (w.tasks.size === 0 && w.shape !== null) {
+      w.shape = null;
       this.deps.pool.makeIdle(w);
     }
   }

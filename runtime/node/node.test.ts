@@ -88,8 +88,16 @@ function setup(resources: ResourceSet = { CPU: 2 }) {
   nodes.push(node);
   node.start();
   let fnSent = false;
-  const run = (spec: TaskSpec, args: ResolvedArg[] = [], attempt = 1): TaskSpec => {
-    const msg: CoordinatorToNode = fnSent ? { type: 'run_task', spec, attempt, args } : { type: 'run_task', spec, attempt, args, fn: fnDesc };
+  /** The coordinator assigns a task here: holding resources for it, or `pipelined` behind others. */
+  const run = (spec: TaskSpec, args: ResolvedArg[] = [], attempt = 1, pipelined = false): TaskSpec => {
+    const msg: CoordinatorToNode = {
+      type: 'run_task',
+      spec,
+      attempt,
+      args,
+      ...(fnSent ? {} : { fn: fnDesc }),
+      ...(pipelined ? { pipelined: true as const } : {}),
+    };
     fnSent = true;
     node.handle(msg);
     return spec;
@@ -167,86 +175,83 @@ describe('Node: running tasks', () => {
   });
 });
 
-describe('Node: resources', () => {
-  it('runs as many one-CPU tasks at once as it has CPUs and queues the rest', async () => {
-    const { node, run, workers, workerOf, finish } = setup({ CPU: 2 });
+describe('Node: placement the coordinator decided', () => {
+  it('starts every task the coordinator holds resources for at once, on an idle worker or a new one', async () => {
+    const { node, run, workers, workerOf } = setup({ CPU: 2 });
     const [a, b, c] = [run(taskSpec()), run(taskSpec()), run(taskSpec())];
     await tick();
-    expect(workerOf(a)).toBeDefined();
-    expect(workerOf(b)).toBeDefined();
-    expect(workerOf(a)).not.toBe(workerOf(b));
-    expect(workerOf(c)).toBeUndefined();
-    expect(node.stats()).toMatchObject({ running: 2, queued: 1 });
-    const freed = workerOf(a)!;
-    finish(a);
-    await tick();
-    expect(workerOf(c)).toBe(freed);
-    expect(workers).toHaveLength(2);
+    const used = [workerOf(a), workerOf(b), workerOf(c)];
+    expect(used.every((w) => w !== undefined)).toBe(true);
+    expect(new Set(used).size).toBe(3);
+    expect(workers).toHaveLength(3);
+    expect(node.stats()).toMatchObject({ running: 3, queued: 0 });
   });
 
-  it('gives a two-CPU task a whole two-CPU node', async () => {
-    const { run, workerOf, finish } = setup({ CPU: 2 });
-    const big = run(taskSpec({ resources: { CPU: 2 } }));
-    const small = run(taskSpec());
-    await tick();
-    expect(workerOf(big)).toBeDefined();
-    expect(workerOf(small)).toBeUndefined();
-    finish(big);
-    await tick();
-    expect(workerOf(small)).toBeDefined();
-  });
-
-  it('runs zero-CPU tasks without waiting for a CPU', async () => {
-    const { run, workerOf } = setup({ CPU: 1 });
-    run(taskSpec());
-    const free = run(taskSpec({ resources: {} }));
-    await tick();
-    expect(workerOf(free)).toBeDefined();
-  });
-});
-
-describe('Node: pipelining short tasks', () => {
-  /** One CPU whose worker has run two sub-millisecond tasks, so the function counts as short. */
-  async function warmShortFn() {
-    const n = setup({ CPU: 1 });
-    for (let i = 0; i < 2; i++) {
-      const t = n.run(taskSpec());
-      await tick();
-      n.workerOf(t)!.reply({ type: 'done', taskId: t.taskId, startMs: 0, endMs: 0.1, results: [] });
-    }
-    return n;
-  }
-
-  it('queues short tasks on the busy worker instead of waiting for a free CPU', async () => {
-    const { run, workerOf, workers } = await warmShortFn();
+  it('gives a worker that went idle to the next task, without starting a new one', async () => {
+    const { run, workers, workerOf, finish } = setup({ CPU: 1 });
     const a = run(taskSpec());
+    await tick();
+    const w = workerOf(a)!;
+    finish(a);
     const b = run(taskSpec());
     await tick();
-    expect(workerOf(b)).toBe(workerOf(a));
+    expect(workerOf(b)).toBe(w);
     expect(workers).toHaveLength(1);
   });
 
-  it('does not pipeline a task that is not known to be short', async () => {
-    const { run, workerOf } = setup({ CPU: 1 });
-    run(taskSpec());
-    const b = run(taskSpec());
+  it('queues a pipelined task behind a busy worker of its resource shape, and reports one that finds none', async () => {
+    const { run, workerOf, workers, sent } = setup({ CPU: 1 });
+    const a = run(taskSpec());
+    const b = run(taskSpec(), [], 1, true);
+    const other = run(taskSpec({ resources: { CPU: 0.5 } }), [], 1, true);
     await tick();
-    expect(workerOf(b)).toBeUndefined();
+    expect(workerOf(b)).toBe(workerOf(a));
+    // No busy worker of its shape, none idle: it waits at the node rather than taking a worker of
+    // its own, and the coordinator (which owns the CPUs) hears it waits, once.
+    expect(workerOf(other)).toBeUndefined();
+    expect(workers).toHaveLength(1);
+    expect(sent.filter((m) => m.type === 'tasks_waiting')).toEqual([{ type: 'tasks_waiting', taskIds: [other.taskId] }]);
   });
 
-  it('runs tasks a blocked worker hands back on another worker, with the CPU it lent', async () => {
-    const { run, workerOf, workers } = await warmShortFn();
+  it('runs a pipelined task it reported waiting only when the coordinator gives it resources, on an idle worker', async () => {
+    const { node, run, workerOf, finish, workers } = setup({ CPU: 1 });
     const a = run(taskSpec());
-    const b = run(taskSpec());
+    const waiting = run(taskSpec({ resources: { CPU: 0.5 } }), [], 1, true);
+    await tick();
+    expect(workerOf(waiting)).toBeUndefined();
+    const w = workerOf(a)!;
+    finish(a);
+    await tick();
+    expect(workerOf(waiting)).toBeUndefined();
+    node.handle({ type: 'start_task', taskId: waiting.taskId });
+    await tick();
+    expect(workerOf(waiting)).toBe(w);
+    expect(workers).toHaveLength(1);
+  });
+
+  it('reports tasks a blocked worker hands back, and starts one on a worker of its own when the coordinator gives it resources', async () => {
+    const { node, run, workerOf, workers, sent } = setup({ CPU: 1 });
+    const a = run(taskSpec());
+    const b = run(taskSpec(), [], 1, true);
     await tick();
     const w = workerOf(a)!;
-    w.reply(
-      { type: 'request', reqId: 1, taskId: a.taskId, req: { type: 'get', ids: ['x.0' as ObjectId], timeoutMs: null } },
-      { type: 'returned', taskIds: [b.taskId] },
-    );
+    expect(workerOf(b)).toBe(w);
+    w.reply({ type: 'returned', taskIds: [b.taskId] }, { type: 'request', reqId: 1, taskId: a.taskId, req: { type: 'get', ids: ['x.0' as ObjectId], timeoutMs: null } });
+    await tick();
+    expect(sent).toContainEqual({ type: 'tasks_waiting', taskIds: [b.taskId] });
+    expect(workers.filter((x) => x.ran(b.taskId))).toEqual([w]);
+    node.handle({ type: 'start_task', taskId: b.taskId });
     await tick();
     const other = workers.find((x) => x !== w && x.ran(b.taskId));
     expect(other).toBeDefined();
+  });
+
+  it('ignores a hand-back naming tasks its worker does not hold', async () => {
+    const { run, workerOf, sent } = setup({ CPU: 1 });
+    const a = run(taskSpec());
+    await tick();
+    workerOf(a)!.reply({ type: 'returned', taskIds: ['elsewhere' as TaskId] });
+    expect(sent.some((m) => m.type === 'tasks_waiting')).toBe(false);
   });
 });
 
@@ -276,24 +281,15 @@ describe('Node: worker failures', () => {
     workerOf(t)!.reply({ type: 'exit', reason: 'close() was called' });
     expect(done(t.taskId)).toMatchObject({ systemFailure: true, error: { name: 'WorkerCrashedError' } });
   });
-
-  it('returns a crashed worker’s CPU so queued tasks run', async () => {
-    const { run, workerOf } = setup({ CPU: 1 });
-    const t1 = run(taskSpec());
-    const t2 = run(taskSpec());
-    await tick();
-    workerOf(t1)!.crash('boom');
-    await tick();
-    expect(workerOf(t2)).toBeDefined();
-  });
 });
 
 describe('Node: cancellation', () => {
   it('reports a cancelled queued task with TaskCancelledError and never runs it', async () => {
     const { node, run, workers, finish, done } = setup({ CPU: 1 });
     const running = run(taskSpec());
-    const queued = run(taskSpec());
+    const queued = run(taskSpec({ resources: { CPU: 0.5 } }), [], 1, true);
     await tick();
+    expect(workers.some((w) => w.ran(queued.taskId))).toBe(false);
     node.handle({ type: 'cancel_task', taskId: queued.taskId, force: false });
     expect(done(queued.taskId)).toMatchObject({ systemFailure: false, error: { name: 'TaskCancelledError' } });
     finish(running);
@@ -375,38 +371,21 @@ describe('Node: cancellation', () => {
 });
 
 describe('Node: calls from task code', () => {
-  it('tells the coordinator a task blocked in get, lends its CPU to a queued task, and unblocks on the reply', async () => {
-    const { node, run, workerOf, sent, finish } = setup({ CPU: 1 });
+  it('tells the coordinator a task blocked in get, and unblocks on the reply', async () => {
+    const { node, run, workerOf, sent } = setup({ CPU: 1 });
     const parent = run(taskSpec());
-    const queued = run(taskSpec());
     await tick();
     const w = workerOf(parent)!;
-    expect(workerOf(queued)).toBeUndefined();
     const wanted = 'x.0' as ObjectId;
     w.reply({ type: 'request', reqId: 7, taskId: parent.taskId, req: { type: 'get', ids: [wanted], timeoutMs: null } });
     expect(sent).toContainEqual({ type: 'task_blocked', taskId: parent.taskId });
     const forwarded = sent.find((m): m is Extract<NodeToCoordinator, { type: 'client_request' }> => m.type === 'client_request');
     expect(forwarded).toMatchObject({ taskId: parent.taskId, req: { type: 'get', ids: [wanted] } });
-    await tick();
-    expect(workerOf(queued)).toBeDefined();
-    expect(workerOf(queued)).not.toBe(w);
 
     node.handle({ type: 'client_reply', reqId: forwarded!.reqId, ok: true, value: [{ kind: 'inline', obj: { v: 99, size: 8 } }] });
     await tick();
     expect(sent).toContainEqual({ type: 'task_unblocked', taskId: parent.taskId });
     expect(w.messages).toContainEqual({ type: 'reply', reqId: 7, ok: true, value: [{ v: 99, size: 8 }] });
-
-    // The unblocked parent holds its CPU again: when the borrower finishes, nothing is free
-    // until the parent finishes too; then exactly one CPU is free.
-    finish(queued);
-    const next1 = run(taskSpec());
-    await tick();
-    expect(workerOf(next1)).toBeUndefined();
-    finish(parent);
-    const next2 = run(taskSpec());
-    await tick();
-    expect(workerOf(next1)).toBeDefined();
-    expect(workerOf(next2)).toBeUndefined();
   });
 
   it('passes a failed reply to the worker and unblocks the task', async () => {
@@ -475,46 +454,29 @@ describe('Node: actors', () => {
     expect(aw.runs().map((r) => [r.taskId, r.method, r.transferResults])).toEqual([[call.taskId, 'm', false]]);
   });
 
-  it('holds the actor’s CPU for its lifetime', async () => {
-    const { run, workers, workerOf } = setup({ CPU: 1 });
-    run(creation());
-    const t = run(taskSpec());
-    await tick();
-    expect(workerOf(t)).toBeUndefined();
-    expect(workers.length).toBeGreaterThanOrEqual(2);
-  });
-
-  it('reports actor_died when a live actor’s worker crashes, and gives back its CPU', async () => {
-    const { run, workers, sent, workerOf } = setup({ CPU: 1 });
+  it('reports actor_died when a live actor’s worker crashes', async () => {
+    const { run, workers, sent } = setup({ CPU: 1 });
     await tick();
     const pool = [...workers];
     const c = run(creation());
     await tick();
     const aw = workers.find((w) => !pool.includes(w))!;
     aw.reply({ type: 'actor_ready', actorId, taskId: c.taskId, startMs: 0, endMs: 1 });
-    const t = run(taskSpec());
-    await tick();
-    expect(workerOf(t)).toBeUndefined();
     aw.crash('boom');
+    expect(aw.terminated).toBe(true);
     expect(sent).toContainEqual(expect.objectContaining({ type: 'actor_died', actorId, error: expect.objectContaining({ name: 'ActorDiedError' }) }));
-    await tick();
-    expect(workerOf(t)).toBeDefined();
   });
 
-  it('kills an actor on request, even while its constructor runs, freeing its CPU without reporting a death', async () => {
-    const { node, run, workers, sent, workerOf } = setup({ CPU: 1 });
+  it('kills an actor on request, even while its constructor runs, without reporting a death', async () => {
+    const { node, run, workers, sent } = setup({ CPU: 1 });
     await tick();
     const pool = [...workers];
     run(creation());
-    const t = run(taskSpec());
     await tick();
     const aw = workers.find((w) => !pool.includes(w))!;
-    expect(workerOf(t)).toBeUndefined();
     node.handle({ type: 'kill_actor', actorId });
     expect(aw.terminated).toBe(true);
     expect(sent.some((m) => m.type === 'actor_died' || (m.type === 'task_done' && m.error))).toBe(false);
-    await tick();
-    expect(workerOf(t)).toBeDefined();
   });
 
   it('fails a method call for an actor that is not on this node as a system failure', () => {

@@ -1,8 +1,8 @@
 // A node: one tab's share of the cluster (Ray's raylet). It runs the tasks the coordinator assigns
 // on a pool of Web Workers sized by its CPUs, keeps its object store, hosts actors in dedicated
 // workers, and forwards the calls task code makes (`.remote`, `get`, `put`, `wait`) to the coordinator.
-// This class wires the parts and routes messages to them: the worker pool (worker-pool.ts), resource
-// accounting (local-resources.ts), the task queue and dispatch (local-task-manager.ts), argument
+// This class wires the parts and routes messages to them: the worker pool (worker-pool.ts), the
+// task queue and dispatch (local-task-manager.ts; the coordinator owns the node's resources), argument
 // and object fetching (dependency-manager.ts), completion reports (task-reporter.ts) and the calls
 // from task code (request-forwarder.ts). What happens when a worker dies or is retired is here.
 
@@ -15,7 +15,6 @@ import type { FromWorker } from '../protocol/worker-messages.ts';
 import type { WorkerSlot } from './assignment.ts';
 import { STATS_INTERVAL_MS } from './constants.ts';
 import { DependencyManager } from './dependency-manager.ts';
-import { LocalResources } from './local-resources.ts';
 import { LocalTaskManager } from './local-task-manager.ts';
 import type { ObjectStore } from './object-store.ts';
 import { PullGrants } from './pull-grants.ts';
@@ -40,7 +39,6 @@ export class Node {
   readonly nodeId: NodeId;
   private readonly deps: NodeDeps;
   private readonly log: Logger;
-  private readonly resources: LocalResources;
   private readonly dependencies: DependencyManager;
   private readonly reporter: TaskReporter;
   private readonly forwarder: RequestForwarder;
@@ -55,17 +53,14 @@ export class Node {
   constructor(deps: NodeDeps) {
     this.deps = deps;
     this.nodeId = deps.nodeId;
-    this.resources = new LocalResources(deps.resources);
     this.dependencies = new DependencyManager(deps);
     this.reporter = new TaskReporter({ store: deps.store, send: deps.send, unpin: (a) => this.dependencies.unpin(a) });
     this.log = createLogger('webray:node', deps.nodeId);
     this.forwarder = new RequestForwarder({
       send: deps.send,
       post: (w, msg) => this.pool.post(w, msg),
-      resources: this.resources,
       keep: (id, obj) => this.reporter.keepOrFail(id, obj),
       fetch: (id, from) => this.dependencies.fetch(id, from, false),
-      drain: () => this.tasks.drain(),
       stopped: () => this.stopped,
     });
     this.pool = new WorkerPool({
@@ -78,7 +73,7 @@ export class Node {
     this.tasks = new LocalTaskManager({
       nodeId: deps.nodeId,
       pool: this.pool,
-      resources: this.resources,
+      cpus: Math.ceil(deps.resources.CPU ?? 1),
       dependencies: this.dependencies,
       reporter: this.reporter,
       send: deps.send,
@@ -88,7 +83,7 @@ export class Node {
 
   /** Warms the pool: one worker per CPU, so the first tasks don't wait for workers to load. */
   start(): void {
-    const n = this.resources.cpus;
+    const n = Math.floor(this.deps.resources.CPU ?? 0);
     this.pool.warm(n);
     this.statsTimer = setInterval(() => this.reportStats(), STATS_INTERVAL_MS);
     this.reportStats(); // the budget, for clusterResources().objectStoreMemory, at once
@@ -120,7 +115,10 @@ export class Node {
     switch (msg.type) {
       case 'run_task':
         if (msg.fn) this.pool.addFunction(msg.fn);
-        this.tasks.assign(msg.spec, msg.attempt, msg.args);
+        this.tasks.assign(msg.spec, msg.attempt, msg.args, msg.pipelined === true);
+        return;
+      case 'start_task':
+        this.tasks.reserve(msg.taskId);
         return;
       case 'cancel_task':
         this.tasks.cancel(msg.taskId, msg.force);
@@ -237,7 +235,6 @@ export class Node {
       for (const a of w.tasks.values()) this.deps.send({ type: 'task_unblocked', taskId: a.spec.taskId });
     }
     if (w.actorId) {
-      this.resources.releaseActor(w);
       const creation = [...w.tasks.values()].find((a) => a.spec.kind === 'actor-creation');
       for (const a of w.tasks.values()) this.tasks.forget(a.spec.taskId);
       if (reason !== null) {
@@ -246,7 +243,6 @@ export class Node {
         else this.deps.send({ type: 'actor_died', actorId: w.actorId, error: err });
       }
     } else {
-      this.resources.release(w);
       const err = wireError(
         'WorkerCrashedError',
         `the worker running the task died (${reason ?? 'terminated'}); it is retried while maxRetries allows`,

@@ -16,18 +16,14 @@ import type { WireError } from '../protocol/wire-error.ts';
 import type { NodeRequests, ToWorker } from '../protocol/worker-messages.ts';
 import type { WorkerSlot } from './assignment.ts';
 import { getObjects } from './get-objects.ts';
-import type { LocalResources } from './local-resources.ts';
 
 export interface RequestForwarderDeps {
   readonly send: (msg: NodeToCoordinator) => void;
   readonly post: (w: WorkerSlot, msg: ToWorker) => void;
-  readonly resources: LocalResources;
   /** Keeps an object task code put (see TaskReporter.keepOrFail). */
   readonly keep: (id: ObjectId, obj: SerializedObject) => TaskResult;
   /** An object not sent inline, from this node's store or pulled (see DependencyManager.fetch). */
   readonly fetch: (id: ObjectId, from: readonly NodeId[]) => Promise<SerializedObject>;
-  /** Starts queued tasks (after a blocked task lent its CPU). */
-  readonly drain: () => void;
   readonly stopped: () => boolean;
 }
 
@@ -80,7 +76,6 @@ export class RequestForwarder {
     const blocking = isBlockingRequest(req) && !w.actorId && taskId !== null;
     if (blocking && w.blocked++ === 0) {
       this.deps.send({ type: 'task_blocked', taskId: taskId! });
-      if (this.deps.resources.lendCpu(w)) this.deps.drain();
     }
     const caller: Caller = { worker: w, taskId };
     if (workerReqId < 0 || !isAnswered(req)) {
@@ -104,7 +99,6 @@ export class RequestForwarder {
     if (w.dead) return;
     if (--w.blocked === 0) {
       this.deps.send({ type: 'task_unblocked', taskId });
-      this.deps.resources.reclaimCpu(w);
     }
   }
 

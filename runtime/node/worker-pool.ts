@@ -78,7 +78,6 @@ export class WorkerPool {
       ep,
       loaded: new Set(),
       tasks: new Map(),
-      lease: null,
       shape: null,
       blocked: 0,
       actorId,

@@ -171,6 +171,7 @@ export const nodeToCoordinatorSchema = v.variant('type', [
   v.object({ type: v.literal('actor_died'), actorId, error: wireErrorSchema }),
   v.object({ type: v.literal('task_blocked'), taskId }),
   v.object({ type: v.literal('task_unblocked'), taskId }),
+  v.object({ type: v.literal('tasks_waiting'), taskIds: list(taskId, MAX_SMALL_ITEMS) }),
   v.object({
     type: v.literal('object_put'),
     id: objectId,
@@ -200,7 +201,15 @@ const resolvedArg = v.variant('kind', [
 
 /** What the coordinator may tell a node. */
 export const coordinatorToNodeSchema = v.variant('type', [
-  v.object({ type: v.literal('run_task'), spec: taskSpecSchema, attempt: int(0), args: list(resolvedArg), fn: v.optional(functionDescriptor) }),
+  v.object({
+    type: v.literal('run_task'),
+    spec: taskSpecSchema,
+    attempt: int(0),
+    args: list(resolvedArg),
+    fn: v.optional(functionDescriptor),
+    pipelined: v.optional(v.literal(true)),
+  }),
+  v.object({ type: v.literal('start_task'), taskId }),
   v.object({ type: v.literal('cancel_task'), taskId, force: v.boolean() }),
   v.object({ type: v.literal('kill_actor'), actorId }),
   v.object({ type: v.literal('generator_ack'), taskId, consumed: int(0) }),

@@ -19,7 +19,17 @@ export type CoordinatorToNode =
       readonly args: readonly ResolvedArg[];
       /** Present the first time this node sees the function. */
       readonly fn?: FunctionDescriptor;
+      /**
+       * The coordinator holds no resources for it on this node: a short task to queue behind a busy
+       * worker of its resource shape (or run on an idle one), never on a worker of its own.
+       */
+      readonly pipelined?: true;
     }
+  /**
+   * The coordinator now holds resources for a pipelined task this node reported waiting
+   * (`tasks_waiting`): start it, on a new worker if no idle one is free.
+   */
+  | { readonly type: 'start_task'; readonly taskId: TaskId }
   | { readonly type: 'cancel_task'; readonly taskId: TaskId; readonly force: boolean }
   | { readonly type: 'kill_actor'; readonly actorId: ActorId }
   | { readonly type: 'generator_ack'; readonly taskId: TaskId; readonly consumed: number }
@@ -74,6 +84,12 @@ export type NodeToCoordinator =
   | { readonly type: 'actor_died'; readonly actorId: ActorId; readonly error: WireError }
   | { readonly type: 'task_blocked'; readonly taskId: TaskId }
   | { readonly type: 'task_unblocked'; readonly taskId: TaskId }
+  /**
+   * Pipelined tasks waiting on this node without a worker — no busy worker of their shape could
+   * take them, or the one they were queued behind blocked in get/wait and handed them back — until
+   * the coordinator gives them resources (`start_task`) or a worker of the node goes idle.
+   */
+  | { readonly type: 'tasks_waiting'; readonly taskIds: readonly TaskId[] }
   | {
       readonly type: 'object_put';
       readonly id: ObjectId;
