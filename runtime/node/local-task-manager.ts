@@ -159,8 +159,9 @@ export class LocalTaskManager {
   /**
    * Hands queued tasks to workers: reserved ones to idle or new workers, pipelined ones behind busy
    * or on idle ones. Pipelined tasks left without a worker are reported and wait for the
-   * coordinator, which owns the node's resources, to give them their own (`start_task`): a task
-   * it counts as holding no CPU never runs alone, so a blocked one cannot keep a CPU from others.
+   * coordinator, which owns the node's resources, to give them their own (`start_task`); the node
+   * never starts them on its own after that, so the coordinator never reserves a CPU for a task
+   * that already runs (and might block holding it).
    */
   drain(): void {
     const q = this.queue;
