@@ -112,7 +112,14 @@ export class InMemoryCluster {
   private nodeGone(remote: NodeId, reason: string): void {
     this.members.delete(remote);
     this.coordinator.removeNode(remote, reason);
+    this.head.node.pullGrants.dropPuller(remote);
     this.head.mesh.close(remote, reason);
+    // The server's node_left to the other volunteers (volunteer-session.ts).
+    for (const v of this.volunteers) {
+      if (v.nodeId === remote) continue;
+      v.node.pullGrants.dropPuller(remote);
+      v.mesh.close(remote, reason);
+    }
   }
 
   /** A volunteer joins (`ray.join`): it links to the head, which then schedules on it. */
@@ -133,8 +140,9 @@ export class InMemoryCluster {
       isMember: () => true,
       lookup: (id) => store.load(id),
       mayPull: (from, id) => from === headId || (node?.pullGrants.take(from, id) ?? false),
-      onLinkClosed: (remote) => {
+      onLinkClosed: (remote, _reason, cutOff) => {
         if (remote === headId) end();
+        else if (cutOff) node?.pullGrants.dropPuller(remote);
       },
       onMessage: (from: NodeId, msg: PeerMessage) => {
         if (msg.type === 'to_node' && from === headId) node?.handle(msg.msg);

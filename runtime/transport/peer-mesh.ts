@@ -25,7 +25,8 @@ export interface PeerMeshDeps {
    * refused pull gets `pull_err` and is a strike against the link. Absent: every member may.
    */
   readonly mayPull?: (from: NodeId, id: ObjectId) => boolean | Promise<boolean>;
-  readonly onLinkClosed: (remote: NodeId, reason: string) => void;
+  /** A link closed; `cutOff` when it was cut for misbehaving (no new link to or from `remote`). */
+  readonly onLinkClosed: (remote: NodeId, reason: string, cutOff: boolean) => void;
   /** A link finished connecting (either side opened it). */
   readonly onLinkOpen?: (remote: NodeId) => void;
   /** Whether a tab may open a link to this one (a member of the cluster). */
@@ -68,7 +69,7 @@ export class PeerMesh {
         this.callers.get(link)?.close(reason);
         this.callers.delete(link);
         this.answering.delete(remote);
-        if (!this.closed) this.deps.onLinkClosed(remote, reason);
+        if (!this.closed) this.deps.onLinkClosed(remote, reason, link.cutOff);
       },
     });
     this.links.set(remote, link);
