@@ -39,6 +39,8 @@ export interface ClusterOptions {
   /** The head's own node; `{ CPU: 0 }` keeps every task on volunteers. */
   readonly head?: ResourceSet;
   readonly volunteers?: readonly ResourceSet[];
+  /** Volunteers' cap on pull-reply bytes in flight per peer (default MAX_PULL_BYTES_PER_PEER). */
+  readonly maxPullBytesPerPeer?: number;
 }
 
 export class InMemoryCluster {
@@ -52,6 +54,7 @@ export class InMemoryCluster {
   private readonly members = new Map<NodeId, ResourceSet>();
   private readonly channels: LocalChannel<unknown>[] = [];
   private nextVolunteer = 1;
+  private maxPullBytesPerPeer: number | undefined;
   private stopped = false;
 
   private constructor(headResources: ResourceSet) {
@@ -100,6 +103,7 @@ export class InMemoryCluster {
   /** A head and its volunteers, every volunteer linked and known to the coordinator. */
   static async start(opts: ClusterOptions = {}): Promise<InMemoryCluster> {
     const cluster = new InMemoryCluster(opts.head ?? { CPU: 1 });
+    cluster.maxPullBytesPerPeer = opts.maxPullBytesPerPeer;
     for (const r of opts.volunteers ?? []) await cluster.addVolunteer(r);
     return cluster;
   }
@@ -139,6 +143,7 @@ export class InMemoryCluster {
       sendSignal: (to, data) => this.relaySignal(nodeId, to, data),
       isMember: () => true,
       lookup: (id) => store.load(id),
+      ...(this.maxPullBytesPerPeer !== undefined ? { maxPullBytesPerPeer: this.maxPullBytesPerPeer } : {}),
       mayPull: (from, id) => from === headId || (node?.pullGrants.take(from, id) ?? false),
       onLinkClosed: (remote, _reason, cutOff) => {
         if (remote === headId) end();
