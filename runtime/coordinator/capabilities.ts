@@ -10,7 +10,8 @@
 // but honest report about something the node once had: dropped quietly) or refused (a strike,
 // unless honest task code can cause it; request-handlers.ts answers, logs and counts it).
 
-import { returnId, taskIdOf, type ActorId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import { functionIdOf } from '../protocol/task-spec.ts';
+import { returnId, taskIdOf, type ActorId, type FunctionId, type HolderId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { ClientRequest } from '../protocol/client-requests.ts';
 import type { NodeToCoordinator, RefUpdate, TaskResult } from '../protocol/node-messages.ts';
 import type { ActorDirectory } from './actor-directory.ts';
@@ -48,6 +49,12 @@ export interface CapabilitiesDeps {
   readonly objects: ObjectDirectory;
   readonly actors: ActorDirectory;
   readonly generators: GeneratorStreams;
+  /** Whether a holder (a worker) has a ref to the object, per the reference table. */
+  readonly holds: (holder: HolderId, id: ObjectId) => boolean;
+  /** The objects a holder has refs to, per the reference table. */
+  readonly heldBy: (holder: HolderId) => Iterable<ObjectId>;
+  /** Refs in the `scope` of a registered function (shipped with its code). */
+  readonly scopeRefs: (fnId: FunctionId) => readonly ObjectId[];
 }
 
 export class Capabilities {
@@ -55,6 +62,18 @@ export class Capabilities {
   private readonly holderNodes = new Map<string, NodeId>();
 
   constructor(private readonly d: CapabilitiesDeps) {}
+
+  /** The node left: the worker names it used are forgotten. */
+  nodeLeft(nodeId: NodeId): void {
+    for (const [holder, owner] of this.holderNodes) if (owner === nodeId) this.holderNodes.delete(holder);
+  }
+
+  /** How many worker names are attributed to `nodeId` (tests). */
+  holdersOf(nodeId: NodeId): number {
+    let n = 0;
+    for (const owner of this.holderNodes.values()) if (owner === nodeId) n++;
+    return n;
+  }
 
   /** The verdict on a message from volunteer node `node` (whose grants are `g`). */
   check(node: NodeState, g: NodeGrants, msg: NodeToCoordinator): Verdict {
@@ -105,8 +124,10 @@ export class Capabilities {
         // only wakes this node's own waits.
         if (msg.failed || !this.d.objects.get(msg.id)) return msg.failed ? STALE : OK;
         return refused(`object_located for object ${msg.id}, which this node was never told to pull`);
-      case 'refs':
-        return this.holder(from, msg.holder) ?? this.generatorsDropped(from, msg);
+      case 'refs': {
+        const v = this.holder(from, msg.holder) ?? this.generatorsDropped(from, msg);
+        return v.kind === 'ok' && msg.add && msg.add.length > 0 ? this.adds(g, msg.holder, msg.add) : v;
+      }
       case 'client_request':
         return this.request(from, msg);
       case 'node_stats':
@@ -190,7 +211,7 @@ export class Capabilities {
     return a !== undefined && a.state === 'ALIVE' && a.nodeId === from;
   }
 
-  private operation(from: NodeId, taskId: TaskId, holder: string | undefined, req: Exclude<ClientRequest, { type: 'tasks' | 'timeline' }>): Verdict {
+  private operation(from: NodeId, taskId: TaskId, holder: HolderId | undefined, req: Exclude<ClientRequest, { type: 'tasks' | 'timeline' }>): Verdict {
     switch (req.type) {
       case 'submit': {
         const spec = req.spec;
@@ -212,14 +233,75 @@ export class Capabilities {
       }
       case 'kill':
         return this.mayKill(from, req.actorId);
-      case 'register':
       case 'get':
       case 'wait':
+        return this.mayName(holder, req.type, req.ids);
+      case 'generatorNext': {
+        const owner = this.d.generators.ownerOf(req.taskId);
+        // An ended stream answers "done" to anyone; a live one only to the node whose task started it.
+        if (owner !== undefined && owner !== from) return refused(`reading the stream of task ${req.taskId}, which no task of this node started`, false);
+        return OK;
+      }
+      case 'register':
       case 'getActor':
-      case 'generatorNext':
       case 'clusterView':
         return OK;
     }
+  }
+
+  /**
+   * `get`/`wait` only of objects the requesting worker holds refs to, per the reference table: its
+   * tasks' arguments and the refs nested in them, returns of what it submitted, its puts, stream
+   * items it took (a worker reports the refs it gains before any other message, and `adds` checks
+   * those it says it received inside values). Not a strike:
+   * a ref the worker just dropped can race its request.
+   */
+  private mayName(holder: HolderId | undefined, op: 'get' | 'wait', ids: readonly ObjectId[]): Verdict {
+    for (const id of ids) {
+      if (holder === undefined || !this.d.holds(holder, id)) {
+        return refused(`ray.${op}() of object ${id}, which this task was never given: task code on a volunteer may ${op} only objects it holds refs to (its arguments, what it put or submitted, refs nested in those)`, false);
+      }
+    }
+    return OK;
+  }
+
+  /**
+   * A worker's `refs.add` of refs it was not handed by the coordinator (registered: what it put or
+   * submitted, stream items it took) names refs that arrived inside a value it received: nested in
+   * an argument of a task sent to its node, in the scope of such a task's function, or nested in
+   * an object it holds (a `get` result). Anything else is an id it made up (`new ObjectRef(id)`),
+   * so holding it would let it `get` objects it was never given. Not a strike: task code can do it.
+   */
+  private adds(g: NodeGrants, holder: HolderId, add: readonly ObjectId[]): Verdict {
+    let reachable: Set<ObjectId> | undefined;
+    for (const id of add) {
+      if (this.d.holds(holder, id)) continue;
+      reachable ??= this.reachable(g, holder);
+      if (!reachable.has(id)) {
+        return refused(`a ref to object ${id}, which this worker was never given (refs are received inside values, never made from ids)`, false);
+      }
+    }
+    return OK;
+  }
+
+  /** The ids that may arrive inside values at `holder`'s worker on the node whose grants are `g`. */
+  private reachable(g: NodeGrants, holder: HolderId): Set<ObjectId> {
+    const out = new Set<ObjectId>();
+    const nestedIn = (id: ObjectId): void => {
+      for (const r of this.d.objects.get(id)?.refs ?? []) out.add(r);
+    };
+    for (const taskId of g.sentTasks.keys()) {
+      const spec = this.d.tasks.get(taskId)?.spec;
+      if (!spec) continue;
+      for (const a of spec.args) {
+        if (a.kind === 'ref') nestedIn(a.id);
+        else for (const r of a.obj.refs ?? []) out.add(r);
+      }
+      const fnId = functionIdOf(spec);
+      if (fnId) for (const r of this.d.scopeRefs(fnId)) out.add(r);
+    }
+    for (const id of this.d.heldBy(holder)) nestedIn(id);
+    return out;
   }
 
   private mayKill(from: NodeId, actorId: ActorId): Verdict {

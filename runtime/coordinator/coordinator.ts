@@ -116,6 +116,16 @@ export class Coordinator {
     log: (m) => this.log(m),
   });
   private readonly waits = new ObjectWaits(this.objects, this.nodes);
+  /** What each volunteer node may do (capabilities.ts). */
+  private readonly capabilities = new Capabilities({
+    tasks: this.tasks,
+    objects: this.objects,
+    actors: this.actors,
+    generators: this.generators,
+    holds: (holder, id) => this.lifetimes.holds(holder, id),
+    heldBy: (holder) => this.lifetimes.refs.heldBy(holder),
+    scopeRefs: (fnId) => scopeRefs(this.fns.get(fnId)),
+  });
   private readonly handlers: RequestHandlers;
 
   constructor(private readonly selfId: NodeId) {
@@ -129,7 +139,7 @@ export class Coordinator {
       objects: this.objects,
       lifetimes: this.lifetimes,
       waits: this.waits,
-      capabilities: new Capabilities({ tasks: this.tasks, objects: this.objects, actors: this.actors, generators: this.generators }),
+      capabilities: this.capabilities,
       selfId: this.selfId,
       evict: (nodeId, reason) => this.evict(nodeId, reason),
       log: this.log,
@@ -151,8 +161,11 @@ export class Coordinator {
     const node = this.nodes.get(nodeId);
     if (!node || !node.alive) return;
     node.alive = false;
+    // What it was granted goes with it: nothing it (or a member reusing its id) sends is judged by it.
     node.grants?.sentTasks.clear();
     node.grants?.expectedObjects.clear();
+    node.grants?.hostedActors.clear();
+    this.capabilities.nodeLeft(nodeId);
     this.log(`node ${nodeId} left: ${reason}`);
     const err = wireError('NodeDiedError', `node ${nodeId} died (${reason}) while running the task`, { nodeId });
     this.taskManager.nodeLeft(node, err);
@@ -189,6 +202,12 @@ export class Coordinator {
   /** A holder's report of the ObjectRefs it gained and dropped (`from`: the node of a worker holder). */
   updateRefs(holder: HolderId, from: NodeId | undefined, update: RefUpdate): void {
     if (!this.tasks.stopped) this.lifetimes.update(holder, from, update);
+  }
+
+  /** What the coordinator keeps about a volunteer's grants (tests: zero once it left). */
+  grantsKept(nodeId: NodeId): number {
+    const g = this.nodes.get(nodeId)?.grants;
+    return (g ? g.sentTasks.size + g.expectedObjects.size + g.hostedActors.size : 0) + this.capabilities.holdersOf(nodeId);
   }
 
   /** Refused messages counted against a volunteer node so far (tests, introspection). */
@@ -278,4 +297,11 @@ export class Coordinator {
   get selfNodeId(): NodeId {
     return this.selfId;
   }
+}
+
+/** Refs shipped in a function's `scope`. */
+function scopeRefs(desc: FunctionDescriptor | undefined): ObjectId[] {
+  const out: ObjectId[] = [];
+  for (const e of desc?.scope ?? []) if (e.kind === 'value' && e.value.refs) out.push(...e.value.refs);
+  return out;
 }

@@ -108,6 +108,11 @@ export class ObjectLifetimes {
     this.drain(this.refs.holderRelease(holderOfGenerator(taskId), [id]));
   }
 
+  /** Whether `holder` has a ref to `id` (what task code on a volunteer may get or wait on). */
+  holds(holder: HolderId, id: ObjectId): boolean {
+    return this.refs.holds(holder, id);
+  }
+
   /** Applies a holder's report: adds first, so a ref and what covered it cannot both reach zero. */
   update(holder: HolderId, node: NodeId | undefined, u: RefUpdate): void {
     if (this.stopped) return;

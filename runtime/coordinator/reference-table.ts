@@ -89,6 +89,11 @@ export class ReferenceTable {
     return zero;
   }
 
+  /** The objects `holder` has refs to. */
+  heldBy(holder: HolderId): Iterable<ObjectId> {
+    return this.holders.get(holder)?.ids ?? [];
+  }
+
   holds(holder: HolderId, id: ObjectId): boolean {
     return this.holders.get(holder)?.ids.has(id) === true;
   }

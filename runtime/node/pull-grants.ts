@@ -69,6 +69,34 @@ export class PullGrants {
     for (const id of ids) this.grants.delete(id);
   }
 
+  /**
+   * `puller` left the cluster or was cut off: its grants go and its pulls still waiting for one are
+   * refused, so a member that rejoins (or another that takes its place) cannot use them.
+   */
+  dropPuller(puller: NodeId): void {
+    for (const [id, byPuller] of this.grants) {
+      if (byPuller.delete(puller) && byPuller.size === 0) this.grants.delete(id);
+    }
+    for (const [id, list] of this.waiting) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const w = list[i]!;
+        if (w.puller !== puller) continue;
+        list.splice(i, 1);
+        clearTimeout(w.timer);
+        w.resolve(false);
+      }
+      if (list.length === 0) this.waiting.delete(id);
+    }
+  }
+
+  /** Grants not used yet plus pulls waiting for one (tests: what a departed puller leaves behind). */
+  get size(): number {
+    let n = 0;
+    for (const byPuller of this.grants.values()) for (const k of byPuller.values()) n += k;
+    for (const list of this.waiting.values()) n += list.length;
+    return n;
+  }
+
   /** The node stops: pulls still waiting for a grant are refused. */
   close(): void {
     for (const list of this.waiting.values()) {

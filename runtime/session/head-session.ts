@@ -69,8 +69,11 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
     members.delete(remote);
     lastPong.delete(remote);
     coordinator?.removeNode(remote, reason);
+    // Grants this tab's node kept for it go: a member that rejoins cannot use them.
+    headNode?.pullGrants.dropPuller(remote);
     mesh?.close(remote, reason);
   };
+  let headNode: Node | undefined;
 
   let coordinatorSecret: string | undefined;
   if (opts.cluster) {
@@ -109,7 +112,7 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
   coordinator = new Coordinator(nodeId);
   const coord = coordinator;
   const toCoordinator = new LocalChannel<NodeToCoordinator>((msg) => coord.handleNodeMessage(nodeId, msg));
-  const node = new Node({
+  const node = (headNode = new Node({
     nodeId,
     resources: opts.resources,
     ids,
@@ -117,7 +120,7 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
     createWorker: opts.createWorker,
     send: (msg) => toCoordinator.send(msg),
     pull,
-  });
+  }));
   const toNode = new LocalChannel<CoordinatorToNode>((msg) => node.handle(msg));
   coord.addNode(nodeId, opts.resources, toNode, { isCoordinator: true, gpuFallback: opts.gpuFallback });
   node.start();

@@ -69,7 +69,11 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
     {
       onSignal: (from, data) => mesh?.onSignal(from, data),
       onNodeJoined: () => {},
-      onNodeLeft: (id, reason) => mesh?.close(id, reason),
+      onNodeLeft: (id, reason) => {
+        // Grants kept for it go: a member that rejoins (or takes its id) cannot use them.
+        node?.pullGrants.dropPuller(id);
+        mesh?.close(id, reason);
+      },
       onClusterClosed: (reason) => end(`the coordinator ended the cluster (${reason})`, 'closed'),
       onDisconnect: (reason) => end(`lost the connection to the server (${reason})`, 'closed'),
     },
@@ -88,8 +92,9 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
     lookup: (id) => store.load(id),
     // The coordinator's node pulls anything; another volunteer only what the coordinator sent it here for.
     mayPull: (from, id) => from === coordinatorId || (node?.pullGrants.take(from, id) ?? false),
-    onLinkClosed: (remote, reason) => {
+    onLinkClosed: (remote, reason, cutOff) => {
       if (remote === coordinatorId) end(`the link to the coordinator closed (${reason})`, 'closed');
+      else if (cutOff) node?.pullGrants.dropPuller(remote);
     },
     onMessage: (from: NodeId, msg: PeerMessage) => {
       if (msg.type === 'to_node' && from === coordinatorId) node?.handle(msg.msg);

@@ -39,6 +39,8 @@ export interface ClusterOptions {
   /** The head's own node; `{ CPU: 0 }` keeps every task on volunteers. */
   readonly head?: ResourceSet;
   readonly volunteers?: readonly ResourceSet[];
+  /** Volunteers' cap on pull-reply bytes in flight per peer (default MAX_PULL_BYTES_PER_PEER). */
+  readonly maxPullBytesPerPeer?: number;
 }
 
 export class InMemoryCluster {
@@ -52,6 +54,7 @@ export class InMemoryCluster {
   private readonly members = new Map<NodeId, ResourceSet>();
   private readonly channels: LocalChannel<unknown>[] = [];
   private nextVolunteer = 1;
+  private maxPullBytesPerPeer: number | undefined;
   private stopped = false;
 
   private constructor(headResources: ResourceSet) {
@@ -100,6 +103,7 @@ export class InMemoryCluster {
   /** A head and its volunteers, every volunteer linked and known to the coordinator. */
   static async start(opts: ClusterOptions = {}): Promise<InMemoryCluster> {
     const cluster = new InMemoryCluster(opts.head ?? { CPU: 1 });
+    cluster.maxPullBytesPerPeer = opts.maxPullBytesPerPeer;
     for (const r of opts.volunteers ?? []) await cluster.addVolunteer(r);
     return cluster;
   }
@@ -112,7 +116,14 @@ export class InMemoryCluster {
   private nodeGone(remote: NodeId, reason: string): void {
     this.members.delete(remote);
     this.coordinator.removeNode(remote, reason);
+    this.head.node.pullGrants.dropPuller(remote);
     this.head.mesh.close(remote, reason);
+    // The server's node_left to the other volunteers (volunteer-session.ts).
+    for (const v of this.volunteers) {
+      if (v.nodeId === remote) continue;
+      v.node.pullGrants.dropPuller(remote);
+      v.mesh.close(remote, reason);
+    }
   }
 
   /** A volunteer joins (`ray.join`): it links to the head, which then schedules on it. */
@@ -132,9 +143,11 @@ export class InMemoryCluster {
       sendSignal: (to, data) => this.relaySignal(nodeId, to, data),
       isMember: () => true,
       lookup: (id) => store.load(id),
+      ...(this.maxPullBytesPerPeer !== undefined ? { maxPullBytesPerPeer: this.maxPullBytesPerPeer } : {}),
       mayPull: (from, id) => from === headId || (node?.pullGrants.take(from, id) ?? false),
-      onLinkClosed: (remote) => {
+      onLinkClosed: (remote, _reason, cutOff) => {
         if (remote === headId) end();
+        else if (cutOff) node?.pullGrants.dropPuller(remote);
       },
       onMessage: (from: NodeId, msg: PeerMessage) => {
         if (msg.type === 'to_node' && from === headId) node?.handle(msg.msg);

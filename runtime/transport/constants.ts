@@ -20,6 +20,15 @@ export const PULL_TIMEOUT_MS = 120000;
  * to one peer at a time (its own pulls queue behind), so only a flood reaches it.
  */
 export const MAX_QUEUED_PULLS_PER_PEER = 16;
+/**
+ * Bytes of pull replies one peer may have in flight from this tab (looked up and queued on the
+ * link, not yet handed to the channel). A pull that arrives past it is refused as busy — not a
+ * strike: an honest puller with many large pulls reaches it — and the puller tries the next holder
+ * and then again after PULL_BUSY_RETRY_MS. One object larger than the cap still goes, alone.
+ */
+export const MAX_PULL_BYTES_PER_PEER = 256 * 1024 * 1024;
+/** How long a puller waits before asking again when every holder said busy (doubling, up to 1 s). */
+export const PULL_BUSY_RETRY_MS = 50;
 /** Largest control-lane message (a batch of task specs, registrations, small results) a peer may send. */
 export const MAX_CONTROL_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Largest data-lane message (one object in a pull reply) a peer may send. */

@@ -27,8 +27,11 @@ export interface Link {
   signal(data: unknown): void;
   /** A small message on the control lane (batched). */
   send(msg: PeerMessage): void;
-  /** A large message (an object) on the bulk lane, behind control traffic. */
-  sendBulk(msg: PeerMessage): void;
+  /**
+   * A large message (an object) on the bulk lane, behind control traffic. `onSent` is called once
+   * its last frame is handed to the channel, or the link closes first (its bytes are let go).
+   */
+  sendBulk(msg: PeerMessage, onSent?: () => void): void;
   close(reason: string): void;
   /**
    * Counts something the peer should never have sent (an unauthorised or excess request), as the

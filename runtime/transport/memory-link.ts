@@ -31,6 +31,28 @@ export class MemoryNetwork {
   private readonly offers = new Map<string, MemoryLink>();
   private readonly links = new Set<MemoryLink>();
   private readonly counts = new Map<string, number>();
+  /**
+   * While set, bulk messages wait unsent (their senders' `onSent` not called) until
+   * `releaseBulk()`: a slow channel, for tests of what a sender keeps in flight.
+   */
+  holdBulk = false;
+  private readonly heldBulk: (() => void)[] = [];
+  /** Bulk messages waiting while `holdBulk` is set. */
+  get heldBulkMessages(): number {
+    return this.heldBulk.length;
+  }
+
+  /** Sends the held bulk messages and stops holding. */
+  releaseBulk(): void {
+    this.holdBulk = false;
+    for (const send of this.heldBulk.splice(0)) send();
+  }
+
+  /** @internal */
+  hold(send: () => void): void {
+    this.heldBulk.push(send);
+  }
+
   /** Frames and bytes carried so far, over all links. */
   frames = 0;
   bytes = 0;
@@ -204,9 +226,13 @@ export class MemoryLink implements Link {
     });
   }
 
-  sendBulk(msg: PeerMessage): void {
-    if (this.closed) return;
-    this.frame(DATA_LANE, msg);
+  sendBulk(msg: PeerMessage, onSent?: () => void): void {
+    const send = (): void => {
+      if (!this.closed) this.frame(DATA_LANE, msg);
+      onSent?.();
+    };
+    if (this.network.holdBulk && !this.closed) this.network.hold(send);
+    else send();
   }
 
   private frame(lane: Lane, value: unknown): void {

@@ -18,6 +18,8 @@ export type PeerLinkOptions = LinkOptions;
 interface Outgoing {
   readonly lane: Lane;
   readonly it: Iterator<Uint8Array>;
+  /** A bulk message's sender is told when its frames have left (peer-mesh.ts counts its bytes). */
+  readonly onSent?: () => void;
 }
 
 /**
@@ -144,9 +146,12 @@ export class PeerLink implements Link {
   }
 
   /** Sends a bulk message (an object) on the data lane, behind control traffic. */
-  sendBulk(msg: PeerMessage): void {
-    if (this.closed) return;
-    this.data.push({ lane: DATA_LANE, it: frames(DATA_LANE, this.msgNo++, encode(msg), scratch()) });
+  sendBulk(msg: PeerMessage, onSent?: () => void): void {
+    if (this.closed) {
+      onSent?.();
+      return;
+    }
+    this.data.push({ lane: DATA_LANE, it: frames(DATA_LANE, this.msgNo++, encode(msg), scratch()), ...(onSent ? { onSent } : {}) });
     this.pump();
   }
 
@@ -181,7 +186,7 @@ export class PeerLink implements Link {
         if (!head) break;
         const next = head.it.next();
         if (next.done) {
-          q.shift();
+          q.shift()?.onSent?.();
           continue;
         }
         ch.send(next.value as Uint8Array<ArrayBuffer>);
@@ -207,7 +212,8 @@ export class PeerLink implements Link {
     if (this.closed) return;
     this.closed = true;
     this.control.length = 0;
-    this.data.length = 0;
+    const data = this.data.splice(0);
+    for (const d of data) d.onSent?.();
     try {
       this.peer.destroy();
     } catch {

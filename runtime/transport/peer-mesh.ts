@@ -8,7 +8,7 @@ import { RpcCaller } from '../common/rpc.ts';
 import type { NodeId, ObjectId } from '../protocol/ids.ts';
 import type { PeerMessage, PeerRequests } from '../protocol/peer-messages.ts';
 import type { SerializedObject } from '../protocol/task-spec.ts';
-import { MAX_QUEUED_PULLS_PER_PEER, PULL_TIMEOUT_MS } from './constants.ts';
+import { MAX_PULL_BYTES_PER_PEER, MAX_QUEUED_PULLS_PER_PEER, PULL_BUSY_RETRY_MS, PULL_TIMEOUT_MS } from './constants.ts';
 import type { Link, LinkFactory } from './link.ts';
 import { PeerLink } from './peer-link.ts';
 
@@ -25,11 +25,14 @@ export interface PeerMeshDeps {
    * refused pull gets `pull_err` and is a strike against the link. Absent: every member may.
    */
   readonly mayPull?: (from: NodeId, id: ObjectId) => boolean | Promise<boolean>;
-  readonly onLinkClosed: (remote: NodeId, reason: string) => void;
+  /** A link closed; `cutOff` when it was cut for misbehaving (no new link to or from `remote`). */
+  readonly onLinkClosed: (remote: NodeId, reason: string, cutOff: boolean) => void;
   /** A link finished connecting (either side opened it). */
   readonly onLinkOpen?: (remote: NodeId) => void;
   /** Whether a tab may open a link to this one (a member of the cluster). */
   readonly isMember: (remote: NodeId) => boolean;
+  /** Bytes of pull replies one peer may have in flight from this tab (default MAX_PULL_BYTES_PER_PEER). */
+  readonly maxPullBytesPerPeer?: number;
   /** Makes each link; a WebRTC `PeerLink` unless told otherwise (unit tests: `MemoryNetwork`). */
   readonly createLink?: LinkFactory;
 }
@@ -43,6 +46,8 @@ export class PeerMesh {
   private readonly inflight = new Map<ObjectId, Promise<SerializedObject>>();
   /** Pulls each peer is waiting for this tab to answer (at most MAX_QUEUED_PULLS_PER_PEER). */
   private readonly answering = new Map<NodeId, Set<ObjectId>>();
+  /** Bytes of pull replies to each peer looked up and not yet handed to its channel. */
+  private readonly answeringBytes = new Map<NodeId, number>();
   /** This tab's own pulls in flight to each peer, and those queued behind them (same bound). */
   private readonly sending = new Map<NodeId, { active: number; queue: (() => void)[] }>();
   /** Tabs whose link was cut for misbehaving: no new link to or from them. */
@@ -68,7 +73,7 @@ export class PeerMesh {
         this.callers.get(link)?.close(reason);
         this.callers.delete(link);
         this.answering.delete(remote);
-        if (!this.closed) this.deps.onLinkClosed(remote, reason);
+        if (!this.closed) this.deps.onLinkClosed(remote, reason, link.cutOff);
       },
     });
     this.links.set(remote, link);
@@ -166,6 +171,17 @@ export class PeerMesh {
     if (answering && answering.size >= MAX_QUEUED_PULLS_PER_PEER) {
       return refuse(`${from} already has ${MAX_QUEUED_PULLS_PER_PEER} pulls waiting at ${this.deps.self} (MAX_QUEUED_PULLS_PER_PEER)`, true);
     }
+    const cap = this.deps.maxPullBytesPerPeer ?? MAX_PULL_BYTES_PER_PEER;
+    const inFlight = this.answeringBytes.get(from) ?? 0;
+    if (inFlight > 0 && inFlight >= cap) {
+      // Busy, not misbehaving: an honest puller with many large pulls gets here. Its grant stays.
+      link.send({
+        type: 'pull_err',
+        reqId,
+        error: { name: 'RaySystemError', message: `${this.deps.self} is busy: ${inFlight} bytes of pull replies to ${from} are in flight (cap ${cap}); pull object ${id} again later`, props: { busy: true } },
+      });
+      return;
+    }
     if (!answering) this.answering.set(from, (answering = new Set()));
     answering.add(id);
     try {
@@ -173,7 +189,15 @@ export class PeerMesh {
         return refuse(`${from} may not pull object ${id} from ${this.deps.self}: the coordinator did not send it here for it`, true);
       }
       const obj = await this.deps.lookup(id);
-      if (obj) link.sendBulk({ type: 'pull_ok', reqId, obj });
+      if (obj) {
+        const size = Math.max(0, obj.size);
+        this.answeringBytes.set(from, (this.answeringBytes.get(from) ?? 0) + size);
+        link.sendBulk({ type: 'pull_ok', reqId, obj }, () => {
+          const left = (this.answeringBytes.get(from) ?? 0) - size;
+          if (left > 0) this.answeringBytes.set(from, left);
+          else this.answeringBytes.delete(from);
+        });
+      }
       else link.send({ type: 'pull_err', reqId, error: { name: 'ObjectLostError', message: `node ${this.deps.self} does not hold object ${id}` } });
     } catch (e) {
       link.send({ type: 'pull_err', reqId, error: toWireError(e) });
@@ -191,8 +215,20 @@ export class PeerMesh {
     return p;
   }
 
+  /** Pulls from the first holder that answers; when every holder said busy, asks again later. */
   private async pullFrom(id: ObjectId, from: readonly NodeId[]): Promise<SerializedObject> {
+    const deadline = Date.now() + PULL_TIMEOUT_MS;
+    for (let wait = PULL_BUSY_RETRY_MS; ; wait = Math.min(wait * 2, 1000)) {
+      const r = await this.pullOnce(id, from);
+      if (r.ok) return r.obj;
+      if (!r.busy || this.closed || Date.now() + wait > deadline) throw r.error;
+      await new Promise<void>((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  private async pullOnce(id: ObjectId, from: readonly NodeId[]): Promise<{ ok: true; obj: SerializedObject } | { ok: false; busy: boolean; error: Error }> {
     let last: Error = new Error(`no node holds object ${id}`);
+    let busy = false;
     for (const remote of from) {
       try {
         const link = await this.link(remote);
@@ -206,13 +242,14 @@ export class PeerMesh {
           this.freeSlot(remote);
           throw new Error(`the link to ${remote} closed before the pull`);
         }
-        return await caller.call({ type: 'pull', id }, undefined).finally(() => this.freeSlot(remote));
+        return { ok: true, obj: await caller.call({ type: 'pull', id }, undefined).finally(() => this.freeSlot(remote)) };
       } catch (e) {
         last = e as Error;
+        if ((e as { busy?: unknown }).busy === true) busy = true;
         this.log(`pull of ${id} from ${remote} failed: ${last.message}`);
       }
     }
-    throw last;
+    return { ok: false, busy, error: last };
   }
 
   /** Waits until fewer than MAX_QUEUED_PULLS_PER_PEER of this tab's pulls are in flight to `remote`. */
