@@ -144,6 +144,16 @@ describe('Coordinator: pipelining short tasks', () => {
     expect(links.n1!.sent.filter((m) => m.type === 'start_task')).toEqual([]);
   });
 
+  it('never pipelines a retry: it waits for free resources', () => {
+    const { c, links, submit } = busyNodeWithShortFn();
+    const s = submit(taskSpec({ fnId: SHORT, maxRetries: 1 }));
+    expect(links.n1!.runs().filter((m) => m.spec.taskId === s.taskId).map((m) => m.pipelined)).toEqual([true]);
+    const crashed = { name: 'WorkerCrashedError', message: 'the worker died' };
+    c.handleNodeMessage(nid('n1'), { type: 'task_done', taskId: s.taskId, attempt: 1, workerId: null, startMs: 0, endMs: 0, error: crashed, systemFailure: true });
+    expect(links.n1!.runs().filter((m) => m.spec.taskId === s.taskId)).toHaveLength(1);
+    expect(c.taskInfos().find((i) => i.taskId === s.taskId)?.state).toBe('PENDING_NODE_ASSIGNMENT');
+  });
+
   it('frees one pipeline slot, not several, when a pipelined task fails', () => {
     const { c, links, short } = busyNodeWithShortFn();
     const tasks = Array.from({ length: PER_CPU + 3 }, short);

@@ -290,9 +290,13 @@ export class ClusterScheduler {
     return out;
   }
 
-  /** Short tasks may queue at a busy node so its workers never wait for the next one. */
+  /**
+   * Short tasks may queue at a busy node so its workers never wait for the next one. A retry never
+   * does: it waits for a worker of its own rather than queue behind a task that may take its
+   * worker down with it again (its last attempt's worker died).
+   */
   private tryPipeline(t: TaskEntry, feasible: readonly NodeId[]): boolean {
-    if (t.spec.kind !== 'normal' || t.spec.strategy === 'SPREAD') return false;
+    if (t.spec.kind !== 'normal' || t.spec.strategy === 'SPREAD' || t.attempt > 0) return false;
     if (!this.durations.isShort(t.spec.fnId)) return false;
     let best: NodeState | undefined;
     for (const id of feasible) {
