@@ -86,7 +86,7 @@ export class DriverCore implements Core {
     try {
       for (const id of ids) this.checkKnown(id);
     } catch (e) {
-      return Promise.reject(e);
+      return Promise.reject(raised(e));
     }
     // fetchLocal (Ray's default): ready means pulled into this tab's node, not just made somewhere.
     return Promise.resolve(inProcess(() => this.rpc.wait({ type: 'wait', ids, numReturns, timeoutMs, fetchLocal })));
@@ -104,7 +104,7 @@ export class DriverCore implements Core {
     try {
       return Promise.resolve(inProcess(() => this.rpc.getActor({ type: 'getActor', name })));
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      return Promise.reject(raised(e));
     }
   }
 
@@ -163,6 +163,7 @@ function inProcess<T>(handler: () => T | Promise<T>): T | Promise<T> {
   return out instanceof Promise ? out.catch((e: unknown) => Promise.reject(raised(e))) : out;
 }
 
-function raised(e: unknown): unknown {
-  return e instanceof RequestFailure ? fromWireError(e.wire) : e;
+function raised(e: unknown): Error {
+  if (e instanceof RequestFailure) return fromWireError(e.wire);
+  return e instanceof Error ? e : new Error(String(e));
 }

@@ -79,7 +79,7 @@ export class RequestForwarder {
     }
     const blocking = isBlockingRequest(req) && !w.actorId && taskId !== null;
     if (blocking && w.blocked++ === 0) {
-      this.deps.send({ type: 'task_blocked', taskId: taskId! });
+      this.deps.send({ type: 'task_blocked', taskId: taskId });
       if (this.deps.resources.lendCpu(w)) this.deps.drain();
     }
     const caller: Caller = { worker: w, taskId };
@@ -90,11 +90,11 @@ export class RequestForwarder {
     }
     answer(this.handlers(caller), req.type, req).then(
       (value) => {
-        if (blocking) this.unblock(w, taskId!);
+        if (blocking) this.unblock(w, taskId);
         if (!w.dead) this.deps.post(w, { type: 'reply', reqId: workerReqId, ok: true, value });
       },
       (e: unknown) => {
-        if (blocking) this.unblock(w, taskId!);
+        if (blocking) this.unblock(w, taskId);
         if (!w.dead) this.deps.post(w, { type: 'reply', reqId: workerReqId, ok: false, error: e instanceof CoordinatorError ? e.wire : toWireError(e) });
       },
     );
