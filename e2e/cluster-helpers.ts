@@ -81,7 +81,7 @@ export function initHead(page: Page, name: string, token: string, spec: NodeSpec
         numGpus: 0,
         ...(spec.resources ? { resources: spec.resources } : {}),
       });
-      return info.nodeId as string;
+      return info.nodeId;
     },
     { name, token, spec },
   );
@@ -103,7 +103,7 @@ export function joinAsVolunteer(page: Page, name: string, token: string, spec: N
       });
       node.onClose((reason) => globalThis.rayNodeClosed.push(reason));
       globalThis.rayNode = node;
-      return node.nodeId as string;
+      return node.nodeId;
     },
     { name, token, spec },
   );

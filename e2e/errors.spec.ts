@@ -31,7 +31,7 @@ function installAttempts(page: Page): Promise<void> {
         }
       },
     );
-    globalThis.newAttempts = () => Counter.remote() as unknown as ActorHandle<Attempts>;
+    globalThis.newAttempts = () => Counter.remote();
   });
 }
 

@@ -28,7 +28,7 @@ export const test = base.extend<{ rayPage: Page; initOptions: Record<string, unk
     await page.evaluate(async (opts) => {
       const url = '/webray.js';
       const ray = (await import(url)) as Ray;
-      await ray.init(opts as Parameters<Ray['init']>[0]);
+      await ray.init(opts);
       globalThis.ray = ray;
     }, initOptions);
     await use(page);

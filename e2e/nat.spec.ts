@@ -150,7 +150,7 @@ test('a coordinator and a volunteer, each behind its own cone NAT, connect throu
   const headId = await head.page.evaluate(
     async ({ cluster, token, iceServers }) => {
       const info = await globalThis.ray.init({ address: location.origin, cluster, token, numCpus: 1, numGpus: 0, iceServers });
-      return info.nodeId as string;
+      return info.nodeId;
     },
     { cluster, token, iceServers },
   );
@@ -161,7 +161,7 @@ test('a coordinator and a volunteer, each behind its own cone NAT, connect throu
     async ({ cluster, token, iceServers }) => {
       const node = await globalThis.ray.join({ address: location.origin, cluster, token, numCpus: 1, numGpus: 0, resources: { machineB: 1 }, iceServers });
       globalThis.e2eNode = node;
-      return node.nodeId as string;
+      return node.nodeId;
     },
     { cluster, token, iceServers },
   );

@@ -312,7 +312,7 @@ test.describe('ObjectRef arguments', () => {
       const after = ray.remote(function after(dep: string) {
         return dep;
       });
-      const ref = after.remote(slow.remote('ready') as unknown as string);
+      const ref = after.remote(slow.remote('ready'));
       await marks.wait('waiting:slow');
       const row = async (name: string) => (await ray.tasks()).find((t) => t.name === name);
       // While its argument is being computed, the dependent task waits without a worker or a CPU.

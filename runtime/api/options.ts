@@ -123,7 +123,7 @@ export function suggest(key: string, known: readonly string[]): string | undefin
 }
 
 function check<S extends v.GenericSchema>(schema: S, keys: readonly string[], input: unknown, what: string): v.InferOutput<S> {
-  if (input === undefined) return {} as v.InferOutput<S>;
+  if (input === undefined) return {};
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new TypeError(`${what} must be an object of options, got ${input === null ? 'null' : typeof input}`);
   }

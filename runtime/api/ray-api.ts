@@ -2,7 +2,7 @@
 // task code inside a Web Worker (which receives them as `ray`). `init`, `join` and `shutdown`
 // live in index.ts, the composition root.
 
-import type { ActorId, TaskId } from '../protocol/ids.ts';
+import type { TaskId } from '../protocol/ids.ts';
 import type { NodeInfo, ResourceSet, TaskInfo, TaskState, TraceEvent } from '../protocol/task-spec.ts';
 import { ActorClass, ActorHandleBase, makeActorHandle, type ActorHandle } from './actor.ts';
 import { requireCore, type RuntimeContext } from './core.ts';
@@ -168,7 +168,7 @@ export function cancel(ref: ObjectRef<unknown> | ObjectRefGenerator<unknown>, op
 export function kill(actor: ActorHandle<unknown> | ActorHandleBase, options?: { noRestart?: boolean }): void {
   checkOptionKeys(options, ['noRestart'], 'ray.kill');
   if (!(actor instanceof ActorHandleBase)) throw new TypeError(`ray.kill takes an actor handle, got ${describe(actor)}`);
-  requireCore('ray.kill').killActor(actor.actorId as ActorId, options?.noRestart ?? true);
+  requireCore('ray.kill').killActor(actor.actorId, options?.noRestart ?? true);
 }
 
 /** The handle of the live actor with this name; rejects when there is none. */

@@ -86,7 +86,7 @@ function walk(x: unknown, path: string, st: WalkState): void {
       break;
   }
   if (x === null) return;
-  const obj = x as object;
+  const obj = x;
   const marker = markerOf(obj);
   if (marker) {
     st.hasMarkers = true;
@@ -148,7 +148,7 @@ function encodeMarkers(x: unknown, copies: Map<object, unknown>): unknown {
   if ((typeof x !== 'object' && typeof x !== 'function') || x === null) return x;
   const marker = markerOf(x);
   if (marker) return marker;
-  const obj = x as object;
+  const obj = x;
   const done = copies.get(obj);
   if (done !== undefined) return done;
   if (Array.isArray(obj)) {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { answer, RpcCaller, type RpcHandlers } from './rpc.ts';
+import { answer, answerNow, RpcCaller, type RpcAnswer, type RpcHandlers } from './rpc.ts';
 
 interface Ops {
   readonly double: { readonly req: { readonly type: 'double'; readonly n: number }; readonly reply: number };
@@ -93,5 +93,38 @@ describe('answer', () => {
   it('answers with the handler of the operation, and turns a throw into a rejection', async () => {
     await expect(answer(handlers, 'double', { type: 'double', n: 21 })).resolves.toBe(42);
     await expect(answer(handlers, 'name', { type: 'name' })).rejects.toThrow('nameless');
+  });
+});
+
+describe('answerNow', () => {
+  it('answers in the same turn when the handler returns its reply or throws', () => {
+    const outcomes: RpcAnswer<unknown>[] = [];
+    const handlers: RpcHandlers<Ops> = {
+      double: (req) => req.n * 2,
+      name: () => {
+        throw new Error('nameless');
+      },
+    };
+    answerNow(handlers, 'double', { type: 'double', n: 21 }, (o) => outcomes.push(o));
+    answerNow(handlers, 'name', { type: 'name' }, (o) => outcomes.push(o));
+    expect(outcomes).toEqual([
+      { ok: true, value: 42 },
+      { ok: false, error: new Error('nameless') },
+    ]);
+  });
+
+  it('answers once a returned promise settles, a rejection as a failure', async () => {
+    const outcomes: RpcAnswer<unknown>[] = [];
+    let resolveName!: (s: string) => void;
+    const handlers: RpcHandlers<Ops> = {
+      double: () => Promise.reject(new Error('no')),
+      name: () => new Promise<string>((r) => (resolveName = r)),
+    };
+    answerNow(handlers, 'name', { type: 'name' }, (o) => outcomes.push(o));
+    answerNow(handlers, 'double', { type: 'double', n: 1 }, (o) => outcomes.push(o));
+    expect(outcomes).toEqual([]);
+    await vi.waitFor(() => expect(outcomes).toEqual([{ ok: false, error: new Error('no') }]));
+    resolveName('n');
+    await vi.waitFor(() => expect(outcomes).toEqual([{ ok: false, error: new Error('no') }, { ok: true, value: 'n' }]));
   });
 });

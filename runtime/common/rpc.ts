@@ -155,6 +155,38 @@ export function answer<M extends RpcMap<M>, K extends keyof M>(handlers: RpcHand
   }
 }
 
+/** How a handler answered one request: its reply, or what it threw or rejected with. */
+export type RpcAnswer<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * Answers request `req` of operation `op` with its handler and hands the outcome to `respond`: in
+ * the same turn when the handler returns its reply (or throws), once it settles when it returns a
+ * promise. For an answering end whose replies must not wait a microtask (the coordinator answers a
+ * node's message while handling it), where `answer` always settles later.
+ */
+export function answerNow<M extends RpcMap<M>, K extends keyof M>(
+  handlers: RpcHandlers<M>,
+  op: K,
+  req: M[K]['req'],
+  respond: (outcome: RpcAnswer<M[K]['reply']>) => void,
+): void {
+  let reply: M[K]['reply'] | Promise<M[K]['reply']>;
+  try {
+    reply = handlers[op](req);
+  } catch (error) {
+    respond({ ok: false, error });
+    return;
+  }
+  if (reply instanceof Promise) {
+    reply.then(
+      (value) => respond({ ok: true, value }),
+      (error: unknown) => respond({ ok: false, error }),
+    );
+  } else {
+    respond({ ok: true, value: reply });
+  }
+}
+
 function describe(req: object): string {
   const tag = (req as { type?: unknown }).type;
   return typeof tag === 'string' ? `a "${tag}" request` : 'a request';

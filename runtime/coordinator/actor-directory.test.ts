@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DRIVER_HOLDER, type ActorId, type FunctionId, type HolderId, type TaskId } from '../protocol/ids.ts';
-import type { ActorCreationTaskSpec, TaskState } from '../protocol/task-spec.ts';
+import type { ActorCreationTaskSpec } from '../protocol/task-spec.ts';
 import { ActorDirectory } from './actor-directory.ts';
 import type { TaskEntry } from './task-entry.ts';
 
@@ -46,7 +46,7 @@ function call(id: string, caller: string, extra: Partial<TaskEntry> = {}): TaskE
       method: 'incr',
       callerId: caller as HolderId,
     },
-    state: 'PENDING_NODE_ASSIGNMENT' as TaskState,
+    state: 'PENDING_NODE_ASSIGNMENT',
     nodeId: null,
     workerId: null,
     attempt: 0,
@@ -159,10 +159,10 @@ describe('ActorDirectory', () => {
       const d = new ActorDirectory();
       const a = d.create(creationSpec())!;
       const [x1, x2, x3, y1] = [call('x1', 'X'), call('x2', 'X'), call('x3', 'X'), call('y1', 'Y')];
-      for (const t of [x1!, x2!, x3!]) d.enqueue(a, t);
+      for (const t of [x1, x2, x3]) d.enqueue(a, t);
       d.ready(a);
       d.enqueue(a, call('x4', 'X'));
-      d.requeue(a, [x1!, y1!, x2!, x3!]);
+      d.requeue(a, [x1, y1, x2, x3]);
       expect(ids(a.queues.get('X' as HolderId)!)).toEqual(['x1', 'x2', 'x3', 'x4']);
       expect(ids(a.queues.get('Y' as HolderId)!)).toEqual(['y1']);
     });

@@ -108,10 +108,10 @@ describe('capabilities: reports on assigned tasks', () => {
     k.done('v1', a);
     const call = k.submit(taskSpec({ kind: 'actor-method', actorId: a.actorId, method: 'm', resources: {} }));
     expect(k.links.v1!.ranIds()).toContain(call.taskId);
-    k.c.killActor(a.actorId!, true); // the call fails at once; v1 learns it later
+    k.c.killActor(a.actorId, true); // the call fails at once; v1 learns it later
     k.c.handleNodeMessage(V1, { type: 'task_unblocked', taskId: call.taskId });
     k.done('v1', call, [1]);
-    k.c.handleNodeMessage(V1, { type: 'actor_died', actorId: a.actorId!, error: { name: 'Error', message: 'killed' } });
+    k.c.handleNodeMessage(V1, { type: 'actor_died', actorId: a.actorId, error: { name: 'Error', message: 'killed' } });
     expect(k.c.strikesOf(V1)).toBe(0);
     expect(k.errorOf(ret(call))).toMatchObject({ name: 'ActorDiedError' });
     // The same report again is no longer late: the node was told the task only once.
@@ -123,7 +123,7 @@ describe('capabilities: reports on assigned tasks', () => {
     const k = start();
     const a = k.submit({ ...actorSpec(), strategy: { nodeId: V1, soft: false } });
     k.done('v1', a);
-    k.c.handleNodeMessage(V2, { type: 'actor_died', actorId: a.actorId!, error: { name: 'Error', message: 'forged' } });
+    k.c.handleNodeMessage(V2, { type: 'actor_died', actorId: a.actorId, error: { name: 'Error', message: 'forged' } });
     expect(k.c.strikesOf(V2)).toBe(1);
     expect(k.c.getActor('x')).toBeUndefined();
     const call = k.submit({ ...taskSpec({ kind: 'actor-method', actorId: a.actorId, method: 'm', resources: {} }) });
@@ -237,7 +237,7 @@ describe('capabilities: requests on behalf of a running task', () => {
     k.done('v2', a);
     const other = k.submit(on(V2));
     const t = k.submit(on(V1));
-    expect(request(k, V1, t.taskId, { type: 'kill', actorId: a.actorId!, noRestart: true })).toEqual(refusal(/which no task of this node created/));
+    expect(request(k, V1, t.taskId, { type: 'kill', actorId: a.actorId, noRestart: true })).toEqual(refusal(/which no task of this node created/));
     expect(request(k, V1, t.taskId, { type: 'cancel', id: ret(other), force: true, recursive: false })).toEqual(refusal(/which no task of this node submitted/));
     expect(k.c.strikesOf(V1)).toBe(2);
     expect(k.links.v2!.sent.some((m) => m.type === 'kill_actor' || m.type === 'cancel_task')).toBe(false);
@@ -245,7 +245,7 @@ describe('capabilities: requests on behalf of a running task', () => {
     const own = { ...actorSpec(), strategy: { nodeId: V2, soft: false } as const, parentTaskId: t.taskId, callerId: 'v1-w0' as HolderId };
     expect(request(k, V1, t.taskId, { type: 'submit', spec: own })[0]).toMatchObject({ ok: true });
     k.done('v2', own);
-    expect(request(k, V1, t.taskId, { type: 'kill', actorId: own.actorId!, noRestart: true })[0]).toMatchObject({ ok: true });
+    expect(request(k, V1, t.taskId, { type: 'kill', actorId: own.actorId, noRestart: true })[0]).toMatchObject({ ok: true });
     expect(k.links.v2!.sent.filter((m) => m.type === 'kill_actor')).toEqual([{ type: 'kill_actor', actorId: own.actorId }]);
   });
 });

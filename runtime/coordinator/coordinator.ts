@@ -7,7 +7,8 @@
 //   actor-manager.ts     actors: creation, per-caller call order, restarts, kill
 //   lineage.ts           recomputing lost results by re-running their tasks
 //   object-waits.ts      get/wait on objects, and fetchLocal waits for copies
-//   request-handlers.ts  node messages and the requests task code makes
+//   request-handlers.ts  node messages, and the requests task code makes through them
+//   client-handlers.ts   the answer to each request (task code's, and the driver's in process)
 // over the directories (objects, actors, generator streams) and object lifetimes. The parts meet
 // only here: where one must call a part built after it, it gets a callback, so imports stay acyclic.
 // It talks to nodes only through messages.
@@ -25,9 +26,7 @@ import type {
   TaskInfo,
   TaskSpec,
   TaskState,
-  TraceEvent,
 } from '../protocol/task-spec.ts';
-import type { WireError } from '../protocol/wire-error.ts';
 import { ActorDirectory } from './actor-directory.ts';
 import { ActorManager } from './actor-manager.ts';
 import { ClusterScheduler } from './cluster-scheduler.ts';
@@ -38,6 +37,7 @@ import { ObjectDirectory } from './object-directory.ts';
 import { ObjectLifetimes } from './object-lifetimes.ts';
 import { ObjectWaits } from './object-waits.ts';
 import { Capabilities } from './capabilities.ts';
+import type { CoordinatorHandlers } from './client-handlers.ts';
 import { RequestHandlers } from './request-handlers.ts';
 import { TaskManager } from './task-manager.ts';
 import { TaskTable } from './task-table.ts';
@@ -237,11 +237,6 @@ export class Coordinator {
     return this.waits.wait(ids, numReturns, timeoutMs, localTo, abortOnError);
   }
 
-  /** The error of the first of these objects that is ready as an error, if any. */
-  firstError(ids: readonly ObjectId[]): WireError | undefined {
-    return this.waits.firstError(ids);
-  }
-
   cancel(objectId: ObjectId, force: boolean, recursive: boolean): void {
     this.taskManager.cancel(objectId, force, recursive);
   }
@@ -275,16 +270,17 @@ export class Coordinator {
     return this.tasks.infos(state);
   }
 
-  timeline(): TraceEvent[] {
-    return this.tasks.timeline();
-  }
-
   /** Ends the session: every pending call fails, nothing more is scheduled. */
   stop(): void {
     this.tasks.close();
     this.lifetimes.stop();
     const err = wireError('RaySystemError', 'ray.shutdown() was called while the task was pending');
     for (const t of this.tasks.live()) this.tasks.failTask(t, err);
+  }
+
+  /** The answers to client requests made on node `from` by `holder`; the driver calls them in process. */
+  clientHandlers(from: NodeId, holder?: HolderId): CoordinatorHandlers {
+    return this.handlers.clientHandlers(from, holder);
   }
 
   // ─────────────────────── messages from nodes ───────────────────────

@@ -1,15 +1,17 @@
 // The Core of the program in the coordinator tab (Ray's driver CoreWorker): calls go straight
-// to the coordinator in this tab; values are read inline, from this node's store, or pulled.
+// to the coordinator in this tab — to the same handlers that answer a node's client requests
+// (coordinator/client-handlers.ts), called in process; values are read inline, from this node's
+// store, or pulled (node/get-objects.ts, the one `ray.get`).
 
 import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
-import { fromWireError, GetTimeoutError, ObjectLostError } from '../api/errors.ts';
+import { fromWireError, ObjectLostError } from '../api/errors.ts';
 import { LocalRefs } from '../api/local-refs.ts';
+import { RequestFailure, type CoordinatorHandlers } from '../coordinator/client-handlers.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { INLINE_OBJECT_MAX_BYTES } from '../node/constants.ts';
 import { getObjects } from '../node/get-objects.ts';
 import type { Node } from '../node/node.ts';
 import { DRIVER_HOLDER, type ActorId, type IdGenerator, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
-import type { ResolvedArg } from '../protocol/node-messages.ts';
 import type { ActorInfo, FunctionDescriptor, NodeInfo, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
 
 export interface DriverCoreDeps {
@@ -29,10 +31,13 @@ export class DriverCore implements Core {
   readonly callerId = DRIVER_HOLDER;
   readonly refs: LocalRefs;
   private readonly d: DriverCoreDeps;
+  /** The coordinator's answers to client requests, called in process (the driver's node is the coordinator's own). */
+  private readonly rpc: CoordinatorHandlers;
 
   constructor(deps: DriverCoreDeps) {
     this.d = deps;
     this.ids = deps.ids;
+    this.rpc = deps.coordinator.clientHandlers(deps.nodeId, DRIVER_HOLDER);
     this.refs = new LocalRefs((update) => deps.coordinator.updateRefs(this.callerId, undefined, update));
   }
 
@@ -41,7 +46,7 @@ export class DriverCore implements Core {
   }
 
   registerFunction(desc: FunctionDescriptor): void {
-    this.d.coordinator.registerFunction(desc);
+    this.rpc.register({ type: 'register', desc });
   }
 
   submitTask(spec: TaskSpec): void {
@@ -67,32 +72,11 @@ export class DriverCore implements Core {
     }
   }
 
-  /** Where a ready object is: inline, or the nodes that hold it (this one's store included). */
-  private located(id: ObjectId): ResolvedArg {
-    const loc = this.d.coordinator.locate(id)!;
-    return loc.obj ? { kind: 'inline', obj: loc.obj } : { kind: 'located', id, nodes: loc.nodes };
-  }
-
-  /** Where each object is once all are ready (the coordinator's answer to a node's `get`, in process). */
-  private locate(ids: readonly ObjectId[], timeoutMs: number | null): ResolvedArg[] | Promise<ResolvedArg[]> {
-    if (ids.every((id) => this.d.coordinator.locate(id))) return ids.map((id) => this.located(id));
-    return this.d.coordinator.waitObjects(ids, ids.length, timeoutMs, undefined, true).then((ready) => {
-      // Stopped early because one of them failed: raise that at once, as Ray's get does.
-      const failed = ready.length < ids.length ? this.d.coordinator.firstError(ids) : undefined;
-      if (failed) throw fromWireError(failed);
-      if (ready.length < ids.length) {
-        throw new GetTimeoutError(
-          `ray.get timed out after ${timeoutMs} ms with ${ids.length - ready.length} of ${ids.length} object(s) not ready; the task(s) keep running`,
-        );
-      }
-      return ids.map((id) => this.located(id));
-    });
-  }
-
   async get(ids: readonly ObjectId[], timeoutMs: number | null): Promise<SerializedObject[]> {
     for (const id of ids) this.checkKnown(id);
     return getObjects(ids, timeoutMs, {
-      locate: (ids, t) => this.locate(ids, t),
+      // The coordinator's own `get` handler, as a node's request is answered, in process.
+      locate: (ids, t) => inProcess(() => this.rpc.get({ type: 'get', ids, timeoutMs: t })),
       // A ready object with no copy anywhere fails in fetchObject; getObjects asks again where it is.
       fetch: (id, nodes) => this.d.node.store.get(id) ?? this.d.node.fetchObject(id, nodes),
     });
@@ -102,23 +86,26 @@ export class DriverCore implements Core {
     try {
       for (const id of ids) this.checkKnown(id);
     } catch (e) {
-      return Promise.reject(e);
+      return Promise.reject(raised(e));
     }
     // fetchLocal (Ray's default): ready means pulled into this tab's node, not just made somewhere.
-    return this.d.coordinator.waitObjects(ids, numReturns, timeoutMs, fetchLocal ? this.d.nodeId : undefined);
+    return Promise.resolve(inProcess(() => this.rpc.wait({ type: 'wait', ids, numReturns, timeoutMs, fetchLocal })));
   }
 
   cancel(id: ObjectId, force: boolean, recursive: boolean): void {
-    this.d.coordinator.cancel(id, force, recursive);
+    this.rpc.cancel({ type: 'cancel', id, force, recursive });
   }
 
   killActor(actorId: ActorId, noRestart: boolean): void {
-    this.d.coordinator.killActor(actorId, noRestart);
+    this.rpc.kill({ type: 'kill', actorId, noRestart });
   }
 
   getActor(name: string): Promise<ActorInfo> {
-    const info = this.d.coordinator.getActor(name);
-    return info ? Promise.resolve(info) : Promise.reject(new Error(`ray.getActor: no live actor is named "${name}"`));
+    try {
+      return Promise.resolve(inProcess(() => this.rpc.getActor({ type: 'getActor', name })));
+    } catch (e) {
+      return Promise.reject(raised(e));
+    }
   }
 
   actorNameTaken(name: string): boolean {
@@ -150,14 +137,33 @@ export class DriverCore implements Core {
   }
 
   tasks(filter?: { state?: TaskState }): Promise<TaskInfo[]> {
-    return Promise.resolve(this.d.coordinator.taskInfos(filter?.state));
+    return Promise.resolve(this.rpc.tasks(filter?.state === undefined ? { type: 'tasks' } : { type: 'tasks', state: filter.state }));
   }
 
   timeline(): Promise<TraceEvent[]> {
-    return Promise.resolve(this.d.coordinator.timeline());
+    return Promise.resolve(this.rpc.timeline({ type: 'timeline' }));
   }
 
   shutdown(): Promise<void> {
     return this.d.onShutdown();
   }
+}
+
+/**
+ * Runs a coordinator handler in process; a failure it answered (RequestFailure) is raised as the
+ * error class a node's task code would see for it.
+ */
+function inProcess<T>(handler: () => T | Promise<T>): T | Promise<T> {
+  let out: T | Promise<T>;
+  try {
+    out = handler();
+  } catch (e) {
+    throw raised(e);
+  }
+  return out instanceof Promise ? out.catch((e: unknown) => Promise.reject(raised(e))) : out;
+}
+
+function raised(e: unknown): Error {
+  if (e instanceof RequestFailure) return fromWireError(e.wire);
+  return e instanceof Error ? e : new Error(String(e));
 }

@@ -43,7 +43,7 @@ function read(resolved: readonly ResolvedArg[], deadline: number | null, src: Ob
     waiting = true;
     return fetchAgain(r.id, obj, deadline, src);
   });
-  return waiting ? Promise.all(out) : (out as SerializedObject[]);
+  return waiting ? Promise.all(out.map((o) => Promise.resolve(o))) : (out as SerializedObject[]);
 }
 
 async function fetchAgain(id: ObjectId, first: Promise<SerializedObject>, deadline: number | null, src: ObjectSource): Promise<SerializedObject> {

@@ -172,7 +172,7 @@ export class IdbSpillStore implements SpillStore {
               onChunk(i, data);
             } catch (e) {
               failed = true;
-              reject(e as Error);
+              reject(e);
               return;
             }
             if (next >= to && inFlight === 0) resolve();

@@ -75,7 +75,7 @@ export class RequestForwarder {
     }
     const blocking = isBlockingRequest(req) && !w.actorId && taskId !== null;
     if (blocking && w.blocked++ === 0) {
-      this.deps.send({ type: 'task_blocked', taskId: taskId! });
+      this.deps.send({ type: 'task_blocked', taskId: taskId });
     }
     const caller: Caller = { worker: w, taskId };
     if (workerReqId < 0 || !isAnswered(req)) {
@@ -85,11 +85,11 @@ export class RequestForwarder {
     }
     answer(this.handlers(caller), req.type, req).then(
       (value) => {
-        if (blocking) this.unblock(w, taskId!);
+        if (blocking) this.unblock(w, taskId);
         if (!w.dead) this.deps.post(w, { type: 'reply', reqId: workerReqId, ok: true, value });
       },
       (e: unknown) => {
-        if (blocking) this.unblock(w, taskId!);
+        if (blocking) this.unblock(w, taskId);
         if (!w.dead) this.deps.post(w, { type: 'reply', reqId: workerReqId, ok: false, error: e instanceof CoordinatorError ? e.wire : toWireError(e) });
       },
     );

@@ -84,7 +84,7 @@ export async function restoreSpilledObject(spill: SpillStore, id: ObjectId, m: S
       return;
     }
     const whole = (parts[p] ??= new ArrayBuffer(sizes[p]!));
-    new Uint8Array(whole, offsetOf[i]!, data.byteLength).set(new Uint8Array(data));
+    new Uint8Array(whole, offsetOf[i], data.byteLength).set(new Uint8Array(data));
   });
   const head = new Uint8Array(parts[0]!, 0, m.headBytes);
   return joinObject(head, m.buffers, parts.slice(1) as ArrayBuffer[]);

@@ -63,7 +63,7 @@ function wireError(depth: number): v.GenericSchema<WireError> {
         v.check((r) => Object.keys(r).length <= MAX_SMALL_ITEMS, `at most ${MAX_SMALL_ITEMS} error props`),
       ),
     ),
-  }) as v.GenericSchema<WireError>;
+  });
 }
 export const wireErrorSchema = wireError(MAX_ERROR_CAUSE_DEPTH);
 

@@ -109,7 +109,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
     store,
     createWorker: opts.createWorker,
     send: toCoordinator,
-    pull: (id, from) => mesh!.pull(id, from),
+    pull: (id, from) => mesh.pull(id, from),
   });
   node.start();
   const onPageHide = (): void => end('the page was closed', 'left');
@@ -152,7 +152,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
     },
     stats: () => {
       const s = countingNode.stats();
-      const t = mesh!.traffic();
+      const t = mesh.traffic();
       const st = store.stats();
       return { tasksRun: s.finished, running: s.running, runningNames: s.runningNames, queued: s.queued, bytesSent: t.sent, bytesReceived: t.received, objects: st.objects, memoryBytes: st.memoryBytes };
     },

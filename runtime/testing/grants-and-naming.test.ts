@@ -155,7 +155,7 @@ describe('task code on a volunteer gets only objects it can name', () => {
       try {
         const mine = ray.put(7);
         const box = (await ray.get(child.remote(x))) as { nested: unknown };
-        const arr = (await ray.get(box.nested as never)) as Float64Array;
+        const arr = await ray.get<Float64Array>(box.nested as never);
         const [ready] = await ray.wait([mine], { numReturns: 1 });
         return [await ray.get(mine), arr[0], ready.length];
       } finally {

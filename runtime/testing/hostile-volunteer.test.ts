@@ -1,36 +1,25 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { get, put, remote } from '../api/ray-api.ts';
 import { VOLUNTEER_STRIKE_LIMIT } from '../coordinator/constants.ts';
 import type { HolderId, ObjectId, TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator } from '../protocol/node-messages.ts';
-import { InMemoryCluster, waitFor, type Volunteer } from './in-memory-cluster.fixture.ts';
+import { useInMemoryCluster, waitFor, type InMemoryCluster, type Volunteer } from './in-memory-cluster.fixture.ts';
 
 // A volunteer that speaks the protocol directly over its real link, while honest volunteers run a
 // job: its forged messages are refused and counted, it is dropped at the strike limit, nothing it
 // sent is kept, and the job finishes with correct results.
 
-let cluster: InMemoryCluster | undefined;
-let warn: { mock: { calls: unknown[][] } };
-
-beforeEach(() => {
-  warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-});
-
-afterEach(async () => {
-  await cluster?.shutdown();
-  cluster = undefined;
-  vi.restoreAllMocks();
-});
+const clusters = useInMemoryCluster();
 
 function forge(c: InMemoryCluster, v: Volunteer, msg: NodeToCoordinator): void {
   v.mesh.send(c.head.nodeId, { type: 'to_coordinator', msg });
 }
 
-const refusals = (): string[] => warn.mock.calls.map((call) => String(call[0])).filter((m) => /\] refused /.test(m));
+const refusals = (): string[] => clusters.warn().mock.calls.map((call) => String(call[0])).filter((m) => /\] refused /.test(m));
 
 describe('a hostile volunteer in an in-memory cluster', () => {
   it('runs an honest job with no refusals', async () => {
-    cluster = await InMemoryCluster.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] });
+    await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] });
     const square = remote((x: number) => x * x);
     const big = put(new Float64Array(20_000).fill(2));
     const sum = remote((a: Float64Array) => a.reduce((s, y) => s + y, 0));
@@ -40,7 +29,7 @@ describe('a hostile volunteer in an in-memory cluster', () => {
   });
 
   it('is refused, counted and dropped, keeps nothing, and the job on honest volunteers finishes', async () => {
-    const c = (cluster = await InMemoryCluster.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] }));
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] });
     const [bad, honest] = c.volunteers as [Volunteer, Volunteer];
     const replies: Extract<CoordinatorToNode, { type: 'client_reply' }>[] = [];
     const handle = bad.node.handle.bind(bad.node);

@@ -6,6 +6,7 @@
 // volunteer leaves by `leave()` (its tab closes its links, the server says `node_left`) or
 // `crash()` (its links drop, nothing else is said).
 
+import { afterEach, beforeEach, vi, type MockInstance } from 'vitest';
 import { setCore } from '../api/core.ts';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { DriverCore } from '../driver/driver-core.ts';
@@ -220,4 +221,40 @@ export async function waitFor(cond: () => boolean, what: string, maxTurns = 10_0
     await new Promise<void>((r) => setImmediate(r));
   }
   throw new Error(`gave up waiting for ${what} after ${maxTurns} turns`);
+}
+
+/** What a test file gets from `useInMemoryCluster()`. */
+export interface ClusterHooks {
+  /** Starts a cluster, shut down after the test. */
+  start(opts?: ClusterOptions): Promise<InMemoryCluster>;
+  /** `console.warn`, silenced for each test; its calls are what the runtime warned. */
+  readonly warn: () => MockInstance<typeof console.warn>;
+}
+
+/**
+ * The hooks every cluster test file needs, registered once: before each test `console.warn` is
+ * silenced (the runtime warns of nodes leaving, refusals, …); after it, real timers come back, the
+ * cluster the test started is shut down, the `globalThis.__gate` task code waited on is removed
+ * and mocks are restored.
+ */
+export function useInMemoryCluster(): ClusterHooks {
+  let cluster: InMemoryCluster | undefined;
+  let warn: MockInstance<typeof console.warn> | undefined;
+  beforeEach(() => {
+    warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    await cluster?.shutdown();
+    cluster = undefined;
+    delete (globalThis as { __gate?: unknown }).__gate;
+    vi.restoreAllMocks();
+  });
+  return {
+    start: async (opts) => (cluster = await InMemoryCluster.start(opts)),
+    warn: () => {
+      if (!warn) throw new Error('useInMemoryCluster().warn() is for use inside a test');
+      return warn;
+    },
+  };
 }

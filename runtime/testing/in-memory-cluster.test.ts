@@ -1,28 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ActorDiedError } from '../api/errors.ts';
 import { get, remote, wait } from '../api/ray-api.ts';
-import { InMemoryCluster, waitFor, type ClusterMember, type Volunteer } from './in-memory-cluster.fixture.ts';
+import { useInMemoryCluster, waitFor, type ClusterMember, type InMemoryCluster, type Volunteer } from './in-memory-cluster.fixture.ts';
 
 // Cluster scenarios in one process: a head whose own node has no CPU (so every task runs on a
 // volunteer), volunteers linked over the in-memory network (real PeerMesh, codec and framing),
 // task code run by the real executor in in-process workers.
 
-let cluster: InMemoryCluster | undefined;
+const clusters = useInMemoryCluster();
 
-beforeEach(() => {
-  vi.spyOn(console, 'warn').mockImplementation(() => {});
-});
-
-afterEach(async () => {
-  await cluster?.shutdown();
-  cluster = undefined;
-  delete (globalThis as { __gate?: unknown }).__gate;
-  vi.restoreAllMocks();
-});
-
-async function start(volunteers = 2): Promise<InMemoryCluster> {
-  cluster = await InMemoryCluster.start({ head: { CPU: 0 }, volunteers: Array.from({ length: volunteers }, () => ({ CPU: 1 })) });
-  return cluster;
+function start(volunteers = 2): Promise<InMemoryCluster> {
+  return clusters.start({ head: { CPU: 0 }, volunteers: Array.from({ length: volunteers }, () => ({ CPU: 1 })) });
 }
 
 /** A promise task code can wait on (`globalThis.__gate`), opened by the test. */

@@ -1,31 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ObjectRef } from '../api/object-ref.ts';
 import { get, remote, wait } from '../api/ray-api.ts';
 import { PULL_GRANT_WAIT_MS } from '../node/constants.ts';
 import type { ObjectId } from '../protocol/ids.ts';
 import { MAX_QUEUED_PULLS_PER_PEER, PEER_STRIKE_LIMIT } from '../transport/constants.ts';
-import { InMemoryCluster } from './in-memory-cluster.fixture.ts';
+import { useInMemoryCluster, type InMemoryCluster } from './in-memory-cluster.fixture.ts';
 
 // Pulls only from expected members: a node answers a pull only when the coordinator told it
 // (`expect_pulls`) that this member was sent there for that object; a member that pulls what it
 // was not given gets `pull_err` and a strike, and is cut off at PEER_STRIKE_LIMIT.
 
-let cluster: InMemoryCluster | undefined;
-
-beforeEach(() => {
-  vi.spyOn(console, 'warn').mockImplementation(() => {});
-});
-
-afterEach(async () => {
-  vi.useRealTimers();
-  await cluster?.shutdown();
-  cluster = undefined;
-  vi.restoreAllMocks();
-});
+const clusters = useInMemoryCluster();
 
 /** A head with no CPU and two volunteers; v1 makes a large object (kept in its store, not inline). */
 async function withObjectOnV1(): Promise<{ c: InMemoryCluster; id: ObjectId; big: ObjectRef<Float64Array>; before: (kind: string) => number }> {
-  const c = (cluster = await InMemoryCluster.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] }));
+  const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] });
   const make = remote({ schedulingStrategy: { nodeId: c.volunteers[0]!.nodeId } }, (n: number) => Float64Array.from({ length: n }, (_, i) => i));
   const big = make.remote(20_000);
   await wait([big], { numReturns: 1, fetchLocal: false });
@@ -92,5 +81,5 @@ describe('pulls only from expected members', () => {
 });
 
 function warnings(): string[] {
-  return (console.warn as unknown as { mock: { calls: unknown[][] } }).mock.calls.map((args) => args.map(String).join(' '));
+  return clusters.warn().mock.calls.map((args) => args.map(String).join(' '));
 }

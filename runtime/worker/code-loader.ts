@@ -30,7 +30,7 @@ export function compile(desc: FunctionDescriptor, rayApi: object): Compiled {
   }
   let self: RemoteFunction | undefined;
   if (desc.kind !== 'class') {
-    self = new RemoteFunction(desc, desc.options as ConstructorParameters<typeof RemoteFunction>[1]);
+    self = new RemoteFunction(desc, desc.options);
     if (isIdentifier(desc.name) && !declared.has(desc.name)) lines.push(`const ${desc.name} = __self;`);
   }
   lines.push(`return (${desc.source});`);
