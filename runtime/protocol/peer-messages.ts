@@ -5,7 +5,7 @@
 import * as v from 'valibot';
 import type { ObjectId } from './ids.ts';
 import { MAX_ID_CHARS } from './limits.ts';
-import { coordinatorToNodeSchema, nodeToCoordinatorSchema, serializedObjectSchema, wireErrorSchema } from './message-schemas.ts';
+import { coordinatorToNodeSchema, describeIssues, nodeToCoordinatorSchema, serializedObjectSchema, wireErrorSchema } from './message-schemas.ts';
 import type { CoordinatorToNode, NodeToCoordinator } from './node-messages.ts';
 import type { SerializedObject } from './task-spec.ts';
 import type { WireError } from './wire-error.ts';
@@ -50,5 +50,5 @@ export function parsePeerMessage(x: unknown): { ok: true; msg: PeerMessage } | {
   const path = issue.path?.map((p) => String(p.key)) ?? [];
   // A control message of a type the other side does not send.
   if (path.length === 2 && path[0] === 'msg' && path[1] === 'type') return { ok: false, reason: `unknown control message ${String(issue.input)}` };
-  return { ok: false, reason: path.length > 0 ? `${path.join('.')}: ${issue.message}` : issue.message };
+  return { ok: false, reason: describeIssues(r.issues) };
 }
