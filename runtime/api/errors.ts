@@ -1,6 +1,7 @@
 // webray's error classes, named and shaped after Ray's python/ray/exceptions.py. They cross
 // boundaries as WireError and are rebuilt into the same class; callers test `instanceof`.
 
+import { MAX_ERROR_CAUSE_DEPTH, MAX_ERROR_TEXT_CHARS, MAX_NAME_CHARS, MAX_SMALL_ITEMS } from '../protocol/limits.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 
 const TASK_ERROR_BRAND = Symbol.for('webray.RayTaskError');
@@ -98,24 +99,37 @@ export function classChainOf(err: unknown): string[] {
   return names;
 }
 
-/** Turns anything thrown into a WireError. */
-export function toWireError(err: unknown): WireError {
+/** Text cut to what a message may carry across a boundary (protocol/limits.ts). */
+function bounded(text: string, max = MAX_ERROR_TEXT_CHARS): string {
+  return text.length > max ? text.slice(0, max) : text;
+}
+
+/**
+ * Turns anything thrown into a WireError within the bounds the receiving side checks
+ * (protocol/limits.ts): texts cut, and the `cause` chain cut after `causesLeft` levels (one level
+ * is left for the RayTaskError a worker wraps it in; a cyclic chain ends there too).
+ */
+export function toWireError(err: unknown, causesLeft = MAX_ERROR_CAUSE_DEPTH - 1): WireError {
+  const causeOf = (c: unknown): WireError | undefined => (c === undefined || causesLeft <= 0 ? undefined : toWireError(c, causesLeft - 1));
   if (err instanceof RayTaskError) {
+    const cause = causesLeft <= 0 ? undefined : toWireError(err.cause, causesLeft - 1);
     return {
       name: 'RayTaskError',
-      message: err.message,
-      stack: err.stack,
-      cause: toWireError(err.cause),
-      props: { taskName: err.taskName },
+      message: bounded(err.message),
+      stack: err.stack === undefined ? undefined : bounded(err.stack),
+      ...(cause ? { cause } : {}),
+      props: { taskName: bounded(err.taskName) },
     };
   }
   if (err instanceof Error) {
-    const cause = err.cause === undefined ? undefined : toWireError(err.cause);
+    const cause = causeOf(err.cause);
     return {
-      name: err.name,
-      message: err.message,
-      stack: err.stack,
-      classChain: classChainOf(err),
+      name: bounded(String(err.name), MAX_NAME_CHARS),
+      message: bounded(String(err.message)),
+      stack: err.stack === undefined ? undefined : bounded(String(err.stack)),
+      classChain: classChainOf(err)
+        .slice(0, MAX_SMALL_ITEMS)
+        .map((n) => bounded(n, MAX_NAME_CHARS)),
       ...(cause ? { cause } : {}),
     };
   }
@@ -125,7 +139,7 @@ export function toWireError(err: unknown): WireError {
   } catch {
     message = String(err);
   }
-  return { name: 'Error', message: `non-Error value thrown: ${message}`, classChain: [] };
+  return { name: 'Error', message: bounded(`non-Error value thrown: ${message}`), classChain: [] };
 }
 
 const taskErrorClasses = new Map<string, new (taskName: string, cause: Error) => RayTaskError>();
@@ -201,7 +215,7 @@ export function taskWireError(taskName: string, remote: WireError): WireError {
   const cause = remote.name === 'RayTaskError' && remote.cause ? remote.cause : remote;
   return {
     name: 'RayTaskError',
-    message: `task ${taskName} failed: ${cause.name}: ${cause.message}`,
+    message: bounded(`task ${taskName} failed: ${cause.name}: ${cause.message}`),
     stack: cause.stack,
     cause,
     props: { taskName },

@@ -45,3 +45,8 @@ export const TRANSFER_ARG_MIN_BYTES = 1024 * 1024;
  * another path) waits this long for the grant before it is refused.
  */
 export const PULL_GRANT_WAIT_MS = 5000;
+/**
+ * Malformed messages (or batches) a worker may post before it is retired as failed: an honest
+ * worker sends none, so a few mean its code is broken or hostile (node/worker-inbox.ts).
+ */
+export const WORKER_STRIKE_LIMIT = 3;

@@ -163,15 +163,12 @@ export class Node {
 
   private onWorkerMessages(w: WorkerSlot, batch: readonly FromWorker[]): void {
     if (w.dead || this.stopped) return;
-    if (!Array.isArray(batch)) {
-      this.log.warn(`worker ${w.id} sent a malformed message; ignoring it`);
-      return;
-    }
+    // Each message was checked field by field where the batch entered (worker-pool.ts → worker-inbox.ts).
     for (const msg of batch) {
       try {
         this.onWorkerMessage(w, msg);
       } catch (e) {
-        this.log.warn(`could not handle ${msg?.type} from worker ${w.id}: ${(e as Error).message}`);
+        this.log.warn(`could not handle ${msg.type} from worker ${w.id}: ${(e as Error).message}`);
       }
     }
     this.tasks.drain();
@@ -204,8 +201,9 @@ export class Node {
         this.forwarder.forward(w, msg.reqId, msg.taskId, msg.req);
         return;
       case 'refs': {
-        const { type: _type, ...update } = msg;
-        this.deps.send({ type: 'refs', holder: holderOfWorker(w.id), ...update });
+        // Only the fields RefUpdate names: the holder is always this worker, whatever it posted.
+        const { add, release, generators, gone } = msg;
+        this.deps.send({ type: 'refs', holder: holderOfWorker(w.id), ...(add && { add }), ...(release && { release }), ...(generators && { generators }), ...(gone && { gone }) });
         return;
       }
       case 'exit':

@@ -4,7 +4,11 @@ import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
 
 export interface WorkerEndpoint {
   post(batch: readonly ToWorker[], transfer: Transferable[]): void;
-  /** Installs the handlers; `onError` fires when the worker dies or fails to load. */
+  /**
+   * Installs the handlers; `onError` fires when the worker dies or fails to load. A batch is
+   * typed as what the worker is meant to post; it is whatever it did post, which the pool checks
+   * (worker-inbox.ts) before anything acts on it.
+   */
   listen(onMessages: (batch: readonly FromWorker[]) => void, onError: (reason: string) => void): void;
   terminate(): void;
 }

@@ -2,20 +2,22 @@
 // by tasks, dedicated ones hosting an actor each — with the code loaded into each, and the batched
 // channel to them (every message posted in one microtask goes as one `postMessage`).
 
+import { createLogger } from '../common/logger.ts';
 import type { ActorId, FunctionId, IdGenerator, NodeId } from '../protocol/ids.ts';
 import type { FunctionDescriptor } from '../protocol/task-spec.ts';
 import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
 import type { WorkerSlot } from './assignment.ts';
 import { EXTRA_WORKERS_MAX, WORKER_PIPELINE_DEPTH } from './constants.ts';
 import type { WorkerFactory } from './worker-endpoint.ts';
+import { WorkerInbox } from './worker-inbox.ts';
 
 export interface WorkerPoolDeps {
   readonly nodeId: NodeId;
   readonly ids: IdGenerator;
   readonly createWorker: WorkerFactory;
-  /** A batch of messages from a worker. */
+  /** A batch of messages from a worker, each checked field by field (worker-inbox.ts). */
   readonly onMessages: (w: WorkerSlot, batch: readonly FromWorker[]) => void;
-  /** A worker died, failed to load, or could not be sent to. */
+  /** A worker died, failed to load, could not be sent to, or was cut off for malformed messages. */
   readonly onDied: (w: WorkerSlot, reason: string) => void;
 }
 
@@ -26,9 +28,12 @@ export class WorkerPool {
   private readonly actorWorkers = new Map<ActorId, WorkerSlot>();
   /** The code of every function this node was sent, loaded into a worker when it first runs there. */
   private readonly fns = new Map<FunctionId, FunctionDescriptor>();
+  /** Where every worker's batches enter: checked, and malformed ones counted against their worker. */
+  readonly inbox: WorkerInbox;
 
   constructor(deps: WorkerPoolDeps) {
     this.deps = deps;
+    this.inbox = new WorkerInbox({ log: createLogger('webray:node', deps.nodeId), onMessages: deps.onMessages, onCutOff: deps.onDied });
   }
 
   get size(): number {
@@ -89,7 +94,7 @@ export class WorkerPool {
     this.workers.add(w);
     if (actorId !== null) this.actorWorkers.set(actorId, w);
     ep.listen(
-      (batch) => this.deps.onMessages(w, batch),
+      (batch) => this.inbox.push(w, batch),
       (reason) => this.deps.onDied(w, reason),
     );
     this.post(w, { type: 'init', workerId: w.id, nodeId: this.deps.nodeId, idPrefix: `${this.deps.ids.prefix}${w.id}:` });

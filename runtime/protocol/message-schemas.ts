@@ -24,9 +24,9 @@ import type { WireError } from './wire-error.ts';
 /** An id of brand T: a non-empty string of at most MAX_ID_CHARS. */
 const id = <T extends string>(what: string) =>
   v.custom<T>((x) => typeof x === 'string' && x.length > 0 && x.length <= MAX_ID_CHARS, `expected ${what} (1 to ${MAX_ID_CHARS} characters)`);
-const objectId = id<ObjectId>('an object id');
-const taskId = id<TaskId>('a task id');
-const actorId = id<ActorId>('an actor id');
+export const objectId = id<ObjectId>('an object id');
+export const taskId = id<TaskId>('a task id');
+export const actorId = id<ActorId>('an actor id');
 const nodeId = id<NodeId>('a node id');
 const workerId = id<WorkerId>('a worker id');
 const functionId = id<FunctionId>('a function id');
@@ -37,13 +37,13 @@ const holderId = v.custom<HolderId>(
 );
 
 const name = v.pipe(v.string(), v.maxLength(MAX_NAME_CHARS));
-const list = <S extends v.GenericSchema>(item: S, max = MAX_LIST_ITEMS) => v.pipe(v.array(item), v.maxLength(max));
-const idList = list(objectId);
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+export const list = <S extends v.GenericSchema>(item: S, max = MAX_LIST_ITEMS) => v.pipe(v.array(item), v.maxLength(max));
+export const idList = list(objectId);
+export const int = (min: number, max = Number.MAX_SAFE_INTEGER) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 /** A byte count or an amount of a resource: finite, ≥ 0. */
 const amount = v.pipe(v.number(), v.finite(), v.minValue(0));
 /** A time in ms (performance.now() or Date.now() of the sender): any finite number. */
-const time = v.pipe(v.number(), v.finite());
+export const time = v.pipe(v.number(), v.finite());
 const resources = v.pipe(
   v.record(name, amount),
   v.check((r) => Object.keys(r).length <= MAX_SMALL_ITEMS, `at most ${MAX_SMALL_ITEMS} resources`),
@@ -225,10 +225,18 @@ export const coordinatorToNodeSchema = v.variant('type', [
   ]),
 ]);
 
+/** What a failed check says: the path of the first field found wrong, and what was expected there. */
+export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+  const issue = issues[0];
+  if (!issue) return 'malformed';
+  const path = issue.path?.map((p) => String(p.key)) ?? [];
+  return path.length > 0 ? `${path.join('.')}: ${issue.message}` : issue.message;
+}
+
 // Each schema's output is the message type (a schema missing a field, or with a wrong one, fails
 // here), and each message type is covered by its schema.
-type Same<S extends v.GenericSchema, T> = [v.InferOutput<S>] extends [T] ? ([DeepMutable<T>] extends [v.InferOutput<S>] ? true : false) : false;
-type DeepMutable<T> = T extends string | number | boolean | null | undefined
+export type Same<S extends v.GenericSchema, T> = [v.InferOutput<S>] extends [T] ? ([DeepMutable<T>] extends [v.InferOutput<S>] ? true : false) : false;
+export type DeepMutable<T> = T extends string | number | boolean | null | undefined
   ? T
   : T extends (infer E)[] | readonly (infer E)[]
   ? DeepMutable<E>[]

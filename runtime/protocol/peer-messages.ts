@@ -4,8 +4,16 @@
 
 import * as v from 'valibot';
 import type { ObjectId } from './ids.ts';
-import { MAX_ID_CHARS } from './limits.ts';
-import { coordinatorToNodeSchema, nodeToCoordinatorSchema, serializedObjectSchema, wireErrorSchema } from './message-schemas.ts';
+import {
+  coordinatorToNodeSchema,
+  describeIssues,
+  int,
+  nodeToCoordinatorSchema,
+  objectId,
+  serializedObjectSchema,
+  type Same,
+  wireErrorSchema,
+} from './message-schemas.ts';
 import type { CoordinatorToNode, NodeToCoordinator } from './node-messages.ts';
 import type { SerializedObject } from './task-spec.ts';
 import type { WireError } from './wire-error.ts';
@@ -27,11 +35,12 @@ export interface PeerRequests {
 const peerMessageSchema = v.variant('type', [
   v.object({ type: v.literal('to_node'), msg: coordinatorToNodeSchema }),
   v.object({ type: v.literal('to_coordinator'), msg: nodeToCoordinatorSchema }),
-  v.object({ type: v.literal('ping'), n: v.number() }),
-  v.object({ type: v.literal('pong'), n: v.number() }),
-  v.object({ type: v.literal('pull'), reqId: v.number(), id: v.custom<ObjectId>((x) => typeof x === 'string' && x.length > 0 && x.length <= MAX_ID_CHARS) }),
-  v.object({ type: v.literal('pull_ok'), reqId: v.number(), obj: serializedObjectSchema }),
-  v.object({ type: v.literal('pull_err'), reqId: v.number(), error: wireErrorSchema }),
+  // Heartbeat numbers and request ids count up from 1 (common/rpc.ts): whole numbers ≥ 0.
+  v.object({ type: v.literal('ping'), n: int(0) }),
+  v.object({ type: v.literal('pong'), n: int(0) }),
+  v.object({ type: v.literal('pull'), reqId: int(0), id: objectId }),
+  v.object({ type: v.literal('pull_ok'), reqId: int(0), obj: serializedObjectSchema }),
+  v.object({ type: v.literal('pull_err'), reqId: int(0), error: wireErrorSchema }),
 ]);
 
 /**
@@ -50,5 +59,9 @@ export function parsePeerMessage(x: unknown): { ok: true; msg: PeerMessage } | {
   const path = issue.path?.map((p) => String(p.key)) ?? [];
   // A control message of a type the other side does not send.
   if (path.length === 2 && path[0] === 'msg' && path[1] === 'type') return { ok: false, reason: `unknown control message ${String(issue.input)}` };
-  return { ok: false, reason: path.length > 0 ? `${path.join('.')}: ${issue.message}` : issue.message };
+  return { ok: false, reason: describeIssues(r.issues) };
 }
+
+// The schema's output is PeerMessage and covers every PeerMessage (fails to compile when they drift).
+const typesMatch: Same<typeof peerMessageSchema, PeerMessage> = true;
+void typesMatch;
