@@ -89,10 +89,15 @@ export class LocalTaskManager {
       const a = w.tasks.get(id);
       if (!a) continue;
       w.tasks.delete(id);
-      a.worker = undefined;
       back.push(a);
     }
-    this.queue = [...back, ...this.queue];
+    this.requeue(back);
+  }
+
+  /** Tasks taken off a worker before they started go back to the front of the node's queue, in order. */
+  requeue(back: readonly Assignment[]): void {
+    for (const a of back) a.worker = undefined;
+    if (back.length > 0) this.queue = [...back, ...this.queue];
   }
 
   /** The coordinator now holds resources for a pipelined task: it may start on a worker of its own. */

@@ -274,6 +274,20 @@ describe('Node: worker failures', () => {
     expect(next.types()).toEqual(['init', 'load', 'run']);
   });
 
+  it('fails only the task a crashed worker was running: those queued behind it go back to the node, not spending an attempt', async () => {
+    const { run, workerOf, done, sent } = setup({ CPU: 1 });
+    const a = run(taskSpec());
+    const b = run(taskSpec(), [], 1, true);
+    await tick();
+    expect(workerOf(b)).toBe(workerOf(a));
+    workerOf(a)!.crash('out of memory');
+    await tick();
+    expect(done(a.taskId)).toMatchObject({ systemFailure: true, error: { name: 'WorkerCrashedError' } });
+    expect(done(b.taskId)).toBeUndefined();
+    // No worker is free for it: it waits at the node, and the coordinator hears so.
+    expect(sent).toContainEqual({ type: 'tasks_waiting', taskIds: [b.taskId] });
+  });
+
   it('treats a worker that exits as crashed', async () => {
     const { run, workerOf, done } = setup({ CPU: 1 });
     const t = run(taskSpec());

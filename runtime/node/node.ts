@@ -245,11 +245,15 @@ export class Node {
         'WorkerCrashedError',
         `the worker running the task died (${reason ?? 'terminated'}); it is retried while maxRetries allows`,
       );
-      for (const a of w.tasks.values()) {
-        this.tasks.forget(a.spec.taskId);
-        if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
-        this.reporter.done(a, w.id, 0, 0, undefined, err, true);
+      // A pooled worker runs its tasks one after another: only the first had started. Those queued
+      // behind it never ran, so they go back to the queue rather than spend an attempt.
+      const [running, ...queued] = w.tasks.values();
+      if (running) {
+        this.tasks.forget(running.spec.taskId);
+        if (running.cancelTimer !== undefined) clearTimeout(running.cancelTimer);
+        this.reporter.done(running, w.id, 0, 0, undefined, err, true);
       }
+      this.tasks.requeue(queued);
     }
     w.tasks.clear();
     this.tasks.drain();
