@@ -66,21 +66,32 @@ export interface Core {
 }
 
 let current: Core | undefined;
+/**
+ * Where a test running several workers in one process finds the Core of the task code running now
+ * (testing/in-process-worker.fixture.ts); a browser worker or page has one Core and no resolver.
+ */
+let resolve: (() => Core | undefined) | undefined;
 
 /** Installed by the composition root; cleared on shutdown. */
 export function setCore(core: Core | undefined): void {
   current = core;
 }
 
+/** For tests only: `resolver` names the Core of the code running now, before the installed one. */
+export function setCoreResolver(resolver: (() => Core | undefined) | undefined): void {
+  resolve = resolver;
+}
+
 export function currentCore(): Core | undefined {
-  return current;
+  return resolve?.() ?? current;
 }
 
 export function requireCore(what: string): Core {
-  if (!current) {
+  const core = currentCore();
+  if (!core) {
     throw new Error(`${what} needs a running webray: call \`await ray.init()\` first (or \`ray.join(...)\` on a volunteer page)`);
   }
-  return current;
+  return core;
 }
 
 export type { FunctionId };

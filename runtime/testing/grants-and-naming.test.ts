@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { currentCore, setCore, type Core } from '../api/core.ts';
 import { ObjectRef } from '../api/object-ref.ts';
 import { get, put, remote, wait } from '../api/ray-api.ts';
 import { PULL_GRANT_WAIT_MS } from '../node/constants.ts';
@@ -23,7 +22,6 @@ beforeEach(() => {
 afterEach(async () => {
   vi.useRealTimers();
   delete (globalThis as { __ObjectRef?: unknown }).__ObjectRef;
-  delete (globalThis as { __asWorker?: unknown }).__asWorker;
   await cluster?.shutdown();
   cluster = undefined;
   vi.restoreAllMocks();
@@ -107,32 +105,18 @@ describe('pull grants are dropped when the puller goes', () => {
   });
 });
 
-// In-process task code's `ray` is the driver's Core unless a test switches it to the worker's
-// (message-counts.test.ts does the same): `__asWorker(true)` while the body makes its calls.
-function asWorkerHook(c: InMemoryCluster): void {
-  const driver = currentCore()!;
-  (globalThis as { __asWorker?: (on: boolean) => void }).__asWorker = (on) => {
-    const w = c.volunteers.flatMap((v) => v.workers).find((x) => (x as unknown as { core?: Core }).core?.currentTaskId());
-    setCore(on ? (w as unknown as { core: Core }).core : driver);
-  };
-}
-
 describe('task code on a volunteer gets only objects it can name', () => {
   it('refuses a get or wait of an object id the task made up, with a clear error and no strike', async () => {
     const c = (cluster = await InMemoryCluster.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }] }));
-    asWorkerHook(c);
     (globalThis as { __ObjectRef?: unknown }).__ObjectRef = ObjectRef;
     const secret = put({ secret: 'the driver’s' });
     const snoop = remote(async (id: string, op: string) => {
-      const g = globalThis as unknown as { __asWorker: (on: boolean) => void; __ObjectRef: new (id: string) => unknown };
-      g.__asWorker(true);
+      const g = globalThis as unknown as { __ObjectRef: new (id: string) => unknown };
       try {
         const ref = new g.__ObjectRef(id) as never;
         return op === 'get' ? { got: await ray.get(ref) } : { got: await ray.wait([ref], { numReturns: 1, timeoutMs: 0, fetchLocal: false }) };
       } catch (e) {
         return { error: `${(e as Error).name}: ${(e as Error).message}` };
-      } finally {
-        g.__asWorker(false);
       }
     });
     const out = (await get(snoop.remote(secret.id, 'get'))) as { got?: unknown; error?: string };
@@ -147,20 +131,13 @@ describe('task code on a volunteer gets only objects it can name', () => {
 
   it('lets task code get what it was given: its puts, its children’s returns, refs nested in those', async () => {
     const c = (cluster = await InMemoryCluster.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] }));
-    asWorkerHook(c);
     const child = remote((x: number) => ({ nested: ray.put(new Float64Array(20_000).fill(x)) }));
     const parent = remote({ scope: { child } }, async (x: number) => {
-      const g = globalThis as unknown as { __asWorker: (on: boolean) => void };
-      g.__asWorker(true);
-      try {
-        const mine = ray.put(7);
-        const box = (await ray.get(child.remote(x))) as { nested: unknown };
-        const arr = await ray.get<Float64Array>(box.nested as never);
-        const [ready] = await ray.wait([mine], { numReturns: 1 });
-        return [await ray.get(mine), arr[0], ready.length];
-      } finally {
-        g.__asWorker(false);
-      }
+      const mine = ray.put(7);
+      const box = (await ray.get(child.remote(x))) as { nested: unknown };
+      const arr = await ray.get<Float64Array>(box.nested as never);
+      const [ready] = await ray.wait([mine], { numReturns: 1 });
+      return [await ray.get(mine), arr[0], ready.length];
     });
     expect(await get(parent.remote(5))).toEqual([7, 5, 1]);
     for (const v of c.volunteers) expect(c.coordinator.strikesOf(v.nodeId)).toBe(0);

@@ -4,12 +4,15 @@
 // postMessage would. Task code compiles and runs for real (code-loader), so tests submit real
 // functions and actor classes.
 //
-// Limits: all workers share this process's globals, and the `ray` task code sees is this
-// process's, so a task's own `ray.get`/`.remote()` reach the process's current Core (the driver
-// set by the harness), not its node. A terminated worker cannot stop a running body: it only
-// stops talking (its later messages are dropped).
+// Task code's own `ray.get`/`.remote()` reach its worker's Core, as in a browser worker: each
+// message a worker handles runs inside an AsyncLocalStorage context holding that Core, which the
+// continuations of its task bodies inherit, and api/core.ts asks that context first.
+// Limits: all workers share this process's globals. A terminated worker cannot stop a running
+// body: it only stops talking (its later messages are dropped).
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as api from '../api/ray-api.ts';
+import { setCoreResolver, type Core } from '../api/core.ts';
 import * as errors from '../api/errors.ts';
 import { ObjectRef } from '../api/object-ref.ts';
 import { ObjectRefGenerator } from '../api/object-ref-generator.ts';
@@ -20,6 +23,10 @@ import { Executor } from '../worker/executor.ts';
 import { WorkerCore } from '../worker/worker-core.ts';
 
 const rayApi = Object.freeze({ ...api, ...errors, exceptions: errors, ObjectRef, ObjectRefGenerator });
+
+/** The Core of the in-process worker whose code runs now (undefined outside task code: the driver's). */
+const workerContext = new AsyncLocalStorage<Core>();
+setCoreResolver(() => workerContext.getStore());
 
 export class InProcessWorker implements WorkerEndpoint {
   /** The node this worker was initialized for (from its `init`). */
@@ -88,38 +95,44 @@ export class InProcessWorker implements WorkerEndpoint {
     for (const msg of batch) {
       if (this.terminated) return;
       this.received.push(msg);
-      switch (msg.type) {
-        case 'init':
-          this.nodeId = msg.nodeId;
-          this.core = new WorkerCore({
-            workerId: msg.workerId,
-            nodeId: msg.nodeId,
-            idPrefix: msg.idPrefix,
-            post: (m) => this.out(m),
-            current: () => this.executor.currentTask(),
-            onBlock: () => this.executor.returnQueued(),
-            onUnblock: () => this.executor.unblocked(),
-          });
-          break;
-        case 'load':
-          this.executor.load(msg.desc);
-          break;
-        case 'run':
-          this.executor.run(msg);
-          break;
-        case 'create_actor':
-          this.executor.createActor(msg.actorId, msg.taskId, msg.fnId, msg.args, msg.maxConcurrency, msg.gpu);
-          break;
-        case 'cancel':
-          this.executor.cancel(msg.taskId);
-          break;
-        case 'gen_ack':
-          this.executor.ack(msg.taskId, msg.consumed);
-          break;
-        case 'reply':
-          this.core?.onReply(msg.reqId, msg.ok, msg.ok ? msg.value : undefined, msg.ok ? undefined : msg.error);
-          break;
-      }
+      // After `init`, in this worker's context: task code started here keeps it across awaits.
+      if (this.core) workerContext.run(this.core, () => this.handleOne(msg));
+      else this.handleOne(msg);
+    }
+  }
+
+  private handleOne(msg: ToWorker): void {
+    switch (msg.type) {
+      case 'init':
+        this.nodeId = msg.nodeId;
+        this.core = new WorkerCore({
+          workerId: msg.workerId,
+          nodeId: msg.nodeId,
+          idPrefix: msg.idPrefix,
+          post: (m) => this.out(m),
+          current: () => this.executor.currentTask(),
+          onBlock: () => this.executor.returnQueued(),
+          onUnblock: () => this.executor.unblocked(),
+        });
+        break;
+      case 'load':
+        this.executor.load(msg.desc);
+        break;
+      case 'run':
+        this.executor.run(msg);
+        break;
+      case 'create_actor':
+        this.executor.createActor(msg.actorId, msg.taskId, msg.fnId, msg.args, msg.maxConcurrency, msg.gpu);
+        break;
+      case 'cancel':
+        this.executor.cancel(msg.taskId);
+        break;
+      case 'gen_ack':
+        this.executor.ack(msg.taskId, msg.consumed);
+        break;
+      case 'reply':
+        this.core?.onReply(msg.reqId, msg.ok, msg.ok ? msg.value : undefined, msg.ok ? undefined : msg.error);
+        break;
     }
   }
 }

@@ -1,12 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { currentCore, setCore, type Core } from '../api/core.ts';
 import { get, remote } from '../api/ray-api.ts';
 import { InMemoryCluster } from './in-memory-cluster.fixture.ts';
 
 // How many messages one task costs between a volunteer and the head (over the in-memory network,
 // as over WebRTC), and between the volunteer's node and its workers: a task the driver submits,
 // and a nested one (a task that submits a child and gets its result). The nested calls go through
-// the worker's own Core here (the `ray` of in-process task code is otherwise the driver's).
+// the worker's own Core, as in a browser worker (in-process-worker.fixture.ts).
 
 /** What task code sees as `ray` (a parameter of its compiled body). */
 declare const ray: { get: typeof get };
@@ -16,7 +15,6 @@ let cluster: InMemoryCluster | undefined;
 afterEach(async () => {
   await cluster?.shutdown();
   cluster = undefined;
-  delete (globalThis as { __asWorker?: unknown }).__asWorker;
   vi.restoreAllMocks();
 });
 
@@ -43,24 +41,12 @@ describe('messages per task', () => {
     expect(await get(add.remote(1, 2))).toBe(3);
     const local = countSince(c, before);
 
-    // The parent's `ray` calls go through its worker's Core while it runs.
-    const driver = currentCore()!;
-    (globalThis as { __asWorker?: (on: boolean) => void }).__asWorker = (on) => {
-      const w = v.workers.find((x) => (x as unknown as { core?: Core }).core?.currentTaskId());
-      setCore(on ? (w as unknown as { core: Core }).core : driver);
-    };
     const child = remote(function child(x: number) {
       return x + 1;
     });
     // Task code sees `ray` (not this file's imports), `child` by its scope.
     const parent = remote({ scope: { child } }, async function parent(x: number) {
-      const g = globalThis as unknown as { __asWorker: (on: boolean) => void };
-      g.__asWorker(true);
-      try {
-        return await ray.get(child.remote(x));
-      } finally {
-        g.__asWorker(false);
-      }
+      return ray.get(child.remote(x));
     });
     expect(await get(parent.remote(1))).toBe(2); // warm
     const replies = (): number => v.workers.flatMap((w) => w.received).filter((m) => m.type === 'reply').length;
