@@ -22,7 +22,12 @@ webrayBench.group({
         }
       },
     );
-    return { ray, smallValue, Actor };
+    // A parent that submits a child and waits for it from task code: the nested path (the child's
+    // submit from the worker, the parent's get blocking and lending its CPU, the reply).
+    const nestedParent = ray.remote({ scope: { smallValue } }, async function nested_parent() {
+      return ray.get(smallValue.remote());
+    });
+    return { ray, smallValue, Actor, nestedParent };
   },
 
   async teardown({ ray }) {
@@ -55,6 +60,19 @@ webrayBench.group({
         () => {
           const refs = new Array(ctx.batch);
           for (let i = 0; i < ctx.batch; i++) refs[i] = smallValue.remote();
+          return ray.get(refs);
+        },
+    },
+    {
+      name: 'nested_tasks_async',
+      description: 'submit a batch of tasks that each submit a trivial child and get it, then get them all (parent + child per unit)',
+      baseline: 'raw_worker_postmessage_async',
+      multiplier: (ctx) => ctx.batch,
+      prepare:
+        ({ ray, nestedParent }, ctx) =>
+        () => {
+          const refs = new Array(ctx.batch);
+          for (let i = 0; i < ctx.batch; i++) refs[i] = nestedParent.remote();
           return ray.get(refs);
         },
     },
