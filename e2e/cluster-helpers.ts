@@ -80,6 +80,7 @@ export function initHead(page: Page, name: string, token: string, spec: NodeSpec
         numCpus: spec.numCpus ?? 1,
         numGpus: 0,
         ...(spec.resources ? { resources: spec.resources } : {}),
+        ...(spec.isolation ? { isolation: spec.isolation } : {}),
       });
       return info.nodeId;
     },

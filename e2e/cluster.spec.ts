@@ -7,6 +7,7 @@
 // volunteer browser killed outright is in cluster-crash.spec.ts.
 import { io, type Socket } from 'socket.io-client';
 import type { ActorHandle, ObjectRef } from '../runtime/index.ts';
+import type { Page } from '@playwright/test';
 import { test, expect, aliveNodeIds, joinAsVolunteer, initHead, runningOn, uniqueClusterName, waitForAlive, waitForDead } from './cluster-helpers.ts';
 import { eventWithin } from './wait-helpers.ts';
 
@@ -668,4 +669,74 @@ test("task code on a volunteer runs on the task origin: it cannot read the volun
   expect(out.isolated.fetched).toMatch(/^refused/);
   // Control: without isolation the same code reads the page's database (workers never have localStorage).
   expect(out.trusting).toMatchObject({ nodeId: c.volunteers[1]!.nodeId, sameOrigin: true, listsSecretDb: true, secret: 'hunter2' });
+});
+
+/** A task pinned to `headId` reports what of the coordinator page's storage it can see. */
+function probeCoordinatorStorage(page: Page, headId: string) {
+  return page.evaluate(async (headId) => {
+    const ray = globalThis.ray;
+    const probe = ray.remote(async () => {
+      const names = (await indexedDB.databases()).map((d) => d.name);
+      const secret = await new Promise<string>((resolve) => {
+        const req = indexedDB.open('coordinator-secrets');
+        req.onerror = () => resolve(`open failed: ${req.error?.name}`);
+        req.onsuccess = () => {
+          const db = req.result;
+          if (!db.objectStoreNames.contains('kv')) {
+            db.close();
+            resolve('no such store');
+            return;
+          }
+          const get = db.transaction('kv').objectStore('kv').get('password');
+          get.onsuccess = () => resolve(String(get.result));
+          get.onerror = () => resolve(`read failed: ${get.error?.name}`);
+        };
+      });
+      const g = globalThis as unknown as { localStorage?: Storage };
+      return {
+        nodeId: ray.getRuntimeContext().nodeId as string,
+        origin: location.origin,
+        listsSecretDb: names.includes('coordinator-secrets'),
+        secret,
+        localStorage: typeof g.localStorage,
+        answer: 6 * 7,
+      };
+    });
+    const out = await ray.get(probe.options({ schedulingStrategy: { nodeId: headId } }).remote());
+    return { ...out, pageOrigin: location.origin, pageSecret: localStorage.getItem('coordinator-secret') };
+  }, headId);
+}
+
+test("a task pinned to the coordinator's own node runs on the task origin: it cannot read the coordinator page's IndexedDB or localStorage, yet runs and returns", async ({ startCluster }) => {
+  const c = await startCluster();
+  // Secrets of the coordinator page's origin: a database the page created, and localStorage.
+  await c.head.page.evaluate(async () => {
+    localStorage.setItem('coordinator-secret', 'hunter2');
+    await new Promise<void>((resolve, reject) => {
+      const req = indexedDB.open('coordinator-secrets', 1);
+      req.onupgradeneeded = () => req.result.createObjectStore('kv');
+      req.onerror = () => reject(req.error);
+      req.onsuccess = () => {
+        const tx = req.result.transaction('kv', 'readwrite');
+        tx.objectStore('kv').put('hunter2', 'password');
+        tx.oncomplete = () => {
+          req.result.close();
+          resolve();
+        };
+      };
+    });
+  });
+  const isolated = await probeCoordinatorStorage(c.head.page, c.head.nodeId);
+  // It ran on the head and returned; opening the page's database name opened a new, empty one of
+  // the task origin; workers have no localStorage, and the page's own is intact.
+  expect(isolated).toMatchObject({ nodeId: c.head.nodeId, answer: 42, listsSecretDb: false, secret: 'no such store', localStorage: 'undefined', pageSecret: 'hunter2' });
+  expect(isolated.origin).not.toBe(isolated.pageOrigin);
+
+  // Control: the same probe on a coordinator started with isolation: 'none' reads the page's database,
+  // so the probe can fail.
+  await c.head.page.evaluate(() => globalThis.ray.shutdown());
+  const trustingHead = await initHead(c.head.page, `${c.name}-none`, c.token, { isolation: 'none' });
+  const control = await probeCoordinatorStorage(c.head.page, trustingHead);
+  expect(control).toMatchObject({ nodeId: trustingHead, answer: 42, listsSecretDb: true, secret: 'hunter2' });
+  expect(control.origin).toBe(control.pageOrigin);
 });

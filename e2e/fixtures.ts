@@ -21,16 +21,23 @@ export function watchErrors(page: Page): string[] {
   return errors;
 }
 
-export const test = base.extend<{ rayPage: Page; initOptions: Record<string, unknown> | undefined }>({
+export const test = base.extend<{ rayPage: Page; initOptions: Record<string, unknown> | undefined; isolation: 'origin' | 'none' }>({
   initOptions: [undefined, { option: true }],
-  rayPage: async ({ page, initOptions }, use) => {
+  // Where the rayPage's task code runs. 'none' (this page's own workers) by default: these specs
+  // check tasks, actors and objects, and their task code posts marks and waits at gates over a
+  // BroadcastChannel (state-waits.ts), which only reaches the page from workers of its own origin —
+  // task code on the task origin would post to that origin's channel, which the page cannot hear.
+  // Local mode's default (isolated on the task origin this server advertises) is tested by
+  // isolation.spec.ts and by the demo page, whose jobs run on it (demo.spec.ts).
+  isolation: ['none', { option: true }],
+  rayPage: async ({ page, initOptions, isolation }, use) => {
     await page.goto('/');
     await page.evaluate(async (opts) => {
       const url = '/webray.js';
       const ray = (await import(url)) as Ray;
       await ray.init(opts);
       globalThis.ray = ray;
-    }, initOptions);
+    }, { isolation, ...initOptions });
     await use(page);
     await page.evaluate(async () => {
       await globalThis.ray?.shutdown();

@@ -77,17 +77,76 @@ function clusterOptions(
   };
 }
 
-/** Workers on the server's task origin, so code shipped to this volunteer cannot act as this page. */
-async function isolatedWorkers(address: string): Promise<{ factory: WorkerFactory; close(): void }> {
+/** Where a node runs shipped task code: `init`'s and `join`'s `isolation` option. */
+type Isolation = 'origin' | 'none';
+
+/** A node's worker factory, and what to close when the node stops. */
+interface NodeWorkers {
+  readonly factory: WorkerFactory;
+  close(): void;
+}
+
+const direct: NodeWorkers = { factory: directWorkers, close() {} };
+
+/** Workers on the task origin `address` advertises, so code shipped to this node cannot act as this page. */
+async function isolatedWorkers(address: string, what: string, advice: string): Promise<NodeWorkers> {
   try {
     return await createIsolatedWorkerFactory(await fetchRunnerUrl(address));
   } catch (e) {
     throw new Error(
-      `ray.join: could not start the isolated task runner of ${address} (${(e as Error).message}). ` +
-        `Open the volunteer page from that server (its /join page), or pass isolation: 'none' to run ` +
-        `task code in this page's own workers if you trust the cluster.`,
+      `${what}: could not start the isolated task runner of ${address} (${(e as Error).message}). ${advice}, or pass ` +
+        `isolation: 'none' to run task code in this page's own workers (only for code you trust: it can read this page's storage).`,
       { cause: e },
     );
+  }
+}
+
+/**
+ * The workers of the coordinator tab's own node. Cluster mode: isolated on the task origin of the
+ * server it coordinates through, unless `isolation: 'none'`. Local mode: on the task origin of the
+ * server that served this page when it advertises one (`/config.json`), else — no task origin to
+ * run on — this page's own workers, with a console note (docs/isolation.md).
+ */
+async function headWorkers(isolation: Isolation | undefined, address: string | undefined): Promise<NodeWorkers> {
+  if (isolation === 'none') return direct;
+  if (address !== undefined) {
+    return isolatedWorkers(address, 'ray.init', `Check that ${address} is a webray server whose task origin (TASK_PORT) is up`);
+  }
+  const page = typeof location === 'undefined' || !/^https?:$/.test(location.protocol) ? undefined : location.origin;
+  if (isolation === 'origin') {
+    if (page === undefined) throw new Error("ray.init: isolation: 'origin' in local mode needs a page served by a webray server (its task origin); this page has none");
+    return isolatedWorkers(page, 'ray.init', `Serve this page from a webray server (npm start)`);
+  }
+  let runnerUrl: string | undefined;
+  if (page !== undefined) {
+    try {
+      runnerUrl = await fetchRunnerUrl(page);
+    } catch {
+      // This page's server is not a webray server with a task origin: nothing to isolate on.
+    }
+  }
+  if (runnerUrl === undefined) {
+    console.info(
+      `webray: local mode runs task code in this page's own workers (same origin): ${page ?? 'this page'} advertises no task ` +
+        "origin in /config.json. Serve the page from a webray server to isolate it, or pass isolation: 'none' to silence this note.",
+    );
+    return direct;
+  }
+  try {
+    return await createIsolatedWorkerFactory(runnerUrl);
+  } catch (e) {
+    throw new Error(
+      `ray.init: could not start the isolated task runner ${runnerUrl} that ${page} advertises (${(e as Error).message}). ` +
+        "Check that the server's task origin (TASK_PORT) is up, or pass isolation: 'none' to run task code in this page's own " +
+        'workers (only for code you trust: it can read this page\'s storage).',
+      { cause: e },
+    );
+  }
+}
+
+function checkIsolation(isolation: unknown, what: string): asserts isolation is Isolation {
+  if (isolation !== 'origin' && isolation !== 'none') {
+    throw new TypeError(`${what}: isolation must be 'origin' or 'none', got ${String(isolation)}`);
   }
 }
 
@@ -128,22 +187,34 @@ export function init(options?: InitOptions): Promise<InitInfo> {
 /** `init`, with object-store settings that only the test entry passes. */
 export async function initWith(options: InitOptions | undefined, stores: ObjectStoreTestSettings): Promise<InitInfo> {
   assertIdle('ray.init()');
+  if (options && typeof options === 'object') checkIsolation((options as { isolation?: unknown }).isolation ?? 'origin', 'ray.init');
   const opts = validateInitOptions(options);
   const cluster = opts.address !== undefined ? clusterOptions(opts, 'ray.init') : undefined;
   starting = true;
   try {
     const { resources, gpuFallback, objectStoreMemory } = await probeResources(opts);
-    const head = await startHead({
-      resources,
-      gpuFallback,
-      createWorker: directWorkers,
-      createObjectStore: objectStores(objectStoreMemory, stores),
-      ...(cluster ? { cluster } : {}),
-    });
+    const workers = await headWorkers(opts.isolation, cluster?.address);
+    let head: Awaited<ReturnType<typeof startHead>>;
+    try {
+      head = await startHead({
+        resources,
+        gpuFallback,
+        createWorker: workers.factory,
+        createObjectStore: objectStores(objectStoreMemory, stores),
+        ...(cluster ? { cluster } : {}),
+      });
+    } catch (e) {
+      workers.close();
+      throw e;
+    }
     session = {
       shutdown: async () => {
         session = undefined;
-        await head.shutdown();
+        try {
+          await head.shutdown();
+        } finally {
+          workers.close();
+        }
       },
     };
     const secret = head.coordinatorSecret;
@@ -162,16 +233,17 @@ export function join(options: JoinOptions): Promise<NodeHandle> {
 export async function joinWith(options: JoinOptions, stores: ObjectStoreTestSettings): Promise<NodeHandle> {
   assertIdle('ray.join()');
   const { label, isolation = 'origin', ...rest } = options ?? ({} as JoinOptions);
-  if (isolation !== 'origin' && isolation !== 'none') {
-    throw new TypeError(`ray.join: isolation must be 'origin' or 'none', got ${String(isolation)}`);
-  }
+  checkIsolation(isolation, 'ray.join');
   const opts = validateInitOptions(rest, 'ray.join');
   if (opts.address === undefined) throw new TypeError("ray.join needs the server's address: ray.join({ address, cluster, token })");
   const cluster = clusterOptions(opts, 'ray.join');
   starting = true;
   try {
     const { resources, gpuFallback, objectStoreMemory } = await probeResources(opts);
-    const isolated = isolation === 'origin' ? await isolatedWorkers(cluster.address) : undefined;
+    const isolated =
+      isolation === 'origin'
+        ? await isolatedWorkers(cluster.address, 'ray.join', 'Open the volunteer page from that server (its /join page)')
+        : undefined;
     try {
       volunteer = await startVolunteer({
         resources,

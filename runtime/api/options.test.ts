@@ -97,6 +97,13 @@ describe('invalid values', () => {
     expect(() => validateInitOptions({ address: 'not a url' })).toThrow(/invalid option address for ray\.init/);
     expect(() => validateInitOptions({ numCpus: 1.5 })).toThrow(/invalid option numCpus/);
   });
+
+  it("takes init's isolation as 'origin' or 'none' and refuses anything else", () => {
+    expect(validateInitOptions({ isolation: 'none' })).toMatchObject({ isolation: 'none' });
+    expect(validateInitOptions({ isolation: 'origin' })).toMatchObject({ isolation: 'origin' });
+    expect(() => validateInitOptions({ isolation: 'sandbox' })).toThrow(/invalid option isolation for ray\.init/);
+    expect(() => validateInitOptions({ isolation: false })).toThrow(/invalid option isolation/);
+  });
 });
 
 describe('valid options', () => {

@@ -67,6 +67,8 @@ const initSchema = v.strictObject({
   resources: v.optional(resourcesSchema),
   objectStoreMemory: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   iceServers: v.optional(v.array(v.unknown())),
+  /** Where this tab's node runs task code: the server's task origin ('origin') or this page's own workers ('none'). */
+  isolation: v.optional(v.picklist(['origin', 'none'])),
 });
 
 export type Strategy = v.InferOutput<typeof strategySchema>;

@@ -49,9 +49,12 @@ export class ClusterScheduler {
 
   /**
    * The nodes a task may run on. A task a volunteer's task submitted never runs on the coordinator
-   * tab's own node: that node runs shipped code in workers of the coordinator page's origin, where
-   * a stranger's code could read the page's storage (docs/isolation.md). Its code runs on
-   * volunteers' nodes, whose workers are isolated on the task origin.
+   * tab's own node, isolated or not. Isolation (the default of `ray.init`) keeps task code off the
+   * coordinator page's storage, but not off the coordinator's powers: that node's workers ask the
+   * coordinator as the coordinator's own node, which has every power (no capability checks: listing
+   * tasks, `get` of any object, killing any actor), so a stranger's code placed there would escape
+   * the checks its own node is held to (docs/isolation.md). With `isolation: 'none'` it would also
+   * read the page's storage. Its code runs on volunteers' nodes, whose workers are isolated.
    */
   private candidates(t: TaskEntry): NodeState[] {
     const all = this.d.nodes.all();
