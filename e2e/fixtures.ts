@@ -27,8 +27,7 @@ export const test = base.extend<{ rayPage: Page; initOptions: Record<string, unk
   // check tasks, actors and objects, and their task code posts marks and waits at gates over a
   // BroadcastChannel (state-waits.ts), which only reaches the page from workers of its own origin —
   // task code on the task origin would post to that origin's channel, which the page cannot hear.
-  // Local mode's default (isolated on the task origin this server advertises) is tested by
-  // isolation.spec.ts and by the demo page, whose jobs run on it (demo.spec.ts).
+  // It is local mode's default too; a spec that wants isolated task code passes 'origin'.
   isolation: ['none', { option: true }],
   rayPage: async ({ page, initOptions, isolation }, use) => {
     await page.goto('/');

@@ -39,9 +39,9 @@ export interface JoinOptions {
   /** Shown to the coordinator (e.g. "Ana's laptop"). */
   readonly label?: string;
   /**
-   * Where shipped task code runs. 'origin' (default): in workers on the server's separate task
-   * origin, unable to reach this page's storage or cookies (docs/isolation.md).
-   * 'none': in this page's own workers — only for clusters whose code you trust.
+   * Where shipped task code runs. 'origin' (default; `init` in local mode: 'none'): in workers on
+   * the server's separate task origin, unable to reach this page's storage or cookies
+   * (docs/isolation.md). 'none': in this page's own workers — only for code you trust.
    */
   readonly isolation?: 'origin' | 'none';
 }
@@ -103,45 +103,21 @@ async function isolatedWorkers(address: string, what: string, advice: string): P
 
 /**
  * The workers of the coordinator tab's own node. Cluster mode: isolated on the task origin of the
- * server it coordinates through, unless `isolation: 'none'`. Local mode: on the task origin of the
- * server that served this page when it advertises one (`/config.json`), else — no task origin to
- * run on — this page's own workers, with a console note (docs/isolation.md).
+ * server it coordinates through, unless `isolation: 'none'` — volunteers' tasks register code that
+ * may end up there. Local mode: this page's own workers unless `isolation: 'origin'` asks for the
+ * task origin of the server that served the page — every task there is the page's own code (no
+ * member can submit or register any), so isolation would only cost speed (about 5× on a sync
+ * task round trip, measured: docs/isolation.md).
  */
 async function headWorkers(isolation: Isolation | undefined, address: string | undefined): Promise<NodeWorkers> {
   if (isolation === 'none') return direct;
   if (address !== undefined) {
     return isolatedWorkers(address, 'ray.init', `Check that ${address} is a webray server whose task origin (TASK_PORT) is up`);
   }
+  if (isolation !== 'origin') return direct;
   const page = typeof location === 'undefined' || !/^https?:$/.test(location.protocol) ? undefined : location.origin;
-  if (isolation === 'origin') {
-    if (page === undefined) throw new Error("ray.init: isolation: 'origin' in local mode needs a page served by a webray server (its task origin); this page has none");
-    return isolatedWorkers(page, 'ray.init', `Serve this page from a webray server (npm start)`);
-  }
-  let runnerUrl: string | undefined;
-  if (page !== undefined) {
-    try {
-      runnerUrl = await fetchRunnerUrl(page);
-    } catch {
-      // This page's server is not a webray server with a task origin: nothing to isolate on.
-    }
-  }
-  if (runnerUrl === undefined) {
-    console.info(
-      `webray: local mode runs task code in this page's own workers (same origin): ${page ?? 'this page'} advertises no task ` +
-        "origin in /config.json. Serve the page from a webray server to isolate it, or pass isolation: 'none' to silence this note.",
-    );
-    return direct;
-  }
-  try {
-    return await createIsolatedWorkerFactory(runnerUrl);
-  } catch (e) {
-    throw new Error(
-      `ray.init: could not start the isolated task runner ${runnerUrl} that ${page} advertises (${(e as Error).message}). ` +
-        "Check that the server's task origin (TASK_PORT) is up, or pass isolation: 'none' to run task code in this page's own " +
-        'workers (only for code you trust: it can read this page\'s storage).',
-      { cause: e },
-    );
-  }
+  if (page === undefined) throw new Error("ray.init: isolation: 'origin' in local mode needs a page served by a webray server (its task origin); this page has none");
+  return isolatedWorkers(page, 'ray.init', `Serve this page from a webray server (npm start)`);
 }
 
 function checkIsolation(isolation: unknown, what: string): asserts isolation is Isolation {
