@@ -69,7 +69,7 @@ export class Coordinator {
     objects: this.objects,
     isPending: (taskId) => this.tasks.has(taskId),
     stopped: () => this.tasks.stopped,
-    resubmit: (spec) => this.taskManager.submit(spec, undefined, false),
+    resubmit: (spec, submittedBy) => this.taskManager.submit(spec, submittedBy, false),
     log: (m) => this.log(m),
   });
   /** Reference counts: which objects may be freed, and freeing them. */

@@ -8,18 +8,22 @@ import { ObjectDirectory } from './object-directory.ts';
 
 const n1 = 'n1' as NodeId;
 
-function setup(): { objects: ObjectDirectory; lineage: Lineage; resubmitted: TaskSpec[]; pending: Set<TaskId> } {
+function setup(): { objects: ObjectDirectory; lineage: Lineage; resubmitted: TaskSpec[]; submitters: (NodeId | undefined)[]; pending: Set<TaskId> } {
   const objects = new ObjectDirectory();
   const resubmitted: TaskSpec[] = [];
+  const submitters: (NodeId | undefined)[] = [];
   const pending = new Set<TaskId>();
   const lineage = new Lineage({
     objects,
     isPending: (id) => pending.has(id),
     stopped: () => false,
-    resubmit: (spec) => resubmitted.push(spec),
+    resubmit: (spec, by) => {
+      resubmitted.push(spec);
+      submitters.push(by);
+    },
     log: () => {},
   });
-  return { objects, lineage, resubmitted, pending };
+  return { objects, lineage, resubmitted, submitters, pending };
 }
 
 describe('Lineage: objects lost with their nodes', () => {
@@ -29,7 +33,7 @@ describe('Lineage: objects lost with their nodes', () => {
     const [r0, r1] = [returnId(spec.taskId, 0), returnId(spec.taskId, 1)];
     objects.setReady(r0, 200_000, undefined, n1);
     objects.setReady(r1, 8, { v: 1, size: 8 }, undefined); // inline: not lost, stays ready
-    lineage.specs.set(spec.taskId, spec);
+    lineage.specs.set(spec.taskId, { spec, submittedBy: undefined });
 
     lineage.objectLost(r0);
 
@@ -39,12 +43,22 @@ describe('Lineage: objects lost with their nodes', () => {
     expect(lineage.reconstructions.get(spec.taskId)).toBe(1);
   });
 
+  it('re-runs a task a volunteer’s task submitted on behalf of that volunteer, so it stays off the coordinator’s own node', () => {
+    const { objects, lineage, submitters } = setup();
+    const spec = makeTaskSpec();
+    const v1 = 'v1' as NodeId;
+    objects.setReady(returnId(spec.taskId, 0), 200_000, undefined, n1);
+    lineage.specs.set(spec.taskId, { spec, submittedBy: v1 });
+    lineage.objectLost(returnId(spec.taskId, 0));
+    expect(submitters).toEqual([v1]);
+  });
+
   it('does not re-run a task already being recomputed', () => {
     const { objects, lineage, resubmitted, pending } = setup();
     const spec = makeTaskSpec();
     const r0 = returnId(spec.taskId, 0);
     objects.setReady(r0, 200_000, undefined, n1);
-    lineage.specs.set(spec.taskId, spec);
+    lineage.specs.set(spec.taskId, { spec, submittedBy: undefined });
     pending.add(spec.taskId);
 
     lineage.objectLost(r0);
@@ -57,7 +71,7 @@ describe('Lineage: objects lost with their nodes', () => {
     const { objects, lineage, resubmitted } = setup();
     const spec = makeTaskSpec();
     const r0 = returnId(spec.taskId, 0);
-    lineage.specs.set(spec.taskId, spec);
+    lineage.specs.set(spec.taskId, { spec, submittedBy: undefined });
     for (let i = 0; i <= MAX_RECONSTRUCTIONS; i++) lineage.objectLost(r0);
 
     expect(resubmitted).toHaveLength(MAX_RECONSTRUCTIONS);

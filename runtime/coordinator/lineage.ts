@@ -5,10 +5,17 @@
 // how long, is decided by `object-lifetimes.ts` (a lineage entry lives while one of its results does).
 
 import { wireError } from '../api/errors.ts';
-import { returnId, taskIdOf, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import { returnId, taskIdOf, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { TaskSpec } from '../protocol/task-spec.ts';
 import { MAX_RECONSTRUCTIONS } from './constants.ts';
 import type { ObjectDirectory } from './object-directory.ts';
+
+/** A finished task kept to recompute its results: its spec, and the volunteer node whose task submitted it. */
+export interface LineageEntry {
+  readonly spec: TaskSpec;
+  /** Kept so a recomputation stays off the coordinator's own node as the first run did (cluster-scheduler.ts). */
+  readonly submittedBy: NodeId | undefined;
+}
 
 export interface LineageDeps {
   readonly objects: ObjectDirectory;
@@ -16,15 +23,15 @@ export interface LineageDeps {
   readonly isPending: (taskId: TaskId) => boolean;
   /** Whether the session is over. */
   readonly stopped: () => boolean;
-  /** Submits the task again, with no caller holding its returns. */
-  readonly resubmit: (spec: TaskSpec) => void;
+  /** Submits the task again, with no caller holding its returns, on behalf of its first submitter. */
+  readonly resubmit: (spec: TaskSpec, submittedBy: NodeId | undefined) => void;
   /** The coordinator's debug log. */
   readonly log: (msg: string) => void;
 }
 
 export class Lineage {
-  /** Specs of finished tasks whose results live only on nodes, to recompute them if lost. */
-  readonly specs = new Map<TaskId, TaskSpec>();
+  /** Finished tasks whose results live only on nodes, to recompute them if lost. */
+  readonly specs = new Map<TaskId, LineageEntry>();
   /** How many times each task has been re-run to recompute lost results. */
   readonly reconstructions = new Map<TaskId, number>();
 
@@ -36,7 +43,8 @@ export class Lineage {
    */
   objectLost(id: ObjectId): void {
     const taskId = taskIdOf(id);
-    const spec = taskId ? this.specs.get(taskId) : undefined;
+    const entry = taskId ? this.specs.get(taskId) : undefined;
+    const spec = entry?.spec;
     if (spec && !this.d.isPending(spec.taskId) && (this.reconstructions.get(spec.taskId) ?? 0) < MAX_RECONSTRUCTIONS && !this.d.stopped()) {
       this.reconstructions.set(spec.taskId, (this.reconstructions.get(spec.taskId) ?? 0) + 1);
       this.d.log(`reconstructing ${id} by re-running ${spec.name}`);
@@ -44,7 +52,7 @@ export class Lineage {
         const rid = returnId(spec.taskId, i);
         if (!this.d.objects.get(rid)?.obj) this.d.objects.setPending(rid);
       }
-      this.d.resubmit(spec);
+      this.d.resubmit(spec, entry.submittedBy);
       return;
     }
     if (spec && this.d.isPending(spec.taskId)) return; // already being recomputed

@@ -7,13 +7,14 @@
 import { holderOfGenerator, taskIdOf, type HolderId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { RefUpdate } from '../protocol/node-messages.ts';
 import type { SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
+import type { LineageEntry } from './lineage.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import { ReferenceTable } from './reference-table.ts';
 
 export interface ObjectLifetimesDeps {
   readonly objects: ObjectDirectory;
   /** Specs of finished tasks whose results live on nodes, to recompute them (owned by `lineage.ts`). */
-  readonly lineage: Map<TaskId, TaskSpec>;
+  readonly lineage: Map<TaskId, LineageEntry>;
   readonly reconstructions: Map<TaskId, number>;
   /** Tells a node to drop objects from its store (called once per node per batch). */
   readonly sendFree: (node: NodeId, ids: ObjectId[]) => void;
@@ -137,12 +138,12 @@ export class ObjectLifetimes {
    * any of its results exists, to recompute them if their node leaves. True when recorded: the
    * task's hold on its arguments passes to the lineage entry.
    */
-  recordLineage(spec: TaskSpec, returnIds: readonly ObjectId[]): boolean {
+  recordLineage(spec: TaskSpec, submittedBy: NodeId | undefined, returnIds: readonly ObjectId[]): boolean {
     if (this.d.lineage.has(spec.taskId)) return false;
     let live = 0;
     for (const id of returnIds) if (this.d.objects.get(id)) live++;
     if (live === 0) return false;
-    this.d.lineage.set(spec.taskId, spec);
+    this.d.lineage.set(spec.taskId, { spec, submittedBy });
     this.lineageLive.set(spec.taskId, live);
     return true;
   }
@@ -179,7 +180,7 @@ export class ObjectLifetimes {
         continue;
       }
       this.lineageLive.delete(taskId!);
-      const spec = this.d.lineage.get(taskId!);
+      const spec = this.d.lineage.get(taskId!)?.spec;
       this.d.lineage.delete(taskId!);
       this.d.reconstructions.delete(taskId!);
       for (const a of spec ? argIds(spec) ?? [] : []) if (this.refs.release(a)) work.push(a);

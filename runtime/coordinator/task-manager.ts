@@ -112,7 +112,7 @@ export class TaskManager {
       for (const r of results) this.d.lifetimes.ready(r.id, r.size, r.obj, from, r.refs);
       // Results kept only on their node can be lost with it: remember how to make them again
       // (the lineage entry keeps the task's arguments alive from now on, while a result lives).
-      if (t.spec.kind === 'normal' && results.some((r) => r.obj === undefined) && this.d.lifetimes.recordLineage(t.spec, results.map((r) => r.id))) {
+      if (t.spec.kind === 'normal' && results.some((r) => r.obj === undefined) && this.d.lifetimes.recordLineage(t.spec, t.submittedBy, results.map((r) => r.id))) {
         t.argsHeld = false;
       }
       if (t.spec.numReturns === 'streaming') this.d.generators.end(t.spec.taskId);
