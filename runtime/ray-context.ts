@@ -5,7 +5,8 @@
 // object-store test settings, which the public entry has no way to set.
 
 import { currentCore } from './api/core.ts';
-import { validateInitOptions, type InitOptions } from './api/options.ts';
+import { validateInitOptions, validateJoinOptions, type InitOptions } from './api/options.ts';
+import { setVerificationDefaults } from './api/replication.ts';
 import { SPILL_DB_PREFIX } from './node/constants.ts';
 import { IdbSpillStore, indexedDbAvailable } from './node/idb-spill-store.ts';
 import { ObjectStore } from './node/object-store.ts';
@@ -140,9 +141,11 @@ export async function initWith(options: InitOptions | undefined, stores: ObjectS
       createObjectStore: objectStores(objectStoreMemory, stores),
       ...(cluster ? { cluster } : {}),
     });
+    setVerificationDefaults(opts.verification);
     session = {
       shutdown: async () => {
         session = undefined;
+        setVerificationDefaults(undefined);
         await head.shutdown();
       },
     };
@@ -165,7 +168,7 @@ export async function joinWith(options: JoinOptions, stores: ObjectStoreTestSett
   if (isolation !== 'origin' && isolation !== 'none') {
     throw new TypeError(`ray.join: isolation must be 'origin' or 'none', got ${String(isolation)}`);
   }
-  const opts = validateInitOptions(rest, 'ray.join');
+  const opts = validateJoinOptions(rest, 'ray.join');
   if (opts.address === undefined) throw new TypeError("ray.join needs the server's address: ray.join({ address, cluster, token })");
   const cluster = clusterOptions(opts, 'ray.join');
   starting = true;

@@ -8,6 +8,7 @@ import { makeDescriptor } from './function-descriptor.ts';
 import type { ObjectRef } from './object-ref.ts';
 import type { ObjectRefGenerator } from './object-ref-generator.ts';
 import { retryExceptionNames, validateTaskOptions, type TaskOptions } from './options.ts';
+import { assertReplicationAvailable, replicationFields, resolveReplication } from './replication.ts';
 import { HANDLE_MARKER, registerReviver, type Marker } from './serialization.ts';
 import { buildArgs, buildResources, returnsOf } from './task-builder.ts';
 
@@ -58,6 +59,8 @@ export class RemoteFunction<F extends (...args: never[]) => unknown = (...args: 
   /** Submits a task running this function with these arguments. */
   remote(...args: RemoteArgs<Parameters<F>>): RemoteReturn<F> {
     const core = requireCore(`${this.taskName}.remote()`);
+    const replication = resolveReplication(this.opts, `${this.taskName}.remote()`);
+    assertReplicationAvailable(replication, `${this.taskName}.remote()`);
     core.registerFunction(this.descriptor);
     const taskId = core.ids.taskId();
     const o = this.opts;
@@ -75,6 +78,7 @@ export class RemoteFunction<F extends (...args: never[]) => unknown = (...args: 
       enableTaskEvents: o.enableTaskEvents ?? true,
       generatorBackpressure: o.generatorBackpressureNumObjects ?? 0,
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      ...replicationFields(replication),
       parentTaskId: core.currentTaskId(),
       callerId: core.callerId,
     };
