@@ -155,7 +155,14 @@ export const clientRequestSchema = v.variant('type', [
   v.object({ type: v.literal('clusterView') }),
 ]);
 
-const taskResult = v.object({ id: objectId, size: amount, obj: v.optional(serializedObjectSchema), refs: v.optional(idList) });
+const sha256 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 in hex (64 characters 0-9a-f)'));
+const taskResult = v.object({
+  id: objectId,
+  size: amount,
+  obj: v.optional(serializedObjectSchema),
+  refs: v.optional(idList),
+  sha256: v.optional(sha256),
+});
 
 /** What a node may tell the coordinator. */
 export const nodeToCoordinatorSchema = v.variant('type', [
