@@ -1,5 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
+import { get, getRuntimeContext, remote } from '../api/ray-api.ts';
 import { RemoteFunction } from '../api/remote-function.ts';
+import { seedOf } from '../api/task-seed.ts';
 import { returnId, type NodeId, type TaskId } from '../protocol/ids.ts';
 import type { NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
 import { resultSha256 } from '../protocol/result-hash.ts';
@@ -113,4 +115,36 @@ describe('result hashes of verified tasks', () => {
   });
 });
 
-declare const ray: { getRuntimeContext(): { nodeId: string | null } };
+declare const ray: { getRuntimeContext(): { nodeId: string | null; seed: number; taskId: string | null } };
+
+describe('ray.getRuntimeContext().seed', () => {
+  it('is the same for every replica of a task on different nodes, and differs across tasks', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] });
+    const [v1, v2] = c.volunteers.map((v) => v.nodeId) as [NodeId, NodeId];
+    function seed() {
+      return ray.getRuntimeContext().seed;
+    }
+    const [a, b] = ['seed-a', 'seed-b'] as TaskId[] as [TaskId, TaskId];
+    const caught = catchDone(c, [a, b]);
+    runOn(c, [v1, v2], seed, [], { replicas: 2, maxReplicas: 5, taskId: a });
+    runOn(c, [v1, v2], seed, [], { replicas: 2, maxReplicas: 5, taskId: b });
+    await waitFor(() => caught.size === 4, 'four task_done');
+    const seedOn = (node: NodeId, t: TaskId): unknown => resultsOf(caught.get(`${node}/${t}`))[0]?.obj?.v;
+    expect(seedOn(v1, a)).toBe(seedOf(a));
+    expect(seedOn(v2, a)).toBe(seedOf(a));
+    expect(seedOn(v1, b)).toBe(seedOf(b));
+    expect(seedOn(v2, b)).toBe(seedOf(b));
+    expect(seedOf(a)).not.toBe(seedOf(b));
+  });
+
+  it('reaches task code through ray.remote, and the driver has its own, fixed for the session', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }] });
+    const seeds = remote(function seeds() {
+      return [ray.getRuntimeContext().seed, ray.getRuntimeContext().taskId];
+    });
+    const [s, taskId] = (await get(seeds.remote())) as [number, string];
+    expect(s).toBe(seedOf(taskId));
+    expect(getRuntimeContext().seed).toBe(seedOf(c.head.nodeId));
+    expect(getRuntimeContext().seed).toBe(getRuntimeContext().seed);
+  });
+});
