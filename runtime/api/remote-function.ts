@@ -60,6 +60,9 @@ export class RemoteFunction<F extends (...args: never[]) => unknown = (...args: 
   remote(...args: RemoteArgs<Parameters<F>>): RemoteReturn<F> {
     const core = requireCore(`${this.taskName}.remote()`);
     const replication = resolveReplication(this.opts, `${this.taskName}.remote()`);
+    if (replication.replicas > 1 && this.numReturns === 'streaming') {
+      throw new TypeError(`${this.taskName}.remote(): a streaming generator cannot be verified with replicas (its items are not compared); use replicas: 1, or return an array`);
+    }
     assertReplicationAvailable(replication, `${this.taskName}.remote()`);
     core.registerFunction(this.descriptor);
     const taskId = core.ids.taskId();

@@ -102,6 +102,8 @@ describe('.remote() with replicas > 1, before the scheduler runs replicas', () =
     expect(() => remote({ replicas: 3 }, function mul(a: number) { return a * 2; }).remote(1)).toThrow(/mul\.remote\(\).*not available yet/);
     const Counter = remote(class Counter { n = 0; });
     expect(() => Counter.options({ replicas: 2 }).remote()).toThrow(/Counter\.remote\(\): replicated execution \(replicas: 2\) is not available yet/);
+    const gen = remote(function* count() { yield 1; });
+    expect(() => gen.options({ replicas: 2 }).remote()).toThrow(/count\.remote\(\): a streaming generator cannot be verified with replicas/);
     expect(c.network.count('to_node:run_task')).toBe(0);
     expect(c.network.count('to_coordinator:task_done')).toBe(0);
     expect(await get(add.options({ replicas: 1 }).remote(1, 2))).toBe(3);

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { registeredRef } from '../api/object-ref.ts';
 import { get, getRuntimeContext, remote } from '../api/ray-api.ts';
 import { RemoteFunction } from '../api/remote-function.ts';
 import { seedOf } from '../api/task-seed.ts';
@@ -146,5 +147,17 @@ describe('ray.getRuntimeContext().seed', () => {
     expect(s).toBe(seedOf(taskId));
     expect(getRuntimeContext().seed).toBe(seedOf(c.head.nodeId));
     expect(getRuntimeContext().seed).toBe(getRuntimeContext().seed);
+  });
+});
+
+describe('a spec asking for replicas that reaches the coordinator anyway', () => {
+  it('fails the task instead of running it once', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }] });
+    const rf = RemoteFunction.define(function twice(x: number) { return 2 * x; }, {});
+    c.coordinator.registerFunction(rf.descriptor);
+    const spec = makeTaskSpec({ fnId: rf.descriptor.fnId, name: 'twice', taskId: 'forged-replicas' as TaskId, replicas: 2, maxReplicas: 5, args: [{ kind: 'value', obj: { v: 1, size: 8 } }] });
+    c.coordinator.submitTask(spec);
+    await expect(get(registeredRef(returnId(spec.taskId, 0)))).rejects.toThrow(/task twice asks for 2 replicas: replicated execution is not available yet/);
+    expect(c.network.count('to_node:run_task')).toBe(0);
   });
 });
