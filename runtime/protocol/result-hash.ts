@@ -92,6 +92,14 @@ class Sink {
     this.at += 8;
   }
   string(s: string): void {
+    if (s.length <= 1024) {
+      // Encoded in place after a length slot filled in afterwards: no string-sized allocation.
+      this.room(4 + 3 * s.length);
+      const { written } = this.text.encodeInto(s, this.buf.subarray(this.at + 4));
+      this.view.setUint32(this.at, written, true);
+      this.at += 4 + written;
+      return;
+    }
     const bytes = this.text.encode(s);
     this.u32(bytes.length);
     this.bytes(bytes);
