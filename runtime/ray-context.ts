@@ -5,7 +5,8 @@
 // object-store test settings, which the public entry has no way to set.
 
 import { currentCore } from './api/core.ts';
-import { validateInitOptions, type InitOptions } from './api/options.ts';
+import { validateInitOptions, validateJoinOptions, type InitOptions } from './api/options.ts';
+import { setVerificationDefaults } from './api/replication.ts';
 import { SPILL_DB_PREFIX } from './node/constants.ts';
 import { IdbSpillStore, indexedDbAvailable } from './node/idb-spill-store.ts';
 import { ObjectStore } from './node/object-store.ts';
@@ -183,9 +184,11 @@ export async function initWith(options: InitOptions | undefined, stores: ObjectS
       workers.close();
       throw e;
     }
+    setVerificationDefaults(opts.verification);
     session = {
       shutdown: async () => {
         session = undefined;
+        setVerificationDefaults(undefined);
         try {
           await head.shutdown();
         } finally {
@@ -210,7 +213,7 @@ export async function joinWith(options: JoinOptions, stores: ObjectStoreTestSett
   assertIdle('ray.join()');
   const { label, isolation = 'origin', ...rest } = options ?? ({} as JoinOptions);
   checkIsolation(isolation, 'ray.join');
-  const opts = validateInitOptions(rest, 'ray.join');
+  const opts = validateJoinOptions(rest, 'ray.join');
   if (opts.address === undefined) throw new TypeError("ray.join needs the server's address: ray.join({ address, cluster, token })");
   const cluster = clusterOptions(opts, 'ray.join');
   starting = true;

@@ -13,6 +13,7 @@ import {
   type MethodOptions,
 } from './options.ts';
 import { newFunctionId, type RefsFor, type RemoteArgs } from './remote-function.ts';
+import { assertReplicationAvailable, replicationFields, resolveReplication } from './replication.ts';
 import { HANDLE_MARKER, registerReviver, type Marker } from './serialization.ts';
 import { buildArgs, buildResources, returnsOf } from './task-builder.ts';
 
@@ -83,6 +84,8 @@ export class ActorClass<C extends AnyClass = AnyClass> {
   remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>> {
     const core = requireCore(`${this.descriptor.name}.remote()`);
     const o = this.opts;
+    const replication = resolveReplication(o, `${this.descriptor.name}.remote()`);
+    assertReplicationAvailable(replication, `${this.descriptor.name}.remote()`);
     if (o.name !== undefined && core.actorNameTaken(o.name)) {
       throw new Error(`an actor named "${o.name}" already exists; pick another name, or use ray.getActor("${o.name}")`);
     }
@@ -103,6 +106,7 @@ export class ActorClass<C extends AnyClass = AnyClass> {
       strategy: (o.schedulingStrategy ?? 'DEFAULT') as SchedulingStrategy,
       enableTaskEvents: o.enableTaskEvents ?? true,
       generatorBackpressure: 0,
+      ...replicationFields(replication),
       parentTaskId: core.currentTaskId(),
       callerId: core.callerId,
       actorId,

@@ -26,6 +26,12 @@ export interface RuntimeContext {
   readonly signal: AbortSignal;
   /** True in the coordinator tab's driver. */
   readonly isDriver: boolean;
+  /**
+   * A 32-bit unsigned integer derived from the task id (api/task-seed.ts): the same for every
+   * replica and retry of a task, different across tasks; seed task randomness with it. In the
+   * driver (no task) it is derived from the driver's node id: fixed for the session.
+   */
+  readonly seed: number;
 }
 
 /** What the next item of a streaming generator is (protocol/client-requests.ts). */

@@ -11,6 +11,8 @@ import {
   RayError,
   RaySystemError,
   RayTaskError,
+  ResultMismatchError,
+  resultMismatchWireError,
   TaskCancelledError,
   TaskUnschedulableError,
   taskWireError,
@@ -158,5 +160,51 @@ describe('classChainOf', () => {
 
   it('is empty for non-objects', () => {
     expect(classChainOf('x')).toEqual([]);
+  });
+});
+
+describe('ResultMismatchError', () => {
+  const reports = [
+    { nodeId: 'n1', sha256: 'a'.repeat(64) },
+    { nodeId: 'n2', sha256: 'b'.repeat(64) },
+    { nodeId: 'n3', error: 'TypeError: boom' },
+  ];
+
+  it('is a RayError that names the task and lists every node with its hash or error', () => {
+    const err = new ResultMismatchError('estimate', reports);
+    expect(err).toBeInstanceOf(RayError);
+    expect(err.name).toBe('ResultMismatchError');
+    expect(err.taskName).toBe('estimate');
+    expect(err.reports).toEqual(reports);
+    expect(err.message).toContain('task estimate');
+    expect(err.message).toContain(`node n1: sha256 ${'a'.repeat(64)}`);
+    expect(err.message).toContain(`node n2: sha256 ${'b'.repeat(64)}`);
+    expect(err.message).toContain('node n3: error TypeError: boom');
+    expect(err.message).toContain('seed');
+  });
+
+  it('crosses the wire as the same class with its task name, reports and message', () => {
+    const original = new ResultMismatchError('estimate', reports);
+    const back = across(original);
+    expect(back).toBeInstanceOf(ResultMismatchError);
+    expect(back).toBeInstanceOf(RayError);
+    const m = back as ResultMismatchError;
+    expect(m.taskName).toBe('estimate');
+    expect(m.reports).toEqual(reports);
+    expect(m.message).toBe(original.message);
+    expect(fromWireError(resultMismatchWireError('t', reports))).toBeInstanceOf(ResultMismatchError);
+  });
+
+  it('rebuilds from a malformed reports prop with what it can read, never throwing', () => {
+    const bad = fromWireError({ name: 'ResultMismatchError', message: 'm', props: { taskName: 't', reports: '{not json' } });
+    expect(bad).toBeInstanceOf(ResultMismatchError);
+    expect((bad as ResultMismatchError).reports).toEqual([]);
+    const mixed = fromWireError({
+      name: 'ResultMismatchError',
+      message: 'm',
+      props: { reports: JSON.stringify([{ nodeId: 'n1', sha256: 'x' }, 7, { sha256: 'no node' }]) },
+    }) as ResultMismatchError;
+    expect(mixed.taskName).toBe('unknown');
+    expect(mixed.reports).toEqual([{ nodeId: 'n1', sha256: 'x' }]);
   });
 });

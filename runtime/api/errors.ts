@@ -62,6 +62,63 @@ export class TaskUnschedulableError extends RayError {}
 /** The runtime itself failed (a protocol error, a broken channel). */
 export class RaySystemError extends RayError {}
 
+/** What one replica of a verified task reported: the SHA-256 of its result's bytes, or its error. */
+export interface ReplicaReport {
+  readonly nodeId: string;
+  /** Hex SHA-256 of the result (common/result-hash.ts), when the replica returned one. */
+  readonly sha256?: string;
+  /** `Name: message` of the replica's error, when it failed instead. */
+  readonly error?: string;
+}
+
+/**
+ * A task run with `replicas > 1` whose replicas reached no majority on one result, even after
+ * running up to `maxReplicas`: no result is returned. `reports` lists each node with the hash it
+ * reported (or its error).
+ */
+export class ResultMismatchError extends RayError {
+  readonly taskName: string;
+  readonly reports: readonly ReplicaReport[];
+
+  constructor(taskName: string, reports: readonly ReplicaReport[], message = resultMismatchMessage(taskName, reports)) {
+    super(message);
+    this.taskName = taskName;
+    this.reports = reports;
+  }
+}
+
+function resultMismatchMessage(taskName: string, reports: readonly ReplicaReport[]): string {
+  const lines = reports.map((r) => `  node ${r.nodeId}: ${r.sha256 !== undefined ? `sha256 ${r.sha256}` : `error ${r.error ?? 'unknown'}`}`);
+  return (
+    `task ${taskName}: its ${reports.length} replicas reached no majority on one result, so none is returned ` +
+    `(results are compared by SHA-256 of their bytes; make the task deterministic, e.g. take randomness from ` +
+    `ray.getRuntimeContext().seed):\n${lines.join('\n')}`
+  );
+}
+
+/** The reports of a ResultMismatchError as its wire props carry them (a JSON text: props hold only scalars). */
+function reportsFromWire(text: unknown): ReplicaReport[] {
+  if (typeof text !== 'string') return [];
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!Array.isArray(parsed)) return [];
+    const out: ReplicaReport[] = [];
+    for (const r of parsed.slice(0, MAX_SMALL_ITEMS) as unknown[]) {
+      if (typeof r !== 'object' || r === null) continue;
+      const { nodeId, sha256, error } = r as Record<string, unknown>;
+      if (typeof nodeId !== 'string') continue;
+      out.push({
+        nodeId: bounded(nodeId, MAX_NAME_CHARS),
+        ...(typeof sha256 === 'string' ? { sha256: bounded(sha256, MAX_NAME_CHARS) } : {}),
+        ...(typeof error === 'string' ? { error: bounded(error, MAX_NAME_CHARS) } : {}),
+      });
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}
+
 const RAY_ERRORS: Record<string, new (message: string) => RayError> = {
   RayError,
   TaskCancelledError,
@@ -119,6 +176,14 @@ export function toWireError(err: unknown, causesLeft = MAX_ERROR_CAUSE_DEPTH - 1
       stack: err.stack === undefined ? undefined : bounded(err.stack),
       ...(cause ? { cause } : {}),
       props: { taskName: bounded(err.taskName) },
+    };
+  }
+  if (err instanceof ResultMismatchError) {
+    return {
+      name: 'ResultMismatchError',
+      message: bounded(err.message),
+      stack: err.stack === undefined ? undefined : bounded(err.stack),
+      props: { taskName: bounded(err.taskName), reports: bounded(JSON.stringify(err.reports.slice(0, MAX_SMALL_ITEMS))) },
     };
   }
   if (err instanceof Error) {
@@ -187,6 +252,12 @@ export function fromWireError(w: WireError): Error {
     if (w.stack) err.stack = w.stack;
     return err;
   }
+  if (w.name === 'ResultMismatchError') {
+    const taskName = typeof w.props?.taskName === 'string' ? w.props.taskName : 'unknown';
+    const err = new ResultMismatchError(taskName, reportsFromWire(w.props?.reports), w.message);
+    if (w.stack !== undefined) err.stack = w.stack;
+    return err;
+  }
   const RayCls = RAY_ERRORS[w.name];
   const BuiltinCls = RayCls ? undefined : builtinOf(w);
   const err: Error = RayCls ? new RayCls(w.message) : BuiltinCls ? new BuiltinCls(w.message) : new Error(w.message);
@@ -206,6 +277,11 @@ export function wireError(
   cause?: WireError,
 ): WireError {
   return { name, message, ...(props ? { props } : {}), ...(cause ? { cause } : {}) };
+}
+
+/** The WireError of a ResultMismatchError (what the coordinator fails a verified task with). */
+export function resultMismatchWireError(taskName: string, reports: readonly ReplicaReport[]): WireError {
+  return toWireError(new ResultMismatchError(taskName, reports));
 }
 
 /** A task error wrapping a remote error, as the worker reports it. */

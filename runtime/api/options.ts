@@ -2,7 +2,7 @@
 // or invalid option is refused at once, naming the option, with a suggestion for near-misses.
 
 import * as v from 'valibot';
-import { MAX_NUM_RETURNS } from '../protocol/limits.ts';
+import { MAX_NUM_RETURNS, MAX_REPLICAS, MAX_TOTAL_REPLICAS } from '../protocol/limits.ts';
 
 /** An error class for `retryExceptions`: the built-ins and user-defined subclasses alike. */
 export type ErrorClass = abstract new (...args: never[]) => Error;
@@ -23,6 +23,22 @@ const numReturnsSchema = v.union([
   v.literal('streaming'),
 ]);
 const scopeSchema = v.record(v.string(), v.unknown());
+const replicasSchema = v.pipe(
+  v.number(),
+  v.integer('a whole number of replicas'),
+  v.minValue(1, 'at least 1 replica'),
+  v.maxValue(MAX_REPLICAS, `at most ${MAX_REPLICAS} replicas`),
+);
+const maxReplicasSchema = v.pipe(
+  v.number(),
+  v.integer('a whole number of replicas'),
+  v.minValue(1, 'at least 1 replica'),
+  v.maxValue(MAX_TOTAL_REPLICAS, `at most ${MAX_TOTAL_REPLICAS} replicas in all`),
+);
+const verificationSchema = v.strictObject({
+  replicas: v.optional(replicasSchema),
+  spotCheck: v.optional(v.pipe(v.number(), v.minValue(0, 'a fraction from 0 to 1'), v.maxValue(1, 'a fraction from 0 to 1'))),
+});
 
 const common = {
   numCpus: v.optional(nonNegative),
@@ -32,6 +48,8 @@ const common = {
   scope: v.optional(scopeSchema),
   schedulingStrategy: v.optional(strategySchema),
   enableTaskEvents: v.optional(v.boolean()),
+  replicas: v.optional(replicasSchema),
+  maxReplicas: v.optional(maxReplicasSchema),
 };
 
 const taskSchema = v.strictObject({
@@ -69,6 +87,7 @@ const initSchema = v.strictObject({
   iceServers: v.optional(v.array(v.unknown())),
   /** Where this tab's node runs task code: the server's task origin ('origin') or this page's own workers ('none'). */
   isolation: v.optional(v.picklist(['origin', 'none'])),
+  verification: v.optional(verificationSchema),
 });
 
 export type Strategy = v.InferOutput<typeof strategySchema>;
@@ -76,6 +95,8 @@ export type TaskOptions = v.InferInput<typeof taskSchema>;
 export type ActorOptions = v.InferInput<typeof actorSchema>;
 export type MethodOptions = v.InferInput<typeof methodSchema>;
 export type InitOptions = v.InferInput<typeof initSchema>;
+/** `ray.init({ verification })`: the cluster's default `replicas` and its `spotCheck` fraction. */
+export type VerificationOptions = v.InferOutput<typeof verificationSchema>;
 
 const HINTS: Record<string, string> = {
   numCPUs: 'numCpus',
@@ -92,6 +113,10 @@ const HINTS: Record<string, string> = {
   timeout: 'timeoutMs',
   timeout_ms: 'timeoutMs',
   num_returns_: 'numReturns',
+  max_replicas: 'maxReplicas',
+  replica: 'replicas',
+  num_replicas: 'replicas',
+  spot_check: 'spotCheck',
 };
 
 function levenshtein(a: string, b: string): number {
@@ -172,7 +197,18 @@ export function validateMethodOptions(input: unknown, what = 'an actor method'):
   return check(methodSchema, methodKeys, input, what);
 }
 export function validateInitOptions(input: unknown, what = 'ray.init'): v.InferOutput<typeof initSchema> {
+  if (typeof input === 'object' && input !== null && 'verification' in input && input.verification !== undefined) {
+    // Checked first, so an unknown key in it is named (with a suggestion) as a top-level one is.
+    check(verificationSchema, Object.keys(verificationSchema.entries), input.verification, `${what} verification`);
+  }
   return check(initSchema, initKeys, input, what);
+}
+/** `ray.join`'s options: init's, without the driver's own (`verification` is the cluster's, set by its driver). */
+export function validateJoinOptions(input: unknown, what = 'ray.join'): v.InferOutput<typeof initSchema> {
+  if (typeof input === 'object' && input !== null && 'verification' in input) {
+    throw new TypeError(`${what}: verification is set by the cluster's driver (ray.init({ verification })), not by a volunteer`);
+  }
+  return validateInitOptions(input, what);
 }
 
 /** Error class names from a `retryExceptions` list (classes or names). */

@@ -8,6 +8,7 @@ import { makeDescriptor } from './function-descriptor.ts';
 import type { ObjectRef } from './object-ref.ts';
 import type { ObjectRefGenerator } from './object-ref-generator.ts';
 import { retryExceptionNames, validateTaskOptions, type TaskOptions } from './options.ts';
+import { assertReplicationAvailable, replicationFields, resolveReplication } from './replication.ts';
 import { HANDLE_MARKER, registerReviver, type Marker } from './serialization.ts';
 import { buildArgs, buildResources, returnsOf } from './task-builder.ts';
 
@@ -58,6 +59,11 @@ export class RemoteFunction<F extends (...args: never[]) => unknown = (...args: 
   /** Submits a task running this function with these arguments. */
   remote(...args: RemoteArgs<Parameters<F>>): RemoteReturn<F> {
     const core = requireCore(`${this.taskName}.remote()`);
+    const replication = resolveReplication(this.opts, `${this.taskName}.remote()`);
+    if (replication.replicas > 1 && this.numReturns === 'streaming') {
+      throw new TypeError(`${this.taskName}.remote(): a streaming generator cannot be verified with replicas (its items are not compared); use replicas: 1, or return an array`);
+    }
+    assertReplicationAvailable(replication, `${this.taskName}.remote()`);
     core.registerFunction(this.descriptor);
     const taskId = core.ids.taskId();
     const o = this.opts;
@@ -75,6 +81,7 @@ export class RemoteFunction<F extends (...args: never[]) => unknown = (...args: 
       enableTaskEvents: o.enableTaskEvents ?? true,
       generatorBackpressure: o.generatorBackpressureNumObjects ?? 0,
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      ...replicationFields(replication),
       parentTaskId: core.currentTaskId(),
       callerId: core.callerId,
     };

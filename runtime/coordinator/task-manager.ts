@@ -202,6 +202,15 @@ export class TaskManager {
       this.d.actorManager.pumpFor(t);
       return;
     }
+    if (t.spec.kind === 'normal' && (t.spec.replicas ?? 1) > 1) {
+      // `.remote()` refuses replicas > 1 until the scheduler runs replicas on distinct nodes; a
+      // spec that asks for them anyway (not built by webray's API) fails rather than running once.
+      this.d.tasks.failTask(
+        t,
+        wireError('RaySystemError', `task ${t.spec.name} asks for ${t.spec.replicas} replicas: replicated execution is not available yet in this version of webray`),
+      );
+      return;
+    }
     this.d.scheduler.schedule(t);
   }
 

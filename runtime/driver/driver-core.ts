@@ -6,6 +6,7 @@
 import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
 import { fromWireError, ObjectLostError } from '../api/errors.ts';
 import { LocalRefs } from '../api/local-refs.ts';
+import { seedOf } from '../api/task-seed.ts';
 import { RequestFailure, type CoordinatorHandlers } from '../coordinator/client-handlers.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { INLINE_OBJECT_MAX_BYTES } from '../node/constants.ts';
@@ -121,7 +122,7 @@ export class DriverCore implements Core {
   }
 
   runtimeContext(): RuntimeContext {
-    return { nodeId: this.d.nodeId, taskId: null, actorId: null, workerId: null, signal: NEVER_ABORTED, isDriver: true };
+    return { nodeId: this.d.nodeId, taskId: null, actorId: null, workerId: null, signal: NEVER_ABORTED, isDriver: true, seed: seedOf(this.d.nodeId) };
   }
 
   nodes(): NodeInfo[] {

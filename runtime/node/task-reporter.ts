@@ -5,6 +5,7 @@
 import { toWireError } from '../api/errors.ts';
 import { returnId, type ObjectId, type WorkerId } from '../protocol/ids.ts';
 import type { NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
+import { resultSha256 } from '../protocol/result-hash.ts';
 import type { SerializedObject } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { Assignment } from './assignment.ts';
@@ -72,6 +73,24 @@ export class TaskReporter {
       this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, error: failure, systemFailure });
       return;
     }
+    if ((spec.replicas ?? 1) > 1 && results) {
+      // A verified task: each result goes with the SHA-256 of its bytes, for the coordinator to
+      // compare across replicas. Hashing is asynchronous, so this report goes a little later.
+      void this.withHashes(out, results).then(
+        (hashed) => this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, results: hashed }),
+        (e: unknown) => {
+          for (const r of out) if (!r.obj) this.deps.store.delete(r.id);
+          this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, error: toWireError(e), systemFailure: false });
+        },
+      );
+      return;
+    }
     this.deps.send({ type: 'task_done', taskId: spec.taskId, attempt: a.attempt, workerId, startMs, endMs, results: out });
+  }
+
+  /** The results with the SHA-256 of each (protocol/result-hash.ts), in order. */
+  private async withHashes(out: readonly TaskResult[], results: readonly SerializedObject[]): Promise<TaskResult[]> {
+    const hashes = await Promise.all(results.map((r) => resultSha256(r)));
+    return out.map((r, i) => ({ ...r, sha256: hashes[i]! }));
   }
 }

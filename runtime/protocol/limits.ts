@@ -20,3 +20,8 @@ export const MAX_NUM_RETURNS = 10_000;
 export const MAX_LIST_ITEMS = 1_000_000;
 /** Most entries in a small map or list (resources, error props, class chains, retryExceptions). */
 export const MAX_SMALL_ITEMS = 256;
+/** Most replicas a verified task may ask for (`replicas`): each runs on its own node, so more than a
+ *  handful only multiplies the work. */
+export const MAX_REPLICAS = 16;
+/** Most replicas a verified task may run in all (`maxReplicas`, default 2·replicas + 1). */
+export const MAX_TOTAL_REPLICAS = 2 * MAX_REPLICAS + 1;

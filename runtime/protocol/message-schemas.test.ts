@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ActorId } from './ids.ts';
-import { MAX_ERROR_CAUSE_DEPTH, MAX_ID_CHARS, MAX_NUM_RETURNS } from './limits.ts';
+import { MAX_ERROR_CAUSE_DEPTH, MAX_ID_CHARS, MAX_NUM_RETURNS, MAX_REPLICAS, MAX_TOTAL_REPLICAS } from './limits.ts';
 import { parsePeerMessage } from './peer-messages.ts';
 import { makeTaskSpec } from './task-spec.fixture.ts';
 import type { WireError } from './wire-error.ts';
@@ -34,6 +34,8 @@ describe('control messages from a node, field by field', () => {
     const honest = [
       { type: 'task_started', taskId: 't1', workerId: 'w1', atMs: 5 },
       done(),
+      done({ results: [{ id: 't1.0', size: 8, obj: { v: 42, size: 8 }, sha256: 'ab'.repeat(32) }] }),
+      submit({ replicas: 2, maxReplicas: 5 }),
       done({ results: undefined, error: { name: 'RayTaskError', message: 'boom', cause: { name: 'TypeError', message: 'x' } } }),
       { type: 'generator_item', taskId: 't1', attempt: 0, index: 3, result: { id: 't1.3', size: 4 } },
       { type: 'actor_died', actorId: 'a1', error: { name: 'ActorDiedError', message: 'gone' } },
@@ -55,6 +57,12 @@ describe('control messages from a node, field by field', () => {
 
   it.each([
     ['a numReturns past the cap', submit({ numReturns: MAX_NUM_RETURNS + 1 }), /numReturns/],
+    ['replicas past the cap', submit({ replicas: MAX_REPLICAS + 1 }), /replicas/],
+    ['zero replicas', submit({ replicas: 0 }), /replicas/],
+    ['maxReplicas past the cap', submit({ maxReplicas: MAX_TOTAL_REPLICAS + 1 }), /maxReplicas/],
+    ['a short sha256', done({ results: [{ id: 't1.0', size: 8, sha256: 'abc' }] }), /results\.0\.sha256: expected a SHA-256 in hex/],
+    ['an upper-case sha256', done({ results: [{ id: 't1.0', size: 8, sha256: 'AB'.repeat(32) }] }), /sha256/],
+    ['a sha256 that is not a string', done({ results: [{ id: 't1.0', size: 8, sha256: 7 }] }), /sha256/],
     ['a fractional numReturns', submit({ numReturns: 1.5 }), /numReturns/],
     ['a negative resource', submit({ resources: { CPU: -1 } }), /resources/],
     ['an infinite resource', submit({ resources: { GPU: Infinity } }), /resources/],

@@ -14,7 +14,9 @@ import {
   MAX_LIST_ITEMS,
   MAX_NAME_CHARS,
   MAX_NUM_RETURNS,
+  MAX_REPLICAS,
   MAX_SMALL_ITEMS,
+  MAX_TOTAL_REPLICAS,
   MAX_SOURCE_CHARS,
 } from './limits.ts';
 import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg, TaskResult } from './node-messages.ts';
@@ -120,6 +122,8 @@ const taskSpecBase = {
   enableTaskEvents: v.boolean(),
   generatorBackpressure: int(-1),
   timeoutMs: v.optional(v.pipe(v.number(), v.finite(), v.gtValue(0))),
+  replicas: v.optional(int(1, MAX_REPLICAS)),
+  maxReplicas: v.optional(int(1, MAX_TOTAL_REPLICAS)),
   parentTaskId: v.optional(taskId),
   callerId: holderId,
 };
@@ -151,7 +155,14 @@ export const clientRequestSchema = v.variant('type', [
   v.object({ type: v.literal('clusterView') }),
 ]);
 
-const taskResult = v.object({ id: objectId, size: amount, obj: v.optional(serializedObjectSchema), refs: v.optional(idList) });
+const sha256 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 in hex (64 characters 0-9a-f)'));
+const taskResult = v.object({
+  id: objectId,
+  size: amount,
+  obj: v.optional(serializedObjectSchema),
+  refs: v.optional(idList),
+  sha256: v.optional(sha256),
+});
 
 /** What a node may tell the coordinator. */
 export const nodeToCoordinatorSchema = v.variant('type', [

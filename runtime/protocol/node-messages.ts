@@ -52,6 +52,11 @@ export interface TaskResult {
   readonly obj?: SerializedObject;
   /** ObjectIds nested inside it (kept alive while it lives), when it is not inline. */
   readonly refs?: readonly ObjectId[];
+  /**
+   * Verified tasks only (`spec.replicas > 1`): the hex SHA-256 of the result's canonical bytes
+   * (protocol/result-hash.ts), compared across replicas. Absent otherwise.
+   */
+  readonly sha256?: string;
 }
 
 /**

@@ -68,6 +68,14 @@ interface TaskSpecBase {
   readonly generatorBackpressure: number;
   /** Normal tasks: an attempt still running this long after it started is stopped (TaskTimeoutError). */
   readonly timeoutMs?: number;
+  /**
+   * Verified results: run on this many distinct nodes and accept the majority result (by SHA-256
+   * of its bytes). Absent for a single replica, the default; when present, at least 2 and at most
+   * MAX_REPLICAS (limits.ts), and each node reports the hash of its results (TaskResult.sha256).
+   */
+  readonly replicas?: number;
+  /** Verified results: run at most this many replicas in all when they disagree (≥ replicas). */
+  readonly maxReplicas?: number;
   /** The task that submitted this one (for recursive cancel), if any. */
   readonly parentTaskId?: TaskId;
   /** Who submitted it: the driver or a worker; actor calls keep order per caller. */

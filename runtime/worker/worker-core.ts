@@ -4,6 +4,7 @@
 import type { Core, GeneratorItem, RuntimeContext } from '../api/core.ts';
 import { fromWireError } from '../api/errors.ts';
 import { LocalRefs } from '../api/local-refs.ts';
+import { seedOf } from '../api/task-seed.ts';
 import { RpcCaller, type CallOptions, type RpcReply, type RpcRequest } from '../common/rpc.ts';
 import { holderOfWorker, IdGenerator, type ActorId, type HolderId, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
 import type { ClientNotification, ClusterView } from '../protocol/client-requests.ts';
@@ -143,6 +144,7 @@ export class WorkerCore implements Core {
       workerId: this.deps.workerId,
       signal: cur.signal,
       isDriver: false,
+      seed: seedOf(cur.taskId ?? cur.actorId ?? this.deps.workerId),
     };
   }
 

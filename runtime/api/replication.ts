@@ -1,0 +1,65 @@
+// How many replicas a task or actor runs as (verified results, docs/api.md): its own `replicas` /
+// `maxReplicas` options, else the cluster default the driver set with `ray.init({ verification })`.
+// The default lives here, set by the ray context at init and cleared at shutdown, as the Core is.
+// A task asking for more than one replica carries `replicas` and `maxReplicas` in its TaskSpec; one
+// replica (the default) adds nothing to the spec, so the unverified path is unchanged.
+
+import type { VerificationOptions } from './options.ts';
+
+/** How many replicas to run at first, and at most in all (more run only on disagreement). */
+export interface Replication {
+  readonly replicas: number;
+  readonly maxReplicas: number;
+  /** `replicas` came from the `ray.init({ verification })` default, not the call's own options. */
+  readonly fromDefault: boolean;
+}
+
+let defaults: VerificationOptions | undefined;
+
+/** Installed by `ray.init` (its `verification` option); `undefined` clears it at shutdown. */
+export function setVerificationDefaults(v: VerificationOptions | undefined): void {
+  defaults = v;
+}
+
+/** The cluster default set with `ray.init({ verification })`, if any. */
+export function verificationDefaults(): VerificationOptions | undefined {
+  return defaults;
+}
+
+/** BOINC's default: enough extra replicas to outvote as many disagreeing ones as the first run had. */
+export function defaultMaxReplicas(replicas: number): number {
+  return 2 * replicas + 1;
+}
+
+/**
+ * The replication of one call from its options (already validated one by one) and the cluster
+ * default. Throws naming the options when `maxReplicas` is below `replicas`.
+ */
+export function resolveReplication(opts: { readonly replicas?: number; readonly maxReplicas?: number }, what: string): Replication {
+  const replicas = opts.replicas ?? defaults?.replicas ?? 1;
+  const maxReplicas = opts.maxReplicas ?? defaultMaxReplicas(replicas);
+  if (maxReplicas < replicas) {
+    throw new TypeError(
+      `${what}: maxReplicas (${maxReplicas}) must be at least replicas (${replicas}); leave maxReplicas out for the default 2·replicas + 1`,
+    );
+  }
+  return { replicas, maxReplicas, fromDefault: opts.replicas === undefined && defaults?.replicas !== undefined };
+}
+
+/** The TaskSpec fields for this replication: none for a single replica, so that path is unchanged. */
+export function replicationFields(r: Replication): { replicas?: number; maxReplicas?: number } {
+  return r.replicas > 1 ? { replicas: r.replicas, maxReplicas: r.maxReplicas } : {};
+}
+
+/**
+ * Refuses replicated execution at `.remote()` until the scheduler runs replicas on distinct nodes:
+ * a task asking for several must never run once silently.
+ */
+export function assertReplicationAvailable(r: Replication, what: string): void {
+  if (r.replicas <= 1) return;
+  throw new Error(
+    `${what}: replicated execution (replicas: ${r.replicas}${r.fromDefault ? ', from ray.init({ verification })' : ''}) is not available yet ` +
+      `in this version of webray: the scheduler does not run replicas on distinct nodes so far. ` +
+      `Use replicas: 1 (or leave replicas out of ray.init({ verification })) for now.`,
+  );
+}
