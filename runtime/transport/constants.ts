@@ -35,3 +35,22 @@ export const MAX_CONTROL_MESSAGE_BYTES = 64 * 1024 * 1024;
 export const MAX_DATA_MESSAGE_BYTES = 2 * 1024 * 1024 * 1024;
 /** Malformed frames, undecodable or malformed messages a peer may send before its link is cut. */
 export const PEER_STRIKE_LIMIT = 10;
+/**
+ * Budgets a message's bytes are checked against before they are decoded (decode-budget.ts); a
+ * message over them is refused as a strike, never decoded. A control message (task specs,
+ * registrations, reports, inline values ≤ 100 KiB each) holds at most this many containers (arrays,
+ * maps, objects): a task spec holds ~25, an inline value at most ~50k; 2^18 empty maps cost Node
+ * ~0.15 s and ~50 MB to decode, and the scan refuses one more in a few ms. A sender splits a
+ * turn's batch to fit (control-batch.ts).
+ */
+export const MAX_CONTROL_DECODE_CONTAINERS = 262_144;
+/** Values of any kind (numbers, strings included) one control message may hold. */
+export const MAX_CONTROL_DECODE_ITEMS = 4_000_000;
+/**
+ * A data-lane message (one object in a pull reply) may hold this many containers (an honest
+ * object may be a list of millions of small objects); both lanes allow at most one container per
+ * two bytes of message plus CONTAINER_ALLOWANCE, and every value takes at least a byte.
+ */
+export const MAX_DATA_DECODE_CONTAINERS = 16_000_000;
+/** Deepest nesting of arrays, maps and objects a message may hold (msgpackr and the validators recurse). */
+export const MAX_DECODE_DEPTH = 512;

@@ -7,7 +7,7 @@ import type { PeerMessage } from '../protocol/peer-messages.ts';
 import { makeTaskSpec } from '../protocol/task-spec.fixture.ts';
 import { encode } from './codec.ts';
 import { PEER_STRIKE_LIMIT } from './constants.ts';
-import { CONTROL_LANE, frames } from './framing.ts';
+import { CONTROL_LANE, DATA_LANE, frames } from './framing.ts';
 import { Inbox } from './inbox.ts';
 
 // The tab → tab boundary: every control message enters through a link's Inbox. For each of the
@@ -125,5 +125,44 @@ describe('Inbox: a malformed message of every type is refused, counted, not thro
     for (const f of frames(CONTROL_LANE, 0, encode([{ type: 'ping', n: 1 }, { type: 'ping', n: 2 }]))) expect(() => box.push(f)).not.toThrow();
     expect(got).toHaveLength(2);
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/error handling ping from node-a: handler bug/));
+  });
+});
+
+describe('Inbox: a message over its decode budget is refused before it is decoded', () => {
+  /** 8 MiB of empty maps in one array: ~8M objects, seconds and GiBs if decoded. */
+  function emptyMapsBomb(): Uint8Array {
+    const bytes = new Uint8Array(8 * 1024 * 1024);
+    bytes[0] = 0xdd;
+    new DataView(bytes.buffer).setUint32(1, bytes.length - 5);
+    bytes.fill(0x80, 5);
+    return bytes;
+  }
+
+  for (const lane of [CONTROL_LANE, DATA_LANE]) {
+    it(`on the ${lane === CONTROL_LANE ? 'control' : 'data'} lane: a strike naming the budget, nothing handed on, the link goes on`, () => {
+      const warnings: string[] = [];
+      const delivered: PeerMessage[] = [];
+      const log = Object.assign(() => {}, { enabled: false, warn: (m: string) => warnings.push(m) }) as Logger;
+      const box = new Inbox('node-a' as NodeId, log, (m) => delivered.push(m), () => {});
+      const t0 = performance.now();
+      for (const f of frames(lane, 0, emptyMapsBomb())) expect(() => box.push(f)).not.toThrow();
+      const ms = performance.now() - t0;
+      expect(warnings).toEqual([expect.stringMatching(/^dropping a message over its decode budget \(8388608 bytes\): it holds more than \d+ containers .* from node-a \(strike 1 of \d+\)$/)]);
+      expect(delivered).toEqual([]);
+      expect(ms).toBeLessThan(2000); // decoding it takes seconds (4.4 s in Node on this machine)
+      for (const f of frames(CONTROL_LANE, 1, encode([{ type: 'ping', n: 1 }]))) box.push(f);
+      expect(delivered).toEqual([{ type: 'ping', n: 1 }]);
+    });
+  }
+
+  it('refuses an array header claiming 2^32 − 1 items in a 16-byte message', () => {
+    const warnings: string[] = [];
+    const log = Object.assign(() => {}, { enabled: false, warn: (m: string) => warnings.push(m) }) as Logger;
+    const box = new Inbox('node-a' as NodeId, log, () => expect.unreachable(), () => {});
+    const bytes = new Uint8Array(16);
+    bytes[0] = 0xdd;
+    new DataView(bytes.buffer).setUint32(1, 0xffffffff);
+    for (const f of frames(CONTROL_LANE, 0, bytes)) box.push(f);
+    expect(warnings).toEqual([expect.stringMatching(/decode budget \(16 bytes\): a container claims 4294967295 values but only 11 bytes remain/)]);
   });
 });

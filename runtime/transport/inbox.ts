@@ -7,6 +7,8 @@ import type { NodeId } from '../protocol/ids.ts';
 import { parsePeerMessage, type PeerMessage } from '../protocol/peer-messages.ts';
 import { decode } from './codec.ts';
 import { MAX_CONTROL_MESSAGE_BYTES, MAX_DATA_MESSAGE_BYTES, PEER_STRIKE_LIMIT } from './constants.ts';
+import { CONTROL_DECODE_BUDGET, DATA_DECODE_BUDGET } from './control-batch.ts';
+import { checkDecodeBudget } from './decode-budget.ts';
 import { CONTROL_LANE, FrameError, Reassembler } from './framing.ts';
 
 export class Inbox {
@@ -34,6 +36,9 @@ export class Inbox {
       throw e;
     }
     if (!whole) return;
+    // Checked before decoding: a message over its budget is never decoded (decode-budget.ts).
+    const over = checkDecodeBudget(whole.bytes, whole.lane === CONTROL_LANE ? CONTROL_DECODE_BUDGET : DATA_DECODE_BUDGET);
+    if (over !== undefined) return this.strike(`a message over its decode budget (${whole.bytes.length} bytes): ${over}`);
     let decoded: unknown;
     try {
       decoded = decode(whole.bytes);
