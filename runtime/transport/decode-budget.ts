@@ -30,18 +30,30 @@ const WRAPPING_EXTENSIONS = new Set([0x65 /* Error */, 0x69 /* id of a shared va
 /** Extension types whose value is their payload alone. */
 const LEAF_EXTENSIONS = new Set([0x00 /* undefined */, 0x42 /* BigInt */, 0x70 /* pointer to a shared value */, 0x74 /* typed array */, 0xff /* Date */]);
 const RECORD_EXTENSION = 0x72;
+const RECORDS = new Int32Array(64);
+let stackScratch = new Int32Array(0);
+
+/** Big-endian unsigned integers, read without a DataView (none is allocated per message). */
+function u16(b: Uint8Array, at: number): number {
+  return (b[at]! << 8) | b[at + 1]!;
+}
+function u32(b: Uint8Array, at: number): number {
+  return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
+}
 
 /** Why `bytes` must not be decoded, or undefined when it is within `budget`. Never throws. */
 export function checkDecodeBudget(bytes: Uint8Array, budget: DecodeBudget): string | undefined {
   const end = bytes.length;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const containerCap = Math.min(budget.maxContainers, CONTAINER_ALLOWANCE + Math.floor(end / 2));
-  /** Keys per record id (-1: not defined in this message, so 0x40–0x7f is a plain integer). */
-  const records = new Int32Array(64).fill(-1);
+  const maxItems = budget.maxItems;
+  // Scratch reused across calls (the scan is synchronous): keys per record id (-1: not defined in
+  // this message, so 0x40–0x7f is a plain integer) and the values still to read in each open
+  // container, outermost first (`depth` of them).
+  const records = RECORDS.fill(-1);
+  if (stackScratch.length < budget.maxDepth + 1) stackScratch = new Int32Array(budget.maxDepth + 1);
+  const stack = stackScratch;
   /** Key counts of the record key lists the encoder gave an id (it points back to them to reuse one). */
-  const keyLists = new Map<number, number>();
-  /** Values still to read in each open container, outermost first (`depth` of them). */
-  const stack = new Float64Array(budget.maxDepth + 1);
+  let keyLists: Map<number, number> | undefined;
   let depth = 0;
   let remaining = 1;
   let pos = 0;
@@ -55,7 +67,7 @@ export function checkDecodeBudget(bytes: Uint8Array, budget: DecodeBudget): stri
     }
     remaining--;
     if (pos >= end) return `it ends inside a value (${end} bytes)`;
-    if (++items > budget.maxItems) return `it holds more than ${budget.maxItems} values`;
+    if (++items > maxItems) return `it holds more than ${maxItems} values`;
     const t = bytes[pos++]!;
     if (t < 0x40 || t >= 0xe0) continue; // fixints: the commonest value, nothing to skip or open
     if (t >= 0xa0 && t < 0xc0) {
@@ -87,31 +99,31 @@ export function checkDecodeBudget(bytes: Uint8Array, budget: DecodeBudget): stri
       if (pos + need > end) return `it ends inside a header (${end} bytes)`;
       switch (t) {
         case 0xc4: skip = bytes[pos]!; pos += 1; break;
-        case 0xc5: case 0xda: skip = view.getUint16(pos); pos += 2; break;
-        case 0xc6: case 0xdb: skip = view.getUint32(pos); pos += 4; break;
+        case 0xc5: case 0xda: skip = u16(bytes, pos); pos += 2; break;
+        case 0xc6: case 0xdb: skip = u32(bytes, pos); pos += 4; break;
         case 0xd9: skip = bytes[pos]!; pos += 1; break;
         case 0xca: case 0xce: case 0xd2: skip = 4; break;
         case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
         case 0xcc: case 0xd0: skip = 1; break;
         case 0xcd: case 0xd1: skip = 2; break;
-        case 0xdc: children = view.getUint16(pos); pos += 2; containers++; break;
-        case 0xdd: children = view.getUint32(pos); pos += 4; containers++; break;
-        case 0xde: children = 2 * view.getUint16(pos); pos += 2; containers++; break;
-        case 0xdf: children = 2 * view.getUint32(pos); pos += 4; containers++; break;
+        case 0xdc: children = u16(bytes, pos); pos += 2; containers++; break;
+        case 0xdd: children = u32(bytes, pos); pos += 4; containers++; break;
+        case 0xde: children = 2 * u16(bytes, pos); pos += 2; containers++; break;
+        case 0xdf: children = 2 * u32(bytes, pos); pos += 4; containers++; break;
         case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: case 0xc7: case 0xc8: case 0xc9: {
           let length: number;
           if (t >= 0xd4) length = 1 << (t - 0xd4);
           else if (t === 0xc7) { length = bytes[pos]!; pos += 1; }
-          else if (t === 0xc8) { length = view.getUint16(pos); pos += 2; }
-          else { length = view.getUint32(pos); pos += 4; }
+          else if (t === 0xc8) { length = u16(bytes, pos); pos += 2; }
+          else { length = u32(bytes, pos); pos += 4; }
           if (pos >= end) return `it ends inside a header (${end} bytes)`;
           const type = bytes[pos++]!;
           if (type === RECORD_EXTENSION) {
             if (t !== 0xd4) return 'it holds a record definition of a form the codec never writes';
             const id = bytes[pos++]! & 0x3f;
-            const keys = readRecordKeys(bytes, view, pos, keyLists);
+            const keys = readRecordKeys(bytes, pos, (keyLists ??= new Map()));
             if (typeof keys === 'string') return keys;
-            pos = keys.pos;
+            pos = keys.pos | 0;
             items += keys.count;
             records[id] = keys.count;
             children = keys.count;
@@ -132,12 +144,12 @@ export function checkDecodeBudget(bytes: Uint8Array, budget: DecodeBudget): stri
       }
     }
     if (skip > end - pos) return `a value claims ${skip} bytes but only ${end - pos} remain`;
-    pos += skip;
+    pos = (pos + skip) | 0; // stays an int32 (below the message length): keeps the loop on fast integer paths
     if (children > 0) {
       if (children > end - pos) return `a container claims ${children} values but only ${end - pos} bytes remain`;
       if (depth >= budget.maxDepth) return `it nests deeper than ${budget.maxDepth}`;
       stack[depth++] = remaining;
-      remaining = children;
+      remaining = children | 0;
     }
     if (containers > containerCap) {
       return `it holds more than ${containerCap} containers (the budget for ${end} bytes: at most ${budget.maxContainers}, one per two bytes plus ${CONTAINER_ALLOWANCE})`;
@@ -158,12 +170,12 @@ const HEADER_BYTES: readonly number[] = [
  * in structured-clone mode prefixed with an id (0xd6 0x69 u32) when the encoder will reuse it, or
  * a pointer (0xd6 0x70 u32) to a list defined so earlier in the message.
  */
-function readRecordKeys(bytes: Uint8Array, view: DataView, start: number, keyLists: Map<number, number>): { count: number; pos: number } | string {
+function readRecordKeys(bytes: Uint8Array, start: number, keyLists: Map<number, number>): { count: number; pos: number } | string {
   const end = bytes.length;
   let pos = start;
   let id: number | undefined;
   if (pos + 6 <= end && bytes[pos] === 0xd6 && (bytes[pos + 1] === 0x69 || bytes[pos + 1] === 0x70)) {
-    const ref = view.getUint32(pos + 2);
+    const ref = u32(bytes, pos + 2);
     pos += 6;
     if (bytes[pos - 5] === 0x70) {
       const count = keyLists.get(ref);
@@ -176,8 +188,8 @@ function readRecordKeys(bytes: Uint8Array, view: DataView, start: number, keyLis
   const t = bytes[pos++]!;
   let count: number;
   if (t >= 0x90 && t < 0xa0) count = t - 0x90;
-  else if (t === 0xdc && pos + 2 <= end) { count = view.getUint16(pos); pos += 2; }
-  else if (t === 0xdd && pos + 4 <= end) { count = view.getUint32(pos); pos += 4; }
+  else if (t === 0xdc && pos + 2 <= end) { count = u16(bytes, pos); pos += 2; }
+  else if (t === 0xdd && pos + 4 <= end) { count = u32(bytes, pos); pos += 4; }
   else return 'it holds a record definition whose keys are not a list';
   if (count > end - pos) return `a record definition claims ${count} keys but only ${end - pos} bytes remain`;
   for (let i = 0; i < count; i++) {
@@ -186,11 +198,11 @@ function readRecordKeys(bytes: Uint8Array, view: DataView, start: number, keyLis
     let length: number;
     if (k >= 0xa0 && k < 0xc0) length = k - 0xa0;
     else if (k === 0xd9 && pos + 1 <= end) { length = bytes[pos]!; pos += 1; }
-    else if (k === 0xda && pos + 2 <= end) { length = view.getUint16(pos); pos += 2; }
-    else if (k === 0xdb && pos + 4 <= end) { length = view.getUint32(pos); pos += 4; }
+    else if (k === 0xda && pos + 2 <= end) { length = u16(bytes, pos); pos += 2; }
+    else if (k === 0xdb && pos + 4 <= end) { length = u32(bytes, pos); pos += 4; }
     else return 'it holds a record definition with a key that is not a string';
     if (length > end - pos) return `a record key claims ${length} bytes but only ${end - pos} remain`;
-    pos += length;
+    pos = (pos + length) | 0;
   }
   if (id !== undefined) keyLists.set(id, count);
   return { count, pos };
