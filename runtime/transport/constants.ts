@@ -31,6 +31,13 @@ export const MAX_PULL_BYTES_PER_PEER = 256 * 1024 * 1024;
 export const PULL_BUSY_RETRY_MS = 50;
 /** Largest control-lane message (a batch of task specs, registrations, small results) a peer may send. */
 export const MAX_CONTROL_MESSAGE_BYTES = 64 * 1024 * 1024;
+/**
+ * A pulled object's size is taken to be the bytes of the pull reply that carried it, less at most
+ * this much (the reply's envelope: type, ids, the object's size and refs fields): a holder's claim
+ * is kept within [bytes − this, bytes], so it cannot make a large object count as small in the
+ * puller's store, nor a small one as large.
+ */
+export const PULL_REPLY_ENVELOPE_BYTES = 4096;
 /** Largest data-lane message (one object in a pull reply) a peer may send. */
 export const MAX_DATA_MESSAGE_BYTES = 2 * 1024 * 1024 * 1024;
 /** Malformed frames, undecodable or malformed messages a peer may send before its link is cut. */
