@@ -142,6 +142,27 @@ describe('checkDecodeBudget', () => {
     expect(checkDecodeBudget(new Uint8Array(0), BUDGET)).toMatch(/ends inside a value/);
   });
 
+  it('never throws on mutated honest messages, and what it passes decodes without blowing up', () => {
+    const honest = encode([HONEST['a control batch'], HONEST['structured-clone types'], HONEST['shared and cyclic values'], HONEST['many object shapes']]);
+    let seed = 9;
+    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    let passed = 0;
+    for (let round = 0; round < 3000; round++) {
+      const bytes = new Uint8Array(honest); // a copy (Buffer.slice would share)
+      for (let k = 1 + rand(4); k > 0; k--) bytes[rand(bytes.length)] = rand(256);
+      let reason: string | undefined;
+      expect(() => (reason = checkDecodeBudget(bytes, BUDGET))).not.toThrow();
+      if (reason !== undefined) continue;
+      passed++;
+      try {
+        decode(bytes);
+      } catch {
+        // a mutated message may still be undecodable: a strike, as before
+      }
+    }
+    expect(passed).toBeGreaterThan(0);
+  });
+
   it('costs little on honest messages (printed)', () => {
     const batch = encode(Array.from({ length: 200 }, () => ({ type: 'to_node', msg: { type: 'run_task', spec: makeTaskSpec(), attempt: 0, args: [] } })));
     const rounds = 200;
