@@ -14,3 +14,15 @@ export const MAX_RECONSTRUCTIONS = 3;
 export const VOLUNTEER_STRIKE_LIMIT = 10;
 /** Objects a volunteer was told to pull and has not reported yet, remembered per node (oldest forgotten first). */
 export const EXPECTED_OBJECTS_MAX = 65_536;
+/**
+ * Requests (`client_request`: task code's submit, get, wait, put …) a volunteer node may make: a
+ * token bucket per node holding REQUEST_BURST, refilled at REQUESTS_PER_S. A request past it is
+ * refused with a RateLimitError to the task code that made it — not a strike: an honest fan-out can
+ * get there. Refused requests run the bucket into debt; once it owes REQUEST_FLOOD_DEBT (the node
+ * kept sending that many more than it was allowed, without pause), each further request is also a
+ * strike, so a flood is cut off after VOLUNTEER_STRIKE_LIMIT more. The driver and the coordinator's
+ * own node are not limited.
+ */
+export const REQUESTS_PER_S = 5_000;
+export const REQUEST_BURST = 20_000;
+export const REQUEST_FLOOD_DEBT = 20_000;

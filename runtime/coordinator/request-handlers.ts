@@ -17,6 +17,7 @@ import { clientHandlers, replyError, type ClientHandlersDeps, type CoordinatorHa
 import type { ClusterScheduler } from './cluster-scheduler.ts';
 import { VOLUNTEER_STRIKE_LIMIT } from './constants.ts';
 import type { NodeState } from './node-manager.ts';
+import { RequestRateLimit } from './request-rate-limit.ts';
 import type { TaskManager } from './task-manager.ts';
 
 export interface RequestHandlersDeps extends ClientHandlersDeps {
@@ -28,6 +29,9 @@ export interface RequestHandlersDeps extends ClientHandlersDeps {
 }
 
 export class RequestHandlers {
+  /** Requests per volunteer node (request-rate-limit.ts). */
+  readonly rateLimit = new RequestRateLimit<NodeState>();
+
   constructor(private readonly d: RequestHandlersDeps) {}
 
   /** A message from node `from`; `reply` answers its client requests (default: over its link). */
@@ -39,6 +43,18 @@ export class RequestHandlers {
       const v = this.d.capabilities.check(node, node.grants, msg);
       if (v.kind === 'stale') return;
       if (v.kind === 'refused') return this.refuse(node, msg, v.reason, v.strike, v.abandon, reply);
+      if (msg.type === 'client_request') {
+        const rate = this.rateLimit.take(node);
+        if (rate === 'flood') return this.refuse(node, msg, this.rateLimit.describe(rate), true, undefined, reply, 'RateLimitError');
+        if (rate === 'limited') {
+          // Refused, not a strike; logged once per run of refusals, not for each.
+          const reason = this.rateLimit.describe(rate);
+          if (this.rateLimit.refusedInARow(node) === 1) this.d.log.warn(`refusing client requests from node ${node.nodeId} until it slows down: ${reason}`);
+          const error: WireError = { name: 'RateLimitError', message: `webray refused this request: ${reason}` };
+          (reply ?? ((m: CoordinatorToNode) => node.link.send(m)))({ type: 'client_reply', reqId: msg.reqId, ok: false, error });
+          return;
+        }
+      }
     }
     switch (msg.type) {
       case 'task_started':
@@ -102,13 +118,14 @@ export class RequestHandlers {
     strike: boolean,
     abandon: Parameters<TaskManager['abandonAttempt']>[0] | undefined,
     reply: ((m: CoordinatorToNode) => void) | undefined,
+    errorName = 'PermissionError',
   ): void {
     const g = node.grants!;
     if (strike) g.strikes++;
     const what = `refused ${msg.type}${msg.type === 'client_request' ? ` ${msg.req.type}` : ''} from node ${node.nodeId}: ${reason}`;
     this.d.log.warn(strike ? `${what} (strike ${g.strikes} of ${VOLUNTEER_STRIKE_LIMIT})` : what);
     if (msg.type === 'client_request') {
-      const error: WireError = { name: 'PermissionError', message: `webray refused this request: ${reason}` };
+      const error: WireError = { name: errorName, message: `webray refused this request: ${reason}` };
       (reply ?? ((m: CoordinatorToNode) => node.link.send(m)))({ type: 'client_reply', reqId: msg.reqId, ok: false, error });
     }
     if (abandon) {

@@ -31,7 +31,33 @@ export const MAX_PULL_BYTES_PER_PEER = 256 * 1024 * 1024;
 export const PULL_BUSY_RETRY_MS = 50;
 /** Largest control-lane message (a batch of task specs, registrations, small results) a peer may send. */
 export const MAX_CONTROL_MESSAGE_BYTES = 64 * 1024 * 1024;
+/**
+ * A pulled object's size is taken to be the bytes of the pull reply that carried it, less at most
+ * this much (the reply's envelope: type, ids, the object's size and refs fields): a holder's claim
+ * is kept within [bytes − this, bytes], so it cannot make a large object count as small in the
+ * puller's store, nor a small one as large.
+ */
+export const PULL_REPLY_ENVELOPE_BYTES = 4096;
 /** Largest data-lane message (one object in a pull reply) a peer may send. */
 export const MAX_DATA_MESSAGE_BYTES = 2 * 1024 * 1024 * 1024;
 /** Malformed frames, undecodable or malformed messages a peer may send before its link is cut. */
 export const PEER_STRIKE_LIMIT = 10;
+/**
+ * Budgets a message's bytes are checked against before they are decoded (decode-budget.ts); a
+ * message over them is refused as a strike, never decoded. A control message (task specs,
+ * registrations, reports, inline values ≤ 100 KiB each) holds at most this many containers (arrays,
+ * maps, objects): a task spec holds ~25, an inline value at most ~50k; 2^18 empty maps cost Node
+ * ~0.15 s and ~50 MB to decode, and the scan refuses one more in a few ms. A sender splits a
+ * turn's batch to fit (control-batch.ts).
+ */
+export const MAX_CONTROL_DECODE_CONTAINERS = 262_144;
+/** Values of any kind (numbers, strings included) one control message may hold. */
+export const MAX_CONTROL_DECODE_ITEMS = 4_000_000;
+/**
+ * A data-lane message (one object in a pull reply) may hold this many containers (an honest
+ * object may be a list of millions of small objects); both lanes allow at most one container per
+ * two bytes of message plus CONTAINER_ALLOWANCE, and every value takes at least a byte.
+ */
+export const MAX_DATA_DECODE_CONTAINERS = 16_000_000;
+/** Deepest nesting of arrays, maps and objects a message may hold (msgpackr and the validators recurse). */
+export const MAX_DECODE_DEPTH = 512;

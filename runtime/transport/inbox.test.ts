@@ -6,8 +6,8 @@ import type { CoordinatorToNode, NodeToCoordinator } from '../protocol/node-mess
 import type { PeerMessage } from '../protocol/peer-messages.ts';
 import { makeTaskSpec } from '../protocol/task-spec.fixture.ts';
 import { encode } from './codec.ts';
-import { PEER_STRIKE_LIMIT } from './constants.ts';
-import { CONTROL_LANE, frames } from './framing.ts';
+import { MAX_DATA_MESSAGE_BYTES, PEER_STRIKE_LIMIT, PULL_REPLY_ENVELOPE_BYTES } from './constants.ts';
+import { CONTROL_LANE, DATA_LANE, frames } from './framing.ts';
 import { Inbox } from './inbox.ts';
 
 // The tab → tab boundary: every control message enters through a link's Inbox. For each of the
@@ -125,5 +125,89 @@ describe('Inbox: a malformed message of every type is refused, counted, not thro
     for (const f of frames(CONTROL_LANE, 0, encode([{ type: 'ping', n: 1 }, { type: 'ping', n: 2 }]))) expect(() => box.push(f)).not.toThrow();
     expect(got).toHaveLength(2);
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/error handling ping from node-a: handler bug/));
+  });
+});
+
+describe('Inbox: a message over its decode budget is refused before it is decoded', () => {
+  /** 8 MiB of empty maps in one array: ~8M objects, seconds and GiBs if decoded. */
+  function emptyMapsBomb(): Uint8Array {
+    const bytes = new Uint8Array(8 * 1024 * 1024);
+    bytes[0] = 0xdd;
+    new DataView(bytes.buffer).setUint32(1, bytes.length - 5);
+    bytes.fill(0x80, 5);
+    return bytes;
+  }
+
+  for (const lane of [CONTROL_LANE, DATA_LANE]) {
+    it(`on the ${lane === CONTROL_LANE ? 'control' : 'data'} lane: a strike naming the budget, nothing handed on, the link goes on`, () => {
+      const warnings: string[] = [];
+      const delivered: PeerMessage[] = [];
+      const log = Object.assign(() => {}, { enabled: false, warn: (m: string) => warnings.push(m) }) as Logger;
+      const box = new Inbox('node-a' as NodeId, log, (m) => delivered.push(m), () => {});
+      const t0 = performance.now();
+      for (const f of frames(lane, 0, emptyMapsBomb())) expect(() => box.push(f)).not.toThrow();
+      const ms = performance.now() - t0;
+      expect(warnings).toEqual([expect.stringMatching(/^dropping a message over its decode budget \(8388608 bytes\): it holds more than \d+ containers .* from node-a \(strike 1 of \d+\)$/)]);
+      expect(delivered).toEqual([]);
+      expect(ms).toBeLessThan(2000); // decoding it takes seconds (4.4 s in Node on this machine)
+      for (const f of frames(CONTROL_LANE, 1, encode([{ type: 'ping', n: 1 }]))) box.push(f);
+      expect(delivered).toEqual([{ type: 'ping', n: 1 }]);
+    });
+  }
+
+  it('refuses an array header claiming 2^32 − 1 items in a 16-byte message', () => {
+    const warnings: string[] = [];
+    const log = Object.assign(() => {}, { enabled: false, warn: (m: string) => warnings.push(m) }) as Logger;
+    const box = new Inbox('node-a' as NodeId, log, () => expect.unreachable(), () => {});
+    const bytes = new Uint8Array(16);
+    bytes[0] = 0xdd;
+    new DataView(bytes.buffer).setUint32(1, 0xffffffff);
+    for (const f of frames(CONTROL_LANE, 0, bytes)) box.push(f);
+    expect(warnings).toEqual([expect.stringMatching(/decode budget \(16 bytes\): a container claims 4294967295 values but only 11 bytes remain/)]);
+  });
+});
+
+describe('Inbox: object sizes are what arrived, not what the sender claims', () => {
+  function box() {
+    const delivered: PeerMessage[] = [];
+    const warnings: string[] = [];
+    const log = Object.assign(() => {}, { enabled: false, warn: (m: string) => warnings.push(m) }) as Logger;
+    const inbox = new Inbox('node-a' as NodeId, log, (m) => delivered.push(m), () => {});
+    let msgNo = 0;
+    const send = (lane: typeof CONTROL_LANE, value: unknown): void => {
+      for (const f of frames(lane, msgNo++, encode(value))) inbox.push(f);
+    };
+    return { delivered, warnings, send };
+  }
+
+  it("a pull reply: its object is as large as the data-lane message that carried it, less at most the envelope; an honest claim stays", () => {
+    const { delivered, send } = box();
+    const v = new Uint8Array(100_000);
+    const sizes = [1, 1e12, 100_000].map((claimed) => {
+      send(DATA_LANE, { type: 'pull_ok', reqId: 1, obj: { v, size: claimed } });
+      return (delivered.at(-1) as Extract<PeerMessage, { type: 'pull_ok' }>).obj.size;
+    });
+    const bytes = encode({ type: 'pull_ok', reqId: 1, obj: { v, size: 1 } }).length;
+    expect(sizes).toEqual([bytes - PULL_REPLY_ENVELOPE_BYTES, encode({ type: 'pull_ok', reqId: 1, obj: { v, size: 1e12 } }).length, 100_000]);
+    expect(bytes).toBeGreaterThan(100_000);
+  });
+
+  it('a pull reply on the control lane is refused as a strike (an honest holder sends it on the data lane)', () => {
+    const { delivered, warnings, send } = box();
+    send(CONTROL_LANE, [{ type: 'pull_ok', reqId: 1, obj: { v: 1, size: 8 } }]);
+    expect(delivered).toEqual([]);
+    expect(warnings).toEqual([expect.stringMatching(/^dropping a pull reply on the control lane from node-a \(strike 1 of/)]);
+  });
+
+  it("a report's inline object measures as its value encodes; a held object's claim is capped at the largest pullable message", () => {
+    const { delivered, send } = box();
+    const v = 'x'.repeat(50_000);
+    send(CONTROL_LANE, [
+      { type: 'to_coordinator', msg: { type: 'task_done', taskId: 't1', attempt: 0, workerId: 'w1', startMs: 0, endMs: 1, results: [{ id: 't1.0', size: 0, obj: { v, size: 0 } }, { id: 't1.1', size: 1e15 }] } },
+    ]);
+    const done = (delivered[0] as Extract<PeerMessage, { type: 'to_coordinator' }>).msg as Extract<NodeToCoordinator, { type: 'task_done' }>;
+    expect(done.results![0]!.size).toBe(encode(v).length);
+    expect(done.results![0]!.obj!.size).toBe(encode(v).length);
+    expect(done.results![1]!.size).toBe(MAX_DATA_MESSAGE_BYTES);
   });
 });

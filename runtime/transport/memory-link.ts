@@ -10,6 +10,7 @@ import type { NodeId } from '../protocol/ids.ts';
 import type { PeerMessage } from '../protocol/peer-messages.ts';
 import { encode } from './codec.ts';
 import { CONNECT_TIMEOUT_MS } from './constants.ts';
+import { encodeControlBatch } from './control-batch.ts';
 import { CONTROL_LANE, DATA_LANE, frames, type Lane } from './framing.ts';
 import { Inbox } from './inbox.ts';
 import type { Link, LinkFactory, LinkOptions } from './link.ts';
@@ -222,7 +223,8 @@ export class MemoryLink implements Link {
       if (this.closed || this.batch.length === 0) return;
       const batch = this.batch;
       this.batch = [];
-      this.frame(CONTROL_LANE, batch);
+      const refused = (msg: PeerMessage, reason: string): void => this.log.warn(`not sending ${msg.type}: ${reason}`);
+      for (const bytes of encodeControlBatch(batch, refused)) this.frames(CONTROL_LANE, bytes);
     });
   }
 
@@ -236,7 +238,11 @@ export class MemoryLink implements Link {
   }
 
   private frame(lane: Lane, value: unknown): void {
-    for (const f of frames(lane, this.msgNo++, encode(value))) this.transmit(f);
+    this.frames(lane, encode(value));
+  }
+
+  private frames(lane: Lane, bytes: Uint8Array): void {
+    for (const f of frames(lane, this.msgNo++, bytes)) this.transmit(f);
   }
 
   private transmit(frame: Uint8Array): void {

@@ -9,6 +9,7 @@ import type { NodeId } from '../protocol/ids.ts';
 import type { PeerMessage } from '../protocol/peer-messages.ts';
 import { encode } from './codec.ts';
 import { CONNECT_TIMEOUT_MS, HIGH_WATER_BYTES, MAX_FRAME_BYTES } from './constants.ts';
+import { encodeControlBatch } from './control-batch.ts';
 import { CONTROL_LANE, DATA_LANE, frames, type Lane } from './framing.ts';
 import { Inbox } from './inbox.ts';
 import type { Link, LinkOptions } from './link.ts';
@@ -160,7 +161,8 @@ export class PeerLink implements Link {
     if (this.closed || this.controlBatch.length === 0) return;
     const batch = this.controlBatch;
     this.controlBatch = [];
-    this.control.push({ lane: CONTROL_LANE, it: frames(CONTROL_LANE, this.msgNo++, encode(batch), scratch()) });
+    const refused = (msg: PeerMessage, reason: string): void => this.log.warn(`not sending ${msg.type} to ${this.opts.remote}: ${reason}`);
+    for (const bytes of encodeControlBatch(batch, refused)) this.control.push({ lane: CONTROL_LANE, it: frames(CONTROL_LANE, this.msgNo++, bytes, scratch()) });
     this.pump();
     if (!this.holding) {
       this.holding = true;
