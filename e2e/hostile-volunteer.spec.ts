@@ -167,7 +167,7 @@ test('a submit with a numReturns bomb is refused before it costs anything: over 
   await finishHonestJob(c);
 });
 
-test('requests beyond a volunteer’s powers (tasks, clusterView and submit for no task of its own) are refused; tasks is an error, not a strike', async () => {
+test('requests beyond a volunteer’s powers (tasks, timeline, clusterView for no task of its own) are refused; listing is an error, not a strike', async () => {
   await startHonestJob(c);
   const before = await strikesOf(c, badId);
   const running = await taskOnBad('powersHost');
@@ -217,7 +217,9 @@ test('a pull flood (200 pulls of a granted object, 20 of objects never granted) 
   await waitForDropped(c, id);
   const got = await c.bad.evaluate(() => globalThis.hostile!.received.filter((m) => m.type === 'pull_ok').length);
   expect(got).toBeLessThanOrEqual(1);
-  expect(c.headWarnings.some((w) => w.includes('a refused pull') && w.includes('cut off'))).toBe(true);
+  // Duplicates of the pull in flight are refused (pull_err); the 16 waiting per peer and the ungranted ones are strikes.
+  expect(c.headWarnings.some((w) => w.includes('a refused pull') && w.includes('MAX_QUEUED_PULLS_PER_PEER'))).toBe(true);
+  expect(c.headWarnings.some((w) => w.includes('a refused pull') && w.includes('strike 10 of 10'))).toBe(true);
   await finishHonestJob(c);
 });
 
@@ -238,8 +240,8 @@ test('garbage frames are strikes on the link: the coordinator and the honest vol
   }, c.honestId);
   expect(toHonest).toBeDefined();
   await waitForDropped(c, id);
-  expect(c.headWarnings.some((w) => w.includes(`from ${id}`) && w.includes('cut off'))).toBe(true);
-  expect(c.honestWarnings.some((w) => w.includes(`from ${id}`) && w.includes('cut off'))).toBe(true);
+  expect(c.headWarnings.some((w) => w.includes('malformed') && w.includes(`from ${id} (strike 10 of 10)`))).toBe(true);
+  expect(c.honestWarnings.some((w) => w.includes('malformed') && w.includes(`from ${id} (strike 10 of 10)`))).toBe(true);
   expect(await c.honest.evaluate(() => globalThis.rayNode!.state)).toBe('joined');
   await finishHonestJob(c);
 });
@@ -253,7 +255,7 @@ test('a claim of more CPUs than the server allows (1e13) is refused at join', as
       (e: Error) => e.message,
     );
   }, { name: c.name, token: c.token });
-  expect(refused).not.toBe('joined');
+  expect(refused).toMatch(/CPU.*<=1000000000000/);
 });
 
 test('a claim of 1e12 CPUs (the server’s cap) does not starve the honest volunteer: a DEFAULT job still finishes', async () => {
@@ -271,6 +273,8 @@ test('a claim of 1e12 CPUs (the server’s cap) does not starve the honest volun
       const job = ray.get(Array.from({ length: 8 }, (_, k) => f.remote(k)));
       return Promise.race([job, new Promise<string>((r) => setTimeout(() => r('timed out after 8 s'), 8_000))]);
     });
+    const heldByLiar = await c.head.evaluate(async (liar) => (await globalThis.ray.tasks()).filter((t) => t.nodeId === liar && t.state !== 'FINISHED').length, id);
+    console.log(`a 1e12-CPU claim: the job ${Array.isArray(done) ? 'finished' : done}; ${heldByLiar} of its 8 tasks sat on the liar`);
     expect(done).toEqual([0, 2, 4, 6, 8, 10, 12, 14]);
   } finally {
     await c.bad.evaluate(() => globalThis.hostile?.leave());
