@@ -289,7 +289,10 @@ test('fuzzing: random frames, replays of received frames and mutated frames of i
     async ({ name, token, honest, ms }) => {
       const counts = { random: 0, replayed: 0, mutated: 0, rejoins: 0 };
       const rand = (n: number) => Math.floor(Math.random() * n);
+      // Frames earlier members received (run_task, expect_pulls, heartbeats…), replayed by later ones too.
+      const replayPool: Uint8Array[] = [];
       const join = async () => {
+        if (globalThis.hostile) replayPool.push(...globalThis.hostile.receivedFrames.slice(0, 200));
         globalThis.hostile?.leave();
         globalThis.hostile = await globalThis.rayTest.__joinHostile({ address: location.origin, cluster: name, token, resources: { CPU: 1, hostile: 1 } });
         counts.rejoins++;
@@ -311,8 +314,9 @@ test('fuzzing: random frames, replays of received frames and mutated frames of i
         if (kind === 0) {
           target.sendFrame(crypto.getRandomValues(new Uint8Array(1 + rand(2048))));
           counts.random++;
-        } else if (kind === 1 && h.receivedFrames.length > 0) {
-          target.sendFrame(h.receivedFrames[rand(h.receivedFrames.length)]!);
+        } else if (kind === 1 && replayPool.length + h.receivedFrames.length > 0) {
+          const i = rand(replayPool.length + h.receivedFrames.length);
+          target.sendFrame(i < replayPool.length ? replayPool[i]! : h.receivedFrames[i - replayPool.length]!);
           counts.replayed++;
         } else {
           for (const f of target.framesOf(honestLooking[rand(honestLooking.length)])) {
