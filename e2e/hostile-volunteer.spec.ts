@@ -342,3 +342,52 @@ test('fuzzing: random frames, replays of received frames and mutated frames of i
   await startHonestJob(c);
   await finishHonestJob(c);
 });
+
+test('a negative object size (the issue: −1e15 switched off a store budget) is refused by the wire check, a strike on the link', async () => {
+  await joinHostile(c);
+  await startHonestJob(c);
+  const id = await c.bad.evaluate(() => globalThis.hostile!.nodeId as string);
+  const warned = c.headWarnings.length;
+  await sendFromBad(c.bad, toCoordinator({ type: 'object_put', id: 'p-fresh-negative', size: -1e15, obj: { v: 1, size: -1e15 }, holder: 'w-hostile' }));
+  await expect.poll(() => c.headWarnings.slice(warned).some((w) => w.includes('malformed message') && w.includes(`from ${id} (strike 1 of 10)`))).toBe(true);
+  expect(await strikesOf(c, id)).toBe(0); // refused at the link: the coordinator never saw it
+  await finishHonestJob(c);
+});
+
+test('a decode bomb (8 MiB of nested empty maps in one control message) is refused and the link cut; the coordinator tab is not blocked for long', async () => {
+  // GAP (issue 9, "Tiny messages exhaust the coordinator"; docs/isolation.md, Still open): a control
+  // message is decoded on the main thread before anything can refuse it, so the bomb stalls the
+  // coordinator tab ~3 s (measured: 3.1 s) before the strike and cut-off. The parts before the
+  // last assertion hold today; a pre-decode bound on container counts (or decoding off the main
+  // thread) should make the stall assertion pass, and then `test.fail()` must go.
+  test.fail();
+  const id = await joinHostile(c);
+  await startHonestJob(c);
+  // A watchdog in the coordinator page: the longest gap between 20 ms ticks while the bomb lands.
+  await c.head.evaluate(() => {
+    const w = { last: performance.now(), maxGapMs: 0, timer: 0 };
+    w.timer = setInterval(() => {
+      const now = performance.now();
+      w.maxGapMs = Math.max(w.maxGapMs, now - w.last);
+      w.last = now;
+    }, 20) as unknown as number;
+    (globalThis as unknown as { watchdog: typeof w }).watchdog = w;
+  });
+  await c.bad.evaluate(() => {
+    // msgpack array32 of 8 Mi empty fixmaps (0x80): 8 MiB that decode into 8 Mi objects.
+    const n = 8 * 1024 * 1024;
+    const bomb = new Uint8Array(5 + n).fill(0x80);
+    bomb[0] = 0xdd;
+    new DataView(bomb.buffer).setUint32(1, n);
+    globalThis.hostile!.sendEncoded(bomb);
+  });
+  await waitForDropped(c, id);
+  const maxGapMs = await c.head.evaluate(() => {
+    const w = (globalThis as unknown as { watchdog: { maxGapMs: number; timer: number } }).watchdog;
+    clearInterval(w.timer);
+    return Math.round(w.maxGapMs);
+  });
+  console.log(`decode bomb: the coordinator tab's longest stall was ${maxGapMs} ms`);
+  await finishHonestJob(c);
+  expect(maxGapMs).toBeLessThan(1_000);
+});

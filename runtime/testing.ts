@@ -71,6 +71,8 @@ export interface HostileLink {
   framesOf(value: unknown, lane?: 0 | 1): Uint8Array[];
   /** Puts one raw frame on the data channel, as it is. */
   sendFrame(frame: Uint8Array): void;
+  /** Frames `bytes` as one message on `lane` (default control) and sends it: an already encoded message, or a bomb. */
+  sendEncoded(bytes: Uint8Array, lane?: 0 | 1): void;
   close(): void;
 }
 
@@ -154,6 +156,9 @@ export async function __joinHostile(opts: HostileJoinOptions): Promise<HostileVo
       },
       framesOf,
       sendFrame,
+      sendEncoded: (bytes, lane = CONTROL_LANE) => {
+        for (const f of frames(lane, msgNo++, bytes)) sendFrame(f);
+      },
       close: () => link.close('closed by the test'),
     };
   };
