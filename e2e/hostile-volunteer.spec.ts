@@ -354,13 +354,10 @@ test('a negative object size (the issue: −1e15 switched off a store budget) is
   await finishHonestJob(c);
 });
 
-test('a decode bomb (8 MiB of nested empty maps in one control message) is refused and the link cut; the coordinator tab is not blocked for long', async () => {
-  // GAP (issue 9, "Tiny messages exhaust the coordinator"; docs/isolation.md, Still open): a control
-  // message is decoded on the main thread before anything can refuse it, so the bomb stalls the
-  // coordinator tab ~3 s (measured: 3.1 s) before the strike and cut-off. The parts before the
-  // last assertion hold today; a pre-decode bound on container counts (or decoding off the main
-  // thread) should make the stall assertion pass, and then `test.fail()` must go.
-  test.fail();
+/** The coordinator tab's longest stall while the decode bomb landed (set by the test below, read by the next). */
+let bombStallMs: number | undefined;
+
+test('a decode bomb (8 MiB of nested empty maps in one control message) gets the link cut; the coordinator survives and the job finishes', async () => {
   const id = await joinHostile(c);
   await startHonestJob(c);
   // A watchdog in the coordinator page: the longest gap between 20 ms ticks while the bomb lands.
@@ -381,13 +378,26 @@ test('a decode bomb (8 MiB of nested empty maps in one control message) is refus
     new DataView(bomb.buffer).setUint32(1, n);
     globalThis.hostile!.sendEncoded(bomb);
   });
-  await waitForDropped(c, id);
-  const maxGapMs = await c.head.evaluate(() => {
+  await expect
+    .poll(() => c.head.evaluate((n) => globalThis.ray.nodes().find((x) => x.nodeId === n)?.alive, id), { timeout: 30_000, message: `${id} cut off after its decode bomb` })
+    .toBe(false);
+  bombStallMs = await c.head.evaluate(() => {
     const w = (globalThis as unknown as { watchdog: { maxGapMs: number; timer: number } }).watchdog;
     clearInterval(w.timer);
     return Math.round(w.maxGapMs);
   });
-  console.log(`decode bomb: the coordinator tab's longest stall was ${maxGapMs} ms`);
+  console.log(`decode bomb: the coordinator tab's longest stall was ${bombStallMs} ms`);
+  expect(c.headWarnings.some((w) => w.includes('malformed message') && w.includes(`from ${id} (strike 10 of 10)`))).toBe(true);
   await finishHonestJob(c);
-  expect(maxGapMs).toBeLessThan(1_000);
+});
+
+test('a decode bomb does not stall the coordinator tab for a second or more', () => {
+  // GAP (issue 9, "Tiny messages exhaust the coordinator"; docs/isolation.md, Still open): a control
+  // message is decoded on the main thread before anything can refuse it, so the bomb of the test
+  // above stalls the coordinator tab for seconds (measured 2.3–4.3 s) before the strike and
+  // cut-off. A pre-decode bound on container counts (or decoding off the main thread) should make
+  // this pass; then `test.fail()` must go.
+  test.fail();
+  expect(bombStallMs).toBeDefined();
+  expect(bombStallMs!).toBeLessThan(1_000);
 });
