@@ -29,6 +29,8 @@ export interface WorkerSlot {
   readonly tasks: Map<TaskId, Assignment>;
   /** The resource shape of the task it took while idle, which tasks pipelined behind it share (null when idle). */
   shape: string | null;
+  /** The CPUs of that task (0 when idle). */
+  cpu: number;
   /** Blocking calls (get/wait) outstanding from its tasks. */
   blocked: number;
   readonly actorId: ActorId | null;

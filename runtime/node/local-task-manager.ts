@@ -196,13 +196,33 @@ export class LocalTaskManager {
     // Reported waiting: from now on only the coordinator, which owns the node's resources, starts it.
     if (!a.reserved && a.reportedWaiting) return false;
     const shape = shapeKey(spec.resources);
-    const w = a.reserved
-      ? this.deps.pool.takeIdle(spec.fnId) ?? this.deps.pool.spawnIfAllowed(this.deps.cpus)
-      : this.deps.pool.pipelineTarget(shape) ?? this.deps.pool.takeIdle(spec.fnId);
+    const cpu = spec.resources.CPU ?? 0;
+    const w = a.reserved ? this.reservedWorker(spec.fnId, shape, cpu) : this.deps.pool.pipelineTarget(shape) ?? this.deps.pool.takeIdle(spec.fnId);
     if (!w) return false;
-    if (w.tasks.size === 0) w.shape = shape;
+    if (w.tasks.size === 0) {
+      w.shape = shape;
+      w.cpu = cpu;
+    }
     this.sendRun(w, a);
     return true;
+  }
+
+  /**
+   * A worker for a task the coordinator holds resources for: an idle one, else a new one while its
+   * CPUs fit beside those the workers' running (unblocked) tasks use. When the CPUs are busy — with pipelined
+   * tasks, which the coordinator counts as holding nothing, still ahead of it on a worker whose
+   * reserved task ended — it queues behind a busy worker of its shape instead of overcommitting
+   * the CPUs with one more worker (a new one if none can take it).
+   */
+  private reservedWorker(fnId: FunctionId, shape: string, cpu: number): WorkerSlot | undefined {
+    const pool = this.deps.pool;
+    const idle = pool.takeIdle(fnId);
+    if (idle) return idle;
+    if (cpu > 0 && pool.cpusInUse() + cpu > this.deps.cpus) {
+      const behind = pool.pipelineTarget(shape);
+      if (behind) return behind;
+    }
+    return pool.spawnIfAllowed(this.deps.cpus);
   }
 
   private sendRun(w: WorkerSlot, a: Assignment): void {
@@ -266,6 +286,7 @@ export class LocalTaskManager {
     if (w.actorId) return;
     if (w.tasks.size === 0 && w.shape !== null) {
       w.shape = null;
+      w.cpu = 0;
       this.deps.pool.makeIdle(w);
     }
   }

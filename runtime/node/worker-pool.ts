@@ -66,6 +66,13 @@ export class WorkerPool {
     if (!w.dead) this.idle.push(w);
   }
 
+  /** The CPUs of the tasks pooled workers run, not counting those blocked in get/wait. */
+  cpusInUse(): number {
+    let n = 0;
+    for (const w of this.workers) if (!w.actorId && !w.dead && w.blocked === 0 && w.tasks.size > 0) n += w.cpu;
+    return n;
+  }
+
   /** A new pooled worker, unless the pool already has its CPUs' worth plus EXTRA_WORKERS_MAX. */
   spawnIfAllowed(cpus: number): WorkerSlot | undefined {
     let pooled = 0;
@@ -84,6 +91,7 @@ export class WorkerPool {
       loaded: new Set(),
       tasks: new Map(),
       shape: null,
+      cpu: 0,
       blocked: 0,
       actorId,
       outbox: [],
