@@ -163,13 +163,31 @@ test.describe('introspection', () => {
         return 'late';
       });
       const waitingRef = slow.remote(blocker.remote());
-      await blockerRunning;
+      // Deadlines only turn a hang into a named failure, with the task table to say where it stuck
+      // (this test hung twice in loaded runs on 2026-12-07 and could not be reproduced since).
+      const deadline = async <T,>(p: Promise<T>, where: string): Promise<T> => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const stuck = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            ray.tasks().then(
+              (ts) => reject(new Error(`stuck ${where}: ${JSON.stringify(ts.map((t) => [t.name, t.state, t.attempts, t.workerId]))}`)),
+              reject,
+            );
+          }, 30_000);
+        });
+        try {
+          return await Promise.race([p, stuck]);
+        } finally {
+          clearTimeout(timer);
+        }
+      };
+      await deadline(blockerRunning, 'waiting for the blocker to start');
       const all = await ray.tasks();
       const finished = await ray.tasks({ state: 'FINISHED' });
       const failed = await ray.tasks({ state: 'FAILED' });
       const pendingArgs = await ray.tasks({ state: 'PENDING_ARGS_AVAIL' });
       channel.postMessage('release');
-      await ray.get(waitingRef);
+      await deadline(ray.get(waitingRef), 'waiting for slow after the release');
       channel.close();
       const strip = (t: (typeof all)[number]) => ({ name: t.name, state: t.state, attempts: t.attempts, error: t.error, hasNode: !!t.nodeId });
       return {
