@@ -4,6 +4,7 @@
 
 import type { ActorId } from '../protocol/ids.ts';
 import type { ActorInfo, FunctionDescriptor, SchedulingStrategy, TaskSpec } from '../protocol/task-spec.ts';
+import { markActorCall } from './actor-call-refs.ts';
 import { requireCore } from './core.ts';
 import { makeDescriptor } from './function-descriptor.ts';
 import {
@@ -171,7 +172,7 @@ class ActorMethodImpl {
       actorId: this.info.actorId,
     };
     core.submitTask(spec);
-    return returnsOf(taskId, numReturns);
+    return markActorCall(returnsOf(taskId, numReturns));
   }
 
   options(opts: MethodOptions): ActorMethodImpl {

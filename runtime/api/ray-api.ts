@@ -4,6 +4,7 @@
 
 import type { TaskId } from '../protocol/ids.ts';
 import type { NodeInfo, ResourceSet, TaskInfo, TaskState, TraceEvent } from '../protocol/task-spec.ts';
+import { isActorCall } from './actor-call-refs.ts';
 import { ActorClass, ActorHandleBase, makeActorHandle, type ActorHandle } from './actor.ts';
 import { requireCore, type RuntimeContext } from './core.ts';
 import { fromWireError, GetTimeoutError } from './errors.ts';
@@ -156,6 +157,12 @@ export async function wait<T extends ObjectRef<unknown>>(refs: readonly T[], opt
 export function cancel(ref: ObjectRef<unknown> | ObjectRefGenerator<unknown>, options?: { force?: boolean; recursive?: boolean }): void {
   checkOptionKeys(options, ['force', 'recursive'], 'ray.cancel');
   const core = requireCore('ray.cancel');
+  if (options?.force && typeof ref === 'object' && ref !== null && isActorCall(ref)) {
+    throw new TypeError(
+      'ray.cancel: force: true is not supported for actor calls (as in Ray): the actor\'s worker holds its state and is not ' +
+        'terminated to stop one call. Cancel without force (the call\'s signal is aborted), or end the actor with ray.kill.',
+    );
+  }
   if (ref instanceof ObjectRefGenerator) {
     core.cancel(ref.taskId as unknown as ObjectRef['id'], options?.force ?? false, options?.recursive ?? true);
     return;

@@ -147,11 +147,12 @@ export class NodeManager {
     return this.withObjectStoreMemory(out);
   }
 
+  /** What is free on the live nodes; a resource fully in use is left out, as Ray's `available_resources()` does. */
   availableResources(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const n of this.nodes.values()) {
       if (!n.alive) continue;
-      for (const [k, v] of Object.entries(clampAvailable(n.available))) out[k] = (out[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(clampAvailable(n.available))) if (v > 0) out[k] = (out[k] ?? 0) + v;
     }
     return this.withObjectStoreMemory(out);
   }
