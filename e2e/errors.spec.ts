@@ -665,7 +665,7 @@ test.describe('options validation', () => {
       const options = (o: unknown) => (f.options as unknown as (o: unknown) => unknown).call(f, o);
       const result = {
         negativeCpus: attempt(() => remote({ numCpus: -1 }, fn)),
-        zeroReturns: attempt(() => remote({ numReturns: 0 }, fn)),
+        negativeReturns: attempt(() => remote({ numReturns: -1 }, fn)),
         fractionalReturns: attempt(() => options({ numReturns: 1.5 })),
         maxRetries: attempt(() => remote({ maxRetries: -2 }, fn)),
         retryExceptions: attempt(() => remote({ retryExceptions: 'yes' }, fn)),
@@ -679,7 +679,7 @@ test.describe('options validation', () => {
       return result;
     });
     expect(out.negativeCpus).toMatch(/^true\|.*numCpus/);
-    expect(out.zeroReturns).toMatch(/^true\|.*numReturns/);
+    expect(out.negativeReturns).toMatch(/^true\|.*numReturns/);
     expect(out.fractionalReturns).toMatch(/^true\|.*numReturns/);
     expect(out.maxRetries).toMatch(/^true\|.*maxRetries/);
     expect(out.retryExceptions).toMatch(/^true\|.*retryExceptions/);

@@ -70,6 +70,39 @@ test.describe('remote functions', () => {
     expect(out).toEqual({ n: 2, values: ['a', 'b'], names: ['splitter'] });
   });
 
+  test('numReturns: 0 runs the task and returns nothing, for tasks and actor methods, as Ray allows (test_num_returns_0)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const marks = globalThis.listenMarks();
+      const mark = globalThis.taskMark;
+      const fire = ray.remote({ numReturns: 0, scope: { mark } }, function fire(key: string) {
+        mark(`ran:${key}`);
+        return 'dropped';
+      });
+      const Counter = ray.remote(
+        class Counter {
+          n = 0;
+          inc() {
+            this.n++;
+            return this.n;
+          }
+          get() {
+            return this.n;
+          }
+        },
+      );
+      const returned = fire.remote('zero');
+      await marks.wait('ran:zero');
+      const c = Counter.remote();
+      const fromMethod = c.inc.options({ numReturns: 0 }).remote();
+      // One caller's calls run in order: get() sees the increment that returned nothing.
+      const n = await ray.get(c.get.remote());
+      const state = await globalThis.waitUntil('fire to be FINISHED', async () => (await ray.tasks()).find((t) => t.name === 'fire')?.state === 'FINISHED' && 'FINISHED');
+      return { returned: returned === undefined, fromMethod: fromMethod === undefined, n, state };
+    });
+    expect(out).toEqual({ returned: true, fromMethod: true, n: 1, state: 'FINISHED' });
+  });
+
   test('a remote function cannot be called directly', async ({ rayPage }) => {
     const msg = await rayPage.evaluate(() => {
       const f = globalThis.ray.remote(function direct() {

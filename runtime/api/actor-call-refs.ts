@@ -10,9 +10,9 @@ import type { ObjectRefGenerator } from './object-ref-generator.ts';
 const actorCallRefs = new WeakSet<object>();
 
 /** Marks what an actor method's `.remote()` returns (a ref, a list of refs, or a generator). */
-export function markActorCall<T extends ObjectRef | ObjectRef[] | ObjectRefGenerator>(returned: T): T {
+export function markActorCall<T extends ObjectRef | ObjectRef[] | ObjectRefGenerator | undefined>(returned: T): T {
   if (Array.isArray(returned)) for (const r of returned) actorCallRefs.add(r);
-  else actorCallRefs.add(returned);
+  else if (returned !== undefined) actorCallRefs.add(returned);
   return returned;
 }
 

@@ -53,7 +53,7 @@ describe('invalid values', () => {
     [{ numCpus: -1 }, 'numCpus'],
     [{ numCpus: 'two' }, 'numCpus'],
     [{ numGpus: Infinity }, 'numGpus'],
-    [{ numReturns: 0 }, 'numReturns'],
+    [{ numReturns: -1 }, 'numReturns'],
     [{ numReturns: 1.5 }, 'numReturns'],
     [{ numReturns: 10_001 }, 'numReturns'],
     [{ maxRetries: -2 }, 'maxRetries'],

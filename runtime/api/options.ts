@@ -19,7 +19,7 @@ const retryExceptionsSchema = v.union([
   v.array(v.union([v.pipe(v.string(), v.minLength(1)), v.custom<ErrorClass>((x) => typeof x === 'function')])),
 ]);
 const numReturnsSchema = v.union([
-  v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_NUM_RETURNS, `at most ${MAX_NUM_RETURNS} return values (return an array as one value instead)`)),
+  v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_NUM_RETURNS, `at most ${MAX_NUM_RETURNS} return values (return an array as one value instead)`)),
   v.literal('streaming'),
 ]);
 const scopeSchema = v.record(v.string(), v.unknown());

@@ -41,8 +41,9 @@ export function buildResources(
 }
 
 /** The refs `.remote()` returns for a task: one ref, a tuple of refs, or a generator. */
-export function returnsOf(taskId: TaskId, numReturns: number | 'streaming'): ObjectRef | ObjectRef[] | ObjectRefGenerator {
+export function returnsOf(taskId: TaskId, numReturns: number | 'streaming'): ObjectRef | ObjectRef[] | ObjectRefGenerator | undefined {
   if (numReturns === 'streaming') return new ObjectRefGenerator(taskId);
+  if (numReturns === 0) return undefined; // Ray's num_returns=0: nothing to get
   if (numReturns === 1) return registeredRef(returnId(taskId, 0));
   const refs: ObjectRef[] = [];
   for (let i = 0; i < numReturns; i++) refs.push(registeredRef(returnId(taskId, i)));

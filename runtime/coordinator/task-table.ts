@@ -91,6 +91,10 @@ export class TaskTable {
   /** Makes every return of the task (for a generator: its next item, then its end) raise `err`. */
   failReturns(t: TaskEntry, err: WireError): void {
     const obj: SerializedObject = { v: undefined, size: 0, err };
+    if (t.spec.numReturns === 0) {
+      // No ref can raise it (Ray logs such errors too): say it here.
+      console.warn(`webray: task ${t.spec.name} (numReturns: 0) failed, and has no return value to raise it: ${err.name}: ${err.message}`);
+    }
     if (t.spec.numReturns === 'streaming') {
       const index = this.d.generators.nextIndex(t.spec.taskId);
       if (index !== undefined) {

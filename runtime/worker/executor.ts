@@ -302,6 +302,7 @@ export class Executor {
   private serializeReturns(t: RunTask, value: unknown): SerializedObject[] {
     const n = t.numReturns as number;
     if (n === 1) return [serialize(value, `the return value of ${t.name}`)];
+    if (n === 0) return []; // Ray's num_returns=0: the value is dropped
     if (!Array.isArray(value) || value.length !== n) {
       throw new TypeError(
         `${t.name} was declared with numReturns: ${n} but returned ${Array.isArray(value) ? `an array of length ${value.length}` : typeof value}; return an array of exactly ${n} values`,
