@@ -44,6 +44,20 @@ function honestJob(k: Cluster): void {
 }
 
 describe('capabilities: reports on assigned tasks', () => {
+  it('refuses tasks_waiting naming a task assigned to another node: a strike, and no resources move', () => {
+    const k = start();
+    const t = k.submit(on(V1));
+    const before = k.c.availableResources();
+    send(k, V2, { type: 'tasks_waiting', taskIds: [t.taskId] });
+    send(k, V2, { type: 'tasks_waiting', taskIds: ['never-submitted' as TaskId] });
+    expect(k.c.strikesOf(V2)).toBe(2);
+    expect(k.c.availableResources()).toEqual(before);
+    for (const l of Object.values(k.links)) expect(l.sent.some((m) => m.type === 'start_task')).toBe(false);
+    k.done('v1', t, [1]);
+    expect(k.c.locate(ret(t))?.obj?.v).toBe(1);
+    honestJob(k);
+  });
+
   it('refuses task_done, task_started and task_blocked for a task assigned to another node', () => {
     const k = start();
     const t = k.submit(on(V1));

@@ -37,6 +37,11 @@ export class ClusterScheduler {
   private readonly waiting = new Map<string, TaskEntry[]>();
   /** Tasks of each scheduling class placed on a node and not finished (running, blocked or queued there). */
   private readonly activeByClass = new Map<string, number>();
+  /**
+   * Per node, pipelined tasks waiting there without a worker (`tasks_waiting`), first in line for
+   * its resources. Entries of tasks that ended meanwhile (their flag cleared) are skipped.
+   */
+  private readonly waitingForWorker = new Map<NodeId, TaskEntry[]>();
   /** Tasks no live node can run; re-examined when a node joins. */
   private infeasible: TaskEntry[] = [];
   private readonly spread: SpreadState = { cursor: 0 };
@@ -113,7 +118,7 @@ export class ClusterScheduler {
     if (this.draining || this.d.tasks.stopped) return;
     this.draining = true;
     try {
-      for (const node of this.d.nodes.all()) if (node.waitingForWorker.length > 0) this.startWaiting(node);
+      for (const [nodeId, q] of this.waitingForWorker) this.startWaiting(nodeId, q);
       const classes = [...this.waiting];
       if (classes.length > 1) classes.sort((a, b) => (this.activeByClass.get(a[0]) ?? 0) - (this.activeByClass.get(b[0]) ?? 0));
       for (const [key, q] of classes) {
@@ -207,10 +212,9 @@ export class ClusterScheduler {
     } else if (t.spec.kind === 'normal' && node.pipelined > 0) {
       // Only normal tasks are pipelined; actor calls hold nothing on their node.
       node.pipelined--;
-      const i = node.waitingForWorker.indexOf(t.spec.taskId);
-      if (i >= 0) node.waitingForWorker.splice(i, 1);
     }
     t.reserved = false;
+    t.waitingForWorker = false;
   }
 
   /**
@@ -223,24 +227,31 @@ export class ClusterScheduler {
     if (!node) return;
     for (const id of taskIds) {
       const t = this.d.tasks.get(id);
-      if (t && t.nodeId === nodeId && !t.reserved && t.spec.kind === 'normal' && node.running.has(id) && !node.waitingForWorker.includes(id)) node.waitingForWorker.push(id);
+      if (!t || t.waitingForWorker || t.nodeId !== nodeId || t.reserved || t.spec.kind !== 'normal' || !node.running.has(id)) continue;
+      t.waitingForWorker = true;
+      let q = this.waitingForWorker.get(nodeId);
+      if (!q) this.waitingForWorker.set(nodeId, (q = []));
+      q.push(t);
     }
     this.drain();
   }
 
   /** Gives the tasks waiting on the node for a worker resources of their own, in order, while they fit. */
-  private startWaiting(node: NodeState): void {
-    while (node.waitingForWorker.length > 0) {
-      const t = this.d.tasks.get(node.waitingForWorker[0]!);
-      if (t && t.nodeId === node.nodeId && !t.reserved && node.running.has(t.spec.taskId)) {
-        if (!fits(t.spec.resources, node.available)) return;
-        subtract(node.available, t.spec.resources);
-        t.reserved = true;
-        node.pipelined--;
-        node.link.send({ type: 'start_task', taskId: t.spec.taskId });
-      }
-      node.waitingForWorker.shift();
+  private startWaiting(nodeId: NodeId, q: TaskEntry[]): void {
+    const node = this.d.nodes.get(nodeId);
+    let i = 0;
+    for (; i < q.length && node?.alive; i++) {
+      const t = q[i]!;
+      if (!t.waitingForWorker || t.nodeId !== nodeId) continue; // it ended, started, or moved on
+      if (!fits(t.spec.resources, node.available)) break;
+      subtract(node.available, t.spec.resources);
+      t.reserved = true;
+      t.waitingForWorker = false;
+      node.pipelined--;
+      node.link.send({ type: 'start_task', taskId: t.spec.taskId });
     }
+    if (i >= q.length || !node?.alive) this.waitingForWorker.delete(nodeId);
+    else if (i > 0) q.splice(0, i);
   }
 
   /** The task no longer counts in its scheduling class (it ended, or its actor let go of its node). */
@@ -319,6 +330,7 @@ export class ClusterScheduler {
     t.state = 'SUBMITTED_TO_WORKER';
     t.nodeId = node.nodeId;
     t.reserved = reserve;
+    t.waitingForWorker = false;
     t.blocked = false;
     if (reserve) subtract(node.available, spec.kind === 'actor-creation' ? spec.heldResources ?? {} : spec.resources);
     else node.pipelined++;

@@ -43,8 +43,6 @@ export interface NodeState extends NodeView {
   readonly label: string | undefined;
   /** Short tasks sent beyond its free resources. */
   pipelined: number;
-  /** Pipelined tasks waiting there without a worker (`tasks_waiting`), first in line for its resources. */
-  readonly waitingForWorker: TaskId[];
   readonly running: Set<TaskId>;
   stats: ObjectStoreStats;
   /** Undefined for the coordinator's own node, which has every power. */
@@ -79,7 +77,6 @@ export class NodeManager {
       gpuFallback: opts.gpuFallback,
       label: opts.label,
       pipelined: 0,
-      waitingForWorker: [],
       running: new Set(),
       stats: { memoryBytes: 0, spilledBytes: 0, objects: 0, budgetBytes: 0 },
       grants: opts.isCoordinator ? undefined : { sentTasks: new Map(), hostedActors: new Set(), expectedObjects: new Set(), strikes: 0 },

@@ -17,6 +17,8 @@ export interface TaskEntry {
   error: string | null;
   /** Holds `spec.resources` on its node (false when pipelined). */
   reserved: boolean;
+  /** Pipelined and waiting on its node without a worker (`tasks_waiting`), in the scheduler's queue for that node. */
+  waitingForWorker?: boolean;
   blocked: boolean;
   cancelled: boolean;
   children: TaskId[] | undefined;
