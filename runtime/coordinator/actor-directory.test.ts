@@ -50,6 +50,8 @@ function call(id: string, caller: string, extra: Partial<TaskEntry> = {}): TaskE
     nodeId: null,
     workerId: null,
     attempt: 0,
+    dispatches: 0,
+    copiesMade: 0,
     depsPending: 0,
     pendingReason: null,
     submittedAtMs: 0,

@@ -98,7 +98,7 @@ export class Capabilities {
           else g.sentTasks.delete(msg.taskId);
         }
         if (v.kind !== 'ok' || msg.error) return v;
-        return this.results(this.d.tasks.get(msg.taskId)!, msg.results);
+        return this.results(this.d.tasks.attemptOn(msg.taskId, from)!, msg.results);
       }
       case 'generator_item': {
         const v = this.assigned(from, g, msg.taskId, msg.attempt);
@@ -137,11 +137,12 @@ export class Capabilities {
 
   /** The task is assigned to `from` (in this attempt); stale when it was sent there and moved on. */
   private assigned(from: NodeId, g: NodeGrants, taskId: TaskId, attempt: number | undefined): Verdict {
-    const t = this.d.tasks.get(taskId);
-    if (t && t.nodeId === from && (attempt === undefined || t.attempt === attempt)) return OK;
+    // The task's own attempt, or a straggler copy of it, on this node.
+    const t = this.d.tasks.attemptOn(taskId, from);
+    if (t && (attempt === undefined || t.attempt === attempt)) return OK;
     // Sent here once and not reported done: the coordinator moved on (cancelled, killed, retried).
     if (g.sentTasks.has(taskId)) return STALE;
-    return refused(`a report on task ${taskId}, which is not assigned to this node${t && t.nodeId === from ? ` in attempt ${attempt}` : ''}`);
+    return refused(`a report on task ${taskId}, which is not assigned to this node${t ? ` in attempt ${attempt}` : ''}`);
   }
 
   /** A successful task_done must carry exactly the task's own return ids, in order. */
@@ -190,7 +191,7 @@ export class Capabilities {
       // Honest task code may ask: an error, not a strike.
       return refused(`ray.${req.type}() lists the whole cluster, which is the driver's power: task code on a volunteer node cannot list tasks`, false);
     }
-    const running = msg.taskId === null ? undefined : this.d.tasks.get(msg.taskId);
+    const running = msg.taskId === null ? undefined : this.d.tasks.attemptOn(msg.taskId, from);
     if (!running || !this.runsOn(running, from)) {
       const why = msg.taskId === null ? 'names no task' : `names task ${msg.taskId}, which is not running on this node`;
       return refused(`a ${req.type} request that ${why}: task code may act only on behalf of a task running on its node`);

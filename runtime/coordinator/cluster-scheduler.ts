@@ -16,8 +16,9 @@ import { PIPELINE_TASKS_PER_CPU } from './constants.ts';
 import { expectObject, type NodeManager, type NodeState } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import { place, type SpreadState } from './scheduling-policy.ts';
+import { Stragglers } from './stragglers.ts';
 import type { TaskEntry } from './task-entry.ts';
-import type { TaskTable } from './task-table.ts';
+import { nowMs, type TaskTable } from './task-table.ts';
 
 export interface ClusterSchedulerDeps {
   readonly nodes: NodeManager;
@@ -49,8 +50,12 @@ export class ClusterScheduler {
   /** How long each function's tasks take, to tell short ones (pipelined) from the rest. */
   private readonly durations = new TaskDurations();
   private draining = false;
+  /** Copies of tasks that straggle on volunteer nodes. */
+  private readonly stragglers: Stragglers;
 
-  constructor(private readonly d: ClusterSchedulerDeps) {}
+  constructor(private readonly d: ClusterSchedulerDeps) {
+    this.stragglers = new Stragglers({ nodes: d.nodes, tasks: d.tasks, placeCopy: (t) => this.placeCopy(t), log: d.log });
+  }
 
   /**
    * The nodes a task may run on. A task a volunteer's task submitted never runs on the coordinator
@@ -158,9 +163,14 @@ export class ClusterScheduler {
     }
   }
 
-  /** How long a normal task of `fnId` took (its worker's clock). */
-  recordDuration(fnId: FunctionId, ms: number): void {
-    this.durations.record(fnId, ms);
+  /**
+   * A normal task's attempt on its node ended with results: `workerMs` is how long it ran by its
+   * worker's clock (short tasks are pipelined); the coordinator's clock from dispatch judges stragglers.
+   */
+  recordDuration(t: TaskEntry, workerMs: number): void {
+    if (t.spec.kind !== 'normal') return;
+    this.durations.record(t.spec.fnId, workerMs);
+    if (t.nodeId && t.dispatchedAtMs !== undefined) this.stragglers.record(t.spec.fnId, t.nodeId, nowMs() - t.dispatchedAtMs);
   }
 
   /** Sends `run_task`: the spec, each argument inline or where it lives, the source the first time. */
@@ -192,6 +202,63 @@ export class ClusterScheduler {
       ...(fn ? { fn } : {}),
       ...(spec.kind === 'normal' && !t.reserved ? { pipelined: true as const } : {}),
     });
+  }
+
+  /**
+   * Sends a straggler copy of `t` to a node other than those already running it, if one has its
+   * resources free now (a copy never waits and never pipelines: it is worth making only on spare
+   * room). Returns the copy's node, or undefined when none has room.
+   */
+  placeCopy(t: TaskEntry): NodeId | undefined {
+    if (t.cancelled || this.d.tasks.stopped || t.spec.kind !== 'normal' || typeof t.spec.strategy === 'object') return undefined;
+    const busy = new Set<NodeId | null>([t.nodeId, ...(t.copies ?? []).map((c) => c.nodeId)]);
+    const placement = place(
+      { resources: t.spec.resources, strategy: 'DEFAULT', localityBytes: this.localityOf(t) },
+      this.candidates(t).filter((n) => !busy.has(n.nodeId)),
+      this.spread,
+    );
+    if (placement.kind !== 'node') return undefined;
+    const copy: TaskEntry = {
+      ...t,
+      copyOf: t,
+      copies: undefined,
+      children: undefined,
+      deadline: undefined,
+      argsHeld: false,
+      schedClass: undefined,
+      workerId: null,
+      startedAtMs: null,
+    };
+    (t.copies ??= []).push(copy);
+    t.copiesMade++;
+    this.dispatch(copy, this.d.nodes.get(placement.nodeId)!, true);
+    return placement.nodeId;
+  }
+
+  /** Stops an attempt still out on its node (its worker terminated) and frees what it holds there. */
+  stopAttempt(a: TaskEntry): void {
+    const node = a.nodeId ? this.d.nodes.get(a.nodeId) : undefined;
+    if (node?.alive && node.running.has(a.spec.taskId) && (a.state === 'SUBMITTED_TO_WORKER' || a.state === 'RUNNING')) {
+      node.link.send({ type: 'cancel_task', taskId: a.spec.taskId, force: true });
+    }
+    this.release(a);
+  }
+
+  /** Stops every straggler copy of the task. */
+  dropCopies(t: TaskEntry): void {
+    const copies = t.copies;
+    t.copies = undefined;
+    for (const c of copies ?? []) this.stopAttempt(c);
+  }
+
+  /** Stops one straggler copy (it failed, its node left, or it sent what cannot be taken). */
+  dropCopy(copy: TaskEntry): void {
+    const t = copy.copyOf;
+    if (t?.copies) {
+      t.copies = t.copies.filter((c) => c !== copy);
+      if (t.copies.length === 0) t.copies = undefined;
+    }
+    this.stopAttempt(copy);
   }
 
   /** Frees what a finished task held on its node. */
@@ -265,8 +332,8 @@ export class ClusterScheduler {
   }
 
   /** A task blocked in ray.get lends its CPU back, so nested tasks can run (Ray's NotifyDirectCallTaskBlocked). */
-  onBlocked(taskId: TaskId, blocked: boolean): void {
-    const t = this.d.tasks.get(taskId);
+  onBlocked(from: NodeId, taskId: TaskId, blocked: boolean): void {
+    const t = this.d.tasks.attemptOn(taskId, from);
     if (!t || !t.reserved || t.blocked === blocked) return;
     const node = t.nodeId ? this.d.nodes.get(t.nodeId) : undefined;
     const cpu = t.spec.kind === 'actor-method' ? 0 : t.spec.resources.CPU ?? 0;
@@ -326,7 +393,9 @@ export class ClusterScheduler {
   /** Sends the task to `node`, holding its resources there (`reserve`) or pipelined behind others. */
   private dispatch(t: TaskEntry, node: NodeState, reserve: boolean): void {
     const spec = t.spec;
-    t.attempt++;
+    const task = t.copyOf ?? t;
+    t.attempt = ++task.dispatches;
+    t.dispatchedAtMs = nowMs();
     t.state = 'SUBMITTED_TO_WORKER';
     t.nodeId = node.nodeId;
     t.reserved = reserve;
@@ -343,6 +412,12 @@ export class ClusterScheduler {
     this.activeByClass.set(cls, (this.activeByClass.get(cls) ?? 0) + 1);
     this.sendTask(node, t);
     this.d.dispatched?.(t);
+    if (node.grants && spec.kind === 'normal') this.stragglers.watch();
+  }
+
+  /** Stops the scheduler's timers (the session is over). */
+  close(): void {
+    this.stragglers.close();
   }
 }
 

@@ -26,3 +26,16 @@ export const EXPECTED_OBJECTS_MAX = 65_536;
 export const REQUESTS_PER_S = 5_000;
 export const REQUEST_BURST = 20_000;
 export const REQUEST_FLOOD_DEBT = 20_000;
+/**
+ * Straggler copies (stragglers.ts). A task on a volunteer node gets a copy on another node with
+ * room once it has run there STRAGGLER_FACTOR times as long as its function's tasks take on other
+ * nodes, and at least STRAGGLER_MIN_MS; with no such record yet, after STRAGGLER_UNKNOWN_MS. The
+ * floor keeps copies for stalls, not for the spread of honest machines (a phone beside a desktop).
+ */
+export const STRAGGLER_FACTOR = 4;
+export const STRAGGLER_MIN_MS = 10_000;
+export const STRAGGLER_UNKNOWN_MS = 30_000;
+/** How often the coordinator looks for stragglers while volunteers run tasks. */
+export const STRAGGLER_SWEEP_MS = 1_000;
+/** Durations remembered per function (the most recent), to judge its stragglers by. */
+export const STRAGGLER_SAMPLES = 32;

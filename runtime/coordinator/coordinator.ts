@@ -86,6 +86,7 @@ export class Coordinator {
     lifetimes: this.lifetimes,
     generators: this.generators,
     release: (t) => this.scheduler.release(t),
+    dropCopies: (t) => this.scheduler.dropCopies(t),
   });
   private readonly scheduler = new ClusterScheduler({
     nodes: this.nodes,
@@ -273,6 +274,7 @@ export class Coordinator {
   /** Ends the session: every pending call fails, nothing more is scheduled. */
   stop(): void {
     this.tasks.close();
+    this.scheduler.close();
     this.lifetimes.stop();
     const err = wireError('RaySystemError', 'ray.shutdown() was called while the task was pending');
     for (const t of this.tasks.live()) this.tasks.failTask(t, err);

@@ -71,7 +71,7 @@ export class RequestHandlers {
         return;
       case 'task_blocked':
       case 'task_unblocked':
-        this.d.scheduler.onBlocked(msg.taskId, msg.type === 'task_blocked');
+        this.d.scheduler.onBlocked(from, msg.taskId, msg.type === 'task_blocked');
         return;
       case 'tasks_waiting':
         this.d.scheduler.onWaiting(from, msg.taskIds);

@@ -7,8 +7,21 @@ export interface TaskEntry {
   state: TaskState;
   nodeId: NodeId | null;
   workerId: string | null;
-  /** Attempts started so far (1 on the first run). */
+  /**
+   * The number of its current attempt (1 on the first run). Attempts are numbered across the task's
+   * straggler copies too, so each run a node is sent has its own.
+   */
   attempt: number;
+  /** Runs sent so far, its straggler copies included (the last attempt number given out). */
+  dispatches: number;
+  /** Straggler copies made so far: their attempt numbers are not retries (stragglers.ts). */
+  copiesMade: number;
+  /** Copies of this task running on other nodes while it straggles (stragglers.ts); each is an entry of its own. */
+  copies?: TaskEntry[] | undefined;
+  /** On a copy: the task it copies (the table's entry). */
+  copyOf?: TaskEntry | undefined;
+  /** When the coordinator sent its current attempt to its node (the coordinator's clock). */
+  dispatchedAtMs?: number | undefined;
   depsPending: number;
   pendingReason: string | null;
   readonly submittedAtMs: number;

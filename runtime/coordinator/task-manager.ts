@@ -73,8 +73,8 @@ export class TaskManager {
 
   /** Its worker started it (`task_started`): its `timeoutMs` runs from now. */
   started(from: NodeId, msg: TaskStarted): void {
-    const t = this.d.tasks.get(msg.taskId);
-    if (t && !t.cancelled && t.nodeId === from) {
+    const t = this.d.tasks.attemptOn(msg.taskId, from);
+    if (t && !t.cancelled) {
       t.state = 'RUNNING';
       t.workerId = msg.workerId;
       t.startedAtMs = msg.atMs;
@@ -92,15 +92,25 @@ export class TaskManager {
 
   /** Its worker finished it (`task_done`): results, an error to retry or fail with, or an actor alive. */
   done(from: NodeId, msg: TaskDone): void {
-    const t = this.d.tasks.get(msg.taskId);
-    if (!t || t.nodeId !== from || t.attempt !== msg.attempt) return; // stale: an earlier attempt
+    let t = this.d.tasks.attemptOn(msg.taskId, from);
+    if (!t || t.attempt !== msg.attempt) return; // stale: an earlier attempt
+    if (t.copyOf) {
+      // A straggler copy ended first. A system failure only loses the copy (the task's own
+      // attempt runs on); anything else is the task's outcome, taken as its own attempt's would be.
+      if (msg.error && msg.systemFailure === true) {
+        this.d.scheduler.dropCopy(t);
+        this.d.scheduler.drain();
+        return;
+      }
+      t = this.adoptCopy(t);
+    }
     disarm(t);
     if (t.spec.kind === 'actor-method') this.d.actorManager.callEnded(t);
     this.d.scheduler.release(t);
     t.workerId = msg.workerId;
     t.startedAtMs = msg.startMs;
     t.endedAtMs = msg.endMs;
-    if (t.spec.kind === 'normal') this.d.scheduler.recordDuration(t.spec.fnId, msg.endMs - msg.startMs);
+    if (!msg.error) this.d.scheduler.recordDuration(t, msg.endMs - msg.startMs);
     if (t.cancelled) {
       this.d.tasks.finish(t, 'FAILED');
     } else if (msg.error) {
@@ -127,6 +137,11 @@ export class TaskManager {
    * left waiting for a report that will not come.
    */
   abandonAttempt(t: TaskEntry, err: WireError): void {
+    if (t.copyOf) {
+      this.d.scheduler.dropCopy(t);
+      this.d.scheduler.drain();
+      return;
+    }
     if (t.spec.kind === 'actor-method') this.d.actorManager.callEnded(t);
     this.failed(t, err, true);
     this.d.scheduler.drain();
@@ -135,8 +150,10 @@ export class TaskManager {
   /** A node left: the tasks it was running (not actor calls: their actor handles them) fail or retry. */
   nodeLeft(node: NodeState, err: WireError): void {
     for (const taskId of [...node.running]) {
-      const t = this.d.tasks.get(taskId);
-      if (t && t.spec.kind !== 'actor-method') this.failed(t, err, true);
+      const t = this.d.tasks.attemptOn(taskId, node.nodeId);
+      if (!t || t.spec.kind === 'actor-method') continue;
+      if (t.copyOf) this.d.scheduler.dropCopy(t);
+      else this.failed(t, err, true);
     }
     node.running.clear();
   }
@@ -144,6 +161,7 @@ export class TaskManager {
   /** A streaming task yielded an item (`generator_item`). */
   generatorItem(from: NodeId, taskId: TaskId, attempt: number, index: number, r: TaskResult): void {
     const t = this.d.tasks.get(taskId);
+    // Streaming tasks get no straggler copies: only the task's own attempt yields.
     if (!t || t.nodeId !== from || t.attempt !== attempt || t.cancelled) return;
     if (this.d.generators.nextIndex(taskId) === undefined || index < this.d.generators.nextIndex(taskId)!) return; // ended, or re-yielded by a retry
     this.d.lifetimes.generatorItem(taskId, r.id, r.size, r.obj, from, r.refs);
@@ -219,9 +237,18 @@ export class TaskManager {
     disarm(t);
     this.d.scheduler.release(t);
     if (t.cancelled) return this.d.tasks.finish(t, 'FAILED');
+    if (system && t.copies && !this.d.tasks.stopped) {
+      // Its attempt is lost (its node left, its worker died) while a straggler copy runs: the copy
+      // goes on as the task's attempt, and no retry is spent.
+      this.d.log(`task ${t.spec.name} lost its attempt on node ${t.nodeId} (${err.name}); its copy on node ${t.copies[0]!.nodeId} goes on`);
+      this.adoptCopy(t.copies[0]!);
+      this.armTimeout(t);
+      return;
+    }
+    this.d.scheduler.dropCopies(t);
     if (t.spec.kind === 'actor-creation') return this.d.actorManager.creationFailed(t, err, system);
     const max = t.spec.kind === 'actor-method' ? this.d.actorManager.maxTaskRetries(t) : t.spec.maxRetries;
-    const retriesLeft = max === -1 || t.attempt <= max;
+    const retriesLeft = max === -1 || t.attempt - t.copiesMade <= max;
     const retryable = system || retryMatches(t.spec.retryExceptions, err);
     if (retryable && retriesLeft && !this.d.tasks.stopped) {
       this.d.log(`retrying task ${t.spec.name} (attempt ${t.attempt + 1}) after ${err.name}: ${err.message}`);
@@ -234,10 +261,33 @@ export class TaskManager {
     this.d.tasks.failTask(t, err);
   }
 
+  /**
+   * A straggler copy takes over from the task's own attempt: that attempt is stopped on its node
+   * (if still out) and the copy's node, worker and resources become the task's. Returns the task.
+   */
+  private adoptCopy(copy: TaskEntry): TaskEntry {
+    const t = copy.copyOf!;
+    this.d.scheduler.stopAttempt(t);
+    t.copies = t.copies?.filter((c) => c !== copy);
+    if (t.copies?.length === 0) t.copies = undefined;
+    t.nodeId = copy.nodeId;
+    t.attempt = copy.attempt;
+    t.state = copy.state;
+    t.workerId = copy.workerId;
+    t.startedAtMs = copy.startedAtMs;
+    t.dispatchedAtMs = copy.dispatchedAtMs;
+    t.reserved = copy.reserved;
+    t.waitingForWorker = false;
+    t.blocked = copy.blocked;
+    t.schedClass = copy.schedClass;
+    return t;
+  }
+
   /** Arms the attempt's `timeoutMs` (normal tasks only; actors have no such option). */
   private armTimeout(t: TaskEntry): void {
     const ms = t.spec.timeoutMs;
-    if (ms === undefined || t.spec.kind !== 'normal') return;
+    // A copy's time is its task's: the task's own attempt carries the timer.
+    if (ms === undefined || t.spec.kind !== 'normal' || t.copyOf) return;
     disarm(t);
     const attempt = t.attempt;
     t.deadline = setTimeout(() => this.timedOut(t, attempt, ms), ms);
@@ -270,6 +320,7 @@ export class TaskManager {
     if (wasSent && t.nodeId) {
       this.d.nodes.get(t.nodeId)?.link.send({ type: 'cancel_task', taskId: t.spec.taskId, force });
     }
+    this.d.scheduler.dropCopies(t);
     if (t.spec.kind === 'actor-method') this.d.actorManager.callCancelled(t);
     // Fail its returns at once; the node releases its resources when the worker lets go.
     this.d.tasks.failReturns(t, err);

@@ -2,7 +2,7 @@
 // submitted task until it ends, how it ends (its returns ready or failed), and the records kept
 // of finished ones for `ray.tasks()` and `ray.timeline()`.
 
-import { returnId, type TaskId } from '../protocol/ids.ts';
+import { returnId, type NodeId, type TaskId } from '../protocol/ids.ts';
 import { actorIdOf, type SerializedObject, type TaskInfo, type TaskSpec, type TaskState, type TraceEvent } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { GeneratorStreams } from './generator-streams.ts';
@@ -15,6 +15,8 @@ export interface TaskTableDeps {
   readonly generators: GeneratorStreams;
   /** Frees what a task holds on its node (the cluster scheduler's release). */
   readonly release: (t: TaskEntry) => void;
+  /** Stops a task's straggler copies and frees what they hold (the task ended). */
+  readonly dropCopies: (t: TaskEntry) => void;
 }
 
 export function nowMs(): number {
@@ -46,6 +48,8 @@ export class TaskTable {
       nodeId: null,
       workerId: null,
       attempt: 0,
+      dispatches: 0,
+      copiesMade: 0,
       depsPending: 0,
       pendingReason: null,
       submittedAtMs: nowMs(),
@@ -68,6 +72,14 @@ export class TaskTable {
 
   get(taskId: TaskId): TaskEntry | undefined {
     return this.tasks.get(taskId);
+  }
+
+  /** The attempt of the task that runs on `nodeId`: the task's own, or a straggler copy of it. */
+  attemptOn(taskId: TaskId, nodeId: NodeId): TaskEntry | undefined {
+    const t = this.tasks.get(taskId);
+    if (!t) return undefined;
+    if (t.nodeId === nodeId) return t;
+    return t.copies?.find((c) => c.nodeId === nodeId);
   }
 
   has(taskId: TaskId): boolean {
@@ -122,6 +134,7 @@ export class TaskTable {
     if (!(t.spec.kind === 'actor-creation' && state === 'FINISHED')) this.dropArgs(t);
     if (this.tasks.get(t.spec.taskId) !== t) return;
     disarm(t);
+    if (t.copies) this.d.dropCopies(t);
     t.state = state;
     t.endedAtMs ??= nowMs();
     this.tasks.delete(t.spec.taskId);

@@ -1,6 +1,7 @@
 // What a tab offers: CPUs (navigator.hardwareConcurrency unless told) and a GPU when WebGPU
 // gives a hardware adapter — a software fallback adapter only when numGpus is given (docs/api.md).
 
+import { MAX_CLAIMED_CPUS } from '../protocol/signaling.ts';
 import type { ResourceSet } from '../protocol/task-spec.ts';
 import {
   DEVICE_MEMORY_DEFAULT_GIB,
@@ -46,7 +47,8 @@ export async function probeResources(opts: {
   resources?: Readonly<Record<string, number>>;
   objectStoreMemory?: number;
 }): Promise<ProbedResources> {
-  const cpus = opts.numCpus ?? Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1);
+  // A cluster accepts at most MAX_CLAIMED_CPUS from a tab; a larger machine offers that many.
+  const cpus = opts.numCpus ?? Math.min(MAX_CLAIMED_CPUS, Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1));
   const adapter = await probeAdapter();
   let gpus = 0;
   if (opts.numGpus !== undefined) {

@@ -12,9 +12,23 @@ export const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const RoleSchema = v.picklist(['coordinator', 'node']);
 export type Role = v.InferOutput<typeof RoleSchema>;
 
+/**
+ * The most a tab may claim of each resource. A claim is the only word the coordinator has for a
+ * stranger's capacity, so it is held to what a browser can have: `navigator.hardwareConcurrency`
+ * reaches 192–256 on the largest workstations, and a tab gets one WebGPU adapter (several GPUs are
+ * a share of it). Custom resources are counts the driver defines; the bound only keeps them finite.
+ * A volunteer that claims a lot and runs little still cannot hold a job back: its tasks get
+ * straggler copies elsewhere (coordinator/stragglers.ts).
+ */
+export const MAX_CLAIMED_CPUS = 256;
+export const MAX_CLAIMED_GPUS = 16;
+export const MAX_CLAIMED_CUSTOM = 1e9;
+
 const resources = v.pipe(
-  v.record(v.pipe(v.string(), v.maxLength(64)), v.pipe(v.number(), v.minValue(0), v.maxValue(1e12))),
+  v.record(v.pipe(v.string(), v.maxLength(64)), v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(MAX_CLAIMED_CUSTOM))),
   v.check((r) => Object.keys(r).length <= 64, 'at most 64 resource names'),
+  v.check((r) => (r.CPU ?? 0) <= MAX_CLAIMED_CPUS, `CPU must be <=${MAX_CLAIMED_CPUS} (the most threads a browser reports)`),
+  v.check((r) => (r.GPU ?? 0) <= MAX_CLAIMED_GPUS, `GPU must be <=${MAX_CLAIMED_GPUS}`),
 );
 
 /**
