@@ -51,7 +51,7 @@ function call(id: string, caller: string, extra: Partial<TaskEntry> = {}): TaskE
     workerId: null,
     attempt: 0,
     dispatches: 0,
-    copiesMade: 0,
+    retries: 0,
     depsPending: 0,
     pendingReason: null,
     submittedAtMs: 0,

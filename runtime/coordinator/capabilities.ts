@@ -129,7 +129,7 @@ export class Capabilities {
         return v.kind === 'ok' && msg.add && msg.add.length > 0 ? this.adds(g, msg.holder, msg.add) : v;
       }
       case 'client_request':
-        return this.request(from, msg);
+        return this.request(from, g, msg);
       case 'node_stats':
         return OK;
     }
@@ -185,7 +185,7 @@ export class Capabilities {
   }
 
   /** A request from task code: on behalf of a task running on this node, within its powers. */
-  private request(from: NodeId, msg: ClientRequestMsg): Verdict {
+  private request(from: NodeId, g: NodeGrants, msg: ClientRequestMsg): Verdict {
     const req = msg.req;
     if (req.type === 'tasks' || req.type === 'timeline') {
       // Honest task code may ask: an error, not a strike.
@@ -194,7 +194,10 @@ export class Capabilities {
     const running = msg.taskId === null ? undefined : this.d.tasks.attemptOn(msg.taskId, from);
     if (!running || !this.runsOn(running, from)) {
       const why = msg.taskId === null ? 'names no task' : `names task ${msg.taskId}, which is not running on this node`;
-      return refused(`a ${req.type} request that ${why}: task code may act only on behalf of a task running on its node`);
+      // Sent here and not yet reported done: the coordinator moved on (another attempt won, it was
+      // cancelled or timed out) while the code was still asking. Refused, not a strike.
+      const late = msg.taskId !== null && g.sentTasks.has(msg.taskId);
+      return refused(`a ${req.type} request that ${why}: task code may act only on behalf of a task running on its node`, !late);
     }
     if (msg.holder !== undefined) {
       const v = this.holder(from, msg.holder);

@@ -212,11 +212,12 @@ export class ClusterScheduler {
   placeCopy(t: TaskEntry): NodeId | undefined {
     if (t.cancelled || this.d.tasks.stopped || t.spec.kind !== 'normal' || typeof t.spec.strategy === 'object') return undefined;
     const busy = new Set<NodeId | null>([t.nodeId, ...(t.copies ?? []).map((c) => c.nodeId)]);
-    const placement = place(
-      { resources: t.spec.resources, strategy: 'DEFAULT', localityBytes: this.localityOf(t) },
-      this.candidates(t).filter((n) => !busy.has(n.nodeId)),
-      this.spread,
-    );
+    // A copy's outcome is believed as any attempt's: it goes first to the coordinator's own node,
+    // then to the nodes that have finished the most tasks (a stranger that joined to take copies has none).
+    const nodes = this.candidates(t)
+      .filter((n) => !busy.has(n.nodeId))
+      .sort((a, b) => Number(b.isCoordinator) - Number(a.isCoordinator) || b.finished - a.finished);
+    const placement = place({ resources: t.spec.resources, strategy: 'DEFAULT', localityBytes: this.localityOf(t) }, nodes, this.spread);
     if (placement.kind !== 'node') return undefined;
     const copy: TaskEntry = {
       ...t,
@@ -230,7 +231,6 @@ export class ClusterScheduler {
       startedAtMs: null,
     };
     (t.copies ??= []).push(copy);
-    t.copiesMade++;
     this.dispatch(copy, this.d.nodes.get(placement.nodeId)!, true);
     return placement.nodeId;
   }

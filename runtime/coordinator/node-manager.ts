@@ -47,6 +47,8 @@ export interface NodeState extends NodeView {
   stats: ObjectStoreStats;
   /** Undefined for the coordinator's own node, which has every power. */
   readonly grants: NodeGrants | undefined;
+  /** Tasks it finished with results: the record straggler copies prefer (stragglers.ts). */
+  finished: number;
 }
 
 /** Told the node to pull `id`: it may now report a copy of it (`object_located`). */
@@ -80,6 +82,7 @@ export class NodeManager {
       running: new Set(),
       stats: { memoryBytes: 0, spilledBytes: 0, objects: 0, budgetBytes: 0 },
       grants: opts.isCoordinator ? undefined : { sentTasks: new Map(), hostedActors: new Set(), expectedObjects: new Set(), strikes: 0 },
+      finished: 0,
     });
   }
 

@@ -1,7 +1,7 @@
 // Straggler copies: a task that runs on a volunteer far longer than its function's tasks take
 // elsewhere gets a copy on another node with room; the first attempt to finish is the task's.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { FunctionId, NodeId } from '../protocol/ids.ts';
+import type { FunctionId, HolderId, NodeId } from '../protocol/ids.ts';
 import { STRAGGLER_FACTOR, STRAGGLER_MIN_MS, STRAGGLER_SWEEP_MS, STRAGGLER_UNKNOWN_MS } from './constants.ts';
 import { cluster, crash, nid, ret, taskSpec, thrown, ValueError, type Cluster } from './coordinator.fixture.ts';
 import { NodeManager } from './node-manager.ts';
@@ -43,9 +43,13 @@ const cancels = (k: Cluster, node: string) => k.links[node]!.sent.filter((m) => 
 /** Past the patience of a function whose tasks finish at once elsewhere, and one sweep more. */
 const pastPatience = () => vi.advanceTimersByTime(STRAGGLER_MIN_MS + STRAGGLER_SWEEP_MS);
 
-/** `liar` holds task `a` and never reports; `honest` finishes `b` at once and is idle after. */
-function stalled(over: Parameters<typeof taskSpec>[0] = {}) {
-  const k = cluster({ liar: { CPU: 1 }, honest: { CPU: 1 } });
+/**
+ * `liar` holds task `a` and never reports; `honest` finishes `b` at once and is idle after. `head`
+ * (no CPUs) is the coordinator's id, whose messages skip the capability checks: the two volunteers'
+ * messages are checked.
+ */
+function stalled(over: Parameters<typeof taskSpec>[0] = {}, more: Record<string, { CPU: number }> = {}) {
+  const k = cluster({ head: { CPU: 0 }, liar: { CPU: 1 }, honest: { CPU: 1 }, ...more });
   const a = k.submit(taskSpec({ resources: { CPU: 1 }, ...over }));
   const b = k.submit(taskSpec({ resources: { CPU: 1 } }));
   expect(runsOf(k, 'liar', a.taskId)).toHaveLength(1);
@@ -156,4 +160,71 @@ describe('Coordinator: straggler copies', () => {
     vi.advanceTimersByTime(STRAGGLER_UNKNOWN_MS + STRAGGLER_SWEEP_MS);
     expect(runsOf(own, 'honest', h.taskId)).toEqual([]);
   });
+
+  it('spends retries only on retries: a copy is not one (maxRetries: 0, an error retryExceptions names, while a copy runs)', () => {
+    const { k, a } = stalled({ maxRetries: 0, retryExceptions: true });
+    pastPatience();
+    k.fail('liar', a, thrown(new ValueError('bad')), false, 1);
+    expect(runsOf(k, 'liar', a.taskId).length + runsOf(k, 'honest', a.taskId).length).toBe(2);
+    expect(k.errorOf(ret(a))?.name).toBe('RayTaskError');
+  });
+
+  it('fails a task with maxRetries: 0 whose only attempt is lost after its copy was dropped', () => {
+    const { k, a } = stalled({ maxRetries: 0 });
+    pastPatience();
+    k.fail('honest', a, crash(), true);
+    k.c.removeNode(nid('liar'), 'gone');
+    expect(k.errorOf(ret(a))?.name).toBe('NodeDiedError');
+  });
+
+  it('gives a cancelled task’s copy resources to the next queued task at once', () => {
+    const { k, a } = stalled();
+    pastPatience();
+    const c = k.submit(taskSpec({ resources: { CPU: 1 } })); // no room: queued
+    expect(runsOf(k, 'honest', c.taskId)).toEqual([]);
+    k.c.cancel(ret(a), true, false); // the liar never answers
+    expect(runsOf(k, 'honest', c.taskId)).toHaveLength(1);
+  });
+
+  it('refuses without a strike a request still in flight from the attempt that lost the race, either way', () => {
+    const ask = (k: Cluster, node: string, a: { taskId: string }) =>
+      k.c.handleNodeMessage(nid(node), { type: 'client_request', reqId: 7, taskId: a.taskId as never, req: { type: 'getActor', name: 'x' }, holder: `w-${node}` as HolderId });
+    const won = stalled();
+    pastPatience();
+    won.k.done('liar', won.a, ['original'], { attempt: 1 });
+    ask(won.k, 'honest', won.a);
+    expect(won.k.c.strikesOf(nid('honest'))).toBe(0);
+    const lost = stalled();
+    pastPatience();
+    lost.k.done('honest', lost.a, ['copy']);
+    ask(lost.k, 'liar', lost.a);
+    expect(lost.k.c.strikesOf(nid('liar'))).toBe(0);
+    // A request naming a task never sent to the node is still a strike.
+    ask(lost.k, 'liar', { taskId: 'never-sent' });
+    expect(lost.k.c.strikesOf(nid('liar'))).toBe(1);
+  });
+
+  it('bounds an adopted copy by timeoutMs from when the copy was sent, not from the adoption', () => {
+    const timeoutMs = 20_000;
+    const { k, a } = stalled({ timeoutMs, maxRetries: 0 });
+    pastPatience(); // the copy is sent now
+    vi.advanceTimersByTime(timeoutMs - (STRAGGLER_MIN_MS + STRAGGLER_SWEEP_MS)); // the original times out: the copy is the attempt
+    expect(k.errorOf(ret(a))).toBeUndefined();
+    vi.advanceTimersByTime(STRAGGLER_MIN_MS + STRAGGLER_SWEEP_MS - 1);
+    expect(k.errorOf(ret(a))).toBeUndefined();
+    vi.advanceTimersByTime(1); // timeoutMs since the copy was sent
+    expect(k.errorOf(ret(a))?.name).toBe('TaskTimeoutError');
+  });
+
+  it('sends a copy to the node with a record of finished tasks before a newcomer that joined earlier', () => {
+    const k = cluster({ head: { CPU: 0 }, liar: { CPU: 1 }, newcomer: { CPU: 1 }, honest: { CPU: 1 } });
+    const a = k.submit(taskSpec({ resources: { CPU: 1 } }));
+    const b = k.submit(taskSpec({ resources: { CPU: 1 }, strategy: { nodeId: nid('honest'), soft: false } }));
+    k.done('honest', b);
+    pastPatience();
+    // Both have room; `newcomer` comes first in joining order but has finished nothing.
+    expect(runsOf(k, 'honest', a.taskId)).toHaveLength(1);
+    expect(runsOf(k, 'newcomer', a.taskId)).toEqual([]);
+  });
 });
+

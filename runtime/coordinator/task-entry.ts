@@ -14,8 +14,8 @@ export interface TaskEntry {
   attempt: number;
   /** Runs sent so far, its straggler copies included (the last attempt number given out). */
   dispatches: number;
-  /** Straggler copies made so far: their attempt numbers are not retries (stragglers.ts). */
-  copiesMade: number;
+  /** Times it was retried (after a system failure, or an error `retryExceptions` names), against maxRetries. */
+  retries: number;
   /** Copies of this task running on other nodes while it straggles (stragglers.ts); each is an entry of its own. */
   copies?: TaskEntry[] | undefined;
   /** On a copy: the task it copies (the table's entry). */

@@ -15,7 +15,7 @@ import type { NodeManager, NodeState } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';
 import type { TaskEntry } from './task-entry.ts';
-import { disarm, type TaskTable } from './task-table.ts';
+import { disarm, nowMs, type TaskTable } from './task-table.ts';
 
 export interface TaskManagerDeps {
   readonly tasks: TaskTable;
@@ -126,6 +126,8 @@ export class TaskManager {
         t.argsHeld = false;
       }
       if (t.spec.numReturns === 'streaming') this.d.generators.end(t.spec.taskId);
+      const node = this.d.nodes.get(from);
+      if (node) node.finished++;
       this.d.tasks.finish(t, 'FINISHED');
     }
     this.d.scheduler.drain();
@@ -242,15 +244,17 @@ export class TaskManager {
       // goes on as the task's attempt, and no retry is spent.
       this.d.log(`task ${t.spec.name} lost its attempt on node ${t.nodeId} (${err.name}); its copy on node ${t.copies[0]!.nodeId} goes on`);
       this.adoptCopy(t.copies[0]!);
-      this.armTimeout(t);
+      // Its timeoutMs counts from when the copy was sent, not from now.
+      this.armTimeout(t, t.dispatchedAtMs);
       return;
     }
     this.d.scheduler.dropCopies(t);
     if (t.spec.kind === 'actor-creation') return this.d.actorManager.creationFailed(t, err, system);
     const max = t.spec.kind === 'actor-method' ? this.d.actorManager.maxTaskRetries(t) : t.spec.maxRetries;
-    const retriesLeft = max === -1 || t.attempt - t.copiesMade <= max;
+    const retriesLeft = max === -1 || t.retries < max;
     const retryable = system || retryMatches(t.spec.retryExceptions, err);
     if (retryable && retriesLeft && !this.d.tasks.stopped) {
+      t.retries++;
       this.d.log(`retrying task ${t.spec.name} (attempt ${t.attempt + 1}) after ${err.name}: ${err.message}`);
       t.nodeId = null;
       if (t.spec.kind === 'actor-method' && this.d.actorManager.retryCall(t)) return;
@@ -284,13 +288,14 @@ export class TaskManager {
   }
 
   /** Arms the attempt's `timeoutMs` (normal tasks only; actors have no such option). */
-  private armTimeout(t: TaskEntry): void {
+  private armTimeout(t: TaskEntry, sinceMs?: number): void {
     const ms = t.spec.timeoutMs;
     // A copy's time is its task's: the task's own attempt carries the timer.
     if (ms === undefined || t.spec.kind !== 'normal' || t.copyOf) return;
     disarm(t);
     const attempt = t.attempt;
-    t.deadline = setTimeout(() => this.timedOut(t, attempt, ms), ms);
+    const left = sinceMs === undefined ? ms : Math.max(0, ms - (nowMs() - sinceMs));
+    t.deadline = setTimeout(() => this.timedOut(t, attempt, ms), left);
   }
 
   /**
@@ -320,7 +325,11 @@ export class TaskManager {
     if (wasSent && t.nodeId) {
       this.d.nodes.get(t.nodeId)?.link.send({ type: 'cancel_task', taskId: t.spec.taskId, force });
     }
-    this.d.scheduler.dropCopies(t);
+    if (t.copies) {
+      // Its copies are stopped at once and their resources given back: other tasks may use them now.
+      this.d.scheduler.dropCopies(t);
+      this.d.scheduler.drain();
+    }
     if (t.spec.kind === 'actor-method') this.d.actorManager.callCancelled(t);
     // Fail its returns at once; the node releases its resources when the worker lets go.
     this.d.tasks.failReturns(t, err);

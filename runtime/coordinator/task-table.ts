@@ -49,7 +49,7 @@ export class TaskTable {
       workerId: null,
       attempt: 0,
       dispatches: 0,
-      copiesMade: 0,
+      retries: 0,
       depsPending: 0,
       pendingReason: null,
       submittedAtMs: nowMs(),
