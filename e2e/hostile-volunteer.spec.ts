@@ -286,6 +286,45 @@ test('a member that claims the most CPUs (256) and runs nothing cannot hold a DE
   }
 });
 
+test('a member that returns wrong results for verified tasks (replicas: 3) is outvoted by the honest two, and quarantined at its second mismatch', async () => {
+  const id = await joinHostile(c, { CPU: 1 });
+  // It answers every task it is sent at once, with a made-up value and hash.
+  await c.bad.evaluate(() => {
+    const h = globalThis.hostile!;
+    let seen = 0;
+    const timer = setInterval(() => {
+      if (h.closedReason !== undefined) return clearInterval(timer);
+      const runs = h.received.map((m) => (m.type === 'to_node' ? m.msg : m)).filter((m) => m.type === 'run_task') as unknown as { spec: { taskId: string }; attempt: number }[];
+      for (; seen < runs.length; seen++) {
+        const r = runs[seen]!;
+        const results = [{ id: `${r.spec.taskId}.0`, size: 8, obj: { v: 666, size: 8 }, sha256: 'f'.repeat(64) }];
+        h.send({ type: 'to_coordinator', msg: { type: 'task_done', taskId: r.spec.taskId, attempt: r.attempt, workerId: null, startMs: 0, endMs: 1, results } } as never);
+      }
+    }, 10);
+  });
+  try {
+    const double = (k: number) =>
+      c.head.evaluate((k) => globalThis.ray.get(globalThis.ray.remote({ replicas: 3 }, (x: number) => x * 2).remote(k), { timeoutMs: 30_000 }), k);
+    const liarRecord = () => c.head.evaluate((liar) => {
+      const n = globalThis.ray.nodes().find((x) => x.nodeId === liar)!;
+      return { mismatches: n.mismatches, quarantined: n.quarantined };
+    }, id);
+    expect(await double(21)).toBe(42);
+    // Its report may come after the honest two agreed: it is judged against the result all the same.
+    await expect.poll(liarRecord, { message: 'the liar’s first mismatch' }).toEqual({ mismatches: 1, quarantined: false });
+    expect(await double(50)).toBe(100);
+    expect((await receivedOfType(c, 'run_task')).length).toBe(2);
+    await waitForDropped(c, id);
+    const nodes = await c.head.evaluate(() => globalThis.ray.nodes().map((n) => ({ nodeId: n.nodeId, verified: n.verified, mismatches: n.mismatches, quarantined: n.quarantined })));
+    expect(nodes.find((n) => n.nodeId === id)).toMatchObject({ mismatches: 2, quarantined: true });
+    expect(nodes.find((n) => n.nodeId === c.honestId)?.verified).toBeGreaterThanOrEqual(2);
+    expect(nodes.find((n) => n.nodeId === c.headId)?.verified).toBeGreaterThanOrEqual(2);
+    expect(c.headWarnings.some((w) => w.includes(`quarantining node ${id}`))).toBe(true);
+  } finally {
+    await c.bad.evaluate(() => globalThis.hostile?.leave());
+  }
+});
+
 test('fuzzing: random frames, replays of received frames and mutated frames of its own, for 4 s, while a job runs: nobody crashes or hangs, the job finishes', async () => {
   await joinHostile(c);
   await startHonestJob(c);

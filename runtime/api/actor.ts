@@ -14,7 +14,7 @@ import {
   type MethodOptions,
 } from './options.ts';
 import { newFunctionId, type RefsFor, type RemoteArgs } from './remote-function.ts';
-import { assertReplicationAvailable, replicationFields, resolveReplication } from './replication.ts';
+import { assertActorReplicationAvailable, replicationFields, resolveReplication } from './replication.ts';
 import { HANDLE_MARKER, registerReviver, type Marker } from './serialization.ts';
 import { buildArgs, buildResources, returnsOf } from './task-builder.ts';
 
@@ -86,7 +86,7 @@ export class ActorClass<C extends AnyClass = AnyClass> {
     const core = requireCore(`${this.descriptor.name}.remote()`);
     const o = this.opts;
     const replication = resolveReplication(o, `${this.descriptor.name}.remote()`);
-    assertReplicationAvailable(replication, `${this.descriptor.name}.remote()`);
+    assertActorReplicationAvailable(replication, `${this.descriptor.name}.remote()`);
     if (o.name !== undefined && core.actorNameTaken(o.name)) {
       throw new Error(`an actor named "${o.name}" already exists; pick another name, or use ray.getActor("${o.name}")`);
     }

@@ -8,7 +8,7 @@ import { makeDescriptor } from './function-descriptor.ts';
 import type { ObjectRef } from './object-ref.ts';
 import type { ObjectRefGenerator } from './object-ref-generator.ts';
 import { retryExceptionNames, validateTaskOptions, type TaskOptions } from './options.ts';
-import { assertReplicationAvailable, replicationFields, resolveReplication } from './replication.ts';
+import { replicationFields, resolveReplication } from './replication.ts';
 import { HANDLE_MARKER, registerReviver, type Marker } from './serialization.ts';
 import { buildArgs, buildResources, returnsOf } from './task-builder.ts';
 
@@ -63,7 +63,6 @@ export class RemoteFunction<F extends (...args: never[]) => unknown = (...args: 
     if (replication.replicas > 1 && this.numReturns === 'streaming') {
       throw new TypeError(`${this.taskName}.remote(): a streaming generator cannot be verified with replicas (its items are not compared); use replicas: 1, or return an array`);
     }
-    assertReplicationAvailable(replication, `${this.taskName}.remote()`);
     core.registerFunction(this.descriptor);
     const taskId = core.ids.taskId();
     const o = this.opts;

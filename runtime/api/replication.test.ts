@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { useInMemoryCluster } from '../testing/in-memory-cluster.fixture.ts';
 import { validateActorOptions, validateInitOptions, validateJoinOptions, validateMethodOptions, validateTaskOptions } from './options.ts';
-import { get, remote } from './ray-api.ts';
-import { assertReplicationAvailable, replicationFields, resolveReplication, setVerificationDefaults } from './replication.ts';
+import { remote } from './ray-api.ts';
+import { assertActorReplicationAvailable, replicationFields, resolveReplication, setVerificationDefaults } from './replication.ts';
 
 afterEach(() => setVerificationDefaults(undefined));
 
@@ -59,10 +59,10 @@ describe('resolveReplication', () => {
     expect(replicationFields(resolveReplication({ replicas: 2 }, 'f'))).toEqual({ replicas: 2, maxReplicas: 5 });
   });
 
-  it('refuses replicated execution until the scheduler runs replicas', () => {
-    expect(() => assertReplicationAvailable(resolveReplication({}, 'f'), 'f.remote()')).not.toThrow();
-    expect(() => assertReplicationAvailable(resolveReplication({ replicas: 2 }, 'f'), 'f.remote()')).toThrow(
-      /f\.remote\(\): replicated execution \(replicas: 2\) is not available yet/,
+  it('refuses a replicated actor until actors run replicas', () => {
+    expect(() => assertActorReplicationAvailable(resolveReplication({}, 'C'), 'C.remote()')).not.toThrow();
+    expect(() => assertActorReplicationAvailable(resolveReplication({ replicas: 2 }, 'C'), 'C.remote()')).toThrow(
+      /C\.remote\(\): replicated actors \(replicas: 2\) are not available yet/,
     );
   });
 });
@@ -92,31 +92,17 @@ describe('ray.init({ verification })', () => {
   });
 });
 
-describe('.remote() with replicas > 1, before the scheduler runs replicas', () => {
+describe('.remote() with replicas > 1 where it cannot run', () => {
   const clusters = useInMemoryCluster();
 
-  it('refuses a task or an actor asking for replicas, never running it once', async () => {
+  it('refuses an actor or a streaming generator asking for replicas, never running it once', async () => {
     const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] });
-    const add = remote(function add(a: number, b: number) { return a + b; });
-    expect(() => add.options({ replicas: 2 }).remote(1, 2)).toThrow(/add\.remote\(\): replicated execution \(replicas: 2\) is not available yet/);
-    expect(() => remote({ replicas: 3 }, function mul(a: number) { return a * 2; }).remote(1)).toThrow(/mul\.remote\(\).*not available yet/);
     const Counter = remote(class Counter { n = 0; });
-    expect(() => Counter.options({ replicas: 2 }).remote()).toThrow(/Counter\.remote\(\): replicated execution \(replicas: 2\) is not available yet/);
+    expect(() => Counter.options({ replicas: 2 }).remote()).toThrow(/Counter\.remote\(\): replicated actors \(replicas: 2\) are not available yet/);
     const gen = remote(function* count() { yield 1; });
     expect(() => gen.options({ replicas: 2 }).remote()).toThrow(/count\.remote\(\): a streaming generator cannot be verified with replicas/);
-    expect(c.network.count('to_node:run_task')).toBe(0);
-    expect(c.network.count('to_coordinator:task_done')).toBe(0);
-    expect(await get(add.options({ replicas: 1 }).remote(1, 2))).toBe(3);
-  });
-
-  it('refuses the same through the ray.init({ verification }) default, and says where it came from', async () => {
-    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }] });
     setVerificationDefaults({ replicas: 2 });
-    const add = remote((a: number, b: number) => a + b);
-    expect(() => add.remote(1, 2)).toThrow(/replicated execution \(replicas: 2, from ray\.init\(\{ verification \}\)\) is not available yet/);
-    expect(() => remote(class Counter {}).remote()).toThrow(/not available yet/);
+    expect(() => remote(class Other {}).remote()).toThrow(/replicated actors \(replicas: 2, from ray\.init\(\{ verification \}\)\) are not available yet/);
     expect(c.network.count('to_node:run_task')).toBe(0);
-    // A call that asks for one replica overrides the default and runs.
-    expect(await get(add.options({ replicas: 1 }).remote(1, 2))).toBe(3);
   });
 });

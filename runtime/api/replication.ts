@@ -52,14 +52,13 @@ export function replicationFields(r: Replication): { replicas?: number; maxRepli
 }
 
 /**
- * Refuses replicated execution at `.remote()` until the scheduler runs replicas on distinct nodes:
- * a task asking for several must never run once silently.
+ * Refuses a replicated actor at `.remote()` until actors run replicas on distinct nodes (tasks do):
+ * an actor asking for several must never run once silently.
  */
-export function assertReplicationAvailable(r: Replication, what: string): void {
+export function assertActorReplicationAvailable(r: Replication, what: string): void {
   if (r.replicas <= 1) return;
   throw new Error(
-    `${what}: replicated execution (replicas: ${r.replicas}${r.fromDefault ? ', from ray.init({ verification })' : ''}) is not available yet ` +
-      `in this version of webray: the scheduler does not run replicas on distinct nodes so far. ` +
-      `Use replicas: 1 (or leave replicas out of ray.init({ verification })) for now.`,
+    `${what}: replicated actors (replicas: ${r.replicas}${r.fromDefault ? ', from ray.init({ verification })' : ''}) are not available yet ` +
+      `in this version of webray (replicated tasks are). Create the actor with replicas: 1 for now.`,
   );
 }

@@ -18,7 +18,7 @@ import type { ObjectDirectory } from './object-directory.ts';
 import { place, type SpreadState } from './scheduling-policy.ts';
 import { Stragglers } from './stragglers.ts';
 import type { TaskEntry } from './task-entry.ts';
-import { nowMs, type TaskTable } from './task-table.ts';
+import { disarm, nowMs, type TaskTable } from './task-table.ts';
 
 export interface ClusterSchedulerDeps {
   readonly nodes: NodeManager;
@@ -29,8 +29,12 @@ export interface ClusterSchedulerDeps {
   readonly fns: ReadonlyMap<FunctionId, FunctionDescriptor>;
   /** The coordinator's debug log. */
   readonly log: (msg: string) => void;
-  /** An attempt was sent to a node (the task manager arms its `timeoutMs`). */
+  /** An attempt was sent to a node (the task manager arms its `timeoutMs`, starts a verified task's replicas). */
   readonly dispatched?: (t: TaskEntry) => void;
+  /** Resources may have freed up (after each drain): verified tasks place the replicas they still want. */
+  readonly onRoom?: () => void;
+  /** A verified task's replica straggles on its node (stragglers.ts): stop it, run it elsewhere. */
+  readonly replicaStalled?: (a: TaskEntry) => void;
 }
 
 export class ClusterScheduler {
@@ -54,7 +58,13 @@ export class ClusterScheduler {
   private readonly stragglers: Stragglers;
 
   constructor(private readonly d: ClusterSchedulerDeps) {
-    this.stragglers = new Stragglers({ nodes: d.nodes, tasks: d.tasks, placeCopy: (t) => this.placeCopy(t), log: d.log });
+    this.stragglers = new Stragglers({
+      nodes: d.nodes,
+      tasks: d.tasks,
+      placeCopy: (t) => this.placeCopy(t),
+      replicaStalled: (a) => d.replicaStalled?.(a),
+      log: d.log,
+    });
   }
 
   /**
@@ -161,6 +171,7 @@ export class ClusterScheduler {
     } finally {
       this.draining = false;
     }
+    this.d.onRoom?.();
   }
 
   /**
@@ -205,13 +216,16 @@ export class ClusterScheduler {
   }
 
   /**
-   * Sends a straggler copy of `t` to a node other than those already running it, if one has its
-   * resources free now (a copy never waits and never pipelines: it is worth making only on spare
-   * room). Returns the copy's node, or undefined when none has room.
+   * Sends a copy of `t` — a straggler copy, or a verified task's replica — to a node other than
+   * those running it (or in `tried`), if one has its resources free now (a copy never waits and
+   * never pipelines). Returns the copy's node, or undefined when none has room.
    */
-  placeCopy(t: TaskEntry): NodeId | undefined {
-    if (t.cancelled || this.d.tasks.stopped || t.spec.kind !== 'normal' || typeof t.spec.strategy === 'object') return undefined;
-    const busy = new Set<NodeId | null>([t.nodeId, ...(t.copies ?? []).map((c) => c.nodeId)]);
+  placeCopy(t: TaskEntry, tried?: ReadonlySet<NodeId>): NodeId | undefined {
+    if (t.cancelled || this.d.tasks.stopped || t.spec.kind !== 'normal') return undefined;
+    // A straggler copy of a task with node affinity would run where it must not; a verified task's
+    // replicas run on distinct nodes whatever its strategy (the first on its target).
+    if (typeof t.spec.strategy === 'object' && !tried) return undefined;
+    const busy = new Set<NodeId | null>([t.nodeId, ...(t.copies ?? []).map((c) => c.nodeId), ...(tried ?? [])]);
     // A copy's outcome is believed as any attempt's: it goes first to the coordinator's own node,
     // then to the nodes that have finished the most tasks (a stranger that joined to take copies has none).
     const nodes = this.candidates(t)
@@ -237,6 +251,7 @@ export class ClusterScheduler {
 
   /** Stops an attempt still out on its node (its worker terminated) and frees what it holds there. */
   stopAttempt(a: TaskEntry): void {
+    disarm(a);
     const node = a.nodeId ? this.d.nodes.get(a.nodeId) : undefined;
     if (node?.alive && node.running.has(a.spec.taskId) && (a.state === 'SUBMITTED_TO_WORKER' || a.state === 'RUNNING')) {
       node.link.send({ type: 'cancel_task', taskId: a.spec.taskId, force: true });

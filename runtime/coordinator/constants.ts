@@ -39,3 +39,14 @@ export const STRAGGLER_UNKNOWN_MS = 30_000;
 export const STRAGGLER_SWEEP_MS = 1_000;
 /** Durations remembered per function (the most recent), to judge its stragglers by. */
 export const STRAGGLER_SAMPLES = 32;
+/**
+ * Results of a node that disagreed with the accepted majority of a verified task's replicas
+ * (replicas.ts) before it is quarantined: dropped from the cluster, the driver told. Two, as one
+ * mismatch can be a broken GPU driver's bad day.
+ */
+export const QUARANTINE_MISMATCHES = 2;
+/**
+ * How long replicas of a verified task still running when a majority agreed may go on, to be
+ * judged against the accepted result (replicas.ts); then they are stopped.
+ */
+export const LATE_REPLICA_GRACE_MS = 10_000;

@@ -67,7 +67,11 @@ export class Coordinator {
   /** How to make lost task results again. */
   private readonly lineage: Lineage = new Lineage({
     objects: this.objects,
-    isPending: (taskId) => this.tasks.has(taskId),
+    // A verified task whose result was accepted stays in the table while late replicas are judged: it is not pending.
+    isPending: (taskId) => {
+      const t = this.tasks.get(taskId);
+      return t !== undefined && !t.verification?.accepted;
+    },
     stopped: () => this.tasks.stopped,
     resubmit: (spec, submittedBy) => this.taskManager.submit(spec, submittedBy, false),
     log: (m) => this.log(m),
@@ -96,6 +100,8 @@ export class Coordinator {
     fns: this.fns,
     log: (m) => this.log(m),
     dispatched: (t) => this.taskManager.dispatched(t),
+    onRoom: () => this.taskManager.placeReplicas(),
+    replicaStalled: (a) => this.taskManager.replicaStalled(a),
   });
   private readonly actorManager = new ActorManager({
     actors: this.actors,
@@ -114,7 +120,8 @@ export class Coordinator {
     nodes: this.nodes,
     scheduler: this.scheduler,
     actorManager: this.actorManager,
-    log: (m) => this.log(m),
+    log: Object.assign((m: string) => this.log(m), { warn: (m: string) => this.log.warn(m) }),
+    evict: (nodeId, reason) => this.evict(nodeId, reason),
   });
   private readonly waits = new ObjectWaits(this.objects, this.nodes);
   /** What each volunteer node may do (capabilities.ts). */
@@ -275,6 +282,7 @@ export class Coordinator {
   stop(): void {
     this.tasks.close();
     this.scheduler.close();
+    this.taskManager.close();
     this.lifetimes.stop();
     const err = wireError('RaySystemError', 'ray.shutdown() was called while the task was pending');
     for (const t of this.tasks.live()) this.tasks.failTask(t, err);

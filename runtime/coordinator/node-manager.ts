@@ -49,6 +49,11 @@ export interface NodeState extends NodeView {
   readonly grants: NodeGrants | undefined;
   /** Tasks it finished with results: the record straggler copies prefer (stragglers.ts). */
   finished: number;
+  /** Verified-task replicas whose result agreed with the accepted majority, and that disagreed (replicas.ts). */
+  verified: number;
+  mismatches: number;
+  /** Dropped for its mismatches; never given a task again. */
+  quarantined: boolean;
 }
 
 /** Told the node to pull `id`: it may now report a copy of it (`object_located`). */
@@ -83,6 +88,9 @@ export class NodeManager {
       stats: { memoryBytes: 0, spilledBytes: 0, objects: 0, budgetBytes: 0 },
       grants: opts.isCoordinator ? undefined : { sentTasks: new Map(), hostedActors: new Set(), expectedObjects: new Set(), strikes: 0 },
       finished: 0,
+      verified: 0,
+      mismatches: 0,
+      quarantined: false,
     });
   }
 
@@ -138,6 +146,9 @@ export class NodeManager {
       gpuFallback: n.gpuFallback,
       ...(n.label ? { label: n.label } : {}),
       runningTasks: n.running.size,
+      verified: n.verified,
+      mismatches: n.mismatches,
+      quarantined: n.quarantined,
     }));
   }
 

@@ -16,6 +16,8 @@ export interface ObjectEntry {
   refs: readonly ObjectId[] | undefined;
   /** Called once when it becomes ready. */
   waiters: (() => void)[] | undefined;
+  /** A verified task's stored result: the SHA-256 its replicas agreed on, which a puller checks the bytes against. */
+  sha256?: string | undefined;
 }
 
 export class ObjectDirectory {
@@ -58,6 +60,7 @@ export class ObjectDirectory {
     if (!e) return;
     e.ready = false;
     e.obj = undefined;
+    e.sha256 = undefined;
     e.locations.clear();
   }
 
@@ -79,7 +82,8 @@ export class ObjectDirectory {
   resolvedArg(id: ObjectId): ResolvedArg {
     const e = this.entries.get(id);
     if (e?.obj) return { kind: 'inline', obj: e.obj };
-    return { kind: 'located', id, nodes: e ? [...e.locations] : [] };
+    const nodes = e ? [...e.locations] : [];
+    return e?.sha256 ? { kind: 'located', id, nodes, sha256: e.sha256 } : { kind: 'located', id, nodes };
   }
 
   /** Forgets a node's copies (it left); returns the objects that now have no copy. */

@@ -129,6 +129,6 @@ export class ObjectWaits {
     const nodes = [...e.locations];
     if (n.grants) expectObject(n.grants, id);
     this.nodes.grantPulls(node, [{ kind: 'located', id, nodes }]);
-    n.link.send({ type: 'fetch_objects', objects: [{ id, nodes }] });
+    n.link.send({ type: 'fetch_objects', objects: [e.sha256 ? { id, nodes, sha256: e.sha256 } : { id, nodes }] });
   }
 }

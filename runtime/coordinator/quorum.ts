@@ -1,7 +1,7 @@
 // The quorum of a verified task (`replicas > 1`), as BOINC validates a work unit: the pure decision,
 // from the replicas reported so far, whether to wait, accept a result, run more replicas, or fail.
-// The scheduler that runs the replicas on distinct nodes and acts on the decision is the next step;
-// this file holds no state and sends nothing.
+// replicas.ts runs the replicas on distinct nodes and acts on the decision; this file holds no
+// state and sends nothing.
 //
 // The rule (BOINC's min_quorum / target_nresults / max_total_results):
 //   - quorum q = ⌊replicas / 2⌋ + 1, a majority of the replicas first asked for (2 of 2, 2 of 3, 3 of 4);

@@ -41,7 +41,10 @@ export class RequestHandlers {
       // A volunteer: only what it may do (capabilities.ts); nothing from a node that was dropped.
       if (!node.alive || !node.grants) return;
       const v = this.d.capabilities.check(node, node.grants, msg);
-      if (v.kind === 'stale') return;
+      if (v.kind === 'stale') {
+        if (msg.type === 'task_done') this.d.taskManager.staleDone(from, msg);
+        return;
+      }
       if (v.kind === 'refused') return this.refuse(node, msg, v.reason, v.strike, v.abandon, reply);
       if (msg.type === 'client_request') {
         const rate = this.rateLimit.take(node);

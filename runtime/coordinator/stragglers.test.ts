@@ -13,7 +13,7 @@ const n = (s: string) => s as NodeId;
 
 function judge(): Stragglers {
   const tasks = new TaskTable({ lifetimes: {} as never, generators: {} as never, release: () => {}, dropCopies: () => {} });
-  return new Stragglers({ nodes: new NodeManager(), tasks, placeCopy: () => undefined, log: () => {} });
+  return new Stragglers({ nodes: new NodeManager(), tasks, placeCopy: () => undefined, replicaStalled: () => {}, log: () => {} });
 }
 
 describe('Stragglers: how long a task may run before it gets a copy', () => {

@@ -17,6 +17,8 @@ import { nowMs, type TaskTable } from './task-table.ts';
 export interface StragglersDeps {
   readonly nodes: NodeManager;
   readonly tasks: TaskTable;
+  /** A verified task's replica (`a`) straggles: it is stopped and runs again elsewhere (its replicas are its copies already). */
+  readonly replicaStalled: (a: TaskEntry) => void;
   /** Sends a copy of the task to another node with room now: that node, or undefined when none has room. */
   readonly placeCopy: (t: TaskEntry) => NodeId | undefined;
   readonly log: (msg: string) => void;
@@ -51,10 +53,19 @@ export class Stragglers {
     let watched = 0;
     for (const node of this.d.nodes.all()) {
       if (!node.alive || !node.grants) continue;
-      for (const taskId of node.running) {
+      for (const taskId of [...node.running]) {
         const t = this.d.tasks.get(taskId);
-        // Its own attempt on this node (not a copy sent here), a normal task, not yet copied.
-        if (!t || t.nodeId !== node.nodeId || t.spec.kind !== 'normal' || t.spec.numReturns === 'streaming') continue;
+        if (!t || t.spec.kind !== 'normal' || t.spec.numReturns === 'streaming') continue;
+        if (t.verification) {
+          // A replica that straggles runs again elsewhere, for the vote waits on it.
+          const a = this.d.tasks.attemptOn(taskId, node.nodeId);
+          if (!a || a.dispatchedAtMs === undefined || t.cancelled) continue;
+          watched++;
+          if (this.isStraggling(t.spec.fnId, node.nodeId, now - a.dispatchedAtMs)) this.d.replicaStalled(a);
+          continue;
+        }
+        // Its own attempt on this node (not a copy sent here), not yet copied.
+        if (t.nodeId !== node.nodeId) continue;
         watched++;
         if (t.copies || t.cancelled || t.dispatchedAtMs === undefined) continue;
         if (!this.isStraggling(t.spec.fnId, node.nodeId, now - t.dispatchedAtMs)) continue;

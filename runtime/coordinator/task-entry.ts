@@ -1,5 +1,8 @@
 // One row of the coordinator's task table: a submitted task, its state and where it runs.
+import type { ReplicaReport } from '../api/errors.ts';
 import type { NodeId, TaskId } from '../protocol/ids.ts';
+import type { TaskResult } from '../protocol/node-messages.ts';
+import type { WireError } from '../protocol/wire-error.ts';
 import type { TaskSpec, TaskState } from '../protocol/task-spec.ts';
 
 export interface TaskEntry {
@@ -20,6 +23,8 @@ export interface TaskEntry {
   copies?: TaskEntry[] | undefined;
   /** On a copy: the task it copies (the table's entry). */
   copyOf?: TaskEntry | undefined;
+  /** A verified task (`replicas > 1`): its replicas' vote, from its first replica's dispatch (replicas.ts). */
+  verification?: Verification | undefined;
   /** When the coordinator sent its current attempt to its node (the coordinator's clock). */
   dispatchedAtMs?: number | undefined;
   depsPending: number;
@@ -43,4 +48,33 @@ export interface TaskEntry {
   deadline?: ReturnType<typeof setTimeout> | undefined;
   /** It keeps its ObjectRef arguments alive (until it ends, or its lineage entry takes over). */
   argsHeld?: boolean;
+}
+
+/** What one replica reported: its results (each with its SHA-256), or the error its code threw. */
+export interface ReplicaOutcome {
+  readonly nodeId: NodeId;
+  readonly results?: readonly TaskResult[];
+  readonly error?: WireError;
+  /** Its inline results' bytes do not match the SHA-256 it reported with them. */
+  readonly forged?: true;
+}
+
+/** The vote of one verified task, on its entry while it runs. */
+export interface Verification {
+  readonly outcomes: ReplicaOutcome[];
+  readonly reports: ReplicaReport[];
+  /** Nodes that ran or run one of its replicas (a node runs at most one). */
+  readonly tried: Set<NodeId>;
+  /** Replicas asked for and not placed yet (no node that has not run it has room). */
+  wanted: number;
+  /** Replicas lost to system failures (worker died, node left), within the task's maxRetries. */
+  lost: number;
+  /** Reports whose inline results the coordinator is hashing (they count as running in the vote). */
+  hashing: number;
+  /** The driver was told that too few nodes are in the cluster for its replicas. */
+  warned?: boolean;
+  /** The result a majority agreed on (its hash, and the node it was taken from); replicas still out are judged against it. */
+  accepted?: { readonly sha256: string; readonly nodeId: NodeId };
+  /** Stops the replicas still out after the result was accepted (LATE_REPLICA_GRACE_MS). */
+  lateTimer?: ReturnType<typeof setTimeout> | undefined;
 }

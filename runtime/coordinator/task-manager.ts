@@ -15,6 +15,7 @@ import type { NodeManager, NodeState } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';
 import type { TaskEntry } from './task-entry.ts';
+import { Replicas } from './replicas.ts';
 import { disarm, nowMs, type TaskTable } from './task-table.ts';
 
 export interface TaskManagerDeps {
@@ -27,15 +28,27 @@ export interface TaskManagerDeps {
   readonly nodes: NodeManager;
   readonly scheduler: ClusterScheduler;
   readonly actorManager: ActorManager;
-  /** The coordinator's debug log. */
-  readonly log: (msg: string) => void;
+  /** The coordinator's debug log (`warn` for what the driver must hear of). */
+  readonly log: { (msg: string): void; warn(msg: string): void };
+  /** Drops a node as if it had left (a quarantined one). */
+  readonly evict: (nodeId: NodeId, reason: string) => void;
 }
 
 type TaskDone = Extract<NodeToCoordinator, { type: 'task_done' }>;
 type TaskStarted = Extract<NodeToCoordinator, { type: 'task_started' }>;
 
 export class TaskManager {
-  constructor(private readonly d: TaskManagerDeps) {}
+  /** Verified tasks' replicas and their vote. */
+  private readonly replicas: Replicas;
+
+  constructor(private readonly d: TaskManagerDeps) {
+    this.replicas = new Replicas({ tasks: d.tasks, nodes: d.nodes, lifetimes: d.lifetimes, objects: d.objects, scheduler: d.scheduler, log: d.log, quarantine: d.evict });
+  }
+
+  /** Resources may have freed up: verified tasks place the replicas they still want. */
+  placeReplicas(): void {
+    this.replicas.drain();
+  }
 
   registerFunction(desc: FunctionDescriptor): void {
     if (this.d.fns.has(desc.fnId)) return;
@@ -52,6 +65,9 @@ export class TaskManager {
     if (spec.kind !== 'actor-method' && !this.d.fns.has(spec.fnId)) {
       throw new Error(`internal: task ${spec.name} refers to unknown function ${spec.fnId}`);
     }
+    // Lineage runs a verified task again while the replicas of its accepted run are still judged: they end now.
+    const earlier = this.d.tasks.get(spec.taskId);
+    if (earlier?.verification?.accepted) this.replicas.endGrace(earlier);
     const t = this.d.tasks.add(spec);
     const volunteer = from !== undefined && this.d.nodes.get(from)?.grants ? from : undefined;
     if (volunteer) t.submittedBy = volunteer;
@@ -88,12 +104,20 @@ export class TaskManager {
    */
   dispatched(t: TaskEntry): void {
     this.armTimeout(t);
+    if ((t.spec.replicas ?? 1) > 1 && !t.copyOf) this.replicas.firstSent(t);
   }
 
   /** Its worker finished it (`task_done`): results, an error to retry or fail with, or an actor alive. */
   done(from: NodeId, msg: TaskDone): void {
     let t = this.d.tasks.attemptOn(msg.taskId, from);
-    if (!t || t.attempt !== msg.attempt) return; // stale: an earlier attempt
+    if (!t || t.attempt !== msg.attempt) return this.staleDone(from, msg); // an earlier attempt, or one the coordinator stopped
+    if ((t.copyOf ?? t).verification) {
+      if (!msg.error) this.d.scheduler.recordDuration(t, msg.endMs - msg.startMs);
+      disarm(t);
+      this.replicas.report(t, from, msg);
+      this.d.scheduler.drain();
+      return;
+    }
     if (t.copyOf) {
       // A straggler copy ended first. A system failure only loses the copy (the task's own
       // attempt runs on); anything else is the task's outcome, taken as its own attempt's would be.
@@ -134,11 +158,41 @@ export class TaskManager {
   }
 
   /**
+   * The report of an attempt the coordinator no longer waits for (another attempt won, it was
+   * stopped, cancelled or timed out). Results it stored on its node are freed there, once the task
+   * has ended and the node is not a location of them (an earlier or later attempt on the same node
+   * may be storing the same ids while the task is still live).
+   */
+  staleDone(from: NodeId, msg: TaskDone): void {
+    if (this.d.tasks.has(msg.taskId)) return;
+    const ids = (msg.results ?? []).filter((r) => r.obj === undefined && !this.d.objects.get(r.id)?.locations.has(from)).map((r) => r.id);
+    const node = this.d.nodes.get(from);
+    if (ids.length > 0 && node?.alive) node.link.send({ type: 'free_objects', ids });
+  }
+
+  /** A replica of a verified task straggles on its node: it is stopped and runs again elsewhere (nobody is blamed). */
+  replicaStalled(a: TaskEntry): void {
+    this.d.scheduler.stopAttempt(a);
+    this.replicas.lost(a, wireError('RaySystemError', `a replica of task ${a.spec.name} straggled on node ${a.nodeId}`));
+  }
+
+  /** The session is over. */
+  close(): void {
+    this.replicas.close();
+  }
+
+  /**
    * The node sent a completion or item that cannot be taken (`capabilities.ts`): nothing it sent is
    * kept, and the attempt fails as a system failure (retried within maxRetries), so the task is never
    * left waiting for a report that will not come.
    */
   abandonAttempt(t: TaskEntry, err: WireError): void {
+    if ((t.copyOf ?? t).verification) {
+      disarm(t);
+      this.replicas.lost(t, err);
+      this.d.scheduler.drain();
+      return;
+    }
     if (t.copyOf) {
       this.d.scheduler.dropCopy(t);
       this.d.scheduler.drain();
@@ -154,7 +208,8 @@ export class TaskManager {
     for (const taskId of [...node.running]) {
       const t = this.d.tasks.attemptOn(taskId, node.nodeId);
       if (!t || t.spec.kind === 'actor-method') continue;
-      if (t.copyOf) this.d.scheduler.dropCopy(t);
+      if ((t.copyOf ?? t).verification) this.replicas.lost(t, err);
+      else if (t.copyOf) this.d.scheduler.dropCopy(t);
       else this.failed(t, err, true);
     }
     node.running.clear();
@@ -222,21 +277,13 @@ export class TaskManager {
       this.d.actorManager.pumpFor(t);
       return;
     }
-    if (t.spec.kind === 'normal' && (t.spec.replicas ?? 1) > 1) {
-      // `.remote()` refuses replicas > 1 until the scheduler runs replicas on distinct nodes; a
-      // spec that asks for them anyway (not built by webray's API) fails rather than running once.
-      this.d.tasks.failTask(
-        t,
-        wireError('RaySystemError', `task ${t.spec.name} asks for ${t.spec.replicas} replicas: replicated execution is not available yet in this version of webray`),
-      );
-      return;
-    }
     this.d.scheduler.schedule(t);
   }
 
   /** The attempt failed: retry it (system failures, and errors `retryExceptions` names) or fail it. */
   private failed(t: TaskEntry, err: WireError, system: boolean): void {
     disarm(t);
+    if (t.verification) return this.replicas.lost(t, err); // its first replica timed out
     this.d.scheduler.release(t);
     if (t.cancelled) return this.d.tasks.finish(t, 'FAILED');
     if (system && t.copies && !this.d.tasks.stopped) {
@@ -290,8 +337,9 @@ export class TaskManager {
   /** Arms the attempt's `timeoutMs` (normal tasks only; actors have no such option). */
   private armTimeout(t: TaskEntry, sinceMs?: number): void {
     const ms = t.spec.timeoutMs;
-    // A copy's time is its task's: the task's own attempt carries the timer.
-    if (ms === undefined || t.spec.kind !== 'normal' || t.copyOf) return;
+    // A straggler copy's time is its task's: the task's own attempt carries the timer. Each replica
+    // of a verified task carries its own.
+    if (ms === undefined || t.spec.kind !== 'normal' || (t.copyOf && !t.copyOf.verification)) return;
     disarm(t);
     const attempt = t.attempt;
     const left = sinceMs === undefined ? ms : Math.max(0, ms - (nowMs() - sinceMs));
@@ -305,7 +353,8 @@ export class TaskManager {
    */
   private timedOut(t: TaskEntry, attempt: number, ms: number): void {
     t.deadline = undefined;
-    if (this.d.tasks.stopped || this.d.tasks.get(t.spec.taskId) !== t || t.attempt !== attempt || t.cancelled || !t.nodeId) return;
+    const task = t.copyOf ?? t;
+    if (this.d.tasks.stopped || this.d.tasks.get(t.spec.taskId) !== task || t.attempt !== attempt || task.cancelled || !t.nodeId) return;
     if (t.state !== 'SUBMITTED_TO_WORKER' && t.state !== 'RUNNING') return;
     this.d.nodes.get(t.nodeId)?.link.send({ type: 'cancel_task', taskId: t.spec.taskId, force: true });
     const err = wireError(
@@ -331,9 +380,11 @@ export class TaskManager {
       this.d.scheduler.drain();
     }
     if (t.spec.kind === 'actor-method') this.d.actorManager.callCancelled(t);
-    // Fail its returns at once; the node releases its resources when the worker lets go.
+    // Fail its returns at once; the node releases its resources when the worker lets go. (A
+    // verified task ends now: its replicas are stopped and what they stored is freed.)
     this.d.tasks.failReturns(t, err);
-    if (!wasSent) this.d.tasks.finish(t, 'FAILED');
+    if (t.verification) this.replicas.cancel(t);
+    else if (!wasSent) this.d.tasks.finish(t, 'FAILED');
     if (recursive && t.children) {
       for (const c of t.children) {
         const child = this.d.tasks.get(c);

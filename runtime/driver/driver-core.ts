@@ -79,7 +79,7 @@ export class DriverCore implements Core {
       // The coordinator's own `get` handler, as a node's request is answered, in process.
       locate: (ids, t) => inProcess(() => this.rpc.get({ type: 'get', ids, timeoutMs: t })),
       // A ready object with no copy anywhere fails in fetchObject; getObjects asks again where it is.
-      fetch: (id, nodes) => this.d.node.store.get(id) ?? this.d.node.fetchObject(id, nodes),
+      fetch: (id, nodes, sha256) => this.d.node.store.get(id) ?? this.d.node.fetchObject(id, nodes, sha256),
     });
   }
 

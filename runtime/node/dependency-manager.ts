@@ -5,6 +5,7 @@
 
 import type { NodeId, ObjectId } from '../protocol/ids.ts';
 import type { NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
+import { resultSha256 } from '../protocol/result-hash.ts';
 import type { SerializedObject } from '../protocol/task-spec.ts';
 import type { Assignment } from './assignment.ts';
 import type { ObjectStore } from './object-store.ts';
@@ -51,7 +52,7 @@ export class DependencyManager {
         continue;
       }
       (missing ??= []).push(
-        this.fetch(r.id, r.nodes, true).then((obj) => {
+        this.fetch(r.id, r.nodes, true, r.sha256).then((obj) => {
           args[i] = obj;
           (a.pinned ??= []).push(r.id);
         }),
@@ -71,7 +72,7 @@ export class DependencyManager {
    * An object from this node's store (restored from IndexedDB if spilled) or pulled from a node
    * that holds it and kept here. With `pin`, it stays pinned in this node's store (the caller unpins).
    */
-  async fetch(id: ObjectId, from: readonly NodeId[], pin: boolean): Promise<SerializedObject> {
+  async fetch(id: ObjectId, from: readonly NodeId[], pin: boolean, sha256?: string): Promise<SerializedObject> {
     const store = this.deps.store;
     if (store.has(id)) {
       const obj = await store.load(id, { pin });
@@ -80,7 +81,7 @@ export class DependencyManager {
     if (!this.deps.pull || from.length === 0) {
       throw new Error(`object ${id} is not on this node and no other node holds it`);
     }
-    const obj = await this.deps.pull(id, from);
+    const obj = sha256 === undefined ? await this.deps.pull(id, from) : await this.pullVerified(id, from, sha256);
     // A copy is a cache: when the store is full it is used without being kept. A kept copy is
     // reported, so that it is freed with the others.
     if (store.tryPut(id, obj)) {
@@ -90,15 +91,37 @@ export class DependencyManager {
     return obj;
   }
 
+  /**
+   * Pulls a verified task's result from one holder after another until a copy's bytes match the
+   * SHA-256 its replicas agreed on: a holder that reported the right hash cannot serve other bytes.
+   */
+  private async pullVerified(id: ObjectId, from: readonly NodeId[], sha256: string): Promise<SerializedObject> {
+    const pull = this.deps.pull!;
+    const why: string[] = [];
+    for (const node of from) {
+      let obj: SerializedObject;
+      try {
+        obj = await pull(id, [node]);
+      } catch (e) {
+        why.push(`node ${node}: ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
+      if ((await resultSha256(obj)) === sha256) return obj;
+      why.push(`node ${node} served bytes that do not match it`);
+      console.warn(`webray: node ${node} served object ${id} with bytes that do not match the SHA-256 its replicas agreed on; trying another copy`);
+    }
+    throw new Error(`object ${id}: no copy matched the SHA-256 its replicas agreed on (${why.join('; ')})`);
+  }
+
   /** Pulls an object here for a `wait` with fetchLocal, and says whether it is here now. */
-  fetchForWait(id: ObjectId, from: readonly NodeId[]): void {
+  fetchForWait(id: ObjectId, from: readonly NodeId[], sha256?: string): void {
     const store = this.deps.store;
     if (store.has(id)) {
       this.deps.send({ type: 'object_located', id });
       return;
     }
     // fetch() reports the copy it keeps; one it could not keep (store full) or get counts as failed.
-    this.fetch(id, from, false).then(
+    this.fetch(id, from, false, sha256).then(
       () => {
         if (!store.has(id)) this.deps.send({ type: 'object_located', id, failed: true });
       },

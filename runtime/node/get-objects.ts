@@ -16,8 +16,11 @@ export interface ObjectSource {
    * GetTimeoutError when `timeoutMs` passes first.
    */
   locate(ids: readonly ObjectId[], timeoutMs: number | null): ResolvedArg[] | Promise<ResolvedArg[]>;
-  /** The value of an object not sent inline: from this node's store, or pulled from `nodes`. */
-  fetch(id: ObjectId, nodes: readonly NodeId[]): SerializedObject | Promise<SerializedObject>;
+  /**
+   * The value of an object not sent inline: from this node's store, or pulled from `nodes` (a copy
+   * whose bytes match `sha256`, when given: a verified task's result).
+   */
+  fetch(id: ObjectId, nodes: readonly NodeId[], sha256?: string): SerializedObject | Promise<SerializedObject>;
   /** Whether the caller went away (its worker died, the node stopped): then no pull is retried. */
   readonly abandoned?: () => boolean;
 }
@@ -35,7 +38,7 @@ function read(resolved: readonly ResolvedArg[], deadline: number | null, src: Ob
     if (r.kind === 'inline') return r.obj;
     let obj: SerializedObject | Promise<SerializedObject>;
     try {
-      obj = src.fetch(r.id, r.nodes);
+      obj = src.fetch(r.id, r.nodes, r.sha256);
     } catch (e) {
       obj = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
@@ -57,8 +60,8 @@ async function fetchAgain(id: ObjectId, first: Promise<SerializedObject>, deadli
       const left = deadline === null ? null : Math.max(0, deadline - performance.now());
       const [again] = await src.locate([id], left);
       if (again!.kind === 'inline') return again!.obj;
-      const { nodes } = again!;
-      pending = Promise.resolve().then(() => src.fetch(id, nodes));
+      const { nodes, sha256 } = again!;
+      pending = Promise.resolve().then(() => src.fetch(id, nodes, sha256));
     }
   }
 }

@@ -60,7 +60,7 @@ export class Node {
       send: deps.send,
       post: (w, msg) => this.pool.post(w, msg),
       keep: (id, obj) => this.reporter.keepOrFail(id, obj),
-      fetch: (id, from) => this.dependencies.fetch(id, from, false),
+      fetch: (id, from, sha256) => this.dependencies.fetch(id, from, false, sha256),
       stopped: () => this.stopped,
     });
     this.pool = new WorkerPool({
@@ -144,7 +144,7 @@ export class Node {
         this.pullGrants.expect(msg.puller, msg.ids);
         return;
       case 'fetch_objects':
-        for (const { id, nodes } of msg.objects) this.dependencies.fetchForWait(id, nodes);
+        for (const { id, nodes, sha256 } of msg.objects) this.dependencies.fetchForWait(id, nodes, sha256);
         return;
       default:
         assertNever(msg);
@@ -155,8 +155,8 @@ export class Node {
    * An object from this node's store (restored from IndexedDB if spilled) or pulled from a node
    * that holds it and kept here (the driver's `get` on the coordinator tab).
    */
-  fetchObject(id: ObjectId, from: readonly NodeId[]): Promise<SerializedObject> {
-    return this.dependencies.fetch(id, from, false);
+  fetchObject(id: ObjectId, from: readonly NodeId[], sha256?: string): Promise<SerializedObject> {
+    return this.dependencies.fetch(id, from, false, sha256);
   }
 
   // ───────────────────────────── from workers ─────────────────────────────

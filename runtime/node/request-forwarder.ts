@@ -23,7 +23,7 @@ export interface RequestForwarderDeps {
   /** Keeps an object task code put (see TaskReporter.keepOrFail). */
   readonly keep: (id: ObjectId, obj: SerializedObject) => TaskResult;
   /** An object not sent inline, from this node's store or pulled (see DependencyManager.fetch). */
-  readonly fetch: (id: ObjectId, from: readonly NodeId[]) => Promise<SerializedObject>;
+  readonly fetch: (id: ObjectId, from: readonly NodeId[], sha256?: string) => Promise<SerializedObject>;
   readonly stopped: () => boolean;
 }
 
@@ -52,7 +52,7 @@ export class RequestForwarder {
       get: (req) =>
         getObjects(req.ids, req.timeoutMs, {
           locate: (ids, timeoutMs) => this.coordinator.call({ type: 'get', ids, timeoutMs }, c),
-          fetch: (id, nodes) => this.deps.fetch(id, nodes),
+          fetch: (id, nodes, sha256) => this.deps.fetch(id, nodes, sha256),
           abandoned: () => c.worker.dead || this.deps.stopped(),
         }),
       wait: ask,

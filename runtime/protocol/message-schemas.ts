@@ -207,7 +207,7 @@ export const nodeToCoordinatorSchema = v.variant('type', [
 
 const resolvedArg = v.variant('kind', [
   v.object({ kind: v.literal('inline'), obj: serializedObjectSchema }),
-  v.object({ kind: v.literal('located'), id: objectId, nodes: list(nodeId, MAX_SMALL_ITEMS * 16) }),
+  v.object({ kind: v.literal('located'), id: objectId, nodes: list(nodeId, MAX_SMALL_ITEMS * 16), sha256: v.optional(sha256) }),
 ]);
 
 /** What the coordinator may tell a node. */
@@ -226,7 +226,7 @@ export const coordinatorToNodeSchema = v.variant('type', [
   v.object({ type: v.literal('generator_ack'), taskId, consumed: int(0) }),
   v.object({
     type: v.literal('fetch_objects'),
-    objects: list(v.object({ id: objectId, nodes: list(nodeId, MAX_SMALL_ITEMS * 16) })),
+    objects: list(v.object({ id: objectId, nodes: list(nodeId, MAX_SMALL_ITEMS * 16), sha256: v.optional(sha256) })),
   }),
   v.object({ type: v.literal('expect_pulls'), puller: nodeId, ids: idList }),
   v.object({ type: v.literal('free_objects'), ids: idList }),

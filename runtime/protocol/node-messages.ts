@@ -9,7 +9,11 @@ import type { WireError } from './wire-error.ts';
 /** A resolved task argument: the value inline, or where to pull it from. */
 export type ResolvedArg =
   | { readonly kind: 'inline'; readonly obj: SerializedObject }
-  | { readonly kind: 'located'; readonly id: ObjectId; readonly nodes: readonly NodeId[] };
+  /**
+   * Kept on `nodes`. `sha256`: the agreed hash of a verified task's result (replicas.ts); a puller
+   * takes a copy only if its bytes match it.
+   */
+  | { readonly kind: 'located'; readonly id: ObjectId; readonly nodes: readonly NodeId[]; readonly sha256?: string };
 
 export type CoordinatorToNode =
   | {
@@ -34,7 +38,7 @@ export type CoordinatorToNode =
   | { readonly type: 'kill_actor'; readonly actorId: ActorId }
   | { readonly type: 'generator_ack'; readonly taskId: TaskId; readonly consumed: number }
   /** Pull these objects into this node's store (`ray.wait` with fetchLocal); answered by `object_located`. */
-  | { readonly type: 'fetch_objects'; readonly objects: readonly { readonly id: ObjectId; readonly nodes: readonly NodeId[] }[] }
+  | { readonly type: 'fetch_objects'; readonly objects: readonly { readonly id: ObjectId; readonly nodes: readonly NodeId[]; readonly sha256?: string }[] }
   /**
    * `puller` was told this node holds these objects: answer one pull of each from it (a node
    * answers a pull only from a member the coordinator told it to expect).

@@ -176,6 +176,12 @@ export interface NodeInfo {
   readonly runningTasks: number;
   /** What the volunteer called itself when joining (e.g. "Ana's laptop"). */
   readonly label?: string;
+  /** Replicas of verified tasks it ran whose result agreed with the accepted majority. */
+  readonly verified: number;
+  /** Replicas of verified tasks it ran whose result disagreed with the accepted majority. */
+  readonly mismatches: number;
+  /** Dropped for too many mismatches: it gets no tasks and nothing it sends is taken. */
+  readonly quarantined: boolean;
 }
 
 export interface ActorInfo {

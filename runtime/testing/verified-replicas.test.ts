@@ -1,5 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
-import { registeredRef } from '../api/object-ref.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { get, getRuntimeContext, remote } from '../api/ray-api.ts';
 import { RemoteFunction } from '../api/remote-function.ts';
 import { seedOf } from '../api/task-seed.ts';
@@ -7,6 +6,7 @@ import { returnId, type NodeId, type TaskId } from '../protocol/ids.ts';
 import type { NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
 import { resultSha256 } from '../protocol/result-hash.ts';
 import { makeTaskSpec } from '../protocol/task-spec.fixture.ts';
+import { setVerificationDefaults } from '../api/replication.ts';
 import type { NormalTaskSpec } from '../protocol/task-spec.ts';
 import { useInMemoryCluster, waitFor, type InMemoryCluster } from './in-memory-cluster.fixture.ts';
 
@@ -15,6 +15,7 @@ import { useInMemoryCluster, waitFor, type InMemoryCluster } from './in-memory-c
 // the same run_task to two volunteers (real nodes, real executor) and reads their task_done.
 
 const clusters = useInMemoryCluster();
+afterEach(() => setVerificationDefaults(undefined));
 
 type Done = Extract<NodeToCoordinator, { type: 'task_done' }>;
 
@@ -150,14 +151,117 @@ describe('ray.getRuntimeContext().seed', () => {
   });
 });
 
-describe('a spec asking for replicas that reaches the coordinator anyway', () => {
-  it('fails the task instead of running it once', async () => {
-    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }] });
-    const rf = RemoteFunction.define(function twice(x: number) { return 2 * x; }, {});
-    c.coordinator.registerFunction(rf.descriptor);
-    const spec = makeTaskSpec({ fnId: rf.descriptor.fnId, name: 'twice', taskId: 'forged-replicas' as TaskId, replicas: 2, maxReplicas: 5, args: [{ kind: 'value', obj: { v: 1, size: 8 } }] });
-    c.coordinator.submitTask(spec);
-    await expect(get(registeredRef(returnId(spec.taskId, 0)))).rejects.toThrow(/task twice asks for 2 replicas: replicated execution is not available yet/);
-    expect(c.network.count('to_node:run_task')).toBe(0);
+/** Makes `liar`'s successful task_done reports carry `value` (and its hash) instead of what its worker computed. */
+function lieOn(c: InMemoryCluster, liar: NodeId, value: unknown): void {
+  const original = c.coordinator.handleNodeMessage.bind(c.coordinator);
+  vi.spyOn(c.coordinator, 'handleNodeMessage').mockImplementation((from, msg, reply) => {
+    if (from === liar && msg.type === 'task_done' && msg.results) {
+      void resultSha256({ v: value }).then((sha256) => {
+        original(from, { ...msg, results: msg.results!.map((r) => ({ id: r.id, size: 8, obj: { v: value, size: 8 }, sha256 })) }, reply);
+      });
+      return;
+    }
+    original(from, msg, reply);
+  });
+}
+
+const infoOf = (c: InMemoryCluster, id: NodeId) => c.coordinator.nodeInfos().find((n) => n.nodeId === id)!;
+
+describe('verified tasks: replicas on distinct nodes, the majority result', () => {
+  it('runs replicas: 2 on two distinct nodes and returns the result they agree on', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }] });
+    const add = remote({ replicas: 2 }, function add(a: number, b: number) { return a + b; });
+    expect(await get(add.remote(1, 2))).toBe(3);
+    expect(c.network.count('to_node:run_task')).toBe(2);
+    const [v1, v2, v3] = c.volunteers.map((v) => v.nodeId) as [NodeId, NodeId, NodeId];
+    expect([infoOf(c, v1).verified, infoOf(c, v2).verified, infoOf(c, v3).verified].sort()).toEqual([0, 1, 1]);
+    expect(c.coordinator.availableResources().CPU).toBe(3);
+  });
+
+  it('keeps a large result on the agreeing nodes (each a location) and pulls it from one', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] });
+    const big = remote({ replicas: 2 }, function big(n: number) { return Float64Array.from({ length: n }, (_, i) => i); });
+    const ref = big.remote(50_000);
+    const out = (await get(ref)) as Float64Array;
+    expect(out.length).toBe(50_000);
+    expect(out[49_999]).toBe(49_999);
+    // Both volunteers keep it (and the driver's node now that it pulled one).
+    expect(c.coordinator.locate(ref.id)?.nodes).toEqual(expect.arrayContaining(c.volunteers.map((v) => v.nodeId)));
+  });
+
+  it('outvotes a volunteer that returns a wrong result: a third replica runs, the majority wins, and at two mismatches the liar is quarantined', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }] });
+    const [liar, h1, h2] = c.volunteers.map((v) => v.nodeId) as [NodeId, NodeId, NodeId];
+    lieOn(c, liar, 666);
+    const add = remote({ replicas: 2 }, function add(a: number, b: number) { return a + b; });
+    expect(await get(add.remote(1, 2))).toBe(3);
+    expect(infoOf(c, liar)).toMatchObject({ mismatches: 1, quarantined: false, alive: true });
+    expect(await get(add.remote(2, 3))).toBe(5);
+    await waitFor(() => !infoOf(c, liar).alive, 'the liar to be dropped');
+    expect(infoOf(c, liar)).toMatchObject({ mismatches: 2, quarantined: true, verified: 0 });
+    expect(infoOf(c, h1).verified + infoOf(c, h2).verified).toBe(4);
+    expect(clusters.warn().mock.calls.some((call) => /quarantining node .*disagreed with the majority .* 2 times/.test(String(call[0])))).toBe(true);
+    // The job goes on without it: a third task's replicas run on the honest two.
+    expect(await get(add.remote(3, 4))).toBe(7);
+  });
+
+  it('fails with ResultMismatchError when no majority forms (non-deterministic code), blaming nobody', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }] });
+    const who = remote({ replicas: 2, maxReplicas: 3 }, function who() { return ray.getRuntimeContext().nodeId; });
+    const err = await get(who.remote()).then(() => undefined, (e: Error) => e);
+    expect(err?.name).toBe('ResultMismatchError');
+    expect(err?.message).toMatch(/its 3 replicas reached no majority/);
+    for (const v of c.volunteers) expect(err?.message).toContain(`node ${v.nodeId}: sha256 `);
+    expect(c.coordinator.nodeInfos().map((n) => n.mismatches)).toEqual([0, 0, 0, 0]);
+    expect(c.coordinator.availableResources().CPU).toBe(3);
+  });
+
+  it('takes an error the replicas agree on as the task’s own (the RayTaskError of its code)', async () => {
+    await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] });
+    const boom = remote({ replicas: 2, maxRetries: 0 }, function boom() { throw new RangeError('always'); });
+    await expect(get(boom.remote())).rejects.toThrow(/always/);
+  });
+
+  it('runs a lost replica again on another node (its node crashed), and the two left agree', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }] });
+    let open!: () => void;
+    (globalThis as { __gate?: Promise<void> }).__gate = new Promise<void>((r) => (open = r));
+    const gated = remote({ replicas: 2, maxRetries: 1 }, async function gated() {
+      await (globalThis as { __gate?: Promise<void> }).__gate;
+      return 'agreed';
+    });
+    const ref = gated.remote();
+    await waitFor(() => c.network.count('to_node:run_task') === 2, 'two replicas sent');
+    c.volunteers[0]!.crash();
+    await waitFor(() => c.network.count('to_node:run_task') === 3, 'a replica on the third node');
+    open();
+    expect(await get(ref)).toBe('agreed');
+    expect(c.coordinator.locate(ref.id)?.obj?.v).toBe('agreed');
+    expect(c.coordinator.nodeInfos().filter((n) => n.alive).map((n) => n.verified)).toEqual([0, 1, 1]);
+  });
+
+  it('checks a pulled copy of a stored result against the agreed hash: a tampered copy is passed over, two fail the get', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] });
+    const big = remote({ replicas: 2 }, function big(n: number) { return Float64Array.from({ length: n }, (_, i) => i); });
+    const ref = big.remote(50_000);
+    await waitFor(() => c.coordinator.locate(ref.id)?.nodes?.length === 2, 'the result on both volunteers');
+    const [first, second] = c.coordinator.locate(ref.id)!.nodes.map((id) => c.volunteers.find((v) => v.nodeId === id)!);
+    (first!.store.get(ref.id)!.v as Float64Array)[7] = -1; // its bytes change after the vote
+    const out = (await get(ref)) as Float64Array;
+    expect(out[7]).toBe(7);
+    expect(clusters.warn().mock.calls.some((call) => String(call[0]).includes(`node ${first!.nodeId} served object ${ref.id} with bytes that do not match`))).toBe(true);
+
+    const ref2 = big.remote(40_000);
+    await waitFor(() => c.coordinator.locate(ref2.id)?.nodes?.length === 2, 'the second result on both volunteers');
+    for (const v of [first!, second!]) (v.store.get(ref2.id)!.v as Float64Array)[3] = -1;
+    await expect(get(ref2)).rejects.toThrow(/no copy matched the SHA-256 its replicas agreed on/);
+  });
+
+  it('runs the replicas the ray.init({ verification }) default asks for', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] });
+    setVerificationDefaults({ replicas: 2 });
+    const add = remote((a: number, b: number) => a + b);
+    expect(await get(add.remote(1, 2))).toBe(3);
+    expect(c.network.count('to_node:run_task')).toBe(2);
   });
 });

@@ -1,0 +1,346 @@
+// Verified tasks (`replicas > 1`, docs/api.md): BOINC's redundant computing, for a Ray task. The
+// task runs on `replicas` distinct nodes at once; each node reports the SHA-256 of every result's
+// bytes (node/task-reporter.ts); the result is accepted when a majority agree (quorum.ts decides),
+// more replicas run on other nodes on disagreement, up to `maxReplicas`, and with no majority the
+// task fails with ResultMismatchError.
+//
+// The task's own entry is its first replica; the others are attempts like straggler copies
+// (`copyOf`), each on a node that has not run the task. A replica's results stay out of the object
+// directory until the vote: then the agreeing nodes are the result's locations (an inline value
+// comes from one of them), and the copies the other nodes stored are freed there.
+//
+// Every node that agreed with an accepted majority gains a `verified`; one that disagreed gains a
+// `mismatch`, and at QUARANTINE_MISMATCHES it is quarantined: dropped from the cluster (it gets no
+// more tasks and nothing more it sends is taken) and the driver is told.
+
+import { resultMismatchWireError, type ReplicaReport } from '../api/errors.ts';
+import { fits } from '../common/resources.ts';
+import type { NodeId } from '../protocol/ids.ts';
+import { resultSha256 } from '../protocol/result-hash.ts';
+import type { NodeToCoordinator } from '../protocol/node-messages.ts';
+import type { WireError } from '../protocol/wire-error.ts';
+import type { ClusterScheduler } from './cluster-scheduler.ts';
+import { LATE_REPLICA_GRACE_MS, QUARANTINE_MISMATCHES } from './constants.ts';
+import type { NodeManager } from './node-manager.ts';
+import type { ObjectDirectory } from './object-directory.ts';
+import type { ObjectLifetimes } from './object-lifetimes.ts';
+import { decideQuorum } from './quorum.ts';
+import type { ReplicaOutcome, TaskEntry, Verification } from './task-entry.ts';
+import { disarm, nowMs, type TaskTable } from './task-table.ts';
+
+type TaskDone = Extract<NodeToCoordinator, { type: 'task_done' }>;
+
+export interface ReplicasDeps {
+  readonly tasks: TaskTable;
+  readonly nodes: NodeManager;
+  readonly lifetimes: ObjectLifetimes;
+  readonly objects: ObjectDirectory;
+  readonly scheduler: ClusterScheduler;
+  readonly log: { (msg: string): void; warn(msg: string): void };
+  /** Drops a node as if it had left (its link closed). */
+  readonly quarantine: (nodeId: NodeId, reason: string) => void;
+}
+
+export class Replicas {
+  /** Verified tasks with replicas wanted and not placed, tried again when room appears. */
+  private readonly waiting = new Set<TaskEntry>();
+
+  constructor(private readonly d: ReplicasDeps) {}
+
+  /** The task's first replica was sent to its node: the others go to other nodes. */
+  firstSent(t: TaskEntry): void {
+    if (t.verification || !t.nodeId) return;
+    t.verification = { outcomes: [], reports: [], tried: new Set([t.nodeId]), wanted: (t.spec.replicas ?? 1) - 1, lost: 0, hashing: 0 };
+    this.place(t);
+  }
+
+  /** Room may have appeared: place the replicas still wanted. */
+  drain(): void {
+    for (const t of [...this.waiting]) {
+      if (this.d.tasks.get(t.spec.taskId) !== t || t.cancelled) this.waiting.delete(t);
+      else this.place(t);
+    }
+  }
+
+  /**
+   * A replica ended (`task_done` of its attempt `a`, which ran on `from`). Only an error its task
+   * code threw (a RayTaskError) votes; any other failure — its worker died, its node's store was
+   * full, its code never arrived — is the node's, not the task's: the replica is lost, and nobody
+   * is blamed. Inline results are hashed here again: the vote is on the bytes the coordinator
+   * holds, never on a hash a node merely claims for them.
+   */
+  report(a: TaskEntry, from: NodeId, msg: TaskDone): void {
+    const t = a.copyOf ?? a;
+    const v = t.verification;
+    this.endAttempt(a);
+    if (!v || t.cancelled) return;
+    if (msg.error) {
+      if (msg.systemFailure === true || msg.error.name !== 'RayTaskError') return this.replicaLost(t, msg.error);
+      return this.record(t, v, { nodeId: from, error: msg.error });
+    }
+    const results = msg.results ?? [];
+    const inline = results.filter((r) => r.obj !== undefined);
+    if (inline.length === 0) return this.record(t, v, { nodeId: from, results });
+    v.hashing++;
+    void Promise.all(inline.map((r) => resultSha256(r.obj!))).then(
+      (hashes) => {
+        v.hashing--;
+        const forged = inline.some((r, i) => r.sha256 !== hashes[i]);
+        if (this.d.tasks.get(t.spec.taskId) !== t || t.verification !== v || t.cancelled) {
+          this.freeStored([{ nodeId: from, results }]);
+          return;
+        }
+        this.record(t, v, forged ? { nodeId: from, results, forged: true } : { nodeId: from, results });
+      },
+      (e: unknown) => {
+        v.hashing--;
+        if (this.d.tasks.get(t.spec.taskId) === t && !t.cancelled) this.replicaLost(t, { name: 'RaySystemError', message: `hashing a replica's result failed: ${String(e)}` });
+      },
+    );
+  }
+
+  /** A replica's attempt `a` was lost (its node left, it sent what cannot be taken, it timed out): it reports nothing. */
+  lost(a: TaskEntry, err: WireError): void {
+    const t = a.copyOf ?? a;
+    this.endAttempt(a);
+    if (t.verification && !t.cancelled) this.replicaLost(t, err);
+  }
+
+  /**
+   * The task was cancelled (before a result was accepted): every replica still out is stopped, what
+   * the reported ones stored is freed, and it ends now.
+   */
+  cancel(t: TaskEntry): void {
+    const v = t.verification;
+    if (!v || v.accepted) return;
+    this.freeStored(v.outcomes);
+    this.waiting.delete(t);
+    this.stopOwnAttempt(t);
+    this.d.tasks.finish(t, 'FAILED');
+  }
+
+  /** Ends the task with `err` (its replicas failed or disagreed): every replica still out is stopped, what they stored is freed. */
+  private fail(t: TaskEntry, err: WireError): void {
+    this.freeStored(t.verification!.outcomes);
+    this.waiting.delete(t);
+    this.stopOwnAttempt(t);
+    this.d.tasks.failTask(t, err);
+  }
+
+  /** The session is over: no replica is placed or judged any more. */
+  close(): void {
+    for (const t of this.waiting) clearTimeout(t.verification?.lateTimer);
+    this.waiting.clear();
+    for (const t of this.d.tasks.live()) clearTimeout(t.verification?.lateTimer);
+  }
+
+  /** The task's own replica, if still out on its node, is stopped there (its copies go with the task's end). */
+  private stopOwnAttempt(t: TaskEntry): void {
+    if (!t.nodeId) return;
+    this.d.scheduler.stopAttempt(t);
+    t.nodeId = null;
+  }
+
+  /** A replica's outcome counts: in the vote, or, once a result was accepted, judged against it. */
+  private record(t: TaskEntry, v: Verification, outcome: ReplicaOutcome): void {
+    v.outcomes.push(outcome);
+    v.reports.push(reportOf(outcome));
+    if (v.accepted) this.judgeLate(t, v.accepted, outcome);
+    else this.decide(t);
+  }
+
+  /** Another replica runs in its place, within the task's maxRetries; past them the task fails with `err`. */
+  private replicaLost(t: TaskEntry, err: WireError): void {
+    const v = t.verification!;
+    if (v.accepted) {
+      this.settleIfDone(t, v.accepted);
+      return;
+    }
+    v.lost++;
+    if (t.spec.kind === 'normal' && t.spec.maxRetries !== -1 && v.lost > t.spec.maxRetries) return this.fail(t, err);
+    // It reported nothing: the vote still needs it, so it runs again at once on a node that has not run the task.
+    v.wanted++;
+    this.place(t);
+  }
+
+  /** The attempt is over on its node: its resources go back; the task's own entry keeps no node until the vote. */
+  private endAttempt(a: TaskEntry): void {
+    disarm(a);
+    this.d.scheduler.release(a);
+    const t = a.copyOf;
+    if (t) {
+      t.copies = t.copies?.filter((c) => c !== a);
+      if (t.copies?.length === 0) t.copies = undefined;
+    } else {
+      a.nodeId = null;
+    }
+  }
+
+  /** Runs the vote on what has been reported (quorum.ts) and acts on it. */
+  private decide(t: TaskEntry): void {
+    const v = t.verification!;
+    const running = (t.copies?.length ?? 0) + (t.nodeId ? 1 : 0) + v.wanted + v.hashing;
+    const d = decideQuorum(t.spec.name, {
+      replicas: t.spec.replicas ?? 1,
+      maxReplicas: t.spec.maxReplicas ?? t.spec.replicas ?? 1,
+      reports: v.reports,
+      running,
+    });
+    switch (d.kind) {
+      case 'wait':
+        return;
+      case 'more':
+        this.d.log(`task ${t.spec.name}: its replicas disagree or were lost; ${d.count} more run on other nodes`);
+        v.wanted += d.count;
+        this.place(t);
+        return;
+      case 'fail':
+        // No majority says who is wrong (non-deterministic code disagrees on every node): nobody is credited or blamed.
+        this.fail(t, resultMismatchWireError(t.spec.name, v.reports));
+        return;
+      case 'accept': {
+        const agreeing = d.agreeing as NodeId[];
+        const disagreeing = d.disagreeing as NodeId[];
+        if ('error' in d.outcome) {
+          // A quorum threw the same error: the task's failure, as Ray raises a task's exception.
+          this.fail(t, v.outcomes.find((o) => o.nodeId === agreeing[0])!.error!);
+        } else {
+          this.freeStored(v.outcomes.filter((o) => !agreeing.includes(o.nodeId)));
+          this.take(t, v, agreeing, d.outcome.sha256);
+        }
+        this.credit(agreeing, disagreeing);
+        return;
+      }
+    }
+  }
+
+  /**
+   * The agreed results become the task's: ready, located on every agreeing node. Replicas still
+   * running go on for up to LATE_REPLICA_GRACE_MS, and each is judged against the result when it
+   * reports (a node that answers after the majority is held to it too); then the task ends.
+   */
+  private take(t: TaskEntry, v: Verification, agreeing: readonly NodeId[], sha256: string): void {
+    const first = v.outcomes.find((o) => o.nodeId === agreeing[0])!;
+    const results = first.results ?? [];
+    for (const r of results) {
+      this.d.lifetimes.ready(r.id, r.size, r.obj, first.nodeId, r.refs);
+      // A stored result is pulled from one of the agreeing nodes: the puller checks the bytes it gets.
+      const e = this.d.objects.get(r.id);
+      if (!r.obj && e) e.sha256 = r.sha256;
+    }
+    for (const o of v.outcomes) {
+      if (o === first || !agreeing.includes(o.nodeId)) continue;
+      for (const r of o.results ?? []) if (!r.obj) this.d.lifetimes.located(r.id, o.nodeId);
+    }
+    if (t.spec.kind === 'normal' && results.some((r) => r.obj === undefined) && this.d.lifetimes.recordLineage(t.spec, t.submittedBy, results.map((r) => r.id))) {
+      t.argsHeld = false;
+    }
+    v.accepted = { sha256, nodeId: first.nodeId };
+    v.wanted = 0;
+    this.waiting.delete(t);
+    t.state = 'FINISHED';
+    t.endedAtMs = nowMs();
+    if (this.settleIfDone(t, v.accepted)) return;
+    v.lateTimer = setTimeout(() => {
+      v.lateTimer = undefined;
+      if (this.d.tasks.get(t.spec.taskId) === t) this.endGrace(t);
+    }, LATE_REPLICA_GRACE_MS);
+  }
+
+  /**
+   * Stops the replicas of an accepted task still out and ends it: its grace ran out, or its
+   * result was lost and lineage runs it again (the new run takes its place in the table).
+   */
+  endGrace(t: TaskEntry): void {
+    const v = t.verification;
+    if (!v?.accepted) return;
+    clearTimeout(v.lateTimer);
+    this.d.scheduler.dropCopies(t);
+    this.stopOwnAttempt(t);
+    this.settleIfDone(t, v.accepted);
+  }
+
+  /** A replica reported after the result was accepted: held to it. */
+  private judgeLate(t: TaskEntry, accepted: { sha256: string; nodeId: NodeId }, o: ReplicaOutcome): void {
+    if (reportOf(o).sha256 === accepted.sha256) {
+      for (const r of o.results ?? []) if (!r.obj) this.d.lifetimes.located(r.id, o.nodeId);
+      this.credit([o.nodeId], []);
+    } else {
+      this.freeStored([o]);
+      this.credit([], [o.nodeId]);
+    }
+    this.settleIfDone(t, accepted);
+  }
+
+  /** An accepted task with no replica out any more leaves the table. True when it did. */
+  private settleIfDone(t: TaskEntry, accepted: { nodeId: NodeId }): boolean {
+    if (t.nodeId || t.copies) return false;
+    clearTimeout(t.verification?.lateTimer);
+    t.nodeId = accepted.nodeId;
+    this.d.tasks.finish(t, 'FINISHED');
+    return true;
+  }
+
+  /** Frees the results these replicas stored on their nodes (never listed as locations). */
+  private freeStored(outcomes: readonly ReplicaOutcome[]): void {
+    for (const o of outcomes) {
+      const ids = (o.results ?? []).filter((r) => !r.obj).map((r) => r.id);
+      const node = this.d.nodes.get(o.nodeId);
+      if (ids.length > 0 && node?.alive) node.link.send({ type: 'free_objects', ids });
+    }
+  }
+
+  /** Nodes that agreed with an accepted result are verified once more; the others mismatched, and may be quarantined. */
+  private credit(agreeing: readonly NodeId[], disagreeing: readonly NodeId[]): void {
+    for (const id of agreeing) {
+      const n = this.d.nodes.get(id);
+      if (n) n.verified++;
+    }
+    for (const id of disagreeing) {
+      const n = this.d.nodes.get(id);
+      if (!n) continue;
+      n.mismatches++;
+      if (n.mismatches >= QUARANTINE_MISMATCHES && !n.quarantined && !n.isCoordinator) {
+        n.quarantined = true;
+        const why = `its results disagreed with the majority of a verified task's replicas ${n.mismatches} times`;
+        this.d.log.warn(`quarantining node ${id}${n.label ? ` (${n.label})` : ''}: ${why}; it gets no more tasks and nothing more it sends is taken`);
+        if (n.alive) this.d.quarantine(id, `quarantined: ${why}`);
+      }
+    }
+  }
+
+  /** Places wanted replicas on nodes that have not run the task, while one has room. */
+  private place(t: TaskEntry): void {
+    const v = t.verification!;
+    while (v.wanted > 0) {
+      const node = this.d.scheduler.placeCopy(t, v.tried);
+      if (!node) break;
+      v.tried.add(node);
+      v.wanted--;
+    }
+    if (v.wanted > 0) {
+      t.pendingReason = `${v.wanted} more replica(s) wait for a node with room that has not run this task`;
+      if (!v.warned && !this.d.nodes.all().some((n) => n.alive && !v.tried.has(n.nodeId) && fits(t.spec.resources, n.total))) {
+        v.warned = true;
+        this.d.log.warn(
+          `task ${t.spec.name} runs ${t.spec.replicas} replicas on distinct nodes, and no node that has not run it could run it: ` +
+            `it waits until more nodes join (replicas: 1 runs it once)`,
+        );
+      }
+      this.waiting.add(t);
+    } else {
+      t.pendingReason = null;
+      this.waiting.delete(t);
+    }
+  }
+}
+
+/** A replica's outcome as the vote and ResultMismatchError see it. */
+function reportOf(o: ReplicaOutcome): ReplicaReport {
+  if (o.error) return { nodeId: o.nodeId, error: `${o.error.name}: ${o.error.message}` };
+  if (o.forged) return { nodeId: o.nodeId, error: 'an inline result whose bytes do not match the SHA-256 it was reported with' };
+  const hashes = (o.results ?? []).map((r) => r.sha256);
+  // A result without its hash cannot be compared: it stands for nothing another node can match.
+  if (hashes.some((h) => h === undefined)) return { nodeId: o.nodeId, error: 'a result without its SHA-256' };
+  return { nodeId: o.nodeId, sha256: hashes.join('+') };
+}
