@@ -54,6 +54,8 @@ export interface ObjectStoreTestSettings {
    * quota is gigabytes, too much for a test to fill).
    */
   readonly spillQuotaBytes?: number | undefined;
+  /** Called with each object store this tab's node makes (tests reach its contents). */
+  readonly onCreated?: ((store: ObjectStore) => void) | undefined;
 }
 
 let session: { shutdown: () => Promise<void> } | undefined;
@@ -137,9 +139,9 @@ function assertIdle(what: string): void {
 }
 
 /** Each node's object store: `objectStoreMemory` in memory, the rest spilled to its own IndexedDB database. */
-function objectStores(memoryBytes: number, { spillQuotaBytes }: ObjectStoreTestSettings): (nodeId: NodeId) => ObjectStore {
-  return (nodeId) =>
-    new ObjectStore({
+function objectStores(memoryBytes: number, { spillQuotaBytes, onCreated }: ObjectStoreTestSettings): (nodeId: NodeId) => ObjectStore {
+  return (nodeId) => {
+    const store = new ObjectStore({
       memoryBytes,
       nodeId,
       ...(indexedDbAvailable()
@@ -151,6 +153,9 @@ function objectStores(memoryBytes: number, { spillQuotaBytes }: ObjectStoreTestS
           }
         : {}),
     });
+    onCreated?.(store);
+    return store;
+  };
 }
 
 /**

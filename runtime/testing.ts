@@ -8,7 +8,8 @@
 // that loads /webray.js.
 
 import type { InitOptions } from './api/options.ts';
-import { initWith, joinWith, type InitInfo, type JoinOptions } from './ray-context.ts';
+import { initWith, joinWith, type InitInfo, type JoinOptions, type ObjectStoreTestSettings } from './ray-context.ts';
+import type { ObjectStore } from './node/object-store.ts';
 import type { NodeHandle } from './session/volunteer-session.ts';
 import { currentCore } from './api/core.ts';
 import { DriverCore } from './driver/driver-core.ts';
@@ -34,18 +35,23 @@ export { IdbSpillStore as __IdbSpillStore } from './node/idb-spill-store.ts';
 /**
  * Test hooks of the object store. `spillQuotaBytes` makes the next init/join (of this entry)
  * give its spill store a quota of that many bytes, as if IndexedDB's quota ran out there (the
- * real quota is gigabytes, too much for a test to fill).
+ * real quota is gigabytes, too much for a test to fill). `stores` collects the object stores
+ * init/join of this entry made, so a test can read or tamper with what a node keeps.
  */
-export const __objectStoreTestHooks: { spillQuotaBytes: number | undefined } = { spillQuotaBytes: undefined };
+export const __objectStoreTestHooks: { spillQuotaBytes: number | undefined; stores: ObjectStore[] } = { spillQuotaBytes: undefined, stores: [] };
+
+function storeSettings(): ObjectStoreTestSettings {
+  return { spillQuotaBytes: __objectStoreTestHooks.spillQuotaBytes, onCreated: (s) => __objectStoreTestHooks.stores.push(s) };
+}
 
 /** `ray.init` with the object-store test hooks applied (shadows the public entry's `init`). */
 export function init(options?: InitOptions): Promise<InitInfo> {
-  return initWith(options, { spillQuotaBytes: __objectStoreTestHooks.spillQuotaBytes });
+  return initWith(options, storeSettings());
 }
 
 /** `ray.join` with the object-store test hooks applied (shadows the public entry's `join`). */
 export function join(options: JoinOptions): Promise<NodeHandle> {
-  return joinWith(options, { spillQuotaBytes: __objectStoreTestHooks.spillQuotaBytes });
+  return joinWith(options, storeSettings());
 }
 
 // ---------------------------------------------------------------------------------------------
