@@ -25,6 +25,8 @@ export interface NodeSpec {
   readonly label?: string;
   /** Volunteers only: where shipped code runs (ray.join's default is 'origin', the task origin). */
   readonly isolation?: 'origin' | 'none';
+  /** The head only: `ray.init({ verification })`. */
+  readonly verification?: { readonly replicas?: number; readonly spotCheck?: number };
 }
 
 export interface ClusterNode {
@@ -81,6 +83,7 @@ export function initHead(page: Page, name: string, token: string, spec: NodeSpec
         numGpus: 0,
         ...(spec.resources ? { resources: spec.resources } : {}),
         ...(spec.isolation ? { isolation: spec.isolation } : {}),
+        ...(spec.verification ? { verification: spec.verification } : {}),
       });
       return info.nodeId;
     },

@@ -34,6 +34,29 @@ test('replicas: 2 — every result the driver gets is right, and the volunteer w
   for (const v of c.volunteers.slice(1)) expect((await recordOf(c.head.page, v.nodeId))?.mismatches).toBe(0);
 });
 
+test('replicas: 1 with spotCheck: 1 — every result is right, the liar ends quarantined; ray.trustNode exempts a node and refuses an unknown one', async ({ startCluster }) => {
+  const c = await startCluster({ head: { verification: { spotCheck: 1 } }, volunteers: [{ label: 'liar' }, {}, {}] });
+  const liar = c.volunteers[0]!.nodeId;
+  const values = await c.head.page.evaluate(async (liar) => {
+    const square = globalThis.ray.remote((k: number, liar: string) => (ray.getRuntimeContext().nodeId === liar ? -1 : k * k));
+    return globalThis.ray.get(Array.from({ length: 12 }, (_, k) => square.remote(k, liar)), { timeoutMs: 60_000 });
+  }, liar);
+  expect(values).toEqual(Array.from({ length: 12 }, (_, k) => k * k));
+  await expect.poll(() => recordOf(c.head.page, liar), { message: 'the liar quarantined' }).toMatchObject({ alive: false, quarantined: true });
+  const honest = c.volunteers[1]!.nodeId;
+  const trust = await c.head.page.evaluate((honest) => {
+    globalThis.ray.trustNode(honest);
+    let refused = '';
+    try {
+      globalThis.ray.trustNode('node-nobody');
+    } catch (e) {
+      refused = `${(e as Error).name}: ${(e as Error).message}`;
+    }
+    return { trusted: globalThis.ray.nodes().find((n) => n.nodeId === honest)?.trusted, refused };
+  }, honest);
+  expect(trust).toEqual({ trusted: true, refused: expect.stringMatching(/^TypeError: ray\.trustNode: no node node-nobody ever joined/) as unknown });
+});
+
 test('two liars with different wrong answers and one honest node: replicas: 3, maxReplicas: 3 fails with ResultMismatchError; with a fourth node and maxReplicas: 5 the honest answer wins', async ({ startCluster }) => {
   const pool = { resources: { pool: 1 } };
   const c = await startCluster({ volunteers: [pool, pool, pool] });

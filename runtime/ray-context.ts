@@ -184,6 +184,7 @@ export async function initWith(options: InitOptions | undefined, stores: ObjectS
         createWorker: workers.factory,
         createObjectStore: objectStores(objectStoreMemory, stores),
         ...(cluster ? { cluster } : {}),
+        spotCheck: opts.verification?.spotCheck,
       });
     } catch (e) {
       workers.close();

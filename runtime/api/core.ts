@@ -66,6 +66,8 @@ export interface Core {
   nodes(): NodeInfo[];
   clusterResources(): ResourceSet;
   availableResources(): ResourceSet;
+  /** `ray.trustNode`: the driver's power; task code is refused. */
+  trustNode(nodeId: string): void;
   tasks(filter?: { state?: TaskState }): Promise<TaskInfo[]>;
   timeline(): Promise<TraceEvent[]>;
   shutdown(): Promise<void>;

@@ -193,6 +193,16 @@ export function clusterResources(): ResourceSet {
   return requireCore('ray.clusterResources').clusterResources();
 }
 
+/**
+ * Vouches for a node (webray only): its tasks are not spot-checked (`init({ verification: {
+ * spotCheck } })`), it is never quarantined, and copies and replicas prefer it. `nodeId` as
+ * `ray.nodes()` lists it.
+ */
+export function trustNode(nodeId: string): void {
+  if (typeof nodeId !== 'string' || nodeId.length === 0) throw new TypeError(`ray.trustNode(nodeId): nodeId must be a node id string as ray.nodes() lists it, got ${typeof nodeId}`);
+  requireCore('ray.trustNode').trustNode(nodeId);
+}
+
 export function availableResources(): ResourceSet {
   return requireCore('ray.availableResources').availableResources();
 }

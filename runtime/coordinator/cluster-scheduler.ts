@@ -29,6 +29,8 @@ export interface ClusterSchedulerDeps {
   readonly fns: ReadonlyMap<FunctionId, FunctionDescriptor>;
   /** The coordinator's debug log. */
   readonly log: (msg: string) => void;
+  /** An attempt is about to go to a node: the task manager decides whether it is verified (its replicas, a spot check). */
+  readonly sending?: (t: TaskEntry, node: NodeState) => void;
   /** An attempt was sent to a node (the task manager arms its `timeoutMs`, starts a verified task's replicas). */
   readonly dispatched?: (t: TaskEntry) => void;
   /** Resources may have freed up (after each drain): verified tasks place the replicas they still want. */
@@ -205,9 +207,11 @@ export class ClusterScheduler {
       node.knownFns.add(spec.fnId);
     }
     this.d.nodes.grantPulls(node.nodeId, args);
+    // A verified task's replicas carry their counts, so that their nodes hash the results.
+    const v = t.verification;
     node.link.send({
       type: 'run_task',
-      spec,
+      spec: v && spec.kind === 'normal' && spec.replicas !== v.replicas ? { ...spec, replicas: v.replicas, maxReplicas: v.maxReplicas } : spec,
       attempt: t.attempt,
       args,
       ...(fn ? { fn } : {}),
@@ -230,7 +234,7 @@ export class ClusterScheduler {
     // then to the nodes that have finished the most tasks (a stranger that joined to take copies has none).
     const nodes = this.candidates(t)
       .filter((n) => !busy.has(n.nodeId))
-      .sort((a, b) => Number(b.isCoordinator) - Number(a.isCoordinator) || b.finished - a.finished);
+      .sort((a, b) => Number(b.isCoordinator) - Number(a.isCoordinator) || Number(b.trusted) - Number(a.trusted) || b.finished - a.finished);
     const placement = place({ resources: t.spec.resources, strategy: 'DEFAULT', localityBytes: this.localityOf(t) }, nodes, this.spread);
     if (placement.kind !== 'node') return undefined;
     const copy: TaskEntry = {
@@ -425,6 +429,7 @@ export class ClusterScheduler {
     node.running.add(spec.taskId);
     const cls = (t.schedClass = this.classKey(t));
     this.activeByClass.set(cls, (this.activeByClass.get(cls) ?? 0) + 1);
+    this.d.sending?.(t, node);
     this.sendTask(node, t);
     this.d.dispatched?.(t);
     if (node.grants && spec.kind === 'normal') this.stragglers.watch();

@@ -50,3 +50,9 @@ export const QUARANTINE_MISMATCHES = 2;
  * judged against the accepted result (replicas.ts); then they are stopped.
  */
 export const LATE_REPLICA_GRACE_MS = 10_000;
+/**
+ * Spot checks (`init({ verification: { spotCheck } })`, BOINC's adaptive replication): a volunteer
+ * node with fewer than SPOT_CHECK_RECORD verified replicas has every task it is sent checked (run
+ * on a second node too); past that, a fraction `spotCheck` of them.
+ */
+export const SPOT_CHECK_RECORD = 5;

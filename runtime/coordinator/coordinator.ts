@@ -99,6 +99,7 @@ export class Coordinator {
     actors: this.actors,
     fns: this.fns,
     log: (m) => this.log(m),
+    sending: (t, node) => this.taskManager.sending(t, node),
     dispatched: (t) => this.taskManager.dispatched(t),
     onRoom: () => this.taskManager.placeReplicas(),
     replicaStalled: (a) => this.taskManager.replicaStalled(a),
@@ -122,6 +123,7 @@ export class Coordinator {
     actorManager: this.actorManager,
     log: Object.assign((m: string) => this.log(m), { warn: (m: string) => this.log.warn(m) }),
     evict: (nodeId, reason) => this.evict(nodeId, reason),
+    spotCheck: () => this.spotCheckFraction,
   });
   private readonly waits = new ObjectWaits(this.objects, this.nodes);
   /** What each volunteer node may do (capabilities.ts). */
@@ -155,6 +157,23 @@ export class Coordinator {
   }
 
   // ───────────────────────────── nodes ─────────────────────────────
+
+  /** `init({ verification: { spotCheck } })`: the fraction of tasks on proven volunteers run on a second node too. */
+  private spotCheckFraction: number | undefined;
+
+  setSpotCheck(fraction: number | undefined): void {
+    this.spotCheckFraction = fraction;
+  }
+
+  /**
+   * `ray.trustNode`: the driver vouches for a node — its tasks are not spot-checked, it is never
+   * quarantined, and copies and replicas prefer it. Throws for a node that never joined.
+   */
+  trustNode(nodeId: NodeId): void {
+    const n = this.nodes.get(nodeId);
+    if (!n) throw new TypeError(`ray.trustNode: no node ${nodeId} ever joined this cluster (ray.nodes() lists them)`);
+    n.trusted = true;
+  }
 
   /** A node joined: tasks waiting for a node like it are placed. */
   addNode(nodeId: NodeId, resources: ResourceSet, link: NodeLink, opts: NodeOptions): void {

@@ -54,6 +54,8 @@ export interface NodeState extends NodeView {
   mismatches: number;
   /** Dropped for its mismatches; never given a task again. */
   quarantined: boolean;
+  /** The driver vouched for it (`ray.trustNode`): no spot checks, never quarantined, preferred for copies. */
+  trusted: boolean;
 }
 
 /** Told the node to pull `id`: it may now report a copy of it (`object_located`). */
@@ -91,6 +93,7 @@ export class NodeManager {
       verified: 0,
       mismatches: 0,
       quarantined: false,
+      trusted: opts.isCoordinator,
     });
   }
 
@@ -149,6 +152,7 @@ export class NodeManager {
       verified: n.verified,
       mismatches: n.mismatches,
       quarantined: n.quarantined,
+      trusted: n.trusted,
     }));
   }
 

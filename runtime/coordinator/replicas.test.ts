@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import type { NodeId } from '../protocol/ids.ts';
 import type { TaskResult } from '../protocol/node-messages.ts';
-import { LATE_REPLICA_GRACE_MS, STRAGGLER_MIN_MS, STRAGGLER_SWEEP_MS } from './constants.ts';
+import { LATE_REPLICA_GRACE_MS, SPOT_CHECK_RECORD, STRAGGLER_MIN_MS, STRAGGLER_SWEEP_MS } from './constants.ts';
 import { cluster, FakeLink, nid, ret, taskSpec, type Cluster } from './coordinator.fixture.ts';
 import type { TaskSpec } from '../protocol/task-spec.ts';
 import { resultSha256 } from '../protocol/result-hash.ts';
@@ -247,6 +247,77 @@ describe('Coordinator: verified tasks (replicas)', () => {
     expect(sent(k, 'late', 'cancel_task')).toHaveLength(1);
     expect(runsOf(k, t.taskId).slice(3).sort()).toEqual(['late', 'n4', 'n5']);
     expect(k.c.availableResources().CPU).toBeUndefined(); // all three busy with the new run
+  });
+
+  describe('spot checks (init({ verification: { spotCheck } }))', () => {
+    const specOf = (k: Cluster, node: string, taskId: string) => k.links[node]!.runs().find((r) => r.spec.taskId === taskId)?.spec;
+
+    it('checks every task of a volunteer with a short record on a second node, and takes the result both agree on', () => {
+      const k = cluster({ head: { CPU: 0 }, n1: { CPU: 1 }, n2: { CPU: 1 } });
+      k.c.setSpotCheck(0.1);
+      const t = k.submit(taskSpec({ resources: { CPU: 1 } }));
+      expect(runsOf(k, t.taskId)).toEqual(['n1', 'n2']);
+      // Both runs carry the counts, so both nodes hash their results.
+      expect(specOf(k, 'n1', t.taskId)).toMatchObject({ replicas: 2, maxReplicas: 3 });
+      expect(specOf(k, 'n2', t.taskId)).toMatchObject({ replicas: 2, maxReplicas: 3 });
+      report(k, 'n1', t, A);
+      report(k, 'n2', t, A);
+      expect(k.c.locate(ret(t))?.nodes?.slice().sort()).toEqual(['n1', 'n2']);
+      expect(k.c.nodeInfos().map((n) => n.verified)).toEqual([0, 1, 1]);
+    });
+
+    it('checks a proven volunteer’s tasks with probability spotCheck', () => {
+      const k = cluster({ head: { CPU: 0 }, n1: { CPU: 1 }, n2: { CPU: 1 } });
+      k.c.setSpotCheck(0.5);
+      for (let i = 0; i < SPOT_CHECK_RECORD; i++) {
+        const t = k.submit(taskSpec({ resources: { CPU: 1 } }));
+        report(k, 'n1', t, A);
+        report(k, 'n2', t, A);
+      }
+      expect(k.c.nodeInfos().map((n) => n.verified)).toEqual([0, SPOT_CHECK_RECORD, SPOT_CHECK_RECORD]);
+      const random = vi.spyOn(Math, 'random').mockReturnValue(0.7);
+      const unchecked = k.submit(taskSpec({ resources: { CPU: 1 } }));
+      expect(runsOf(k, unchecked.taskId)).toEqual(['n1']);
+      expect(specOf(k, 'n1', unchecked.taskId)?.replicas).toBeUndefined();
+      k.done('n1', unchecked);
+      random.mockReturnValue(0.3);
+      const checked = k.submit(taskSpec({ resources: { CPU: 1 } }));
+      expect(runsOf(k, checked.taskId)).toEqual(['n1', 'n2']);
+    });
+
+    it('leaves trusted nodes and the coordinator’s own node unchecked; trustNode refuses an unknown node', () => {
+      const k = cluster({ head: { CPU: 1 }, n1: { CPU: 1 }, n2: { CPU: 1 } }, { ownNode: 'head' });
+      k.c.setSpotCheck(1);
+      const onHead = k.submit(taskSpec({ resources: { CPU: 1 } }));
+      expect(runsOf(k, onHead.taskId)).toEqual(['head']);
+      k.c.trustNode(nid('n1'));
+      const onTrusted = k.submit(taskSpec({ resources: { CPU: 1 } }));
+      expect(runsOf(k, onTrusted.taskId)).toEqual(['n1']);
+      expect(k.c.nodeInfos().map((n) => n.trusted)).toEqual([true, true, false]);
+      expect(() => k.c.trustNode(nid('nope'))).toThrow(/ray\.trustNode: no node nope ever joined this cluster/);
+    });
+
+    it('never holds a task back: with no second node that could run it, the one replica stands', () => {
+      const k = cluster({ head: { CPU: 0 }, n1: { CPU: 1 } });
+      k.c.setSpotCheck(1);
+      const t = k.submit(taskSpec({ resources: { CPU: 1 } }));
+      expect(runsOf(k, t.taskId)).toEqual(['n1']);
+      report(k, 'n1', t, A);
+      expect(k.c.locate(ret(t))?.nodes).toEqual(['n1']);
+      expect(warn).not.toHaveBeenCalled();
+    });
+
+    it('does not quarantine a trusted node', () => {
+      const k = cluster({ head: { CPU: 0 }, trusted: { CPU: 1 }, n1: { CPU: 1 }, n2: { CPU: 1 } });
+      k.c.trustNode(nid('trusted'));
+      for (let i = 0; i < 2; i++) {
+        const t = k.submit(taskSpec({ replicas: 2, maxReplicas: 5 }));
+        report(k, 'trusted', t, B);
+        report(k, 'n1', t, A);
+        report(k, 'n2', t, A);
+      }
+      expect(k.c.nodeInfos().find((n) => n.nodeId === nid('trusted'))).toMatchObject({ mismatches: 2, quarantined: false, alive: true });
+    });
   });
 });
 

@@ -47,11 +47,19 @@ export class Replicas {
 
   constructor(private readonly d: ReplicasDeps) {}
 
-  /** The task's first replica was sent to its node: the others go to other nodes. */
-  firstSent(t: TaskEntry): void {
+  /**
+   * The task's first replica is about to go to its node: the task is verified from now on, with
+   * `replicas` (its own option, or 2 for a spot check). Its run_task carries these counts, so the
+   * node hashes its results.
+   */
+  begin(t: TaskEntry, replicas: number, maxReplicas: number, spotCheck: boolean): void {
     if (t.verification || !t.nodeId) return;
-    t.verification = { outcomes: [], reports: [], tried: new Set([t.nodeId]), wanted: (t.spec.replicas ?? 1) - 1, lost: 0, hashing: 0 };
-    this.place(t);
+    t.verification = { replicas, maxReplicas, spotCheck, outcomes: [], reports: [], tried: new Set([t.nodeId]), wanted: replicas - 1, lost: 0, hashing: 0 };
+  }
+
+  /** The task's first replica was sent: the others go to other nodes. */
+  placeOthers(t: TaskEntry): void {
+    if (t.verification && !t.copyOf) this.place(t);
   }
 
   /** Room may have appeared: place the replicas still wanted. */
@@ -181,8 +189,8 @@ export class Replicas {
     const v = t.verification!;
     const running = (t.copies?.length ?? 0) + (t.nodeId ? 1 : 0) + v.wanted + v.hashing;
     const d = decideQuorum(t.spec.name, {
-      replicas: t.spec.replicas ?? 1,
-      maxReplicas: t.spec.maxReplicas ?? t.spec.replicas ?? 1,
+      replicas: v.replicas,
+      maxReplicas: v.maxReplicas,
       reports: v.reports,
       running,
     });
@@ -300,7 +308,7 @@ export class Replicas {
       const n = this.d.nodes.get(id);
       if (!n) continue;
       n.mismatches++;
-      if (n.mismatches >= QUARANTINE_MISMATCHES && !n.quarantined && !n.isCoordinator) {
+      if (n.mismatches >= QUARANTINE_MISMATCHES && !n.quarantined && !n.isCoordinator && !n.trusted) {
         n.quarantined = true;
         const why = `its results disagreed with the majority of a verified task's replicas ${n.mismatches} times`;
         this.d.log.warn(`quarantining node ${id}${n.label ? ` (${n.label})` : ''}: ${why}; it gets no more tasks and nothing more it sends is taken`);
@@ -320,10 +328,20 @@ export class Replicas {
     }
     if (v.wanted > 0) {
       t.pendingReason = `${v.wanted} more replica(s) wait for a node with room that has not run this task`;
-      if (!v.warned && !this.d.nodes.all().some((n) => n.alive && !v.tried.has(n.nodeId) && fits(t.spec.resources, n.total))) {
+      const nowhere = !this.d.nodes.all().some((n) => n.alive && !v.tried.has(n.nodeId) && fits(t.spec.resources, n.total));
+      if (nowhere && v.spotCheck) {
+        // A spot check never holds a task back: with no other node that could run it, its one replica stands.
+        v.replicas = 1;
+        v.maxReplicas = 1;
+        v.wanted = 0;
+        this.waiting.delete(t);
+        if (v.reports.length > 0) this.decide(t);
+        return;
+      }
+      if (!v.warned && nowhere) {
         v.warned = true;
         this.d.log.warn(
-          `task ${t.spec.name} runs ${t.spec.replicas} replicas on distinct nodes, and no node that has not run it could run it: ` +
+          `task ${t.spec.name} runs ${v.replicas} replicas on distinct nodes, and no node that has not run it could run it: ` +
             `it waits until more nodes join (replicas: 1 runs it once)`,
         );
       }

@@ -61,6 +61,11 @@ export interface ReplicaOutcome {
 
 /** The vote of one verified task, on its entry while it runs. */
 export interface Verification {
+  /** Replicas first asked for, and most in all (the task's options; 2 and 3 for a spot check, 1 when a spot check finds no second node). */
+  replicas: number;
+  maxReplicas: number;
+  /** A spot check of a task run without `replicas` (`init({ verification: { spotCheck } })`). */
+  readonly spotCheck: boolean;
   readonly outcomes: ReplicaOutcome[];
   readonly reports: ReplicaReport[];
   /** Nodes that ran or run one of its replicas (a node runs at most one). */

@@ -15,6 +15,7 @@ import type { NodeManager, NodeState } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';
 import type { TaskEntry } from './task-entry.ts';
+import { SPOT_CHECK_RECORD } from './constants.ts';
 import { Replicas } from './replicas.ts';
 import { disarm, nowMs, type TaskTable } from './task-table.ts';
 
@@ -32,6 +33,8 @@ export interface TaskManagerDeps {
   readonly log: { (msg: string): void; warn(msg: string): void };
   /** Drops a node as if it had left (a quarantined one). */
   readonly evict: (nodeId: NodeId, reason: string) => void;
+  /** The fraction of tasks on proven volunteers to spot-check (`init({ verification: { spotCheck } })`); undefined: none. */
+  readonly spotCheck: () => number | undefined;
 }
 
 type TaskDone = Extract<NodeToCoordinator, { type: 'task_done' }>;
@@ -104,7 +107,23 @@ export class TaskManager {
    */
   dispatched(t: TaskEntry): void {
     this.armTimeout(t);
-    if ((t.spec.replicas ?? 1) > 1 && !t.copyOf) this.replicas.firstSent(t);
+    this.replicas.placeOthers(t);
+  }
+
+  /**
+   * A task's first attempt is about to go to `node`: it is verified when it asks for replicas, or
+   * spot-checked (BOINC's adaptive replication) when `spotCheck` is set and the node is an
+   * untrusted volunteer — always while its record is short (fewer than SPOT_CHECK_RECORD verified
+   * replicas), else with probability `spotCheck`.
+   */
+  sending(t: TaskEntry, node: NodeState): void {
+    const spec = t.spec;
+    if (t.copyOf || t.verification || spec.kind !== 'normal' || spec.numReturns === 'streaming') return;
+    const replicas = spec.replicas ?? 1;
+    if (replicas > 1) return this.replicas.begin(t, replicas, spec.maxReplicas ?? 2 * replicas + 1, false);
+    const p = this.d.spotCheck();
+    if (p === undefined || p <= 0 || !node.grants || node.trusted) return;
+    if (node.verified < SPOT_CHECK_RECORD || Math.random() < p) this.replicas.begin(t, 2, 3, true);
   }
 
   /** Its worker finished it (`task_done`): results, an error to retry or fail with, or an actor alive. */

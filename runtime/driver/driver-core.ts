@@ -133,6 +133,10 @@ export class DriverCore implements Core {
     return this.d.coordinator.clusterResources();
   }
 
+  trustNode(nodeId: string): void {
+    this.d.coordinator.trustNode(nodeId as NodeId);
+  }
+
   availableResources(): ResourceSet {
     return this.d.coordinator.availableResources();
   }

@@ -182,6 +182,8 @@ export interface NodeInfo {
   readonly mismatches: number;
   /** Dropped for too many mismatches: it gets no tasks and nothing it sends is taken. */
   readonly quarantined: boolean;
+  /** The coordinator's own node, or one the driver vouched for with `ray.trustNode`. */
+  readonly trusted: boolean;
 }
 
 export interface ActorInfo {

@@ -38,6 +38,8 @@ export interface HeadOptions {
   /** Makes this node's object store (memory budget, spill store) once the node id is known. */
   readonly createObjectStore: (nodeId: NodeId) => ObjectStore;
   readonly cluster?: ClusterOptions;
+  /** `init({ verification: { spotCheck } })`: the fraction of tasks on proven volunteers spot-checked. */
+  readonly spotCheck?: number | undefined;
 }
 
 export interface HeadSession {
@@ -110,6 +112,7 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
   const store = opts.createObjectStore(nodeId);
   store.start();
   coordinator = new Coordinator(nodeId);
+  coordinator.setSpotCheck(opts.spotCheck);
   const coord = coordinator;
   const toCoordinator = new LocalChannel<NodeToCoordinator>((msg) => coord.handleNodeMessage(nodeId, msg));
   const node = (headNode = new Node({

@@ -257,6 +257,17 @@ describe('verified tasks: replicas on distinct nodes, the majority result', () =
     await expect(get(ref2)).rejects.toThrow(/no copy matched the SHA-256 its replicas agreed on/);
   });
 
+  it('spot checks: with replicas 1 and spotCheck 1 a lying volunteer is outvoted and quarantined, and every result is right', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }] });
+    c.coordinator.setSpotCheck(1);
+    const liar = c.volunteers[0]!.nodeId;
+    lieOn(c, liar, 666);
+    const square = remote(function square(k: number) { return k * k; });
+    expect(await get(Array.from({ length: 8 }, (_, k) => square.remote(k)))).toEqual(Array.from({ length: 8 }, (_, k) => k * k));
+    await waitFor(() => !infoOf(c, liar).alive, 'the liar to be dropped');
+    expect(infoOf(c, liar)).toMatchObject({ quarantined: true });
+  });
+
   it('runs the replicas the ray.init({ verification }) default asks for', async () => {
     const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] });
     setVerificationDefaults({ replicas: 2 });

@@ -167,6 +167,10 @@ export class WorkerCore implements Core {
     return this.view.available;
   }
 
+  trustNode(): void {
+    throw new Error('ray.trustNode() is the driver\'s: call it in the coordinator tab, not in task code');
+  }
+
   tasks(filter?: { state?: TaskState }): Promise<TaskInfo[]> {
     return this.request(filter?.state ? { type: 'tasks', state: filter.state } : { type: 'tasks' });
   }
