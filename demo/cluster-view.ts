@@ -96,6 +96,7 @@ export class ClusterView {
           h('td', { className: 'load', 'data-label': 'Load' }, h('span', {}, load, ` ${n.runningTasks} / ${formatAmount(cpus)}`)),
           h('td', { className: 'num', 'data-label': 'Object store', text: `${formatBytes(n.objectStore.memoryBytes)} (${n.objectStore.objects})` }),
           h('td', { className: 'num', 'data-label': 'Spilled', text: formatBytes(n.objectStore.spilledBytes) }),
+          h('td', { className: 'num', 'data-label': 'Verified' }, ...verification(n)),
         );
       }),
     );
@@ -115,4 +116,12 @@ export class ClusterView {
       this.states.append(h('dt', { className: 'wide', text: 'Why tasks wait' }), h('dd', { className: 'wide reason', text: `${n} task${n === 1 ? '' : 's'}: ${waiting.pendingReason}` }));
     }
   }
+}
+
+/** A node's record on verified tasks: agreed / disagreed replicas, trusted or quarantined. */
+function verification(n: NodeInfo): (HTMLElement | string)[] {
+  const out: (HTMLElement | string)[] = [`${n.verified} ✓ / ${n.mismatches} ✗`];
+  if (n.quarantined) out.push(' ', h('span', { className: 'badge quarantined', text: 'quarantined', title: 'Its results disagreed with the majority twice: dropped, no more tasks' }));
+  else if (n.trusted && !n.isCoordinator) out.push(' ', h('span', { className: 'tag', text: 'trusted' }));
+  return out;
 }

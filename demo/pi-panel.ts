@@ -14,6 +14,7 @@ export function piTaskCount(totalCpus: number): number {
 export class PiPanel {
   readonly button = byId<HTMLButtonElement>('run-pi');
   private readonly samples = byId<HTMLSelectElement>('pi-samples');
+  private readonly verify = byId<HTMLInputElement>('pi-verify');
   private readonly bar = byId('pi-progress');
   private readonly fill = this.bar.querySelector<HTMLElement>('.progress-fill')!;
   private readonly estimate = byId<HTMLOutputElement>('pi-estimate');
@@ -35,11 +36,12 @@ export class PiPanel {
     const ray = this.session.ray;
     this.show({ fraction: 0, samplesDone: 0, totalSamples: Number(this.samples.value), estimate: null, perNode: {}, elapsedMs: 0 });
     const numTasks = piTaskCount(ray.clusterResources().CPU ?? 1);
-    const r = await runMonteCarloPi(ray, { totalSamples: Number(this.samples.value), numTasks }, (p) => this.show(p));
+    const r = await runMonteCarloPi(ray, { totalSamples: Number(this.samples.value), numTasks, verify: this.verify.checked }, (p) => this.show(p));
     this.show(r);
     const err = Math.abs(r.pi - Math.PI);
     const retried = r.retried > 0 ? `; ${r.retried} re-ran on another node after theirs left` : '';
-    return `π ≈ ${r.pi.toFixed(6)} (off by ${err.toExponential(1)}) from ${formatCount(r.totalSamples)} samples in ${r.numTasks} tasks${retried}.`;
+    const verified = r.verified ? '; every count agreed on by two nodes' : '';
+    return `π ≈ ${r.pi.toFixed(6)} (off by ${err.toExponential(1)}) from ${formatCount(r.totalSamples)} samples in ${r.numTasks} tasks${retried}${verified}.`;
   }
 
   private show(p: PiProgress): void {

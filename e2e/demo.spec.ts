@@ -131,6 +131,23 @@ test('a cluster with two volunteers joined by the invite link runs Monte Carlo �
   await screenshot(volunteers[0]!, 'volunteer-joined');
 });
 
+test('“Verify results” runs every sampling task on two nodes: π comes out right, and the cluster view shows each node’s verified replicas', async ({ demo, browser }) => {
+  const link = await startCluster(demo, { cpus: 1 });
+  await Promise.all([joinByLink(browser, link), joinByLink(browser, link)]);
+  await volunteersConnected(demo, 2);
+  await demo.getByLabel('Samples', { exact: true }).selectOption({ label: '10 million' });
+  await demo.getByLabel('Verify results (each task on 2 nodes)').check();
+  await demo.getByRole('button', { name: 'Run Monte Carlo π' }).click();
+  const status = demo.getByRole('status', { name: 'Monte Carlo π status' });
+  await expect(status).toContainText(/π ≈ 3\.\d+ .* from 10,000,000 samples in \d+ tasks; every count agreed on by two nodes/, { timeout: 150_000 });
+  expect(Math.abs((await estimate(demo)) - Math.PI)).toBeLessThan(0.01);
+  // Every node took part in the votes and agreed: its "Verified" cell counts them, with no mismatch.
+  const rows = demo.getByRole('table', { name: 'Nodes' }).getByRole('row').filter({ has: demo.getByRole('cell', { name: 'alive', exact: true }) });
+  await expect(rows).toHaveCount(3);
+  for (const row of await rows.all()) await expect(row.getByRole('cell', { name: /^[1-9]\d* ✓ \/ 0 ✗$/ })).toBeVisible({ timeout: 10_000 });
+  await screenshot(demo, 'demo-after-verified-pi');
+});
+
 test('pressing Leave on a volunteer mid-job leaves at once; the job still completes and the node stays listed as left', async ({ demo, browser }) => {
   const link = await startCluster(demo, { cpus: 1 });
   const [stays, leaves] = [await joinByLink(browser, link), await joinByLink(browser, link)];

@@ -17,6 +17,12 @@ export interface PiOptions {
   readonly pollMs?: number;
   /** Cancels the sampling tasks; the job then rejects with the runtime's TaskCancelledError. */
   readonly signal?: AbortSignal;
+  /**
+   * Verified results (`replicas: 2`): each sampling task runs on two nodes and its count is taken
+   * only when both agree. The tasks then draw from the seed every replica shares
+   * (`getRuntimeContext().seed`) instead of Math.random, so honest replicas agree.
+   */
+  readonly verify?: boolean;
 }
 
 export interface PiProgress {
@@ -36,6 +42,8 @@ export interface PiResult extends PiProgress {
   readonly numTasks: number;
   /** Sampling tasks that finished on a different attempt than the first (a node left). */
   readonly retried: number;
+  /** Each count was agreed on by two nodes (`verify`). */
+  readonly verified: boolean;
 }
 
 /** What one attempt of one sampling task has done so far, as the progress actor stores it. */
@@ -59,28 +67,43 @@ class PiProgressActor {
   }
 }
 
-/** Throws darts at the unit square; runs remotely. `progress` is the actor's handle. */
+/**
+ * Throws darts at the unit square; runs remotely. `progress` is the actor's handle. With `seeded`
+ * (verified runs) its darts come from the task's seed, the same on every replica, and its result
+ * leaves out what differs between replicas (which attempt, which node), so honest ones agree.
+ */
 function samplingTask(
   task: number,
   numSamples: number,
   progress: { report: { remote(...a: [number, string, string, number, number]): unknown } },
   reportEvery: number,
+  seeded: boolean,
 ): AttemptReport {
+  const context = ray.getRuntimeContext();
   const attempt = `${task}:${Math.random().toString(36).slice(2, 10)}`;
-  const node = String(ray.getRuntimeContext().nodeId);
+  const node = String(context.nodeId);
+  // mulberry32 from the task's seed: deterministic, so every replica draws the same darts.
+  let state = context.seed >>> 0;
+  const seededRandom = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const random = seeded ? seededRandom : Math.random;
   let inside = 0;
   let done = 0;
   while (done < numSamples) {
     const end = Math.min(numSamples, done + reportEvery);
     for (let i = done; i < end; i++) {
-      const x = Math.random();
-      const y = Math.random();
+      const x = random();
+      const y = random();
       if (x * x + y * y <= 1) inside++;
     }
     done = end;
     progress.report.remote(task, attempt, node, done, inside);
   }
-  return { task, attempt, node, done, inside };
+  return seeded ? { task, attempt: '', node: '', done, inside } : { task, attempt, node, done, inside };
 }
 // `ray` inside samplingTask is the worker's global (docs/api.md, "Code shipping"); declared for the type checker.
 declare const ray: Webray;
@@ -127,8 +150,9 @@ export async function runMonteCarloPi(ray: Webray, options: PiOptions, onProgres
     PiProgressActor,
   );
   const progress = Progress.remote();
-  const sample = ray.remote({ schedulingStrategy: 'SPREAD', maxRetries: 10 }, samplingTask);
-  const refs = Array.from({ length: numTasks }, (_, t) => sample.remote(t, samplesOf(t), progress as never, reportEvery));
+  const verify = options.verify === true;
+  const sample = ray.remote({ schedulingStrategy: 'SPREAD', maxRetries: 10, ...(verify ? { replicas: 2 } : {}) }, samplingTask);
+  const refs = Array.from({ length: numTasks }, (_, t) => sample.remote(t, samplesOf(t), progress as never, reportEvery, verify));
   const onAbort = (): void => refs.forEach((r) => ray.cancel(r));
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -158,12 +182,13 @@ export async function runMonteCarloPi(ray: Webray, options: PiOptions, onProgres
     // The final figures come from the results themselves; the actor adds work lost with nodes that left.
     const reports = new Map<string, AttemptReport>();
     for (const r of await ray.get(progress.snapshot.remote())) reports.set(r.attempt, r);
-    for (const r of results) reports.set(r.attempt, r);
+    // (A verified result names no attempt: the replicas' own reports are in the actor's.)
+    for (const r of results) if (r.attempt !== '') reports.set(r.attempt, r);
     const last = report([...reports.values()]);
     const inside = results.reduce((sum, r) => sum + r.inside, 0);
     const pi = (4 * inside) / totalSamples;
-    const retried = results.filter((r) => [...reports.values()].some((o) => o.task === r.task && o.attempt !== r.attempt)).length;
-    return { ...last, fraction: 1, samplesDone: totalSamples, estimate: pi, pi, numTasks, retried };
+    const retried = verify ? 0 : results.filter((r) => [...reports.values()].some((o) => o.task === r.task && o.attempt !== r.attempt)).length;
+    return { ...last, fraction: 1, samplesDone: totalSamples, estimate: pi, pi, numTasks, retried, verified: verify };
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     ray.kill(progress);
