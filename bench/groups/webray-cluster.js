@@ -8,6 +8,9 @@
   const NODE_CPUS = 1;
   const VOLUNTEER_CPUS = 2;
   const JOIN_TIMEOUT_MS = 30_000;
+  /** The verified-job rows: tasks per job, and LCG steps per task (a few ms of work). */
+  const JOB_TASKS = 8;
+  const JOB_STEPS = 2_000_000;
 
   async function loadRay() {
     const ray = await import('/webray.js');
@@ -42,8 +45,9 @@
       const cluster = `bench-${suffix}`;
       const token = `bench-token-${crypto.randomUUID()}`;
       const head = await ray.init({ address: location.origin, cluster, token, numCpus: NODE_CPUS, numGpus: 0 });
-      const a = await webrayBench.onPage(1, 'webray-cluster', 'join', { cluster, token, resources: { volunteer_a: 4 } });
-      const b = await webrayBench.onPage(2, 'webray-cluster', 'join', { cluster, token, resources: { volunteer_b: 4 } });
+      // `pool`: both volunteers offer it, so a verified task's two replicas run one on each.
+      const a = await webrayBench.onPage(1, 'webray-cluster', 'join', { cluster, token, resources: { volunteer_a: 4, pool: VOLUNTEER_CPUS } });
+      const b = await webrayBench.onPage(2, 'webray-cluster', 'join', { cluster, token, resources: { volunteer_b: 4, pool: VOLUNTEER_CPUS } });
       const deadline = performance.now() + JOIN_TIMEOUT_MS;
       const alive = () => new Set(ray.nodes().filter((n) => n.alive).map((n) => String(n.nodeId)));
       while (!(alive().has(a) && alive().has(b))) {
@@ -70,7 +74,18 @@
       await ray.get(smallValue.remote());
       const n = await ray.get(byteLength.remote(makeBytes.remote(512 * 1024)));
       if (n !== 512 * 1024) throw new Error(`byte_length answered ${n}`);
-      return { ray, head, volunteers: { a, b }, smallValue, makeBytes, byteLength };
+      // A deterministic job of a few ms per task on the volunteers, run once or verified (2 replicas).
+      function lcg_steps(seed, steps) {
+        let x = seed >>> 0;
+        for (let i = 0; i < steps; i++) x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        return x;
+      }
+      const once = ray.remote({ resources: { pool: 1 } }, lcg_steps);
+      const verified = ray.remote({ resources: { pool: 1 }, replicas: 2 }, lcg_steps);
+      const job = (fn) => ray.get(Array.from({ length: JOB_TASKS }, (_, i) => fn.remote(i, JOB_STEPS)));
+      const [r1, r2] = [await job(once), await job(verified)];
+      if (JSON.stringify(r1) !== JSON.stringify(r2)) throw new Error('the verified job returned other results than the plain one');
+      return { ray, head, volunteers: { a, b }, smallValue, makeBytes, byteLength, job, once, verified };
     },
 
     async teardown({ ray }) {
@@ -105,6 +120,30 @@
             for (let i = 0; i < ctx.batch; i++) refs[i] = smallValue.remote();
             return ray.get(refs);
           },
+      },
+      {
+        name: 'verified_job_replicas_1',
+        unit: 'jobs/s',
+        description:
+          `a job of ${JOB_TASKS} deterministic tasks (${JOB_STEPS} LCG steps each) on the two volunteers (2 CPUs each), ` +
+          'submitted together and gathered with one get, each task run once',
+        prepare:
+          ({ job, once }) =>
+          () =>
+            job(once),
+      },
+      {
+        name: 'verified_job_replicas_2',
+        unit: 'jobs/s',
+        description:
+          'the same job verified: every task with replicas: 2, one replica on each volunteer, its result taken when both ' +
+          'SHA-256 hashes agree (twice the work on the same CPUs; the target allows 2.2× the time of replicas: 1)',
+        baseline: 'verified_job_replicas_1',
+        targetRatio: 1 / 2.2,
+        prepare:
+          ({ job, verified }) =>
+          () =>
+            job(verified),
       },
       {
         name: 'object_transfer_64mib',

@@ -8,6 +8,7 @@ export function formatValue(value, unit) {
   if (value === null || value === undefined || !Number.isFinite(value)) return '-';
   if (unit === 'GB/s') return value >= 100 ? intFormat.format(value) : value.toFixed(2);
   if (unit === 'MB/s') return value >= 1000 ? intFormat.format(value) : value.toFixed(1);
+  if (unit === 'jobs/s') return value >= 100 ? intFormat.format(value) : value.toFixed(2);
   return intFormat.format(value);
 }
 

@@ -64,6 +64,7 @@ export class Replicas {
 
   /** Room may have appeared: place the replicas still wanted. */
   drain(): void {
+    if (this.waiting.size === 0) return;
     for (const t of [...this.waiting]) {
       if (this.d.tasks.get(t.spec.taskId) !== t || t.cancelled) this.waiting.delete(t);
       else this.place(t);
