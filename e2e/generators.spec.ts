@@ -166,6 +166,34 @@ test.describe('generators', () => {
     expect(out.free.maxAhead).toBeGreaterThan(2);
   });
 
+  test('leaving a for-await loop over a backpressured endless generator cancels its producer and frees its CPU; isFinished() says the stream is done', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const endless = ray.remote({ generatorBackpressureNumObjects: 1 }, function* endless() {
+        for (let i = 0; ; i++) yield i;
+      });
+      const gen = endless.remote();
+      const seen: number[] = [];
+      const before = gen.isFinished();
+      for await (const ref of gen) {
+        seen.push(await ray.get(ref));
+        if (seen.length === 3) break;
+      }
+      // The producer, waiting for its next item to be read, is stopped and its worker let go.
+      const info = await globalThis.waitUntil('the producer to end', async () => {
+        const t = (await ray.tasks()).find((x) => x.name === 'endless');
+        return t && t.state !== 'RUNNING' && t.state !== 'SUBMITTED_TO_WORKER' ? t : undefined;
+      });
+      await globalThis.waitUntil('every CPU back', () => ray.availableResources().CPU === ray.clusterResources().CPU);
+      return { seen, before, after: gen.isFinished(), state: info.state, error: info.error };
+    });
+    expect(out.seen).toEqual([0, 1, 2]);
+    expect(out.before).toBe(false);
+    expect(out.after).toBe(true);
+    expect(out.state).toBe('FAILED');
+    expect(out.error).toMatch(/TaskCancelledError/);
+  });
+
   test('actor generator methods stream too, reading the actor state, sync and async', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

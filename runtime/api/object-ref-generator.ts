@@ -26,9 +26,22 @@ export class ObjectRefGenerator<T = unknown> implements AsyncIterableIterator<Ob
     return { done: false, value: registeredRef<T>(item.id) };
   }
 
+  /**
+   * Stops reading (a `for await` loop left by `break`, `return` or a throw calls it): the producer
+   * is cancelled if it is still running, as when the generator is garbage-collected, so that it
+   * does not hold its worker and CPU for items nobody reads.
+   */
   async return(): Promise<IteratorResult<ObjectRef<T>, undefined>> {
-    this.finished = true;
+    if (!this.finished) {
+      this.finished = true;
+      currentCore()?.cancel(this.taskId as unknown as ObjectRef['id'], false, true);
+    }
     return { done: true, value: undefined };
+  }
+
+  /** Whether this generator will give no more refs: it reached the end of the stream, or stopped reading (`return()`). Ray's `is_finished()`. */
+  isFinished(): boolean {
+    return this.finished;
   }
 
   [Symbol.asyncIterator](): this {

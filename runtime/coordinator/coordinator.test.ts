@@ -1,7 +1,7 @@
 // A task's life through the Coordinator: running, dependencies, retries, cancellation, stop, generators.
 import { describe, expect, it } from 'vitest';
 import { wireError } from '../api/errors.ts';
-import type { FunctionId, ObjectId } from '../protocol/ids.ts';
+import type { FunctionId, HolderId, ObjectId } from '../protocol/ids.ts';
 import type { NormalTaskSpec, TaskSpec } from '../protocol/task-spec.ts';
 import type { Coordinator } from './coordinator.ts';
 import { cluster, crash, fnDesc, FakeLink, nid, ret, taskSpec, thrown, ValueError } from './coordinator.fixture.ts';
@@ -327,6 +327,18 @@ describe('Coordinator: streaming generators', () => {
       { type: 'generator_ack', taskId: g.taskId, consumed: 1 },
       { type: 'generator_ack', taskId: g.taskId, consumed: 2 },
     ]);
+  });
+
+  it('cancels the producer when its consumer drops the generator (Ray cancels a dropped generator’s task); a finished one is left alone', () => {
+    const { c, links, submit, done } = cluster({ n1: { CPU: 1 } });
+    const g = submit(streaming({ generatorBackpressure: 1 }));
+    item(c, g, 0, 'a');
+    c.updateRefs('driver' as HolderId, undefined, { generators: [g.taskId] });
+    expect(links.n1!.sent.filter((m) => m.type === 'cancel_task')).toEqual([{ type: 'cancel_task', taskId: g.taskId, force: false }]);
+    const h = submit(streaming());
+    done('n1', h, []);
+    c.updateRefs('driver' as HolderId, undefined, { generators: [h.taskId] });
+    expect(links.n1!.sent.filter((m) => m.type === 'cancel_task')).toHaveLength(1);
   });
 
   it('ends the stream with TaskCancelledError when cancelled', async () => {

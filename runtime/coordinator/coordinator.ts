@@ -85,6 +85,8 @@ export class Coordinator {
       const n = this.nodes.get(node);
       if (n?.alive) n.link.send({ type: 'free_objects', ids });
     },
+    // A generator nobody can read any more: its producer stops (Ray cancels a dropped generator's task).
+    generatorDropped: (taskId) => this.taskManager.cancel(taskId as unknown as ObjectId, false, true),
   });
   private readonly tasks: TaskTable = new TaskTable({
     lifetimes: this.lifetimes,

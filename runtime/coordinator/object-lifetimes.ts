@@ -18,6 +18,8 @@ export interface ObjectLifetimesDeps {
   readonly reconstructions: Map<TaskId, number>;
   /** Tells a node to drop objects from its store (called once per node per batch). */
   readonly sendFree: (node: NodeId, ids: ObjectId[]) => void;
+  /** Its consumer dropped a streaming task's generator: the producer is cancelled if still running. */
+  readonly generatorDropped?: (taskId: TaskId) => void;
 }
 
 
@@ -126,6 +128,7 @@ export class ObjectLifetimes {
     }
     if (u.gone) work.push(...this.refs.dropHolder(holder));
     this.drain(work);
+    for (const taskId of u.generators ?? []) this.d.generatorDropped?.(taskId);
   }
 
   /** The refs held on a node that left are gone with it. */
