@@ -503,6 +503,36 @@ test.describe('actors', () => {
     expect(out.nextCall).toBe('succeeded on attempt 2');
   });
 
+  test('retryExceptions on a method call retries its exceptions within maxTaskRetries (Ray test_actor_retry: retry_exceptions for actor tasks)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      class Flaky {
+        calls = 0;
+        /** Throws `failures` times (a RangeError, or a TypeError when asked), then answers. */
+        flaky(failures: number, kind: string) {
+          this.calls++;
+          if (this.calls <= failures) throw kind === 'type' ? new TypeError(`call ${this.calls}`) : new RangeError(`call ${this.calls}`);
+          return `ok after ${this.calls} calls`;
+        }
+      }
+      const A = ray.remote({ maxTaskRetries: 2 }, Flaky);
+      const settle = (p: Promise<unknown>) => p.then((v) => v, (e: Error) => `${e.name}: ${e.message.slice(0, 60)}`);
+      const all = await settle(ray.get(A.remote().flaky.options({ retryExceptions: true }).remote(2, 'range')));
+      const none = await settle(ray.get(A.remote().flaky.remote(2, 'range')));
+      const listed = await settle(ray.get(A.remote().flaky.options({ retryExceptions: [RangeError] }).remote(1, 'range')));
+      const unlisted = await settle(ray.get(A.remote().flaky.options({ retryExceptions: ['RangeError'] }).remote(1, 'type')));
+      const tooMany = await settle(ray.get(A.remote().flaky.options({ retryExceptions: true }).remote(3, 'range')));
+      const noRetries = await settle(ray.get(ray.remote(Flaky).remote().flaky.options({ retryExceptions: true }).remote(1, 'range')));
+      return { all, none, listed, unlisted, tooMany, noRetries };
+    });
+    expect(out.all).toBe('ok after 3 calls');
+    expect(out.none).toMatch(/^RayTaskError: .*RangeError: call 1/);
+    expect(out.listed).toBe('ok after 2 calls');
+    expect(out.unlisted).toMatch(/TypeError: call 1/);
+    expect(out.tooMany).toMatch(/RangeError: call 3/);
+    expect(out.noRetries).toMatch(/RangeError: call 1/); // maxTaskRetries defaults to 0
+  });
+
   test("ray.getRuntimeContext() inside a method names the actor, also after an await in concurrent calls", async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

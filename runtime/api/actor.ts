@@ -8,6 +8,7 @@ import { markActorCall } from './actor-call-refs.ts';
 import { requireCore } from './core.ts';
 import { makeDescriptor } from './function-descriptor.ts';
 import {
+  retryExceptionNames,
   validateActorOptions,
   validateMethodOptions,
   type ActorOptions,
@@ -163,7 +164,7 @@ class ActorMethodImpl {
       numReturns,
       resources: {},
       maxRetries: 0,
-      retryExceptions: false,
+      retryExceptions: retryExceptionNames(this.opts.retryExceptions),
       strategy: 'DEFAULT',
       enableTaskEvents: this.opts.enableTaskEvents ?? true,
       generatorBackpressure: this.opts.generatorBackpressureNumObjects ?? 0,

@@ -70,6 +70,8 @@ const actorSchema = v.strictObject({
 
 const methodSchema = v.strictObject({
   numReturns: v.optional(numReturnsSchema),
+  /** Retry the call when its code throws (all errors, or these classes), within the actor's maxTaskRetries. */
+  retryExceptions: v.optional(retryExceptionsSchema),
   name: v.optional(v.pipe(v.string(), v.minLength(1))),
   enableTaskEvents: v.optional(v.boolean()),
   generatorBackpressureNumObjects: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),

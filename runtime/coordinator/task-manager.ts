@@ -317,7 +317,9 @@ export class TaskManager {
     this.d.scheduler.dropCopies(t);
     if (t.spec.kind === 'actor-creation') return this.d.actorManager.creationFailed(t, err, system);
     const max = t.spec.kind === 'actor-method' ? this.d.actorManager.maxTaskRetries(t) : t.spec.maxRetries;
-    const retriesLeft = max === -1 || t.retries < max;
+    // An actor call counts every run (restarts of its actor included) against maxTaskRetries, as before.
+    const used = t.spec.kind === 'actor-method' ? t.attempt - 1 : t.retries;
+    const retriesLeft = max === -1 || used < max;
     const retryable = system || retryMatches(t.spec.retryExceptions, err);
     if (retryable && retriesLeft && !this.d.tasks.stopped) {
       t.retries++;
