@@ -533,6 +533,71 @@ test.describe('actors', () => {
     expect(out.noRetries).toMatch(/RangeError: call 1/); // maxTaskRetries defaults to 0
   });
 
+  test('ray.util.ActorPool: map, mapUnordered, submit/getNext, getNextUnordered, timeouts, push and popIdle (Ray test_actor_pool)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Worker = ray.remote(
+        { numCpus: 0 },
+        class Worker {
+          async double(v: number) {
+            // Later values finish first, so completion order differs from submission order.
+            await new Promise((r) => setTimeout(r, (5 - (v % 5)) * 15));
+            return 2 * v;
+          }
+          async hang() {
+            await new Promise(() => {});
+          }
+        },
+      );
+      type W = ReturnType<typeof Worker.remote>;
+      const actors = [Worker.remote(), Worker.remote()];
+      const pool = new ray.util.ActorPool<W>(actors);
+      const double = (a: W, v: number) => a.double.remote(v);
+
+      const mapped: number[] = [];
+      for await (const r of pool.map(double, [1, 2, 3, 4])) mapped.push(r);
+      const unordered: number[] = [];
+      for await (const r of pool.mapUnordered(double, [1, 2, 3, 4])) unordered.push(r);
+      // map again on the same pool (Ray gh-23107): a fresh run.
+      const again: number[] = [];
+      for await (const r of pool.map(double, [5, 6])) again.push(r);
+
+      for (const v of [10, 11, 12]) pool.submit(double, v);
+      const hasFreeWhileBusy = pool.hasFree();
+      const next = [await pool.getNext(), await pool.getNext(), await pool.getNext()];
+      const hasNextAfter = pool.hasNext();
+      const noMore = await pool.getNext().then(() => 'resolved', (e: Error) => e.message);
+
+      pool.submit((a: W) => a.hang.remote(), 0);
+      const timedOut = await pool.getNext({ timeoutMs: 50 }).then(() => 'resolved', (e: Error) => `${e.name}: ${e.message}`);
+      const ignored = await pool.getNext({ timeoutMs: 50, ignoreIfTimedOut: true }).then(() => 'resolved', (e: Error) => e.name);
+      const afterIgnore = pool.hasNext();
+
+      const idle = pool.popIdle();
+      let pushTwice = '';
+      try {
+        pool.push(actors[0]!.actorId === idle?.actorId ? actors[1]! : actors[0]!);
+      } catch (e) {
+        pushTwice = (e as Error).message;
+      }
+      pool.push(idle!);
+      return { mapped, unordered, again, hasFreeWhileBusy, next, hasNextAfter, noMore, timedOut, ignored, afterIgnore, poppedSomething: idle !== undefined, pushTwice };
+    });
+    expect(out.mapped).toEqual([2, 4, 6, 8]);
+    expect([...out.unordered].sort((a, b) => a - b)).toEqual([2, 4, 6, 8]);
+    expect(out.unordered).not.toEqual([2, 4, 6, 8]); // 4 and 3 finish before 1 and 2
+    expect(out.again).toEqual([10, 12]);
+    expect(out.hasFreeWhileBusy).toBe(false);
+    expect(out.next).toEqual([20, 22, 24]);
+    expect(out.hasNextAfter).toBe(false);
+    expect(out.noMore).toMatch(/no more results to get/);
+    expect(out.timedOut).toMatch(/^GetTimeoutError: .*timed out after 50 ms/);
+    expect(out.ignored).toBe('GetTimeoutError');
+    expect(out.afterIgnore).toBe(false);
+    expect(out.poppedSomething).toBe(true);
+    expect(out.pushTwice).toMatch(/already belongs to this pool/);
+  });
+
   test("ray.getRuntimeContext() inside a method names the actor, also after an await in concurrent calls", async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

@@ -2,6 +2,7 @@
 // Bundled inline into webray.js and started by the node's worker pool.
 
 import * as api from '../api/ray-api.ts';
+import { util } from '../api/util.ts';
 import * as errors from '../api/errors.ts';
 import { setCore } from '../api/core.ts';
 import { ObjectRef } from '../api/object-ref.ts';
@@ -61,6 +62,7 @@ const notInTask = (name: string) => () => {
 /** What task code sees as `ray`. */
 const rayApi = Object.freeze({
   ...api,
+  util,
   ...errors,
   exceptions: errors,
   ObjectRef,
