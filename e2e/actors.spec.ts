@@ -598,6 +598,55 @@ test.describe('actors', () => {
     expect(out.pushTwice).toMatch(/already belongs to this pool/);
   });
 
+  test('ray.util.Queue: put/get in order, maxsize with Full and Empty (at once and after timeoutMs), shared with a producer task (Ray test_queue)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const q = new ray.util.Queue<number>({ maxsize: 2 });
+      const name = (e: unknown) => (e instanceof ray.util.Full ? 'Full' : e instanceof ray.util.Empty ? 'Empty' : `${(e as Error).name}: ${(e as Error).message}`);
+      const emptyAtStart = await q.empty();
+      await q.put(1);
+      await q.put(2);
+      const full = await q.full();
+      const putNowait = await q.putNowait(3).then(() => 'put', name);
+      const t0 = performance.now();
+      const timedPut = await q.put(3, { timeoutMs: 100 }).then(() => 'put', name);
+      const waitedMs = performance.now() - t0;
+      const first = await q.get();
+      // A producer task gets the queue as an argument and fills it; a blocked put waits for room.
+      const producer = ray.remote(async (queue: typeof q, n: number) => {
+        for (let i = 10; i < 10 + n; i++) await queue.put(i);
+        return 'produced';
+      });
+      const done = producer.remote(q, 5);
+      const got: number[] = [];
+      for (let i = 0; i < 6; i++) got.push(await q.get({ timeoutMs: 20_000 }));
+      const produced = await ray.get(done);
+      const getNowait = await q.getNowait().then(String, name);
+      const timedGet = await q.get({ timeoutMs: 50 }).then(String, name);
+      let badTimeout = '';
+      try {
+        await q.get({ timeoutMs: -1 });
+      } catch (e) {
+        badTimeout = (e as Error).message;
+      }
+      const size = await q.size();
+      q.shutdown();
+      return { emptyAtStart, full, putNowait, timedPut, waitedMs, first, got, produced, getNowait, timedGet, badTimeout, size };
+    });
+    expect(out.emptyAtStart).toBe(true);
+    expect(out.full).toBe(true);
+    expect(out.putNowait).toBe('Full');
+    expect(out.timedPut).toBe('Full');
+    expect(out.waitedMs).toBeGreaterThanOrEqual(90);
+    expect(out.first).toBe(1);
+    expect(out.got).toEqual([2, 10, 11, 12, 13, 14]);
+    expect(out.produced).toBe('produced');
+    expect(out.getNowait).toBe('Empty');
+    expect(out.timedGet).toBe('Empty');
+    expect(out.badTimeout).toMatch(/timeoutMs must be a number ≥ 0/);
+    expect(out.size).toBe(0);
+  });
+
   test("ray.getRuntimeContext() inside a method names the actor, also after an await in concurrent calls", async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

@@ -148,6 +148,25 @@ test('a 16 MB array made on one volunteer is pulled peer-to-peer by a task on an
   expect(sent).toBeGreaterThanOrEqual(2 * n * 8);
 });
 
+test('a ray.util.Queue made by the driver is shared with a producer task on a volunteer (Ray test_queue across nodes)', async ({ startCluster }) => {
+  const c = await startCluster({ volunteers: [{ resources: { producer: 1 } }] });
+  const out = await c.head.page.evaluate(async () => {
+    const ray = globalThis.ray;
+    const q = new ray.util.Queue<string>({ maxsize: 1 });
+    const producer = ray.remote({ resources: { producer: 1 } }, async (queue: typeof q, n: number) => {
+      const node = String(ray.getRuntimeContext().nodeId);
+      for (let i = 0; i < n; i++) await queue.put(`${i}@${node}`);
+      return node;
+    });
+    const done = producer.remote(q, 4);
+    const got: string[] = [];
+    for (let i = 0; i < 4; i++) got.push(await q.get({ timeoutMs: 30_000 }));
+    return { got, node: await ray.get(done) };
+  });
+  expect(out.node).toBe(c.volunteers[0]!.nodeId);
+  expect(out.got).toEqual([0, 1, 2, 3].map((i) => `${i}@${out.node}`));
+});
+
 test("nested tasks, put, get and wait inside a volunteer's task work as in local mode", async ({ startCluster }) => {
   const c = await startCluster({ head: { numCpus: 1 }, volunteers: [{ numCpus: 2, resources: { outer: 1 } }, { numCpus: 1 }] });
   const vol = c.volunteers[0]!.nodeId;

@@ -10,6 +10,7 @@ export { exceptions };
 export { ObjectRef } from './api/object-ref.ts';
 export { util, type PoolCall, type PoolGetOptions } from './api/util.ts';
 export type { ActorPool } from './api/actor-pool.ts';
+export type { Queue } from './api/queue.ts';
 export { ObjectRefGenerator } from './api/object-ref-generator.ts';
 export { RemoteFunction } from './api/remote-function.ts';
 export { ActorClass, type ActorHandle, type ActorMethod } from './api/actor.ts';
