@@ -269,6 +269,7 @@ test.describe('task errors', () => {
         'TaskTimeoutError',
         'NodeDiedError',
         'ObjectLostError',
+        'ObjectFreedError',
         'ObjectStoreFullError',
         'ActorDiedError',
         'TaskUnschedulableError',

@@ -384,6 +384,36 @@ test.describe('put', () => {
   });
 });
 
+test.describe('free', () => {
+  test('ray.free drops put objects and task results at once: later gets and tasks fail with ObjectFreedError; task code may not free (Ray internal_api.free)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const small = ray.put({ a: 1 });
+      const big = ray.put(new Float64Array(200_000).fill(3));
+      const made = ray.remote((n: number) => new Uint8Array(n).fill(7)).remote(300_000);
+      const before = [await ray.get(small), (await ray.get(big)).length, (await ray.get(made)).length];
+      ray.free([small, big, made]);
+      const name = (e: unknown) => `${(e as Error).name} ${e instanceof ray.ObjectFreedError} ${e instanceof ray.RayError}`;
+      const refs: ObjectRef<unknown>[] = [small, big, made];
+      const after = await Promise.all(refs.map((r) => ray.get(r).then(() => 'read', name)));
+      const asArg = await ray.get(ray.remote((x: unknown) => String(x)).remote(small)).then(() => 'ran', name);
+      const inTask = await ray.get(ray.remote((r: unknown) => { ray.free(r as never); return 'freed'; }).remote([small])).then(String, (e: Error) => e.message);
+      let notARef = '';
+      try {
+        ray.free([{}] as never);
+      } catch (e) {
+        notARef = (e as Error).message;
+      }
+      return { before, after, asArg, inTask, notARef };
+    });
+    expect(out.before).toEqual([{ a: 1 }, 200_000, 300_000]);
+    expect(out.after).toEqual(['ObjectFreedError true true', 'ObjectFreedError true true', 'ObjectFreedError true true']);
+    expect(out.asArg).toBe('ObjectFreedError true true');
+    expect(out.inTask).toMatch(/ray\.free\(\) is the driver's/);
+    expect(out.notARef).toMatch(/ray\.free: element 0 is .*not an ObjectRef/);
+  });
+});
+
 test.describe('what values may be sent', () => {
   test('a function, a class instance or a Symbol is refused at .remote() and put, naming the argument', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {

@@ -55,6 +55,8 @@ export interface Core {
   wait(ids: readonly ObjectId[], numReturns: number, timeoutMs: number | null, fetchLocal: boolean): Promise<number[]>;
   cancel(id: ObjectId, force: boolean, recursive: boolean): void;
   killActor(actorId: ActorId, noRestart: boolean): void;
+  /** `ray.free`: the driver's power; task code is refused. */
+  free(ids: readonly ObjectId[]): void;
   /** Rejects when no live actor has that name. */
   getActor(name: string): Promise<ActorInfo>;
   /** Synchronously true when a live actor already has that name (driver only; a worker says false). */

@@ -53,6 +53,8 @@ export class TaskTimeoutError extends RayError {}
 export class NodeDiedError extends RayError {}
 /** Every copy of the object is gone and it cannot be recomputed (e.g. it came from `put`). */
 export class ObjectLostError extends RayError {}
+/** The object was freed with `ray.free()` (Ray's internal_api.free): its value is gone on every node. */
+export class ObjectFreedError extends RayError {}
 /** Memory and IndexedDB quota are both full. */
 export class ObjectStoreFullError extends RayError {}
 /** The actor is dead: killed, its constructor failed, or it crashed with no restarts left. */
@@ -127,6 +129,7 @@ const RAY_ERRORS: Record<string, new (message: string) => RayError> = {
   TaskTimeoutError,
   NodeDiedError,
   ObjectLostError,
+  ObjectFreedError,
   ObjectStoreFullError,
   ActorDiedError,
   TaskUnschedulableError,

@@ -194,6 +194,20 @@ export function clusterResources(): ResourceSet {
 }
 
 /**
+ * Frees objects now (Ray's `ray._private.internal_api.free`): their values are dropped from every
+ * node's store, whoever still holds their refs; a later `get` (or a task taking one as argument)
+ * fails with ObjectFreedError. A pending object (its task still running) is left alone.
+ */
+export function free(refs: ObjectRef<unknown> | readonly ObjectRef<unknown>[]): void {
+  const list = refs instanceof ObjectRef ? [refs] : refs;
+  if (!Array.isArray(list)) throw new TypeError(`ray.free takes an ObjectRef or an array of them, got ${describe(refs)}`);
+  list.forEach((r, i) => {
+    if (!(r instanceof ObjectRef)) throw new TypeError(`ray.free: element ${i} is ${describe(r)}, not an ObjectRef`);
+  });
+  requireCore('ray.free').free(list.map((r) => r.id));
+}
+
+/**
  * Vouches for a node (webray only): its tasks are not spot-checked (`init({ verification: {
  * spotCheck } })`), it is never quarantined, and copies and replicas prefer it. `nodeId` as
  * `ray.nodes()` lists it.

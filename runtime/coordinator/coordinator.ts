@@ -239,6 +239,13 @@ export class Coordinator {
     return (g ? g.sentTasks.size + g.expectedObjects.size + g.hostedActors.size : 0) + this.capabilities.holdersOf(nodeId);
   }
 
+  /** `ray.free` (the driver's): the objects' values are dropped on every node; later reads fail with ObjectFreedError. */
+  free(ids: readonly ObjectId[]): void {
+    this.lifetimes.freeValues(ids, (id) =>
+      wireError('ObjectFreedError', `object ${id} was freed with ray.free(): its value is gone on every node and is not recomputed`, { objectId: id }),
+    );
+  }
+
   /** Refused messages counted against a volunteer node so far (tests, introspection). */
   strikesOf(nodeId: NodeId): number {
     return this.nodes.get(nodeId)?.grants?.strikes ?? 0;

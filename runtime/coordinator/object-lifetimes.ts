@@ -8,6 +8,7 @@ import { holderOfGenerator, taskIdOf, type HolderId, type NodeId, type ObjectId,
 import type { RefUpdate } from '../protocol/node-messages.ts';
 import type { SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { LineageEntry } from './lineage.ts';
+import type { WireError } from '../protocol/wire-error.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import { ReferenceTable } from './reference-table.ts';
 
@@ -187,6 +188,22 @@ export class ObjectLifetimes {
       this.d.lineage.delete(taskId!);
       this.d.reconstructions.delete(taskId!);
       for (const a of spec ? argIds(spec) ?? [] : []) if (this.refs.release(a)) work.push(a);
+    }
+  }
+
+  /**
+   * `ray.free`: the ready objects' values go from every node at once, whoever holds their refs,
+   * and the objects read as `err` from now on (not recomputed). A pending object is left alone.
+   */
+  freeValues(ids: readonly ObjectId[], err: (id: ObjectId) => WireError): void {
+    for (const id of ids) {
+      const e = this.d.objects.get(id);
+      if (!e?.ready) continue;
+      for (const n of e.locations) this.queueFree(n, id);
+      e.locations.clear();
+      e.obj = { v: undefined, size: 0, err: err(id) };
+      e.size = 0;
+      e.sha256 = undefined;
     }
   }
 

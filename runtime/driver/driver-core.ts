@@ -97,6 +97,10 @@ export class DriverCore implements Core {
     this.rpc.cancel({ type: 'cancel', id, force, recursive });
   }
 
+  free(ids: readonly ObjectId[]): void {
+    this.d.coordinator.free(ids);
+  }
+
   killActor(actorId: ActorId, noRestart: boolean): void {
     this.rpc.kill({ type: 'kill', actorId, noRestart });
   }

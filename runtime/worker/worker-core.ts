@@ -167,6 +167,10 @@ export class WorkerCore implements Core {
     return this.view.available;
   }
 
+  free(): void {
+    throw new Error('ray.free() is the driver\'s: call it in the coordinator tab, not in task code');
+  }
+
   trustNode(): void {
     throw new Error('ray.trustNode() is the driver\'s: call it in the coordinator tab, not in task code');
   }
