@@ -647,6 +647,59 @@ test.describe('actors', () => {
     expect(out.size).toBe(0);
   });
 
+  test('getIfExists: a second creation under a live name gives a handle to the same actor, in the driver and when two tasks race; listNamedActors lists the names (Ray test_get_or_create_actor)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Counter = ray.remote(
+        class Counter {
+          n = 0;
+          incr() {
+            return ++this.n;
+          }
+        },
+      );
+      const a = Counter.options({ name: 'shared', getIfExists: true }).remote();
+      const b = Counter.options({ name: 'shared', getIfExists: true }).remote();
+      const inDriver = [await ray.get(a.incr.remote()), await ray.get(b.incr.remote())];
+      let noFlag = '';
+      try {
+        Counter.options({ name: 'shared' }).remote();
+      } catch (e) {
+        noFlag = (e as Error).message;
+      }
+      let noName = '';
+      try {
+        Counter.options({ getIfExists: true }).remote();
+      } catch (e) {
+        noName = (e as Error).message;
+      }
+      // Two tasks race to create one actor under a new name: both reach the same one.
+      // (Actor classes cannot be shipped yet: each task defines the same class itself.)
+      const racer = ray.remote(async () => {
+        const Local = ray.remote(
+          class Counter {
+            n = 0;
+            incr() {
+              return ++this.n;
+            }
+          },
+        );
+        const c = Local.options({ name: 'raced', getIfExists: true }).remote();
+        return ray.get(c.incr.remote());
+      });
+      const raced = (await ray.get([racer.remote(), racer.remote()])).sort();
+      const viaGetActor = await ray.get((await ray.getActor<{ incr(): number }>('raced')).incr.remote());
+      const names = ray.listNamedActors().sort();
+      return { inDriver, noFlag, noName, raced, viaGetActor, names };
+    });
+    expect(out.inDriver).toEqual([1, 2]);
+    expect(out.noFlag).toMatch(/an actor named "shared" already exists; .*getIfExists: true/);
+    expect(out.noName).toMatch(/getIfExists needs a name/);
+    expect(out.raced).toEqual([1, 2]);
+    expect(out.viaGetActor).toBe(3);
+    expect(out.names).toEqual(['raced', 'shared']);
+  });
+
   test("ray.getRuntimeContext() inside a method names the actor, also after an await in concurrent calls", async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

@@ -88,8 +88,13 @@ export class ActorClass<C extends AnyClass = AnyClass> {
     const o = this.opts;
     const replication = resolveReplication(o, `${this.descriptor.name}.remote()`);
     assertActorReplicationAvailable(replication, `${this.descriptor.name}.remote()`);
+    if (o.getIfExists === true && o.name === undefined) {
+      throw new TypeError(`${this.descriptor.name}.remote(): getIfExists needs a name (.options({ name, getIfExists: true }))`);
+    }
     if (o.name !== undefined && core.actorNameTaken(o.name)) {
-      throw new Error(`an actor named "${o.name}" already exists; pick another name, or use ray.getActor("${o.name}")`);
+      const existing = o.getIfExists === true ? core.actorByName(o.name) : undefined;
+      if (existing) return makeActorHandle(existing) as unknown as ActorHandle<InstanceType<C>>;
+      throw new Error(`an actor named "${o.name}" already exists; pick another name, use ray.getActor("${o.name}"), or pass getIfExists: true`);
     }
     core.registerFunction(this.descriptor);
     const taskId = core.ids.taskId();
@@ -115,6 +120,7 @@ export class ActorClass<C extends AnyClass = AnyClass> {
       actor: {
         className: this.descriptor.name,
         ...(o.name !== undefined ? { actorName: o.name } : {}),
+        ...(o.name !== undefined && o.getIfExists === true ? { getIfExists: true as const } : {}),
         maxRestarts: o.maxRestarts ?? 0,
         maxTaskRetries: o.maxTaskRetries ?? 0,
         maxConcurrency: o.maxConcurrency ?? (this.anyAsync ? 1000 : 1),

@@ -61,6 +61,10 @@ export interface Core {
   getActor(name: string): Promise<ActorInfo>;
   /** Synchronously true when a live actor already has that name (driver only; a worker says false). */
   actorNameTaken(name: string): boolean;
+  /** The live actor with that name, when known synchronously (the driver's; a worker says undefined). */
+  actorByName(name: string): ActorInfo | undefined;
+  /** Names of the live named actors (the driver's). */
+  listNamedActors(): string[];
   generatorNext(taskId: TaskId, index: number): Promise<GeneratorItem>;
   getGpuDevice(): Promise<unknown>;
 

@@ -66,6 +66,8 @@ const actorSchema = v.strictObject({
   maxRestarts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-1))),
   maxTaskRetries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-1))),
   maxConcurrency: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  /** With `name`: when a live actor has that name, `.remote()` gives a handle to it instead of failing. */
+  getIfExists: v.optional(v.boolean()),
 });
 
 const methodSchema = v.strictObject({

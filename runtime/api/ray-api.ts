@@ -193,6 +193,11 @@ export function clusterResources(): ResourceSet {
   return requireCore('ray.clusterResources').clusterResources();
 }
 
+/** The names of the live named actors (Ray's `ray.util.list_named_actors()`); the driver's. */
+export function listNamedActors(): string[] {
+  return requireCore('ray.listNamedActors').listNamedActors();
+}
+
 /**
  * Frees objects now (Ray's `ray._private.internal_api.free`): their values are dropped from every
  * node's store, whoever still holds their refs; a later `get` (or a task taking one as argument)

@@ -30,6 +30,8 @@ export interface ActorEntry {
 export class ActorDirectory {
   private readonly actors = new Map<ActorId, ActorEntry>();
   private readonly names = new Map<string, ActorId>();
+  /** Actors a `getIfExists` creation stood for: the live actor of that name each handle reaches. */
+  private readonly aliases = new Map<ActorId, ActorId>();
 
   /** Registers a new actor; undefined when its name is taken by a live actor. */
   create(spec: ActorCreationTaskSpec): ActorEntry | undefined {
@@ -61,7 +63,22 @@ export class ActorDirectory {
   }
 
   get(id: ActorId): ActorEntry | undefined {
-    return this.actors.get(id);
+    return this.actors.get(this.aliases.get(id) ?? id);
+  }
+
+  /** The actor id a handle's id stands for (itself, unless it came from a `getIfExists` creation). */
+  resolve(id: ActorId): ActorId {
+    return this.aliases.get(id) ?? id;
+  }
+
+  /** A `getIfExists` creation found `existing` alive under its name: its handle's id reaches it. */
+  alias(id: ActorId, existing: ActorId): void {
+    this.aliases.set(id, existing);
+  }
+
+  /** Names of the live named actors. */
+  namedActors(): string[] {
+    return [...this.names.keys()];
   }
 
   byName(name: string): ActorEntry | undefined {

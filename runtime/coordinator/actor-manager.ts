@@ -37,6 +37,14 @@ export class ActorManager {
     if (spec.kind === 'actor-creation') {
       const a = this.d.actors.create(spec);
       if (!a) {
+        const existing = spec.actor.actorName !== undefined ? this.d.actors.byName(spec.actor.actorName) : undefined;
+        if (spec.actor.getIfExists && existing && existing.state !== 'DEAD') {
+          // Two callers raced to create one named actor: the later one's handle reaches the first.
+          this.d.actors.alias(spec.actorId, existing.actorId);
+          for (let i = 0; i < (spec.numReturns as number); i++) this.d.lifetimes.ready(returnId(spec.taskId, i), 8, { v: null, size: 8 }, undefined);
+          this.d.tasks.finish(t, 'FINISHED');
+          return false;
+        }
         this.d.tasks.failTask(t, wireError('ActorDiedError', `an actor named "${spec.actor.actorName}" already exists`));
         return false;
       }
@@ -64,10 +72,15 @@ export class ActorManager {
     if (!a || a.state === 'DEAD') return;
     // `holding` covers an actor whose constructor is still running on its node.
     const at = a.nodeId ?? a.holding;
-    if (at) this.d.nodes.get(at)?.link.send({ type: 'kill_actor', actorId });
-    const err = wireError('ActorDiedError', `actor ${a.info.className} (${actorId}) was killed by ray.kill()`, { actorId });
+    if (at) this.d.nodes.get(at)?.link.send({ type: 'kill_actor', actorId: a.actorId });
+    const err = wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) was killed by ray.kill()`, { actorId: a.actorId });
     if (noRestart) this.killForGood(a, err);
     else this.died(a, err);
+  }
+
+  /** The actor a handle's id reaches (a `getIfExists` creation's id stands for the actor that had the name). */
+  resolve(actorId: ActorId): ActorId {
+    return this.d.actors.resolve(actorId);
   }
 
   /** `ray.get_actor`: a live actor by name. */

@@ -281,6 +281,10 @@ export class Coordinator {
     this.actorManager.kill(actorId, noRestart);
   }
 
+  listNamedActors(): string[] {
+    return this.actors.namedActors();
+  }
+
   getActor(name: string): ActorInfo | undefined {
     return this.actorManager.byName(name);
   }

@@ -63,8 +63,13 @@ export class TaskManager {
    * Records and schedules a task. `callerHolds`: its caller got refs to its returns (false when
    * lineage re-runs it); `from`: the node of a worker caller.
    */
-  submit(spec: TaskSpec, from: NodeId | undefined, callerHolds: boolean): void {
+  submit(submitted: TaskSpec, from: NodeId | undefined, callerHolds: boolean): void {
     if (this.d.tasks.stopped) return;
+    // A call through a handle a `getIfExists` creation gave reaches the actor that had the name.
+    const spec: TaskSpec =
+      submitted.kind === 'actor-method' && this.d.actorManager.resolve(submitted.actorId) !== submitted.actorId
+        ? { ...submitted, actorId: this.d.actorManager.resolve(submitted.actorId) }
+        : submitted;
     if (spec.kind !== 'actor-method' && !this.d.fns.has(spec.fnId)) {
       throw new Error(`internal: task ${spec.name} refers to unknown function ${spec.fnId}`);
     }

@@ -113,6 +113,14 @@ export class DriverCore implements Core {
     }
   }
 
+  actorByName(name: string): ActorInfo | undefined {
+    return this.d.coordinator.getActor(name);
+  }
+
+  listNamedActors(): string[] {
+    return this.d.coordinator.listNamedActors();
+  }
+
   actorNameTaken(name: string): boolean {
     return this.d.coordinator.getActor(name) !== undefined;
   }

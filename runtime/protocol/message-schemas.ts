@@ -101,6 +101,7 @@ const strategy = v.union([v.picklist(['DEFAULT', 'SPREAD']), v.object({ nodeId, 
 const actorCreation = v.object({
   className: name,
   actorName: v.optional(name),
+  getIfExists: v.optional(v.literal(true)),
   maxRestarts: int(-1),
   maxTaskRetries: int(-1),
   maxConcurrency: int(1),

@@ -123,6 +123,8 @@ export function actorIdOf(spec: TaskSpec): ActorId | undefined {
 export interface ActorCreationOptions {
   readonly className: string;
   readonly actorName?: string;
+  /** A live actor already has `actorName`: this creation becomes a handle to it (`getIfExists`). */
+  readonly getIfExists?: true;
   readonly maxRestarts: number;
   readonly maxTaskRetries: number;
   readonly maxConcurrency: number;

@@ -110,6 +110,14 @@ export class WorkerCore implements Core {
     return this.request({ type: 'getActor', name });
   }
 
+  actorByName(): undefined {
+    return undefined;
+  }
+
+  listNamedActors(): string[] {
+    throw new Error('ray.listNamedActors() is the driver\'s: call it in the coordinator tab (task code can ray.getActor(name))');
+  }
+
   actorNameTaken(): boolean {
     return false;
   }
