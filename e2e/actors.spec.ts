@@ -700,6 +700,58 @@ test.describe('actors', () => {
     expect(out.names).toEqual(['raced', 'shared']);
   });
 
+  test('a concurrent actor runs a call whose arguments are ready before an earlier one of the same caller still waiting for its argument; a sequential actor keeps the order (Ray test_async_actor ordering)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const marks = globalThis.listenMarks();
+      const gate = globalThis.taskGate;
+      const slowArg = ray.remote({ numCpus: 0, scope: { gate } }, async (name: string) => {
+        await gate(name);
+        return name;
+      });
+      const Log = ray.remote(
+        { numCpus: 0 },
+        class Log {
+          order: string[] = [];
+          async add(x: string) {
+            this.order.push(x);
+            return [...this.order];
+          }
+        },
+      );
+      const concurrent = Log.remote();
+      const first = concurrent.add.remote(slowArg.remote('concurrent'));
+      // The second call does not wait for the first one's argument.
+      const second = await ray.get(concurrent.add.remote('second'), { timeoutMs: 20_000 });
+      await marks.wait('waiting:concurrent');
+      marks.open('concurrent');
+      const afterFirst = await ray.get(first);
+
+      const Seq = ray.remote(
+        { numCpus: 0, maxConcurrency: 1 },
+        class Seq {
+          order: string[] = [];
+          add(x: string) {
+            this.order.push(x);
+            return [...this.order];
+          }
+        },
+      );
+      const sequential = Seq.remote();
+      const a = sequential.add.remote(slowArg.remote('sequential'));
+      const b = sequential.add.remote('b');
+      await marks.wait('waiting:sequential');
+      const bEarly = await ray.get(b, { timeoutMs: 300 }).then(() => 'ran early', (e: Error) => e.name);
+      marks.open('sequential');
+      return { second, afterFirst, bEarly, a: await ray.get(a), b: await ray.get(b) };
+    });
+    expect(out.second).toEqual(['second']);
+    expect(out.afterFirst).toEqual(['second', 'concurrent']);
+    expect(out.bEarly).toBe('GetTimeoutError'); // in order behind the call still waiting for its argument
+    expect(out.a).toEqual(['sequential']);
+    expect(out.b).toEqual(['sequential', 'b']);
+  });
+
   test("ray.getRuntimeContext() inside a method names the actor, also after an await in concurrent calls", async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

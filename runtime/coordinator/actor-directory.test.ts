@@ -143,6 +143,19 @@ describe('ActorDirectory', () => {
       expect(ids(d.ready(a))).toEqual(['x2', 'x3']);
     });
 
+    it('lets a concurrent actor’s ready calls pass one whose arguments are pending (Ray: no per-caller order for async actors)', () => {
+      const d = new ActorDirectory();
+      const spec = creationSpec();
+      const a = d.create({ ...spec, actor: { ...spec.actor, maxConcurrency: 4 } })!;
+      const x1 = call('x1', 'X', { depsPending: 1, state: 'PENDING_ARGS_AVAIL' });
+      for (const t of [x1, call('x2', 'X'), call('x3', 'X', { cancelled: true }), call('x4', 'X')]) d.enqueue(a, t);
+      expect(ids(d.ready(a))).toEqual(['x2', 'x4']);
+      expect(ids(a.queues.get('X' as HolderId)!)).toEqual(['x1']);
+      x1.depsPending = 0;
+      x1.state = 'PENDING_NODE_ASSIGNMENT';
+      expect(ids(d.ready(a))).toEqual(['x1']);
+    });
+
     it('skips failed, finished and cancelled heads', () => {
       const d = new ActorDirectory();
       const a = d.create(creationSpec())!;

@@ -25,6 +25,8 @@ export interface ActorEntry {
   readonly queues: Map<HolderId, TaskEntry[]>;
   /** Calls sent to its worker and not finished. */
   readonly inflight: Map<TaskEntry['spec']['taskId'], TaskEntry>;
+  /** Runs calls side by side (maxConcurrency > 1: async or threaded): a call goes as soon as its arguments are ready. */
+  readonly concurrent: boolean;
 }
 
 export class ActorDirectory {
@@ -56,6 +58,7 @@ export class ActorDirectory {
       deathCause: undefined,
       queues: new Map(),
       inflight: new Map(),
+      concurrent: opts.maxConcurrency > 1,
     };
     this.actors.set(a.actorId, a);
     if (opts.actorName !== undefined) this.names.set(opts.actorName, a.actorId);
@@ -123,9 +126,26 @@ export class ActorDirectory {
     if (i >= 0) q!.splice(i, 1);
   }
 
-  /** Takes the calls whose turn has come: queue heads whose arguments are ready, in order. */
+  /**
+   * Takes the calls whose turn has come: per caller, the queue heads whose arguments are ready, in
+   * order — or, for a concurrent actor, every call whose arguments are ready, so that one waiting
+   * for an argument holds up none behind it (as in Ray, order per caller is kept for sequential
+   * actors only).
+   */
   ready(a: ActorEntry): TaskEntry[] {
     const out: TaskEntry[] = [];
+    if (a.concurrent) {
+      for (const q of a.queues.values()) {
+        let kept = 0;
+        for (const t of q) {
+          if (t.cancelled || t.state === 'FAILED' || t.state === 'FINISHED') continue;
+          if (t.depsPending === 0 && t.state === 'PENDING_NODE_ASSIGNMENT') out.push(t);
+          else q[kept++] = t;
+        }
+        q.length = kept;
+      }
+      return out;
+    }
     for (const q of a.queues.values()) {
       let i = 0;
       while (i < q.length) {
