@@ -18,6 +18,7 @@ interface CounterLike {
 declare global {
   // Handles and pulls a test keeps in the coordinator page between evaluate calls.
   var e2eActors: ActorHandle<CounterLike>[];
+  var e2ePinned: ActorHandle<{ ping(): string | null }> | undefined;
   var e2ePulls: { settled: Record<string, boolean>; results: Promise<string[]> };
 }
 
@@ -332,6 +333,35 @@ test('an actor whose node leaves restarts elsewhere within maxRestarts (its cons
   expect([c.head.nodeId, c.volunteers[1]!.nodeId]).toContain(after.restarted.nodeId);
   expect(after.again).toEqual({ ...after.restarted, n: 2 });
   expect(after.died).toBe('ActorDiedError');
+});
+
+test('an actor pinned (soft: false) to a volunteer that left cannot be placed again: its calls reject ActorDiedError saying so, instead of waiting forever', async ({ startCluster }) => {
+  const c = await startCluster({ volunteers: [{}] });
+  const host = c.volunteers[0]!;
+  const first = await c.head.page.evaluate(async (host) => {
+    const ray = globalThis.ray;
+    const Pinned = ray.remote(
+      class Pinned {
+        ping() {
+          return ray.getRuntimeContext().nodeId;
+        }
+      },
+    );
+    const a = Pinned.options({ maxRestarts: 1, schedulingStrategy: { nodeId: host, soft: false } }).remote();
+    globalThis.e2ePinned = a;
+    return ray.get(a.ping.remote());
+  }, host.nodeId);
+  expect(first).toBe(host.nodeId);
+  await host.page.evaluate(() => globalThis.rayNode!.leave());
+  await waitForDead(c.head.page, host.nodeId);
+  const after = await c.head.page.evaluate(async () => {
+    const ray = globalThis.ray;
+    return ray.get(globalThis.e2ePinned!.ping.remote(), { timeoutMs: 20_000 }).then(
+      () => 'resolved',
+      (e: Error) => `${e instanceof ray.ActorDiedError} ${e.message}`,
+    );
+  });
+  expect(after).toMatch(/^true .*died: it cannot be placed: .*node affinity to node .*, which is dead/);
 });
 
 test('an object whose only copy was on a departed volunteer is recomputed from lineage; a put object there raises ObjectLostError', async ({ startCluster }) => {

@@ -53,6 +53,20 @@ describe('Coordinator: actors', () => {
     expect(links.n1!.ranIds()).toContain(later.taskId);
   });
 
+  it('fails the calls of an actor pinned to a node that left, instead of letting them wait forever: it cannot be placed again', () => {
+    const cl = cluster({ n1: { CPU: 2 }, n2: { CPU: 2 } });
+    const actor = cl.submit({ ...actorSpec({ maxRestarts: 1 }), strategy: { nodeId: nid('n2'), soft: false } });
+    expect(cl.links.n2!.ranIds()).toEqual([actor.taskId]);
+    cl.done('n2', actor, []);
+    const running = cl.submit(methodSpec(actor));
+    cl.c.removeNode(nid('n2'), 'tab closed');
+    const later = cl.submit(methodSpec(actor));
+    expect(cl.errorOf(ret(running))?.message).toMatch(/its node n2 left/); // running there, no call retries
+    expect(cl.errorOf(ret(later))?.name).toBe('ActorDiedError');
+    expect(cl.errorOf(ret(later))?.message).toMatch(/died: it cannot be placed: .*node affinity to node n2, which is dead/);
+    expect(cl.links.n1!.ranIds()).toEqual([]);
+  });
+
   it('retries a running call on the restarted actor when maxTaskRetries allows', () => {
     const { c, links, submit, done, actor } = withActor({ maxRestarts: 1, maxTaskRetries: 1 });
     done('n1', actor, []);

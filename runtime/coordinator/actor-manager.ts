@@ -131,6 +131,17 @@ export class ActorManager {
     );
   }
 
+  /**
+   * A task can never be placed. An actor's creation (first, or a restart pinned to a node that
+   * left): the actor dies for good and its calls, queued or to come, fail with ActorDiedError
+   * naming why, rather than wait forever. Any other task fails with `err`.
+   */
+  unschedulable(t: TaskEntry, err: WireError): void {
+    const a = t.spec.kind === 'actor-creation' ? this.actorOf(t) : undefined;
+    if (!a) return this.d.tasks.failTask(t, err);
+    this.killForGood(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: it cannot be placed: ${err.message}`, { actorId: a.actorId }, err), t);
+  }
+
   /** How many times a call to this actor may be retried (0 when the actor is unknown). */
   maxTaskRetries(call: TaskEntry): number {
     return this.actorOf(call)?.maxTaskRetries ?? 0;

@@ -10,6 +10,7 @@ import { add, fits, subtract } from '../common/resources.ts';
 import { TaskDurations } from '../common/task-durations.ts';
 import type { FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
 import type { ResolvedArg } from '../protocol/node-messages.ts';
+import type { WireError } from '../protocol/wire-error.ts';
 import { functionIdOf, type FunctionDescriptor, type TaskSpec } from '../protocol/task-spec.ts';
 import type { ActorDirectory } from './actor-directory.ts';
 import { PIPELINE_TASKS_PER_CPU } from './constants.ts';
@@ -35,6 +36,8 @@ export interface ClusterSchedulerDeps {
   readonly dispatched?: (t: TaskEntry) => void;
   /** Resources may have freed up (after each drain): verified tasks place the replicas they still want. */
   readonly onRoom?: () => void;
+  /** A task can never be placed: the task manager fails it (an actor's creation: the actor dies for good). */
+  readonly unschedulable?: (t: TaskEntry, err: WireError) => void;
   /** A verified task's replica straggles on its node (stragglers.ts): stop it, run it elsewhere. */
   readonly replicaStalled?: (a: TaskEntry) => void;
 }
@@ -112,9 +115,16 @@ export class ClusterScheduler {
         this.d.log(`task ${t.spec.name} ${placement.reason}`);
         return;
       case 'unschedulable':
-        this.d.tasks.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
+        this.unschedulable(t, placement.reason);
         return;
     }
+  }
+
+  /** The task can never be placed (hard affinity to a node that is gone): it fails, or its actor dies. */
+  private unschedulable(t: TaskEntry, reason: string): void {
+    const err = wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${reason}`);
+    if (this.d.unschedulable) this.d.unschedulable(t, err);
+    else this.d.tasks.failTask(t, err);
   }
 
   /** A node joined: tasks no node could run are placed again. */
@@ -163,7 +173,7 @@ export class ClusterScheduler {
               t.pendingReason = placement.reason;
               this.infeasible.push(t);
             } else {
-              this.d.tasks.failTask(t, wireError('TaskUnschedulableError', `task ${t.spec.name} cannot be scheduled: ${placement.reason}`));
+              this.unschedulable(t, placement.reason);
             }
           }
         }

@@ -105,6 +105,7 @@ export class Coordinator {
     dispatched: (t) => this.taskManager.dispatched(t),
     onRoom: () => this.taskManager.placeReplicas(),
     replicaStalled: (a) => this.taskManager.replicaStalled(a),
+    unschedulable: (t, err) => this.actorManager.unschedulable(t, err),
   });
   private readonly actorManager = new ActorManager({
     actors: this.actors,
