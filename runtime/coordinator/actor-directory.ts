@@ -138,7 +138,7 @@ export class ActorDirectory {
       for (const q of a.queues.values()) {
         let kept = 0;
         for (const t of q) {
-          if (t.cancelled || t.state === 'FAILED' || t.state === 'FINISHED') continue;
+          if (ended(t)) continue;
           if (t.depsPending === 0 && t.state === 'PENDING_NODE_ASSIGNMENT') out.push(t);
           else q[kept++] = t;
         }
@@ -150,7 +150,7 @@ export class ActorDirectory {
       let i = 0;
       while (i < q.length) {
         const t = q[i]!;
-        if (t.cancelled || t.state === 'FAILED' || t.state === 'FINISHED') i++;
+        if (ended(t)) i++;
         else if (t.depsPending === 0 && t.state === 'PENDING_NODE_ASSIGNMENT') out.push(q[i++]!);
         else break;
       }
@@ -174,4 +174,9 @@ export class ActorDirectory {
     a.holding = null;
     if (a.info.name !== undefined && this.names.get(a.info.name) === a.actorId) this.names.delete(a.info.name);
   }
+}
+
+/** A queued call that will not run: cancelled, or failed or finished meanwhile. */
+function ended(t: TaskEntry): boolean {
+  return t.cancelled || t.state === 'FAILED' || t.state === 'FINISHED';
 }

@@ -18,7 +18,7 @@ import { expectObject, type NodeManager, type NodeState } from './node-manager.t
 import type { ObjectDirectory } from './object-directory.ts';
 import { place, type SpreadState } from './scheduling-policy.ts';
 import { Stragglers } from './stragglers.ts';
-import type { TaskEntry } from './task-entry.ts';
+import { detachCopy, type TaskEntry } from './task-entry.ts';
 import { disarm, nowMs, type TaskTable } from './task-table.ts';
 
 export interface ClusterSchedulerDeps {
@@ -193,7 +193,8 @@ export class ClusterScheduler {
   recordDuration(t: TaskEntry, workerMs: number): void {
     if (t.spec.kind !== 'normal') return;
     this.durations.record(t.spec.fnId, workerMs);
-    if (t.nodeId && t.dispatchedAtMs !== undefined) this.stragglers.record(t.spec.fnId, t.nodeId, nowMs() - t.dispatchedAtMs);
+    // Only while volunteers run tasks: a cluster of the coordinator's node alone has no stragglers to judge.
+    if (this.stragglers.watching && t.nodeId && t.dispatchedAtMs !== undefined) this.stragglers.record(t.spec.fnId, t.nodeId, nowMs() - t.dispatchedAtMs);
   }
 
   /** Sends `run_task`: the spec, each argument inline or where it lives, the source the first time. */
@@ -282,11 +283,7 @@ export class ClusterScheduler {
 
   /** Stops one straggler copy (it failed, its node left, or it sent what cannot be taken). */
   dropCopy(copy: TaskEntry): void {
-    const t = copy.copyOf;
-    if (t?.copies) {
-      t.copies = t.copies.filter((c) => c !== copy);
-      if (t.copies.length === 0) t.copies = undefined;
-    }
+    detachCopy(copy);
     this.stopAttempt(copy);
   }
 

@@ -25,7 +25,7 @@ import type { NodeManager } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';
 import { decideQuorum } from './quorum.ts';
-import type { ReplicaOutcome, TaskEntry, Verification } from './task-entry.ts';
+import { detachCopy, type ReplicaOutcome, type TaskEntry, type Verification } from './task-entry.ts';
 import { disarm, nowMs, type TaskTable } from './task-table.ts';
 
 type TaskDone = Extract<NodeToCoordinator, { type: 'task_done' }>;
@@ -176,13 +176,8 @@ export class Replicas {
   private endAttempt(a: TaskEntry): void {
     disarm(a);
     this.d.scheduler.release(a);
-    const t = a.copyOf;
-    if (t) {
-      t.copies = t.copies?.filter((c) => c !== a);
-      if (t.copies?.length === 0) t.copies = undefined;
-    } else {
-      a.nodeId = null;
-    }
+    if (a.copyOf) detachCopy(a);
+    else a.nodeId = null;
   }
 
   /** Runs the vote on what has been reported (quorum.ts) and acts on it. */

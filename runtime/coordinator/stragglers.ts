@@ -45,6 +45,11 @@ export class Stragglers {
     this.timer = undefined;
   }
 
+  /** Tasks run on volunteer nodes now (the sweep is on): durations are worth recording. */
+  get watching(): boolean {
+    return this.timer !== undefined;
+  }
+
   /**
    * Gives each straggling task on a volunteer node a copy elsewhere (one per task), while some
    * node has room. The coordinator's own node is trusted and never straggles by this rule.

@@ -50,6 +50,14 @@ export interface TaskEntry {
   argsHeld?: boolean;
 }
 
+/** Takes a copy (a straggler copy or a replica) off its task's list of copies. */
+export function detachCopy(copy: TaskEntry): void {
+  const t = copy.copyOf;
+  if (!t?.copies) return;
+  t.copies = t.copies.filter((c) => c !== copy);
+  if (t.copies.length === 0) t.copies = undefined;
+}
+
 /** What one replica reported: its results (each with its SHA-256), or the error its code threw. */
 export interface ReplicaOutcome {
   readonly nodeId: NodeId;

@@ -14,7 +14,7 @@ import type { GeneratorStreams } from './generator-streams.ts';
 import type { NodeManager, NodeState } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';
-import type { TaskEntry } from './task-entry.ts';
+import { detachCopy, type TaskEntry } from './task-entry.ts';
 import { SPOT_CHECK_RECORD } from './constants.ts';
 import { Replicas } from './replicas.ts';
 import { disarm, nowMs, type TaskTable } from './task-table.ts';
@@ -66,10 +66,8 @@ export class TaskManager {
   submit(submitted: TaskSpec, from: NodeId | undefined, callerHolds: boolean): void {
     if (this.d.tasks.stopped) return;
     // A call through a handle a `getIfExists` creation gave reaches the actor that had the name.
-    const spec: TaskSpec =
-      submitted.kind === 'actor-method' && this.d.actorManager.resolve(submitted.actorId) !== submitted.actorId
-        ? { ...submitted, actorId: this.d.actorManager.resolve(submitted.actorId) }
-        : submitted;
+    const actorId = submitted.kind === 'actor-method' ? this.d.actorManager.resolve(submitted.actorId) : undefined;
+    const spec: TaskSpec = submitted.kind === 'actor-method' && actorId !== submitted.actorId ? { ...submitted, actorId: actorId! } : submitted;
     if (spec.kind !== 'actor-method' && !this.d.fns.has(spec.fnId)) {
       throw new Error(`internal: task ${spec.name} refers to unknown function ${spec.fnId}`);
     }
@@ -345,8 +343,7 @@ export class TaskManager {
   private adoptCopy(copy: TaskEntry): TaskEntry {
     const t = copy.copyOf!;
     this.d.scheduler.stopAttempt(t);
-    t.copies = t.copies?.filter((c) => c !== copy);
-    if (t.copies?.length === 0) t.copies = undefined;
+    detachCopy(copy);
     t.nodeId = copy.nodeId;
     t.attempt = copy.attempt;
     t.state = copy.state;
