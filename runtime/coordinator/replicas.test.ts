@@ -211,6 +211,25 @@ describe('Coordinator: verified tasks (replicas)', () => {
   });
 
   it('frees a result a stopped attempt stored when its late report comes after the task ended', () => {
+    vi.useFakeTimers();
+    try {
+      const k = cluster({ head: { CPU: 0 }, n1: { CPU: 1 }, n2: { CPU: 1 }, late: { CPU: 1 } });
+      const t = k.submit(taskSpec({ replicas: 3, maxReplicas: 7 }));
+      report(k, 'n1', t, A);
+      report(k, 'n2', t, A);
+      vi.advanceTimersByTime(LATE_REPLICA_GRACE_MS); // the late replica is stopped, the task ends
+      expect(sent(k, 'late', 'cancel_task')).toHaveLength(1);
+      expect(sent(k, 'late', 'free_objects')).toEqual([]);
+      report(k, 'late', t, A); // it had already stored its result when the cancel reached it
+      expect(sent(k, 'late', 'free_objects')).toEqual([{ type: 'free_objects', ids: [ret(t)] }]);
+      expect(sent(k, 'n1', 'free_objects')).toEqual([]); // an agreeing holder keeps its copy
+      expect(k.c.strikesOf(nid('late'))).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('frees nothing for a report of a task never sent to the node (it is refused)', () => {
     const k = cluster({ head: { CPU: 0 }, n1: { CPU: 1 }, n2: { CPU: 1 }, n3: { CPU: 1 } });
     const t = k.submit(taskSpec({ replicas: 2, maxReplicas: 5, maxRetries: 0 }));
     const boom = { name: 'RayTaskError', message: 'task f failed: Error: x' };
