@@ -242,7 +242,8 @@ export class ClusterScheduler {
     if (typeof t.spec.strategy === 'object' && !tried) return undefined;
     const busy = new Set<NodeId | null>([t.nodeId, ...(t.copies ?? []).map((c) => c.nodeId), ...(tried ?? [])]);
     // A copy's outcome is believed as any attempt's: it goes first to the coordinator's own node,
-    // then to the nodes that have finished the most tasks (a stranger that joined to take copies has none).
+    // then to trusted nodes, then to those that have finished the most tasks (a stranger that joined
+    // to take copies has none).
     const nodes = this.candidates(t)
       .filter((n) => !busy.has(n.nodeId))
       .sort((a, b) => Number(b.isCoordinator) - Number(a.isCoordinator) || Number(b.trusted) - Number(a.trusted) || b.finished - a.finished);
