@@ -716,7 +716,9 @@ test.describe('resources', () => {
         // before it does); tasks that may not never get there together. Then they all finish.
         const together = async (n: number, opts: { numCpus: number }, name: string) => {
           const refs = Array.from({ length: n }, () => nap.options(opts).remote(name));
-          const atOnce = await marks.wait(`waiting:${name}`, n, 10_000).then(
+          // The bound only turns "never together" into a failure; a worker starting under a loaded
+          // full run (several tabs on 2 cores) once took over 10 s to reach the gate.
+          const atOnce = await marks.wait(`waiting:${name}`, n, 30_000).then(
             () => true,
             () => false,
           );
