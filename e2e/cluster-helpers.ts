@@ -26,7 +26,7 @@ export interface NodeSpec {
   /** Volunteers only: where shipped code runs (ray.join's default is 'origin', the task origin). */
   readonly isolation?: 'origin' | 'none';
   /** The head only: `ray.init({ verification })`. */
-  readonly verification?: { readonly replicas?: number; readonly spotCheck?: number };
+  readonly verification?: { readonly replicas?: number; readonly spotCheck?: number; readonly quarantineAfter?: number };
 }
 
 export interface ClusterNode {

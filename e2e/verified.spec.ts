@@ -150,4 +150,29 @@ test('a large result (16 MiB, kept in the volunteers’ stores) tampered with af
   expect(await getIt()).toMatchObject({ error: expect.stringMatching(/no copy matched the SHA-256 its replicas agreed on/) });
 });
 
+test('a replicated actor (replicas: 3) keeps its state on three volunteers: a lying replica is outvoted and dropped, its node quarantined (quarantineAfter: 1), and the calls go on', async ({ startCluster }) => {
+  const pool = { resources: { pool: 1 } };
+  const c = await startCluster({ head: { verification: { quarantineAfter: 1 } }, volunteers: [{ label: 'liar', ...pool }, pool, pool] });
+  const liar = c.volunteers[0]!.nodeId;
+  const totals = await c.head.page.evaluate(async (liar) => {
+    const Counter = globalThis.ray.remote(
+      { replicas: 3, numCpus: 0, resources: { pool: 1 }, scope: { liar } },
+      class Counter {
+        n = 0;
+        add(k: number): number {
+          this.n += ray.getRuntimeContext().nodeId === liar ? k + 1 : k;
+          return this.n;
+        }
+      },
+    );
+    const counter = Counter.remote();
+    const out: number[] = [];
+    for (let k = 1; k <= 6; k++) out.push(await globalThis.ray.get(counter.add.remote(k), { timeoutMs: 60_000 }));
+    return out;
+  }, liar);
+  expect(totals).toEqual([1, 3, 6, 10, 15, 21]);
+  await expect.poll(() => recordOf(c.head.page, liar), { message: 'the liar quarantined' }).toMatchObject({ alive: false, quarantined: true, mismatches: 1 });
+  for (const v of c.volunteers.slice(1)) expect(await recordOf(c.head.page, v.nodeId)).toMatchObject({ alive: true, mismatches: 0, verified: 6 });
+});
+
 declare const ray: { getRuntimeContext(): { nodeId: string | null } };

@@ -184,7 +184,7 @@ export async function initWith(options: InitOptions | undefined, stores: ObjectS
         createWorker: workers.factory,
         createObjectStore: objectStores(objectStoreMemory, stores),
         ...(cluster ? { cluster } : {}),
-        spotCheck: opts.verification?.spotCheck,
+        verification: opts.verification,
       });
     } catch (e) {
       workers.close();

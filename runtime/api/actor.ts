@@ -15,7 +15,7 @@ import {
   type MethodOptions,
 } from './options.ts';
 import { newFunctionId, type RefsFor, type RemoteArgs } from './remote-function.ts';
-import { assertActorReplicationAvailable, replicationFields, resolveReplication } from './replication.ts';
+import { assertActorReplicable, replicationFields, resolveReplication } from './replication.ts';
 import { HANDLE_MARKER, registerReviver, type Marker } from './serialization.ts';
 import { buildArgs, buildResources, returnsOf } from './task-builder.ts';
 
@@ -87,7 +87,7 @@ export class ActorClass<C extends AnyClass = AnyClass> {
     const core = requireCore(`${this.descriptor.name}.remote()`);
     const o = this.opts;
     const replication = resolveReplication(o, `${this.descriptor.name}.remote()`);
-    assertActorReplicationAvailable(replication, `${this.descriptor.name}.remote()`);
+    assertActorReplicable(replication, o, `${this.descriptor.name}.remote()`);
     if (o.getIfExists === true && o.name === undefined) {
       throw new TypeError(`${this.descriptor.name}.remote(): getIfExists needs a name (.options({ name, getIfExists: true }))`);
     }
@@ -123,7 +123,8 @@ export class ActorClass<C extends AnyClass = AnyClass> {
         ...(o.name !== undefined && o.getIfExists === true ? { getIfExists: true as const } : {}),
         maxRestarts: o.maxRestarts ?? 0,
         maxTaskRetries: o.maxTaskRetries ?? 0,
-        maxConcurrency: o.maxConcurrency ?? (this.anyAsync ? 1000 : 1),
+        // A replicated actor runs its calls one at a time on each replica, in the same order.
+        maxConcurrency: o.maxConcurrency ?? (this.anyAsync && replication.replicas === 1 ? 1000 : 1),
         methods: this.methods,
         streamingMethods: this.streaming,
       },

@@ -38,6 +38,7 @@ const maxReplicasSchema = v.pipe(
 const verificationSchema = v.strictObject({
   replicas: v.optional(replicasSchema),
   spotCheck: v.optional(v.pipe(v.number(), v.minValue(0, 'a fraction from 0 to 1'), v.maxValue(1, 'a fraction from 0 to 1'))),
+  quarantineAfter: v.optional(v.pipe(v.number(), v.integer('a whole number of mismatches'), v.minValue(1, 'at least 1 mismatch'), v.maxValue(1000, 'at most 1000 mismatches'))),
 });
 
 const common = {
@@ -99,7 +100,7 @@ export type TaskOptions = v.InferInput<typeof taskSchema>;
 export type ActorOptions = v.InferInput<typeof actorSchema>;
 export type MethodOptions = v.InferInput<typeof methodSchema>;
 export type InitOptions = v.InferInput<typeof initSchema>;
-/** `ray.init({ verification })`: the cluster's default `replicas` and its `spotCheck` fraction. */
+/** `ray.init({ verification })`: the cluster's default `replicas`, its `spotCheck` fraction and the mismatches that quarantine a node (`quarantineAfter`). */
 export type VerificationOptions = v.InferOutput<typeof verificationSchema>;
 
 const HINTS: Record<string, string> = {

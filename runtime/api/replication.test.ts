@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { useInMemoryCluster } from '../testing/in-memory-cluster.fixture.ts';
 import { validateActorOptions, validateInitOptions, validateJoinOptions, validateMethodOptions, validateTaskOptions } from './options.ts';
 import { remote } from './ray-api.ts';
-import { assertActorReplicationAvailable, replicationFields, resolveReplication, setVerificationDefaults } from './replication.ts';
+import { assertActorReplicable, replicationFields, resolveReplication, setVerificationDefaults } from './replication.ts';
 
 afterEach(() => setVerificationDefaults(undefined));
 
@@ -59,10 +59,14 @@ describe('resolveReplication', () => {
     expect(replicationFields(resolveReplication({ replicas: 2 }, 'f'))).toEqual({ replicas: 2, maxReplicas: 5 });
   });
 
-  it('refuses a replicated actor until actors run replicas', () => {
-    expect(() => assertActorReplicationAvailable(resolveReplication({}, 'C'), 'C.remote()')).not.toThrow();
-    expect(() => assertActorReplicationAvailable(resolveReplication({ replicas: 2 }, 'C'), 'C.remote()')).toThrow(
-      /C\.remote\(\): replicated actors \(replicas: 2\) are not available yet/,
+  it('lets a replicated actor run one call at a time and never restart', () => {
+    expect(() => assertActorReplicable(resolveReplication({}, 'C'), { maxConcurrency: 8, maxRestarts: -1 }, 'C.remote()')).not.toThrow();
+    expect(() => assertActorReplicable(resolveReplication({ replicas: 2 }, 'C'), { maxConcurrency: 1, maxRestarts: 0 }, 'C.remote()')).not.toThrow();
+    expect(() => assertActorReplicable(resolveReplication({ replicas: 2 }, 'C'), { maxConcurrency: 2 }, 'C.remote()')).toThrow(
+      /C\.remote\(\): a replicated actor \(replicas: 2\) runs one call at a time/,
+    );
+    expect(() => assertActorReplicable(resolveReplication({ replicas: 3 }, 'C'), { maxRestarts: 1 }, 'C.remote()')).toThrow(
+      /C\.remote\(\): a replicated actor \(replicas: 3\) is not restarted/,
     );
   });
 });
@@ -72,12 +76,15 @@ describe('ray.init({ verification })', () => {
     expect(validateInitOptions({ verification: { replicas: 2, spotCheck: 0.25 } }).verification).toEqual({ replicas: 2, spotCheck: 0.25 });
     expect(validateInitOptions({ verification: { spotCheck: 0 } }).verification).toEqual({ spotCheck: 0 });
     expect(validateInitOptions({ verification: { spotCheck: 1 } }).verification).toEqual({ spotCheck: 1 });
+    expect(validateInitOptions({ verification: { quarantineAfter: 5 } }).verification).toEqual({ quarantineAfter: 5 });
   });
 
   it.each([
     [{ spotCheck: 1.5 }, /invalid option spotCheck for ray\.init verification: .*a fraction from 0 to 1/],
     [{ spotCheck: -0.1 }, /invalid option spotCheck for ray\.init verification: .*a fraction from 0 to 1/],
     [{ replicas: 0 }, /invalid option replicas for ray\.init verification: .*at least 1 replica/],
+    [{ quarantineAfter: 0 }, /invalid option quarantineAfter for ray\.init verification: .*at least 1 mismatch/],
+    [{ quarantineAfter: 1.5 }, /invalid option quarantineAfter for ray\.init verification: .*whole number of mismatches/],
     [{ replica: 2 }, /unknown option "replica" for ray\.init verification — did you mean replicas\?/],
     ['all', /ray\.init verification must be an object of options/],
   ])('refuses %j naming the option', (verification, msg) => {
@@ -95,14 +102,14 @@ describe('ray.init({ verification })', () => {
 describe('.remote() with replicas > 1 where it cannot run', () => {
   const clusters = useInMemoryCluster();
 
-  it('refuses an actor or a streaming generator asking for replicas, never running it once', async () => {
+  it('refuses a streaming generator or a concurrent actor asking for replicas, never running it once', async () => {
     const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }] });
     const Counter = remote(class Counter { n = 0; });
-    expect(() => Counter.options({ replicas: 2 }).remote()).toThrow(/Counter\.remote\(\): replicated actors \(replicas: 2\) are not available yet/);
+    expect(() => Counter.options({ replicas: 2, maxConcurrency: 2 }).remote()).toThrow(/Counter\.remote\(\): a replicated actor \(replicas: 2\) runs one call at a time/);
     const gen = remote(function* count() { yield 1; });
     expect(() => gen.options({ replicas: 2 }).remote()).toThrow(/count\.remote\(\): a streaming generator cannot be verified with replicas/);
     setVerificationDefaults({ replicas: 2 });
-    expect(() => remote(class Other {}).remote()).toThrow(/replicated actors \(replicas: 2, from ray\.init\(\{ verification \}\)\) are not available yet/);
+    expect(() => remote(class Other {}).options({ maxRestarts: 2 }).remote()).toThrow(/a replicated actor \(replicas: 2, from ray\.init\(\{ verification \}\)\) is not restarted/);
     expect(c.network.count('to_node:run_task')).toBe(0);
   });
 });

@@ -52,13 +52,24 @@ export function replicationFields(r: Replication): { replicas?: number; maxRepli
 }
 
 /**
- * Refuses a replicated actor at `.remote()` until actors run replicas on distinct nodes (tasks do):
- * an actor asking for several must never run once silently.
+ * A replicated actor runs every call on each replica and compares the results, so each must see the
+ * same calls in the same order and none may be re-created from scratch: it runs one call at a time
+ * (maxConcurrency 1, also for async methods) and is not restarted (maxRestarts 0). Throws naming
+ * the option that asks otherwise.
  */
-export function assertActorReplicationAvailable(r: Replication, what: string): void {
+export function assertActorReplicable(r: Replication, opts: { readonly maxConcurrency?: number; readonly maxRestarts?: number }, what: string): void {
   if (r.replicas <= 1) return;
-  throw new Error(
-    `${what}: replicated actors (replicas: ${r.replicas}${r.fromDefault ? ', from ray.init({ verification })' : ''}) are not available yet ` +
-      `in this version of webray (replicated tasks are). Create the actor with replicas: 1 for now.`,
-  );
+  const asked = `replicas: ${r.replicas}${r.fromDefault ? ', from ray.init({ verification })' : ''}`;
+  if ((opts.maxConcurrency ?? 1) > 1) {
+    throw new TypeError(
+      `${what}: a replicated actor (${asked}) runs one call at a time, so that every replica sees its calls in the same order; ` +
+        `leave maxConcurrency out (or 1), or create the actor with replicas: 1`,
+    );
+  }
+  if ((opts.maxRestarts ?? 0) !== 0) {
+    throw new TypeError(
+      `${what}: a replicated actor (${asked}) is not restarted: a replica that fails or disagrees is dropped and the others go on, ` +
+        `and with fewer than a majority left the actor dies; leave maxRestarts out (or 0), or create the actor with replicas: 1`,
+    );
+  }
 }

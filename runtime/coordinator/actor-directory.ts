@@ -27,6 +27,37 @@ export interface ActorEntry {
   readonly inflight: Map<TaskEntry['spec']['taskId'], TaskEntry>;
   /** Runs calls side by side (maxConcurrency > 1: async or threaded): a call goes as soon as its arguments are ready. */
   readonly concurrent: boolean;
+  /** A replicated actor (`replicas > 1`): its other replicas (its first is `nodeId` / `holding`). */
+  readonly replication?: ActorReplication;
+}
+
+/**
+ * The replicas of a replicated actor beyond its first: each on a node of its own, holding the
+ * actor's resources there, its constructor running or finished. Every call goes to all of them
+ * and its result is taken by majority (replicas.ts); a replica that disagrees, or whose node
+ * leaves, is dropped and not replaced (the actor is `degraded`), and once fewer than a majority of
+ * `count` are left the actor dies.
+ */
+export interface ActorReplication {
+  /** Replicas asked for (≥ 2). */
+  readonly count: number;
+  /** The other replicas, by node: constructor running, or alive. */
+  readonly others: Map<NodeId, 'creating' | 'alive'>;
+  /** Replicas still to place (no node with room that holds none has been found yet). */
+  wanted: number;
+  /** A replica was dropped: fewer than `count` run. */
+  degraded: boolean;
+  /** The driver was told too few nodes could take a replica. */
+  warned?: boolean;
+}
+
+/** Every node a replica of the actor runs on (or holds resources of): its first, then the others. */
+export function replicaNodes(a: ActorEntry): NodeId[] {
+  const out: NodeId[] = [];
+  const first = a.nodeId ?? a.holding;
+  if (first) out.push(first);
+  if (a.replication) for (const n of a.replication.others.keys()) if (n !== first) out.push(n);
+  return out;
 }
 
 export class ActorDirectory {
@@ -59,6 +90,7 @@ export class ActorDirectory {
       queues: new Map(),
       inflight: new Map(),
       concurrent: opts.maxConcurrency > 1,
+      ...((spec.replicas ?? 1) > 1 ? { replication: { count: spec.replicas!, others: new Map(), wanted: spec.replicas! - 1, degraded: false } } : {}),
     };
     this.actors.set(a.actorId, a);
     if (opts.actorName !== undefined) this.names.set(opts.actorName, a.actorId);
@@ -96,7 +128,7 @@ export class ActorDirectory {
   /** Live actors running on, or holding resources of, a node. */
   onNode(nodeId: NodeId): ActorEntry[] {
     const out: ActorEntry[] = [];
-    for (const a of this.actors.values()) if (a.state !== 'DEAD' && (a.nodeId === nodeId || a.holding === nodeId)) out.push(a);
+    for (const a of this.actors.values()) if (a.state !== 'DEAD' && hosts(a, nodeId)) out.push(a);
     return out;
   }
 
@@ -172,8 +204,14 @@ export class ActorDirectory {
     a.deathCause = cause;
     a.nodeId = null;
     a.holding = null;
+    a.replication?.others.clear();
     if (a.info.name !== undefined && this.names.get(a.info.name) === a.actorId) this.names.delete(a.info.name);
   }
+}
+
+/** A replica of the actor runs on the node, or holds its resources there. */
+export function hosts(a: ActorEntry, nodeId: NodeId): boolean {
+  return a.nodeId === nodeId || a.holding === nodeId || (a.replication?.others.has(nodeId) ?? false);
 }
 
 /** A queued call that will not run: cancelled, or failed or finished meanwhile. */

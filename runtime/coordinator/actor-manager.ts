@@ -4,15 +4,16 @@
 // kills actors for good. The state of each actor is in `actor-directory.ts`.
 
 import { wireError } from '../api/errors.ts';
-import { add } from '../common/resources.ts';
+import { add, fits } from '../common/resources.ts';
 import { returnId, type ActorId, type NodeId } from '../protocol/ids.ts';
 import type { ActorInfo } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
-import type { ActorDirectory, ActorEntry } from './actor-directory.ts';
+import { replicaNodes, type ActorDirectory, type ActorEntry } from './actor-directory.ts';
 import type { ClusterScheduler } from './cluster-scheduler.ts';
 import type { NodeManager } from './node-manager.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';
-import type { TaskEntry } from './task-entry.ts';
+import { quorumSize } from './quorum.ts';
+import { detachCopy, type TaskEntry } from './task-entry.ts';
 import type { TaskTable } from './task-table.ts';
 
 export interface ActorManagerDeps {
@@ -21,11 +22,18 @@ export interface ActorManagerDeps {
   readonly nodes: NodeManager;
   readonly scheduler: ClusterScheduler;
   readonly lifetimes: ObjectLifetimes;
-  /** The coordinator's debug log. */
-  readonly log: (msg: string) => void;
+  /** The coordinator's debug log, and warnings for the driver. */
+  readonly log: { (msg: string): void; warn(msg: string): void };
+  /** A replicated actor's call is about to go to its replicas on these nodes: its vote begins (replicas.ts). */
+  readonly verifyCall: (call: TaskEntry, nodes: readonly NodeId[]) => void;
+  /** A replica's attempt of a call will never report (the replica was dropped): the vote goes on without it. */
+  readonly callAttemptLost: (attempt: TaskEntry, err: WireError) => void;
 }
 
 export class ActorManager {
+  /** Replicated actors with replicas not placed yet, tried again when room appears. */
+  private readonly waiting = new Set<ActorEntry>();
+
   constructor(private readonly d: ActorManagerDeps) {}
 
   /**
@@ -55,9 +63,69 @@ export class ActorManager {
         this.d.tasks.failTask(t, wireError('ActorDiedError', `actor ${spec.actorId} does not exist in this cluster (was it created by an earlier session?)`));
         return false;
       }
+      if (actor.replication && spec.numReturns === 'streaming') {
+        this.d.tasks.failTask(t, wireError('TypeError', `${spec.name}: a streaming method of a replicated actor cannot be verified (its items are not compared); return an array, or create the actor with replicas: 1`));
+        return false;
+      }
       this.d.actors.enqueue(actor, t);
     }
     return true;
+  }
+
+  /**
+   * A replicated actor's creation went to its first node: its other replicas go to other nodes,
+   * each running the constructor there, and it is alive once every constructor has finished.
+   */
+  placeReplicas(creation: TaskEntry): void {
+    const a = creation.copyOf ? undefined : this.actorOf(creation);
+    const r = a?.replication;
+    if (!a || !r || a.state === 'DEAD') return;
+    const tried = new Set(replicaNodes(a));
+    while (r.wanted > 0) {
+      const node = this.d.scheduler.placeCopy(creation, tried);
+      if (!node) break;
+      tried.add(node);
+      r.wanted--;
+    }
+    if (r.wanted === 0) {
+      this.waiting.delete(a);
+      creation.pendingReason = null;
+      return;
+    }
+    this.waiting.add(a);
+    creation.pendingReason = `${r.wanted} more replica(s) of the actor wait for a node with room that holds none`;
+    if (!r.warned && !this.d.nodes.all().some((n) => n.alive && !tried.has(n.nodeId) && fits(creation.spec.resources, n.total))) {
+      r.warned = true;
+      this.d.log.warn(`actor ${a.info.className} (${a.actorId}) runs ${r.count} replicas on distinct nodes, and too few nodes could hold one: it waits until more nodes join (replicas: 1 runs it once)`);
+    }
+  }
+
+  /** Room may have appeared: place the replicas still wanted. */
+  drain(): void {
+    for (const a of [...this.waiting]) {
+      const c = this.d.tasks.get(a.creationTaskId);
+      if (a.state === 'DEAD' || !c) this.waiting.delete(a);
+      else this.placeReplicas(c);
+    }
+  }
+
+  /**
+   * One of a replicated actor's other replicas finished its constructor (the copy `attempt` of its
+   * creation), or failed: a replica lost while the actor is being created takes the actor with it.
+   */
+  replicaCreated(attempt: TaskEntry, err: WireError | undefined): void {
+    const a = this.actorOf(attempt);
+    const node = attempt.nodeId;
+    detachCopy(attempt);
+    this.d.scheduler.release(attempt);
+    if (!a?.replication || !node || a.state === 'DEAD') return;
+    if (err) {
+      const why = err.name === 'RayTaskError' ? `its constructor failed on node ${node}: ${err.cause?.name ?? err.name}: ${err.cause?.message ?? err.message}` : `a replica was lost on node ${node} (${err.name}: ${err.message})`;
+      return this.killForGood(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: ${why}`, { actorId: a.actorId }, err));
+    }
+    a.replication.others.set(node, 'alive');
+    const c = this.d.tasks.get(a.creationTaskId);
+    if (c && a.nodeId && c.state !== 'FINISHED') this.alive(a, c);
   }
 
   /** An actor call's arguments are ready (or one failed): send what may go now. */
@@ -71,8 +139,7 @@ export class ActorManager {
     const a = this.d.actors.get(actorId);
     if (!a || a.state === 'DEAD') return;
     // `holding` covers an actor whose constructor is still running on its node.
-    const at = a.nodeId ?? a.holding;
-    if (at) this.d.nodes.get(at)?.link.send({ type: 'kill_actor', actorId: a.actorId });
+    for (const at of replicaNodes(a)) this.d.nodes.get(at)?.link.send({ type: 'kill_actor', actorId: a.actorId });
     const err = wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) was killed by ray.kill()`, { actorId: a.actorId });
     if (noRestart) this.killForGood(a, err);
     else this.died(a, err);
@@ -92,22 +159,51 @@ export class ActorManager {
   /** The node an actor runs on reports its worker died. */
   reportedDead(from: NodeId, actorId: ActorId, err: WireError): void {
     const a = this.d.actors.get(actorId);
-    if (a && a.nodeId === from) this.died(a, err);
+    if (a?.replication && a.state === 'ALIVE' && a.replication.others.has(from)) this.dropReplica(a, from, `its replica on node ${from} died (${err.message})`);
+    else if (a && a.nodeId === from) this.died(a, err);
   }
 
-  /** A node left: the actors on it (or holding its resources) died. */
+  /** A node left: the actors on it (or holding its resources) died, or, replicated, lost a replica. */
   nodeLeft(nodeId: NodeId, reason: string): void {
     for (const a of this.d.actors.onNode(nodeId)) {
-      this.died(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: its node ${nodeId} left (${reason})`));
+      if (a.replication && a.state === 'ALIVE') this.dropReplica(a, nodeId, `its node ${nodeId} left (${reason})`);
+      else this.died(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: its node ${nodeId} left (${reason})`));
     }
   }
 
-  /** Its constructor finished: the actor is alive where it ran. */
+  /**
+   * A replicated actor's call was judged: the replicas on `nodes` disagreed with the majority. They
+   * are dropped (each actor is killed on its node), and the actor goes on degraded.
+   */
+  outvoted(call: TaskEntry, nodes: readonly NodeId[]): void {
+    const a = this.actorOf(call);
+    if (!a?.replication) return;
+    for (const n of nodes) if (a.state === 'ALIVE') this.dropReplica(a, n, `its replica on node ${n} returned a result the majority of its replicas disagree with, in call ${call.spec.name}`);
+  }
+
+  /**
+   * A replicated actor's call reached no majority (ResultMismatchError): its replicas no longer
+   * agree on its state, so no later call can be trusted: the actor dies.
+   */
+  diverged(call: TaskEntry, err: WireError): void {
+    const a = this.actorOf(call);
+    if (!a?.replication || a.state === 'DEAD') return;
+    this.killForGood(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: its replicas no longer agree (${err.message})`, { actorId: a.actorId }, err));
+  }
+
+  /** Its constructor finished: the actor is alive where it ran (a replicated actor, once every replica's has). */
   created(t: TaskEntry): void {
     const a = this.actorOf(t);
     if (!a) return;
-    a.state = 'ALIVE';
     a.nodeId = t.nodeId;
+    const r = a.replication;
+    if (r && (r.wanted > 0 || [...r.others.values()].some((s) => s !== 'alive'))) return; // the others' constructors still run
+    this.alive(a, t);
+  }
+
+  /** Every replica's constructor finished: the actor takes calls. */
+  private alive(a: ActorEntry, t: TaskEntry): void {
+    a.state = 'ALIVE';
     for (let i = 0; i < (t.spec.numReturns as number); i++) this.d.lifetimes.ready(returnId(t.spec.taskId, i), 8, { v: null, size: 8 }, undefined);
     this.d.tasks.finish(t, 'FINISHED');
     this.d.tasks.keep(t); // keep the creation spec for restarts
@@ -140,6 +236,11 @@ export class ActorManager {
     const a = t.spec.kind === 'actor-creation' ? this.actorOf(t) : undefined;
     if (!a) return this.d.tasks.failTask(t, err);
     this.killForGood(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: it cannot be placed: ${err.message}`, { actorId: a.actorId }, err), t);
+  }
+
+  /** How many replicas the call's actor was created with (1: not replicated, or unknown). */
+  replicasOf(call: TaskEntry): number {
+    return this.actorOf(call)?.replication?.count ?? 1;
   }
 
   /** How many times a call to this actor may be retried (0 when the actor is unknown). */
@@ -185,16 +286,64 @@ export class ActorManager {
     if (a.state !== 'ALIVE' || !a.nodeId) return;
     const node = this.d.nodes.get(a.nodeId);
     if (!node || !node.alive) return;
+    const nodes = replicaNodes(a);
     for (const t of this.d.actors.ready(a)) {
       if (t.cancelled) continue;
-      t.attempt++;
+      t.attempt = ++t.dispatches;
       t.state = 'SUBMITTED_TO_WORKER';
       t.nodeId = node.nodeId;
       t.reserved = false;
       node.running.add(t.spec.taskId);
       a.inflight.set(t.spec.taskId, t);
+      // A replicated actor's call goes to every replica, in the same order on each.
+      if (a.replication) this.d.verifyCall(t, nodes);
       this.d.scheduler.sendTask(node, t);
+      for (const other of nodes.slice(1)) this.d.scheduler.sendReplicaCall(t, this.d.nodes.get(other)!);
     }
+  }
+
+  /**
+   * Drops one replica of a live replicated actor: it is killed on its node (if still there), its
+   * resources go back, its calls still out count as lost in their votes. With fewer replicas left
+   * than a majority of those asked for, no call can be verified any more: the actor dies.
+   */
+  private dropReplica(a: ActorEntry, nodeId: NodeId, why: string): void {
+    const r = a.replication!;
+    const node = this.d.nodes.get(nodeId);
+    if (nodeId === a.nodeId) {
+      // The first replica goes: another takes its place (every replica has had every call).
+      const next = [...r.others.keys()][0];
+      if (next) r.others.delete(next);
+      this.giveBack(a, nodeId);
+      a.nodeId = a.holding = next ?? null;
+    } else if (r.others.delete(nodeId)) {
+      this.giveBack(a, nodeId);
+    } else {
+      return;
+    }
+    if (node?.alive) node.link.send({ type: 'kill_actor', actorId: a.actorId });
+    r.degraded = true;
+    const left = replicaNodes(a).length;
+    this.d.log.warn(`actor ${a.info.className} (${a.actorId}): dropped a replica: ${why}; ${left} of its ${r.count} replicas run`);
+    const err = wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) lost a replica: ${why}`, { actorId: a.actorId });
+    for (const call of [...a.inflight.values()]) {
+      const attempt = call.nodeId === nodeId ? call : call.copies?.find((c) => c.nodeId === nodeId);
+      if (attempt) {
+        node?.running.delete(call.spec.taskId);
+        this.d.callAttemptLost(attempt, err);
+      }
+    }
+    if (left < quorumSize(r.count)) {
+      this.killForGood(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: ${left} of its ${r.count} replicas are left, fewer than a majority, so no call can be verified (the last one dropped: ${why})`, { actorId: a.actorId }));
+    }
+  }
+
+  /** Gives back the actor's resources on one node. */
+  private giveBack(a: ActorEntry, nodeId: NodeId): void {
+    const node = this.d.nodes.get(nodeId);
+    const c = this.d.tasks.get(a.creationTaskId);
+    if (node && node.alive && c) add(node.available, c.spec.heldResources ?? {}, node.total);
+    if (node) node.running.delete(a.creationTaskId);
   }
 
   /** The actor died: restart it within maxRestarts, its running calls within maxTaskRetries. */
@@ -229,12 +378,17 @@ export class ActorManager {
     this.d.scheduler.schedule(creation);
   }
 
-  /** Gives back the resources an actor holds on its node. */
+  /** Gives back the resources an actor holds on its node (a replicated actor: on each; the others are killed there). */
   private releaseActor(a: ActorEntry): void {
-    const node = a.holding ? this.d.nodes.get(a.holding) : undefined;
     const c = this.d.tasks.get(a.creationTaskId);
-    if (node && node.alive && c) add(node.available, c.spec.heldResources ?? {}, node.total);
-    if (node) node.running.delete(a.creationTaskId);
+    if (a.holding) this.giveBack(a, a.holding);
+    for (const n of a.replication?.others.keys() ?? []) {
+      this.giveBack(a, n);
+      const node = this.d.nodes.get(n);
+      if (node?.alive) node.link.send({ type: 'kill_actor', actorId: a.actorId });
+    }
+    a.replication?.others.clear();
+    this.waiting.delete(a);
     if (c) this.d.scheduler.leaveClass(c);
     a.holding = null;
   }

@@ -14,7 +14,7 @@ import { functionIdOf } from '../protocol/task-spec.ts';
 import { returnId, taskIdOf, type ActorId, type FunctionId, type HolderId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { ClientRequest } from '../protocol/client-requests.ts';
 import type { NodeToCoordinator, RefUpdate, TaskResult } from '../protocol/node-messages.ts';
-import type { ActorDirectory } from './actor-directory.ts';
+import { hosts, type ActorDirectory } from './actor-directory.ts';
 import type { GeneratorStreams } from './generator-streams.ts';
 import type { NodeGrants, NodeState } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
@@ -113,7 +113,7 @@ export class Capabilities {
       }
       case 'actor_died': {
         const a = this.d.actors.get(msg.actorId);
-        if (a && (a.nodeId === from || a.holding === from)) return OK;
+        if (a && hosts(a, from)) return OK;
         return g.hostedActors.has(msg.actorId) ? STALE : refused(`actor_died for actor ${msg.actorId}, which was never placed on this node`);
       }
       case 'object_put':
@@ -191,7 +191,8 @@ export class Capabilities {
       // Honest task code may ask: an error, not a strike.
       return refused(`ray.${req.type}() lists the whole cluster, which is the driver's power: task code on a volunteer node cannot list tasks`, false);
     }
-    const running = msg.taskId === null ? undefined : this.d.tasks.attemptOn(msg.taskId, from);
+    // An actor's creation task stands for the actor's code wherever a replica of it runs.
+    const running = msg.taskId === null ? undefined : this.d.tasks.attemptOn(msg.taskId, from) ?? this.d.tasks.get(msg.taskId);
     if (!running || !this.runsOn(running, from)) {
       const why = msg.taskId === null ? 'names no task' : `names task ${msg.taskId}, which is not running on this node`;
       // Sent here and not yet reported done: the coordinator moved on (another attempt won, it was
@@ -207,12 +208,12 @@ export class Capabilities {
   }
 
   private runsOn(t: TaskEntry, from: NodeId): boolean {
-    if (t.nodeId !== from) return false;
-    if (t.state === 'SUBMITTED_TO_WORKER' || t.state === 'RUNNING') return true;
-    // An actor's creation task stays in the table while the actor lives: code of the actor runs there.
+    if (t.nodeId === from && (t.state === 'SUBMITTED_TO_WORKER' || t.state === 'RUNNING')) return true;
+    // An actor's creation task stays in the table while the actor lives: code of the actor runs on
+    // its node (on each of its replicas' nodes).
     if (t.spec.kind !== 'actor-creation' || !t.spec.actorId) return false;
     const a = this.d.actors.get(t.spec.actorId);
-    return a !== undefined && a.state === 'ALIVE' && a.nodeId === from;
+    return a !== undefined && a.state === 'ALIVE' && hosts(a, from);
   }
 
   private operation(from: NodeId, taskId: TaskId, holder: HolderId | undefined, req: Exclude<ClientRequest, { type: 'tasks' | 'timeline' }>): Verdict {

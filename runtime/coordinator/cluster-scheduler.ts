@@ -222,7 +222,7 @@ export class ClusterScheduler {
     const v = t.verification;
     node.link.send({
       type: 'run_task',
-      spec: v && spec.kind === 'normal' && spec.replicas !== v.replicas ? { ...spec, replicas: v.replicas, maxReplicas: v.maxReplicas } : spec,
+      spec: v && spec.kind !== 'actor-creation' && spec.replicas !== v.replicas ? { ...spec, replicas: v.replicas, maxReplicas: v.maxReplicas } : spec,
       attempt: t.attempt,
       args,
       ...(fn ? { fn } : {}),
@@ -236,7 +236,8 @@ export class ClusterScheduler {
    * never pipelines). Returns the copy's node, or undefined when none has room.
    */
   placeCopy(t: TaskEntry, tried?: ReadonlySet<NodeId>): NodeId | undefined {
-    if (t.cancelled || this.d.tasks.stopped || t.spec.kind !== 'normal') return undefined;
+    // A replicated actor's other replicas are copies of its creation (actor-manager.ts).
+    if (t.cancelled || this.d.tasks.stopped || t.spec.kind === 'actor-method' || (t.spec.kind === 'actor-creation' && !tried)) return undefined;
     // A straggler copy of a task with node affinity would run where it must not; a verified task's
     // replicas run on distinct nodes whatever its strategy (the first on its target).
     if (typeof t.spec.strategy === 'object' && !tried) return undefined;
@@ -249,6 +250,27 @@ export class ClusterScheduler {
       .sort((a, b) => Number(b.isCoordinator) - Number(a.isCoordinator) || Number(b.trusted) - Number(a.trusted) || b.finished - a.finished);
     const placement = place({ resources: t.spec.resources, strategy: 'DEFAULT', localityBytes: this.localityOf(t) }, nodes, this.spread);
     if (placement.kind !== 'node') return undefined;
+    this.dispatch(this.copyOf(t), this.d.nodes.get(placement.nodeId)!, true);
+    return placement.nodeId;
+  }
+
+  /**
+   * Sends a call of a replicated actor to one of its other replicas, on `node`: an attempt of the
+   * call like a verified task's replica (actor calls hold no resources of their own).
+   */
+  sendReplicaCall(t: TaskEntry, node: NodeState): void {
+    const copy = this.copyOf(t);
+    copy.attempt = ++t.dispatches;
+    copy.dispatchedAtMs = nowMs();
+    copy.state = 'SUBMITTED_TO_WORKER';
+    copy.nodeId = node.nodeId;
+    copy.reserved = false;
+    node.running.add(t.spec.taskId);
+    this.sendTask(node, copy);
+  }
+
+  /** A new attempt of `t`, listed among its copies (a straggler copy, or a replica). */
+  private copyOf(t: TaskEntry): TaskEntry {
     const copy: TaskEntry = {
       ...t,
       copyOf: t,
@@ -261,8 +283,7 @@ export class ClusterScheduler {
       startedAtMs: null,
     };
     (t.copies ??= []).push(copy);
-    this.dispatch(copy, this.d.nodes.get(placement.nodeId)!, true);
-    return placement.nodeId;
+    return copy;
   }
 
   /** Stops an attempt still out on its node (its worker terminated) and frees what it holds there. */
@@ -270,7 +291,8 @@ export class ClusterScheduler {
     disarm(a);
     const node = a.nodeId ? this.d.nodes.get(a.nodeId) : undefined;
     if (node?.alive && node.running.has(a.spec.taskId) && (a.state === 'SUBMITTED_TO_WORKER' || a.state === 'RUNNING')) {
-      node.link.send({ type: 'cancel_task', taskId: a.spec.taskId, force: true });
+      // An actor call is never forced: its worker is the actor's (as ray.cancel of an actor call).
+      node.link.send({ type: 'cancel_task', taskId: a.spec.taskId, force: a.spec.kind !== 'actor-method' });
     }
     this.release(a);
   }
@@ -431,8 +453,10 @@ export class ClusterScheduler {
     if (reserve) subtract(node.available, spec.kind === 'actor-creation' ? spec.heldResources ?? {} : spec.resources);
     else node.pipelined++;
     if (spec.kind === 'actor-creation') {
+      // A replicated actor's other replicas hold their nodes' resources as its `others`.
       const a = this.d.actors.get(spec.actorId);
-      if (a) a.holding = node.nodeId;
+      if (a && t.copyOf) a.replication?.others.set(node.nodeId, 'creating');
+      else if (a) a.holding = node.nodeId;
     }
     node.running.add(spec.taskId);
     const cls = (t.schedClass = this.classKey(t));

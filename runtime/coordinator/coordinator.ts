@@ -14,6 +14,7 @@
 // It talks to nodes only through messages.
 
 import { wireError } from '../api/errors.ts';
+import type { VerificationOptions } from '../api/options.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { DRIVER_HOLDER, type ActorId, type FunctionId, type HolderId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, RefUpdate } from '../protocol/node-messages.ts';
@@ -28,6 +29,7 @@ import type {
   TaskState,
 } from '../protocol/task-spec.ts';
 import { ActorDirectory } from './actor-directory.ts';
+import { QUARANTINE_MISMATCHES } from './constants.ts';
 import { ActorManager } from './actor-manager.ts';
 import { ClusterScheduler } from './cluster-scheduler.ts';
 import { GeneratorStreams } from './generator-streams.ts';
@@ -49,6 +51,9 @@ export interface ObjectLocation {
   readonly obj?: SerializedObject;
   readonly nodes: readonly NodeId[];
 }
+
+/** What `init({ verification })` tells the coordinator: the spot-check fraction and the mismatches that quarantine a node. */
+export type VerificationSettings = Pick<VerificationOptions, 'spotCheck' | 'quarantineAfter'>;
 
 export class Coordinator {
   private readonly log: Logger;
@@ -113,7 +118,9 @@ export class Coordinator {
     nodes: this.nodes,
     scheduler: this.scheduler,
     lifetimes: this.lifetimes,
-    log: (m) => this.log(m),
+    log: Object.assign((m: string) => this.log(m), { warn: (m: string) => this.log.warn(m) }),
+    verifyCall: (t, nodes) => this.taskManager.verifyCall(t, nodes),
+    callAttemptLost: (a, err) => this.taskManager.abandonAttempt(a, err),
   });
   private readonly taskManager = new TaskManager({
     tasks: this.tasks,
@@ -126,7 +133,8 @@ export class Coordinator {
     actorManager: this.actorManager,
     log: Object.assign((m: string) => this.log(m), { warn: (m: string) => this.log.warn(m) }),
     evict: (nodeId, reason) => this.evict(nodeId, reason),
-    spotCheck: () => this.spotCheckFraction,
+    spotCheck: () => this.verification.spotCheck,
+    quarantineAfter: () => this.verification.quarantineAfter ?? QUARANTINE_MISMATCHES,
   });
   private readonly waits = new ObjectWaits(this.objects, this.nodes);
   /** What each volunteer node may do (capabilities.ts). */
@@ -161,11 +169,11 @@ export class Coordinator {
 
   // ───────────────────────────── nodes ─────────────────────────────
 
-  /** `init({ verification: { spotCheck } })`: the fraction of tasks on proven volunteers run on a second node too. */
-  private spotCheckFraction: number | undefined;
+  /** `init({ verification })`: the fraction of tasks on proven volunteers run on a second node too, and the mismatches that quarantine a node. */
+  private verification: VerificationSettings = {};
 
-  setSpotCheck(fraction: number | undefined): void {
-    this.spotCheckFraction = fraction;
+  setVerification(v: VerificationSettings): void {
+    this.verification = v;
   }
 
   /**

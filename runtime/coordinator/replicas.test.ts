@@ -273,7 +273,7 @@ describe('Coordinator: verified tasks (replicas)', () => {
 
     it('checks every task of a volunteer with a short record on a second node, and takes the result both agree on', () => {
       const k = cluster({ head: { CPU: 0 }, n1: { CPU: 1 }, n2: { CPU: 1 } });
-      k.c.setSpotCheck(0.1);
+      k.c.setVerification({ spotCheck: 0.1 });
       const t = k.submit(taskSpec({ resources: { CPU: 1 } }));
       expect(runsOf(k, t.taskId)).toEqual(['n1', 'n2']);
       // Both runs carry the counts, so both nodes hash their results.
@@ -287,7 +287,7 @@ describe('Coordinator: verified tasks (replicas)', () => {
 
     it('checks a proven volunteer’s tasks with probability spotCheck', () => {
       const k = cluster({ head: { CPU: 0 }, n1: { CPU: 1 }, n2: { CPU: 1 } });
-      k.c.setSpotCheck(0.5);
+      k.c.setVerification({ spotCheck: 0.5 });
       for (let i = 0; i < SPOT_CHECK_RECORD; i++) {
         const t = k.submit(taskSpec({ resources: { CPU: 1 } }));
         report(k, 'n1', t, A);
@@ -306,7 +306,7 @@ describe('Coordinator: verified tasks (replicas)', () => {
 
     it('leaves trusted nodes and the coordinator’s own node unchecked; trustNode refuses an unknown node', () => {
       const k = cluster({ head: { CPU: 1 }, n1: { CPU: 1 }, n2: { CPU: 1 } }, { ownNode: 'head' });
-      k.c.setSpotCheck(1);
+      k.c.setVerification({ spotCheck: 1 });
       const onHead = k.submit(taskSpec({ resources: { CPU: 1 } }));
       expect(runsOf(k, onHead.taskId)).toEqual(['head']);
       k.c.trustNode(nid('n1'));
@@ -318,7 +318,7 @@ describe('Coordinator: verified tasks (replicas)', () => {
 
     it('never holds a task back: with no second node that could run it, the one replica stands', () => {
       const k = cluster({ head: { CPU: 0 }, n1: { CPU: 1 } });
-      k.c.setSpotCheck(1);
+      k.c.setVerification({ spotCheck: 1 });
       const t = k.submit(taskSpec({ resources: { CPU: 1 } }));
       expect(runsOf(k, t.taskId)).toEqual(['n1']);
       report(k, 'n1', t, A);

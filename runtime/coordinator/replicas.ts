@@ -10,7 +10,7 @@
 // comes from one of them), and the copies the other nodes stored are freed there.
 //
 // Every node that agreed with an accepted majority gains a `verified`; one that disagreed gains a
-// `mismatch`, and at QUARANTINE_MISMATCHES it is quarantined: dropped from the cluster (it gets no
+// `mismatch`, and at `quarantineAfter` (QUARANTINE_MISMATCHES by default) it is quarantined: dropped from the cluster (it gets no
 // more tasks and nothing more it sends is taken) and the driver is told.
 
 import { resultMismatchWireError, type ReplicaReport } from '../api/errors.ts';
@@ -20,7 +20,7 @@ import { resultSha256 } from '../protocol/result-hash.ts';
 import type { NodeToCoordinator } from '../protocol/node-messages.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { ClusterScheduler } from './cluster-scheduler.ts';
-import { LATE_REPLICA_GRACE_MS, QUARANTINE_MISMATCHES } from './constants.ts';
+import { LATE_REPLICA_GRACE_MS } from './constants.ts';
 import type { NodeManager } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';
@@ -39,6 +39,17 @@ export interface ReplicasDeps {
   readonly log: { (msg: string): void; warn(msg: string): void };
   /** Drops a node as if it had left (its link closed). */
   readonly quarantine: (nodeId: NodeId, reason: string) => void;
+  /** Mismatches that quarantine a node (`init({ verification: { quarantineAfter } })`). */
+  readonly quarantineAfter: () => number;
+  /** The calls of replicated actors: their outcomes go to the actor manager. */
+  readonly actorCalls: {
+    /** The call left the table (its vote is over, its replicas all reported or were dropped). */
+    ended(call: TaskEntry): void;
+    /** These replicas' results disagreed with the majority's. */
+    outvoted(call: TaskEntry, nodes: readonly NodeId[]): void;
+    /** No majority: the replicas' states differ. */
+    diverged(call: TaskEntry, err: WireError): void;
+  };
 }
 
 export class Replicas {
@@ -55,6 +66,15 @@ export class Replicas {
   begin(t: TaskEntry, replicas: number, maxReplicas: number, spotCheck: boolean): void {
     if (t.verification || !t.nodeId) return;
     t.verification = { replicas, maxReplicas, spotCheck, outcomes: [], reports: [], tried: new Set([t.nodeId]), wanted: replicas - 1, lost: 0, hashing: 0 };
+  }
+
+  /**
+   * A replicated actor's call is about to go to its replicas on `nodes` (actor-manager.ts): each
+   * reports, and the call's result is taken by majority of the replicas the actor was created with.
+   * No replica is added: a call whose replicas cannot reach that majority fails.
+   */
+  beginCall(t: TaskEntry, replicas: number, nodes: readonly NodeId[]): void {
+    t.verification = { replicas, maxReplicas: replicas, spotCheck: false, outcomes: [], reports: [], tried: new Set(nodes), wanted: 0, lost: 0, hashing: 0 };
   }
 
   /** The task's first replica was sent: the others go to other nodes. */
@@ -126,6 +146,7 @@ export class Replicas {
     this.waiting.delete(t);
     this.stopOwnAttempt(t);
     this.d.tasks.finish(t, 'FAILED');
+    if (t.spec.kind === 'actor-method') this.d.actorCalls.ended(t);
   }
 
   /** Ends the task with `err` (its replicas failed or disagreed): every replica still out is stopped, what they stored is freed. */
@@ -134,6 +155,7 @@ export class Replicas {
     this.waiting.delete(t);
     this.stopOwnAttempt(t);
     this.d.tasks.failTask(t, err);
+    if (t.spec.kind === 'actor-method') this.d.actorCalls.ended(t);
   }
 
   /** The session is over: no replica is placed or judged any more. */
@@ -166,6 +188,8 @@ export class Replicas {
       return;
     }
     v.lost++;
+    // A replicated actor's call runs on its replicas only: the vote goes on with those left.
+    if (t.spec.kind === 'actor-method') return this.decide(t);
     if (t.spec.kind === 'normal' && t.spec.maxRetries !== -1 && v.lost > t.spec.maxRetries) return this.fail(t, err);
     // It reported nothing: the vote still needs it, so it runs again at once on a node that has not run the task.
     v.wanted++;
@@ -194,6 +218,13 @@ export class Replicas {
       case 'wait':
         return;
       case 'more':
+        if (t.spec.kind === 'actor-method') {
+          // An actor's replicas cannot be added to: its replicas left reached no majority.
+          const err = resultMismatchWireError(t.spec.name, v.reports);
+          this.fail(t, err);
+          this.d.actorCalls.diverged(t, err);
+          return;
+        }
         this.d.log(`task ${t.spec.name}: its replicas disagree or were lost; ${d.count} more run on other nodes`);
         v.wanted += d.count;
         this.place(t);
@@ -201,6 +232,7 @@ export class Replicas {
       case 'fail':
         // No majority says who is wrong (non-deterministic code disagrees on every node): nobody is credited or blamed.
         this.fail(t, resultMismatchWireError(t.spec.name, v.reports));
+        if (t.spec.kind === 'actor-method') this.d.actorCalls.diverged(t, resultMismatchWireError(t.spec.name, v.reports));
         return;
       case 'accept': {
         const agreeing = d.agreeing as NodeId[];
@@ -212,6 +244,7 @@ export class Replicas {
           this.freeStored(v.outcomes.filter((o) => !agreeing.includes(o.nodeId)));
           this.take(t, v, agreeing, d.outcome.sha256);
         }
+        if (t.spec.kind === 'actor-method' && disagreeing.length > 0) this.d.actorCalls.outvoted(t, disagreeing);
         this.credit(agreeing, disagreeing);
         return;
       }
@@ -245,6 +278,8 @@ export class Replicas {
     t.state = 'FINISHED';
     t.endedAtMs = nowMs();
     if (this.settleIfDone(t, v.accepted)) return;
+    // An actor's replicas run its calls in order: a late one is judged whenever it reports (or is dropped).
+    if (t.spec.kind === 'actor-method') return;
     v.lateTimer = setTimeout(() => {
       v.lateTimer = undefined;
       if (this.d.tasks.get(t.spec.taskId) === t) this.endGrace(t);
@@ -271,6 +306,7 @@ export class Replicas {
       this.credit([o.nodeId], []);
     } else {
       this.freeStored([o]);
+      if (t.spec.kind === 'actor-method') this.d.actorCalls.outvoted(t, [o.nodeId]);
       this.credit([], [o.nodeId]);
     }
     this.settleIfDone(t, accepted);
@@ -282,6 +318,7 @@ export class Replicas {
     clearTimeout(t.verification?.lateTimer);
     t.nodeId = accepted.nodeId;
     this.d.tasks.finish(t, 'FINISHED');
+    if (t.spec.kind === 'actor-method') this.d.actorCalls.ended(t);
     return true;
   }
 
@@ -304,7 +341,7 @@ export class Replicas {
       const n = this.d.nodes.get(id);
       if (!n) continue;
       n.mismatches++;
-      if (n.mismatches >= QUARANTINE_MISMATCHES && !n.quarantined && !n.isCoordinator && !n.trusted) {
+      if (n.mismatches >= this.d.quarantineAfter() && !n.quarantined && !n.isCoordinator && !n.trusted) {
         n.quarantined = true;
         const why = `its results disagreed with the majority of a verified task's replicas ${n.mismatches} times`;
         this.d.log.warn(`quarantining node ${id}${n.label ? ` (${n.label})` : ''}: ${why}; it gets no more tasks and nothing more it sends is taken`);

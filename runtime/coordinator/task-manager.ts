@@ -35,6 +35,8 @@ export interface TaskManagerDeps {
   readonly evict: (nodeId: NodeId, reason: string) => void;
   /** The fraction of tasks on proven volunteers to spot-check (`init({ verification: { spotCheck } })`); undefined: none. */
   readonly spotCheck: () => number | undefined;
+  /** Mismatches that quarantine a node. */
+  readonly quarantineAfter: () => number;
 }
 
 type TaskDone = Extract<NodeToCoordinator, { type: 'task_done' }>;
@@ -45,12 +47,30 @@ export class TaskManager {
   private readonly replicas: Replicas;
 
   constructor(private readonly d: TaskManagerDeps) {
-    this.replicas = new Replicas({ tasks: d.tasks, nodes: d.nodes, lifetimes: d.lifetimes, objects: d.objects, scheduler: d.scheduler, log: d.log, quarantine: d.evict });
+    const actors = d.actorManager;
+    this.replicas = new Replicas({
+      tasks: d.tasks,
+      nodes: d.nodes,
+      lifetimes: d.lifetimes,
+      objects: d.objects,
+      scheduler: d.scheduler,
+      log: d.log,
+      quarantine: d.evict,
+      quarantineAfter: d.quarantineAfter,
+      actorCalls: { ended: (t) => actors.callEnded(t), outvoted: (t, nodes) => actors.outvoted(t, nodes), diverged: (t, err) => actors.diverged(t, err) },
+    });
   }
 
-  /** Resources may have freed up: verified tasks place the replicas they still want. */
+  /** Resources may have freed up: verified tasks and replicated actors place the replicas they still want. */
   placeReplicas(): void {
     this.replicas.drain();
+    this.d.actorManager.drain();
+  }
+
+  /** A replicated actor's call goes to its replicas on `nodes`: its vote begins. */
+  verifyCall(t: TaskEntry, nodes: readonly NodeId[]): void {
+    const count = this.d.actorManager.replicasOf(t);
+    if (count > 1) this.replicas.beginCall(t, count, nodes);
   }
 
   registerFunction(desc: FunctionDescriptor): void {
@@ -111,6 +131,7 @@ export class TaskManager {
   dispatched(t: TaskEntry): void {
     this.armTimeout(t);
     this.replicas.placeOthers(t);
+    if (t.spec.kind === 'actor-creation') this.d.actorManager.placeReplicas(t);
   }
 
   /**
@@ -137,6 +158,12 @@ export class TaskManager {
       if (!msg.error) this.d.scheduler.recordDuration(t, msg.endMs - msg.startMs);
       disarm(t);
       this.replicas.report(t, from, msg);
+      this.d.scheduler.drain();
+      return;
+    }
+    if (t.copyOf && t.spec.kind === 'actor-creation') {
+      // Another replica of a replicated actor finished its constructor (or failed).
+      this.d.actorManager.replicaCreated(t, msg.error);
       this.d.scheduler.drain();
       return;
     }
@@ -215,6 +242,11 @@ export class TaskManager {
       this.d.scheduler.drain();
       return;
     }
+    if (t.copyOf && t.spec.kind === 'actor-creation') {
+      this.d.actorManager.replicaCreated(t, err);
+      this.d.scheduler.drain();
+      return;
+    }
     if (t.copyOf) {
       this.d.scheduler.dropCopy(t);
       this.d.scheduler.drain();
@@ -231,6 +263,7 @@ export class TaskManager {
       const t = this.d.tasks.attemptOn(taskId, node.nodeId);
       if (!t || t.spec.kind === 'actor-method') continue;
       if ((t.copyOf ?? t).verification) this.replicas.lost(t, err);
+      else if (t.copyOf && t.spec.kind === 'actor-creation') this.d.actorManager.replicaCreated(t, err);
       else if (t.copyOf) this.d.scheduler.dropCopy(t);
       else this.failed(t, err, true);
     }
@@ -308,7 +341,7 @@ export class TaskManager {
     if (t.verification) return this.replicas.lost(t, err); // its first replica timed out
     this.d.scheduler.release(t);
     if (t.cancelled) return this.d.tasks.finish(t, 'FAILED');
-    if (system && t.copies && !this.d.tasks.stopped) {
+    if (system && t.copies && t.spec.kind === 'normal' && !this.d.tasks.stopped) {
       // Its attempt is lost (its node left, its worker died) while a straggler copy runs: the copy
       // goes on as the task's attempt, and no retry is spent.
       this.d.log(`task ${t.spec.name} lost its attempt on node ${t.nodeId} (${err.name}); its copy on node ${t.copies[0]!.nodeId} goes on`);

@@ -3,7 +3,7 @@
 
 import { setCore } from '../api/core.ts';
 import { createLogger } from '../common/logger.ts';
-import { Coordinator } from '../coordinator/coordinator.ts';
+import { Coordinator, type VerificationSettings } from '../coordinator/coordinator.ts';
 import { DriverCore } from '../driver/driver-core.ts';
 import { Node } from '../node/node.ts';
 import type { ObjectStore } from '../node/object-store.ts';
@@ -38,8 +38,8 @@ export interface HeadOptions {
   /** Makes this node's object store (memory budget, spill store) once the node id is known. */
   readonly createObjectStore: (nodeId: NodeId) => ObjectStore;
   readonly cluster?: ClusterOptions;
-  /** `init({ verification: { spotCheck } })`: the fraction of tasks on proven volunteers spot-checked. */
-  readonly spotCheck?: number | undefined;
+  /** `init({ verification: { spotCheck, quarantineAfter } })`: the fraction of tasks on proven volunteers spot-checked, the mismatches that quarantine a node. */
+  readonly verification?: VerificationSettings | undefined;
 }
 
 export interface HeadSession {
@@ -112,7 +112,7 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
   const store = opts.createObjectStore(nodeId);
   store.start();
   coordinator = new Coordinator(nodeId);
-  coordinator.setSpotCheck(opts.spotCheck);
+  coordinator.setVerification(opts.verification ?? {});
   const coord = coordinator;
   const toCoordinator = new LocalChannel<NodeToCoordinator>((msg) => coord.handleNodeMessage(nodeId, msg));
   const node = (headNode = new Node({

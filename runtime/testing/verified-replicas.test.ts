@@ -259,7 +259,7 @@ describe('verified tasks: replicas on distinct nodes, the majority result', () =
 
   it('spot checks: with replicas 1 and spotCheck 1 a lying volunteer is outvoted and quarantined, and every result is right', async () => {
     const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }] });
-    c.coordinator.setSpotCheck(1);
+    c.coordinator.setVerification({ spotCheck: 1 });
     const liar = c.volunteers[0]!.nodeId;
     lieOn(c, liar, 666);
     const square = remote(function square(k: number) { return k * k; });
