@@ -67,6 +67,26 @@ test.describe('introspection', () => {
     expect(await rayPage.evaluate(() => globalThis.ray.clusterResources())).toMatchObject({ CPU: 3, special: 2 });
   });
 
+  test('inside a task (and an actor), the first nodes() / clusterResources() / availableResources() answer from a fresh view, not [] / {} (issue 11 item 6)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const look = ray.remote({ numCpus: 1 }, () => ({ nodes: ray.nodes().length, total: ray.clusterResources().CPU, free: ray.availableResources().CPU }));
+      const Looker = ray.remote(
+        { numCpus: 0 },
+        class Looker {
+          look() {
+            return { nodes: ray.nodes().length, total: ray.clusterResources().special };
+          }
+        },
+      );
+      const actor = Looker.remote();
+      return { task: await ray.get(look.remote()), actor: await ray.get(actor.look.remote()) };
+    });
+    // 3 CPUs: the task holds one while it runs (the actor, numCpus 0, none).
+    expect(out.task).toEqual({ nodes: 1, total: 3, free: 2 });
+    expect(out.actor).toEqual({ nodes: 1, total: 2 });
+  });
+
   test('a task needing more GPUs or custom resources than exist stays pending, with the reason in ray.tasks()', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

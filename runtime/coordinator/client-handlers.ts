@@ -118,15 +118,7 @@ export function clientHandlers(d: ClientHandlersDeps, from: NodeId, holder: Hold
     generatorNext: (req) => d.taskManager.generatorNext(req.taskId, req.index, holder ?? holderOfNode(from), from),
     tasks: (req) => d.tasks.infos(req.state),
     timeline: () => d.tasks.timeline(),
-    clusterView: () => {
-      // Task code on a volunteer sees the cluster's totals and its own node, not the others.
-      const volunteer = from !== d.selfId && d.nodes.get(from)?.isCoordinator === false;
-      const nodes = d.nodes.infos();
-      return {
-        nodes: volunteer ? nodes.filter((n) => n.nodeId === from) : nodes,
-        total: d.nodes.clusterResources(),
-        available: d.nodes.availableResources(),
-      };
-    },
+    // Task code on a volunteer sees the cluster's totals and its own node, not the others.
+    clusterView: () => d.nodes.viewFor(from),
   };
 }

@@ -21,6 +21,9 @@ import { Stragglers } from './stragglers.ts';
 import { detachCopy, type TaskEntry } from './task-entry.ts';
 import { disarm, nowMs, type TaskTable } from './task-table.ts';
 
+/** The calls that read the cluster view in task code. */
+const CLUSTER_VIEW_CALLS = /\b(?:nodes|clusterResources|availableResources)\b/;
+
 export interface ClusterSchedulerDeps {
   readonly nodes: NodeManager;
   readonly tasks: TaskTable;
@@ -58,6 +61,8 @@ export class ClusterScheduler {
   private lastClass: { fnId: FunctionId | undefined; strategy: TaskSpec['strategy']; resources: TaskSpec['resources']; key: string } | undefined;
   /** How long each function's tasks take, to tell short ones (pipelined) from the rest. */
   private readonly durations = new TaskDurations();
+  /** Per function: whether its code reads the cluster view (`readsClusterView`). */
+  private readonly viewReaders = new Map<FunctionId, boolean>();
   private draining = false;
   /** Copies of tasks that straggle on volunteer nodes. */
   private readonly stragglers: Stragglers;
@@ -218,6 +223,7 @@ export class ClusterScheduler {
       node.knownFns.add(spec.fnId);
     }
     this.d.nodes.grantPulls(node.nodeId, args);
+    const view = this.readsClusterView(spec) ? this.d.nodes.viewFor(node.nodeId) : undefined;
     // A verified task's replicas carry their counts, so that their nodes hash the results.
     const v = t.verification;
     node.link.send({
@@ -227,7 +233,27 @@ export class ClusterScheduler {
       args,
       ...(fn ? { fn } : {}),
       ...(spec.kind === 'normal' && !t.reserved ? { pipelined: true as const } : {}),
+      ...(view ? { view } : {}),
     });
+  }
+
+  /**
+   * Whether the task's code (its function or actor class, with the functions in its scope) names
+   * `nodes`, `clusterResources` or `availableResources`: its run_task then carries the cluster view,
+   * so that they answer from a fresh one from the first call. Decided once per function.
+   */
+  private readsClusterView(spec: TaskEntry['spec']): boolean {
+    const actor = spec.kind === 'actor-method' ? this.d.actors.get(spec.actorId) : undefined;
+    const creation = actor ? this.d.tasks.get(actor.creationTaskId) : undefined;
+    const fnId = spec.kind === 'actor-method' ? (creation ? functionIdOf(creation.spec) : undefined) : spec.fnId;
+    if (!fnId) return false;
+    let reads = this.viewReaders.get(fnId);
+    if (reads === undefined) {
+      const fn = this.d.fns.get(fnId);
+      reads = fn !== undefined && [fn.source, ...fn.scope.map((e) => (e.kind === 'function' ? e.source : ''))].some((s) => CLUSTER_VIEW_CALLS.test(s));
+      this.viewReaders.set(fnId, reads);
+    }
+    return reads;
   }
 
   /**

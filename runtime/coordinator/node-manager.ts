@@ -3,6 +3,7 @@
 // the tasks placed on it and its object store figures.
 
 import type { ActorId, FunctionId, NodeId, ObjectId, TaskId } from '../protocol/ids.ts';
+import type { ClusterView } from '../protocol/client-requests.ts';
 import type { CoordinatorToNode, ResolvedArg } from '../protocol/node-messages.ts';
 import type { NodeInfo, ObjectStoreStats, ResourceSet } from '../protocol/task-spec.ts';
 import { EXPECTED_OBJECTS_MAX } from './constants.ts';
@@ -154,6 +155,20 @@ export class NodeManager {
       quarantined: n.quarantined,
       trusted: n.trusted,
     }));
+  }
+
+  /**
+   * What task code on `nodeId` reads as the cluster (`ray.nodes()`, `clusterResources()`,
+   * `availableResources()`): the totals, and every node — task code on a volunteer sees only its own.
+   */
+  viewFor(nodeId: NodeId): ClusterView {
+    const nodes = this.infos();
+    const volunteer = this.get(nodeId)?.isCoordinator === false;
+    return {
+      nodes: volunteer ? nodes.filter((n) => n.nodeId === nodeId) : nodes,
+      total: this.clusterResources(),
+      available: this.availableResources(),
+    };
   }
 
   clusterResources(): Record<string, number> {

@@ -1,6 +1,7 @@
 // The node's two records, shared by its parts: a task assigned to this node (its arguments and the
 // worker it runs on) and a worker slot (one Web Worker of the pool and the tasks sent to it).
 
+import type { ClusterView } from '../protocol/client-requests.ts';
 import type { ActorId, FunctionId, ObjectId, TaskId, WorkerId } from '../protocol/ids.ts';
 import type { SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { ToWorker } from '../protocol/worker-messages.ts';
@@ -18,6 +19,8 @@ export interface Assignment {
   /** Arguments held in this node's store, pinned (kept in memory) until the task ends. */
   pinned: ObjectId[] | undefined;
   worker: WorkerSlot | undefined;
+  /** The cluster view its run_task carried (its code reads it): handed to its worker with the task. */
+  view?: ClusterView;
   cancelTimer?: ReturnType<typeof setTimeout>;
 }
 

@@ -8,6 +8,7 @@
 import { wireError } from '../api/errors.ts';
 import { withTransferableCopies } from '../api/serialization.ts';
 import { shapeKey } from '../common/resources.ts';
+import type { ClusterView } from '../protocol/client-requests.ts';
 import type { FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
 import { MAX_SMALL_ITEMS } from '../protocol/limits.ts';
 import type { NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
@@ -112,8 +113,8 @@ export class LocalTaskManager {
    * A task the coordinator assigned here (`pipelined` when it holds no resources for it): its
    * arguments gathered, then queued, sent to its actor, or its actor created.
    */
-  assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[], pipelined: boolean): void {
-    const a: Assignment = { spec, attempt, reserved: !pipelined, args: undefined, pinned: undefined, worker: undefined };
+  assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[], pipelined: boolean, view?: ClusterView): void {
+    const a: Assignment = { spec, attempt, reserved: !pipelined, args: undefined, pinned: undefined, worker: undefined, ...(view ? { view } : {}) };
     this.assignments.set(spec.taskId, a);
     const { args, ready } = this.deps.dependencies.gather(a, resolved);
     if (!ready) {
@@ -254,6 +255,7 @@ export class LocalTaskManager {
       gpu: (spec.resources.GPU ?? 0) > 0,
     };
     if (spec.kind === 'actor-method') (run as { method?: string }).method = spec.method;
+    if (a.view) this.deps.pool.post(w, { type: 'view', view: a.view });
     this.deps.pool.post(w, run, transfer);
   }
 
@@ -267,6 +269,7 @@ export class LocalTaskManager {
     }
     a.worker = w;
     w.tasks.set(spec.taskId, a);
+    if (a.view) this.deps.pool.post(w, { type: 'view', view: a.view });
     this.deps.pool.post(w, {
       type: 'create_actor',
       actorId: spec.actorId,

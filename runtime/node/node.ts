@@ -115,7 +115,7 @@ export class Node {
     switch (msg.type) {
       case 'run_task':
         if (msg.fn) this.pool.addFunction(msg.fn);
-        this.tasks.assign(msg.spec, msg.attempt, msg.args, msg.pipelined === true);
+        this.tasks.assign(msg.spec, msg.attempt, msg.args, msg.pipelined === true, msg.view);
         return;
       case 'start_task':
         this.tasks.reserve(msg.taskId);

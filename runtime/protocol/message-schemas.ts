@@ -211,6 +211,26 @@ const resolvedArg = v.variant('kind', [
   v.object({ kind: v.literal('located'), id: objectId, nodes: list(nodeId, MAX_SMALL_ITEMS * 16), sha256: v.optional(sha256) }),
 ]);
 
+/** One node as `ray.nodes()` lists it. */
+const nodeInfo = v.object({
+  nodeId,
+  alive: v.boolean(),
+  isCoordinator: v.boolean(),
+  resources,
+  available: resources,
+  objectStore: v.object({ memoryBytes: amount, spilledBytes: amount, objects: int(0), budgetBytes: amount }),
+  gpuFallback: v.boolean(),
+  runningTasks: int(0),
+  label: v.optional(v.pipe(v.string(), v.maxLength(MAX_NAME_CHARS))),
+  verified: int(0),
+  mismatches: int(0),
+  quarantined: v.boolean(),
+  trusted: v.boolean(),
+});
+
+/** The cluster view a task's code reads (`ClusterView`). */
+const clusterView = v.object({ nodes: list(nodeInfo, MAX_LIST_ITEMS), total: resources, available: resources });
+
 /** What the coordinator may tell a node. */
 export const coordinatorToNodeSchema = v.variant('type', [
   v.object({
@@ -220,6 +240,7 @@ export const coordinatorToNodeSchema = v.variant('type', [
     args: list(resolvedArg),
     fn: v.optional(functionDescriptor),
     pipelined: v.optional(v.literal(true)),
+    view: v.optional(clusterView),
   }),
   v.object({ type: v.literal('start_task'), taskId }),
   v.object({ type: v.literal('cancel_task'), taskId, force: v.boolean() }),

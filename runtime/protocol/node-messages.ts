@@ -28,6 +28,12 @@ export type CoordinatorToNode =
        * worker of its resource shape (or run on an idle one), never on a worker of its own.
        */
       readonly pipelined?: true;
+      /**
+       * The cluster as the coordinator sees it when it sends the task, for task code that reads
+       * `ray.nodes()`, `clusterResources()` or `availableResources()` (sent only when its source
+       * names one of them), so that they answer from a fresh view from the first call.
+       */
+      readonly view?: ClusterView;
     }
   /**
    * The coordinator now holds resources for a pipelined task this node reported waiting

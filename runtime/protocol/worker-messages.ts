@@ -2,7 +2,7 @@
 // so a burst of small tasks costs one message event, not one per task.
 
 import type { ActorId, FunctionId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
-import type { ClientRequest, ClientRequestOf } from './client-requests.ts';
+import type { ClientRequest, ClientRequestOf, ClusterView } from './client-requests.ts';
 import type { CoordinatorRequests, RefUpdate } from './node-messages.ts';
 import type { FunctionDescriptor, SerializedObject } from './task-spec.ts';
 import type { WireError } from './wire-error.ts';
@@ -36,6 +36,8 @@ export type ToWorker =
       readonly gpu: boolean;
     }
   | { readonly type: 'cancel'; readonly taskId: TaskId }
+  /** The cluster view the coordinator sent with the next task (its code reads `ray.nodes()` & co.). */
+  | { readonly type: 'view'; readonly view: ClusterView }
   | { readonly type: 'gen_ack'; readonly taskId: TaskId; readonly consumed: number }
   | { readonly type: 'reply'; readonly reqId: number; readonly ok: true; readonly value: unknown }
   | { readonly type: 'reply'; readonly reqId: number; readonly ok: false; readonly error: WireError };

@@ -127,6 +127,9 @@ export class InProcessWorker implements WorkerEndpoint {
       case 'cancel':
         this.executor.cancel(msg.taskId);
         break;
+      case 'view':
+        this.core?.setView(msg.view);
+        break;
       case 'gen_ack':
         this.executor.ack(msg.taskId, msg.consumed);
         break;

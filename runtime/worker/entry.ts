@@ -132,6 +132,9 @@ function handle(batch: readonly ToWorker[]): void {
       case 'cancel':
         executor.cancel(msg.taskId);
         break;
+      case 'view':
+        core?.setView(msg.view);
+        break;
       case 'gen_ack':
         executor.ack(msg.taskId, msg.consumed);
         break;

@@ -156,6 +156,11 @@ export class WorkerCore implements Core {
     };
   }
 
+  /** The cluster view that came with a task: what `nodes()` & co. answer until a fresher one arrives. */
+  setView(view: ClusterView): void {
+    this.view = view;
+  }
+
   private refreshView(): void {
     void this.request({ type: 'clusterView' }).then((v) => (this.view = v), () => {});
   }
