@@ -119,6 +119,6 @@ export function clientHandlers(d: ClientHandlersDeps, from: NodeId, holder: Hold
     tasks: (req) => d.tasks.infos(req.state),
     timeline: () => d.tasks.timeline(),
     // Task code on a volunteer sees the cluster's totals and its own node, not the others.
-    clusterView: () => d.nodes.viewFor(from),
+    clusterView: () => d.nodes.viewFor(from !== d.selfId && d.nodes.get(from)?.isCoordinator === false ? from : undefined),
   };
 }

@@ -223,7 +223,7 @@ export class ClusterScheduler {
       node.knownFns.add(spec.fnId);
     }
     this.d.nodes.grantPulls(node.nodeId, args);
-    const view = this.readsClusterView(spec) ? this.d.nodes.viewFor(node.nodeId) : undefined;
+    const view = this.readsClusterView(spec) ? this.d.nodes.viewFor(node.isCoordinator ? undefined : node.nodeId) : undefined;
     // A verified task's replicas carry their counts, so that their nodes hash the results.
     const v = t.verification;
     node.link.send({

@@ -158,14 +158,14 @@ export class NodeManager {
   }
 
   /**
-   * What task code on `nodeId` reads as the cluster (`ray.nodes()`, `clusterResources()`,
-   * `availableResources()`): the totals, and every node — task code on a volunteer sees only its own.
+   * What task code reads as the cluster (`ray.nodes()`, `clusterResources()`,
+   * `availableResources()`): the totals, and every node — task code on a volunteer node (given)
+   * sees only its own.
    */
-  viewFor(nodeId: NodeId): ClusterView {
+  viewFor(volunteer: NodeId | undefined): ClusterView {
     const nodes = this.infos();
-    const volunteer = this.get(nodeId)?.isCoordinator === false;
     return {
-      nodes: volunteer ? nodes.filter((n) => n.nodeId === nodeId) : nodes,
+      nodes: volunteer ? nodes.filter((n) => n.nodeId === volunteer) : nodes,
       total: this.clusterResources(),
       available: this.availableResources(),
     };
