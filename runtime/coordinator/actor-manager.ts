@@ -8,7 +8,7 @@ import { add, fits } from '../common/resources.ts';
 import { returnId, type ActorId, type NodeId } from '../protocol/ids.ts';
 import type { ActorInfo } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
-import { replicaNodes, type ActorDirectory, type ActorEntry } from './actor-directory.ts';
+import { hosts, replicaNodes, type ActorDirectory, type ActorEntry } from './actor-directory.ts';
 import type { ClusterScheduler } from './cluster-scheduler.ts';
 import type { NodeManager } from './node-manager.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';
@@ -42,6 +42,11 @@ export class ActorManager {
    */
   admit(t: TaskEntry): boolean {
     const spec = t.spec;
+    if (spec.kind === 'actor-creation' && (spec.replicas ?? 1) > 1 && (spec.actor.maxRestarts !== 0 || spec.actor.maxConcurrency > 1)) {
+      // `.remote()` refuses these; a spec from elsewhere is held to the same rule.
+      this.d.tasks.failTask(t, wireError('TypeError', `${spec.actor.className}: a replicated actor runs one call at a time and is not restarted (maxConcurrency 1, maxRestarts 0)`));
+      return false;
+    }
     if (spec.kind === 'actor-creation') {
       const a = this.d.actors.create(spec);
       if (!a) {
@@ -159,7 +164,7 @@ export class ActorManager {
   /** The node an actor runs on reports its worker died. */
   reportedDead(from: NodeId, actorId: ActorId, err: WireError): void {
     const a = this.d.actors.get(actorId);
-    if (a?.replication && a.state === 'ALIVE' && a.replication.others.has(from)) this.dropReplica(a, from, `its replica on node ${from} died (${err.message})`);
+    if (a?.replication && a.state === 'ALIVE' && hosts(a, from)) this.dropReplica(a, from, `its replica on node ${from} died (${err.message})`);
     else if (a && a.nodeId === from) this.died(a, err);
   }
 
@@ -179,6 +184,12 @@ export class ActorManager {
     const a = this.actorOf(call);
     if (!a?.replication) return;
     for (const n of nodes) if (a.state === 'ALIVE') this.dropReplica(a, n, `its replica on node ${n} returned a result the majority of its replicas disagree with, in call ${call.spec.name}`);
+  }
+
+  /** A replica of the call's actor did not run the call (it reported no outcome): it is dropped, and nobody is blamed. */
+  replicaLost(call: TaskEntry, node: NodeId, err: WireError): void {
+    const a = this.actorOf(call);
+    if (a?.replication && a.state === 'ALIVE') this.dropReplica(a, node, `its replica on node ${node} did not run call ${call.spec.name} (${err.name}: ${err.message})`);
   }
 
   /**
@@ -310,12 +321,14 @@ export class ActorManager {
   private dropReplica(a: ActorEntry, nodeId: NodeId, why: string): void {
     const r = a.replication!;
     const node = this.d.nodes.get(nodeId);
-    if (nodeId === a.nodeId) {
+    if (nodeId === a.nodeId || nodeId === a.holding) {
       // The first replica goes: another takes its place (every replica has had every call).
       const next = [...r.others.keys()][0];
       if (next) r.others.delete(next);
       this.giveBack(a, nodeId);
       a.nodeId = a.holding = next ?? null;
+      const c = this.d.tasks.get(a.creationTaskId);
+      if (c) c.nodeId = a.nodeId;
     } else if (r.others.delete(nodeId)) {
       this.giveBack(a, nodeId);
     } else {
@@ -324,6 +337,10 @@ export class ActorManager {
     if (node?.alive) node.link.send({ type: 'kill_actor', actorId: a.actorId });
     r.degraded = true;
     const left = replicaNodes(a).length;
+    if (left < quorumSize(r.count)) {
+      // No call can be verified any more: the actor dies, and its calls with it.
+      return this.killForGood(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: ${left} of its ${r.count} replicas are left, fewer than a majority, so no call can be verified (the last one dropped: ${why})`, { actorId: a.actorId }));
+    }
     this.d.log.warn(`actor ${a.info.className} (${a.actorId}): dropped a replica: ${why}; ${left} of its ${r.count} replicas run`);
     const err = wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) lost a replica: ${why}`, { actorId: a.actorId });
     for (const call of [...a.inflight.values()]) {
@@ -332,9 +349,6 @@ export class ActorManager {
         node?.running.delete(call.spec.taskId);
         this.d.callAttemptLost(attempt, err);
       }
-    }
-    if (left < quorumSize(r.count)) {
-      this.killForGood(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) died: ${left} of its ${r.count} replicas are left, fewer than a majority, so no call can be verified (the last one dropped: ${why})`, { actorId: a.actorId }));
     }
   }
 
@@ -398,7 +412,11 @@ export class ActorManager {
     const c = creation ?? this.d.tasks.get(a.creationTaskId);
     this.releaseActor(a);
     this.d.actors.markDead(a, err);
-    for (const t of [...a.inflight.values()]) this.d.tasks.failTask(t, err);
+    // A replicated actor's call already decided by its majority (still waiting for late replicas) ends as decided.
+    for (const t of [...a.inflight.values()]) {
+      if (t.state === 'FINISHED' || t.state === 'FAILED') this.d.tasks.finish(t, t.state);
+      else this.d.tasks.failTask(t, err);
+    }
     a.inflight.clear();
     if (c) {
       if (c.state !== 'FINISHED' && c.state !== 'FAILED') this.d.tasks.failTask(c, err);

@@ -60,7 +60,7 @@ export function quorumSize(replicas: number): number {
 }
 
 /** The outcome a report stands for: its hash, or its error (never equal to a hash: hashes are hex). */
-function outcomeKey(r: ReplicaReport): string {
+export function outcomeKey(r: ReplicaReport): string {
   return r.sha256 ?? `error: ${r.error ?? 'unknown'}`;
 }
 

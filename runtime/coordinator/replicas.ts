@@ -24,7 +24,7 @@ import { LATE_REPLICA_GRACE_MS } from './constants.ts';
 import type { NodeManager } from './node-manager.ts';
 import type { ObjectDirectory } from './object-directory.ts';
 import type { ObjectLifetimes } from './object-lifetimes.ts';
-import { decideQuorum } from './quorum.ts';
+import { decideQuorum, outcomeKey } from './quorum.ts';
 import { detachCopy, type ReplicaOutcome, type TaskEntry, type Verification } from './task-entry.ts';
 import { disarm, nowMs, type TaskTable } from './task-table.ts';
 
@@ -49,6 +49,8 @@ export interface ReplicasDeps {
     outvoted(call: TaskEntry, nodes: readonly NodeId[]): void;
     /** No majority: the replicas' states differ. */
     diverged(call: TaskEntry, err: WireError): void;
+    /** The replica on `node` did not run the call (its worker died, its node left, an argument could not be fetched): its state is behind. */
+    replicaLost(call: TaskEntry, node: NodeId, err: WireError): void;
   };
 }
 
@@ -104,7 +106,7 @@ export class Replicas {
     this.endAttempt(a);
     if (!v || t.cancelled) return;
     if (msg.error) {
-      if (msg.systemFailure === true || msg.error.name !== 'RayTaskError') return this.replicaLost(t, msg.error);
+      if (msg.systemFailure === true || msg.error.name !== 'RayTaskError') return this.replicaLost(t, msg.error, from);
       return this.record(t, v, { nodeId: from, error: msg.error });
     }
     const results = msg.results ?? [];
@@ -123,7 +125,7 @@ export class Replicas {
       },
       (e: unknown) => {
         v.hashing--;
-        if (this.d.tasks.get(t.spec.taskId) === t && !t.cancelled) this.replicaLost(t, { name: 'RaySystemError', message: `hashing a replica's result failed: ${String(e)}` });
+        if (this.d.tasks.get(t.spec.taskId) === t && !t.cancelled) this.replicaLost(t, { name: 'RaySystemError', message: `hashing a replica's result failed: ${String(e)}` }, from);
       },
     );
   }
@@ -131,8 +133,9 @@ export class Replicas {
   /** A replica's attempt `a` was lost (its node left, it sent what cannot be taken, it timed out): it reports nothing. */
   lost(a: TaskEntry, err: WireError): void {
     const t = a.copyOf ?? a;
+    const node = a.nodeId;
     this.endAttempt(a);
-    if (t.verification && !t.cancelled) this.replicaLost(t, err);
+    if (t.verification && !t.cancelled) this.replicaLost(t, err, node);
   }
 
   /**
@@ -180,15 +183,22 @@ export class Replicas {
     else this.decide(t);
   }
 
-  /** Another replica runs in its place, within the task's maxRetries; past them the task fails with `err`. */
-  private replicaLost(t: TaskEntry, err: WireError): void {
+  /**
+   * A replica (on `node`) reported nothing. Of a task: another runs in its place, within the task's
+   * maxRetries; past them the task fails with `err`. Of an actor's call: that replica did not run
+   * the call, so it is dropped from the actor (nobody is blamed), and the vote goes on with those left.
+   */
+  private replicaLost(t: TaskEntry, err: WireError, node: NodeId | null): void {
     const v = t.verification!;
+    if (t.spec.kind === 'actor-method' && node) {
+      this.d.actorCalls.replicaLost(t, node, err);
+      if (this.d.tasks.get(t.spec.taskId) !== t) return; // the actor died with it
+    }
     if (v.accepted) {
       this.settleIfDone(t, v.accepted);
       return;
     }
     v.lost++;
-    // A replicated actor's call runs on its replicas only: the vote goes on with those left.
     if (t.spec.kind === 'actor-method') return this.decide(t);
     if (t.spec.kind === 'normal' && t.spec.maxRetries !== -1 && v.lost > t.spec.maxRetries) return this.fail(t, err);
     // It reported nothing: the vote still needs it, so it runs again at once on a node that has not run the task.
@@ -237,7 +247,13 @@ export class Replicas {
       case 'accept': {
         const agreeing = d.agreeing as NodeId[];
         const disagreeing = d.disagreeing as NodeId[];
-        if ('error' in d.outcome) {
+        if ('error' in d.outcome && t.spec.kind === 'actor-method') {
+          // A quorum of an actor's replicas threw the same error: the call's failure. Its other
+          // replicas still run it (each must, to stay in step) and are judged when they report.
+          this.freeStored(v.outcomes.filter((o) => !agreeing.includes(o.nodeId)));
+          this.d.tasks.failReturns(t, v.outcomes.find((o) => o.nodeId === agreeing[0])!.error!);
+          this.accept(t, v, { key: `error: ${d.outcome.error}`, nodeId: agreeing[0]!, failed: true });
+        } else if ('error' in d.outcome) {
           // A quorum threw the same error: the task's failure, as Ray raises a task's exception.
           this.fail(t, v.outcomes.find((o) => o.nodeId === agreeing[0])!.error!);
         } else {
@@ -272,12 +288,17 @@ export class Replicas {
     if (t.spec.kind === 'normal' && results.some((r) => r.obj === undefined) && this.d.lifetimes.recordLineage(t.spec, t.submittedBy, results.map((r) => r.id))) {
       t.argsHeld = false;
     }
-    v.accepted = { sha256, nodeId: first.nodeId };
+    this.accept(t, v, { key: sha256, nodeId: first.nodeId });
+  }
+
+  /** The task's outcome is decided: it waits only for the replicas still out (for a task, up to LATE_REPLICA_GRACE_MS). */
+  private accept(t: TaskEntry, v: Verification, accepted: NonNullable<Verification['accepted']>): void {
+    v.accepted = accepted;
     v.wanted = 0;
     this.waiting.delete(t);
-    t.state = 'FINISHED';
+    t.state = accepted.failed ? 'FAILED' : 'FINISHED';
     t.endedAtMs = nowMs();
-    if (this.settleIfDone(t, v.accepted)) return;
+    if (this.settleIfDone(t, accepted)) return;
     // An actor's replicas run its calls in order: a late one is judged whenever it reports (or is dropped).
     if (t.spec.kind === 'actor-method') return;
     v.lateTimer = setTimeout(() => {
@@ -300,8 +321,8 @@ export class Replicas {
   }
 
   /** A replica reported after the result was accepted: held to it. */
-  private judgeLate(t: TaskEntry, accepted: { sha256: string; nodeId: NodeId }, o: ReplicaOutcome): void {
-    if (reportOf(o).sha256 === accepted.sha256) {
+  private judgeLate(t: TaskEntry, accepted: NonNullable<Verification['accepted']>, o: ReplicaOutcome): void {
+    if (outcomeKey(reportOf(o)) === accepted.key) {
       for (const r of o.results ?? []) if (!r.obj) this.d.lifetimes.located(r.id, o.nodeId);
       this.credit([o.nodeId], []);
     } else {
@@ -313,11 +334,12 @@ export class Replicas {
   }
 
   /** An accepted task with no replica out any more leaves the table. True when it did. */
-  private settleIfDone(t: TaskEntry, accepted: { nodeId: NodeId }): boolean {
-    if (t.nodeId || t.copies) return false;
+  private settleIfDone(t: TaskEntry, accepted: NonNullable<Verification['accepted']>): boolean {
+    // A report still being hashed is a replica out: it is judged when its hash is known.
+    if (t.nodeId || t.copies || (t.verification?.hashing ?? 0) > 0) return false;
     clearTimeout(t.verification?.lateTimer);
     t.nodeId = accepted.nodeId;
-    this.d.tasks.finish(t, 'FINISHED');
+    this.d.tasks.finish(t, accepted.failed ? 'FAILED' : 'FINISHED');
     if (t.spec.kind === 'actor-method') this.d.actorCalls.ended(t);
     return true;
   }

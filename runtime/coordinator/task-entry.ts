@@ -86,8 +86,11 @@ export interface Verification {
   hashing: number;
   /** The driver was told that too few nodes are in the cluster for its replicas. */
   warned?: boolean;
-  /** The result a majority agreed on (its hash, and the node it was taken from); replicas still out are judged against it. */
-  accepted?: { readonly sha256: string; readonly nodeId: NodeId };
+  /**
+   * The outcome a majority agreed on (`key`: its hash, or its error, as quorum.ts compares them;
+   * `failed`: an error), and the node it was taken from; replicas still out are judged against it.
+   */
+  accepted?: { readonly key: string; readonly nodeId: NodeId; readonly failed?: true };
   /** Stops the replicas still out after the result was accepted (LATE_REPLICA_GRACE_MS). */
   lateTimer?: ReturnType<typeof setTimeout> | undefined;
 }

@@ -57,7 +57,12 @@ export class TaskManager {
       log: d.log,
       quarantine: d.evict,
       quarantineAfter: d.quarantineAfter,
-      actorCalls: { ended: (t) => actors.callEnded(t), outvoted: (t, nodes) => actors.outvoted(t, nodes), diverged: (t, err) => actors.diverged(t, err) },
+      actorCalls: {
+        ended: (t) => actors.callEnded(t),
+        outvoted: (t, nodes) => actors.outvoted(t, nodes),
+        diverged: (t, err) => actors.diverged(t, err),
+        replicaLost: (t, node, err) => actors.replicaLost(t, node, err),
+      },
     });
   }
 
@@ -154,6 +159,8 @@ export class TaskManager {
   done(from: NodeId, msg: TaskDone): void {
     let t = this.d.tasks.attemptOn(msg.taskId, from);
     if (!t || t.attempt !== msg.attempt) return this.staleDone(from, msg); // an earlier attempt, or one the coordinator stopped
+    // An actor's creation entry stays in the table while the actor lives: its node reports it once.
+    if (t.spec.kind === 'actor-creation' && (t.state === 'FINISHED' || t.state === 'FAILED')) return;
     if ((t.copyOf ?? t).verification) {
       if (!msg.error) this.d.scheduler.recordDuration(t, msg.endMs - msg.startMs);
       disarm(t);
@@ -424,6 +431,12 @@ export class TaskManager {
 
   private cancelTask(t: TaskEntry, force: boolean, recursive: boolean): void {
     if (t.cancelled || t.state === 'FINISHED' || t.state === 'FAILED') return;
+    if (t.spec.kind === 'actor-method' && t.verification) {
+      // A call of a replicated actor already sent to its replicas runs on each: one that skipped it
+      // would no longer hold the others' state.
+      this.d.log(`ray.cancel of ${t.spec.name}: a call of a replicated actor already sent to its replicas is not cancelled`);
+      return;
+    }
     t.cancelled = true;
     const err = wireError('TaskCancelledError', `task ${t.spec.name} (${t.spec.taskId}) was cancelled`, { taskId: t.spec.taskId });
     const wasSent = t.state === 'SUBMITTED_TO_WORKER' || t.state === 'RUNNING';

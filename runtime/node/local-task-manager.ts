@@ -9,7 +9,7 @@ import { wireError } from '../api/errors.ts';
 import { withTransferableCopies } from '../api/serialization.ts';
 import { shapeKey } from '../common/resources.ts';
 import type { ClusterView } from '../protocol/client-requests.ts';
-import type { FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
+import type { ActorId, FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
 import { MAX_SMALL_ITEMS } from '../protocol/limits.ts';
 import type { NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
 import { functionIdOf, type ActorCreationTaskSpec, type TaskSpec } from '../protocol/task-spec.ts';
@@ -38,6 +38,15 @@ export interface LocalTaskManagerDeps {
 export class LocalTaskManager {
   private readonly deps: LocalTaskManagerDeps;
   private readonly assignments = new Map<TaskId, Assignment>();
+  /**
+   * Calls of sequential actors (maxConcurrency 1) hosted here, assigned and not yet sent to the
+   * actor's worker, in the order the coordinator assigned them: a call whose argument is still being
+   * pulled holds the later ones back, so the actor runs each caller's calls in order (and every
+   * replica of a replicated actor runs them in the same order).
+   */
+  private readonly actorCalls = new Map<ActorId, Assignment[]>();
+  /** Actors hosted here that run calls side by side (maxConcurrency > 1): their calls go as soon as their arguments are here. */
+  private readonly concurrentActors = new Set<ActorId>();
   private queue: Assignment[] = [];
 
   constructor(deps: LocalTaskManagerDeps) {
@@ -116,6 +125,11 @@ export class LocalTaskManager {
   assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[], pipelined: boolean, view?: ClusterView): void {
     const a: Assignment = { spec, attempt, reserved: !pipelined, args: undefined, pinned: undefined, worker: undefined, ...(view ? { view } : {}) };
     this.assignments.set(spec.taskId, a);
+    if (spec.kind === 'actor-method' && !this.concurrentActors.has(spec.actorId)) {
+      const q = this.actorCalls.get(spec.actorId);
+      if (q) q.push(a);
+      else this.actorCalls.set(spec.actorId, [a]);
+    }
     const { args, ready } = this.deps.dependencies.gather(a, resolved);
     if (!ready) {
       a.args = args;
@@ -141,6 +155,7 @@ export class LocalTaskManager {
         // holder left mid-pull, and the object is being recomputed (or is lost for good).
         const err = wireError('ObjectLostError', `could not fetch an argument of ${spec.name}: ${(e as Error).message}`);
         this.deps.reporter.done(a, null, 0, 0, undefined, err, spec.kind === 'normal');
+        if (spec.kind === 'actor-method') this.sendActorCalls(spec.actorId);
       },
     );
   }
@@ -149,17 +164,38 @@ export class LocalTaskManager {
     const spec = a.spec;
     if (spec.kind === 'actor-creation') return this.createActor(a, spec);
     if (spec.kind === 'actor-method') {
-      const w = this.deps.pool.actorWorker(spec.actorId);
-      if (!w || w.dead) {
-        this.assignments.delete(spec.taskId);
-        this.deps.reporter.done(a, null, 0, 0, undefined, wireError('ActorDiedError', `actor ${spec.actorId} is not running on node ${this.deps.nodeId}`), true);
-        return;
-      }
-      this.sendRun(w, a);
+      if (this.actorCalls.has(spec.actorId)) return this.sendActorCalls(spec.actorId);
+      this.sendActorCall(a);
       return;
     }
     this.queue.push(a);
     this.drain();
+  }
+
+  /** Sends a sequential actor's calls whose arguments are here, in the order assigned, up to the first still waiting. */
+  private sendActorCalls(actorId: ActorId): void {
+    const q = this.actorCalls.get(actorId);
+    if (!q) return;
+    let i = 0;
+    for (; i < q.length; i++) {
+      const a = q[i]!;
+      if (this.assignments.get(a.spec.taskId) !== a) continue; // cancelled, or its argument could not be fetched
+      if (a.args === undefined) break;
+      this.sendActorCall(a);
+    }
+    q.splice(0, i);
+    if (q.length === 0) this.actorCalls.delete(actorId);
+  }
+
+  private sendActorCall(a: Assignment): void {
+    const spec = a.spec as Extract<TaskSpec, { kind: 'actor-method' }>;
+    const w = this.deps.pool.actorWorker(spec.actorId);
+    if (!w || w.dead) {
+      this.assignments.delete(spec.taskId);
+      this.deps.reporter.done(a, null, 0, 0, undefined, wireError('ActorDiedError', `actor ${spec.actorId} is not running on node ${this.deps.nodeId}`), true);
+      return;
+    }
+    this.sendRun(w, a);
   }
 
   /**
@@ -269,6 +305,7 @@ export class LocalTaskManager {
     }
     a.worker = w;
     w.tasks.set(spec.taskId, a);
+    if (spec.actor.maxConcurrency > 1) this.concurrentActors.add(spec.actorId);
     if (a.view) this.deps.pool.post(w, { type: 'view', view: a.view });
     this.deps.pool.post(w, {
       type: 'create_actor',
@@ -307,6 +344,7 @@ export class LocalTaskManager {
       if (qi >= 0) this.queue.splice(qi, 1);
       this.assignments.delete(taskId);
       this.deps.reporter.done(a, null, 0, 0, undefined, err, false);
+      if (a.spec.kind === 'actor-method') this.sendActorCalls(a.spec.actorId);
       return;
     }
     const w = a.worker;

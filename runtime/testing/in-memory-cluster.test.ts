@@ -136,6 +136,33 @@ describe('in-memory cluster', () => {
     newHost.leave();
     await expect(get(counter.incr.remote())).rejects.toBeInstanceOf(ActorDiedError);
   });
+
+  it('runs a caller’s calls to a sequential actor in the order made, also when an earlier call’s argument must be pulled first', async () => {
+    const c = await start();
+    const Ord = remote(
+      { numCpus: 1 },
+      class Ord {
+        n = 1;
+        dbl(_xs: unknown): number {
+          this.n *= 2;
+          return this.n;
+        }
+        inc(): number {
+          this.n += 1;
+          return this.n;
+        }
+      },
+    );
+    const a = Ord.remote();
+    expect(await get(a.inc.remote())).toBe(2);
+    // The argument is made on the node that does not host the actor: the actor's node pulls it.
+    const other = c.volunteers.find((v) => v !== actorHost(c))!;
+    const big = remote({ numCpus: 0, schedulingStrategy: { nodeId: other.nodeId, soft: false } }, () => new Uint8Array(300_000)).remote();
+    const r1 = a.dbl.remote(big);
+    const r2 = a.inc.remote();
+    expect(await get(r1)).toBe(4);
+    expect(await get(r2)).toBe(5);
+  });
 });
 
 /** The volunteer whose live worker hosts the (only) actor. */

@@ -12,12 +12,15 @@ import { useInMemoryCluster, waitFor, type InMemoryCluster } from './in-memory-c
 declare const ray: { getRuntimeContext(): { nodeId: string | null } };
 
 const clusters = useInMemoryCluster();
-const g = globalThis as { __liar?: string; __liar2?: string };
+const g = globalThis as { __liar?: string; __liar2?: string; __slow?: string; __gate?: Promise<void> };
 afterEach(() => {
   setVerificationDefaults(undefined);
   delete g.__liar;
   delete g.__liar2;
+  delete g.__slow;
+  delete g.__gate;
 });
+const dropped = () => clusters.warn().mock.calls.filter((call) => /dropped a replica/.test(String(call[0])));
 
 /** A counter whose replica on the node named by `globalThis.__liar` adds 100 more (on `__liar2`, 1000 more). */
 class Counter {
@@ -176,5 +179,66 @@ describe('replicated actors', () => {
     await waitFor(() => !infoOf(c, liar).alive, 'the liar to be dropped');
     expect(infoOf(c, liar)).toMatchObject({ mismatches: 1, quarantined: true });
     expect(await get(a.add.remote(1))).toBe(2);
+  });
+
+  it('a call whose majority threw is not cancelled on a slow replica: it runs it too and stays in step', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }] });
+    const Acc = remote(
+      { numCpus: 1, replicas: 3 },
+      class Acc {
+        n = 0;
+        async slow(): Promise<number> {
+          const g = globalThis as { __slow?: string; __gate?: Promise<void> };
+          if (ray.getRuntimeContext().nodeId === g.__slow) await g.__gate;
+          return this.n;
+        }
+        boom(): number {
+          this.n += 1;
+          throw new RangeError('always');
+        }
+      },
+    );
+    const a = Acc.remote();
+    expect(await get(a.slow.remote())).toBe(0);
+    const slow = c.volunteers[2]!.nodeId;
+    let open!: () => void;
+    g.__slow = slow;
+    g.__gate = new Promise<void>((r) => (open = r));
+    expect(await get(a.slow.remote())).toBe(0); // two of three agree; the slow replica is still on it
+    await expect(get(a.boom.remote())).rejects.toThrow(/always/); // two of three threw the same error
+    open();
+    await waitFor(() => c.volunteers[2]!.node.stats().running === 0, 'the slow replica to catch up');
+    delete g.__slow;
+    expect(await get(a.slow.remote())).toBe(1);
+    await waitFor(() => c.volunteers.every((v) => v.node.stats().running === 0), 'every replica to report');
+    expect(infoOf(c, slow).mismatches).toBe(0);
+    expect(dropped()).toEqual([]);
+  });
+
+  it('runs a caller’s calls in the same order on every replica, also when only one replica holds a call’s argument', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }] });
+    const Ord = remote(
+      { numCpus: 1, replicas: 3 },
+      class Ord {
+        n = 1;
+        dbl(_xs: unknown): number {
+          this.n *= 2;
+          return this.n;
+        }
+        inc(): number {
+          this.n += 1;
+          return this.n;
+        }
+      },
+    );
+    const a = Ord.remote();
+    expect(await get(a.inc.remote())).toBe(2);
+    const holder = c.volunteers[0]!.nodeId;
+    const big = remote({ numCpus: 0, schedulingStrategy: { nodeId: holder, soft: false } }, () => new Uint8Array(300_000)).remote();
+    const r1 = a.dbl.remote(big);
+    const r2 = a.inc.remote();
+    expect(await get(r1)).toBe(4);
+    expect(await get(r2)).toBe(5);
+    expect(dropped()).toEqual([]);
   });
 });
