@@ -156,6 +156,34 @@ test.describe('introspection', () => {
     expect(out.driver).toEqual({ nodeId: out.nodeId, taskId: null, workerId: null, actorId: null });
   });
 
+  test('getRuntimeContext() gives jobId, assignedResources, actorName and wasCurrentActorRestarted (Ray\'s runtime context fields)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const fields = () => {
+        const c = ray.getRuntimeContext();
+        return { jobId: c.jobId, actorName: c.actorName, restarted: c.wasCurrentActorRestarted, assigned: c.assignedResources };
+      };
+      const task = ray.remote({ scope: { fields } }, () => fields());
+      const Named = ray.remote(
+        { numCpus: 1, resources: { special: 1 }, maxRestarts: 1, scope: { fields } },
+        class Named {
+          fields() {
+            return fields();
+          }
+        },
+      );
+      const named = Named.options({ name: 'ctx-named' }).remote();
+      const before = await ray.get(named.fields.remote());
+      ray.kill(named, { noRestart: false });
+      const after = await ray.get(named.fields.remote());
+      return { driver: fields(), task: await ray.get(task.remote()), before, after };
+    });
+    expect(out.driver).toEqual({ jobId: expect.any(String), actorName: null, restarted: false, assigned: {} });
+    expect(out.task).toEqual({ jobId: out.driver.jobId, actorName: null, restarted: false, assigned: { CPU: 1 } });
+    expect(out.before).toEqual({ jobId: out.driver.jobId, actorName: 'ctx-named', restarted: false, assigned: { CPU: 1, special: 1 } });
+    expect(out.after).toEqual({ ...out.before, restarted: true });
+  });
+
   test('ray.tasks() lists finished and failed tasks by name, and the state filter selects them', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

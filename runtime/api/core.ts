@@ -32,6 +32,14 @@ export interface RuntimeContext {
    * driver (no task) it is derived from the driver's node id: fixed for the session.
    */
   readonly seed: number;
+  /** The session's job: the coordinator node's id (one job per `init`), the same in the driver and every task. */
+  readonly jobId: string;
+  /** In a named actor (its constructor and methods), its name; otherwise null. */
+  readonly actorName: string | null;
+  /** In an actor, whether this instance is a restart (after its worker died or its node left, within maxRestarts). */
+  readonly wasCurrentActorRestarted: boolean;
+  /** The resources the current task (or the actor, in its methods) holds: `{ CPU: 1 }` for a default task; `{}` in the driver. */
+  readonly assignedResources: ResourceSet;
 }
 
 /** What the next item of a streaming generator is (protocol/client-requests.ts). */

@@ -134,7 +134,19 @@ export class DriverCore implements Core {
   }
 
   runtimeContext(): RuntimeContext {
-    return { nodeId: this.d.nodeId, taskId: null, actorId: null, workerId: null, signal: NEVER_ABORTED, isDriver: true, seed: seedOf(this.d.nodeId) };
+    return {
+      nodeId: this.d.nodeId,
+      taskId: null,
+      actorId: null,
+      workerId: null,
+      signal: NEVER_ABORTED,
+      isDriver: true,
+      seed: seedOf(this.d.nodeId),
+      jobId: this.d.nodeId,
+      actorName: null,
+      wasCurrentActorRestarted: false,
+      assignedResources: {},
+    };
   }
 
   nodes(): NodeInfo[] {

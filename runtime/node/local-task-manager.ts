@@ -289,6 +289,7 @@ export class LocalTaskManager {
       backpressure: spec.generatorBackpressure,
       transferResults: spec.kind === 'normal',
       gpu: (spec.resources.GPU ?? 0) > 0,
+      resources: spec.resources,
     };
     if (spec.kind === 'actor-method') (run as { method?: string }).method = spec.method;
     if (a.view) this.deps.pool.post(w, { type: 'view', view: a.view });
@@ -315,6 +316,10 @@ export class LocalTaskManager {
       args: a.args!,
       maxConcurrency: spec.actor.maxConcurrency,
       gpu: (spec.resources.GPU ?? 0) > 0,
+      resources: spec.heldResources ?? {},
+      ...(spec.actor.actorName !== undefined ? { actorName: spec.actor.actorName } : {}),
+      // A later run of its creation is a restart (a replicated actor's other replicas are copies, never restarts).
+      restarted: a.attempt > 1 && (spec.replicas ?? 1) === 1,
     });
   }
 

@@ -25,6 +25,8 @@ import { WorkerPool } from './worker-pool.ts';
 
 export interface NodeDeps {
   readonly nodeId: NodeId;
+  /** The coordinator node's id (the session's job); this node's own when it is the coordinator's. */
+  readonly coordinatorId?: NodeId;
   readonly resources: ResourceSet;
   readonly ids: IdGenerator;
   readonly createWorker: WorkerFactory;
@@ -65,6 +67,7 @@ export class Node {
     });
     this.pool = new WorkerPool({
       nodeId: deps.nodeId,
+      jobId: deps.coordinatorId ?? deps.nodeId,
       ids: deps.ids,
       createWorker: deps.createWorker,
       onMessages: (w, batch) => this.onWorkerMessages(w, batch),

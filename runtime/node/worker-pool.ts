@@ -13,6 +13,8 @@ import { WorkerInbox } from './worker-inbox.ts';
 
 export interface WorkerPoolDeps {
   readonly nodeId: NodeId;
+  /** The session's job (the coordinator node's id), for `getRuntimeContext().jobId`. */
+  readonly jobId: string;
   readonly ids: IdGenerator;
   readonly createWorker: WorkerFactory;
   /** A batch of messages from a worker, each checked field by field (worker-inbox.ts). */
@@ -105,7 +107,7 @@ export class WorkerPool {
       (batch) => this.inbox.push(w, batch),
       (reason) => this.deps.onDied(w, reason),
     );
-    this.post(w, { type: 'init', workerId: w.id, nodeId: this.deps.nodeId, idPrefix: `${this.deps.ids.prefix}${w.id}:` });
+    this.post(w, { type: 'init', workerId: w.id, nodeId: this.deps.nodeId, jobId: this.deps.jobId, idPrefix: `${this.deps.ids.prefix}${w.id}:` });
     return w;
   }
 

@@ -4,7 +4,7 @@
 import type { ActorId, FunctionId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
 import type { ClientRequest, ClientRequestOf, ClusterView } from './client-requests.ts';
 import type { CoordinatorRequests, RefUpdate } from './node-messages.ts';
-import type { FunctionDescriptor, SerializedObject } from './task-spec.ts';
+import type { FunctionDescriptor, ResourceSet, SerializedObject } from './task-spec.ts';
 import type { WireError } from './wire-error.ts';
 
 export interface RunTask {
@@ -20,10 +20,12 @@ export interface RunTask {
   /** Transfer result buffers back instead of copying (not for actor methods: the actor may keep them). */
   readonly transferResults: boolean;
   readonly gpu: boolean;
+  /** What the task holds (`getRuntimeContext().assignedResources`). */
+  readonly resources: ResourceSet;
 }
 
 export type ToWorker =
-  | { readonly type: 'init'; readonly workerId: WorkerId; readonly nodeId: NodeId; readonly idPrefix: string }
+  | { readonly type: 'init'; readonly workerId: WorkerId; readonly nodeId: NodeId; readonly jobId: string; readonly idPrefix: string }
   | { readonly type: 'load'; readonly desc: FunctionDescriptor }
   | RunTask
   | {
@@ -34,6 +36,11 @@ export type ToWorker =
       readonly args: readonly SerializedObject[];
       readonly maxConcurrency: number;
       readonly gpu: boolean;
+      /** What the actor holds while it lives. */
+      readonly resources: ResourceSet;
+      readonly actorName?: string;
+      /** This instance is a restart of the actor. */
+      readonly restarted: boolean;
     }
   | { readonly type: 'cancel'; readonly taskId: TaskId }
   /** The cluster view the coordinator sent with the next task (its code reads `ray.nodes()` & co.). */

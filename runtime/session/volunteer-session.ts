@@ -104,6 +104,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
   });
   node = new Node({
     nodeId,
+    coordinatorId,
     resources: opts.resources,
     ids,
     store,

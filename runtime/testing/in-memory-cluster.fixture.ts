@@ -159,6 +159,7 @@ export class InMemoryCluster {
     const workers = inProcessWorkers();
     node = new Node({
       nodeId,
+      coordinatorId: headId,
       resources,
       ids,
       store,

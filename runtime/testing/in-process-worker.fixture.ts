@@ -108,6 +108,7 @@ export class InProcessWorker implements WorkerEndpoint {
         this.core = new WorkerCore({
           workerId: msg.workerId,
           nodeId: msg.nodeId,
+          jobId: msg.jobId,
           idPrefix: msg.idPrefix,
           post: (m) => this.out(m),
           current: () => this.executor.currentTask(),
@@ -122,7 +123,7 @@ export class InProcessWorker implements WorkerEndpoint {
         this.executor.run(msg);
         break;
       case 'create_actor':
-        this.executor.createActor(msg.actorId, msg.taskId, msg.fnId, msg.args, msg.maxConcurrency, msg.gpu);
+        this.executor.createActor(msg);
         break;
       case 'cancel':
         this.executor.cancel(msg.taskId);

@@ -112,6 +112,7 @@ function handle(batch: readonly ToWorker[]): void {
         core = new WorkerCore({
           workerId: msg.workerId,
           nodeId: msg.nodeId,
+          jobId: msg.jobId,
           idPrefix: msg.idPrefix,
           post,
           current: () => executor.currentTask(),
@@ -127,7 +128,7 @@ function handle(batch: readonly ToWorker[]): void {
         executor.run(msg);
         break;
       case 'create_actor':
-        executor.createActor(msg.actorId, msg.taskId, msg.fnId, msg.args, msg.maxConcurrency, msg.gpu);
+        executor.createActor(msg);
         break;
       case 'cancel':
         executor.cancel(msg.taskId);

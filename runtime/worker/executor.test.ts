@@ -19,6 +19,7 @@ function run(taskId: string, fn: string): RunTask {
     backpressure: 0,
     transferResults: false,
     gpu: false,
+    resources: { CPU: 1 },
   };
 }
 

@@ -6,7 +6,7 @@ import { taskWireError, toWireError, wireError } from '../api/errors.ts';
 import { deserialize, serialize, transferables } from '../api/serialization.ts';
 import type { ActorId, FunctionId, TaskId } from '../protocol/ids.ts';
 import type { FunctionDescriptor, SerializedObject } from '../protocol/task-spec.ts';
-import type { FromWorker, RunTask } from '../protocol/worker-messages.ts';
+import type { FromWorker, RunTask, ToWorker } from '../protocol/worker-messages.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import { compile, explainReferenceError, type Compiled, type Loaded } from './code-loader.ts';
 import { GLOBALS_SCAN_MAX_OBJECTS } from './constants.ts';
@@ -14,7 +14,7 @@ import { reachableBuffers, workerGlobals } from './retained-buffers.ts';
 import type { CurrentTask } from './worker-core.ts';
 
 const NEVER_ABORTED = new AbortController().signal;
-const IDLE: CurrentTask = { taskId: null, actorId: null, signal: NEVER_ABORTED, gpu: false };
+const IDLE: CurrentTask = { taskId: null, actorId: null, signal: NEVER_ABORTED, gpu: false, resources: {} };
 
 /** A task being run; its AbortController is made only when someone asks for the signal or cancels. */
 class Running {
@@ -86,7 +86,7 @@ export class Executor {
   /** The context between tasks: an actor's worker still belongs to its actor. */
   private idle: CurrentTask = IDLE;
   // Actor state, when this worker hosts an actor.
-  private actor: { id: ActorId; instance: Record<string, unknown>; maxConcurrency: number; gpu: boolean } | undefined;
+  private actor: { id: ActorId; instance: Record<string, unknown>; maxConcurrency: number; gpu: boolean; who: Pick<CurrentTask, 'resources' | 'actorName' | 'restarted'> } | undefined;
   private actorInflight = 0;
   /** Blocking calls (get, wait, …) outstanding from task code. */
   private blocked = 0;
@@ -194,15 +194,17 @@ export class Executor {
     }
   }
 
-  createActor(actorId: ActorId, taskId: TaskId, fnId: FunctionId, args: readonly SerializedObject[], maxConcurrency: number, gpu: boolean): void {
+  createActor(m: Extract<ToWorker, { type: 'create_actor' }>): void {
+    const { actorId, taskId, fnId, args, maxConcurrency, gpu } = m;
     const startMs = nowMs();
     const controller = new AbortController();
-    this.current = { taskId, actorId, signal: controller.signal, gpu };
+    const who = { resources: m.resources, restarted: m.restarted, ...(m.actorName !== undefined ? { actorName: m.actorName } : {}) };
+    this.current = { taskId, actorId, signal: controller.signal, gpu, ...who };
     try {
       const Cls = this.fn(fnId) as unknown as new (...a: unknown[]) => Record<string, unknown>;
       const instance = new Cls(...args.map((a) => deserialize(a, false)));
-      this.actor = { id: actorId, instance, maxConcurrency, gpu };
-      this.idle = { taskId: null, actorId, signal: NEVER_ABORTED, gpu };
+      this.actor = { id: actorId, instance, maxConcurrency, gpu, who };
+      this.idle = { taskId: null, actorId, signal: NEVER_ABORTED, gpu, ...who };
       this.deps.post({ type: 'actor_ready', actorId, taskId, startMs, endMs: nowMs() });
     } catch (e) {
       const name = this.descs.get(fnId)?.name ?? 'actor';
@@ -227,6 +229,8 @@ export class Executor {
       taskId: t.taskId,
       actorId: this.actor?.id ?? null,
       gpu: t.gpu || (this.actor?.gpu ?? false),
+      // In an actor's method: what the actor holds, its name and whether it was restarted.
+      ...(this.actor ? this.actor.who : { resources: t.resources }),
       get signal() {
         return running.signal;
       },

@@ -14,10 +14,11 @@ const NEVER = new AbortController().signal;
 function setup(current: Partial<CurrentTask> = {}) {
   const posted: FromWorker[] = [];
   const events: string[] = [];
-  const task: CurrentTask = { taskId: 't-running' as TaskId, actorId: null, signal: NEVER, gpu: false, ...current };
+  const task: CurrentTask = { taskId: 't-running' as TaskId, actorId: null, signal: NEVER, gpu: false, resources: { CPU: 1 }, ...current };
   const core = new WorkerCore({
     workerId: 'w1' as WorkerId,
     nodeId: 'node-1' as NodeId,
+    jobId: 'node-head',
     idPrefix: 'w1-',
     post: (m) => posted.push(m),
     current: () => task,

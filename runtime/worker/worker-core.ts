@@ -17,11 +17,18 @@ export interface CurrentTask {
   readonly actorId: ActorId | null;
   readonly signal: AbortSignal;
   readonly gpu: boolean;
+  /** What the task holds (in an actor: what the actor holds). */
+  readonly resources: ResourceSet;
+  /** The actor's name, and whether this instance is a restart. */
+  readonly actorName?: string;
+  readonly restarted?: boolean;
 }
 
 export interface WorkerCoreDeps {
   readonly workerId: WorkerId;
   readonly nodeId: NodeId;
+  /** The session's job (the coordinator node's id). */
+  readonly jobId: string;
   readonly idPrefix: string;
   readonly post: (msg: FromWorker) => void;
   readonly current: () => CurrentTask;
@@ -153,6 +160,10 @@ export class WorkerCore implements Core {
       signal: cur.signal,
       isDriver: false,
       seed: seedOf(cur.taskId ?? cur.actorId ?? this.deps.workerId),
+      jobId: this.deps.jobId,
+      actorName: cur.actorName ?? null,
+      wasCurrentActorRestarted: cur.restarted ?? false,
+      assignedResources: { ...cur.resources },
     };
   }
 
