@@ -182,6 +182,52 @@ test.describe('task errors', () => {
     });
   });
 
+  test('a cancelled child\'s TaskCancelledError and a killed actor\'s ActorDiedError, re-raised by a parent task, keep their class (test_cancel / as_instanceof_cause); a custom error keeps its class name and fields', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const sleepy = ray.remote(async function sleepy() {
+        await new Promise((r) => setTimeout(r, 60_000));
+        return 1;
+      });
+      const viaCancelled = ray.remote({ scope: { sleepy } }, async function viaCancelled() {
+        const ref = sleepy.remote();
+        ray.cancel(ref);
+        return ray.get(ref);
+      });
+      const Box = ray.remote({ numCpus: 0 }, class Box { v() { return 1; } });
+      const viaDeadActor = ray.remote(async function viaDeadActor(box: { v: { remote(): unknown } }) {
+        return ray.get(box.v.remote() as never);
+      });
+      const box = Box.remote();
+      await ray.get(box.v.remote());
+      ray.kill(box);
+      const custom = ray.remote(function custom() {
+        class LimitError extends Error {
+          code = 'E_LIMIT';
+          limit = 3;
+        }
+        throw new LimitError('over the limit');
+      });
+      const describe = (e: Error & { cause?: Error & Record<string, unknown> }) => ({
+        rayTask: e instanceof ray.RayTaskError,
+        cancelled: e instanceof ray.TaskCancelledError,
+        actorDied: e instanceof ray.ActorDiedError,
+        cause: e.cause?.name,
+        code: e.cause?.code,
+        limit: e.cause?.limit,
+      });
+      const fail = (p: Promise<unknown>) => p.then(() => null, describe);
+      return {
+        cancelled: await fail(ray.get(viaCancelled.remote())),
+        actorDied: await fail(ray.get(viaDeadActor.remote(box))),
+        custom: await fail(ray.get(custom.remote())),
+      };
+    });
+    expect(out.cancelled).toMatchObject({ rayTask: true, cancelled: true, actorDied: false, cause: 'TaskCancelledError' });
+    expect(out.actorDied).toMatchObject({ rayTask: true, cancelled: false, actorDied: true, cause: 'ActorDiedError' });
+    expect(out.custom).toEqual({ rayTask: true, cancelled: false, actorDied: false, cause: 'LimitError', code: 'E_LIMIT', limit: 3 });
+  });
+
   test('a thrown non-Error value becomes a RayTaskError that shows the value', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

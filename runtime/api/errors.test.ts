@@ -131,6 +131,51 @@ describe('RayTaskError', () => {
   });
 });
 
+describe('errors re-raised through nested tasks (issue 11, item 7)', () => {
+  it('a task that re-raised a child\'s TaskCancelledError fails with a RayTaskError that is also a TaskCancelledError', () => {
+    const childCancelled = toWireError(fromWireError(wireError('TaskCancelledError', 'task child was cancelled', { taskId: 't1' })));
+    const err = fromWireError(structuredClone(taskWireError('parent', childCancelled)));
+    expect(err).toBeInstanceOf(RayTaskError);
+    expect(err).toBeInstanceOf(RayError);
+    expect(err).toBeInstanceOf(TaskCancelledError);
+    expect(err).not.toBeInstanceOf(ActorDiedError);
+    expect((err as RayTaskError).cause).toMatchObject({ name: 'TaskCancelledError', taskId: 't1' });
+    // Passed on by a grandparent: still the innermost class.
+    const again = fromWireError(structuredClone(taskWireError('grandparent', toWireError(err))));
+    expect(again).toBeInstanceOf(TaskCancelledError);
+  });
+
+  it('a task that re-raised an ActorDiedError is an ActorDiedError; one whose own code threw is none of the webray classes', () => {
+    const died = fromWireError(taskWireError('parent', toWireError(fromWireError(wireError('ActorDiedError', 'actor A was killed by ray.kill()')))));
+    expect(died).toBeInstanceOf(ActorDiedError);
+    const own = fromWireError(taskWireError('parent', toWireError(new RangeError('bad'))));
+    for (const cls of RAY_CLASSES.filter((c) => c !== RayError)) expect(own).not.toBeInstanceOf(cls);
+    expect(new ActorDiedError('x')).not.toBeInstanceOf(TaskCancelledError);
+  });
+
+  it('keeps a custom error\'s class name (unnamed subclass) and its own string, number and boolean fields', () => {
+    class Invalid extends Error {
+      code = 'E_RANGE';
+      limit = 10;
+      fatal = true;
+      detail = { nested: 1 }; // not a primitive: left out
+    }
+    const cause = (fromWireError(structuredClone(taskWireError('check', toWireError(new Invalid('too big'))))) as RayTaskError).cause;
+    expect(cause.name).toBe('Invalid');
+    expect(cause.message).toBe('too big');
+    expect(cause).toMatchObject({ code: 'E_RANGE', limit: 10, fatal: true });
+    expect(cause).not.toHaveProperty('detail');
+  });
+
+  it('takes error fields from a peer as plain fields: a "__proto__" field changes no prototype', () => {
+    const props = JSON.parse('{"__proto__": "x", "polluted": "no"}') as Record<string, string>;
+    const err = fromWireError({ name: 'Weird', message: 'm', props });
+    expect(Object.getPrototypeOf(err)).toBe(Error.prototype);
+    expect((err as unknown as { polluted: string }).polluted).toBe('no');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
 describe('toWireError', () => {
   it('describes a thrown string or object that is not an Error', () => {
     expect(toWireError('boom')).toMatchObject({ name: 'Error', message: 'non-Error value thrown: boom' });

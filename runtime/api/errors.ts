@@ -10,14 +10,16 @@ const TASK_ERROR_BRAND = Symbol.for('webray.RayTaskError');
 export class RayError extends Error {
   static [Symbol.hasInstance](x: unknown): boolean {
     if (Function.prototype[Symbol.hasInstance].call(this, x)) return true;
+    if (typeof x !== 'object' || x === null) return false;
     // A RayTaskError whose remote error was a built-in class (TypeError, …) extends that class,
     // yet is still a RayTaskError and a RayError.
-    return (
-      (this === RayError || this === RayTaskError) &&
-      typeof x === 'object' &&
-      x !== null &&
-      (x as Record<symbol, unknown>)[TASK_ERROR_BRAND] === true
-    );
+    const taskError = (x as Record<symbol, unknown>)[TASK_ERROR_BRAND] === true || Function.prototype[Symbol.hasInstance].call(RayTaskError, x);
+    if (!taskError) return false;
+    if (this === RayError || this === RayTaskError) return true;
+    // A task that re-raised a webray error (a cancelled child's TaskCancelledError, a dead actor's
+    // ActorDiedError) failed with it: its RayTaskError is an instance of that class too, as Ray's
+    // `as_instanceof_cause`.
+    return (x as { cause?: unknown }).cause instanceof this;
   }
 
   constructor(message: string, options?: { cause?: unknown }) {
@@ -191,14 +193,17 @@ export function toWireError(err: unknown, causesLeft = MAX_ERROR_CAUSE_DEPTH - 1
   }
   if (err instanceof Error) {
     const cause = causeOf(err.cause);
+    const classChain = classChainOf(err)
+      .slice(0, MAX_SMALL_ITEMS)
+      .map((n) => bounded(n, MAX_NAME_CHARS));
+    const props = ownFields(err);
     return {
-      name: bounded(String(err.name), MAX_NAME_CHARS),
+      name: bounded(nameOf(err, classChain[0]), MAX_NAME_CHARS),
       message: bounded(String(err.message)),
       stack: err.stack === undefined ? undefined : bounded(String(err.stack)),
-      classChain: classChainOf(err)
-        .slice(0, MAX_SMALL_ITEMS)
-        .map((n) => bounded(n, MAX_NAME_CHARS)),
+      classChain,
       ...(cause ? { cause } : {}),
+      ...(props ? { props } : {}),
     };
   }
   let message: string;
@@ -208,6 +213,35 @@ export function toWireError(err: unknown, causesLeft = MAX_ERROR_CAUSE_DEPTH - 1
     message = String(err);
   }
   return { name: 'Error', message: bounded(`non-Error value thrown: ${message}`), classChain: [] };
+}
+
+/**
+ * An error's name as sent: its `name`, unless that is only inherited from a built-in class its own
+ * class extends without naming itself (`class Invalid extends Error {}` has name "Error"): then its
+ * class's name, as Ray keeps an exception's class.
+ */
+function nameOf(err: Error, ownClass: string | undefined): string {
+  const name = String(err.name);
+  if (ownClass && ownClass !== name && !Object.prototype.hasOwnProperty.call(err, 'name') && BUILTIN_ERRORS[name] && !BUILTIN_ERRORS[ownClass]) return ownClass;
+  return name;
+}
+
+/** Keys never copied to or from an error's fields. */
+const RESERVED_FIELDS = new Set(['name', 'message', 'stack', 'cause', '__proto__', 'constructor', 'prototype']);
+
+/** An error's own enumerable fields that are strings, finite numbers or booleans (`err.code`, `err.field`), within bounds. */
+function ownFields(err: Error): Record<string, string | number | boolean> | undefined {
+  let out: Record<string, string | number | boolean> | undefined;
+  let n = 0;
+  for (const key of Object.keys(err)) {
+    if (RESERVED_FIELDS.has(key) || key.length > MAX_NAME_CHARS) continue;
+    const value = (err as unknown as Record<string, unknown>)[key];
+    const kept = typeof value === 'string' ? bounded(value) : (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' ? value : undefined;
+    if (kept === undefined) continue;
+    (out ??= {})[key] = kept;
+    if (++n >= MAX_SMALL_ITEMS) break;
+  }
+  return out;
 }
 
 const taskErrorClasses = new Map<string, new (taskName: string, cause: Error) => RayTaskError>();
@@ -267,7 +301,10 @@ export function fromWireError(w: WireError): Error {
   if (!RayCls && err.name !== w.name) err.name = w.name;
   if (w.stack !== undefined) err.stack = w.stack;
   if (w.cause) (err as { cause?: unknown }).cause = fromWireError(w.cause);
-  if (w.props) Object.assign(err, w.props);
+  // Defined, not assigned: a field named like a setter (`__proto__`) from a peer stays a plain field, or is skipped.
+  for (const [key, value] of Object.entries(w.props ?? {})) {
+    if (!RESERVED_FIELDS.has(key)) Object.defineProperty(err, key, { value, enumerable: true, writable: true, configurable: true });
+  }
   if (w.classChain) Object.defineProperty(err, 'classChain', { value: w.classChain, enumerable: false });
   return err;
 }
