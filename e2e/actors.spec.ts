@@ -791,4 +791,58 @@ test.describe('actors', () => {
     expect(out.plainTask).toBeNull();
     expect(out.driver).toBeNull();
   });
+
+  test('actor classes ship like remote functions: in scope, as an argument and through put; an actor makes actors and returns their handles (Ray test_return_actor_handle_from_actor, supervisors)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Worker = ray.remote(
+        { numCpus: 0 },
+        class Worker {
+          constructor(private readonly k: number) {}
+          times(x: number) {
+            return this.k * x;
+          }
+        },
+      );
+      // A supervisor creates its workers from the class in its scope and hands out their handles.
+      const Supervisor = ray.remote(
+        { numCpus: 0, scope: { Worker } },
+        class Supervisor {
+          workers: { times: { remote(x: number): unknown } }[] = [];
+          spawn(n: number) {
+            for (let i = 1; i <= n; i++) this.workers.push(Worker.remote(i) as never);
+            return this.workers;
+          }
+          async total(x: number) {
+            const parts = (await ray.get(this.workers.map((w) => w.times.remote(x)) as never[])) as number[];
+            return parts.reduce((a, b) => a + b, 0);
+          }
+        },
+      );
+      const sup = Supervisor.remote();
+      const handles = await ray.get(sup.spawn.remote(3));
+      const fromHandles = await ray.get(handles.map((h) => h.times.remote(10)) as never[]);
+      const total = await ray.get(sup.total.remote(2));
+      // The class as an argument, and through put: a task creates the actor and returns its handle.
+      const make = ray.remote(async function make(cls: typeof Worker, k: number) {
+        const w = cls.remote(k);
+        return { handle: w, first: await ray.get(w.times.remote(5)) };
+      });
+      const viaArg = await ray.get(make.remote(Worker, 7));
+      const classRef = ray.put(Worker);
+      const viaPut = await ray.get(make.remote(classRef as never, 9));
+      return {
+        fromHandles,
+        total,
+        viaArg: { first: viaArg.first, again: await ray.get(viaArg.handle.times.remote(2)) },
+        viaPut: viaPut.first,
+        gotBack: String(await ray.get(classRef)),
+      };
+    });
+    expect(out.fromHandles).toEqual([10, 20, 30]);
+    expect(out.total).toBe(12);
+    expect(out.viaArg).toEqual({ first: 35, again: 14 });
+    expect(out.viaPut).toBe(45);
+    expect(out.gotBack).toBe('ActorClass(Worker)');
+  });
 });

@@ -144,10 +144,21 @@ export class ActorClass<C extends AnyClass = AnyClass> {
     return new ActorClass<C>(this.descriptor, { ...this.opts, ...checked }, this.methods, this.streaming, this.anyAsync);
   }
 
+  /** Travels as its source and options, as a remote function does: task code that receives it can create actors of it. */
   [HANDLE_MARKER](): Marker {
-    throw new TypeError(`actor class ${this.descriptor.name} cannot be sent; create the actor and send its handle`);
+    const { scope: _scope, ...opts } = this.opts;
+    return { __webray__: 'actor-class', desc: this.descriptor, opts, methods: this.methods, streaming: this.streaming, anyAsync: this.anyAsync };
+  }
+
+  toString(): string {
+    return `ActorClass(${this.descriptor.name})`;
   }
 }
+
+registerReviver(
+  'actor-class',
+  (m) => new ActorClass(m.desc as FunctionDescriptor, m.opts as ValidatedActor, m.methods as string[], m.streaming as string[], m.anyAsync === true),
+);
 
 class ActorMethodImpl {
   constructor(

@@ -10,7 +10,7 @@ import type { SerializedObject } from '../protocol/task-spec.ts';
 export const HANDLE_MARKER = Symbol.for('webray.handleMarker');
 
 export interface Marker {
-  readonly __webray__: 'ref' | 'actor' | 'function' | 'queue';
+  readonly __webray__: 'ref' | 'actor' | 'actor-class' | 'function' | 'queue';
   readonly id?: ObjectId;
   readonly [key: string]: unknown;
 }
@@ -198,7 +198,7 @@ export function serialize(value: unknown, path: string): SerializedObject {
 
 function isMarker(x: object): x is Marker {
   const tag = (x as { __webray__?: unknown }).__webray__;
-  return (tag === 'ref' || tag === 'actor' || tag === 'function' || tag === 'queue') && isPlainObject(x);
+  return (tag === 'ref' || tag === 'actor' || tag === 'actor-class' || tag === 'function' || tag === 'queue') && isPlainObject(x);
 }
 
 function revive(x: unknown, seen: Set<object>): unknown {

@@ -7,6 +7,9 @@ import { useInMemoryCluster, waitFor, type ClusterMember, type InMemoryCluster, 
 // volunteer), volunteers linked over the in-memory network (real PeerMesh, codec and framing),
 // task code run by the real executor in in-process workers.
 
+// Inside task code, `ray` is the worker's global.
+declare const ray: { getRuntimeContext(): { nodeId: string | null } };
+
 const clusters = useInMemoryCluster();
 
 function start(volunteers = 2): Promise<InMemoryCluster> {
@@ -135,6 +138,32 @@ describe('in-memory cluster', () => {
     await c.addVolunteer({ CPU: 1 });
     newHost.leave();
     await expect(get(counter.incr.remote())).rejects.toBeInstanceOf(ActorDiedError);
+  });
+
+  it('ships an actor class in scope to a volunteer, whose actor creates actors across the cluster and returns their handles', async () => {
+    const c = await start(2);
+    const Leaf = remote(
+      { numCpus: 1 },
+      class Leaf {
+        constructor(private readonly k: number) {}
+        where(): [number, string | null] {
+          return [this.k, ray.getRuntimeContext().nodeId];
+        }
+      },
+    );
+    const Root = remote(
+      { numCpus: 0, scope: { Leaf } },
+      class Root {
+        grow(n: number) {
+          return Array.from({ length: n }, (_, i) => Leaf.remote(i));
+        }
+      },
+    );
+    const leaves = await get(Root.remote().grow.remote(2));
+    const out = await get(leaves.map((l) => l.where.remote()));
+    expect(out.map(([k]) => k)).toEqual([0, 1]);
+    // One CPU each: the two leaves run on the two volunteers.
+    expect(new Set(out.map(([, node]) => node))).toEqual(new Set(c.volunteers.map((v) => v.nodeId)));
   });
 
   it('runs a caller’s calls to a sequential actor in the order made, also when an earlier call’s argument must be pulled first', async () => {
