@@ -810,7 +810,7 @@ test.describe('actors', () => {
         class Supervisor {
           workers: { times: { remote(x: number): unknown } }[] = [];
           spawn(n: number) {
-            for (let i = 1; i <= n; i++) this.workers.push(Worker.remote(i) as never);
+            for (let i = 1; i <= n; i++) this.workers.push(Worker.remote(i));
             return this.workers;
           }
           async total(x: number) {

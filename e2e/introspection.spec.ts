@@ -184,6 +184,43 @@ test.describe('introspection', () => {
     expect(out.after).toEqual({ ...out.before, restarted: true });
   });
 
+  test('state API: ray.actors({ state }), ray.objects() and ray.summary() list the session (Ray list_actors / list_objects / summary tasks)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Box = ray.remote({ numCpus: 0 }, class Box { v() { return 1; } });
+      const kept = Box.options({ name: 'kept' }).remote();
+      const gone = Box.remote();
+      await ray.get([kept.v.remote(), gone.v.remote()]);
+      ray.kill(gone);
+      const square = ray.remote((x: number) => x * x);
+      const ref = square.remote(4);
+      await ray.get(ref);
+      const put = ray.put(new Uint8Array(200_000));
+      const actors = await ray.actors();
+      const dead = await ray.actors({ state: 'DEAD' });
+      const objects = await ray.objects();
+      const summary = await ray.summary();
+      return {
+        actors: actors.map((a) => ({ name: a.name, className: a.className, state: a.state, onNode: a.nodeId === ray.nodes()[0]!.nodeId })),
+        dead: dead.map((a) => a.actorId === gone.actorId),
+        result: objects.find((o) => o.objectId === ref.id),
+        put: objects.find((o) => o.objectId === put.id),
+        square: summary.byName['anonymous'] ?? Object.values(summary.byName).find((s) => s.kind === 'normal'),
+        methods: summary.byName['Box.v'],
+      };
+    });
+    expect(out.actors).toEqual([
+      { name: 'kept', className: 'Box', state: 'ALIVE', onNode: true },
+      { name: null, className: 'Box', state: 'DEAD', onNode: false },
+    ]);
+    expect(out.dead).toEqual([true]);
+    expect(out.result).toMatchObject({ state: 'READY', inline: true, holders: ['driver'] });
+    expect(out.put).toMatchObject({ state: 'READY', holders: ['driver'] });
+    expect(out.put!.size).toBeGreaterThanOrEqual(200_000);
+    expect(out.square).toEqual({ kind: 'normal', total: 1, states: { FINISHED: 1 } });
+    expect(out.methods).toEqual({ kind: 'actor-method', total: 2, states: { FINISHED: 2 } });
+  });
+
   test('ray.tasks() lists finished and failed tasks by name, and the state filter selects them', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

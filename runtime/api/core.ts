@@ -6,6 +6,9 @@ import type { ActorId, FunctionId, HolderId, IdGenerator, NodeId, ObjectId, Task
 import type { GeneratorItem } from '../protocol/client-requests.ts';
 import type { LocalRefs } from './local-refs.ts';
 import type {
+  ActorListing,
+  ObjectListing,
+  TaskSummary,
   ActorInfo,
   FunctionDescriptor,
   NodeInfo,
@@ -84,6 +87,10 @@ export interface Core {
   trustNode(nodeId: string): void;
   tasks(filter?: { state?: TaskState }): Promise<TaskInfo[]>;
   timeline(): Promise<TraceEvent[]>;
+  /** The state API (`ray.actors`, `ray.objects`, `ray.summary`): the driver's; task code is refused. */
+  actors(filter?: { state?: ActorListing['state'] }): Promise<ActorListing[]>;
+  objects(): Promise<ObjectListing[]>;
+  summary(): Promise<TaskSummary>;
   shutdown(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@
 // live in index.ts, the composition root.
 
 import type { TaskId } from '../protocol/ids.ts';
-import type { NodeInfo, ResourceSet, TaskInfo, TaskState, TraceEvent } from '../protocol/task-spec.ts';
+import type { ActorListing, NodeInfo, ObjectListing, ResourceSet, TaskInfo, TaskState, TaskSummary, TraceEvent } from '../protocol/task-spec.ts';
 import { isActorCall } from './actor-call-refs.ts';
 import { ActorClass, ActorHandleBase, makeActorHandle, type ActorHandle } from './actor.ts';
 import { requireCore, type RuntimeContext } from './core.ts';
@@ -237,6 +237,30 @@ export function tasks(filter?: { state?: TaskState }): Promise<TaskInfo[]> {
 
 export function timeline(): Promise<TraceEvent[]> {
   return requireCore('ray.timeline').timeline();
+}
+
+const ACTOR_STATES = ['PENDING_CREATION', 'ALIVE', 'RESTARTING', 'DEAD'] as const;
+
+/**
+ * Every actor of the session, dead ones included (Ray's `ray.util.state.list_actors`), optionally
+ * in one state; the driver's.
+ */
+export function actors(filter?: { state?: ActorListing['state'] }): Promise<ActorListing[]> {
+  checkOptionKeys(filter, ['state'], 'ray.actors');
+  if (filter?.state !== undefined && !ACTOR_STATES.includes(filter.state)) {
+    throw new TypeError(`ray.actors: state must be one of ${ACTOR_STATES.join(', ')}, got ${describe(filter.state)}`);
+  }
+  return requireCore('ray.actors').actors(filter);
+}
+
+/** Every object the cluster knows: size, state, where its copies are and who keeps it (Ray's `list_objects`); the driver's. */
+export function objects(): Promise<ObjectListing[]> {
+  return requireCore('ray.objects').objects();
+}
+
+/** The tasks by name, counted per state (Ray's `ray summary tasks`); the driver's. */
+export function summary(): Promise<TaskSummary> {
+  return requireCore('ray.summary').summary();
 }
 
 /** A WebGPU device for the current task's share of its node's GPU (tasks with numGpus > 0 only). */

@@ -2,7 +2,7 @@
 // and the calls waiting for them — one queue per caller, so each caller's calls run in order.
 
 import type { ActorId, HolderId, NodeId } from '../protocol/ids.ts';
-import type { ActorCreationTaskSpec, ActorInfo } from '../protocol/task-spec.ts';
+import type { ActorCreationTaskSpec, ActorInfo, ActorListing } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { TaskEntry } from './task-entry.ts';
 
@@ -109,6 +109,27 @@ export class ActorDirectory {
   /** A `getIfExists` creation found `existing` alive under its name: its handle's id reaches it. */
   alias(id: ActorId, existing: ActorId): void {
     this.aliases.set(id, existing);
+  }
+
+  /** `ray.actors()`: every actor of the session, dead ones included, optionally in one state. */
+  listings(state?: ActorState): ActorListing[] {
+    const out: ActorListing[] = [];
+    for (const a of this.actors.values()) {
+      if (state !== undefined && a.state !== state) continue;
+      out.push({
+        actorId: a.actorId,
+        className: a.info.className,
+        name: a.info.name ?? null,
+        state: a.state,
+        nodeId: a.nodeId,
+        numRestarts: a.restarts,
+        deathCause: a.deathCause ? `${a.deathCause.name}: ${a.deathCause.message}` : null,
+        replicas: a.replication?.count ?? 1,
+        replicaNodes: a.state === 'DEAD' ? [] : replicaNodes(a),
+        degraded: a.replication?.degraded ?? false,
+      });
+    }
+    return out;
   }
 
   /** Names of the live named actors. */

@@ -20,8 +20,11 @@ import { DRIVER_HOLDER, type ActorId, type FunctionId, type HolderId, type NodeI
 import type { CoordinatorToNode, NodeToCoordinator, RefUpdate } from '../protocol/node-messages.ts';
 import type {
   ActorInfo,
+  ActorListing,
   FunctionDescriptor,
   NodeInfo,
+  ObjectListing,
+  TaskSummary,
   ResourceSet,
   SerializedObject,
   TaskInfo,
@@ -292,6 +295,41 @@ export class Coordinator {
 
   listNamedActors(): string[] {
     return this.actors.namedActors();
+  }
+
+  /** `ray.actors({ state })`: every actor of the session. */
+  actorListings(state?: ActorListing['state']): ActorListing[] {
+    return this.actors.listings(state);
+  }
+
+  /** `ray.objects()`: every object the coordinator knows, where it is and who keeps it. */
+  objectListings(): ObjectListing[] {
+    const holders = this.lifetimes.refs.holdersByObject();
+    const out: ObjectListing[] = [];
+    for (const [id, e] of this.objects.all()) {
+      out.push({
+        objectId: id,
+        size: e.size,
+        state: !e.ready ? 'PENDING' : e.obj?.err ? 'FAILED' : 'READY',
+        inline: e.obj !== undefined,
+        locations: [...e.locations],
+        references: this.lifetimes.refs.count(id),
+        holders: holders.get(id) ?? [],
+      });
+    }
+    return out;
+  }
+
+  /** `ray.summary()`: the tasks (live and recorded) by name, counted per state. */
+  taskSummary(): TaskSummary {
+    const byName: Record<string, { kind: TaskInfo['kind']; total: number; states: Partial<Record<TaskState, number>> }> = {};
+    const infos = this.tasks.infos();
+    for (const t of infos) {
+      const s = (byName[t.name] ??= { kind: t.kind, total: 0, states: {} });
+      s.total++;
+      s.states[t.state] = (s.states[t.state] ?? 0) + 1;
+    }
+    return { total: infos.length, byName };
   }
 
   getActor(name: string): ActorInfo | undefined {

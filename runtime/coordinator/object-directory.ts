@@ -37,6 +37,11 @@ export class ObjectDirectory {
     return e;
   }
 
+  /** Every object the directory knows, pending ones included. */
+  all(): IterableIterator<[ObjectId, ObjectEntry]> {
+    return this.entries.entries();
+  }
+
   isReady(id: ObjectId): boolean {
     return this.entries.get(id)?.ready === true;
   }

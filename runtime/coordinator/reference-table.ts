@@ -90,6 +90,19 @@ export class ReferenceTable {
   }
 
   /** The objects `holder` has refs to. */
+  /** Who holds refs to each object (for `ray.objects()`). */
+  holdersByObject(): Map<ObjectId, HolderId[]> {
+    const out = new Map<ObjectId, HolderId[]>();
+    for (const [name, h] of this.holders) {
+      for (const id of h.ids) {
+        const l = out.get(id);
+        if (l) l.push(name);
+        else out.set(id, [name]);
+      }
+    }
+    return out;
+  }
+
   heldBy(holder: HolderId): Iterable<ObjectId> {
     return this.holders.get(holder)?.ids ?? [];
   }

@@ -13,7 +13,7 @@ import { INLINE_OBJECT_MAX_BYTES } from '../node/constants.ts';
 import { getObjects } from '../node/get-objects.ts';
 import type { Node } from '../node/node.ts';
 import { DRIVER_HOLDER, type ActorId, type IdGenerator, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
-import type { ActorInfo, FunctionDescriptor, NodeInfo, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
+import type { ActorInfo, ActorListing, FunctionDescriptor, NodeInfo, ObjectListing, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TaskSummary, TraceEvent } from '../protocol/task-spec.ts';
 
 export interface DriverCoreDeps {
   readonly ids: IdGenerator;
@@ -171,6 +171,18 @@ export class DriverCore implements Core {
 
   timeline(): Promise<TraceEvent[]> {
     return Promise.resolve(this.rpc.timeline({ type: 'timeline' }));
+  }
+
+  actors(filter?: { state?: ActorListing['state'] }): Promise<ActorListing[]> {
+    return Promise.resolve(this.d.coordinator.actorListings(filter?.state));
+  }
+
+  objects(): Promise<ObjectListing[]> {
+    return Promise.resolve(this.d.coordinator.objectListings());
+  }
+
+  summary(): Promise<TaskSummary> {
+    return Promise.resolve(this.d.coordinator.taskSummary());
   }
 
   shutdown(): Promise<void> {

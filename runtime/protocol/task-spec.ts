@@ -142,6 +142,47 @@ export type TaskState =
   | 'FINISHED'
   | 'FAILED';
 
+/** An actor as `ray.actors()` lists it (Ray's `ray.util.state.list_actors`). */
+export interface ActorListing {
+  readonly actorId: ActorId;
+  readonly className: string;
+  /** Its name, for a named actor. */
+  readonly name: string | null;
+  readonly state: 'PENDING_CREATION' | 'ALIVE' | 'RESTARTING' | 'DEAD';
+  /** The node it runs on (a replicated actor: its first replica's); null while it is placed, and once dead. */
+  readonly nodeId: NodeId | null;
+  readonly numRestarts: number;
+  /** Why it died (`"Name: message"`), once dead. */
+  readonly deathCause: string | null;
+  /** Replicas asked for (1 unless created with `replicas`), the nodes they run on, and whether any was dropped. */
+  readonly replicas: number;
+  readonly replicaNodes: readonly NodeId[];
+  readonly degraded: boolean;
+}
+
+/** An object as `ray.objects()` lists it (Ray's `ray.util.state.list_objects`). */
+export interface ObjectListing {
+  readonly objectId: ObjectId;
+  /** Bytes, once known. */
+  readonly size: number;
+  /** PENDING: its task has not finished; FAILED: it holds an error. */
+  readonly state: 'PENDING' | 'READY' | 'FAILED';
+  /** Kept by the coordinator (small values and errors). */
+  readonly inline: boolean;
+  /** Nodes whose store holds a copy. */
+  readonly locations: readonly NodeId[];
+  /** What keeps it alive: holders of refs, objects it is nested in, tasks it is an argument of, lineage. */
+  readonly references: number;
+  /** Who holds refs to it: `driver`, and workers by id. */
+  readonly holders: readonly string[];
+}
+
+/** `ray.summary()` (Ray's `ray summary tasks`): tasks by name, with their count in each state. */
+export interface TaskSummary {
+  readonly total: number;
+  readonly byName: Readonly<Record<string, { readonly kind: TaskKind; readonly total: number; readonly states: Readonly<Partial<Record<TaskState, number>>> }>>;
+}
+
 export interface TaskInfo {
   readonly taskId: TaskId;
   readonly name: string;

@@ -8,7 +8,7 @@ import { seedOf } from '../api/task-seed.ts';
 import { RpcCaller, type CallOptions, type RpcReply, type RpcRequest } from '../common/rpc.ts';
 import { holderOfWorker, IdGenerator, type ActorId, type HolderId, type NodeId, type ObjectId, type TaskId, type WorkerId } from '../protocol/ids.ts';
 import type { ClientNotification, ClusterView } from '../protocol/client-requests.ts';
-import type { ActorInfo, FunctionDescriptor, NodeInfo, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TraceEvent } from '../protocol/task-spec.ts';
+import type { ActorInfo, ActorListing, FunctionDescriptor, NodeInfo, ObjectListing, ResourceSet, SerializedObject, TaskInfo, TaskSpec, TaskState, TaskSummary, TraceEvent } from '../protocol/task-spec.ts';
 import type { FromWorker, NodeRequests } from '../protocol/worker-messages.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 
@@ -205,6 +205,18 @@ export class WorkerCore implements Core {
 
   timeline(): Promise<TraceEvent[]> {
     return this.request({ type: 'timeline' });
+  }
+
+  actors(): Promise<ActorListing[]> {
+    return Promise.reject(new Error('ray.actors() is the driver\'s: call it in the coordinator tab, not in task code'));
+  }
+
+  objects(): Promise<ObjectListing[]> {
+    return Promise.reject(new Error('ray.objects() is the driver\'s: call it in the coordinator tab, not in task code'));
+  }
+
+  summary(): Promise<TaskSummary> {
+    return Promise.reject(new Error('ray.summary() is the driver\'s: call it in the coordinator tab, not in task code'));
   }
 
   shutdown(): Promise<void> {
