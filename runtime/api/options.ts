@@ -2,7 +2,7 @@
 // or invalid option is refused at once, naming the option, with a suggestion for near-misses.
 
 import * as v from 'valibot';
-import { MAX_NUM_RETURNS, MAX_REPLICAS, MAX_TOTAL_REPLICAS } from '../protocol/limits.ts';
+import { MAX_CALLS, MAX_NUM_RETURNS, MAX_REPLICAS, MAX_TOTAL_REPLICAS } from '../protocol/limits.ts';
 
 /** An error class for `retryExceptions`: the built-ins and user-defined subclasses alike. */
 export type ErrorClass = abstract new (...args: never[]) => Error;
@@ -60,6 +60,7 @@ const taskSchema = v.strictObject({
   retryExceptions: v.optional(retryExceptionsSchema),
   generatorBackpressureNumObjects: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   timeoutMs: v.optional(v.pipe(v.number(), v.finite(), v.gtValue(0, 'a timeout in ms greater than 0'))),
+  maxCalls: v.optional(v.pipe(v.number(), v.integer('a whole number of calls'), v.minValue(0, '0 (no limit) or more calls'), v.maxValue(MAX_CALLS, `at most ${MAX_CALLS} calls`))),
 });
 
 const actorSchema = v.strictObject({
@@ -117,6 +118,7 @@ const HINTS: Record<string, string> = {
   scheduling_strategy: 'schedulingStrategy',
   timeout: 'timeoutMs',
   timeout_ms: 'timeoutMs',
+  max_calls: 'maxCalls',
   num_returns_: 'numReturns',
   max_replicas: 'maxReplicas',
   replica: 'replicas',

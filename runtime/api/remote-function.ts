@@ -80,6 +80,7 @@ export class RemoteFunction<F extends (...args: never[]) => unknown = (...args: 
       enableTaskEvents: o.enableTaskEvents ?? true,
       generatorBackpressure: o.generatorBackpressureNumObjects ?? 0,
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      ...(o.maxCalls ? { maxCalls: o.maxCalls } : {}),
       ...replicationFields(replication),
       parentTaskId: core.currentTaskId(),
       callerId: core.callerId,

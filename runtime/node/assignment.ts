@@ -43,4 +43,8 @@ export interface WorkerSlot {
   /** `flush` bound to this slot, queued as a microtask without a closure per message. */
   flushNow: () => void;
   dead: boolean;
+  /** Calls sent to it per function with `maxCalls`. */
+  calls?: Map<FunctionId, number>;
+  /** It was sent the last call `maxCalls` allows: it takes no more tasks, and is retired once they end. */
+  spent?: true;
 }

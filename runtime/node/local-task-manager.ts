@@ -272,6 +272,11 @@ export class LocalTaskManager {
     }
     a.worker = w;
     w.tasks.set(spec.taskId, a);
+    if (spec.kind === 'normal' && spec.maxCalls !== undefined) {
+      const calls = (w.calls ??= new Map()).get(spec.fnId) ?? 0;
+      w.calls.set(spec.fnId, calls + 1);
+      if (calls + 1 >= spec.maxCalls) w.spent = true;
+    }
     // A worker with nothing else to do starts the task on receipt: report it running now, so the
     // worker never spends a message on it (a long synchronous body could not send one anyway).
     if (w.tasks.size === 1 && spec.enableTaskEvents) {
@@ -329,6 +334,11 @@ export class LocalTaskManager {
     this.assignments.delete(a.spec.taskId);
     if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
     if (w.actorId) return;
+    if (w.spent && w.tasks.size === 0) {
+      // It ran the calls `maxCalls` allows: a fresh worker takes the next task.
+      this.deps.retire(w, null);
+      return;
+    }
     if (w.tasks.size === 0 && w.shape !== null) {
       w.shape = null;
       w.cpu = 0;

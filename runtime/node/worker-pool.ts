@@ -122,7 +122,7 @@ export class WorkerPool {
   pipelineTarget(shape: string): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     for (const w of this.workers) {
-      if (w.actorId || w.dead || w.blocked > 0 || w.shape !== shape || w.tasks.size >= WORKER_PIPELINE_DEPTH) continue;
+      if (w.actorId || w.dead || w.spent || w.blocked > 0 || w.shape !== shape || w.tasks.size >= WORKER_PIPELINE_DEPTH) continue;
       if (!best || w.tasks.size < best.tasks.size) best = w;
     }
     return best;

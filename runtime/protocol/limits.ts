@@ -20,6 +20,9 @@ export const MAX_NUM_RETURNS = 10_000;
 export const MAX_LIST_ITEMS = 1_000_000;
 /** Most entries in a small map or list (resources, error props, class chains, retryExceptions). */
 export const MAX_SMALL_ITEMS = 256;
+/** Most calls `maxCalls` may allow a worker before it is retired (0 means no limit). */
+export const MAX_CALLS = 1_000_000_000;
+
 /** Most replicas a verified task may ask for (`replicas`): each runs on its own node, so more than a
  *  handful only multiplies the work. */
 export const MAX_REPLICAS = 16;

@@ -8,6 +8,7 @@ import * as v from 'valibot';
 import type { ClientRequest } from './client-requests.ts';
 import type { ActorId, FunctionId, HolderId, NodeId, ObjectId, TaskId, WorkerId } from './ids.ts';
 import {
+  MAX_CALLS,
   MAX_ERROR_CAUSE_DEPTH,
   MAX_ERROR_TEXT_CHARS,
   MAX_ID_CHARS,
@@ -123,6 +124,7 @@ const taskSpecBase = {
   enableTaskEvents: v.boolean(),
   generatorBackpressure: int(-1),
   timeoutMs: v.optional(v.pipe(v.number(), v.finite(), v.gtValue(0))),
+  maxCalls: v.optional(int(1, MAX_CALLS)),
   replicas: v.optional(int(1, MAX_REPLICAS)),
   maxReplicas: v.optional(int(1, MAX_TOTAL_REPLICAS)),
   parentTaskId: v.optional(taskId),

@@ -68,6 +68,8 @@ interface TaskSpecBase {
   readonly generatorBackpressure: number;
   /** Normal tasks: an attempt still running this long after it started is stopped (TaskTimeoutError). */
   readonly timeoutMs?: number;
+  /** Normal tasks: a worker that has run this many calls of the function is retired (a fresh one runs the next); absent: no limit. */
+  readonly maxCalls?: number;
   /**
    * Verified results: run on this many distinct nodes and accept the majority result (by SHA-256
    * of its bytes). Absent for a single replica, the default; when present, at least 2 and at most

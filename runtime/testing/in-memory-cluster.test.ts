@@ -8,7 +8,7 @@ import { useInMemoryCluster, waitFor, type ClusterMember, type InMemoryCluster, 
 // task code run by the real executor in in-process workers.
 
 // Inside task code, `ray` is the worker's global.
-declare const ray: { getRuntimeContext(): { nodeId: string | null } };
+declare const ray: { getRuntimeContext(): { nodeId: string | null; workerId: string | null } };
 
 const clusters = useInMemoryCluster();
 
@@ -164,6 +164,25 @@ describe('in-memory cluster', () => {
     expect(out.map(([k]) => k)).toEqual([0, 1]);
     // One CPU each: the two leaves run on the two volunteers.
     expect(new Set(out.map(([, node]) => node))).toEqual(new Set(c.volunteers.map((v) => v.nodeId)));
+  });
+
+  it('maxCalls retires a worker after that many calls of the function: the next runs on a fresh worker (Ray test_max_calls)', async () => {
+    await start(1);
+    const who = (opts: { maxCalls?: number }) => remote({ ...opts }, function who() { return ray.getRuntimeContext().workerId; });
+    const sequentially = async (f: ReturnType<typeof who>, n: number) => {
+      const out: (string | null)[] = [];
+      for (let i = 0; i < n; i++) out.push(await get(f.remote()));
+      return out;
+    };
+    const once = await sequentially(who({ maxCalls: 1 }), 3);
+    expect(new Set(once).size).toBe(3);
+    const twice = await sequentially(who({ maxCalls: 2 }), 4);
+    expect(twice[0]).toBe(twice[1]);
+    expect(twice[2]).toBe(twice[3]);
+    expect(twice[1]).not.toBe(twice[2]);
+    const unlimited = await sequentially(who({}), 3);
+    expect(new Set(unlimited).size).toBe(1);
+    expect(() => who({ maxCalls: -1 }).remote()).toThrow(/invalid option maxCalls/);
   });
 
   it('runs a caller’s calls to a sequential actor in the order made, also when an earlier call’s argument must be pulled first', async () => {
