@@ -845,4 +845,33 @@ test.describe('actors', () => {
     expect(out.viaPut).toBe(45);
     expect(out.gotBack).toBe('ActorClass(Worker)');
   });
+
+  test('an actor whose handles are all gone is terminated and its CPU comes back; a detached one and one still held live on (Ray test_actor_gc / actor lifetimes, real gc())', async ({ rayPage }) => {
+    const ids = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Box = ray.remote({ numCpus: 1 }, class Box { v() { return 1; } });
+      const dropped = Box.remote();
+      const detached = Box.options({ lifetime: 'detached', numCpus: 0 }).remote();
+      const kept = Box.options({ numCpus: 0 }).remote();
+      (globalThis as { keptBox?: unknown }).keptBox = kept;
+      await ray.get([dropped.v.remote(), detached.v.remote(), kept.v.remote()]);
+      return { dropped: dropped.actorId, detached: detached.actorId, kept: kept.actorId, freeCpu: ray.availableResources().CPU ?? 0 };
+    });
+    expect(ids.freeCpu).toBe(1);
+    // The handles of `dropped` and `detached` went out of scope with the evaluate call.
+    const states = await rayPage.evaluate(async (ids) => {
+      const ray = globalThis.ray;
+      const t0 = performance.now();
+      for (;;) {
+        globalThis.gc!(); // Chromium runs with --js-flags=--expose-gc (playwright.config.ts)
+        await new Promise((r) => setTimeout(r, 100));
+        const list = await ray.actors();
+        const stateOf = (id: string) => list.find((a) => a.actorId === id)?.state;
+        if (stateOf(ids.dropped) === 'DEAD' || performance.now() - t0 > 20_000) {
+          return { dropped: stateOf(ids.dropped), detached: stateOf(ids.detached), kept: stateOf(ids.kept), freeCpu: ray.availableResources().CPU ?? 0 };
+        }
+      }
+    }, ids);
+    expect(states).toEqual({ dropped: 'DEAD', detached: 'ALIVE', kept: 'ALIVE', freeCpu: 2 });
+  });
 });

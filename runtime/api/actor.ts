@@ -2,7 +2,7 @@
 // gives an ActorClass; `.remote(...)` creates the actor and returns an ActorHandle whose methods
 // submit actor tasks, kept in order per caller.
 
-import type { ActorId } from '../protocol/ids.ts';
+import { returnId, type ActorId } from '../protocol/ids.ts';
 import type { ActorInfo, FunctionDescriptor, SchedulingStrategy, TaskSpec } from '../protocol/task-spec.ts';
 import { markActorCall } from './actor-call-refs.ts';
 import { requireCore } from './core.ts';
@@ -16,6 +16,7 @@ import {
 } from './options.ts';
 import { newFunctionId, type RefsFor, type RemoteArgs } from './remote-function.ts';
 import { assertActorReplicable, replicationFields, resolveReplication } from './replication.ts';
+import { ObjectRef, registeredRef } from './object-ref.ts';
 import { HANDLE_MARKER, registerReviver, type Marker } from './serialization.ts';
 import { buildArgs, buildResources, returnsOf } from './task-builder.ts';
 
@@ -93,7 +94,7 @@ export class ActorClass<C extends AnyClass = AnyClass> {
     }
     if (o.name !== undefined && core.actorNameTaken(o.name)) {
       const existing = o.getIfExists === true ? core.actorByName(o.name) : undefined;
-      if (existing) return makeActorHandle(existing) as unknown as ActorHandle<InstanceType<C>>;
+      if (existing) return handleOf(existing) as unknown as ActorHandle<InstanceType<C>>;
       throw new Error(`an actor named "${o.name}" already exists; pick another name, use ray.getActor("${o.name}"), or pass getIfExists: true`);
     }
     core.registerFunction(this.descriptor);
@@ -121,6 +122,7 @@ export class ActorClass<C extends AnyClass = AnyClass> {
         className: this.descriptor.name,
         ...(o.name !== undefined ? { actorName: o.name } : {}),
         ...(o.name !== undefined && o.getIfExists === true ? { getIfExists: true as const } : {}),
+        ...(o.lifetime === 'detached' ? { detached: true as const } : {}),
         maxRestarts: o.maxRestarts ?? 0,
         maxTaskRetries: o.maxTaskRetries ?? 0,
         // A replicated actor runs its calls one at a time on each replica, in the same order.
@@ -130,12 +132,12 @@ export class ActorClass<C extends AnyClass = AnyClass> {
       },
     };
     core.submitTask(spec);
-    return makeActorHandle({
-      actorId,
-      className: this.descriptor.name,
-      methods: this.methods,
-      streamingMethods: this.streaming,
-    }) as ActorHandle<InstanceType<C>>;
+    // The handle holds a ref to the creation's result: the actor lives while some handle does.
+    const handleId = returnId(taskId, 0);
+    return makeActorHandle(
+      { actorId, className: this.descriptor.name, methods: this.methods, streamingMethods: this.streaming, handleId },
+      registeredRef(handleId),
+    ) as ActorHandle<InstanceType<C>>;
   }
 
   options(overrides: ActorOptions): ActorClass<C> {
@@ -205,17 +207,21 @@ export class ActorHandleBase {
   readonly className: string;
   /** @internal */
   readonly info: ActorInfo;
+  /** The ref that keeps the actor alive while this handle is reachable (none for a detached actor's older handles). */
+  readonly #keep: ObjectRef | undefined;
 
-  constructor(info: ActorInfo) {
+  constructor(info: ActorInfo, keep?: ObjectRef) {
     this.actorId = info.actorId;
     this.className = info.className;
     this.info = info;
+    this.#keep = keep;
     for (const m of info.methods) {
       if (m in this) continue;
       Object.defineProperty(this, m, { value: new ActorMethodImpl(info, m, {}), enumerable: false });
     }
   }
 
+  /** Travels by reference; its `id` is the ref every handle holds, counted as nested in what carries it. */
   [HANDLE_MARKER](): Marker {
     return {
       __webray__: 'actor',
@@ -223,6 +229,7 @@ export class ActorHandleBase {
       className: this.info.className,
       methods: this.info.methods,
       streamingMethods: this.info.streamingMethods,
+      ...(this.#keep ? { id: this.#keep.id } : {}),
     };
   }
 
@@ -231,15 +238,28 @@ export class ActorHandleBase {
   }
 }
 
-export function makeActorHandle(info: ActorInfo): ActorHandleBase {
-  return new ActorHandleBase(info);
+export function makeActorHandle(info: ActorInfo, keep?: ObjectRef): ActorHandleBase {
+  return new ActorHandleBase(info, keep);
 }
 
-registerReviver('actor', (m) =>
-  makeActorHandle({
-    actorId: m.actorId as ActorId,
-    className: m.className as string,
-    methods: m.methods as string[],
-    streamingMethods: m.streamingMethods as string[],
-  }),
-);
+/** A handle to an actor the coordinator handed this process (`getActor`): it already counts the ref the handle holds. */
+export function handleOf(info: ActorInfo): ActorHandleBase {
+  return makeActorHandle(info, info.handleId ? registeredRef(info.handleId) : undefined);
+}
+
+/** Rebuilds a handle that arrived inside a value (an actor or queue marker): its ref is tracked as a nested one. */
+export function revivedHandle(m: Marker): ActorHandleBase {
+  const id = m.id;
+  return makeActorHandle(
+    {
+      actorId: m.actorId as ActorId,
+      className: m.className as string,
+      methods: m.methods as string[],
+      streamingMethods: m.streamingMethods as string[],
+      ...(id ? { handleId: id } : {}),
+    },
+    id ? new ObjectRef(id) : undefined,
+  );
+}
+
+registerReviver('actor', revivedHandle);

@@ -70,6 +70,8 @@ const actorSchema = v.strictObject({
   maxConcurrency: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   /** With `name`: when a live actor has that name, `.remote()` gives a handle to it instead of failing. */
   getIfExists: v.optional(v.boolean()),
+  /** 'detached': the actor lives until ray.kill, not only while handles to it exist. */
+  lifetime: v.optional(v.picklist(['detached', 'non_detached'], "'detached' or 'non_detached'")),
 });
 
 const methodSchema = v.strictObject({

@@ -3,7 +3,7 @@
 // Queue can be passed to tasks and actors (it travels as its actor's handle). Promises where Ray
 // blocks, milliseconds where Ray takes seconds; `Empty` and `Full` as Ray's queue.Empty / queue.Full.
 
-import { type ActorHandleBase, makeActorHandle, type ActorClass } from './actor.ts';
+import { type ActorHandleBase, revivedHandle, type ActorClass } from './actor.ts';
 import { RayTaskError } from './errors.ts';
 import { type ObjectRef } from './object-ref.ts';
 import { get, kill, remote } from './ray-api.ts';
@@ -176,12 +176,7 @@ export class Queue<T = unknown> {
 registerReviver('queue', (m) =>
   new Queue(
     { maxsize: m.maxsize as number },
-    makeActorHandle({
-      actorId: m.actorId as never,
-      className: m.className as string,
-      methods: m.methods as string[],
-      streamingMethods: m.streamingMethods as string[],
-    }) as QueueActorHandle,
+    revivedHandle(m) as QueueActorHandle,
   ),
 );
 

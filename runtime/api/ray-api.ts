@@ -5,7 +5,7 @@
 import type { TaskId } from '../protocol/ids.ts';
 import type { ActorListing, NodeInfo, ObjectListing, ResourceSet, TaskInfo, TaskState, TaskSummary, TraceEvent } from '../protocol/task-spec.ts';
 import { isActorCall } from './actor-call-refs.ts';
-import { ActorClass, ActorHandleBase, makeActorHandle, type ActorHandle } from './actor.ts';
+import { ActorClass, ActorHandleBase, handleOf, type ActorHandle } from './actor.ts';
 import { requireCore, type RuntimeContext } from './core.ts';
 import { fromWireError, GetTimeoutError } from './errors.ts';
 import { keepAlive } from './local-refs.ts';
@@ -182,7 +182,7 @@ export function kill(actor: ActorHandle<unknown> | ActorHandleBase, options?: { 
 export async function getActor<T = unknown>(name: string): Promise<ActorHandle<T>> {
   if (typeof name !== 'string' || name === '') throw new TypeError('ray.getActor takes the actor\'s name (a non-empty string)');
   const info = await requireCore('ray.getActor').getActor(name);
-  return makeActorHandle(info) as ActorHandle<T>;
+  return handleOf(info) as ActorHandle<T>;
 }
 
 export function nodes(): NodeInfo[] {

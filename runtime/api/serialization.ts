@@ -90,7 +90,8 @@ function walk(x: unknown, path: string, st: WalkState): void {
   const marker = markerOf(obj);
   if (marker) {
     st.hasMarkers = true;
-    if (marker.__webray__ === 'ref' && marker.id) (st.refs ??= []).push(marker.id);
+    // A ref, or the ref an actor handle (or a queue's) holds: nested in the value, kept alive by it.
+    if (marker.id) (st.refs ??= []).push(marker.id);
     return;
   }
   if (st.seen.has(obj)) return;

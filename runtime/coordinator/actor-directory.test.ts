@@ -73,7 +73,7 @@ describe('ActorDirectory', () => {
     const d = new ActorDirectory();
     const a = d.create(creationSpec('hits'))!;
     expect(a.state).toBe('PENDING_CREATION');
-    expect(a.info).toEqual({ actorId: 'a1', className: 'Counter', methods: ['incr'], streamingMethods: [], name: 'hits' });
+    expect(a.info).toEqual({ actorId: 'a1', className: 'Counter', methods: ['incr'], streamingMethods: [], name: 'hits', handleId: 'create-a1.0' });
     expect(a.maxRestarts).toBe(1);
     expect(d.get(ACTOR)).toBe(a);
     expect(d.byName('hits')).toBe(a);

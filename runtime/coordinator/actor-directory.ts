@@ -1,7 +1,7 @@
 // Actors known to the coordinator (Ray's GcsActorManager): their state, node, restarts, names,
 // and the calls waiting for them — one queue per caller, so each caller's calls run in order.
 
-import type { ActorId, HolderId, NodeId } from '../protocol/ids.ts';
+import { returnId, type ActorId, type HolderId, type NodeId } from '../protocol/ids.ts';
 import type { ActorCreationTaskSpec, ActorInfo, ActorListing } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { TaskEntry } from './task-entry.ts';
@@ -29,6 +29,8 @@ export interface ActorEntry {
   readonly concurrent: boolean;
   /** A replicated actor (`replicas > 1`): its other replicas (its first is `nodeId` / `holding`). */
   readonly replication?: ActorReplication;
+  /** No handle to it is left: it is terminated once its calls end. */
+  unreferenced?: true;
 }
 
 /**
@@ -63,6 +65,8 @@ export function replicaNodes(a: ActorEntry): NodeId[] {
 export class ActorDirectory {
   private readonly actors = new Map<ActorId, ActorEntry>();
   private readonly names = new Map<string, ActorId>();
+  /** Each actor's creation task id (its handles hold refs to that task's result). */
+  private readonly creations = new Map<TaskEntry['spec']['taskId'], ActorId>();
   /** Actors a `getIfExists` creation stood for: the live actor of that name each handle reaches. */
   private readonly aliases = new Map<ActorId, ActorId>();
 
@@ -74,6 +78,7 @@ export class ActorDirectory {
       actorId: spec.actorId,
       info: {
         actorId: spec.actorId,
+        handleId: returnId(spec.taskId, 0),
         className: opts.className,
         methods: opts.methods,
         streamingMethods: opts.streamingMethods,
@@ -93,8 +98,15 @@ export class ActorDirectory {
       ...((spec.replicas ?? 1) > 1 ? { replication: { count: spec.replicas!, others: new Map(), wanted: spec.replicas! - 1, degraded: false } } : {}),
     };
     this.actors.set(a.actorId, a);
+    this.creations.set(spec.taskId, a.actorId);
     if (opts.actorName !== undefined) this.names.set(opts.actorName, a.actorId);
     return a;
+  }
+
+  /** The actor a creation task creates. */
+  byCreation(taskId: TaskEntry['spec']['taskId']): ActorEntry | undefined {
+    const id = this.creations.get(taskId);
+    return id ? this.actors.get(id) : undefined;
   }
 
   get(id: ActorId): ActorEntry | undefined {
@@ -210,6 +222,12 @@ export class ActorDirectory {
       if (i > 0) q.splice(0, i);
     }
     return out;
+  }
+
+  /** Whether a call is waiting in one of its callers' queues. */
+  hasQueued(a: ActorEntry): boolean {
+    for (const q of a.queues.values()) if (q.some((t) => !ended(t))) return true;
+    return false;
   }
 
   /** Takes every queued call (the actor is dead). */

@@ -5,7 +5,7 @@
 
 import { wireError } from '../api/errors.ts';
 import { add, fits } from '../common/resources.ts';
-import { returnId, type ActorId, type NodeId } from '../protocol/ids.ts';
+import { returnId, taskIdOf, type ActorId, type HolderId, type NodeId, type ObjectId } from '../protocol/ids.ts';
 import type { ActorInfo } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import { hosts, replicaNodes, type ActorDirectory, type ActorEntry } from './actor-directory.ts';
@@ -52,9 +52,10 @@ export class ActorManager {
       if (!a) {
         const existing = spec.actor.actorName !== undefined ? this.d.actors.byName(spec.actor.actorName) : undefined;
         if (spec.actor.getIfExists && existing && existing.state !== 'DEAD') {
-          // Two callers raced to create one named actor: the later one's handle reaches the first.
+          // Two callers raced to create one named actor: the later one's handle reaches the first,
+          // and keeps it alive (its handle object holds the first's, as a nested ref).
           this.d.actors.alias(spec.actorId, existing.actorId);
-          for (let i = 0; i < (spec.numReturns as number); i++) this.d.lifetimes.ready(returnId(spec.taskId, i), 8, { v: null, size: 8 }, undefined);
+          for (let i = 0; i < (spec.numReturns as number); i++) this.d.lifetimes.ready(returnId(spec.taskId, i), 8, { v: null, size: 8 }, undefined, i === 0 ? [returnId(existing.creationTaskId, 0)] : undefined);
           this.d.tasks.finish(t, 'FINISHED');
           return false;
         }
@@ -158,7 +159,34 @@ export class ActorManager {
   /** `ray.get_actor`: a live actor by name. */
   byName(name: string): ActorInfo | undefined {
     const a = this.d.actors.byName(name);
-    return a && a.state !== 'DEAD' ? a.info : undefined;
+    return a && a.state !== 'DEAD' && !a.unreferenced ? a.info : undefined;
+  }
+
+  /** `ray.get_actor` for `holder` (on `node`): the live actor by name, whose handle object the holder now holds a ref to. */
+  handOut(name: string, holder: HolderId, node: NodeId | undefined): ActorInfo | undefined {
+    const info = this.byName(name);
+    if (info?.handleId) this.d.lifetimes.callerHoldsOne(holder, node, info.handleId);
+    return info;
+  }
+
+  /**
+   * The object every handle to an actor holds was freed: no handle to the actor is left anywhere.
+   * As in Ray, the actor is terminated once the calls it was given have ended.
+   */
+  unreferenced(handleId: ObjectId): void {
+    const creationTaskId = taskIdOf(handleId);
+    const a = creationTaskId ? this.d.actors.byCreation(creationTaskId) : undefined;
+    if (!a || a.state === 'DEAD') return;
+    a.unreferenced = true;
+    this.collectIfIdle(a);
+  }
+
+  /** An actor with no handle left and no call queued or running is terminated: its workers stop and its resources go back. */
+  private collectIfIdle(a: ActorEntry): void {
+    if (!a.unreferenced || a.state === 'DEAD' || a.inflight.size > 0 || this.d.actors.hasQueued(a)) return;
+    for (const at of replicaNodes(a)) this.d.nodes.get(at)?.link.send({ type: 'kill_actor', actorId: a.actorId });
+    this.d.log(`actor ${a.actorId} has no handle left: terminated`);
+    this.killForGood(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) was terminated: no handle to it was left (create it with lifetime: 'detached' to keep it until ray.kill)`, { actorId: a.actorId }));
   }
 
   /** The node an actor runs on reports its worker died. */
@@ -271,7 +299,10 @@ export class ActorManager {
 
   /** A call's worker reported it done. */
   callEnded(call: TaskEntry): void {
-    this.actorOf(call)?.inflight.delete(call.spec.taskId);
+    const a = this.actorOf(call);
+    if (!a) return;
+    a.inflight.delete(call.spec.taskId);
+    if (a.unreferenced) this.collectIfIdle(a);
   }
 
   /** A call was cancelled: it is neither running nor queued any more. */
@@ -280,6 +311,7 @@ export class ActorManager {
     if (a) {
       a.inflight.delete(call.spec.taskId);
       this.d.actors.removeQueued(a, call);
+      if (a.unreferenced) this.collectIfIdle(a);
     }
   }
 

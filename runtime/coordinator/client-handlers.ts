@@ -111,7 +111,8 @@ export function clientHandlers(d: ClientHandlersDeps, from: NodeId, holder: Hold
       return null;
     },
     getActor: (req) => {
-      const info = d.actorManager.byName(req.name);
+      // The requester holds a ref to the actor's handle object from now on (the handle it builds keeps it).
+      const info = d.actorManager.handOut(req.name, holder ?? (from === d.selfId ? DRIVER_HOLDER : holderOfNode(from)), from === d.selfId ? undefined : from);
       if (!info) throw new RequestFailure({ name: 'Error', message: `ray.getActor: no live actor is named "${req.name}"` });
       return info;
     },

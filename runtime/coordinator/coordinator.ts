@@ -95,6 +95,8 @@ export class Coordinator {
     },
     // A generator nobody can read any more: its producer stops (Ray cancels a dropped generator's task).
     generatorDropped: (taskId) => this.taskManager.cancel(taskId as unknown as ObjectId, false, true),
+    // The object every handle to an actor holds is gone: no handle to it is left.
+    unreferenced: (id) => this.actorManager.unreferenced(id),
   });
   private readonly tasks: TaskTable = new TaskTable({
     lifetimes: this.lifetimes,
@@ -334,6 +336,11 @@ export class Coordinator {
 
   getActor(name: string): ActorInfo | undefined {
     return this.actorManager.byName(name);
+  }
+
+  /** The live actor by name, its handle object now held by the driver too (`getIfExists` in the driver). */
+  handOutActor(name: string): ActorInfo | undefined {
+    return this.actorManager.handOut(name, DRIVER_HOLDER, undefined);
   }
 
   /** The next item of a streaming task, handed to `holder` (its ref becomes the holder's). */

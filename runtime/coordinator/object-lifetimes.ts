@@ -21,6 +21,8 @@ export interface ObjectLifetimesDeps {
   readonly sendFree: (node: NodeId, ids: ObjectId[]) => void;
   /** Its consumer dropped a streaming task's generator: the producer is cancelled if still running. */
   readonly generatorDropped?: (taskId: TaskId) => void;
+  /** A watched object (`watch`) was freed: nothing holds a ref to it any more. */
+  readonly unreferenced?: (id: ObjectId) => void;
 }
 
 
@@ -41,6 +43,8 @@ export class ObjectLifetimes {
   private readonly lineageLive = new Map<TaskId, number>();
   private readonly droppedGenerators = new Set<TaskId>();
   private freeQueue = new Map<NodeId, ObjectId[]>();
+  /** Objects whose freeing is reported (`unreferenced`): the refs actor handles hold. */
+  private readonly watched = new Set<ObjectId>();
   private flushQueued = false;
   private stopped = false;
 
@@ -51,6 +55,11 @@ export class ObjectLifetimes {
   /** Session over: nothing is freed any more (everything goes with the session). */
   stop(): void {
     this.stopped = true;
+  }
+
+  /** Reports when `id` is freed (an actor's handle object: the actor has no handle left). */
+  watch(id: ObjectId): void {
+    this.watched.add(id);
   }
 
   /** The caller of a task (or a put) holds a ref to this result from the moment it submits it. */
@@ -172,6 +181,7 @@ export class ObjectLifetimes {
       // A pending object goes when it becomes ready (ready() checks its count then).
       if (!e || !e.ready || this.refs.count(id) > 0) continue;
       this.d.objects.delete(id);
+      if (this.watched.size > 0 && this.watched.delete(id)) this.d.unreferenced?.(id);
       // An inline object is in no node's store (its locations only say who made it).
       if (e.obj === undefined) for (const node of e.locations) this.queueFree(node, id);
       if (e.refs) for (const r of e.refs) if (this.refs.release(r)) work.push(r);

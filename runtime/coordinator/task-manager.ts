@@ -106,10 +106,13 @@ export class TaskManager {
     else for (let i = 0; i < spec.numReturns; i++) this.d.objects.ensure(returnId(spec.taskId, i));
     t.argsHeld = this.d.lifetimes.holdArgs(spec);
     if (callerHolds && spec.numReturns !== 'streaming') {
-      // No ref to an actor's creation result is handed out; its tiny entry stays for the session.
-      const creation = spec.kind === 'actor-creation';
-      const holder = creation ? holderOfActor(spec.actorId) : spec.callerId;
-      const node = creation ? undefined : from;
+      // An actor's creation result is the object its handles hold refs to: the actor lives while
+      // one does (it is terminated once none does and its calls have ended). A detached actor's is
+      // held for the session, in its own name.
+      const detached = spec.kind === 'actor-creation' && spec.actor.detached === true;
+      const holder = detached ? holderOfActor(spec.actorId) : spec.callerId;
+      const node = detached ? undefined : from;
+      if (spec.kind === 'actor-creation' && !detached) this.d.lifetimes.watch(returnId(spec.taskId, 0));
       if (spec.numReturns === 1) this.d.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, 0));
       else for (let i = 0; i < spec.numReturns; i++) this.d.lifetimes.callerHoldsOne(holder, node, returnId(spec.taskId, i));
     }

@@ -114,7 +114,7 @@ export class DriverCore implements Core {
   }
 
   actorByName(name: string): ActorInfo | undefined {
-    return this.d.coordinator.getActor(name);
+    return this.d.coordinator.handOutActor(name);
   }
 
   listNamedActors(): string[] {

@@ -103,6 +103,7 @@ const actorCreation = v.object({
   className: name,
   actorName: v.optional(name),
   getIfExists: v.optional(v.literal(true)),
+  detached: v.optional(v.literal(true)),
   maxRestarts: int(-1),
   maxTaskRetries: int(-1),
   maxConcurrency: int(1),

@@ -127,6 +127,8 @@ export interface ActorCreationOptions {
   readonly actorName?: string;
   /** A live actor already has `actorName`: this creation becomes a handle to it (`getIfExists`). */
   readonly getIfExists?: true;
+  /** `lifetime: 'detached'`: lives until `ray.kill` (or the session's end), not only while handles to it exist. */
+  readonly detached?: true;
   readonly maxRestarts: number;
   readonly maxTaskRetries: number;
   readonly maxConcurrency: number;
@@ -237,6 +239,12 @@ export interface ActorInfo {
   readonly methods: readonly string[];
   readonly streamingMethods: readonly string[];
   readonly name?: string;
+  /**
+   * The object every handle to the actor holds a ref to (its creation's result): while any handle
+   * exists — in the driver, a worker, or inside a stored object — the actor lives; when none does,
+   * a non-detached actor is terminated once its calls end. Given with `ray.getActor`.
+   */
+  readonly handleId?: ObjectId;
 }
 
 /** One Chrome trace event (Trace Event Format, 'X' complete events and metadata). */
