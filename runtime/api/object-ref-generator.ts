@@ -1,7 +1,7 @@
 // ObjectRefGenerator: what a streaming (generator) task returns — an async iterable of ObjectRefs,
 // each yielded as soon as the task yields its value (Ray's ObjectRefGenerator).
 
-import type { TaskId } from '../protocol/ids.ts';
+import { generatorEndId, type TaskId } from '../protocol/ids.ts';
 import { currentCore, requireCore } from './core.ts';
 import { registeredRef, type ObjectRef } from './object-ref.ts';
 
@@ -9,10 +9,22 @@ export class ObjectRefGenerator<T = unknown> implements AsyncIterableIterator<Ob
   readonly taskId: TaskId;
   private index = 0;
   private finished = false;
+  /** Ready when the task ends (the caller holds it from submission, as a task's return). */
+  private readonly end: ObjectRef<null>;
 
   constructor(taskId: TaskId) {
     this.taskId = taskId;
+    this.end = registeredRef<null>(generatorEndId(taskId));
     currentCore()?.refs?.trackGenerator(this, taskId);
+  }
+
+  /**
+   * An ObjectRef that becomes ready when the generator's task has ended (Ray's `completed()`):
+   * `ray.get` of it gives `null`, or raises the task's error (a cancelled or dropped generator:
+   * TaskCancelledError). Items not read yet stay readable.
+   */
+  completed(): ObjectRef<null> {
+    return this.end;
   }
 
   async next(): Promise<IteratorResult<ObjectRef<T>, undefined>> {

@@ -4,7 +4,7 @@
 // and streams a generator's items.
 
 import { wireError } from '../api/errors.ts';
-import { holderOfActor, returnId, taskIdOf, type FunctionId, type HolderId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import { generatorEndId, holderOfActor, returnId, taskIdOf, type FunctionId, type HolderId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { NodeToCoordinator, TaskResult } from '../protocol/node-messages.ts';
 import type { FunctionDescriptor, TaskSpec } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
@@ -102,8 +102,13 @@ export class TaskManager {
     const t = this.d.tasks.add(spec);
     const volunteer = from !== undefined && this.d.nodes.get(from)?.grants ? from : undefined;
     if (volunteer) t.submittedBy = volunteer;
-    if (spec.numReturns === 'streaming') this.d.generators.open(spec.taskId, volunteer);
-    else for (let i = 0; i < spec.numReturns; i++) this.d.objects.ensure(returnId(spec.taskId, i));
+    if (spec.numReturns === 'streaming') {
+      this.d.generators.open(spec.taskId, volunteer);
+      // `completed()`: ready when the task ends; its caller holds it from now, as a return.
+      const end = generatorEndId(spec.taskId);
+      this.d.objects.ensure(end);
+      if (callerHolds) this.d.lifetimes.callerHoldsOne(spec.callerId, from, end);
+    } else for (let i = 0; i < spec.numReturns; i++) this.d.objects.ensure(returnId(spec.taskId, i));
     t.argsHeld = this.d.lifetimes.holdArgs(spec);
     if (callerHolds && spec.numReturns !== 'streaming') {
       // An actor's creation result is the object its handles hold refs to: the actor lives while
@@ -208,7 +213,10 @@ export class TaskManager {
       if (t.spec.kind === 'normal' && results.some((r) => r.obj === undefined) && this.d.lifetimes.recordLineage(t.spec, t.submittedBy, results.map((r) => r.id))) {
         t.argsHeld = false;
       }
-      if (t.spec.numReturns === 'streaming') this.d.generators.end(t.spec.taskId);
+      if (t.spec.numReturns === 'streaming') {
+        this.d.generators.end(t.spec.taskId);
+        this.d.lifetimes.ready(generatorEndId(t.spec.taskId), 8, { v: null, size: 8 }, undefined);
+      }
       const node = this.d.nodes.get(from);
       if (node) node.finished++;
       this.d.tasks.finish(t, 'FINISHED');

@@ -2,7 +2,7 @@
 // submitted task until it ends, how it ends (its returns ready or failed), and the records kept
 // of finished ones for `ray.tasks()` and `ray.timeline()`.
 
-import { returnId, type NodeId, type TaskId } from '../protocol/ids.ts';
+import { generatorEndId, returnId, type NodeId, type TaskId } from '../protocol/ids.ts';
 import { actorIdOf, type SerializedObject, type TaskInfo, type TaskSpec, type TaskState, type TraceEvent } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { GeneratorStreams } from './generator-streams.ts';
@@ -114,6 +114,7 @@ export class TaskTable {
         this.d.generators.yielded(t.spec.taskId, index);
         this.d.generators.end(t.spec.taskId);
       }
+      this.d.lifetimes.ready(generatorEndId(t.spec.taskId), 0, obj, undefined);
     } else {
       for (let i = 0; i < t.spec.numReturns; i++) this.d.lifetimes.ready(returnId(t.spec.taskId, i), 0, obj, undefined);
     }

@@ -73,6 +73,11 @@ export class IdGenerator {
   }
 }
 
+/** The ObjectId that becomes ready when a streaming task ends (`ObjectRefGenerator.completed()`): null, or the task's error. */
+export function generatorEndId(taskId: TaskId): ObjectId {
+  return (taskId + '.end') as ObjectId;
+}
+
 /** The ObjectId of a task's i-th return value (0-based), or of a generator's i-th item. */
 export function returnId(taskId: TaskId, index: number): ObjectId {
   if (index !== 0) return (taskId + '.' + index) as ObjectId;

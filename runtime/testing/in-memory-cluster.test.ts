@@ -185,6 +185,26 @@ describe('in-memory cluster', () => {
     expect(() => who({ maxCalls: -1 }).remote()).toThrow(/invalid option maxCalls/);
   });
 
+  it('ObjectRefGenerator.completed() is ready when the generator task ends, and raises its error when it failed (Ray completed())', async () => {
+    const c = await start(1);
+    const count = remote({ numReturns: 'streaming' }, function* count(n: number) {
+      for (let i = 0; i < n; i++) yield i;
+    });
+    const gen = count.remote(3);
+    expect(await get(gen.completed())).toBeNull();
+    // Items not read yet stay readable after the end.
+    const items: number[] = [];
+    for await (const r of gen) items.push(await get(r));
+    expect(items).toEqual([0, 1, 2]);
+    const broken = remote({ numReturns: 'streaming', maxRetries: 0 }, function* broken() {
+      yield 1;
+      throw new RangeError('half way');
+    });
+    const bad = broken.remote();
+    await expect(get(bad.completed())).rejects.toThrow(/half way/);
+    expect(c.coordinator.locate(gen.completed().id)).toBeDefined();
+  });
+
   it('runs a caller’s calls to a sequential actor in the order made, also when an earlier call’s argument must be pulled first', async () => {
     const c = await start();
     const Ord = remote(
