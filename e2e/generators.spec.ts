@@ -116,6 +116,37 @@ test.describe('generators', () => {
     expect(out.refs).toBe(3);
   });
 
+  test('completed() is an ObjectRef ready when the generator task ends: null, or its error; a cancelled generator\'s raises TaskCancelledError (Ray ObjectRefGenerator.completed)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const three = ray.remote(function* three() {
+        yield 1;
+        yield 2;
+        yield 3;
+      });
+      const gen = three.remote();
+      const done = await ray.get(gen.completed());
+      const items: number[] = [];
+      for await (const r of gen) items.push((await ray.get(r)));
+      const flaky = ray.remote({ maxRetries: 0 }, function* flaky() {
+        yield 1;
+        throw new RangeError('broke');
+      });
+      const failed = await ray.get(flaky.remote().completed()).then(() => 'no error', (e: Error) => `${e instanceof RangeError} ${e.message.includes('broke')}`);
+      const endless = ray.remote(async function* endless() {
+        for (;;) {
+          yield 0;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      });
+      const g = endless.remote();
+      ray.cancel(g);
+      const cancelled = await ray.get(g.completed()).then(() => 'no error', (e: Error) => e instanceof ray.TaskCancelledError);
+      return { done, items, failed, cancelled };
+    });
+    expect(out).toEqual({ done: null, items: [1, 2, 3], failed: 'true true', cancelled: true });
+  });
+
   test('generatorBackpressureNumObjects 2 keeps the producer at most 2 items ahead of a slow consumer', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
       const ray = globalThis.ray;

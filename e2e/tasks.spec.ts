@@ -119,6 +119,29 @@ test.describe('remote functions', () => {
   });
 });
 
+test.describe('worker recycling', () => {
+  test.use({ initOptions: { numCpus: 1 } });
+
+  test('maxCalls: 2 retires a worker after two calls of the function, so the third runs on a fresh worker (Ray test_max_calls)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const leaky = ray.remote({ maxCalls: 2 }, function leaky() {
+        // Leaked state a fresh worker does not have: a counter on the worker's global scope.
+        const g = globalThis as { leaked?: number };
+        g.leaked = (g.leaked ?? 0) + 1;
+        return { worker: ray.getRuntimeContext().workerId, leaked: g.leaked };
+      });
+      const runs = [];
+      for (let i = 0; i < 5; i++) runs.push(await ray.get(leaky.remote()));
+      return runs;
+    });
+    expect(out.map((r) => r.leaked)).toEqual([1, 2, 1, 2, 1]);
+    expect(out[0]!.worker).toBe(out[1]!.worker);
+    expect(out[2]!.worker).not.toBe(out[1]!.worker);
+    expect(out[4]!.worker).not.toBe(out[3]!.worker);
+  });
+});
+
 test.describe('code shipping', () => {
   test('quicksort with partition in scope recurses through quickSort.remote and sorts like Array.sort', async ({ rayPage }) => {
     const out = await rayPage.evaluate(async () => {
