@@ -167,6 +167,21 @@ describe('errors re-raised through nested tasks (issue 11, item 7)', () => {
     expect(cause).not.toHaveProperty('detail');
   });
 
+  it('never takes a field that would shadow what errors inherit: a "toString" field from a peer is dropped', () => {
+    const wire = toWireError(Object.assign(new Error('m'), { toString: 'x', code: 1 }));
+    expect(wire.props).toEqual({ code: 1 });
+    const err = fromWireError({ name: 'Error', message: 'm', props: { toString: 'x', valueOf: 'y', code: 2 } });
+    expect(() => String(err)).not.toThrow();
+    expect(() => `${err}`).not.toThrow();
+    expect((err as unknown as { code: number }).code).toBe(2);
+  });
+
+  it('stops following a cause chain that loops back (a local error), instead of overflowing the stack', () => {
+    const a = new RayTaskError('a', new Error('x'));
+    (a as unknown as { cause: unknown }).cause = a;
+    expect(a instanceof TaskCancelledError).toBe(false);
+  });
+
   it('takes error fields from a peer as plain fields: a "__proto__" field changes no prototype', () => {
     const props = JSON.parse('{"__proto__": "x", "polluted": "no"}') as Record<string, string>;
     const err = fromWireError({ name: 'Weird', message: 'm', props });

@@ -18,8 +18,15 @@ export class RayError extends Error {
     if (this === RayError || this === RayTaskError) return true;
     // A task that re-raised a webray error (a cancelled child's TaskCancelledError, a dead actor's
     // ActorDiedError) failed with it: its RayTaskError is an instance of that class too, as Ray's
-    // `as_instanceof_cause`.
-    return (x as { cause?: unknown }).cause instanceof this;
+    // `as_instanceof_cause`. Followed through nested task errors, a bounded number of levels.
+    let cause = (x as { cause?: unknown }).cause;
+    for (let depth = 0; depth < MAX_ERROR_CAUSE_DEPTH + 1 && typeof cause === 'object' && cause !== null; depth++) {
+      if (Function.prototype[Symbol.hasInstance].call(this, cause)) return true;
+      const nested = (cause as Record<symbol, unknown>)[TASK_ERROR_BRAND] === true || Function.prototype[Symbol.hasInstance].call(RayTaskError, cause);
+      if (!nested) return false;
+      cause = (cause as { cause?: unknown }).cause;
+    }
+    return false;
   }
 
   constructor(message: string, options?: { cause?: unknown }) {
@@ -229,12 +236,17 @@ function nameOf(err: Error, ownClass: string | undefined): string {
 /** Keys never copied to or from an error's fields. */
 const RESERVED_FIELDS = new Set(['name', 'message', 'stack', 'cause', '__proto__', 'constructor', 'prototype']);
 
+/** A key an error field may not take: one of the above, or anything errors inherit (`toString`, `valueOf`, …), which a field would shadow. */
+function reservedField(key: string): boolean {
+  return RESERVED_FIELDS.has(key) || key in Error.prototype;
+}
+
 /** An error's own enumerable fields that are strings, finite numbers or booleans (`err.code`, `err.field`), within bounds. */
 function ownFields(err: Error): Record<string, string | number | boolean> | undefined {
   let out: Record<string, string | number | boolean> | undefined;
   let n = 0;
   for (const key of Object.keys(err)) {
-    if (RESERVED_FIELDS.has(key) || key.length > MAX_NAME_CHARS) continue;
+    if (reservedField(key) || key.length > MAX_NAME_CHARS) continue;
     const value = (err as unknown as Record<string, unknown>)[key];
     const kept = typeof value === 'string' ? bounded(value) : (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' ? value : undefined;
     if (kept === undefined) continue;
@@ -303,7 +315,7 @@ export function fromWireError(w: WireError): Error {
   if (w.cause) (err as { cause?: unknown }).cause = fromWireError(w.cause);
   // Defined, not assigned: a field named like a setter (`__proto__`) from a peer stays a plain field, or is skipped.
   for (const [key, value] of Object.entries(w.props ?? {})) {
-    if (!RESERVED_FIELDS.has(key)) Object.defineProperty(err, key, { value, enumerable: true, writable: true, configurable: true });
+    if (!reservedField(key)) Object.defineProperty(err, key, { value, enumerable: true, writable: true, configurable: true });
   }
   if (w.classChain) Object.defineProperty(err, 'classChain', { value: w.classChain, enumerable: false });
   return err;

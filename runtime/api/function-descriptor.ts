@@ -3,6 +3,7 @@
 
 import type { FunctionId } from '../protocol/ids.ts';
 import type { FunctionDescriptor, FunctionKind, ScopeEntry } from '../protocol/task-spec.ts';
+import { currentCore } from './core.ts';
 import { HANDLE_MARKER, serialize, snapshot } from './serialization.ts';
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
@@ -72,7 +73,7 @@ export function makeDescriptor(
   scope: Readonly<Record<string, unknown>> | undefined,
   options: Readonly<Record<string, unknown>>,
 ): FunctionDescriptor {
-  return {
+  const desc: FunctionDescriptor = {
     fnId,
     kind: kindOf(fn),
     name,
@@ -80,6 +81,10 @@ export function makeDescriptor(
     scope: scopeEntries(scope, name),
     options,
   };
+  // Refs (and actor handles) in its scope live as long as the function does, from now: registered
+  // at once, not at its first call, so that the caller dropping its own refs meanwhile frees nothing.
+  if (desc.scope.some((e) => e.kind === 'value' && (e.value.refs?.length ?? 0) > 0)) currentCore()?.registerFunction(desc);
+  return desc;
 }
 
 /** Whether shipped code may bind `name` (a valid identifier that is not reserved). */

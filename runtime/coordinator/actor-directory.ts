@@ -109,6 +109,16 @@ export class ActorDirectory {
     return id ? this.actors.get(id) : undefined;
   }
 
+  /** Its handle object is gone: the creation task id is not looked up any more. */
+  forgetCreation(taskId: TaskEntry['spec']['taskId']): void {
+    this.creations.delete(taskId);
+  }
+
+  /** Frees the actor's name (it is being terminated), unless a newer actor holds it. */
+  releaseName(a: ActorEntry): void {
+    if (a.info.name !== undefined && this.names.get(a.info.name) === a.actorId) this.names.delete(a.info.name);
+  }
+
   get(id: ActorId): ActorEntry | undefined {
     return this.actors.get(this.aliases.get(id) ?? id);
   }
@@ -244,7 +254,7 @@ export class ActorDirectory {
     a.nodeId = null;
     a.holding = null;
     a.replication?.others.clear();
-    if (a.info.name !== undefined && this.names.get(a.info.name) === a.actorId) this.names.delete(a.info.name);
+    this.releaseName(a);
   }
 }
 

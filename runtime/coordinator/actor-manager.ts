@@ -176,8 +176,11 @@ export class ActorManager {
   unreferenced(handleId: ObjectId): void {
     const creationTaskId = taskIdOf(handleId);
     const a = creationTaskId ? this.d.actors.byCreation(creationTaskId) : undefined;
+    if (creationTaskId) this.d.actors.forgetCreation(creationTaskId);
     if (!a || a.state === 'DEAD') return;
     a.unreferenced = true;
+    // Nobody can reach it by name any more: a new actor may take the name (getIfExists makes one).
+    this.d.actors.releaseName(a);
     this.collectIfIdle(a);
   }
 
@@ -243,9 +246,10 @@ export class ActorManager {
   /** Every replica's constructor finished: the actor takes calls. */
   private alive(a: ActorEntry, t: TaskEntry): void {
     a.state = 'ALIVE';
-    for (let i = 0; i < (t.spec.numReturns as number); i++) this.d.lifetimes.ready(returnId(t.spec.taskId, i), 8, { v: null, size: 8 }, undefined);
     this.d.tasks.finish(t, 'FINISHED');
     this.d.tasks.keep(t); // keep the creation spec for restarts
+    // Its handle object becomes ready: if every handle went meanwhile, the actor is collected here.
+    for (let i = 0; i < (t.spec.numReturns as number); i++) this.d.lifetimes.ready(returnId(t.spec.taskId, i), 8, { v: null, size: 8 }, undefined);
     this.pump(a);
   }
 

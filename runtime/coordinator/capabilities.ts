@@ -159,6 +159,15 @@ export class Capabilities {
     return OK;
   }
 
+  /**
+   * A message from the coordinator's own node (never judged): the worker holder it names is claimed
+   * for that node, so that no volunteer that learns the name (a spec's callerId) may act for it.
+   */
+  claimOwn(from: NodeId, msg: NodeToCoordinator): void {
+    const h = msg.type === 'refs' || msg.type === 'object_put' || msg.type === 'client_request' ? msg.holder : undefined;
+    if (h !== undefined && !reservedHolder(h) && !this.holderNodes.has(h)) this.holderNodes.set(h, from);
+  }
+
   /** A holder named by `from` must be one of its own workers: never the driver's or another node's. */
   private holder(from: NodeId, holder: string): Verdict | undefined {
     if (reservedHolder(holder)) return refused(`refs or objects attributed to holder "${holder}", which is not a worker of this node`);

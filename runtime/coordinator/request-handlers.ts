@@ -37,7 +37,8 @@ export class RequestHandlers {
   /** A message from node `from`; `reply` answers its client requests (default: over its link). */
   handleNodeMessage(from: NodeId, msg: NodeToCoordinator, reply?: (m: CoordinatorToNode) => void): void {
     const node = from === this.d.selfId ? undefined : this.d.nodes.get(from);
-    if (node && !node.isCoordinator) {
+    if (!node || node.isCoordinator) this.d.capabilities.claimOwn(from, msg);
+    else {
       // A volunteer: only what it may do (capabilities.ts); nothing from a node that was dropped.
       if (!node.alive || !node.grants) return;
       const v = this.d.capabilities.check(node, node.grants, msg);

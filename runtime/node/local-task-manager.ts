@@ -78,8 +78,10 @@ export class LocalTaskManager {
   onDone(w: WorkerSlot, msg: Extract<FromWorker, { type: 'done' }>): void {
     const a = w.tasks.get(msg.taskId);
     if (!a) return;
-    this.finishOnWorker(w, a);
+    // Reported before the worker may be retired (maxCalls): the refs nested in its results must be
+    // counted before the worker's own refs go with it.
     this.deps.reporter.done(a, w.id, msg.startMs, msg.endMs, msg.results, msg.error, false);
+    this.finishOnWorker(w, a);
   }
 
   /** An actor's constructor returned (or threw: then its worker goes). */
