@@ -874,4 +874,39 @@ test.describe('actors', () => {
     }, ids);
     expect(states).toEqual({ dropped: 'DEAD', detached: 'ALIVE', kept: 'ALIVE', freeCpu: 2 });
   });
+
+  test('namespaces keep one actor name apart: getActor(name, { namespace }), listNamedActors(true), and the same name taken twice in one namespace is refused (Ray test_namespace)', async ({ rayPage }) => {
+    const out = await rayPage.evaluate(async () => {
+      const ray = globalThis.ray;
+      const Tag = ray.remote({ numCpus: 0 }, class Tag {
+        constructor(private readonly t: string) {}
+        tag() { return this.t; }
+      });
+      const a = Tag.options({ name: 'shared' }).remote('default');
+      const b = Tag.options({ name: 'shared', namespace: 'other' }).remote('other');
+      await ray.get([a.tag.remote(), b.tag.remote()]);
+      let taken = '';
+      try {
+        Tag.options({ name: 'shared', namespace: 'other' }).remote('again');
+      } catch (e) {
+        taken = (e as Error).message;
+      }
+      return {
+        plain: await ray.get((await ray.getActor<{ tag(): string }>('shared')).tag.remote()),
+        other: await ray.get((await ray.getActor<{ tag(): string }>('shared', { namespace: 'other' })).tag.remote()),
+        names: ray.listNamedActors(),
+        all: ray.listNamedActors(true).map((n) => `${n.namespace}/${n.name}`).sort(),
+        listed: (await ray.actors()).map((x) => x.namespace).sort(),
+        taken,
+      };
+    });
+    expect(out).toEqual({
+      plain: 'default',
+      other: 'other',
+      names: ['shared'],
+      all: ['default/shared', 'other/shared'],
+      listed: ['default', 'other'],
+      taken: expect.stringContaining('an actor named "shared" in namespace "other" already exists') as unknown,
+    });
+  });
 });

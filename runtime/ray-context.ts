@@ -185,6 +185,7 @@ export async function initWith(options: InitOptions | undefined, stores: ObjectS
         createObjectStore: objectStores(objectStoreMemory, stores),
         ...(cluster ? { cluster } : {}),
         verification: opts.verification,
+        namespace: opts.namespace,
       });
     } catch (e) {
       workers.close();

@@ -92,10 +92,14 @@ export class ActorClass<C extends AnyClass = AnyClass> {
     if (o.getIfExists === true && o.name === undefined) {
       throw new TypeError(`${this.descriptor.name}.remote(): getIfExists needs a name (.options({ name, getIfExists: true }))`);
     }
-    if (o.name !== undefined && core.actorNameTaken(o.name)) {
-      const existing = o.getIfExists === true ? core.actorByName(o.name) : undefined;
+    if (o.namespace !== undefined && o.name === undefined) {
+      throw new TypeError(`${this.descriptor.name}.remote(): namespace is where a name lives: give a name too (.options({ name, namespace }))`);
+    }
+    if (o.name !== undefined && core.actorNameTaken(o.name, o.namespace)) {
+      const existing = o.getIfExists === true ? core.actorByName(o.name, o.namespace) : undefined;
       if (existing) return handleOf(existing) as unknown as ActorHandle<InstanceType<C>>;
-      throw new Error(`an actor named "${o.name}" already exists; pick another name, use ray.getActor("${o.name}"), or pass getIfExists: true`);
+      const where = o.namespace !== undefined ? ` in namespace "${o.namespace}"` : '';
+      throw new Error(`an actor named "${o.name}"${where} already exists; pick another name, use ray.getActor("${o.name}"), or pass getIfExists: true`);
     }
     core.registerFunction(this.descriptor);
     const taskId = core.ids.taskId();
@@ -121,6 +125,7 @@ export class ActorClass<C extends AnyClass = AnyClass> {
       actor: {
         className: this.descriptor.name,
         ...(o.name !== undefined ? { actorName: o.name } : {}),
+        ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
         ...(o.name !== undefined && o.getIfExists === true ? { getIfExists: true as const } : {}),
         ...(o.lifetime === 'detached' ? { detached: true as const } : {}),
         maxRestarts: o.maxRestarts ?? 0,

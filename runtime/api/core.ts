@@ -68,14 +68,14 @@ export interface Core {
   killActor(actorId: ActorId, noRestart: boolean): void;
   /** `ray.free`: the driver's power; task code is refused. */
   free(ids: readonly ObjectId[]): void;
-  /** Rejects when no live actor has that name. */
-  getActor(name: string): Promise<ActorInfo>;
+  /** Rejects when no live actor has that name (in `namespace`; default: the job's). */
+  getActor(name: string, namespace?: string): Promise<ActorInfo>;
   /** Synchronously true when a live actor already has that name (driver only; a worker says false). */
-  actorNameTaken(name: string): boolean;
+  actorNameTaken(name: string, namespace?: string): boolean;
   /** The live actor with that name, when known synchronously (the driver's; a worker says undefined). */
-  actorByName(name: string): ActorInfo | undefined;
-  /** Names of the live named actors (the driver's). */
-  listNamedActors(): string[];
+  actorByName(name: string, namespace?: string): ActorInfo | undefined;
+  /** The live named actors and their namespaces, and the job's namespace (the driver's). */
+  listNamedActors(): { readonly actors: { name: string; namespace: string }[]; readonly namespace: string };
   generatorNext(taskId: TaskId, index: number): Promise<GeneratorItem>;
   getGpuDevice(): Promise<unknown>;
 

@@ -2,7 +2,7 @@
 // or invalid option is refused at once, naming the option, with a suggestion for near-misses.
 
 import * as v from 'valibot';
-import { MAX_CALLS, MAX_NUM_RETURNS, MAX_REPLICAS, MAX_TOTAL_REPLICAS } from '../protocol/limits.ts';
+import { MAX_CALLS, MAX_NAME_CHARS, MAX_NUM_RETURNS, MAX_REPLICAS, MAX_TOTAL_REPLICAS } from '../protocol/limits.ts';
 
 /** An error class for `retryExceptions`: the built-ins and user-defined subclasses alike. */
 export type ErrorClass = abstract new (...args: never[]) => Error;
@@ -41,6 +41,9 @@ const verificationSchema = v.strictObject({
   quarantineAfter: v.optional(v.pipe(v.number(), v.integer('a whole number of mismatches'), v.minValue(1, 'at least 1 mismatch'), v.maxValue(1000, 'at most 1000 mismatches'))),
 });
 
+/** A namespace of actor names (Ray's namespaces). */
+const namespaceSchema = v.pipe(v.string(), v.minLength(1, 'a non-empty namespace'), v.maxLength(MAX_NAME_CHARS, `at most ${MAX_NAME_CHARS} characters`));
+
 const common = {
   numCpus: v.optional(nonNegative),
   numGpus: v.optional(nonNegative),
@@ -70,6 +73,8 @@ const actorSchema = v.strictObject({
   maxConcurrency: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   /** With `name`: when a live actor has that name, `.remote()` gives a handle to it instead of failing. */
   getIfExists: v.optional(v.boolean()),
+  /** The namespace its name lives in (default: the job's, `init({ namespace })`). */
+  namespace: v.optional(namespaceSchema),
   /** 'detached': the actor lives until ray.kill, not only while handles to it exist. */
   lifetime: v.optional(v.picklist(['detached', 'non_detached'], "'detached' or 'non_detached'")),
 });
@@ -96,6 +101,8 @@ const initSchema = v.strictObject({
   /** Where this tab's node runs task code: the server's task origin ('origin') or this page's own workers ('none'). */
   isolation: v.optional(v.picklist(['origin', 'none'])),
   verification: v.optional(verificationSchema),
+  /** The job's namespace for actor names (default 'default'). */
+  namespace: v.optional(namespaceSchema),
 });
 
 export type Strategy = v.InferOutput<typeof strategySchema>;
@@ -216,6 +223,9 @@ export function validateInitOptions(input: unknown, what = 'ray.init'): v.InferO
 export function validateJoinOptions(input: unknown, what = 'ray.join'): v.InferOutput<typeof initSchema> {
   if (typeof input === 'object' && input !== null && 'verification' in input) {
     throw new TypeError(`${what}: verification is set by the cluster's driver (ray.init({ verification })), not by a volunteer`);
+  }
+  if (typeof input === 'object' && input !== null && 'namespace' in input) {
+    throw new TypeError(`${what}: namespace is the job's, set by the cluster's driver (ray.init({ namespace })), not by a volunteer`);
   }
   return validateInitOptions(input, what);
 }

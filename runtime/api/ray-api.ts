@@ -178,10 +178,16 @@ export function kill(actor: ActorHandle<unknown> | ActorHandleBase, options?: { 
   requireCore('ray.kill').killActor(actor.actorId, options?.noRestart ?? true);
 }
 
-/** The handle of the live actor with this name; rejects when there is none. */
-export async function getActor<T = unknown>(name: string): Promise<ActorHandle<T>> {
+/**
+ * The handle of the live actor with this name, in `namespace` (default: the job's, `init({ namespace
+ * })`); rejects when there is none.
+ */
+export async function getActor<T = unknown>(name: string, options?: { namespace?: string }): Promise<ActorHandle<T>> {
   if (typeof name !== 'string' || name === '') throw new TypeError('ray.getActor takes the actor\'s name (a non-empty string)');
-  const info = await requireCore('ray.getActor').getActor(name);
+  checkOptionKeys(options, ['namespace'], 'ray.getActor');
+  const namespace = options?.namespace;
+  if (namespace !== undefined && (typeof namespace !== 'string' || namespace === '')) throw new TypeError(`ray.getActor: namespace must be a non-empty string, got ${describe(namespace)}`);
+  const info = await requireCore('ray.getActor').getActor(name, namespace);
   return handleOf(info) as ActorHandle<T>;
 }
 
@@ -193,9 +199,15 @@ export function clusterResources(): ResourceSet {
   return requireCore('ray.clusterResources').clusterResources();
 }
 
-/** The names of the live named actors (Ray's `ray.util.list_named_actors()`); the driver's. */
-export function listNamedActors(): string[] {
-  return requireCore('ray.listNamedActors').listNamedActors();
+/**
+ * The live named actors (Ray's `ray.util.list_named_actors()`); the driver's: the names in the
+ * job's namespace, or with `allNamespaces` every one as `{ name, namespace }`.
+ */
+export function listNamedActors(allNamespaces?: false): string[];
+export function listNamedActors(allNamespaces: true): { name: string; namespace: string }[];
+export function listNamedActors(allNamespaces = false): string[] | { name: string; namespace: string }[] {
+  const { actors, namespace } = requireCore('ray.listNamedActors').listNamedActors();
+  return allNamespaces ? actors : actors.filter((a) => a.namespace === namespace).map((a) => a.name);
 }
 
 /**

@@ -73,7 +73,7 @@ describe('ActorDirectory', () => {
     const d = new ActorDirectory();
     const a = d.create(creationSpec('hits'))!;
     expect(a.state).toBe('PENDING_CREATION');
-    expect(a.info).toEqual({ actorId: 'a1', className: 'Counter', methods: ['incr'], streamingMethods: [], name: 'hits', handleId: 'create-a1.0' });
+    expect(a.info).toEqual({ actorId: 'a1', className: 'Counter', methods: ['incr'], streamingMethods: [], name: 'hits', namespace: 'default', handleId: 'create-a1.0' });
     expect(a.maxRestarts).toBe(1);
     expect(d.get(ACTOR)).toBe(a);
     expect(d.byName('hits')).toBe(a);
@@ -83,7 +83,7 @@ describe('ActorDirectory', () => {
     const d = new ActorDirectory();
     d.create(creationSpec('hits'));
     expect(d.create(creationSpec('hits', 'a2' as ActorId))).toBeUndefined();
-    expect(d.nameTaken('hits')).toBe(true);
+    expect(d.byName('hits') !== undefined).toBe(true);
   });
 
   it('releases the name when the actor dies, so a new actor may take it', () => {
@@ -92,7 +92,7 @@ describe('ActorDirectory', () => {
     d.markDead(a, { name: 'ActorDiedError', message: 'killed' });
     expect(a.state).toBe('DEAD');
     expect(a.deathCause?.message).toBe('killed');
-    expect(d.nameTaken('hits')).toBe(false);
+    expect(d.byName('hits') !== undefined).toBe(false);
     expect(d.byName('hits')).toBeUndefined();
     const b = d.create(creationSpec('hits', 'a2' as ActorId));
     expect(b?.actorId).toBe('a2');

@@ -64,7 +64,10 @@ export function replicaNodes(a: ActorEntry): NodeId[] {
 
 export class ActorDirectory {
   private readonly actors = new Map<ActorId, ActorEntry>();
+  /** Named live actors, by namespace and name (`nameKey`). */
   private readonly names = new Map<string, ActorId>();
+  /** The job's namespace (`init({ namespace })`): where names given without one live. */
+  namespace = DEFAULT_NAMESPACE;
   /** Each actor's creation task id (its handles hold refs to that task's result). */
   private readonly creations = new Map<TaskEntry['spec']['taskId'], ActorId>();
   /** Actors a `getIfExists` creation stood for: the live actor of that name each handle reaches. */
@@ -73,7 +76,8 @@ export class ActorDirectory {
   /** Registers a new actor; undefined when its name is taken by a live actor. */
   create(spec: ActorCreationTaskSpec): ActorEntry | undefined {
     const opts = spec.actor;
-    if (opts.actorName !== undefined && this.names.has(opts.actorName)) return undefined;
+    const namespace = opts.namespace ?? this.namespace;
+    if (opts.actorName !== undefined && this.names.has(nameKey(namespace, opts.actorName))) return undefined;
     const a: ActorEntry = {
       actorId: spec.actorId,
       info: {
@@ -82,7 +86,7 @@ export class ActorDirectory {
         className: opts.className,
         methods: opts.methods,
         streamingMethods: opts.streamingMethods,
-        ...(opts.actorName !== undefined ? { name: opts.actorName } : {}),
+        ...(opts.actorName !== undefined ? { name: opts.actorName, namespace } : {}),
       },
       creationTaskId: spec.taskId,
       maxRestarts: opts.maxRestarts,
@@ -99,7 +103,7 @@ export class ActorDirectory {
     };
     this.actors.set(a.actorId, a);
     this.creations.set(spec.taskId, a.actorId);
-    if (opts.actorName !== undefined) this.names.set(opts.actorName, a.actorId);
+    if (opts.actorName !== undefined) this.names.set(nameKey(namespace, opts.actorName), a.actorId);
     return a;
   }
 
@@ -116,7 +120,9 @@ export class ActorDirectory {
 
   /** Frees the actor's name (it is being terminated), unless a newer actor holds it. */
   releaseName(a: ActorEntry): void {
-    if (a.info.name !== undefined && this.names.get(a.info.name) === a.actorId) this.names.delete(a.info.name);
+    if (a.info.name === undefined) return;
+    const key = nameKey(a.info.namespace ?? this.namespace, a.info.name);
+    if (this.names.get(key) === a.actorId) this.names.delete(key);
   }
 
   get(id: ActorId): ActorEntry | undefined {
@@ -142,6 +148,7 @@ export class ActorDirectory {
         actorId: a.actorId,
         className: a.info.className,
         name: a.info.name ?? null,
+        namespace: a.info.namespace ?? null,
         state: a.state,
         nodeId: a.nodeId,
         numRestarts: a.restarts,
@@ -154,18 +161,20 @@ export class ActorDirectory {
     return out;
   }
 
-  /** Names of the live named actors. */
-  namedActors(): string[] {
-    return [...this.names.keys()];
+  /** The live named actors: their names and namespaces. */
+  namedActors(): { name: string; namespace: string }[] {
+    const out: { name: string; namespace: string }[] = [];
+    for (const id of this.names.values()) {
+      const info = this.actors.get(id)?.info;
+      if (info?.name !== undefined) out.push({ name: info.name, namespace: info.namespace ?? this.namespace });
+    }
+    return out;
   }
 
-  byName(name: string): ActorEntry | undefined {
-    const id = this.names.get(name);
+  /** The live actor named `name` in `namespace` (default: the job's). */
+  byName(name: string, namespace = this.namespace): ActorEntry | undefined {
+    const id = this.names.get(nameKey(namespace, name));
     return id ? this.actors.get(id) : undefined;
-  }
-
-  nameTaken(name: string): boolean {
-    return this.names.has(name);
   }
 
   /** Live actors running on, or holding resources of, a node. */
@@ -256,6 +265,14 @@ export class ActorDirectory {
     a.replication?.others.clear();
     this.releaseName(a);
   }
+}
+
+/** The namespace of names given without one when `init` named none (Ray's is an anonymous one per job). */
+export const DEFAULT_NAMESPACE = 'default';
+
+/** A name's key in its namespace (NUL cannot be typed into either by accident). */
+function nameKey(namespace: string, name: string): string {
+  return `${namespace}\u0000${name}`;
 }
 
 /** A replica of the actor runs on the node, or holds its resources there. */

@@ -50,7 +50,7 @@ export class ActorManager {
     if (spec.kind === 'actor-creation') {
       const a = this.d.actors.create(spec);
       if (!a) {
-        const existing = spec.actor.actorName !== undefined ? this.d.actors.byName(spec.actor.actorName) : undefined;
+        const existing = spec.actor.actorName !== undefined ? this.d.actors.byName(spec.actor.actorName, spec.actor.namespace) : undefined;
         if (spec.actor.getIfExists && existing && existing.state !== 'DEAD') {
           // Two callers raced to create one named actor: the later one's handle reaches the first,
           // and keeps it alive (its handle object holds the first's, as a nested ref).
@@ -156,15 +156,15 @@ export class ActorManager {
     return this.d.actors.resolve(actorId);
   }
 
-  /** `ray.get_actor`: a live actor by name. */
-  byName(name: string): ActorInfo | undefined {
-    const a = this.d.actors.byName(name);
+  /** `ray.get_actor`: a live actor by name, in `namespace` (default: the job's). */
+  byName(name: string, namespace?: string): ActorInfo | undefined {
+    const a = this.d.actors.byName(name, namespace);
     return a && a.state !== 'DEAD' && !a.unreferenced ? a.info : undefined;
   }
 
   /** `ray.get_actor` for `holder` (on `node`): the live actor by name, whose handle object the holder now holds a ref to. */
-  handOut(name: string, holder: HolderId, node: NodeId | undefined): ActorInfo | undefined {
-    const info = this.byName(name);
+  handOut(name: string, namespace: string | undefined, holder: HolderId, node: NodeId | undefined): ActorInfo | undefined {
+    const info = this.byName(name, namespace);
     if (info?.handleId) this.d.lifetimes.callerHoldsOne(holder, node, info.handleId);
     return info;
   }

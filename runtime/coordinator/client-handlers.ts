@@ -112,8 +112,8 @@ export function clientHandlers(d: ClientHandlersDeps, from: NodeId, holder: Hold
     },
     getActor: (req) => {
       // The requester holds a ref to the actor's handle object from now on (the handle it builds keeps it).
-      const info = d.actorManager.handOut(req.name, holder ?? (from === d.selfId ? DRIVER_HOLDER : holderOfNode(from)), from === d.selfId ? undefined : from);
-      if (!info) throw new RequestFailure({ name: 'Error', message: `ray.getActor: no live actor is named "${req.name}"` });
+      const info = d.actorManager.handOut(req.name, req.namespace, holder ?? (from === d.selfId ? DRIVER_HOLDER : holderOfNode(from)), from === d.selfId ? undefined : from);
+      if (!info) throw new RequestFailure({ name: 'Error', message: `ray.getActor: no live actor is named "${req.name}"${req.namespace !== undefined ? ` in namespace "${req.namespace}"` : ''}` });
       return info;
     },
     generatorNext: (req) => d.taskManager.generatorNext(req.taskId, req.index, holder ?? holderOfNode(from), from),

@@ -31,7 +31,7 @@ import type {
   TaskSpec,
   TaskState,
 } from '../protocol/task-spec.ts';
-import { ActorDirectory } from './actor-directory.ts';
+import { ActorDirectory, DEFAULT_NAMESPACE } from './actor-directory.ts';
 import { QUARANTINE_MISMATCHES } from './constants.ts';
 import { ActorManager } from './actor-manager.ts';
 import { ClusterScheduler } from './cluster-scheduler.ts';
@@ -295,8 +295,19 @@ export class Coordinator {
     this.actorManager.kill(actorId, noRestart);
   }
 
-  listNamedActors(): string[] {
+  /** The live named actors, with their namespaces. */
+  listNamedActors(): { name: string; namespace: string }[] {
     return this.actors.namedActors();
+  }
+
+  /** `init({ namespace })`: the job's namespace, where names given without one live. */
+  setNamespace(namespace: string | undefined): void {
+    this.actors.namespace = namespace ?? DEFAULT_NAMESPACE;
+  }
+
+  /** The job's namespace. */
+  get namespace(): string {
+    return this.actors.namespace;
   }
 
   /** `ray.actors({ state })`: every actor of the session. */
@@ -334,13 +345,13 @@ export class Coordinator {
     return { total: infos.length, byName };
   }
 
-  getActor(name: string): ActorInfo | undefined {
-    return this.actorManager.byName(name);
+  getActor(name: string, namespace?: string): ActorInfo | undefined {
+    return this.actorManager.byName(name, namespace);
   }
 
   /** The live actor by name, its handle object now held by the driver too (`getIfExists` in the driver). */
-  handOutActor(name: string): ActorInfo | undefined {
-    return this.actorManager.handOut(name, DRIVER_HOLDER, undefined);
+  handOutActor(name: string, namespace?: string): ActorInfo | undefined {
+    return this.actorManager.handOut(name, namespace, DRIVER_HOLDER, undefined);
   }
 
   /** The next item of a streaming task, handed to `holder` (its ref becomes the holder's). */

@@ -105,24 +105,24 @@ export class DriverCore implements Core {
     this.rpc.kill({ type: 'kill', actorId, noRestart });
   }
 
-  getActor(name: string): Promise<ActorInfo> {
+  getActor(name: string, namespace?: string): Promise<ActorInfo> {
     try {
-      return Promise.resolve(inProcess(() => this.rpc.getActor({ type: 'getActor', name })));
+      return Promise.resolve(inProcess(() => this.rpc.getActor(namespace === undefined ? { type: 'getActor', name } : { type: 'getActor', name, namespace })));
     } catch (e) {
       return Promise.reject(raised(e));
     }
   }
 
-  actorByName(name: string): ActorInfo | undefined {
-    return this.d.coordinator.handOutActor(name);
+  actorByName(name: string, namespace?: string): ActorInfo | undefined {
+    return this.d.coordinator.handOutActor(name, namespace);
   }
 
-  listNamedActors(): string[] {
-    return this.d.coordinator.listNamedActors();
+  listNamedActors(): { actors: { name: string; namespace: string }[]; namespace: string } {
+    return { actors: this.d.coordinator.listNamedActors(), namespace: this.d.coordinator.namespace };
   }
 
-  actorNameTaken(name: string): boolean {
-    return this.d.coordinator.getActor(name) !== undefined;
+  actorNameTaken(name: string, namespace?: string): boolean {
+    return this.d.coordinator.getActor(name, namespace) !== undefined;
   }
 
   generatorNext(taskId: TaskId, index: number): Promise<GeneratorItem> {

@@ -19,7 +19,7 @@ export type ClientRequest =
     }
   | { readonly type: 'cancel'; readonly id: ObjectId; readonly force: boolean; readonly recursive: boolean }
   | { readonly type: 'kill'; readonly actorId: ActorId; readonly noRestart: boolean }
-  | { readonly type: 'getActor'; readonly name: string }
+  | { readonly type: 'getActor'; readonly name: string; readonly namespace?: string }
   | { readonly type: 'generatorNext'; readonly taskId: TaskId; readonly index: number }
   | { readonly type: 'tasks'; readonly state?: TaskState }
   | { readonly type: 'timeline' }

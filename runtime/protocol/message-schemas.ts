@@ -102,6 +102,7 @@ const strategy = v.union([v.picklist(['DEFAULT', 'SPREAD']), v.object({ nodeId, 
 const actorCreation = v.object({
   className: name,
   actorName: v.optional(name),
+  namespace: v.optional(name),
   getIfExists: v.optional(v.literal(true)),
   detached: v.optional(v.literal(true)),
   maxRestarts: int(-1),
@@ -149,7 +150,7 @@ export const clientRequestSchema = v.variant('type', [
   v.object({ type: v.literal('wait'), ids: idList, numReturns: int(0, MAX_LIST_ITEMS), timeoutMs, fetchLocal: v.boolean() }),
   v.object({ type: v.literal('cancel'), id: objectId, force: v.boolean(), recursive: v.boolean() }),
   v.object({ type: v.literal('kill'), actorId, noRestart: v.boolean() }),
-  v.object({ type: v.literal('getActor'), name }),
+  v.object({ type: v.literal('getActor'), name, namespace: v.optional(name) }),
   v.object({ type: v.literal('generatorNext'), taskId, index: int(0) }),
   v.object({
     type: v.literal('tasks'),

@@ -125,6 +125,8 @@ export function actorIdOf(spec: TaskSpec): ActorId | undefined {
 export interface ActorCreationOptions {
   readonly className: string;
   readonly actorName?: string;
+  /** The namespace `actorName` lives in, when given (otherwise the job's). */
+  readonly namespace?: string;
   /** A live actor already has `actorName`: this creation becomes a handle to it (`getIfExists`). */
   readonly getIfExists?: true;
   /** `lifetime: 'detached'`: lives until `ray.kill` (or the session's end), not only while handles to it exist. */
@@ -150,8 +152,9 @@ export type TaskState =
 export interface ActorListing {
   readonly actorId: ActorId;
   readonly className: string;
-  /** Its name, for a named actor. */
+  /** Its name and namespace, for a named actor. */
   readonly name: string | null;
+  readonly namespace: string | null;
   readonly state: 'PENDING_CREATION' | 'ALIVE' | 'RESTARTING' | 'DEAD';
   /** The node it runs on (a replicated actor: its first replica's); null while it is placed, and once dead. */
   readonly nodeId: NodeId | null;
@@ -239,6 +242,8 @@ export interface ActorInfo {
   readonly methods: readonly string[];
   readonly streamingMethods: readonly string[];
   readonly name?: string;
+  /** A named actor's namespace. */
+  readonly namespace?: string;
   /**
    * The object every handle to the actor holds a ref to (its creation's result): while any handle
    * exists — in the driver, a worker, or inside a stored object — the actor lives; when none does,

@@ -40,6 +40,8 @@ export interface HeadOptions {
   readonly cluster?: ClusterOptions;
   /** `init({ verification: { spotCheck, quarantineAfter } })`: the fraction of tasks on proven volunteers spot-checked, the mismatches that quarantine a node. */
   readonly verification?: VerificationSettings | undefined;
+  /** `init({ namespace })`: the job's namespace for actor names. */
+  readonly namespace?: string | undefined;
 }
 
 export interface HeadSession {
@@ -113,6 +115,7 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
   store.start();
   coordinator = new Coordinator(nodeId);
   coordinator.setVerification(opts.verification ?? {});
+  coordinator.setNamespace(opts.namespace);
   const coord = coordinator;
   const toCoordinator = new LocalChannel<NodeToCoordinator>((msg) => coord.handleNodeMessage(nodeId, msg));
   const node = (headNode = new Node({

@@ -113,15 +113,15 @@ export class WorkerCore implements Core {
     this.notify({ type: 'kill', actorId, noRestart });
   }
 
-  getActor(name: string): Promise<ActorInfo> {
-    return this.request({ type: 'getActor', name });
+  getActor(name: string, namespace?: string): Promise<ActorInfo> {
+    return this.request(namespace === undefined ? { type: 'getActor', name } : { type: 'getActor', name, namespace });
   }
 
   actorByName(): undefined {
     return undefined;
   }
 
-  listNamedActors(): string[] {
+  listNamedActors(): never {
     throw new Error('ray.listNamedActors() is the driver\'s: call it in the coordinator tab (task code can ray.getActor(name))');
   }
 
