@@ -1,7 +1,7 @@
 // Actors known to the coordinator (Ray's GcsActorManager): their state, node, restarts, names,
 // and the calls waiting for them — one queue per caller, so each caller's calls run in order.
 
-import { returnId, type ActorId, type HolderId, type NodeId } from '../protocol/ids.ts';
+import { returnId, type ActorId, type FunctionId, type HolderId, type NodeId } from '../protocol/ids.ts';
 import type { ActorCreationTaskSpec, ActorInfo, ActorListing } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { TaskEntry } from './task-entry.ts';
@@ -12,6 +12,8 @@ export interface ActorEntry {
   readonly actorId: ActorId;
   readonly info: ActorInfo;
   readonly creationTaskId: TaskEntry['spec']['taskId'];
+  /** Its class's function id (what its calls run). */
+  readonly classFnId: FunctionId;
   readonly maxRestarts: number;
   readonly maxTaskRetries: number;
   state: ActorState;
@@ -89,6 +91,7 @@ export class ActorDirectory {
         ...(opts.actorName !== undefined ? { name: opts.actorName, namespace } : {}),
       },
       creationTaskId: spec.taskId,
+      classFnId: spec.fnId,
       maxRestarts: opts.maxRestarts,
       maxTaskRetries: opts.maxTaskRetries,
       state: 'PENDING_CREATION',

@@ -333,7 +333,7 @@ export class ActorManager {
     if (a.state !== 'ALIVE' || !a.nodeId) return;
     const node = this.d.nodes.get(a.nodeId);
     if (!node || !node.alive) return;
-    const nodes = replicaNodes(a);
+    const nodes = a.replication ? replicaNodes(a) : undefined;
     for (const t of this.d.actors.ready(a)) {
       if (t.cancelled) continue;
       t.attempt = ++t.dispatches;
@@ -343,9 +343,9 @@ export class ActorManager {
       node.running.add(t.spec.taskId);
       a.inflight.set(t.spec.taskId, t);
       // A replicated actor's call goes to every replica, in the same order on each.
-      if (a.replication) this.d.verifyCall(t, nodes);
+      if (nodes) this.d.verifyCall(t, nodes);
       this.d.scheduler.sendTask(node, t);
-      for (const other of nodes.slice(1)) this.d.scheduler.sendReplicaCall(t, this.d.nodes.get(other)!);
+      if (nodes) for (let i = 1; i < nodes.length; i++) this.d.scheduler.sendReplicaCall(t, this.d.nodes.get(nodes[i]!)!);
     }
   }
 

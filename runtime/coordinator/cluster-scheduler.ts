@@ -243,9 +243,7 @@ export class ClusterScheduler {
    * so that they answer from a fresh one from the first call. Decided once per function.
    */
   private readsClusterView(spec: TaskEntry['spec']): boolean {
-    const actor = spec.kind === 'actor-method' ? this.d.actors.get(spec.actorId) : undefined;
-    const creation = actor ? this.d.tasks.get(actor.creationTaskId) : undefined;
-    const fnId = spec.kind === 'actor-method' ? (creation ? functionIdOf(creation.spec) : undefined) : spec.fnId;
+    const fnId = spec.kind === 'actor-method' ? this.d.actors.get(spec.actorId)?.classFnId : spec.fnId;
     if (!fnId) return false;
     let reads = this.viewReaders.get(fnId);
     if (reads === undefined) {

@@ -125,18 +125,27 @@ export class LocalTaskManager {
    * arguments gathered, then queued, sent to its actor, or its actor created.
    */
   assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[], pipelined: boolean, view?: ClusterView): void {
-    const a: Assignment = { spec, attempt, reserved: !pipelined, args: undefined, pinned: undefined, worker: undefined, ...(view ? { view } : {}) };
+    const a: Assignment = { spec, attempt, reserved: !pipelined, args: undefined, pinned: undefined, worker: undefined };
+    if (view) a.view = view;
     this.assignments.set(spec.taskId, a);
-    if (spec.kind === 'actor-method' && !this.concurrentActors.has(spec.actorId)) {
-      const q = this.actorCalls.get(spec.actorId);
-      if (q) q.push(a);
-      else this.actorCalls.set(spec.actorId, [a]);
-    }
+    // A sequential actor's call waits behind earlier calls whose arguments are still being pulled.
+    const ordered = spec.kind === 'actor-method' && !this.concurrentActors.has(spec.actorId) ? spec.actorId : undefined;
     const { args, ready } = this.deps.dependencies.gather(a, resolved);
     if (!ready) {
       a.args = args;
-      this.route(a);
+      const q = ordered === undefined ? undefined : this.actorCalls.get(ordered);
+      if (q) {
+        q.push(a);
+        this.sendActorCalls(ordered!);
+      } else {
+        this.route(a);
+      }
       return;
+    }
+    if (ordered !== undefined) {
+      const q = this.actorCalls.get(ordered);
+      if (q) q.push(a);
+      else this.actorCalls.set(ordered, [a]);
     }
     ready.then(
       () => {
