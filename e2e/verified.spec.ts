@@ -35,7 +35,9 @@ test('replicas: 2 — every result the driver gets is right, and the volunteer w
 });
 
 test('replicas: 1 with spotCheck: 1 — every result is right, the liar ends quarantined; ray.trustNode exempts a node and refuses an unknown one', async ({ startCluster }) => {
-  const c = await startCluster({ head: { verification: { spotCheck: 1 } }, volunteers: [{ label: 'liar' }, {}, {}] });
+  // The head runs no tasks (its own are never spot-checked): every task starts on a volunteer, so
+  // the liar — the first to join, first in placement order — runs several, however fast the others are.
+  const c = await startCluster({ head: { verification: { spotCheck: 1 }, numCpus: 0 }, volunteers: [{ label: 'liar' }, {}, {}] });
   const liar = c.volunteers[0]!.nodeId;
   const values = await c.head.page.evaluate(async (liar) => {
     const square = globalThis.ray.remote((k: number, liar: string) => (ray.getRuntimeContext().nodeId === liar ? -1 : k * k));

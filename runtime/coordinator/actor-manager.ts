@@ -186,7 +186,7 @@ export class ActorManager {
 
   /** An actor with no handle left and no call queued or running is terminated: its workers stop and its resources go back. */
   private collectIfIdle(a: ActorEntry): void {
-    if (!a.unreferenced || a.state === 'DEAD' || a.inflight.size > 0 || this.d.actors.hasQueued(a)) return;
+    if (!a.unreferenced || a.state === 'DEAD' || this.d.tasks.stopped || a.inflight.size > 0 || this.d.actors.hasQueued(a)) return;
     for (const at of replicaNodes(a)) this.d.nodes.get(at)?.link.send({ type: 'kill_actor', actorId: a.actorId });
     this.d.log(`actor ${a.actorId} has no handle left: terminated`);
     this.killForGood(a, wireError('ActorDiedError', `actor ${a.info.className} (${a.actorId}) was terminated: no handle to it was left (create it with lifetime: 'detached' to keep it until ray.kill)`, { actorId: a.actorId }));
@@ -306,7 +306,7 @@ export class ActorManager {
     const a = this.actorOf(call);
     if (!a) return;
     a.inflight.delete(call.spec.taskId);
-    if (a.unreferenced) this.collectIfIdle(a);
+    if (a.unreferenced) this.collectSoon(a);
   }
 
   /** A call was cancelled: it is neither running nor queued any more. */
@@ -315,8 +315,17 @@ export class ActorManager {
     if (a) {
       a.inflight.delete(call.spec.taskId);
       this.d.actors.removeQueued(a, call);
-      if (a.unreferenced) this.collectIfIdle(a);
+      if (a.unreferenced) this.collectSoon(a);
     }
+  }
+
+  /**
+   * Looks again once the report being handled is done: a call that ended with an error may be
+   * put back in the queue for a retry (maxTaskRetries, retryExceptions) in the same turn, and the
+   * actor must stay for it.
+   */
+  private collectSoon(a: ActorEntry): void {
+    queueMicrotask(() => this.collectIfIdle(a));
   }
 
   /** The actor a creation task creates or a call calls (undefined for a normal task, or an unknown actor). */

@@ -59,6 +59,25 @@ describe('actor lifetimes: out of scope, detached', () => {
     await waitFor(() => c.coordinator.actorListings('DEAD').length === 1, 'the actor terminated after its call');
   });
 
+  it('keeps an actor whose last handle went while its call is retried after an error (retryExceptions)', async () => {
+    const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 1 }] });
+    const Flaky = remote(
+      { numCpus: 1, maxTaskRetries: 2 },
+      class Flaky {
+        calls = 0;
+        flaky() {
+          if (++this.calls <= 2) throw new RangeError(`call ${this.calls}`);
+          return `ok after ${this.calls} calls`;
+        }
+      },
+    );
+    const f = Flaky.remote();
+    const ref = f.flaky.options({ retryExceptions: true }).remote();
+    collect(c, f.info.handleId!);
+    expect(await get(ref)).toBe('ok after 3 calls');
+    await waitFor(() => c.coordinator.actorListings('DEAD').length === 1, 'collected after its last retry');
+  });
+
   it('lives while a handle inside a stored object or one from getActor does, and a detached actor until kill', async () => {
     const c = await clusters.start({ head: { CPU: 0 }, volunteers: [{ CPU: 2 }] });
     const Box = remote({ numCpus: 1 }, class Box { v() { return 1; } });
