@@ -28,13 +28,13 @@ const c = Counter.remote();
 print(await ray.get(c.incr.remote(2)));
 print(await ray.get(c.incr.remote(3)));
 
-// A named actor can be found again by name.
-Counter.options({ name: 'hits' }).remote();
+// A named actor can be found again by name (while a handle to it is kept: an actor with none is collected).
+const named = Counter.options({ name: 'hits' }).remote();
 const same = await ray.getActor('hits');
 await ray.get(same.incr.remote(10));
 const n = await ray.get(same.incr.remote(1));
 ray.kill(c);
-ray.kill(same);
+ray.kill(named);
 return n;`,
   },
   {

@@ -673,18 +673,10 @@ test.describe('actors', () => {
       } catch (e) {
         noName = (e as Error).message;
       }
-      // Two tasks race to create one actor under a new name: both reach the same one.
-      // (Actor classes cannot be shipped yet: each task defines the same class itself.)
-      const racer = ray.remote(async () => {
-        const Local = ray.remote(
-          class Counter {
-            n = 0;
-            incr() {
-              return ++this.n;
-            }
-          },
-        );
-        const c = Local.options({ name: 'raced', getIfExists: true }).remote();
+      // Two tasks race to create one actor under a new name: both reach the same one. It is
+      // detached: the tasks' handles go with them, and the driver looks it up by name afterwards.
+      const racer = ray.remote({ scope: { Counter } }, async () => {
+        const c = Counter.options({ name: 'raced', getIfExists: true, lifetime: 'detached' }).remote();
         return ray.get(c.incr.remote());
       });
       const raced = (await ray.get([racer.remote(), racer.remote()])).sort();
