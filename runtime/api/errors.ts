@@ -233,10 +233,10 @@ function nameOf(err: Error, ownClass: string | undefined): string {
   return name;
 }
 
-/** Keys never copied to or from an error's fields. */
-const RESERVED_FIELDS = new Set(['name', 'message', 'stack', 'cause', '__proto__', 'constructor', 'prototype']);
+/** Keys never copied to or from an error's fields, beyond what errors inherit (`name`, `message`, `toString`, `__proto__`, …). */
+const RESERVED_FIELDS = new Set(['stack', 'cause', 'prototype']);
 
-/** A key an error field may not take: one of the above, or anything errors inherit (`toString`, `valueOf`, …), which a field would shadow. */
+/** A key an error field may not take: one of the above, or anything errors inherit, which a field would shadow. */
 function reservedField(key: string): boolean {
   return RESERVED_FIELDS.has(key) || key in Error.prototype;
 }

@@ -62,6 +62,12 @@ export class LocalTaskManager {
     this.assignments.delete(taskId);
   }
 
+  /** An actor's worker is gone: what the node kept per actor goes too (a call still arriving finds no worker and says so). */
+  actorGone(actorId: ActorId): void {
+    this.actorCalls.delete(actorId);
+    this.concurrentActors.delete(actorId);
+  }
+
   /** Figures for the volunteer page: tasks running and queued, and the names of the running ones. */
   counts(): { running: number; queued: number; runningNames: string[] } {
     const runningNames: string[] = [];

@@ -238,6 +238,7 @@ export class Node {
     if (w.actorId) {
       const creation = [...w.tasks.values()].find((a) => a.spec.kind === 'actor-creation');
       for (const a of w.tasks.values()) this.tasks.forget(a.spec.taskId);
+      this.tasks.actorGone(w.actorId);
       if (reason !== null) {
         const err = wireError('ActorDiedError', `actor ${w.actorId} died: its worker ${reason}`, { actorId: w.actorId });
         if (creation) this.reporter.done(creation, w.id, 0, 0, undefined, err, true);
