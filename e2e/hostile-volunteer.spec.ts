@@ -240,8 +240,11 @@ test('garbage frames are strikes on the link: the coordinator and the honest vol
   }, c.honestId);
   expect(toHonest).toBeDefined();
   await waitForDropped(c, id);
-  expect(c.headWarnings.some((w) => w.includes('malformed') && w.includes(`from ${id} (strike 10 of 10)`))).toBe(true);
-  expect(c.honestWarnings.some((w) => w.includes('malformed') && w.includes(`from ${id} (strike 10 of 10)`))).toBe(true);
+  // Random bytes are mostly a frame with an unknown lane; now and then one parses as a whole
+  // frame and fails as a message instead (undecodable, over budget, malformed): each is a strike.
+  const garbageStrike = (w: string) => /dropping (a malformed frame|an undecodable message|a message over its decode budget|a malformed message)/.test(w) && w.includes(`from ${id} (strike 10 of 10)`);
+  expect(c.headWarnings.some(garbageStrike)).toBe(true);
+  expect(c.honestWarnings.some(garbageStrike)).toBe(true);
   expect(await c.honest.evaluate(() => globalThis.rayNode!.state)).toBe('joined');
   await finishHonestJob(c);
 });
