@@ -197,6 +197,7 @@ async function runAll({ options, timing, outPath, server, browser, loadAtStart }
         calls: result?.calls ?? null,
         error,
         cleanupError: result?.cleanupError ?? null,
+        note: result?.note ?? null,
         baselineName: b.baseline,
         peerName: b.peer,
         target: b.target,
@@ -237,7 +238,7 @@ async function runAll({ options, timing, outPath, server, browser, loadAtStart }
           b.name,
         );
         const sdPct = result.value ? ` ±${((100 * result.sd) / result.value).toFixed(1)}%` : '';
-        log(`${label}: ${formatForLog(result.value, b.unit)} ${b.unit}${sdPct}`);
+        log(`${label}: ${formatForLog(result.value, b.unit)} ${b.unit}${sdPct}${result.note ? ` (${result.note})` : ''}`);
         if (result.cleanupError) warn(`${b.name}: cleanup failed: ${result.cleanupError}`);
         record(b, result, null);
       } catch (err) {

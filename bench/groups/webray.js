@@ -2,6 +2,12 @@
 // (`ray.init()`, this tab alone, its Web Worker pool). Each row does what Ray's does: a trivial
 // task returning a small value, an actor method doing the same, put/get of a small object, put of
 // a large numeric array. `target` is the issue's goal; `ray` is Ray's published 64-core figure.
+/** The workers that ran a `fib` task, as the state API lists them. */
+async function workersOf(ray) {
+  const tasks = await ray.tasks();
+  return new Set(tasks.filter((t) => t.name === 'fib' && t.workerId).map((t) => t.workerId));
+}
+
 webrayBench.group({
   name: 'webray',
   description: 'webray in local mode, loaded from /webray.js',
@@ -27,7 +33,14 @@ webrayBench.group({
     const nestedParent = ray.remote({ scope: { smallValue } }, async function nested_parent() {
       return ray.get(smallValue.remote());
     });
-    return { ray, smallValue, Actor, nestedParent };
+    // Ray's recursive fib as tasks: each call above 1 submits its two children and awaits both
+    // (fib(15) is 1,973 tasks, 986 of them blocked in get while their children run).
+    const fib = ray.remote(async function fib(n) {
+      if (n < 2) return n;
+      const [a, b] = await ray.get([fib.remote(n - 1), fib.remote(n - 2)]);
+      return a + b;
+    });
+    return { ray, smallValue, Actor, nestedParent, fib };
   },
 
   async teardown({ ray }) {
@@ -75,6 +88,24 @@ webrayBench.group({
           for (let i = 0; i < ctx.batch; i++) refs[i] = nestedParent.remote();
           return ray.get(refs);
         },
+    },
+    {
+      name: 'nested_fib_15',
+      description: 'fib(15) as tasks that submit their two children and await them (1,973 tasks per call); tasks/s',
+      baseline: 'single_client_tasks_async',
+      // Issue 12: per-task cost at most 3x that of single_client_tasks_async in the same run.
+      targetRatio: 1 / 3,
+      multiplier: () => 1973,
+      timeoutMs: 600_000,
+      prepare: async ({ ray, fib }) => {
+        const workersBefore = await workersOf(ray);
+        const fn = async () => {
+          if ((await ray.get(fib.remote(15))) !== 610) throw new Error('fib(15) is not 610');
+        };
+        // Workers that ran a fib task, beyond those that already had when the row began.
+        const note = async () => `${(await workersOf(ray)).size - workersBefore.size} workers started, ${(await workersOf(ray)).size} ran fib`;
+        return { fn, note };
+      },
     },
     {
       name: '1_1_actor_calls_sync',

@@ -94,6 +94,7 @@ export function renderTargets(rows) {
     if (r.peer && r.peer.value !== null && r.error === null) {
       line += r.value > r.peer.value ? `, ahead of ${r.peer.name}` : `, BEHIND ${r.peer.name}`;
     }
+    if (r.note) line += `; ${r.note}`;
     out.push(line);
   }
   return out.join('\n');

@@ -77,7 +77,8 @@
 
   /** Registers a group: { name, description?, subject?, pages?, pageHelpers?, setup(ctx),
    *  teardown(state), benchmarks: [{ name, unit, description, multiplier?(ctx), selfTimed?,
-   *  timeoutMs?, prepare(state, ctx) → fn | { fn, cleanup }, baseline?, peer?, target?,
+   *  timeoutMs?, prepare(state, ctx) → fn | { fn, cleanup?, note? () → string reported beside
+   *  the figure }, baseline?, peer?, target?,
    *  targetRatio? (a target as a share of the baseline row's figure), ray? }] }. */
   function group(def) {
     if (groups.has(def.name)) throw new Error(`bench group ${def.name} registered twice`);
@@ -132,7 +133,7 @@
     if (!b) throw new Error(`no benchmark ${benchName} in group ${groupName}`);
     const state = states.get(groupName);
     const prepared = await b.prepare(state, ctx);
-    const { fn, cleanup } = typeof prepared === 'function' ? { fn: prepared } : prepared;
+    const { fn, cleanup, note } = typeof prepared === 'function' ? { fn: prepared } : prepared;
     let result;
     try {
       const multiplier = typeof b.multiplier === 'function' ? b.multiplier(ctx) : (b.multiplier ?? 1);
@@ -140,6 +141,14 @@
     } catch (err) {
       if (cleanup) await Promise.resolve().then(cleanup).catch(() => {});
       throw err;
+    }
+    // What the row reports beside its figure (say, how many workers it started): before cleanup.
+    if (note) {
+      try {
+        result.note = String(await note());
+      } catch (err) {
+        result.note = `note failed: ${err?.message ?? err}`;
+      }
     }
     // A failed cleanup (say, ray.kill not there yet) does not void the figure: it is reported.
     if (cleanup) {

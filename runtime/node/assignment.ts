@@ -19,6 +19,10 @@ export interface Assignment {
   /** Arguments held in this node's store, pinned (kept in memory) until the task ends. */
   pinned: ObjectId[] | undefined;
   worker: WorkerSlot | undefined;
+  /** Its blocking calls (get/wait) not answered yet: while any is, its CPU is lent back. */
+  blocked: number;
+  /** It made a blocking call on its worker: it had started there (see Node.retire). */
+  everBlocked?: true;
   /** The cluster view its run_task carried (its code reads it): handed to its worker with the task. */
   view?: ClusterView;
   cancelTimer?: ReturnType<typeof setTimeout>;
@@ -34,8 +38,8 @@ export interface WorkerSlot {
   shape: string | null;
   /** The CPUs of that task (0 when idle). */
   cpu: number;
-  /** Blocking calls (get/wait) outstanding from its tasks. */
-  blocked: number;
+  /** Its tasks with a blocking call (get/wait) outstanding. When all are, it may take another (`shared`). */
+  blockedTasks: number;
   readonly actorId: ActorId | null;
   outbox: ToWorker[];
   transfer: Transferable[];

@@ -4,6 +4,11 @@
 export const CANCEL_GRACE_MS = 1000;
 /** Short tasks a busy worker may hold queued behind the one it runs. */
 export const WORKER_PIPELINE_DEPTH = 16;
+/**
+ * Tasks one pooled worker may hold while all but one are blocked in get/wait (they take turns:
+ * one runs at a time). Beyond it, a blocked task's CPU goes to a new worker.
+ */
+export const WORKER_SHARED_TASKS_MAX = 64;
 /** Workers beyond the CPU count that blocked tasks may cause to start. */
 export const EXTRA_WORKERS_MAX = 256;
 /** Results up to this size go inline to the coordinator; larger ones stay in this node's store. */

@@ -18,7 +18,7 @@ import type { Assignment, WorkerSlot } from './assignment.ts';
 import { CANCEL_GRACE_MS, TRANSFER_ARG_MIN_BYTES } from './constants.ts';
 import type { DependencyManager } from './dependency-manager.ts';
 import type { TaskReporter } from './task-reporter.ts';
-import type { WorkerPool } from './worker-pool.ts';
+import { isParked, type WorkerPool } from './worker-pool.ts';
 
 /** The `fnId` of a `run` for an actor call, which names a method instead. */
 const NO_FUNCTION = '' as FunctionId;
@@ -131,7 +131,7 @@ export class LocalTaskManager {
    * arguments gathered, then queued, sent to its actor, or its actor created.
    */
   assign(spec: TaskSpec, attempt: number, resolved: readonly ResolvedArg[], pipelined: boolean, view?: ClusterView): void {
-    const a: Assignment = { spec, attempt, reserved: !pipelined, args: undefined, pinned: undefined, worker: undefined };
+    const a: Assignment = { spec, attempt, reserved: !pipelined, args: undefined, pinned: undefined, worker: undefined, blocked: 0 };
     if (view) a.view = view;
     this.assignments.set(spec.taskId, a);
     // A sequential actor's call waits behind earlier calls whose arguments are still being pulled.
@@ -262,7 +262,8 @@ export class LocalTaskManager {
   }
 
   /**
-   * A worker for a task the coordinator holds resources for: an idle one, else a new one while its
+   * A worker for a task the coordinator holds resources for: an idle one, or one whose tasks are
+   * all blocked in get/wait (the task runs there while they wait), else a new one while its
    * CPUs fit beside those the workers' running (unblocked) tasks use. When the CPUs are busy — with pipelined
    * tasks, which the coordinator counts as holding nothing, still ahead of it on a worker whose
    * reserved task ended — it queues behind a busy worker of its shape instead of overcommitting
@@ -270,7 +271,7 @@ export class LocalTaskManager {
    */
   private reservedWorker(fnId: FunctionId, shape: string, cpu: number): WorkerSlot | undefined {
     const pool = this.deps.pool;
-    const idle = pool.takeIdle(fnId);
+    const idle = pool.takeIdle(fnId) ?? pool.takeParked(fnId);
     if (idle) return idle;
     if (cpu > 0 && pool.cpusInUse() + cpu > this.deps.cpus) {
       const behind = pool.pipelineTarget(shape);
@@ -287,6 +288,8 @@ export class LocalTaskManager {
       this.deps.reporter.done(a, null, 0, 0, undefined, wireError('RaySystemError', `node ${this.deps.nodeId} never received the code of ${spec.name}`), false);
       return;
     }
+    // A worker whose every task is blocked runs this one while they wait (worker/executor.ts).
+    const shared = isParked(w);
     a.worker = w;
     w.tasks.set(spec.taskId, a);
     if (spec.kind === 'normal' && spec.maxCalls !== undefined) {
@@ -296,7 +299,7 @@ export class LocalTaskManager {
     }
     // A worker with nothing else to do starts the task on receipt: report it running now, so the
     // worker never spends a message on it (a long synchronous body could not send one anyway).
-    if (w.tasks.size === 1 && spec.enableTaskEvents) {
+    if ((w.tasks.size === 1 || shared) && spec.enableTaskEvents) {
       this.deps.send({ type: 'task_started', taskId: spec.taskId, workerId: w.id, atMs: performance.timeOrigin + performance.now() });
     }
     const { objs: args, transfer } = withTransferableCopies(a.args!, TRANSFER_ARG_MIN_BYTES);
@@ -314,6 +317,7 @@ export class LocalTaskManager {
       resources: spec.resources,
     };
     if (spec.kind === 'actor-method') (run as { method?: string }).method = spec.method;
+    if (shared) (run as { shared?: true }).shared = true;
     if (a.view) this.deps.pool.post(w, { type: 'view', view: a.view });
     this.deps.pool.post(w, run, transfer);
   }
@@ -347,6 +351,11 @@ export class LocalTaskManager {
 
   /** A task left its worker: the worker is idle again when it has nothing else. */
   private finishOnWorker(w: WorkerSlot, a: Assignment): void {
+    if (a.blocked > 0) {
+      // It ended with a blocking call still out (Promise.race): the worker no longer waits on it.
+      a.blocked = 0;
+      w.blockedTasks--;
+    }
     w.tasks.delete(a.spec.taskId);
     this.assignments.delete(a.spec.taskId);
     if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);

@@ -3,7 +3,7 @@ import { IdGenerator, returnId, type ActorId, type NodeId, type ObjectId, type T
 import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
 import type { ActorCreationTaskSpec, FunctionDescriptor, ResourceSet, NormalTaskSpec, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, RunTask, ToWorker } from '../protocol/worker-messages.ts';
-import { INLINE_OBJECT_MAX_BYTES } from './constants.ts';
+import { INLINE_OBJECT_MAX_BYTES, WORKER_SHARED_TASKS_MAX } from './constants.ts';
 import { Node } from './node.ts';
 import { ObjectStore } from './object-store.ts';
 import type { WorkerEndpoint } from './worker-endpoint.ts';
@@ -187,13 +187,14 @@ describe('Node: placement the coordinator decided', () => {
     expect([workerOf(a), workerOf(b)]).toContain(workerOf(c));
     expect(workers).toHaveLength(2);
     expect(node.stats()).toMatchObject({ running: 3, queued: 0 });
-    // The task ahead of it blocks: it is handed back and gets a worker of its own.
+    // The task ahead of it blocks: it is handed back and runs on that worker while the task
+    // ahead waits (sent again as `shared`), still without a third worker.
     const w = workerOf(c)!;
     const ahead = w === workerOf(a) ? a : b;
     w.reply({ type: 'returned', taskIds: [c.taskId] }, { type: 'request', reqId: 1, taskId: ahead.taskId, req: { type: 'get', ids: ['x.0' as ObjectId], timeoutMs: null } });
     await tick();
-    expect(workers).toHaveLength(3);
-    expect(workers[2]!.ran(c.taskId)).toBe(true);
+    expect(workers).toHaveLength(2);
+    expect(w.runs().filter((r) => r.taskId === c.taskId).map((r) => r.shared)).toEqual([undefined, true]);
   });
 
   it('gives a worker that went idle to the next task, without starting a new one', async () => {
@@ -238,7 +239,7 @@ describe('Node: placement the coordinator decided', () => {
     expect(workers).toHaveLength(1);
   });
 
-  it('reports tasks a blocked worker hands back, and starts one on a worker of its own when the coordinator gives it resources', async () => {
+  it('reports tasks a blocked worker hands back, and runs one on that worker while its task waits when the coordinator gives it resources', async () => {
     const { node, run, workerOf, workers, sent } = setup({ CPU: 1 });
     const a = run(taskSpec());
     const b = run(taskSpec(), [], 1, true);
@@ -251,8 +252,8 @@ describe('Node: placement the coordinator decided', () => {
     expect(workers.filter((x) => x.ran(b.taskId))).toEqual([w]);
     node.handle({ type: 'start_task', taskId: b.taskId });
     await tick();
-    const other = workers.find((x) => x !== w && x.ran(b.taskId));
-    expect(other).toBeDefined();
+    expect(workers.filter((x) => x.ran(b.taskId))).toEqual([w]);
+    expect(w.runs().filter((r) => r.taskId === b.taskId).map((r) => r.shared)).toEqual([undefined, true]);
   });
 
   it('ignores a hand-back naming tasks its worker does not hold', async () => {
@@ -423,6 +424,73 @@ describe('Node: calls from task code', () => {
     await tick();
     expect(w.messages).toContainEqual({ type: 'reply', reqId: 3, ok: false, error });
     expect(sent).toContainEqual({ type: 'task_unblocked', taskId: t.taskId });
+  });
+
+  describe('blocked tasks share their worker', () => {
+    const blockIn = (w: FakeWorker, t: TaskSpec, reqId: number): void =>
+      w.reply({ type: 'request', reqId, taskId: t.taskId, req: { type: 'wait', ids: [], numReturns: 0, timeoutMs: null, fetchLocal: true } });
+    const forwardedFor = (sent: NodeToCoordinator[], t: TaskSpec) =>
+      sent.filter((m): m is Extract<NodeToCoordinator, { type: 'client_request' }> => m.type === 'client_request' && m.taskId === t.taskId).at(-1)!;
+
+    it('sends a task the coordinator holds resources for to a worker whose tasks are all blocked, and counts each task blocked on its own', async () => {
+      const { node, run, workerOf, workers, sent } = setup({ CPU: 1 });
+      const a = run(taskSpec());
+      await tick();
+      const w = workerOf(a)!;
+      blockIn(w, a, 1);
+      const b = run(taskSpec()); // the CPU a lent
+      await tick();
+      expect(workerOf(b)).toBe(w);
+      expect(w.runs().at(-1)).toMatchObject({ taskId: b.taskId, shared: true });
+      expect(workers).toHaveLength(1);
+      // b blocks too: both are blocked, each lending its own CPU.
+      blockIn(w, b, 2);
+      expect(sent.filter((m) => m.type === 'task_blocked')).toEqual([
+        { type: 'task_blocked', taskId: a.taskId },
+        { type: 'task_blocked', taskId: b.taskId },
+      ]);
+      node.handle({ type: 'client_reply', reqId: forwardedFor(sent, a).reqId, ok: true, value: [] });
+      await tick();
+      expect(sent.filter((m) => m.type === 'task_unblocked')).toEqual([{ type: 'task_unblocked', taskId: a.taskId }]);
+      // a runs again: the worker is not free for another task.
+      const c = run(taskSpec());
+      await tick();
+      expect(workerOf(c)).not.toBe(w);
+      expect(workers).toHaveLength(2);
+    });
+
+    it('starts a new worker once a worker holds WORKER_SHARED_TASKS_MAX blocked tasks', async () => {
+      const { run, workerOf, workers } = setup({ CPU: 1 });
+      const first = run(taskSpec());
+      await tick();
+      const w = workerOf(first)!;
+      blockIn(w, first, 1);
+      for (let i = 1; i < WORKER_SHARED_TASKS_MAX; i++) {
+        const t = run(taskSpec());
+        await tick();
+        expect(workerOf(t)).toBe(w);
+        blockIn(w, t, i + 1);
+      }
+      const next = run(taskSpec());
+      await tick();
+      expect(workerOf(next)).not.toBe(w);
+      expect(workers).toHaveLength(2);
+    });
+
+    it('when a shared worker dies, every task that had started on it fails as a system failure (retried), and each blocked one is unblocked', async () => {
+      const { run, workerOf, sent, done } = setup({ CPU: 1 });
+      const a = run(taskSpec());
+      await tick();
+      const w = workerOf(a)!;
+      blockIn(w, a, 1);
+      const b = run(taskSpec());
+      await tick();
+      expect(workerOf(b)).toBe(w);
+      w.crash('out of memory');
+      await tick();
+      for (const t of [a, b]) expect(done(t.taskId)).toMatchObject({ error: { name: 'WorkerCrashedError' }, systemFailure: true });
+      expect(sent.filter((m) => m.type === 'task_unblocked')).toEqual([{ type: 'task_unblocked', taskId: a.taskId }]);
+    });
   });
 
   it('does not count a non-blocking call as blocking', async () => {

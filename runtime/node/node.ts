@@ -12,7 +12,7 @@ import { holderOfWorker, returnId, type IdGenerator, type NodeId, type ObjectId 
 import type { CoordinatorToNode, NodeToCoordinator } from '../protocol/node-messages.ts';
 import type { ResourceSet, SerializedObject } from '../protocol/task-spec.ts';
 import type { FromWorker } from '../protocol/worker-messages.ts';
-import type { WorkerSlot } from './assignment.ts';
+import type { Assignment, WorkerSlot } from './assignment.ts';
 import { STATS_INTERVAL_MS } from './constants.ts';
 import { DependencyManager } from './dependency-manager.ts';
 import { LocalTaskManager } from './local-task-manager.ts';
@@ -232,9 +232,12 @@ export class Node {
     this.pool.remove(w);
     // The refs it held are gone with it.
     this.deps.send({ type: 'refs', holder: holderOfWorker(w.id), gone: true });
-    if (w.blocked > 0) {
-      for (const a of w.tasks.values()) this.deps.send({ type: 'task_unblocked', taskId: a.spec.taskId });
+    for (const a of w.tasks.values()) {
+      if (a.blocked === 0) continue;
+      a.blocked = 0;
+      this.deps.send({ type: 'task_unblocked', taskId: a.spec.taskId });
     }
+    w.blockedTasks = 0;
     if (w.actorId) {
       const creation = [...w.tasks.values()].find((a) => a.spec.kind === 'actor-creation');
       for (const a of w.tasks.values()) this.tasks.forget(a.spec.taskId);
@@ -249,13 +252,23 @@ export class Node {
         'WorkerCrashedError',
         `the worker running the task died (${reason ?? 'terminated'}); it is retried while maxRetries allows`,
       );
-      // A pooled worker runs its tasks one after another: only the first had started. Those queued
-      // behind it never ran, so they go back to the queue rather than spend an attempt.
-      const [running, ...queued] = w.tasks.values();
-      if (running) {
-        this.tasks.forget(running.spec.taskId);
-        if (running.cancelTimer !== undefined) clearTimeout(running.cancelTimer);
-        this.reporter.done(running, w.id, 0, 0, undefined, err, true);
+      // A pooled worker starts its tasks one after another: those that blocked had started, and the
+      // first of the others (the one running). The rest never ran, so they go back to the queue
+      // rather than spend an attempt.
+      const started: Assignment[] = [];
+      const queued: Assignment[] = [];
+      let runningFound = false;
+      for (const a of w.tasks.values()) {
+        if (a.everBlocked) started.push(a);
+        else if (!runningFound) {
+          runningFound = true;
+          started.push(a);
+        } else queued.push(a);
+      }
+      for (const a of started) {
+        this.tasks.forget(a.spec.taskId);
+        if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
+        this.reporter.done(a, w.id, 0, 0, undefined, err, true);
       }
       this.tasks.requeue(queued);
     }

@@ -4,7 +4,7 @@
 // answers its workers' (`NodeRequests`): `put` stays on this node; `get` is getObjects
 // (get-objects.ts) — ask where the objects are, fetch the values here, hand the worker the values.
 // While a task waits in get/wait it is blocked: the coordinator is told and its CPU is lent to
-// other tasks until the reply.
+// other tasks until the reply (its worker may run one of them meanwhile, see WorkerPool.takeParked).
 
 import { toWireError } from '../api/errors.ts';
 import { answer, RpcCaller, type RpcHandlers } from '../common/rpc.ts';
@@ -14,7 +14,7 @@ import type { CoordinatorRequests, CoordinatorToNode, NodeToCoordinator, TaskRes
 import type { SerializedObject } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import type { NodeRequests, ToWorker } from '../protocol/worker-messages.ts';
-import type { WorkerSlot } from './assignment.ts';
+import type { Assignment, WorkerSlot } from './assignment.ts';
 import { getObjects } from './get-objects.ts';
 
 export interface RequestForwarderDeps {
@@ -73,9 +73,12 @@ export class RequestForwarder {
       this.deps.send({ type: 'object_put', id: req.id, size: r.size, holder: holderOfWorker(w.id), ...(r.obj ? { obj: r.obj } : {}), ...(r.refs ? { refs: r.refs } : {}) });
       return;
     }
-    const blocking = isBlockingRequest(req) && !w.actorId && taskId !== null;
-    if (blocking && w.blocked++ === 0) {
-      this.deps.send({ type: 'task_blocked', taskId: taskId });
+    // A task of this worker blocks (an actor's calls lend nothing; a call naming no task of it blocks none).
+    const blocking = isBlockingRequest(req) && !w.actorId && taskId !== null ? w.tasks.get(taskId) : undefined;
+    if (blocking && blocking.blocked++ === 0) {
+      blocking.everBlocked = true;
+      w.blockedTasks++;
+      this.deps.send({ type: 'task_blocked', taskId: blocking.spec.taskId });
     }
     const caller: Caller = { worker: w, taskId };
     if (workerReqId < 0 || !isAnswered(req)) {
@@ -85,20 +88,22 @@ export class RequestForwarder {
     }
     answer(this.handlers(caller), req.type, req).then(
       (value) => {
-        if (blocking) this.unblock(w, taskId);
+        if (blocking) this.unblock(w, blocking);
         if (!w.dead) this.deps.post(w, { type: 'reply', reqId: workerReqId, ok: true, value });
       },
       (e: unknown) => {
-        if (blocking) this.unblock(w, taskId);
+        if (blocking) this.unblock(w, blocking);
         if (!w.dead) this.deps.post(w, { type: 'reply', reqId: workerReqId, ok: false, error: e instanceof CoordinatorError ? e.wire : toWireError(e) });
       },
     );
   }
 
-  private unblock(w: WorkerSlot, taskId: TaskId): void {
-    if (w.dead) return;
-    if (--w.blocked === 0) {
-      this.deps.send({ type: 'task_unblocked', taskId });
+  private unblock(w: WorkerSlot, a: Assignment): void {
+    // Its worker died, or it ended with a call still out (LocalTaskManager.finishOnWorker).
+    if (w.dead || a.blocked === 0) return;
+    if (--a.blocked === 0) {
+      w.blockedTasks--;
+      this.deps.send({ type: 'task_unblocked', taskId: a.spec.taskId });
     }
   }
 

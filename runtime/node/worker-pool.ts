@@ -7,7 +7,7 @@ import type { ActorId, FunctionId, IdGenerator, NodeId } from '../protocol/ids.t
 import type { FunctionDescriptor } from '../protocol/task-spec.ts';
 import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
 import type { WorkerSlot } from './assignment.ts';
-import { EXTRA_WORKERS_MAX, WORKER_PIPELINE_DEPTH } from './constants.ts';
+import { EXTRA_WORKERS_MAX, WORKER_PIPELINE_DEPTH, WORKER_SHARED_TASKS_MAX } from './constants.ts';
 import type { WorkerFactory } from './worker-endpoint.ts';
 import { WorkerInbox } from './worker-inbox.ts';
 
@@ -71,7 +71,7 @@ export class WorkerPool {
   /** The CPUs of the tasks pooled workers run, not counting those blocked in get/wait. */
   cpusInUse(): number {
     let n = 0;
-    for (const w of this.workers) if (!w.actorId && !w.dead && w.blocked === 0 && w.tasks.size > 0) n += w.cpu;
+    for (const w of this.workers) if (!w.actorId && !w.dead && w.tasks.size > w.blockedTasks) n += w.cpu;
     return n;
   }
 
@@ -94,7 +94,7 @@ export class WorkerPool {
       tasks: new Map(),
       shape: null,
       cpu: 0,
-      blocked: 0,
+      blockedTasks: 0,
       actorId,
       outbox: [],
       transfer: [],
@@ -122,8 +122,23 @@ export class WorkerPool {
   pipelineTarget(shape: string): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     for (const w of this.workers) {
-      if (w.actorId || w.dead || w.spent || w.blocked > 0 || w.shape !== shape || w.tasks.size >= WORKER_PIPELINE_DEPTH) continue;
+      if (w.actorId || w.dead || w.spent || w.blockedTasks > 0 || w.shape !== shape || w.tasks.size >= WORKER_PIPELINE_DEPTH) continue;
       if (!best || w.tasks.size < best.tasks.size) best = w;
+    }
+    return best;
+  }
+
+  /**
+   * A pooled worker whose every task is blocked in get/wait, so it would sit idle: it may run one
+   * more task meanwhile (up to WORKER_SHARED_TASKS_MAX in all), preferring one that has the
+   * function loaded. A blocked task goes on when the worker is free again (worker/executor.ts).
+   */
+  takeParked(fnId: FunctionId): WorkerSlot | undefined {
+    let best: WorkerSlot | undefined;
+    for (const w of this.workers) {
+      if (!isParked(w)) continue;
+      if (w.loaded.has(fnId)) return w;
+      best ??= w;
     }
     return best;
   }
@@ -183,4 +198,9 @@ export class WorkerPool {
     this.idle.length = 0;
     this.actorWorkers.clear();
   }
+}
+
+/** Whether a pooled worker's tasks are all blocked, and it may take one more while they wait. */
+export function isParked(w: WorkerSlot): boolean {
+  return !w.actorId && !w.dead && !w.spent && w.tasks.size > 0 && w.blockedTasks === w.tasks.size && w.tasks.size < WORKER_SHARED_TASKS_MAX;
 }

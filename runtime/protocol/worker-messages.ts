@@ -22,6 +22,8 @@ export interface RunTask {
   readonly gpu: boolean;
   /** What the task holds (`getRuntimeContext().assignedResources`). */
   readonly resources: ResourceSet;
+  /** Sent to a worker whose every task is blocked in get/wait, to run while they wait. */
+  readonly shared?: true;
 }
 
 export type ToWorker =

@@ -112,8 +112,8 @@ export class InProcessWorker implements WorkerEndpoint {
           idPrefix: msg.idPrefix,
           post: (m) => this.out(m),
           current: () => this.executor.currentTask(),
-          onBlock: () => this.executor.returnQueued(),
-          onUnblock: () => this.executor.unblocked(),
+          onBlock: (taskId) => this.executor.block(taskId),
+          onUnblock: (taskId, settle) => this.executor.unblock(taskId, settle),
         });
         break;
       case 'load':

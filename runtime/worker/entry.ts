@@ -116,8 +116,8 @@ function handle(batch: readonly ToWorker[]): void {
           idPrefix: msg.idPrefix,
           post,
           current: () => executor.currentTask(),
-          onBlock: () => executor.returnQueued(),
-          onUnblock: () => executor.unblocked(),
+          onBlock: (taskId) => executor.block(taskId),
+          onUnblock: (taskId, settle) => executor.unblock(taskId, settle),
         });
         setCore(core);
         break;

@@ -40,10 +40,10 @@ describe('Executor', () => {
   it('hands back a task that arrives while the running task is blocked in ray.get, instead of queueing it behind', async () => {
     const { ex, posts, release } = setup();
     ex.run(run('t1', 'waits'));
-    ex.returnQueued(); // t1 calls ray.get
+    ex.block('t1' as TaskId); // t1 calls ray.get
     ex.run(run('t2', 'quick'));
     expect(posts).toContainEqual({ type: 'returned', taskIds: ['t2'] });
-    ex.unblocked(); // the get has its answer: later tasks queue behind t1 again
+    ex.unblock('t1' as TaskId, () => {}); // the get has its answer: later tasks queue behind t1 again
     ex.run(run('t3', 'quick'));
     release();
     await settle();
@@ -55,9 +55,9 @@ describe('Executor', () => {
     const { ex, posts, release } = setup();
     ex.run(run('t1', 'waits'));
     ex.run(run('t2', 'quick'));
-    ex.returnQueued();
+    ex.block('t1' as TaskId);
     expect(posts).toContainEqual({ type: 'returned', taskIds: ['t2'] });
-    ex.unblocked();
+    ex.unblock('t1' as TaskId, () => {});
     release();
     await settle();
     expect(posts.filter((m) => m.type === 'done').map((m) => (m as { taskId: string }).taskId)).toEqual(['t1']);
@@ -65,10 +65,116 @@ describe('Executor', () => {
 
   it('runs a task that arrives at an idle worker even while an earlier get is still unanswered', async () => {
     const { ex, posts } = setup();
-    ex.returnQueued(); // a get left outstanding by a task that already ended
+    ex.block('t0' as TaskId); // a get left outstanding by a task that already ended
     ex.run(run('t1', 'quick'));
     await settle();
     expect(posts.some((m) => m.type === 'returned')).toBe(false);
     expect(posts.filter((m) => m.type === 'done').map((m) => (m as { taskId: string }).taskId)).toEqual(['t1']);
+  });
+
+  describe('blocked tasks share their worker', () => {
+    /** A task body that blocks as WorkerCore would: ex.block, then the answer when `answer(id)` is called. */
+    function sharing(): { ex: Executor; posts: FromWorker[]; answer: (taskId: string) => void; seen: string[]; done: () => string[] } {
+      const posts: FromWorker[] = [];
+      const seen: string[] = [];
+      const answers = new Map<string, () => void>();
+      const ex = new Executor({ post: (m) => posts.push(m), flush: () => {}, rayApi: {} });
+      const g = globalThis as { __block?: () => Promise<void>; __seen?: (where: string) => void };
+      g.__block = () => {
+        const id = ex.currentTask().taskId!;
+        ex.block(id);
+        return new Promise<void>((resolve) => answers.set(id, () => ex.unblock(id, resolve)));
+      };
+      g.__seen = (where) => seen.push(`${where}:${ex.currentTask().taskId}`);
+      ex.load(desc('blocks', 'async function blocks() { globalThis.__seen("before"); await globalThis.__block(); globalThis.__seen("after"); return 1; }'));
+      ex.load(desc('quick', 'function quick() { globalThis.__seen("quick"); return 2; }'));
+      const done = () => posts.filter((m) => m.type === 'done').map((m) => (m as { taskId: string }).taskId);
+      return { ex, posts, answer: (id) => answers.get(id)!(), seen, done };
+    }
+
+    it('runs a task sent to share the worker while its task is blocked, with its own context', async () => {
+      const { ex, posts, seen, answer, done } = sharing();
+      ex.run(run('t1', 'blocks'));
+      await settle();
+      ex.run({ ...run('t2', 'quick'), shared: true });
+      await settle();
+      expect(done()).toEqual(['t2']);
+      answer('t1');
+      await settle();
+      expect(done()).toEqual(['t2', 't1']);
+      expect(seen).toEqual(['before:t1', 'quick:t2', 'after:t1']);
+      expect(posts.some((m) => m.type === 'returned')).toBe(false);
+    });
+
+    it('a blocked task whose answer comes while another task holds the worker goes on only when that one blocks or ends', async () => {
+      const { ex, seen, answer, done } = sharing();
+      ex.run(run('t1', 'blocks'));
+      await settle();
+      ex.run({ ...run('t2', 'blocks'), shared: true });
+      await settle();
+      ex.run({ ...run('t3', 'blocks'), shared: true }); // t1 and t2 both blocked
+      await settle();
+      answer('t1');
+      await settle();
+      // t1 holds the worker: t2's answer waits for it.
+      answer('t2');
+      await settle();
+      expect(done()).toEqual(['t1', 't2']);
+      answer('t3');
+      await settle();
+      expect(done()).toEqual(['t1', 't2', 't3']);
+      // Every line of code ran as its own task, never interleaved with another's.
+      expect(seen).toEqual(['before:t1', 'before:t2', 'before:t3', 'after:t1', 'after:t2', 'after:t3']);
+    });
+
+    it('an answer for a blocked task waits while a shared task runs, then the task goes on in its own context', async () => {
+      const { ex, seen, answer, done } = sharing();
+      let releaseSlow = (): void => {};
+      (globalThis as { __slow?: Promise<void> }).__slow = new Promise<void>((r) => (releaseSlow = r));
+      ex.load(desc('slow', 'async function slow() { globalThis.__seen("slow"); await globalThis.__slow; globalThis.__seen("slow-end"); return 3; }'));
+      ex.run(run('t1', 'blocks'));
+      await settle();
+      ex.run({ ...run('t2', 'slow'), shared: true });
+      await settle();
+      answer('t1'); // t2 holds the worker (awaiting something that is not a ray call)
+      await settle();
+      expect(done()).toEqual([]);
+      releaseSlow();
+      await settle();
+      expect(done()).toEqual(['t2', 't1']);
+      expect(seen).toEqual(['before:t1', 'slow:t2', 'slow-end:t2', 'after:t1']);
+    });
+
+    it('hands back a shared task that arrives when a blocked task already goes on again', async () => {
+      const { ex, posts, answer } = sharing();
+      ex.run(run('t1', 'blocks'));
+      await settle();
+      answer('t1');
+      ex.run({ ...run('t2', 'quick'), shared: true });
+      expect(posts).toContainEqual({ type: 'returned', taskIds: ['t2'] });
+    });
+
+    it('a task waiting on two calls (Promise.all) is handed the first answer at once and goes on after the last', async () => {
+      const posts: FromWorker[] = [];
+      const ex = new Executor({ post: (m) => posts.push(m), flush: () => {}, rayApi: {} });
+      let release = (): void => {};
+      (globalThis as { __gate2?: Promise<void> }).__gate2 = new Promise<void>((r) => (release = r));
+      ex.load(desc('waits', 'async function waits() { await globalThis.__gate2; return 1; }'));
+      ex.load(desc('quick', 'function quick() { return 2; }'));
+      ex.run(run('t1', 'waits'));
+      ex.block('t1' as TaskId);
+      ex.block('t1' as TaskId);
+      ex.run({ ...run('t2', 'waits'), shared: true }); // holds the worker until release
+      await settle();
+      const settled: string[] = [];
+      ex.unblock('t1' as TaskId, () => settled.push('first'));
+      expect(settled).toEqual(['first']);
+      ex.unblock('t1' as TaskId, () => settled.push('last'));
+      expect(settled).toEqual(['first']);
+      release();
+      await settle();
+      expect(settled).toEqual(['first', 'last']);
+      expect(ex.currentTask().taskId).toBe(null);
+    });
   });
 });

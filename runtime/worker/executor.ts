@@ -21,6 +21,10 @@ class Running {
   private controller: AbortController | undefined;
   consumed = 0;
   ackWaiter: (() => void) | undefined;
+  /** Its blocking calls (get, wait, …) not answered yet. */
+  blocked = 0;
+  /** What `getRuntimeContext()` and its calls to the node see while its code runs. */
+  ctx: CurrentTask = IDLE;
 
   constructor(readonly task: RunTask) {}
 
@@ -80,6 +84,7 @@ export class Executor {
   private readonly loaded = new Map<FunctionId, Compiled>();
   private readonly queue: RunTask[] = [];
   private pumping = false;
+  private pumpQueued = false;
   private readonly cancelled = new Set<TaskId>();
   private readonly running = new Map<TaskId, Running>();
   private current: CurrentTask = IDLE;
@@ -88,8 +93,18 @@ export class Executor {
   // Actor state, when this worker hosts an actor.
   private actor: { id: ActorId; instance: Record<string, unknown>; maxConcurrency: number; gpu: boolean; who: Pick<CurrentTask, 'resources' | 'actorName' | 'restarted'> } | undefined;
   private actorInflight = 0;
-  /** Blocking calls (get, wait, …) outstanding from task code. */
-  private blocked = 0;
+  /**
+   * The normal task whose code runs now. Tasks share the worker one at a time: a task blocked in
+   * get/wait lets another run, and goes on only when the worker is free again (the one running
+   * ended or blocked), so the context of the code that runs is always its own task's.
+   */
+  private holder: Running | undefined;
+  /** Blocked tasks whose answers came while another task held the worker, in arrival order. */
+  private readonly resumable: { readonly r: Running; readonly go: () => void }[] = [];
+  /** Running normal tasks with a blocking call outstanding. */
+  private blockedTasks = 0;
+  /** Blocking calls outstanding from code that is no running task's (an actor's, or after its task ended). */
+  private strayBlocked = 0;
 
   constructor(deps: ExecutorDeps) {
     this.deps = deps;
@@ -115,15 +130,20 @@ export class Executor {
   }
 
   run(task: RunTask): void {
-    if (!this.actor && this.blocked > 0 && this.running.size > 0) {
-      // Sent before the node knew the running task blocked: waiting behind it could deadlock
-      // (it may be waiting for this very task), so hand it back to run on another worker.
+    if (this.actor) {
+      this.queue.push(task);
+      this.pumpActor();
+      return;
+    }
+    // Sent to share this worker with blocked tasks, but one of them has its answer and runs
+    // again; or queued behind a task the node did not know had blocked (its CPU is lent, and
+    // the tasks behind it go back): either way the node places it again.
+    if (task.shared ? this.holder !== undefined || this.queue.length > 0 : this.blockedTasks > 0) {
       this.deps.post({ type: 'returned', taskIds: [task.taskId] });
       return;
     }
     this.queue.push(task);
-    if (this.actor) this.pumpActor();
-    else if (!this.pumping) void this.pump();
+    this.pump();
   }
 
   cancel(taskId: TaskId): void {
@@ -150,27 +170,84 @@ export class Executor {
     r.ackWaiter?.();
   }
 
-  /** The running task is about to block: hand back the tasks queued behind it so others can run them. */
-  returnQueued(): void {
-    this.blocked++;
-    if (this.actor || this.queue.length === 0) return;
-    const ids = this.queue.map((t) => t.taskId);
-    this.queue.length = 0;
-    this.deps.post({ type: 'returned', taskIds: ids });
+  /**
+   * Task `taskId` makes a blocking call (get, wait, …). When it held the worker, the worker is
+   * free for another task: one whose answer came, or a new one the node sends (its CPU is lent
+   * meanwhile); the tasks queued behind it go back to the node.
+   */
+  block(taskId: TaskId | null): void {
+    const r = this.actor || taskId === null ? undefined : this.running.get(taskId);
+    if (!r) {
+      this.strayBlocked++;
+      return;
+    }
+    if (r.blocked++ === 0) this.blockedTasks++;
+    if (this.holder !== r) return;
+    this.holder = undefined;
+    if (this.queue.length > 0) {
+      const ids = this.queue.map((t) => t.taskId);
+      this.queue.length = 0;
+      this.deps.post({ type: 'returned', taskIds: ids });
+    }
+    // Not now: the blocked task's code runs on until it awaits.
+    this.pumpSoon();
   }
 
-  /** A blocking call of the running task has its answer. */
-  unblocked(): void {
-    this.blocked--;
+  /**
+   * A blocking call of task `taskId` has its answer; `go` settles it. A task left with no call
+   * outstanding goes on when the worker is free (at once if it is); one still waiting on another
+   * call is settled at once, as no code of it runs until the last one is.
+   */
+  unblock(taskId: TaskId | null, go: () => void): void {
+    const r = this.actor || taskId === null ? undefined : this.running.get(taskId);
+    if (!r || r.blocked === 0) {
+      if (this.strayBlocked > 0) this.strayBlocked--;
+      go();
+      return;
+    }
+    if (--r.blocked > 0) {
+      go();
+      return;
+    }
+    this.blockedTasks--;
+    if (this.holder === undefined || this.holder === r) {
+      this.hold(r);
+      go();
+      return;
+    }
+    this.resumable.push({ r, go });
   }
 
-  private async pump(): Promise<void> {
+  private hold(r: Running): void {
+    this.holder = r;
+    this.current = r.ctx;
+  }
+
+  private pumpSoon(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  /** While no task holds the worker: a blocked task whose answer came goes on, else the next queued one starts. */
+  private pump(): void {
+    if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.queue.length > 0) {
-        const t = this.queue.shift()!;
+      while (this.holder === undefined) {
+        const ready = this.resumable.shift();
+        if (ready) {
+          if (this.running.get(ready.r.task.taskId) === ready.r) this.hold(ready.r);
+          ready.go();
+          continue;
+        }
+        const t = this.queue.shift();
+        if (!t) break;
         const p = this.execute(t);
-        if (p) await p;
+        if (p) void p.then(() => this.pump());
       }
     } finally {
       this.pumping = false;
@@ -225,7 +302,7 @@ export class Executor {
     }
     const running = new Running(t);
     this.running.set(t.taskId, running);
-    const ctx: CurrentTask = {
+    const ctx: CurrentTask = (running.ctx = {
       taskId: t.taskId,
       actorId: this.actor?.id ?? null,
       gpu: t.gpu || (this.actor?.gpu ?? false),
@@ -234,9 +311,10 @@ export class Executor {
       get signal() {
         return running.signal;
       },
-    };
+    });
     let result: unknown;
-    this.current = ctx;
+    if (this.actor) this.current = ctx;
+    else this.hold(running);
     try {
       const args = t.args.map((a) => deserialize(a, false));
       if (t.method !== undefined) {
@@ -255,7 +333,8 @@ export class Executor {
       this.fail(running, startMs, e);
       return undefined;
     }
-    // The context stays set while an async body runs: a worker runs one normal task at a time.
+    // The context stays set while an async body runs: a worker runs one normal task's code at a
+    // time, and sets it again when a blocked task goes on.
     if (t.numReturns === 'streaming') return this.stream(running, result as AsyncIterator<unknown> | Iterator<unknown>, startMs, ctx);
     if (isThenable(result)) {
       return Promise.resolve(result).then(
@@ -268,7 +347,15 @@ export class Executor {
   }
 
   private leave(taskId: TaskId): void {
+    const r = this.running.get(taskId);
     this.running.delete(taskId);
+    if (r && r.blocked > 0) {
+      // It ended with a call still unanswered (Promise.race): the answer finds no task.
+      this.blockedTasks--;
+      this.strayBlocked += r.blocked;
+      r.blocked = 0;
+    }
+    if (this.holder === r) this.holder = undefined;
     if (this.current.taskId === taskId) this.current = this.idle;
   }
 

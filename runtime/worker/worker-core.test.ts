@@ -23,7 +23,10 @@ function setup(current: Partial<CurrentTask> = {}) {
     post: (m) => posted.push(m),
     current: () => task,
     onBlock: () => events.push('block'),
-    onUnblock: () => events.push('unblock'),
+    onUnblock: (_taskId, settle) => {
+      events.push('unblock');
+      settle();
+    },
   });
   const requests = () => posted.filter((m): m is Extract<FromWorker, { type: 'request' }> => m.type === 'request');
   return { core, posted, events, requests };
@@ -54,15 +57,15 @@ describe('WorkerCore', () => {
     expect(requests().map((r) => r.req)).toEqual([{ type: 'register', desc }]);
   });
 
-  it('blocks around get: hands queued tasks back before asking, unblocks when the answer comes, resolves with it', async () => {
+  it('blocks around get: tells the executor the task blocks before asking, hands the answer over through it, resolves with it', async () => {
     const { core, events, requests } = setup();
     const got = core.get(['o1' as ObjectId], 500);
     expect(events).toEqual(['block']);
     const [req] = requests();
     expect(req).toEqual({ type: 'request', reqId: 1, taskId: 't-running', req: { type: 'get', ids: ['o1'], timeoutMs: 500 } });
     core.onReply(1, true, [{ v: 'hello', size: 5 }], undefined);
-    expect(events).toEqual(['block', 'unblock']);
     await expect(got).resolves.toEqual([{ v: 'hello', size: 5 }]);
+    expect(events).toEqual(['block', 'unblock']);
   });
 
   it('rejects with the error class the node named', async () => {

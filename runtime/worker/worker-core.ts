@@ -32,10 +32,10 @@ export interface WorkerCoreDeps {
   readonly idPrefix: string;
   readonly post: (msg: FromWorker) => void;
   readonly current: () => CurrentTask;
-  /** Called before a blocking request: the executor hands back tasks queued behind the current one. */
-  readonly onBlock: () => void;
-  /** Called when a blocking request has its answer. */
-  readonly onUnblock: () => void;
+  /** Called before a blocking request of task `taskId`: the worker may run another task meanwhile. */
+  readonly onBlock: (taskId: TaskId | null) => void;
+  /** A blocking request of task `taskId` has its answer; `settle` hands it over (when the task may go on). */
+  readonly onUnblock: (taskId: TaskId | null, settle: () => void) => void;
 }
 
 export class WorkerCore implements Core {
@@ -72,10 +72,19 @@ export class WorkerCore implements Core {
     return this.rpc.call(req, this.deps.current().taskId, options);
   }
 
-  /** A request that waits on other work: the executor is told the task blocks until the reply. */
+  /**
+   * A request that waits on other work: the executor is told the task blocks, and its reply is
+   * handed over when the executor lets the task go on (another task may hold the worker then).
+   */
   private blockingRequest<R extends RpcRequest<NodeRequests>>(req: R): Promise<RpcReply<NodeRequests, R>> {
-    this.deps.onBlock();
-    return this.request(req, { onSettled: () => this.deps.onUnblock() });
+    const taskId = this.deps.current().taskId;
+    this.deps.onBlock(taskId);
+    return new Promise((resolve, reject) => {
+      this.rpc.call(req, taskId).then(
+        (value) => this.deps.onUnblock(taskId, () => resolve(value)),
+        (e: unknown) => this.deps.onUnblock(taskId, () => reject(e)),
+      );
+    });
   }
 
   /** The node's answer to request `reqId`. */
