@@ -630,6 +630,62 @@ test.describe('nested tasks', () => {
       expect(out).toEqual({ ready: 300, available: 1 });
     });
 
+    test('blocked tasks share their worker: a tree of 63 tasks (31 blocked at once) runs on a few workers, each line of each task in its own runtime context', async ({ rayPage }) => {
+      const out = await rayPage.evaluate(async () => {
+        const ray = globalThis.ray;
+        type Seen = { me: string | null; after: string | null; worker: string };
+        const tree = ray.remote(async function tree(depth: number): Promise<Seen[]> {
+          const ctx = ray.getRuntimeContext();
+          const me = ctx.taskId;
+          const self = tree as unknown as SelfHandle<[number], Seen[]>;
+          const kids = depth > 0 ? (await ray.get([self.remote(depth - 1), self.remote(depth - 1)] as const)).flat() : [];
+          // After the await, the worker may have run other tasks meanwhile: the context is still this task's.
+          const after = ray.getRuntimeContext().taskId;
+          return [{ me, after, worker: ctx.workerId }, ...kids];
+        });
+        const seen = await ray.get(tree.remote(5), { timeoutMs: 40_000 });
+        return {
+          tasks: seen.length,
+          distinct: new Set(seen.map((s) => s.me)).size,
+          ownContext: seen.every((s) => s.me !== null && s.me === s.after),
+          workers: new Set(seen.map((s) => s.worker)).size,
+          available: ray.availableResources().CPU,
+        };
+      });
+      expect(out).toMatchObject({ tasks: 63, distinct: 63, ownContext: true, available: 1 });
+      // Without sharing each of the 31 blocked tasks would hold a worker of its own.
+      expect(out.workers).toBeLessThan(8);
+    });
+
+    test('cancelling a blocked task stops it at once and leaves the tasks sharing its worker running', async ({ rayPage }) => {
+      const out = await rayPage.evaluate(async () => {
+        const ray = globalThis.ray;
+        // Holds no CPU: it runs on a worker of its own, not b's.
+        const never = ray.remote({ numCpus: 0 }, () => new Promise(() => {}));
+        const blocked = ray.remote({ scope: { never } }, async function blocked() {
+          await ray.get(never.remote());
+          return 'went on';
+        });
+        const sibling = ray.remote({ scope: { never } }, async function sibling(gate: unknown) {
+          void gate;
+          return ray.getRuntimeContext().workerId;
+        });
+        const b = blocked.remote();
+        // On one CPU the sibling runs only once b is blocked and lends it: on b's worker.
+        const s = await ray.get(sibling.remote(0), { timeoutMs: 20_000 });
+        const wB = (await ray.tasks()).find((t) => t.name === 'blocked')?.workerId;
+        ray.cancel(b, { recursive: false });
+        const err = await ray.get(b, { timeoutMs: 5_000 }).then(
+          () => 'no error',
+          (e: Error) => e.name,
+        );
+        // The worker was not terminated: a task still runs there.
+        const after = await ray.get(sibling.remote(1), { timeoutMs: 20_000 });
+        return { shared: s === wB, err, sameWorkerAfter: after === s };
+      });
+      expect(out).toEqual({ shared: true, err: 'TaskCancelledError', sameWorkerAfter: true });
+    });
+
     test('a task blocked in ray.wait lends its CPU back too', async ({ rayPage }) => {
       const v = await rayPage.evaluate(async () => {
         const ray = globalThis.ray;

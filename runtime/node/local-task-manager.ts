@@ -271,7 +271,9 @@ export class LocalTaskManager {
    */
   private reservedWorker(fnId: FunctionId, shape: string, cpu: number): WorkerSlot | undefined {
     const pool = this.deps.pool;
-    const idle = pool.takeIdle(fnId) ?? pool.takeParked(fnId);
+    // A task holding no CPU takes no lent one: it gets a worker of its own (it may wait long, and
+    // would hold back the blocked tasks it shared with).
+    const idle = pool.takeIdle(fnId) ?? (cpu > 0 ? pool.takeParked(fnId) : undefined);
     if (idle) return idle;
     if (cpu > 0 && pool.cpusInUse() + cpu > this.deps.cpus) {
       const behind = pool.pipelineTarget(shape);

@@ -459,6 +459,17 @@ describe('Node: calls from task code', () => {
       expect(workers).toHaveLength(2);
     });
 
+    it('gives a task holding no CPU a worker of its own, not one whose tasks are blocked (it would hold them back)', async () => {
+      const { run, workerOf, workers } = setup({ CPU: 1 });
+      const a = run(taskSpec());
+      await tick();
+      blockIn(workerOf(a)!, a, 1);
+      const z = run(taskSpec({ resources: { CPU: 0 } }));
+      await tick();
+      expect(workerOf(z)).not.toBe(workerOf(a));
+      expect(workers).toHaveLength(2);
+    });
+
     it('starts a new worker once a worker holds WORKER_SHARED_TASKS_MAX blocked tasks', async () => {
       const { run, workerOf, workers } = setup({ CPU: 1 });
       const first = run(taskSpec());

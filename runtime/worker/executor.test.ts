@@ -154,6 +154,21 @@ describe('Executor', () => {
       expect(posts).toContainEqual({ type: 'returned', taskIds: ['t2'] });
     });
 
+    it('a blocked task that is cancelled stops at once (its code never goes on), and the task sharing its worker carries on', async () => {
+      const { ex, posts, seen, answer, done } = sharing();
+      ex.run(run('t1', 'blocks'));
+      await settle();
+      ex.run({ ...run('t2', 'blocks'), shared: true });
+      await settle();
+      ex.cancel('t1' as TaskId);
+      expect(posts.find((m) => m.type === 'done' && m.taskId === 't1')).toMatchObject({ error: { name: 'TaskCancelledError' } });
+      answer('t1'); // its answer comes anyway: dropped
+      answer('t2');
+      await settle();
+      expect(done()).toEqual(['t1', 't2']);
+      expect(seen).toEqual(['before:t1', 'before:t2', 'after:t2']);
+    });
+
     it('a task waiting on two calls (Promise.all) is handed the first answer at once and goes on after the last', async () => {
       const posts: FromWorker[] = [];
       const ex = new Executor({ post: (m) => posts.push(m), flush: () => {}, rayApi: {} });

@@ -26,7 +26,10 @@ class Running {
   /** What `getRuntimeContext()` and its calls to the node see while its code runs. */
   ctx: CurrentTask = IDLE;
 
-  constructor(readonly task: RunTask) {}
+  constructor(
+    readonly task: RunTask,
+    readonly startMs: number,
+  ) {}
 
   get signal(): AbortSignal {
     return (this.controller ??= new AbortController()).signal;
@@ -105,6 +108,8 @@ export class Executor {
   private blockedTasks = 0;
   /** Blocking calls outstanding from code that is no running task's (an actor's, or after its task ended). */
   private strayBlocked = 0;
+  /** Blocked tasks stopped by a cancel: their calls still out, whose answers are never handed over. */
+  private readonly stopped = new Map<TaskId, number>();
 
   constructor(deps: ExecutorDeps) {
     this.deps = deps;
@@ -148,6 +153,15 @@ export class Executor {
 
   cancel(taskId: TaskId): void {
     const r = this.running.get(taskId);
+    if (r && !this.actor && this.holder !== r) {
+      // Blocked (or waiting for the worker to go on): it stops here, never handed its answers,
+      // and the tasks sharing its worker carry on.
+      r.abort();
+      const ready = this.resumable.findIndex((x) => x.r === r);
+      if (ready >= 0) this.resumable.splice(ready, 1);
+      this.fail(r, r.startMs, r.signal.reason);
+      return;
+    }
     if (r) {
       r.abort();
       r.ackWaiter?.();
@@ -199,6 +213,13 @@ export class Executor {
    * call is settled at once, as no code of it runs until the last one is.
    */
   unblock(taskId: TaskId | null, go: () => void): void {
+    const left = taskId === null ? undefined : this.stopped.get(taskId);
+    if (left !== undefined) {
+      // Stopped while it waited: its code never goes on.
+      if (left > 1) this.stopped.set(taskId!, left - 1);
+      else this.stopped.delete(taskId!);
+      return;
+    }
     const r = this.actor || taskId === null ? undefined : this.running.get(taskId);
     if (!r || r.blocked === 0) {
       if (this.strayBlocked > 0) this.strayBlocked--;
@@ -300,7 +321,7 @@ export class Executor {
       this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: startMs, error: wireError('TaskCancelledError', `task ${t.name} was cancelled`) });
       return undefined;
     }
-    const running = new Running(t);
+    const running = new Running(t, startMs);
     this.running.set(t.taskId, running);
     const ctx: CurrentTask = (running.ctx = {
       taskId: t.taskId,
@@ -350,9 +371,10 @@ export class Executor {
     const r = this.running.get(taskId);
     this.running.delete(taskId);
     if (r && r.blocked > 0) {
-      // It ended with a call still unanswered (Promise.race): the answer finds no task.
+      // It ended with a call still unanswered (Promise.race), or was stopped while blocked.
       this.blockedTasks--;
-      this.strayBlocked += r.blocked;
+      if (r.aborted && this.holder !== r) this.stopped.set(taskId, r.blocked);
+      else this.strayBlocked += r.blocked;
       r.blocked = 0;
     }
     if (this.holder === r) this.holder = undefined;
