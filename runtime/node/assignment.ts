@@ -43,7 +43,8 @@ export interface WorkerSlot {
   readonly actorId: ActorId | null;
   outbox: ToWorker[];
   transfer: Transferable[];
-  flushQueued: boolean;
+  /** A flush is queued: in this microtask ('now') or behind the events already queued ('later'). */
+  flushQueued: false | 'now' | 'later';
   /** `flush` bound to this slot, queued as a microtask without a closure per message. */
   flushNow: () => void;
   dead: boolean;

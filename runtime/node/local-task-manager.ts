@@ -321,7 +321,8 @@ export class LocalTaskManager {
     if (spec.kind === 'actor-method') (run as { method?: string }).method = spec.method;
     if (shared) (run as { shared?: true }).shared = true;
     if (a.view) this.deps.pool.post(w, { type: 'view', view: a.view });
-    this.deps.pool.post(w, run, transfer);
+    // A worker with other tasks ahead of this one gets it with the next batch (WorkerPool.post).
+    this.deps.pool.post(w, run, transfer, w.tasks.size > 1 && !shared);
   }
 
   private createActor(a: Assignment, spec: ActorCreationTaskSpec): void {

@@ -197,6 +197,20 @@ describe('Node: placement the coordinator decided', () => {
     expect(w.runs().filter((r) => r.taskId === c.taskId).map((r) => r.shared)).toEqual([undefined, true]);
   });
 
+  it('posts a task to an idle worker in this microtask, and tasks for a busy one together, behind the events already queued', async () => {
+    const { run, workerOf } = setup({ CPU: 1 });
+    const a = run(taskSpec());
+    await Promise.resolve();
+    const w = workerOf(a)!;
+    const before = w.batches.length;
+    const [b, c] = [run(taskSpec(), [], 1, true), run(taskSpec(), [], 1, true)];
+    await Promise.resolve();
+    expect(w.batches.length).toBe(before);
+    await tick();
+    expect(w.batches.length).toBe(before + 1);
+    expect(w.batches.at(-1)!.map((m) => (m as RunTask).taskId)).toEqual([b.taskId, c.taskId]);
+  });
+
   it('gives a worker that went idle to the next task, without starting a new one', async () => {
     const { run, workers, workerOf, finish } = setup({ CPU: 1 });
     const a = run(taskSpec());

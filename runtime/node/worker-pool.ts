@@ -2,6 +2,7 @@
 // by tasks, dedicated ones hosting an actor each — with the code loaded into each, and the batched
 // channel to them (every message posted in one microtask goes as one `postMessage`).
 
+import { afterQueuedTasks } from '../common/after-queued-tasks.ts';
 import { createLogger } from '../common/logger.ts';
 import type { ActorId, FunctionId, IdGenerator, NodeId } from '../protocol/ids.ts';
 import type { FunctionDescriptor } from '../protocol/task-spec.ts';
@@ -153,14 +154,22 @@ export class WorkerPool {
     return true;
   }
 
-  /** Queues a message for the worker; everything queued in this microtask goes as one batch. */
-  post(w: WorkerSlot, msg: ToWorker, transfer?: Transferable[]): void {
+  /**
+   * Queues a message for the worker; everything queued in this microtask goes as one batch. With
+   * `coalesce` (a task for a worker busy with others, which will not get to it at once), the batch
+   * waits behind the events already queued here — the worker's own reports among them — so the
+   * tasks they free go with it in one `postMessage` rather than one each.
+   */
+  post(w: WorkerSlot, msg: ToWorker, transfer?: Transferable[], coalesce = false): void {
     if (w.dead) return;
     w.outbox.push(msg);
     if (transfer) w.transfer.push(...transfer);
-    if (!w.flushQueued) {
-      w.flushQueued = true;
+    if (!coalesce && w.flushQueued !== 'now') {
+      w.flushQueued = 'now';
       queueMicrotask(w.flushNow);
+    } else if (!w.flushQueued) {
+      w.flushQueued = 'later';
+      afterQueuedTasks(w.flushNow);
     }
   }
 

@@ -4,6 +4,7 @@
 // back for long; sending waits while the channel's buffer is full.
 
 import SimplePeer from 'simple-peer/simplepeer.min.js';
+import { afterQueuedTasks } from '../common/after-queued-tasks.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import type { NodeId } from '../protocol/ids.ts';
 import type { PeerMessage } from '../protocol/peer-messages.ts';
@@ -29,27 +30,6 @@ interface Outgoing {
  */
 let frameScratch: Uint8Array | undefined;
 const scratch = (): Uint8Array => (frameScratch ??= new Uint8Array(MAX_FRAME_BYTES));
-
-let taskQueue: ((fn: () => void) => void) | undefined;
-
-/** Runs `fn` in a task of its own, behind the tasks already queued (a MessageChannel message: no
- *  timer clamping). */
-function afterQueuedTasks(fn: () => void): void {
-  if (!taskQueue) {
-    if (typeof MessageChannel === 'undefined') {
-      taskQueue = (f) => setTimeout(f, 0);
-    } else {
-      const ch = new MessageChannel();
-      const queue: (() => void)[] = [];
-      ch.port1.onmessage = () => queue.shift()?.();
-      taskQueue = (f) => {
-        queue.push(f);
-        ch.port2.postMessage(null);
-      };
-    }
-  }
-  taskQueue(fn);
-}
 
 export class PeerLink implements Link {
   readonly remote: NodeId;
