@@ -186,6 +186,7 @@ export async function initWith(options: InitOptions | undefined, stores: ObjectS
         ...(cluster ? { cluster } : {}),
         verification: opts.verification,
         namespace: opts.namespace,
+        maxTaskEvents: opts.maxTaskEvents,
       });
     } catch (e) {
       workers.close();

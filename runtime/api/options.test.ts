@@ -4,6 +4,7 @@ import {
   suggest,
   validateActorOptions,
   validateInitOptions,
+  validateJoinOptions,
   validateMethodOptions,
   validateTaskOptions,
 } from './options.ts';
@@ -91,6 +92,13 @@ describe('invalid values', () => {
     expect(() => validateTaskOptions(5)).toThrow(/must be an object of options, got number/);
     expect(() => validateTaskOptions(null)).toThrow(/got null/);
     expect(() => validateTaskOptions([])).toThrow(TypeError);
+  });
+
+  it('checks maxTaskEvents: a whole number of at least 0, the driver\'s only', () => {
+    expect(validateInitOptions({ maxTaskEvents: 5 })).toMatchObject({ maxTaskEvents: 5 });
+    expect(() => validateInitOptions({ maxTaskEvents: -1 })).toThrow(/invalid option maxTaskEvents/);
+    expect(() => validateInitOptions({ maxTaskEvents: 1.5 })).toThrow(/invalid option maxTaskEvents/);
+    expect(() => validateJoinOptions({ maxTaskEvents: 5 })).toThrow(/maxTaskEvents is the driver's/);
   });
 
   it('refuses a bad init address', () => {

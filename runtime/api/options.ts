@@ -103,6 +103,8 @@ const initSchema = v.strictObject({
   verification: v.optional(verificationSchema),
   /** The job's namespace for actor names (default 'default'). */
   namespace: v.optional(namespaceSchema),
+  /** Finished tasks kept for `ray.tasks()` and `ray.timeline()` (default 100,000, as Ray's task events). */
+  maxTaskEvents: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
 });
 
 export type Strategy = v.InferOutput<typeof strategySchema>;
@@ -226,6 +228,9 @@ export function validateJoinOptions(input: unknown, what = 'ray.join'): v.InferO
   }
   if (typeof input === 'object' && input !== null && 'namespace' in input) {
     throw new TypeError(`${what}: namespace is the job's, set by the cluster's driver (ray.init({ namespace })), not by a volunteer`);
+  }
+  if (typeof input === 'object' && input !== null && 'maxTaskEvents' in input) {
+    throw new TypeError(`${what}: maxTaskEvents is the driver's, set by ray.init({ maxTaskEvents }), not by a volunteer`);
   }
   return validateInitOptions(input, what);
 }

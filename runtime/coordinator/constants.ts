@@ -2,8 +2,8 @@
 
 /** How many short tasks per CPU may wait at a node beyond its free resources. */
 export const PIPELINE_TASKS_PER_CPU = 16;
-/** Finished tasks kept for `ray.tasks()` and `ray.timeline()`. */
-export const TASK_HISTORY_MAX = 20_000;
+/** Finished tasks kept for `ray.tasks()` and `ray.timeline()` by default (Ray's task_events_max_num_task_in_gcs; `init({ maxTaskEvents })`). */
+export const TASK_HISTORY_MAX = 100_000;
 /** How many times one task's lost results may be recomputed from lineage. */
 export const MAX_RECONSTRUCTIONS = 3;
 /**

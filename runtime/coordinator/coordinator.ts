@@ -32,7 +32,7 @@ import type {
   TaskState,
 } from '../protocol/task-spec.ts';
 import { ActorDirectory, DEFAULT_NAMESPACE } from './actor-directory.ts';
-import { QUARANTINE_MISMATCHES } from './constants.ts';
+import { QUARANTINE_MISMATCHES, TASK_HISTORY_MAX } from './constants.ts';
 import { ActorManager } from './actor-manager.ts';
 import { ClusterScheduler } from './cluster-scheduler.ts';
 import { GeneratorStreams } from './generator-streams.ts';
@@ -301,6 +301,11 @@ export class Coordinator {
   }
 
   /** `init({ namespace })`: the job's namespace, where names given without one live. */
+  /** `init({ maxTaskEvents })`: finished tasks kept for `ray.tasks()` and `ray.timeline()` (default TASK_HISTORY_MAX). */
+  setMaxTaskEvents(n: number | undefined): void {
+    this.tasks.setHistoryMax(n ?? TASK_HISTORY_MAX);
+  }
+
   setNamespace(namespace: string | undefined): void {
     this.actors.namespace = namespace ?? DEFAULT_NAMESPACE;
   }

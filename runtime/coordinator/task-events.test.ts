@@ -29,6 +29,26 @@ describe('TaskEvents', () => {
     expect(ev.list([]).map((t) => t.name)).toEqual(['task2', 'task3', 'task4']);
   });
 
+  it('takes a new capacity (init maxTaskEvents), keeping the newest; 0 keeps none', () => {
+    const ev = new TaskEvents(4);
+    for (let i = 0; i < 6; i++) ev.record(info(i));
+    ev.setCapacity(2);
+    expect(ev.list([]).map((t) => t.name)).toEqual(['task4', 'task5']);
+    ev.record(info(6));
+    expect(ev.list([]).map((t) => t.name)).toEqual(['task5', 'task6']);
+    ev.setCapacity(0);
+    ev.record(info(7));
+    expect(ev.list([])).toEqual([]);
+  });
+
+  it('keeps 100,000 finished tasks by default, as Ray keeps task events', () => {
+    const ev = new TaskEvents();
+    for (let i = 0; i < 100_001; i++) ev.record(info(i));
+    const kept = ev.list([]);
+    expect(kept).toHaveLength(100_000);
+    expect(kept[0]!.name).toBe('task1');
+  });
+
   it('filters by state and appends live tasks', () => {
     const ev = new TaskEvents(10);
     ev.record(info(1, { state: 'FAILED' }));

@@ -9,9 +9,19 @@ export class TaskEvents {
   private readonly ring: TaskInfo[] = [];
   private next = 0;
 
-  constructor(private readonly capacity: number = TASK_HISTORY_MAX) {}
+  constructor(private capacity: number = TASK_HISTORY_MAX) {}
+
+  /** Keeps at most `n` finished tasks from now on (the newest, when there were more). */
+  setCapacity(n: number): void {
+    const kept = [...this.finished()].slice(Math.max(0, this.ring.length - n));
+    this.ring.length = 0;
+    this.ring.push(...kept);
+    this.next = 0;
+    this.capacity = n;
+  }
 
   record(info: TaskInfo): void {
+    if (this.capacity === 0) return;
     if (this.ring.length < this.capacity) this.ring.push(info);
     else {
       this.ring[this.next] = info;

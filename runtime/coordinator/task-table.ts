@@ -30,6 +30,11 @@ export class TaskTable {
 
   constructor(private readonly d: TaskTableDeps) {}
 
+  /** How many finished tasks `ray.tasks()` and `ray.timeline()` keep. */
+  setHistoryMax(n: number): void {
+    this.events.setCapacity(n);
+  }
+
   /** The session is over: nothing more is submitted, scheduled or retried. */
   get stopped(): boolean {
     return this.closed;

@@ -42,6 +42,8 @@ export interface HeadOptions {
   readonly verification?: VerificationSettings | undefined;
   /** `init({ namespace })`: the job's namespace for actor names. */
   readonly namespace?: string | undefined;
+  /** `init({ maxTaskEvents })`: finished tasks kept for `ray.tasks()` and `ray.timeline()`. */
+  readonly maxTaskEvents?: number | undefined;
 }
 
 export interface HeadSession {
@@ -116,6 +118,7 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
   coordinator = new Coordinator(nodeId);
   coordinator.setVerification(opts.verification ?? {});
   coordinator.setNamespace(opts.namespace);
+  coordinator.setMaxTaskEvents(opts.maxTaskEvents);
   const coord = coordinator;
   const toCoordinator = new LocalChannel<NodeToCoordinator>((msg) => coord.handleNodeMessage(nodeId, msg));
   const node = (headNode = new Node({
