@@ -633,7 +633,7 @@ test.describe('nested tasks', () => {
     test('blocked tasks share their worker: a tree of 63 tasks (31 blocked at once) runs on a few workers, each line of each task in its own runtime context', async ({ rayPage }) => {
       const out = await rayPage.evaluate(async () => {
         const ray = globalThis.ray;
-        type Seen = { me: string | null; after: string | null; worker: string };
+        type Seen = { me: string | null; after: string | null; worker: string | null };
         const tree = ray.remote(async function tree(depth: number): Promise<Seen[]> {
           const ctx = ray.getRuntimeContext();
           const me = ctx.taskId;

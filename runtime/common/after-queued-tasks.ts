@@ -7,7 +7,7 @@ let taskQueue: ((fn: () => void) => void) | undefined;
 /** Runs `fn` in a task of its own, behind the tasks already queued (a MessageChannel message: no timer clamping). */
 export function afterQueuedTasks(fn: () => void): void {
   if (!taskQueue) {
-    if (typeof MessageChannel === 'undefined' || typeof document === 'undefined') {
+    if (typeof MessageChannel === 'undefined' || (globalThis as { document?: unknown }).document === undefined) {
       // Node (unit tests, the simulator) and workers without a document: a timer is as good, and
       // an open MessagePort would keep Node's event loop alive.
       taskQueue = (f) => setTimeout(f, 0);

@@ -21,8 +21,8 @@ export interface Assignment {
   worker: WorkerSlot | undefined;
   /** Its blocking calls (get/wait) not answered yet: while any is, its CPU is lent back. */
   blocked: number;
-  /** It made a blocking call on its worker: it had started there (see Node.retire). */
-  everBlocked?: true;
+  /** Sent to a worker that starts it on receipt (idle, or `shared`), or it made a blocking call there: it had started (see Node.retire). */
+  started?: true;
   /** The cluster view its run_task carried (its code reads it): handed to its worker with the task. */
   view?: ClusterView;
   cancelTimer?: ReturnType<typeof setTimeout>;

@@ -114,7 +114,10 @@ export class LocalTaskManager {
 
   /** Tasks taken off a worker before they started go back to the front of the node's queue, in order. */
   requeue(back: readonly Assignment[]): void {
-    for (const a of back) a.worker = undefined;
+    for (const a of back) {
+      a.worker = undefined;
+      delete a.started;
+    }
     if (back.length > 0) this.queue = [...back, ...this.queue];
   }
 
@@ -292,6 +295,7 @@ export class LocalTaskManager {
     }
     // A worker whose every task is blocked runs this one while they wait (worker/executor.ts).
     const shared = isParked(w);
+    if (shared || w.tasks.size === 0) a.started = true;
     a.worker = w;
     w.tasks.set(spec.taskId, a);
     if (spec.kind === 'normal' && spec.maxCalls !== undefined) {
@@ -396,7 +400,9 @@ export class LocalTaskManager {
       this.deps.pool.post(w, { type: 'cancel', taskId });
       return;
     }
-    if (force) {
+    // A task blocked in get/wait stops at once when asked (its worker's executor drops it), so
+    // its worker, which may run other tasks meanwhile, is terminated only if it does not.
+    if (force && a.blocked === 0) {
       this.deps.retire(w, `terminated by ray.cancel(force: true)`);
       return;
     }

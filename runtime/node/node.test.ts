@@ -484,6 +484,40 @@ describe('Node: calls from task code', () => {
       expect(workers).toHaveLength(2);
     });
 
+    it('when a worker dies, a pipelined task queued behind a task that blocked and went on is requeued, not failed', async () => {
+      const { node, run, workerOf, sent, done } = setup({ CPU: 1 });
+      const a = run(taskSpec());
+      await tick();
+      const w = workerOf(a)!;
+      blockIn(w, a, 1);
+      node.handle({ type: 'client_reply', reqId: forwardedFor(sent, a).reqId, ok: true, value: [] });
+      await tick(); // a runs again
+      const p = run(taskSpec(), [], 1, true); // pipelined behind a
+      await tick();
+      expect(workerOf(p)).toBe(w);
+      w.crash('out of memory');
+      await tick();
+      expect(done(a.taskId)).toMatchObject({ error: { name: 'WorkerCrashedError' }, systemFailure: true });
+      expect(done(p.taskId)).toBeUndefined();
+      expect(node.stats()).toMatchObject({ queued: 1 });
+    });
+
+    it('a blocked task cancelled with force (or timed out) is asked to stop, not its shared worker terminated', async () => {
+      const { node, run, workerOf, done } = setup({ CPU: 1 });
+      const a = run(taskSpec());
+      await tick();
+      const w = workerOf(a)!;
+      blockIn(w, a, 1);
+      const b = run(taskSpec({ maxRetries: 0 }));
+      await tick();
+      expect(workerOf(b)).toBe(w);
+      node.handle({ type: 'cancel_task', taskId: a.taskId, force: true });
+      await tick();
+      expect(w.terminated).toBe(false);
+      expect(w.messages).toContainEqual({ type: 'cancel', taskId: a.taskId });
+      expect(done(b.taskId)).toBeUndefined();
+    });
+
     it('starts a new worker once a worker holds WORKER_SHARED_TASKS_MAX blocked tasks', async () => {
       const { run, workerOf, workers } = setup({ CPU: 1 });
       const first = run(taskSpec());

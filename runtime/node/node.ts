@@ -252,19 +252,13 @@ export class Node {
         'WorkerCrashedError',
         `the worker running the task died (${reason ?? 'terminated'}); it is retried while maxRetries allows`,
       );
-      // A pooled worker starts its tasks one after another: those that blocked had started, and the
-      // first of the others (the one running). The rest never ran, so they go back to the queue
-      // rather than spend an attempt.
+      // A pooled worker starts its tasks one after another: those it started on receipt or that
+      // blocked had started; with none of those left, the first of the others was running. The
+      // rest never ran, so they go back to the queue rather than spend an attempt.
       const started: Assignment[] = [];
       const queued: Assignment[] = [];
-      let runningFound = false;
-      for (const a of w.tasks.values()) {
-        if (a.everBlocked) started.push(a);
-        else if (!runningFound) {
-          runningFound = true;
-          started.push(a);
-        } else queued.push(a);
-      }
+      for (const a of w.tasks.values()) (a.started ? started : queued).push(a);
+      if (started.length === 0 && queued.length > 0) started.push(queued.shift()!);
       for (const a of started) {
         this.tasks.forget(a.spec.taskId);
         if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);

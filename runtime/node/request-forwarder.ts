@@ -76,7 +76,7 @@ export class RequestForwarder {
     // A task of this worker blocks (an actor's calls lend nothing; a call naming no task of it blocks none).
     const blocking = isBlockingRequest(req) && !w.actorId && taskId !== null ? w.tasks.get(taskId) : undefined;
     if (blocking && blocking.blocked++ === 0) {
-      blocking.everBlocked = true;
+      blocking.started = true;
       w.blockedTasks++;
       this.deps.send({ type: 'task_blocked', taskId: blocking.spec.taskId });
     }

@@ -27,7 +27,7 @@ export type ClientRequest =
 
 /** Requests that wait on other work: the task making them is blocked and lends its CPU back. */
 export function isBlockingRequest(req: ClientRequest): boolean {
-  return req.type === 'get' || req.type === 'wait';
+  return req.type === 'get' || req.type === 'wait' || req.type === 'generatorNext';
 }
 
 /** The request of operation K. */

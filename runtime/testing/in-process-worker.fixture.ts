@@ -113,7 +113,7 @@ export class InProcessWorker implements WorkerEndpoint {
           post: (m) => this.out(m),
           current: () => this.executor.currentTask(),
           onBlock: (taskId) => this.executor.block(taskId),
-          onUnblock: (taskId, settle) => this.executor.unblock(taskId, settle),
+          onUnblock: (taskId, settle, failed) => this.executor.unblock(taskId, settle, failed),
         });
         break;
       case 'load':

@@ -117,7 +117,7 @@ function handle(batch: readonly ToWorker[]): void {
           post,
           current: () => executor.currentTask(),
           onBlock: (taskId) => executor.block(taskId),
-          onUnblock: (taskId, settle) => executor.unblock(taskId, settle),
+          onUnblock: (taskId, settle, failed) => executor.unblock(taskId, settle, failed),
         });
         setCore(core);
         break;

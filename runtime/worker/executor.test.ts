@@ -169,6 +169,46 @@ describe('Executor', () => {
       expect(seen).toEqual(['before:t1', 'before:t2', 'after:t2']);
     });
 
+    it('a task cancelled while it holds the worker is stopped when it then blocks', async () => {
+      const { ex, posts } = sharing();
+      let releaseGate = (): void => {};
+      (globalThis as { __gate3?: Promise<void> }).__gate3 = new Promise<void>((r) => (releaseGate = r));
+      ex.load(desc('late', 'async function late() { await globalThis.__gate3; await globalThis.__block(); return 1; }'));
+      ex.run(run('t1', 'late'));
+      await settle();
+      ex.cancel('t1' as TaskId); // it holds the worker: only its signal is aborted
+      releaseGate();
+      await settle(); // it blocks in get
+      expect(posts.find((m) => m.type === 'done' && m.taskId === 't1')).toMatchObject({ error: { name: 'TaskCancelledError' } });
+    });
+
+    it('Promise.all over two calls, the first failing: the catch runs in turn, in its own task\'s context', async () => {
+      const posts: FromWorker[] = [];
+      const seen: string[] = [];
+      const ex = new Executor({ post: (m) => posts.push(m), flush: () => {}, rayApi: {} });
+      const answers: { id: string; fail: () => void }[] = [];
+      const g = globalThis as { __block2?: () => Promise<void>; __seen2?: (w: string) => void; __slow2?: Promise<void> };
+      g.__block2 = () => {
+        const id = ex.currentTask().taskId!;
+        ex.block(id);
+        return new Promise<void>((_resolve, reject) => answers.push({ id, fail: () => ex.unblock(id, () => reject(new Error('child failed')), true) }));
+      };
+      g.__seen2 = (where) => seen.push(`${where}:${ex.currentTask().taskId}`);
+      let releaseSlow = (): void => {};
+      g.__slow2 = new Promise<void>((r) => (releaseSlow = r));
+      ex.load(desc('fanout', 'async function fanout() { try { await Promise.all([globalThis.__block2(), globalThis.__block2()]); } catch { globalThis.__seen2("caught"); } return 1; }'));
+      ex.load(desc('slow', 'async function slow() { globalThis.__seen2("slow"); await globalThis.__slow2; globalThis.__seen2("slow-end"); return 3; }'));
+      ex.run(run('t1', 'fanout'));
+      await settle();
+      ex.run({ ...run('t2', 'slow'), shared: true }); // holds the worker
+      await settle();
+      answers[0]!.fail();
+      await settle();
+      releaseSlow();
+      await settle();
+      expect(seen).toEqual(['slow:t2', 'slow-end:t2', 'caught:t1']);
+    });
+
     it('a task waiting on two calls (Promise.all) is handed the first answer at once and goes on after the last', async () => {
       const posts: FromWorker[] = [];
       const ex = new Executor({ post: (m) => posts.push(m), flush: () => {}, rayApi: {} });

@@ -2,6 +2,7 @@
 // normal tasks one at a time in arrival order, actor calls up to the actor's maxConcurrency,
 // generators streamed item by item with backpressure. Results and errors go back to the node.
 
+import { afterQueuedTasks } from '../common/after-queued-tasks.ts';
 import { taskWireError, toWireError, wireError } from '../api/errors.ts';
 import { deserialize, serialize, transferables } from '../api/serialization.ts';
 import type { ActorId, FunctionId, TaskId } from '../protocol/ids.ts';
@@ -157,9 +158,7 @@ export class Executor {
       // Blocked (or waiting for the worker to go on): it stops here, never handed its answers,
       // and the tasks sharing its worker carry on.
       r.abort();
-      const ready = this.resumable.findIndex((x) => x.r === r);
-      if (ready >= 0) this.resumable.splice(ready, 1);
-      this.fail(r, r.startMs, r.signal.reason);
+      this.stop(r);
       return;
     }
     if (r) {
@@ -196,6 +195,11 @@ export class Executor {
       return;
     }
     if (r.blocked++ === 0) this.blockedTasks++;
+    if (r.aborted) {
+      // Cancelled while it ran, and now it waits: it stops here (see cancel).
+      this.stop(r);
+      return;
+    }
     if (this.holder !== r) return;
     this.holder = undefined;
     if (this.queue.length > 0) {
@@ -208,11 +212,12 @@ export class Executor {
   }
 
   /**
-   * A blocking call of task `taskId` has its answer; `go` settles it. A task left with no call
-   * outstanding goes on when the worker is free (at once if it is); one still waiting on another
-   * call is settled at once, as no code of it runs until the last one is.
+   * A blocking call of task `taskId` has its answer (`failed`: an error); `go` settles it. A task
+   * left with no call outstanding goes on when the worker is free (at once if it is); one still
+   * waiting on another call is handed a value at once, as no code of it runs until the last one
+   * is (Promise.all) — but an error goes in turn, since it may end that wait (a catch runs).
    */
-  unblock(taskId: TaskId | null, go: () => void): void {
+  unblock(taskId: TaskId | null, go: () => void, failed = false): void {
     const left = taskId === null ? undefined : this.stopped.get(taskId);
     if (left !== undefined) {
       // Stopped while it waited: its code never goes on.
@@ -227,10 +232,18 @@ export class Executor {
       return;
     }
     if (--r.blocked > 0) {
-      go();
-      return;
+      if (!failed) {
+        go();
+        return;
+      }
+    } else {
+      this.blockedTasks--;
     }
-    this.blockedTasks--;
+    this.resume(r, go);
+  }
+
+  /** Task `r` may go on: at once when the worker is free (or already its), else in turn. */
+  private resume(r: Running, go: () => void): void {
     if (this.holder === undefined || this.holder === r) {
       this.hold(r);
       go();
@@ -242,6 +255,25 @@ export class Executor {
   private hold(r: Running): void {
     this.holder = r;
     this.current = r.ctx;
+    // It goes on with a call still out (an error ended its Promise.all): it keeps the worker
+    // until the events already queued have run, not while it might wait on that call — whose
+    // answer may come from a task waiting for this worker.
+    if (r.blocked > 0) afterQueuedTasks(() => this.yieldIfWaiting(r));
+  }
+
+  private yieldIfWaiting(r: Running): void {
+    if (this.holder !== r || r.blocked === 0) return;
+    this.holder = undefined;
+    this.pump();
+  }
+
+  /** Stops a task that does not hold the worker (cancelled while blocked or waiting its turn): it fails, and never goes on. */
+  private stop(r: Running): void {
+    const ready = this.resumable.findIndex((x) => x.r === r);
+    if (ready >= 0) this.resumable.splice(ready, 1);
+    if (this.holder === r) this.holder = undefined;
+    this.fail(r, r.startMs, r.signal.reason);
+    this.pumpSoon();
   }
 
   private pumpSoon(): void {
@@ -433,6 +465,22 @@ export class Executor {
     this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), error });
   }
 
+  /**
+   * A streaming task waits for its consumer to take items (backpressure). A normal task lets the
+   * worker go meanwhile — its consumer may be a task waiting for this worker — and goes on in turn.
+   */
+  private awaitAck(r: Running): Promise<void> {
+    if (this.actor || this.holder !== r) return new Promise<void>((resolve) => (r.ackWaiter = () => ((r.ackWaiter = undefined), resolve())));
+    this.holder = undefined;
+    this.pumpSoon();
+    return new Promise<void>((resolve) => {
+      r.ackWaiter = () => {
+        r.ackWaiter = undefined;
+        this.resume(r, resolve);
+      };
+    });
+  }
+
   private async stream(r: Running, it: AsyncIterator<unknown> | Iterator<unknown>, startMs: number, ctx: CurrentTask): Promise<void> {
     const t = r.task;
     let index = 0;
@@ -448,8 +496,7 @@ export class Executor {
         this.deps.flush();
         index++;
         while (t.backpressure > 0 && index - r.consumed >= t.backpressure && !r.aborted) {
-          await new Promise<void>((resolve) => (r.ackWaiter = resolve));
-          r.ackWaiter = undefined;
+          await this.awaitAck(r);
         }
       }
     } catch (e) {

@@ -34,8 +34,8 @@ export interface WorkerCoreDeps {
   readonly current: () => CurrentTask;
   /** Called before a blocking request of task `taskId`: the worker may run another task meanwhile. */
   readonly onBlock: (taskId: TaskId | null) => void;
-  /** A blocking request of task `taskId` has its answer; `settle` hands it over (when the task may go on). */
-  readonly onUnblock: (taskId: TaskId | null, settle: () => void) => void;
+  /** A blocking request of task `taskId` has its answer (`failed`: an error); `settle` hands it over (when the task may go on). */
+  readonly onUnblock: (taskId: TaskId | null, settle: () => void, failed: boolean) => void;
 }
 
 export class WorkerCore implements Core {
@@ -81,8 +81,8 @@ export class WorkerCore implements Core {
     this.deps.onBlock(taskId);
     return new Promise((resolve, reject) => {
       this.rpc.call(req, taskId).then(
-        (value) => this.deps.onUnblock(taskId, () => resolve(value)),
-        (e: unknown) => this.deps.onUnblock(taskId, () => reject(e)),
+        (value) => this.deps.onUnblock(taskId, () => resolve(value), false),
+        (e: unknown) => this.deps.onUnblock(taskId, () => reject(e), true),
       );
     });
   }
