@@ -2,7 +2,7 @@
 // real nodes and executors on the in-memory cluster, on one and two CPUs, where the worker a task
 // blocked on is the one its children run on.
 import { describe, expect, it } from 'vitest';
-import { cancel, get, remote, wait } from '../api/ray-api.ts';
+import { cancel, get, remote, type wait } from '../api/ray-api.ts';
 import { useInMemoryCluster, waitFor } from './in-memory-cluster.fixture.ts';
 
 // Inside task code, `ray` is the worker's global.
