@@ -19,6 +19,12 @@ export class TaskDurations {
     }
   }
 
+  /** Seen at least twice, and not short on average. */
+  isLong(fnId: FunctionId): boolean {
+    const s = this.byFn.get(fnId);
+    return s !== undefined && s.n >= 2 && s.avgMs >= SHORT_TASK_MAX_MS;
+  }
+
   /** Seen at least twice, and short on average. */
   isShort(fnId: FunctionId): boolean {
     const s = this.byFn.get(fnId);

@@ -8,6 +8,7 @@
 import { wireError } from '../api/errors.ts';
 import { withTransferableCopies } from '../api/serialization.ts';
 import { shapeKey } from '../common/resources.ts';
+import { TaskDurations } from '../common/task-durations.ts';
 import type { ClusterView } from '../protocol/client-requests.ts';
 import type { ActorId, FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
 import { MAX_SMALL_ITEMS } from '../protocol/limits.ts';
@@ -48,6 +49,13 @@ export class LocalTaskManager {
   /** Actors hosted here that run calls side by side (maxConcurrency > 1): their calls go as soon as their arguments are here. */
   private readonly concurrentActors = new Set<ActorId>();
   private queue: Assignment[] = [];
+  /**
+   * How long each function's tasks hold their worker (their waits in get/wait not counted). A
+   * worker's tasks take turns, so a task awaiting something else (a fetch, a timer) holds back the
+   * blocked tasks it shares with: tasks share a worker only when their functions are known to
+   * hold it briefly.
+   */
+  private readonly held = new TaskDurations();
 
   constructor(deps: LocalTaskManagerDeps) {
     this.deps = deps;
@@ -87,6 +95,7 @@ export class LocalTaskManager {
     // Reported before the worker may be retired (maxCalls): the refs nested in its results must be
     // counted before the worker's own refs go with it.
     this.deps.reporter.done(a, w.id, msg.startMs, msg.endMs, msg.results, msg.error, false);
+    if (a.spec.kind === 'normal' && msg.heldMs !== undefined) this.held.record(a.spec.fnId, msg.heldMs);
     this.finishOnWorker(w, a);
   }
 
@@ -276,13 +285,19 @@ export class LocalTaskManager {
     const pool = this.deps.pool;
     // A task holding no CPU takes no lent one: it gets a worker of its own (it may wait long, and
     // would hold back the blocked tasks it shared with).
-    const idle = pool.takeIdle(fnId) ?? (cpu > 0 ? pool.takeParked(fnId) : undefined);
+    const idle = pool.takeIdle(fnId) ?? (cpu > 0 && this.held.isShort(fnId) ? pool.takeParked(fnId, (w) => this.mayShare(w)) : undefined);
     if (idle) return idle;
     if (cpu > 0 && pool.cpusInUse() + cpu > this.deps.cpus) {
       const behind = pool.pipelineTarget(shape);
       if (behind) return behind;
     }
     return pool.spawnIfAllowed(this.deps.cpus);
+  }
+
+  /** Whether every task on the worker is of a function known to hold its worker briefly (see `held`). */
+  private mayShare(w: WorkerSlot): boolean {
+    for (const a of w.tasks.values()) if (a.spec.kind !== 'normal' || !this.held.isShort(a.spec.fnId)) return false;
+    return true;
   }
 
   private sendRun(w: WorkerSlot, a: Assignment): void {

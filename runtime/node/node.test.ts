@@ -104,10 +104,18 @@ function setup(resources: ResourceSet = { CPU: 2 }) {
   };
   const workerOf = (spec: TaskSpec): FakeWorker | undefined => workers.find((w) => w.ran(spec.taskId));
   const finish = (spec: TaskSpec, results: SerializedObject[] = [{ v: null, size: 8 }]): void => {
-    workerOf(spec)!.reply({ type: 'done', taskId: spec.taskId, startMs: 0, endMs: 50, results });
+    workerOf(spec)!.reply({ type: 'done', taskId: spec.taskId, startMs: 0, endMs: 50, heldMs: 0.5, results });
+  };
+  /** Two tasks of FN run and end having held their worker briefly: FN's tasks may share a worker from now on. */
+  const learnBrief = async (): Promise<void> => {
+    for (let i = 0; i < 2; i++) {
+      const t = run(taskSpec());
+      await tick();
+      finish(t);
+    }
   };
   const done = (taskId: TaskId) => sent.find((m): m is Extract<NodeToCoordinator, { type: 'task_done' }> => m.type === 'task_done' && m.taskId === taskId);
-  return { node, workers, sent, store, run, workerOf, finish, done };
+  return { node, workers, sent, store, run, workerOf, finish, done, learnBrief };
 }
 
 describe('Node: running tasks', () => {
@@ -177,7 +185,8 @@ describe('Node: running tasks', () => {
 
 describe('Node: placement the coordinator decided', () => {
   it('starts a task the coordinator holds resources for on an idle worker or a new one while a CPU is free, else behind a busy worker', async () => {
-    const { node, run, workers, workerOf } = setup({ CPU: 2 });
+    const { node, run, workers, workerOf, learnBrief } = setup({ CPU: 2 });
+    await learnBrief();
     const [a, b] = [run(taskSpec()), run(taskSpec())];
     await tick();
     expect(workerOf(a)).not.toBe(workerOf(b));
@@ -254,7 +263,8 @@ describe('Node: placement the coordinator decided', () => {
   });
 
   it('reports tasks a blocked worker hands back, and runs one on that worker while its task waits when the coordinator gives it resources', async () => {
-    const { node, run, workerOf, workers, sent } = setup({ CPU: 1 });
+    const { node, run, workerOf, workers, sent, learnBrief } = setup({ CPU: 1 });
+    await learnBrief();
     const a = run(taskSpec());
     const b = run(taskSpec(), [], 1, true);
     await tick();
@@ -447,7 +457,8 @@ describe('Node: calls from task code', () => {
       sent.filter((m): m is Extract<NodeToCoordinator, { type: 'client_request' }> => m.type === 'client_request' && m.taskId === t.taskId).at(-1)!;
 
     it('sends a task the coordinator holds resources for to a worker whose tasks are all blocked, and counts each task blocked on its own', async () => {
-      const { node, run, workerOf, workers, sent } = setup({ CPU: 1 });
+      const { node, run, workerOf, workers, sent, learnBrief } = setup({ CPU: 1 });
+      await learnBrief();
       const a = run(taskSpec());
       await tick();
       const w = workerOf(a)!;
@@ -470,6 +481,46 @@ describe('Node: calls from task code', () => {
       const c = run(taskSpec());
       await tick();
       expect(workerOf(c)).not.toBe(w);
+      expect(workers).toHaveLength(2);
+    });
+
+    it('shares no worker with tasks of a function known to hold its worker long (50 ms: awaiting something else)', async () => {
+      const { run, workerOf } = setup({ CPU: 1 });
+      for (let i = 0; i < 2; i++) {
+        const t = run(taskSpec());
+        await tick();
+        workerOf(t)!.reply({ type: 'done', taskId: t.taskId, startMs: 0, endMs: 60, heldMs: 50, results: [] });
+      }
+      const a = run(taskSpec());
+      await tick();
+      blockIn(workerOf(a)!, a, 1);
+      const long = run(taskSpec());
+      await tick();
+      expect(workerOf(long)).toBeDefined();
+      expect(workerOf(long)).not.toBe(workerOf(a));
+    });
+
+    it('a task of a function not yet known to hold its worker briefly shares none; once two have, it does', async () => {
+      const { run, workerOf, finish, workers } = setup({ CPU: 1 });
+      const a = run(taskSpec());
+      await tick();
+      blockIn(workerOf(a)!, a, 1);
+      const first = run(taskSpec());
+      await tick();
+      expect(workerOf(first)).not.toBe(workerOf(a));
+      finish(first);
+      const second = run(taskSpec());
+      await tick();
+      expect(workerOf(second)).not.toBe(workerOf(a));
+      finish(second);
+      // FN is now known brief. The worker left idle takes the next task, which blocks too: then a
+      // task shares a blocked one's worker rather than start a third.
+      const b = run(taskSpec());
+      await tick();
+      blockIn(workerOf(b)!, b, 2);
+      const third = run(taskSpec());
+      await tick();
+      expect([workerOf(a), workerOf(b)]).toContain(workerOf(third));
       expect(workers).toHaveLength(2);
     });
 
@@ -503,7 +554,8 @@ describe('Node: calls from task code', () => {
     });
 
     it('a blocked task cancelled with force (or timed out) is asked to stop, not its shared worker terminated', async () => {
-      const { node, run, workerOf, done } = setup({ CPU: 1 });
+      const { node, run, workerOf, done, learnBrief } = setup({ CPU: 1 });
+      await learnBrief();
       const a = run(taskSpec());
       await tick();
       const w = workerOf(a)!;
@@ -519,7 +571,8 @@ describe('Node: calls from task code', () => {
     });
 
     it('starts a new worker once a worker holds WORKER_SHARED_TASKS_MAX blocked tasks', async () => {
-      const { run, workerOf, workers } = setup({ CPU: 1 });
+      const { run, workerOf, workers, learnBrief } = setup({ CPU: 1 });
+      await learnBrief();
       const first = run(taskSpec());
       await tick();
       const w = workerOf(first)!;
@@ -537,7 +590,8 @@ describe('Node: calls from task code', () => {
     });
 
     it('when a shared worker dies, every task that had started on it fails as a system failure (retried), and each blocked one is unblocked', async () => {
-      const { run, workerOf, sent, done } = setup({ CPU: 1 });
+      const { run, workerOf, sent, done, learnBrief } = setup({ CPU: 1 });
+      await learnBrief();
       const a = run(taskSpec());
       await tick();
       const w = workerOf(a)!;

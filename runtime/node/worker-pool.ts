@@ -134,10 +134,10 @@ export class WorkerPool {
    * more task meanwhile (up to WORKER_SHARED_TASKS_MAX in all), preferring one that has the
    * function loaded. A blocked task goes on when the worker is free again (worker/executor.ts).
    */
-  takeParked(fnId: FunctionId): WorkerSlot | undefined {
+  takeParked(fnId: FunctionId, accept: (w: WorkerSlot) => boolean): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     for (const w of this.workers) {
-      if (!isParked(w)) continue;
+      if (!isParked(w) || !accept(w)) continue;
       if (w.loaded.has(fnId)) return w;
       best ??= w;
     }

@@ -32,6 +32,7 @@ export const fromWorkerSchema = v.variant('type', [
     taskId,
     startMs: time,
     endMs: time,
+    heldMs: v.optional(v.pipe(v.number(), v.minValue(0), v.finite())),
     results: v.optional(list(serializedObjectSchema, MAX_NUM_RETURNS)),
     error: v.optional(wireErrorSchema),
   }),

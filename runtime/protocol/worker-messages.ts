@@ -57,6 +57,8 @@ export type FromWorker =
       readonly taskId: TaskId;
       readonly startMs: number;
       readonly endMs: number;
+      /** How long its code held the worker (not counting its waits in get/wait): under 2 ms on average, its function may share a worker. */
+      readonly heldMs?: number;
       readonly results?: readonly SerializedObject[];
       readonly error?: WireError;
     }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { FunctionId, TaskId } from '../protocol/ids.ts';
+import type { FunctionId, NodeId, TaskId, WorkerId } from '../protocol/ids.ts';
 import type { FunctionDescriptor } from '../protocol/task-spec.ts';
 import type { FromWorker, RunTask } from '../protocol/worker-messages.ts';
 import { Executor } from './executor.ts';
+import { WorkerCore } from './worker-core.ts';
 
 function desc(name: string, source: string): FunctionDescriptor {
   return { fnId: name as FunctionId, kind: 'function', name, source, scope: [], options: {} };
@@ -73,23 +74,32 @@ describe('Executor', () => {
   });
 
   describe('blocked tasks share their worker', () => {
-    /** A task body that blocks as WorkerCore would: ex.block, then the answer when `answer(id)` is called. */
+    /** Task bodies that block in a real WorkerCore's `wait`, answered when `answer(id)` is called, as entry.ts wires them. */
     function sharing(): { ex: Executor; posts: FromWorker[]; answer: (taskId: string) => void; seen: string[]; done: () => string[] } {
       const posts: FromWorker[] = [];
       const seen: string[] = [];
-      const answers = new Map<string, () => void>();
+      const waiting = new Map<string, number>();
       const ex = new Executor({ post: (m) => posts.push(m), flush: () => {}, rayApi: {} });
-      const g = globalThis as { __block?: () => Promise<void>; __seen?: (where: string) => void };
-      g.__block = () => {
-        const id = ex.currentTask().taskId!;
-        ex.block(id);
-        return new Promise<void>((resolve) => answers.set(id, () => ex.unblock(id, resolve)));
-      };
+      const core = new WorkerCore({
+        workerId: 'w1' as WorkerId,
+        nodeId: 'n1' as NodeId,
+        jobId: 'n1',
+        idPrefix: 'w1-',
+        post: (m) => {
+          if (m.type === 'request' && m.reqId > 0 && m.taskId !== null) waiting.set(m.taskId, m.reqId);
+          else posts.push(m);
+        },
+        current: () => ex.currentTask(),
+        onBlock: (taskId) => ex.block(taskId),
+        onUnblock: (taskId, settle, failed) => ex.unblock(taskId, settle, failed),
+      });
+      const g = globalThis as { __block?: () => Promise<unknown>; __seen?: (where: string) => void };
+      g.__block = () => core.wait([], 0, null, true);
       g.__seen = (where) => seen.push(`${where}:${ex.currentTask().taskId}`);
       ex.load(desc('blocks', 'async function blocks() { globalThis.__seen("before"); await globalThis.__block(); globalThis.__seen("after"); return 1; }'));
       ex.load(desc('quick', 'function quick() { globalThis.__seen("quick"); return 2; }'));
       const done = () => posts.filter((m) => m.type === 'done').map((m) => (m as { taskId: string }).taskId);
-      return { ex, posts, answer: (id) => answers.get(id)!(), seen, done };
+      return { ex, posts, answer: (id) => core.onReply(waiting.get(id)!, true, [], undefined), seen, done };
     }
 
     it('runs a task sent to share the worker while its task is blocked, with its own context', async () => {
@@ -127,7 +137,7 @@ describe('Executor', () => {
       expect(seen).toEqual(['before:t1', 'before:t2', 'before:t3', 'after:t1', 'after:t2', 'after:t3']);
     });
 
-    it('an answer for a blocked task waits while a shared task runs, then the task goes on in its own context', async () => {
+    it('an answer for a blocked task waits while a shared task runs (even awaiting something else), then the task goes on in its own context', async () => {
       const { ex, seen, answer, done } = sharing();
       let releaseSlow = (): void => {};
       (globalThis as { __slow?: Promise<void> }).__slow = new Promise<void>((r) => (releaseSlow = r));
@@ -138,6 +148,7 @@ describe('Executor', () => {
       await settle();
       answer('t1'); // t2 holds the worker (awaiting something that is not a ray call)
       await settle();
+      await settle();
       expect(done()).toEqual([]);
       releaseSlow();
       await settle();
@@ -147,42 +158,19 @@ describe('Executor', () => {
 
     it('hands back a shared task that arrives when a blocked task already goes on again', async () => {
       const { ex, posts, answer } = sharing();
-      ex.run(run('t1', 'blocks'));
+      (globalThis as { __hold?: Promise<void> }).__hold = new Promise<void>(() => {});
+      ex.load(desc('blocksThenHolds', 'async function blocksThenHolds() { await globalThis.__block(); await globalThis.__hold; }'));
+      ex.run(run('t1', 'blocksThenHolds'));
       await settle();
       answer('t1');
+      await settle(); // t1 goes on, and holds the worker
       ex.run({ ...run('t2', 'quick'), shared: true });
       expect(posts).toContainEqual({ type: 'returned', taskIds: ['t2'] });
     });
 
-    it('a blocked task that is cancelled stops at once (its code never goes on), and the task sharing its worker carries on', async () => {
-      const { ex, posts, seen, answer, done } = sharing();
-      ex.run(run('t1', 'blocks'));
-      await settle();
-      ex.run({ ...run('t2', 'blocks'), shared: true });
-      await settle();
-      ex.cancel('t1' as TaskId);
-      expect(posts.find((m) => m.type === 'done' && m.taskId === 't1')).toMatchObject({ error: { name: 'TaskCancelledError' } });
-      answer('t1'); // its answer comes anyway: dropped
-      answer('t2');
-      await settle();
-      expect(done()).toEqual(['t1', 't2']);
-      expect(seen).toEqual(['before:t1', 'before:t2', 'after:t2']);
-    });
 
-    it('a task cancelled while it holds the worker is stopped when it then blocks', async () => {
-      const { ex, posts } = sharing();
-      let releaseGate = (): void => {};
-      (globalThis as { __gate3?: Promise<void> }).__gate3 = new Promise<void>((r) => (releaseGate = r));
-      ex.load(desc('late', 'async function late() { await globalThis.__gate3; await globalThis.__block(); return 1; }'));
-      ex.run(run('t1', 'late'));
-      await settle();
-      ex.cancel('t1' as TaskId); // it holds the worker: only its signal is aborted
-      releaseGate();
-      await settle(); // it blocks in get
-      expect(posts.find((m) => m.type === 'done' && m.taskId === 't1')).toMatchObject({ error: { name: 'TaskCancelledError' } });
-    });
 
-    it('Promise.all over two calls, the first failing: the catch runs in turn, in its own task\'s context', async () => {
+    it('Promise.all over two calls, the first failing: the catch runs in its turn, in its own task\'s context', async () => {
       const posts: FromWorker[] = [];
       const seen: string[] = [];
       const ex = new Executor({ post: (m) => posts.push(m), flush: () => {}, rayApi: {} });

@@ -24,6 +24,8 @@ class Running {
   ackWaiter: (() => void) | undefined;
   /** Its blocking calls (get, wait, …) not answered yet. */
   blocked = 0;
+  /** How long it held the worker (its waits in get/wait not counted). */
+  heldMs = 0;
   /** What `getRuntimeContext()` and its calls to the node see while its code runs. */
   ctx: CurrentTask = IDLE;
 
@@ -103,14 +105,13 @@ export class Executor {
    * ended or blocked), so the context of the code that runs is always its own task's.
    */
   private holder: Running | undefined;
+  private heldSince = 0;
   /** Blocked tasks whose answers came while another task held the worker, in arrival order. */
   private readonly resumable: { readonly r: Running; readonly go: () => void }[] = [];
   /** Running normal tasks with a blocking call outstanding. */
   private blockedTasks = 0;
   /** Blocking calls outstanding from code that is no running task's (an actor's, or after its task ended). */
   private strayBlocked = 0;
-  /** Blocked tasks stopped by a cancel: their calls still out, whose answers are never handed over. */
-  private readonly stopped = new Map<TaskId, number>();
 
   constructor(deps: ExecutorDeps) {
     this.deps = deps;
@@ -143,8 +144,10 @@ export class Executor {
     }
     // Sent to share this worker with blocked tasks, but one of them has its answer and runs
     // again; or queued behind a task the node did not know had blocked (its CPU is lent, and
-    // the tasks behind it go back): either way the node places it again.
-    if (task.shared ? this.holder !== undefined || this.queue.length > 0 : this.blockedTasks > 0) {
+    // the tasks behind it go back): either way the node places it again. (A holder with a call
+    // still out, which the node counts as blocked, lets the worker go soon: the task waits here.)
+    const busy = this.holder !== undefined && this.holder.blocked === 0;
+    if (task.shared ? busy || this.queue.length > 0 : this.blockedTasks > 0) {
       this.deps.post({ type: 'returned', taskIds: [task.taskId] });
       return;
     }
@@ -154,13 +157,6 @@ export class Executor {
 
   cancel(taskId: TaskId): void {
     const r = this.running.get(taskId);
-    if (r && !this.actor && this.holder !== r) {
-      // Blocked (or waiting for the worker to go on): it stops here, never handed its answers,
-      // and the tasks sharing its worker carry on.
-      r.abort();
-      this.stop(r);
-      return;
-    }
     if (r) {
       r.abort();
       r.ackWaiter?.();
@@ -195,13 +191,8 @@ export class Executor {
       return;
     }
     if (r.blocked++ === 0) this.blockedTasks++;
-    if (r.aborted) {
-      // Cancelled while it ran, and now it waits: it stops here (see cancel).
-      this.stop(r);
-      return;
-    }
     if (this.holder !== r) return;
-    this.holder = undefined;
+    this.setHolder(undefined);
     if (this.queue.length > 0) {
       const ids = this.queue.map((t) => t.taskId);
       this.queue.length = 0;
@@ -218,13 +209,6 @@ export class Executor {
    * is (Promise.all) — but an error goes in turn, since it may end that wait (a catch runs).
    */
   unblock(taskId: TaskId | null, go: () => void, failed = false): void {
-    const left = taskId === null ? undefined : this.stopped.get(taskId);
-    if (left !== undefined) {
-      // Stopped while it waited: its code never goes on.
-      if (left > 1) this.stopped.set(taskId!, left - 1);
-      else this.stopped.delete(taskId!);
-      return;
-    }
     const r = this.actor || taskId === null ? undefined : this.running.get(taskId);
     if (!r || r.blocked === 0) {
       if (this.strayBlocked > 0) this.strayBlocked--;
@@ -252,8 +236,16 @@ export class Executor {
     this.resumable.push({ r, go });
   }
 
-  private hold(r: Running): void {
+  /** Who holds the worker; the one that leaves it is credited the time it held it. */
+  private setHolder(r: Running | undefined): void {
+    const now = performance.now();
+    if (this.holder) this.holder.heldMs += now - this.heldSince;
     this.holder = r;
+    this.heldSince = now;
+  }
+
+  private hold(r: Running): void {
+    this.setHolder(r);
     this.current = r.ctx;
     // It goes on with a call still out (an error ended its Promise.all): it keeps the worker
     // until the events already queued have run, not while it might wait on that call — whose
@@ -263,17 +255,8 @@ export class Executor {
 
   private yieldIfWaiting(r: Running): void {
     if (this.holder !== r || r.blocked === 0) return;
-    this.holder = undefined;
+    this.setHolder(undefined);
     this.pump();
-  }
-
-  /** Stops a task that does not hold the worker (cancelled while blocked or waiting its turn): it fails, and never goes on. */
-  private stop(r: Running): void {
-    const ready = this.resumable.findIndex((x) => x.r === r);
-    if (ready >= 0) this.resumable.splice(ready, 1);
-    if (this.holder === r) this.holder = undefined;
-    this.fail(r, r.startMs, r.signal.reason);
-    this.pumpSoon();
   }
 
   private pumpSoon(): void {
@@ -403,13 +386,12 @@ export class Executor {
     const r = this.running.get(taskId);
     this.running.delete(taskId);
     if (r && r.blocked > 0) {
-      // It ended with a call still unanswered (Promise.race), or was stopped while blocked.
+      // It ended with a call still unanswered (Promise.race).
       this.blockedTasks--;
-      if (r.aborted && this.holder !== r) this.stopped.set(taskId, r.blocked);
-      else this.strayBlocked += r.blocked;
+      this.strayBlocked += r.blocked;
       r.blocked = 0;
     }
-    if (this.holder === r) this.holder = undefined;
+    if (this.holder === r) this.setHolder(undefined);
     if (this.current.taskId === taskId) this.current = this.idle;
   }
 
@@ -428,7 +410,7 @@ export class Executor {
       for (const res of results) transferables(res.v, transfer);
       if (transfer.length > 0) transfer = this.movable(t.fnId, transfer);
     }
-    this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), results }, transfer);
+    this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), heldMs: r.heldMs, results }, transfer);
   }
 
   /**
@@ -462,7 +444,7 @@ export class Executor {
     const error: WireError = r.aborted
       ? wireError('TaskCancelledError', `task ${t.name} was cancelled`)
       : taskWireError(t.name, toWireError(explainReferenceError(e, t.name)));
-    this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), error });
+    this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), heldMs: r.heldMs, error });
   }
 
   /**
@@ -471,7 +453,7 @@ export class Executor {
    */
   private awaitAck(r: Running): Promise<void> {
     if (this.actor || this.holder !== r) return new Promise<void>((resolve) => (r.ackWaiter = () => ((r.ackWaiter = undefined), resolve())));
-    this.holder = undefined;
+    this.setHolder(undefined);
     this.pumpSoon();
     return new Promise<void>((resolve) => {
       r.ackWaiter = () => {
@@ -504,6 +486,6 @@ export class Executor {
       return;
     }
     this.leave(t.taskId);
-    this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), results: [] });
+    this.deps.post({ type: 'done', taskId: t.taskId, startMs, endMs: nowMs(), heldMs: r.heldMs, results: [] });
   }
 }
