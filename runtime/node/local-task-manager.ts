@@ -52,8 +52,9 @@ export class LocalTaskManager {
   /**
    * How long each function's tasks hold their worker (their waits in get/wait not counted). A
    * worker's tasks take turns, so a task awaiting something else (a fetch, a timer) holds back the
-   * blocked tasks it shares with: tasks share a worker only when their functions are known to
-   * hold it briefly.
+   * blocked tasks it shares with (until it lets the worker go, and its code runs outside its
+   * turn): tasks share a worker only when their functions are known to hold it briefly, or —
+   * before that is known — when they are of the same function (a recursion).
    */
   private readonly held = new TaskDurations();
 
@@ -285,7 +286,7 @@ export class LocalTaskManager {
     const pool = this.deps.pool;
     // A task holding no CPU takes no lent one: it gets a worker of its own (it may wait long, and
     // would hold back the blocked tasks it shared with).
-    const idle = pool.takeIdle(fnId) ?? (cpu > 0 && this.held.isShort(fnId) ? pool.takeParked(fnId, (w) => this.mayShare(w)) : undefined);
+    const idle = pool.takeIdle(fnId) ?? (cpu > 0 && !this.held.isLong(fnId) ? pool.takeParked(fnId, (w) => this.mayShare(w, fnId)) : undefined);
     if (idle) return idle;
     if (cpu > 0 && pool.cpusInUse() + cpu > this.deps.cpus) {
       const behind = pool.pipelineTarget(shape);
@@ -294,9 +295,13 @@ export class LocalTaskManager {
     return pool.spawnIfAllowed(this.deps.cpus);
   }
 
-  /** Whether every task on the worker is of a function known to hold its worker briefly (see `held`). */
-  private mayShare(w: WorkerSlot): boolean {
-    for (const a of w.tasks.values()) if (a.spec.kind !== 'normal' || !this.held.isShort(a.spec.fnId)) return false;
+  /** Whether a task of `fnId` may share the worker with its tasks (see `held`). */
+  private mayShare(w: WorkerSlot, fnId: FunctionId): boolean {
+    const brief = this.held.isShort(fnId);
+    for (const a of w.tasks.values()) {
+      if (a.spec.kind !== 'normal' || this.held.isLong(a.spec.fnId)) return false;
+      if (a.spec.fnId !== fnId && !(brief && this.held.isShort(a.spec.fnId))) return false;
+    }
     return true;
   }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { IdGenerator, returnId, type ActorId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
+import { IdGenerator, returnId, type ActorId, type FunctionId, type NodeId, type ObjectId, type TaskId } from '../protocol/ids.ts';
 import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
 import type { ActorCreationTaskSpec, FunctionDescriptor, ResourceSet, NormalTaskSpec, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, RunTask, ToWorker } from '../protocol/worker-messages.ts';
@@ -500,28 +500,20 @@ describe('Node: calls from task code', () => {
       expect(workerOf(long)).not.toBe(workerOf(a));
     });
 
-    it('a task of a function not yet known to hold its worker briefly shares none; once two have, it does', async () => {
-      const { run, workerOf, finish, workers } = setup({ CPU: 1 });
+    it('before its function is known to hold its worker briefly, a task shares only with tasks of its own function (recursion)', async () => {
+      const { node, run, workerOf } = setup({ CPU: 1 });
       const a = run(taskSpec());
       await tick();
       blockIn(workerOf(a)!, a, 1);
-      const first = run(taskSpec());
+      const OTHER = 'fn-other' as FunctionId;
+      const other = taskSpec({ fnId: OTHER });
+      node.handle({ type: 'run_task', spec: other, attempt: 1, args: [], fn: { ...fnDesc, fnId: OTHER } });
       await tick();
-      expect(workerOf(first)).not.toBe(workerOf(a));
-      finish(first);
-      const second = run(taskSpec());
+      expect(workerOf(other)).toBeDefined();
+      expect(workerOf(other)).not.toBe(workerOf(a));
+      const same = run(taskSpec());
       await tick();
-      expect(workerOf(second)).not.toBe(workerOf(a));
-      finish(second);
-      // FN is now known brief. The worker left idle takes the next task, which blocks too: then a
-      // task shares a blocked one's worker rather than start a third.
-      const b = run(taskSpec());
-      await tick();
-      blockIn(workerOf(b)!, b, 2);
-      const third = run(taskSpec());
-      await tick();
-      expect([workerOf(a), workerOf(b)]).toContain(workerOf(third));
-      expect(workers).toHaveLength(2);
+      expect(workerOf(same)).toBe(workerOf(a));
     });
 
     it('gives a task holding no CPU a worker of its own, not one whose tasks are blocked (it would hold them back)', async () => {

@@ -137,7 +137,7 @@ describe('Executor', () => {
       expect(seen).toEqual(['before:t1', 'before:t2', 'before:t3', 'after:t1', 'after:t2', 'after:t3']);
     });
 
-    it('an answer for a blocked task waits while a shared task runs (even awaiting something else), then the task goes on in its own context', async () => {
+    it('a shared task awaiting something that is no ray call lets the worker go once the queued events ran: the blocked task whose answer came goes on, in its own context', async () => {
       const { ex, seen, answer, done } = sharing();
       let releaseSlow = (): void => {};
       (globalThis as { __slow?: Promise<void> }).__slow = new Promise<void>((r) => (releaseSlow = r));
@@ -146,14 +146,15 @@ describe('Executor', () => {
       await settle();
       ex.run({ ...run('t2', 'slow'), shared: true });
       await settle();
-      answer('t1'); // t2 holds the worker (awaiting something that is not a ray call)
+      answer('t1'); // t2 holds the worker, awaiting something that is not a ray call: it yields
       await settle();
       await settle();
-      expect(done()).toEqual([]);
+      expect(done()).toEqual(['t1']);
       releaseSlow();
       await settle();
-      expect(done()).toEqual(['t2', 't1']);
-      expect(seen).toEqual(['before:t1', 'slow:t2', 'slow-end:t2', 'after:t1']);
+      expect(done()).toEqual(['t1', 't2']);
+      // t2's code after its await ran outside its turn: its context is no longer guaranteed.
+      expect(seen.slice(0, 3)).toEqual(['before:t1', 'slow:t2', 'after:t1']);
     });
 
     it('hands back a shared task that arrives when a blocked task already goes on again', async () => {
@@ -194,7 +195,7 @@ describe('Executor', () => {
       await settle();
       releaseSlow();
       await settle();
-      expect(seen).toEqual(['slow:t2', 'slow-end:t2', 'caught:t1']);
+      expect(seen.slice(0, 2)).toEqual(['slow:t2', 'caught:t1']);
     });
 
     it('a task waiting on two calls (Promise.all) is handed the first answer at once and goes on after the last', async () => {

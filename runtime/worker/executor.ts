@@ -130,8 +130,12 @@ export class Executor {
     if (!f) {
       const desc = this.descs.get(fnId);
       if (!desc) throw new Error(`internal: function ${fnId} was never loaded into this worker`);
+      const t0 = performance.now();
       f = compile(desc, this.deps.rayApi);
       this.loaded.set(fnId, f);
+      // Compiling, once per worker, is not the task holding the worker (see Running.heldMs): a
+      // recursion that starts a worker per level would otherwise never look brief.
+      this.heldSince += performance.now() - t0;
     }
     return f.fn;
   }
@@ -234,6 +238,20 @@ export class Executor {
       return;
     }
     this.resumable.push({ r, go });
+    // The one holding the worker keeps it while its code runs. If it still holds it once the
+    // events already queued have run, it awaits something that is no call of ours (a fetch, a
+    // timer, a message): it lets the worker go rather than hold back the tasks whose answers came,
+    // one of which may be what it waits for. Its code after that await may then run beside
+    // theirs, in their context; the node stops sharing workers with a function whose tasks hold
+    // theirs long (LocalTaskManager.held).
+    const holder = this.holder;
+    afterQueuedTasks(() => this.yieldIfIdle(holder));
+  }
+
+  private yieldIfIdle(r: Running): void {
+    if (this.holder !== r || this.resumable.length === 0) return;
+    this.setHolder(undefined);
+    this.pump();
   }
 
   /** Who holds the worker; the one that leaves it is credited the time it held it. */
@@ -392,7 +410,18 @@ export class Executor {
       r.blocked = 0;
     }
     if (this.holder === r) this.setHolder(undefined);
-    if (this.current.taskId === taskId) this.current = this.idle;
+    if (this.current.taskId === taskId) this.current = this.actor ? this.idle : this.lastRunning();
+  }
+
+  /**
+   * The context left when the task it was ends: another task still running here, if any — code
+   * that runs outside its turn (after letting the worker go) is one of theirs, and its calls are
+   * then at least a running task's, which the node and coordinator take.
+   */
+  private lastRunning(): CurrentTask {
+    let last: Running | undefined;
+    for (const r of this.running.values()) last = r;
+    return last?.ctx ?? this.idle;
   }
 
   private succeed(r: Running, startMs: number, value: unknown): void {
