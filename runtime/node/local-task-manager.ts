@@ -54,7 +54,7 @@ export class LocalTaskManager {
    * worker's tasks take turns, so a task awaiting something else (a fetch, a timer) holds back the
    * blocked tasks it shares with (until it lets the worker go, and its code runs outside its
    * turn): tasks share a worker only when their functions are known to hold it briefly, or —
-   * before that is known — when they are of the same function (a recursion).
+   * before that is known — with their own ancestors of the same function (a recursion).
    */
   private readonly held = new TaskDurations();
 
@@ -264,7 +264,7 @@ export class LocalTaskManager {
     if (!a.reserved && a.reportedWaiting) return false;
     const shape = shapeKey(spec.resources);
     const cpu = spec.resources.CPU ?? 0;
-    const w = a.reserved ? this.reservedWorker(spec.fnId, shape, cpu) : this.deps.pool.pipelineTarget(shape) ?? this.deps.pool.takeIdle(spec.fnId);
+    const w = a.reserved ? this.reservedWorker(spec, shape, cpu) : this.deps.pool.pipelineTarget(shape) ?? this.deps.pool.takeIdle(spec.fnId);
     if (!w) return false;
     if (w.tasks.size === 0) {
       w.shape = shape;
@@ -282,11 +282,12 @@ export class LocalTaskManager {
    * reserved task ended — it queues behind a busy worker of its shape instead of overcommitting
    * the CPUs with one more worker (a new one if none can take it).
    */
-  private reservedWorker(fnId: FunctionId, shape: string, cpu: number): WorkerSlot | undefined {
+  private reservedWorker(spec: Extract<TaskSpec, { kind: 'normal' }>, shape: string, cpu: number): WorkerSlot | undefined {
     const pool = this.deps.pool;
+    const fnId = spec.fnId;
     // A task holding no CPU takes no lent one: it gets a worker of its own (it may wait long, and
     // would hold back the blocked tasks it shared with).
-    const idle = pool.takeIdle(fnId) ?? (cpu > 0 && !this.held.isLong(fnId) ? pool.takeParked(fnId, (w) => this.mayShare(w, fnId)) : undefined);
+    const idle = pool.takeIdle(fnId) ?? (cpu > 0 && !this.held.isLong(fnId) ? pool.takeParked(fnId, (w) => this.mayShare(w, spec)) : undefined);
     if (idle) return idle;
     if (cpu > 0 && pool.cpusInUse() + cpu > this.deps.cpus) {
       const behind = pool.pipelineTarget(shape);
@@ -295,14 +296,29 @@ export class LocalTaskManager {
     return pool.spawnIfAllowed(this.deps.cpus);
   }
 
-  /** Whether a task of `fnId` may share the worker with its tasks (see `held`). */
-  private mayShare(w: WorkerSlot, fnId: FunctionId): boolean {
-    const brief = this.held.isShort(fnId);
+  /**
+   * Whether the task may share the worker with its tasks (see `held`): all of functions known to
+   * hold their worker briefly, or — before that is known — all its own ancestors (a recursion:
+   * they wait for it, so it holds none of them back).
+   */
+  private mayShare(w: WorkerSlot, spec: Extract<TaskSpec, { kind: 'normal' }>): boolean {
+    const brief = this.held.isShort(spec.fnId);
+    let ancestors: Set<TaskId> | undefined;
     for (const a of w.tasks.values()) {
       if (a.spec.kind !== 'normal' || this.held.isLong(a.spec.fnId)) return false;
-      if (a.spec.fnId !== fnId && !(brief && this.held.isShort(a.spec.fnId))) return false;
+      if (brief && this.held.isShort(a.spec.fnId)) continue;
+      if (a.spec.fnId !== spec.fnId) return false;
+      ancestors ??= this.ancestorsOf(spec);
+      if (!ancestors.has(a.spec.taskId)) return false;
     }
     return true;
+  }
+
+  /** The task's parent, its parent's, … as far as they were assigned here. */
+  private ancestorsOf(spec: TaskSpec): Set<TaskId> {
+    const out = new Set<TaskId>();
+    for (let id = spec.parentTaskId; id !== undefined && !out.has(id); id = this.assignments.get(id)?.spec.parentTaskId) out.add(id);
+    return out;
   }
 
   private sendRun(w: WorkerSlot, a: Assignment): void {

@@ -500,7 +500,7 @@ describe('Node: calls from task code', () => {
       expect(workerOf(long)).not.toBe(workerOf(a));
     });
 
-    it('before its function is known to hold its worker briefly, a task shares only with tasks of its own function (recursion)', async () => {
+    it('before its function is known to hold its worker briefly, a task shares only with its own ancestors of its own function (recursion)', async () => {
       const { node, run, workerOf } = setup({ CPU: 1 });
       const a = run(taskSpec());
       await tick();
@@ -511,9 +511,13 @@ describe('Node: calls from task code', () => {
       await tick();
       expect(workerOf(other)).toBeDefined();
       expect(workerOf(other)).not.toBe(workerOf(a));
-      const same = run(taskSpec());
+      // Of its own function but no descendant of a: not shared (a may hold back what it waits on).
+      const unrelated = run(taskSpec());
       await tick();
-      expect(workerOf(same)).toBe(workerOf(a));
+      expect(workerOf(unrelated)).not.toBe(workerOf(a));
+      const child = run(taskSpec({ parentTaskId: a.taskId }));
+      await tick();
+      expect(workerOf(child)).toBe(workerOf(a));
     });
 
     it('gives a task holding no CPU a worker of its own, not one whose tasks are blocked (it would hold them back)', async () => {
