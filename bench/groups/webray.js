@@ -108,6 +108,40 @@ webrayBench.group({
       },
     },
     {
+      name: 'tasks_1m_heap_soak',
+      description: '1,000,000 trivial tasks per call, in batches of 1,000, refs dropped; the note gives the JS heap of this page (the coordinator) before the first call and after the last, after gc()',
+      multiplier: () => 1_000_000,
+      timeoutMs: 900_000,
+      prepare: ({ ray, smallValue }) => {
+        const heap = async () => {
+          for (let i = 0; i < 3; i++) {
+            globalThis.gc?.();
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          return performance.memory?.usedJSHeapSize ?? NaN;
+        };
+        let first;
+        let last;
+        let tasks = 0;
+        const fn = async () => {
+          first ??= await heap();
+          for (let b = 0; b < 1000; b++) {
+            const refs = new Array(1000);
+            for (let i = 0; i < 1000; i++) refs[i] = smallValue.remote();
+            await ray.get(refs);
+          }
+          tasks += 1_000_000;
+          last = await heap();
+        };
+        // Issue 12: growth at most 50 MB (finished tasks are kept up to 100,000, as Ray's task events).
+        const note = () => {
+          const mb = (last - first) / 1e6;
+          return `JS heap ${(first / 1e6).toFixed(1)} -> ${(last / 1e6).toFixed(1)} MB over ${tasks.toLocaleString('en-US')} tasks (${mb >= 0 ? '+' : ''}${mb.toFixed(1)} MB; target <= 50 MB: ${mb <= 50 ? 'MET' : 'MISS'})`;
+        };
+        return { fn, note };
+      },
+    },
+    {
       name: '1_1_actor_calls_sync',
       description: 'one caller, one actor: call a trivial method, get it, repeat',
       baseline: 'raw_worker_postmessage_sync',

@@ -12,7 +12,8 @@ const GROUP_ORDER = ['raw-worker.js', 'workerpool.js', 'webray.js', 'raw-datacha
 
 export async function launchBrowser() {
   // CHROMIUM_PATH or Debian's chromium; else Playwright's own.
-  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
+  // Precise heap figures and gc() for the heap soak row (webray group, tasks_1m_heap_soak).
+  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: [...CHROMIUM_ARGS, '--enable-precise-memory-info', '--js-flags=--expose-gc'] });
 }
 
 /** The page scripts to inject, read once from disk. */
