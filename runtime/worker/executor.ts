@@ -102,7 +102,8 @@ export class Executor {
   /**
    * The normal task whose code runs now. Tasks share the worker one at a time: a task blocked in
    * get/wait lets another run, and goes on only when the worker is free again (the one running
-   * ended or blocked), so the context of the code that runs is always its own task's.
+   * ended, blocked, or awaits something else: see `yieldIfIdle`), so the context of the code that
+   * runs in its turn is its own task's.
    */
   private holder: Running | undefined;
   private heldSince = 0;
@@ -110,8 +111,6 @@ export class Executor {
   private readonly resumable: { readonly r: Running; readonly go: () => void }[] = [];
   /** Running normal tasks with a blocking call outstanding. */
   private blockedTasks = 0;
-  /** Blocking calls outstanding from code that is no running task's (an actor's, or after its task ended). */
-  private strayBlocked = 0;
 
   constructor(deps: ExecutorDeps) {
     this.deps = deps;
@@ -190,10 +189,8 @@ export class Executor {
    */
   block(taskId: TaskId | null): void {
     const r = this.actor || taskId === null ? undefined : this.running.get(taskId);
-    if (!r) {
-      this.strayBlocked++;
-      return;
-    }
+    // An actor's call, or code whose task ended: nothing to count.
+    if (!r) return;
     if (r.blocked++ === 0) this.blockedTasks++;
     if (this.holder !== r) return;
     this.setHolder(undefined);
@@ -215,7 +212,6 @@ export class Executor {
   unblock(taskId: TaskId | null, go: () => void, failed = false): void {
     const r = this.actor || taskId === null ? undefined : this.running.get(taskId);
     if (!r || r.blocked === 0) {
-      if (this.strayBlocked > 0) this.strayBlocked--;
       go();
       return;
     }
@@ -248,8 +244,9 @@ export class Executor {
     afterQueuedTasks(() => this.yieldIfIdle(holder));
   }
 
+  /** Lets the worker go if `r` still holds it and another task waits for it, or it goes on with a call still out. */
   private yieldIfIdle(r: Running): void {
-    if (this.holder !== r || this.resumable.length === 0) return;
+    if (this.holder !== r || (this.resumable.length === 0 && this.queue.length === 0 && r.blocked === 0)) return;
     this.setHolder(undefined);
     this.pump();
   }
@@ -268,13 +265,7 @@ export class Executor {
     // It goes on with a call still out (an error ended its Promise.all): it keeps the worker
     // until the events already queued have run, not while it might wait on that call — whose
     // answer may come from a task waiting for this worker.
-    if (r.blocked > 0) afterQueuedTasks(() => this.yieldIfWaiting(r));
-  }
-
-  private yieldIfWaiting(r: Running): void {
-    if (this.holder !== r || r.blocked === 0) return;
-    this.setHolder(undefined);
-    this.pump();
+    if (r.blocked > 0) afterQueuedTasks(() => this.yieldIfIdle(r));
   }
 
   private pumpSoon(): void {
@@ -404,9 +395,8 @@ export class Executor {
     const r = this.running.get(taskId);
     this.running.delete(taskId);
     if (r && r.blocked > 0) {
-      // It ended with a call still unanswered (Promise.race).
+      // It ended with a call still unanswered (Promise.race): its answer finds no task.
       this.blockedTasks--;
-      this.strayBlocked += r.blocked;
       r.blocked = 0;
     }
     if (this.holder === r) this.setHolder(undefined);
