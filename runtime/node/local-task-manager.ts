@@ -13,7 +13,7 @@ import type { ClusterView } from '../protocol/client-requests.ts';
 import type { ActorId, FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
 import { MAX_SMALL_ITEMS } from '../protocol/limits.ts';
 import type { NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
-import { functionIdOf, type ActorCreationTaskSpec, type TaskSpec } from '../protocol/task-spec.ts';
+import { functionIdOf, type ActorCreationTaskSpec, type NormalTaskSpec, type TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
 import type { Assignment, WorkerSlot } from './assignment.ts';
 import { CANCEL_GRACE_MS, TRANSFER_ARG_MIN_BYTES } from './constants.ts';
@@ -282,7 +282,7 @@ export class LocalTaskManager {
    * reserved task ended — it queues behind a busy worker of its shape instead of overcommitting
    * the CPUs with one more worker (a new one if none can take it).
    */
-  private reservedWorker(spec: Extract<TaskSpec, { kind: 'normal' }>, shape: string, cpu: number): WorkerSlot | undefined {
+  private reservedWorker(spec: NormalTaskSpec, shape: string, cpu: number): WorkerSlot | undefined {
     const pool = this.deps.pool;
     const fnId = spec.fnId;
     // A task holding no CPU takes no lent one: it gets a worker of its own (it may wait long, and
@@ -301,7 +301,7 @@ export class LocalTaskManager {
    * hold their worker briefly, or — before that is known — all its own ancestors (a recursion:
    * they wait for it, so it holds none of them back).
    */
-  private mayShare(w: WorkerSlot, spec: Extract<TaskSpec, { kind: 'normal' }>): boolean {
+  private mayShare(w: WorkerSlot, spec: NormalTaskSpec): boolean {
     const brief = this.held.isShort(spec.fnId);
     let ancestors: Set<TaskId> | undefined;
     for (const a of w.tasks.values()) {
@@ -436,8 +436,9 @@ export class LocalTaskManager {
       this.deps.pool.post(w, { type: 'cancel', taskId });
       return;
     }
-    // A task blocked in get/wait stops at once when asked (its worker's executor drops it), so
-    // its worker, which may run other tasks meanwhile, is terminated only if it does not.
+    // A task blocked in get/wait runs no code: its worker may be running other tasks meanwhile,
+    // so it is asked to stop and gets the grace period like any cancelled task before its worker
+    // (and those tasks with it) is terminated.
     if (force && a.blocked === 0) {
       this.deps.retire(w, `terminated by ray.cancel(force: true)`);
       return;

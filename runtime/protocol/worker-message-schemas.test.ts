@@ -29,6 +29,12 @@ describe('a worker reporting what task code threw', () => {
     expect(parseFromWorker(doneWith(e)).ok).toBe(true);
   });
 
+  it('takes a done\'s heldMs only as a finite number of at least 0 (it decides which tasks share a worker)', () => {
+    const done = (heldMs: unknown) => parseFromWorker({ type: 'done', taskId: 't1', startMs: 0, endMs: 1, heldMs, results: [] });
+    expect(done(0.5).ok).toBe(true);
+    for (const bad of [-1, Infinity, NaN, '1']) expect(done(bad).ok).toBe(false);
+  });
+
   it('refuses what the bounds refuse when it is not cut first', () => {
     const r = parseFromWorker({ type: 'done', taskId: 't1', startMs: 0, endMs: 1, error: { name: 'E', message: 'x'.repeat(MAX_ERROR_TEXT_CHARS + 1) } });
     expect(r.ok ? 'accepted' : r.reason).toMatch(/^done: error\.message/);
