@@ -4,7 +4,7 @@
 // kills actors for good. The state of each actor is in `actor-directory.ts`.
 
 import { wireError } from '../api/errors.ts';
-import { add, fits } from '../common/resources.ts';
+import { fits } from '../common/resources.ts';
 import { returnId, taskIdOf, type ActorId, type HolderId, type NodeId, type ObjectId } from '../protocol/ids.ts';
 import type { ActorInfo } from '../protocol/task-spec.ts';
 import type { WireError } from '../protocol/wire-error.ts';
@@ -401,7 +401,7 @@ export class ActorManager {
   private giveBack(a: ActorEntry, nodeId: NodeId): void {
     const node = this.d.nodes.get(nodeId);
     const c = this.d.tasks.get(a.creationTaskId);
-    if (node && node.alive && c) add(node.available, c.spec.heldResources ?? {}, node.total);
+    if (node && node.alive && c) this.d.nodes.giveBack(node, c.spec.heldResources ?? {});
     if (node) node.running.delete(a.creationTaskId);
   }
 

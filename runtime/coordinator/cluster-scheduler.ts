@@ -6,17 +6,17 @@
 // that came back to them now holds resources of its own (`start_task`).
 
 import { wireError } from '../api/errors.ts';
-import { add, fits, subtract } from '../common/resources.ts';
+import { fits } from '../common/resources.ts';
 import { TaskDurations } from '../common/task-durations.ts';
 import type { FunctionId, NodeId, TaskId } from '../protocol/ids.ts';
 import type { ResolvedArg } from '../protocol/node-messages.ts';
 import type { WireError } from '../protocol/wire-error.ts';
 import { functionIdOf, type FunctionDescriptor, type TaskSpec } from '../protocol/task-spec.ts';
 import type { ActorDirectory } from './actor-directory.ts';
-import { PIPELINE_TASKS_PER_CPU } from './constants.ts';
 import { expectObject, type NodeManager, type NodeState } from './node-manager.ts';
+import { pipelineCap } from './node-index.ts';
 import type { ObjectDirectory } from './object-directory.ts';
-import { place, type SpreadState } from './scheduling-policy.ts';
+import { place, type Placement, type SpreadState } from './scheduling-policy.ts';
 import { Stragglers } from './stragglers.ts';
 import { detachCopy, type TaskEntry } from './task-entry.ts';
 import { disarm, nowMs, type TaskTable } from './task-table.ts';
@@ -91,15 +91,38 @@ export class ClusterScheduler {
     return t.submittedBy === undefined ? all : all.filter((n) => !n.isCoordinator);
   }
 
+  /**
+   * Where the task goes now. DEFAULT placement — the first node in joining order with the task's
+   * resources free, or the one holding most of its arguments' bytes — is answered by the node
+   * index without reading every node (its 'wait' then names no nodes: tryPipeline asks the index
+   * too); SPREAD, node affinity and infeasible reasons scan the nodes (scheduling-policy.ts).
+   */
+  private place(t: TaskEntry): Placement | { readonly kind: 'wait'; readonly feasible: undefined } {
+    const spec = t.spec;
+    const localityBytes = this.localityOf(t);
+    if (spec.strategy === 'DEFAULT') {
+      const eligible = t.submittedBy === undefined ? 'any' : 'volunteers';
+      let best: NodeId | undefined;
+      let bestBytes = 0;
+      for (const [nodeId, bytes] of localityBytes ?? []) {
+        const n = this.d.nodes.get(nodeId);
+        if (bytes <= bestBytes || !n?.alive || (eligible === 'volunteers' && n.isCoordinator) || !fits(spec.resources, n.available)) continue;
+        best = nodeId;
+        bestBytes = bytes;
+      }
+      if (best) return { kind: 'node', nodeId: best };
+      const ready = this.d.nodes.firstReady(spec.resources, eligible);
+      if (ready) return { kind: 'node', nodeId: ready.nodeId };
+      if (this.d.nodes.anyFeasible(spec.resources, eligible)) return { kind: 'wait', feasible: undefined };
+    }
+    return place({ resources: spec.resources, strategy: spec.strategy, localityBytes }, this.candidates(t), this.spread);
+  }
+
   /** Places a task whose arguments are ready, or queues it (waiting for room, or infeasible). */
   schedule(t: TaskEntry): void {
     if (t.cancelled || this.d.tasks.stopped) return;
     t.state = 'PENDING_NODE_ASSIGNMENT';
-    const placement = place(
-      { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
-      this.candidates(t),
-      this.spread,
-    );
+    const placement = this.place(t);
     switch (placement.kind) {
       case 'node':
         t.pendingReason = null;
@@ -161,11 +184,7 @@ export class ClusterScheduler {
             i++;
             continue;
           }
-          const placement = place(
-            { resources: t.spec.resources, strategy: t.spec.strategy, localityBytes: this.localityOf(t) },
-            this.candidates(t),
-            this.spread,
-          );
+          const placement = this.place(t);
           if (placement.kind === 'node') {
             this.dispatch(t, this.d.nodes.get(placement.nodeId)!, true);
             i++;
@@ -348,10 +367,10 @@ export class ClusterScheduler {
         const { CPU: _cpu, ...rest } = res;
         res = rest;
       }
-      add(node.available, res, node.total);
+      this.d.nodes.giveBack(node, res);
     } else if (t.spec.kind === 'normal' && node.pipelined > 0) {
       // Only normal tasks are pipelined; actor calls hold nothing on their node.
-      node.pipelined--;
+      this.d.nodes.pipeline(node, -1);
     }
     t.reserved = false;
     t.waitingForWorker = false;
@@ -384,10 +403,10 @@ export class ClusterScheduler {
       const t = q[i]!;
       if (!t.waitingForWorker || t.nodeId !== nodeId) continue; // it ended, started, or moved on
       if (!fits(t.spec.resources, node.available)) break;
-      subtract(node.available, t.spec.resources);
+      this.d.nodes.take(node, t.spec.resources);
       t.reserved = true;
       t.waitingForWorker = false;
-      node.pipelined--;
+      this.d.nodes.pipeline(node, -1);
       node.link.send({ type: 'start_task', taskId: t.spec.taskId });
     }
     if (i >= q.length || !node?.alive) this.waitingForWorker.delete(nodeId);
@@ -413,10 +432,10 @@ export class ClusterScheduler {
     t.blocked = blocked;
     if (!node || cpu === 0) return;
     if (blocked) {
-      node.available.CPU = (node.available.CPU ?? 0) + cpu;
+      this.d.nodes.lendCpu(node, cpu);
       this.drain();
     } else {
-      node.available.CPU = (node.available.CPU ?? 0) - cpu;
+      this.d.nodes.lendCpu(node, -cpu);
     }
   }
 
@@ -449,14 +468,19 @@ export class ClusterScheduler {
    * does: it waits for a worker of its own rather than queue behind a task that may take its
    * worker down with it again (its last attempt's worker died).
    */
-  private tryPipeline(t: TaskEntry, feasible: readonly NodeId[]): boolean {
+  private tryPipeline(t: TaskEntry, feasible: readonly NodeId[] | undefined): boolean {
     if (t.spec.kind !== 'normal' || t.spec.strategy === 'SPREAD' || t.attempt > 0) return false;
     if (!this.durations.isShort(t.spec.fnId)) return false;
+    // The least pipelined of the feasible nodes with room (the first, on a tie); the index's answer when none are named.
     let best: NodeState | undefined;
-    for (const id of feasible) {
-      const n = this.d.nodes.get(id)!;
-      if (n.pipelined >= PIPELINE_TASKS_PER_CPU * Math.max(1, n.total.CPU ?? 1)) continue;
-      if (!best || n.pipelined < best.pipelined) best = n;
+    if (feasible) {
+      for (const id of feasible) {
+        const n = this.d.nodes.get(id)!;
+        if (n.pipelined >= pipelineCap(n)) continue;
+        if (!best || n.pipelined < best.pipelined) best = n;
+      }
+    } else {
+      best = this.d.nodes.leastPipelined(t.spec.resources, t.submittedBy === undefined ? 'any' : 'volunteers');
     }
     if (!best) return false;
     this.dispatch(t, best, false);
@@ -474,8 +498,8 @@ export class ClusterScheduler {
     t.reserved = reserve;
     t.waitingForWorker = false;
     t.blocked = false;
-    if (reserve) subtract(node.available, spec.kind === 'actor-creation' ? spec.heldResources ?? {} : spec.resources);
-    else node.pipelined++;
+    if (reserve) this.d.nodes.take(node, spec.kind === 'actor-creation' ? spec.heldResources ?? {} : spec.resources);
+    else this.d.nodes.pipeline(node, 1);
     if (spec.kind === 'actor-creation') {
       // A replicated actor's other replicas hold their nodes' resources as its `others`.
       const a = this.d.actors.get(spec.actorId);

@@ -203,7 +203,7 @@ export class Coordinator {
   removeNode(nodeId: NodeId, reason: string): void {
     const node = this.nodes.get(nodeId);
     if (!node || !node.alive) return;
-    node.alive = false;
+    this.nodes.markDead(nodeId);
     // What it was granted goes with it: nothing it (or a member reusing its id) sends is judged by it.
     node.grants?.sentTasks.clear();
     node.grants?.expectedObjects.clear();

@@ -10,8 +10,8 @@ describe('NodeManager: the cluster resource view', () => {
     nodes.add('a' as NodeId, { CPU: 2, GPU: 1 }, link, { isCoordinator: true, gpuFallback: false });
     nodes.add('b' as NodeId, { CPU: 4 }, link, { isCoordinator: false, gpuFallback: false, label: 'laptop' });
     nodes.add('c' as NodeId, { CPU: 8 }, link, { isCoordinator: false, gpuFallback: false });
-    nodes.get('a' as NodeId)!.available.CPU = -1; // a blocked task's CPU lent and taken back mid-flight
-    nodes.get('c' as NodeId)!.alive = false;
+    nodes.lendCpu(nodes.get('a' as NodeId)!, -3); // a blocked task's CPU lent and taken back mid-flight
+    nodes.markDead('c' as NodeId);
 
     expect(nodes.clusterResources()).toEqual({ CPU: 6, GPU: 1 });
     expect(nodes.availableResources()).toEqual({ CPU: 4, GPU: 1 });

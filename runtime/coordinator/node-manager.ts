@@ -6,7 +6,9 @@ import type { ActorId, FunctionId, NodeId, ObjectId, TaskId } from '../protocol/
 import type { ClusterView } from '../protocol/client-requests.ts';
 import type { CoordinatorToNode, ResolvedArg } from '../protocol/node-messages.ts';
 import type { NodeInfo, ObjectStoreStats, ResourceSet } from '../protocol/task-spec.ts';
+import { add, subtract } from '../common/resources.ts';
 import { EXPECTED_OBJECTS_MAX } from './constants.ts';
+import { NodeIndex, type Eligible } from './node-index.ts';
 import type { NodeView } from './scheduling-policy.ts';
 
 /** Sends control messages to one node. */
@@ -32,18 +34,23 @@ export interface NodeGrants {
   strikes: number;
 }
 
+/**
+ * A node as the coordinator sees it. Its liveness, free resources and pipeline change only through
+ * NodeManager (`markDead`, `take`, `giveBack`, `lendCpu`, `pipeline`), which keeps placement's
+ * index of them (node-index.ts) true.
+ */
 export interface NodeState extends NodeView {
   readonly nodeId: NodeId;
-  alive: boolean;
+  readonly alive: boolean;
   readonly isCoordinator: boolean;
   readonly total: ResourceSet;
-  readonly available: Record<string, number>;
+  readonly available: ResourceSet;
   readonly link: NodeLink;
   readonly knownFns: Set<FunctionId>;
   readonly gpuFallback: boolean;
   readonly label: string | undefined;
   /** Short tasks sent beyond its free resources. */
-  pipelined: number;
+  readonly pipelined: number;
   readonly running: Set<TaskId>;
   stats: ObjectStoreStats;
   /** Undefined for the coordinator's own node, which has every power. */
@@ -71,12 +78,17 @@ export interface NodeOptions {
   readonly label?: string;
 }
 
+/** NodeState as NodeManager alone may change it. */
+type MutableNode = NodeState & { alive: boolean; available: Record<string, number>; pipelined: number };
+
 export class NodeManager {
-  private readonly nodes = new Map<NodeId, NodeState>();
+  private readonly nodes = new Map<NodeId, MutableNode>();
+  /** The live nodes by what they have free, for placement. */
+  private readonly index = new NodeIndex<NodeState>();
 
   /** Records a node that joined, all of its resources free. */
   add(nodeId: NodeId, resources: ResourceSet, link: NodeLink, opts: NodeOptions): void {
-    this.nodes.set(nodeId, {
+    const node: MutableNode = {
       nodeId,
       alive: true,
       isCoordinator: opts.isCoordinator,
@@ -95,7 +107,66 @@ export class NodeManager {
       mismatches: 0,
       quarantined: false,
       trusted: opts.isCoordinator,
-    });
+    };
+    this.nodes.set(nodeId, node);
+    this.index.add(node);
+  }
+
+  /** The node left or died: it is no longer placed on. */
+  markDead(nodeId: NodeId): void {
+    const n = this.nodes.get(nodeId);
+    if (!n || !n.alive) return;
+    n.alive = false;
+    this.index.membershipChanged(n);
+  }
+
+  /** A task or actor now holds `res` on the node. */
+  take(node: NodeState, res: ResourceSet): void {
+    const n = this.mutable(node);
+    subtract(n.available, res);
+    this.index.update(n);
+  }
+
+  /** What a task or actor held on the node is free again (never above the node's total). */
+  giveBack(node: NodeState, res: ResourceSet): void {
+    const n = this.mutable(node);
+    add(n.available, res, n.total);
+    this.index.update(n);
+  }
+
+  /** A task blocked in `get` lends its CPUs (`cpu` > 0), or takes them back when it goes on (`cpu` < 0). */
+  lendCpu(node: NodeState, cpu: number): void {
+    const n = this.mutable(node);
+    n.available.CPU = (n.available.CPU ?? 0) + cpu;
+    this.index.update(n);
+  }
+
+  /** One more (`delta` 1) or one fewer (-1) short task sent to the node beyond its free resources. */
+  pipeline(node: NodeState, delta: 1 | -1): void {
+    const n = this.mutable(node);
+    n.pipelined += delta;
+    this.index.update(n);
+  }
+
+  /** The first live node in joining order with `need` free now (`eligible`: volunteers' nodes only, or any). */
+  firstReady(need: ResourceSet, eligible: Eligible): NodeState | undefined {
+    return this.index.firstReady(need, eligible);
+  }
+
+  /** Whether some eligible live node has `need` in all, free or not. */
+  anyFeasible(need: ResourceSet, eligible: Eligible): boolean {
+    return this.index.anyFeasible(need, eligible);
+  }
+
+  /** The eligible node that has `need` in all with the fewest pipelined tasks and room for another. */
+  leastPipelined(need: ResourceSet, eligible: Eligible): NodeState | undefined {
+    return this.index.leastPipelined(need, eligible);
+  }
+
+  private mutable(node: NodeState): MutableNode {
+    const n = this.nodes.get(node.nodeId);
+    if (n !== node) throw new Error(`node ${node.nodeId} is not this cluster's`);
+    return n;
   }
 
   /**
