@@ -45,6 +45,16 @@ export async function openBenchPage(browser, url, assets, { onPageError, onConso
   page.on('pageerror', (err) => onPageError?.(err));
   page.on('console', (msg) => onConsole?.(msg));
   if (onPageCall) await page.exposeFunction('webrayBenchOnPage', onPageCall);
+  // The page's main-thread busy time so far (CDP Performance.getMetrics TaskDuration, ms): rows that
+  // report what each task costs the coordinator's main thread read it before and after.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  await page.exposeFunction('webrayBenchMainThreadMs', async () => {
+    const { metrics } = await cdp.send('Performance.getMetrics');
+    const task = metrics.find((m) => m.name === 'TaskDuration');
+    if (!task) throw new Error('Performance.getMetrics reported no TaskDuration');
+    return task.value * 1000;
+  });
   // `/` is the demo page, which initialises nothing; any status will do, only the origin matters.
   await page.goto(`${url}/`, { waitUntil: 'load' });
   await page.addScriptTag({ content: assets.harness });

@@ -180,5 +180,11 @@
     return value ?? null;
   }
 
-  globalThis.webrayBench = { group, list, setupGroup, teardownGroup, runBenchmark, measure, onPage, runHelper };
+  /** This page's main-thread busy time so far, ms (all tasks its renderer's main thread ran; from CDP). */
+  function mainThreadMs() {
+    if (typeof globalThis.webrayBenchMainThreadMs !== 'function') throw new Error('no main-thread metrics in this page');
+    return globalThis.webrayBenchMainThreadMs();
+  }
+
+  globalThis.webrayBench = { group, list, setupGroup, teardownGroup, runBenchmark, measure, onPage, runHelper, mainThreadMs };
 })();

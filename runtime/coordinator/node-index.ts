@@ -13,6 +13,11 @@ import { PIPELINE_TASKS_PER_CPU } from './constants.ts';
 const EPS = 1e-9;
 const FEASIBLE_SHAPES_MAX = 1024;
 
+interface Feasible {
+  any: boolean;
+  volunteers: boolean;
+}
+
 /** What the index reads of a node. */
 export interface IndexedNode {
   readonly nodeId: NodeId;
@@ -42,7 +47,9 @@ export class NodeIndex<N extends IndexedNode> {
   /** Per slot: the depth it is listed at, or -1. */
   private readonly depthOf: number[] = [];
   /** Answers about feasibility per resource shape, kept until a node joins or dies. */
-  private readonly feasible = new Map<string, { any: boolean; volunteers: boolean }>();
+  private readonly feasible = new Map<string, Feasible>();
+  /** The same, by resource object: the tasks of one remote function share theirs, so most asks skip shapeKey. */
+  private byObject = new WeakMap<ResourceSet, Feasible>();
 
   /** A node joined (or joined again under its id, keeping its place in the order). */
   add(n: N): void {
@@ -53,13 +60,13 @@ export class NodeIndex<N extends IndexedNode> {
       this.depthOf.push(-1);
     }
     this.slots[slot] = n;
-    this.feasible.clear();
+    this.forgetFeasible();
     this.update(n);
   }
 
   /** The node's liveness changed (it died). */
   membershipChanged(n: N): void {
-    this.feasible.clear();
+    this.forgetFeasible();
     this.update(n);
   }
 
@@ -112,8 +119,10 @@ export class NodeIndex<N extends IndexedNode> {
 
   /** Whether some eligible live node has `need` in all (free or not). */
   anyFeasible(need: ResourceSet, eligible: Eligible): boolean {
+    let known = this.byObject.get(need);
+    if (known) return eligible === 'any' ? known.any : known.volunteers;
     const key = shapeKey(need);
-    let known = this.feasible.get(key);
+    known = this.feasible.get(key);
     if (!known) {
       known = { any: false, volunteers: false };
       const k = known;
@@ -128,7 +137,13 @@ export class NodeIndex<N extends IndexedNode> {
       if (this.feasible.size >= FEASIBLE_SHAPES_MAX) this.feasible.clear();
       this.feasible.set(key, known);
     }
+    this.byObject.set(need, known);
     return eligible === 'any' ? known.any : known.volunteers;
+  }
+
+  private forgetFeasible(): void {
+    this.feasible.clear();
+    this.byObject = new WeakMap();
   }
 
   /** The eligible node that has `need` in all with the fewest pipelined tasks under its cap (the first, on a tie). */

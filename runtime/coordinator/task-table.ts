@@ -19,8 +19,12 @@ export interface TaskTableDeps {
   readonly dropCopies: (t: TaskEntry) => void;
 }
 
+/** The page's time origin, read once: the getter costs microseconds in Chromium, and nowMs runs several times per task. */
+const TIME_ORIGIN = performance.timeOrigin;
+
+/** Wall-clock milliseconds (epoch), from the monotonic clock. */
 export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
 }
 
 export class TaskTable {
