@@ -16,6 +16,7 @@ export { RemoteFunction } from './api/remote-function.ts';
 export { ActorClass, type ActorHandle, type ActorMethod } from './api/actor.ts';
 export type { RuntimeContext } from './api/core.ts';
 export type { InitOptions, TaskOptions, ActorOptions, MethodOptions } from './api/options.ts';
+export type { RtcConfig, IceServer } from './protocol/rtc-config.ts';
 export type { NodeInfo, TaskInfo, TaskState, TraceEvent, ResourceSet, ActorListing, ObjectListing, TaskSummary } from './protocol/task-spec.ts';
 export type { NodeHandle } from './session/volunteer-session.ts';
 export { init, join, shutdown, isInitialized, type InitInfo, type JoinOptions } from './ray-context.ts';

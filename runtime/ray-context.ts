@@ -12,7 +12,9 @@ import { IdbSpillStore, indexedDbAvailable } from './node/idb-spill-store.ts';
 import { ObjectStore } from './node/object-store.ts';
 import { probeResources } from './node/resources-probe.ts';
 import { browserWorkerEndpoint, type WorkerFactory } from './node/worker-endpoint.ts';
-import { createIsolatedWorkerFactory, fetchRunnerUrl } from './node/isolated-workers.ts';
+import { createIsolatedWorkerFactory } from './node/isolated-workers.ts';
+import { fetchServerConfig, runnerUrlOf, type ServerConfig } from './node/server-config.ts';
+import { rtcConfigFromOptions, type IceServer, type RtcConfig } from './protocol/rtc-config.ts';
 import { randomPrefix, type NodeId } from './protocol/ids.ts';
 import type { ResourceSet } from './protocol/task-spec.ts';
 import { startHead, type ClusterOptions } from './session/head-session.ts';
@@ -36,7 +38,14 @@ export interface JoinOptions {
   readonly numGpus?: number;
   readonly resources?: Readonly<Record<string, number>>;
   readonly objectStoreMemory?: number;
-  readonly iceServers?: RTCIceServer[];
+  /** Shorthand for `rtcConfig.iceServers`. */
+  readonly iceServers?: readonly IceServer[];
+  /**
+   * Passed to every peer connection: `iceServers` (STUN, TURN), `iceTransportPolicy` ('relay':
+   * only through TURN), `iceCandidatePoolSize`, `bundlePolicy`. Without ICE servers here, the
+   * ones the server advertises in its /config.json are used.
+   */
+  readonly rtcConfig?: RtcConfig;
   /** Shown to the coordinator (e.g. "Ana's laptop"). */
   readonly label?: string;
   /**
@@ -65,7 +74,7 @@ let starting = false;
 const directWorkers: WorkerFactory = () => browserWorkerEndpoint(new WebrayWorker({ name: 'webray-worker' }));
 
 function clusterOptions(
-  o: { address?: string; cluster?: string; token?: string; iceServers?: unknown[]; coordinatorSecret?: string },
+  o: { address?: string; cluster?: string; token?: string; iceServers?: unknown; rtcConfig?: unknown; coordinatorSecret?: string },
   what: string,
 ): ClusterOptions {
   if (!o.cluster) {
@@ -75,9 +84,36 @@ function clusterOptions(
     address: o.address!,
     cluster: o.cluster,
     token: o.token ?? '',
-    iceServers: (o.iceServers ?? []) as RTCIceServer[],
+    rtcConfig: rtcConfigFromOptions(o.rtcConfig, o.iceServers, what) ?? {},
     ...(o.coordinatorSecret === undefined ? {} : { coordinatorSecret: o.coordinatorSecret }),
   };
+}
+
+/**
+ * The server's /config.json. Needed (`required`) when task code runs on its task origin: a failure
+ * then fails init/join. Otherwise only its ICE servers are wanted, and a server that cannot say
+ * leaves the links to host candidates (a warning says so).
+ */
+async function loadServerConfig(address: string, what: string, required: boolean, advice: string): Promise<ServerConfig | undefined> {
+  try {
+    return await fetchServerConfig(address);
+  } catch (e) {
+    if (required) {
+      throw new Error(
+        `${what}: could not start the isolated task runner of ${address} (${(e as Error).message}). ${advice}, or pass ` +
+          `isolation: 'none' to run task code in this page's own workers (only for code you trust: it can read this page's storage).`,
+        { cause: e },
+      );
+    }
+    console.warn(`${what}: could not read the ICE servers ${address} advertises (${(e as Error).message}); links use host candidates only unless rtcConfig names ICE servers`);
+    return undefined;
+  }
+}
+
+/** The cluster's RTC configuration: the caller's, with the server's ICE servers when the caller named none. */
+function withServerIceServers(cluster: ClusterOptions, server: ServerConfig | undefined): ClusterOptions {
+  if (cluster.rtcConfig.iceServers !== undefined || server?.iceServers === undefined) return cluster;
+  return { ...cluster, rtcConfig: { ...cluster.rtcConfig, iceServers: server.iceServers } };
 }
 
 /** Where a node runs shipped task code: `init`'s and `join`'s `isolation` option. */
@@ -91,10 +127,10 @@ interface NodeWorkers {
 
 const direct: NodeWorkers = { factory: directWorkers, close() {} };
 
-/** Workers on the task origin `address` advertises, so code shipped to this node cannot act as this page. */
-async function isolatedWorkers(address: string, what: string, advice: string): Promise<NodeWorkers> {
+/** Workers on the task origin the server advertises, so code shipped to this node cannot act as this page. */
+async function isolatedWorkers(address: string, server: ServerConfig, what: string, advice: string): Promise<NodeWorkers> {
   try {
-    return await createIsolatedWorkerFactory(await fetchRunnerUrl(address));
+    return await createIsolatedWorkerFactory(runnerUrlOf(server));
   } catch (e) {
     throw new Error(
       `${what}: could not start the isolated task runner of ${address} (${(e as Error).message}). ${advice}, or pass ` +
@@ -112,16 +148,18 @@ async function isolatedWorkers(address: string, what: string, advice: string): P
  * member can submit or register any), so isolation would only cost speed (about 5× on a sync
  * task round trip, measured: docs/isolation.md).
  */
-async function headWorkers(isolation: Isolation | undefined, address: string | undefined): Promise<NodeWorkers> {
+async function headWorkers(isolation: Isolation | undefined, address: string | undefined, server: ServerConfig | undefined): Promise<NodeWorkers> {
   if (isolation === 'none') return direct;
-  if (address !== undefined) {
-    return isolatedWorkers(address, 'ray.init', `Check that ${address} is a webray server whose task origin (TASK_PORT) is up`);
-  }
+  if (address !== undefined) return isolatedWorkers(address, server!, 'ray.init', HEAD_ADVICE(address));
   if (isolation !== 'origin') return direct;
   const page = typeof location === 'undefined' || !/^https?:$/.test(location.protocol) ? undefined : location.origin;
   if (page === undefined) throw new Error("ray.init: isolation: 'origin' in local mode needs a page served by a webray server (its task origin); this page has none");
-  return isolatedWorkers(page, 'ray.init', `Serve this page from a webray server (npm start)`);
+  const advice = `Serve this page from a webray server (npm start)`;
+  return isolatedWorkers(page, (await loadServerConfig(page, 'ray.init', true, advice))!, 'ray.init', advice);
 }
+
+const HEAD_ADVICE = (address: string): string => `Check that ${address} is a webray server whose task origin (TASK_PORT) is up`;
+const JOIN_ADVICE = 'Open the volunteer page from that server (its /join page)';
 
 function checkIsolation(isolation: unknown, what: string): asserts isolation is Isolation {
   if (isolation !== 'origin' && isolation !== 'none') {
@@ -171,11 +209,13 @@ export async function initWith(options: InitOptions | undefined, stores: ObjectS
   assertIdle('ray.init()');
   if (options && typeof options === 'object') checkIsolation((options as { isolation?: unknown }).isolation ?? 'origin', 'ray.init');
   const opts = validateInitOptions(options);
-  const cluster = opts.address !== undefined ? clusterOptions(opts, 'ray.init') : undefined;
+  let cluster = opts.address !== undefined ? clusterOptions(opts, 'ray.init') : undefined;
   starting = true;
   try {
     const { resources, gpuFallback, objectStoreMemory } = await probeResources(opts);
-    const workers = await headWorkers(opts.isolation, cluster?.address);
+    const server = cluster ? await loadServerConfig(cluster.address, 'ray.init', opts.isolation !== 'none', HEAD_ADVICE(cluster.address)) : undefined;
+    if (cluster) cluster = withServerIceServers(cluster, server);
+    const workers = await headWorkers(opts.isolation, cluster?.address, server);
     let head: Awaited<ReturnType<typeof startHead>>;
     try {
       head = await startHead({
@@ -223,14 +263,13 @@ export async function joinWith(options: JoinOptions, stores: ObjectStoreTestSett
   checkIsolation(isolation, 'ray.join');
   const opts = validateJoinOptions(rest, 'ray.join');
   if (opts.address === undefined) throw new TypeError("ray.join needs the server's address: ray.join({ address, cluster, token })");
-  const cluster = clusterOptions(opts, 'ray.join');
+  let cluster = clusterOptions(opts, 'ray.join');
   starting = true;
   try {
     const { resources, gpuFallback, objectStoreMemory } = await probeResources(opts);
-    const isolated =
-      isolation === 'origin'
-        ? await isolatedWorkers(cluster.address, 'ray.join', 'Open the volunteer page from that server (its /join page)')
-        : undefined;
+    const server = await loadServerConfig(cluster.address, 'ray.join', isolation === 'origin', JOIN_ADVICE);
+    cluster = withServerIceServers(cluster, server);
+    const isolated = isolation === 'origin' ? await isolatedWorkers(cluster.address, server!, 'ray.join', JOIN_ADVICE) : undefined;
     try {
       volunteer = await startVolunteer({
         resources,

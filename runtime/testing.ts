@@ -19,14 +19,17 @@ import { encode } from './transport/codec.ts';
 import { CONTROL_LANE, frames } from './transport/framing.ts';
 import { PeerLink } from './transport/peer-link.ts';
 import { SignalingClient } from './transport/signaling-client.ts';
+import { fetchServerConfig, runnerUrlOf } from './node/server-config.ts';
 
 export * from './index.ts';
 
 /** Workers isolated on the server's task origin (runtime/node/isolated-workers.ts). */
-export {
-  createIsolatedWorkerFactory as __createIsolatedWorkerFactory,
-  fetchRunnerUrl as __fetchRunnerUrl,
-} from './node/isolated-workers.ts';
+export { createIsolatedWorkerFactory as __createIsolatedWorkerFactory } from './node/isolated-workers.ts';
+
+/** The task runner's URL on the task origin a webray server advertises in `/config.json`. */
+export async function __fetchRunnerUrl(address: string): Promise<string> {
+  return runnerUrlOf(await fetchServerConfig(address));
+}
 
 /** A node's object store and its IndexedDB spill store, for the spill and restore benchmarks (bench/groups/object-store.js). */
 export { ObjectStore as __ObjectStore } from './node/object-store.ts';
@@ -129,7 +132,7 @@ export async function __joinHostile(opts: HostileJoinOptions): Promise<HostileVo
       self,
       remote,
       initiator,
-      iceServers: [],
+      rtcConfig: {},
       signal: (data) => client.signal(remote, data),
       onMessage: (msg) => {
         received.push(msg);

@@ -14,6 +14,9 @@ import { startTaskOrigin } from './task-origin.ts';
 import { sendText as sendTextWith, urlHost } from './http-reply.ts';
 import { originAllowed, ownOrigins, parseAllowedOrigins, requestOrigin } from './origins.ts';
 import { pageSecurityHeaders } from './page-policy.ts';
+import { checkIceConfig, iceConfigFromEnv, iceServersFor, type IceConfig, type TurnAuthSecret } from './ice-servers.ts';
+import { CONFIG_PATH } from '../runtime/protocol/signaling.ts';
+import type { IceServer } from '../runtime/protocol/rtc-config.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;
@@ -92,6 +95,13 @@ export interface ServerOptions {
    * ALLOWED_ORIGINS, comma-separated.
    */
   allowedOrigins?: readonly string[];
+  /**
+   * ICE servers the pages use (STUN; TURN with static credentials), advertised in /config.json.
+   * Env WEBRAY_ICE_SERVERS, JSON.
+   */
+  iceServers?: readonly IceServer[];
+  /** A TURN server whose credentials are minted per page from coturn's shared secret. Env TURN_URL, TURN_SECRET, TURN_TTL. */
+  turn?: TurnAuthSecret;
 }
 
 export interface RunningServer {
@@ -112,6 +122,8 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  // Checked before anything listens: a bad setting fails the start, naming it.
+  const ice: IceConfig = checkIceConfig(options.iceServers, options.turn);
   const host = options.host ?? DEFAULT_HOST;
   const distDir = path.resolve(options.distDir ?? DEFAULT_DIST_DIR);
   const requestedPort = options.port ?? DEFAULT_PORT;
@@ -132,7 +144,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
   const httpServer = createServer((req, res) => {
     if (pathnameOf(req.url) === CONFIG_PATH) {
-      sendConfig(req, res, taskOriginFor(req));
+      sendConfig(req, res, taskOriginFor(req), iceServersFor(ice, Date.now()));
       return;
     }
     serveStatic(distDir, req, res, options.testEntry === true, pageSecurityHeaders(taskOriginFor(req))).catch((err: unknown) => {
@@ -272,20 +284,21 @@ function pathnameOf(requestUrl: string | undefined): string {
 }
 
 /**
- * `/config.json`: what a page of this origin needs to know about the server, i.e. the task origin
- * (`{ "taskOrigin": "http://127.0.0.1:8081" }`), where volunteers run shipped code in workers.
+ * `/config.json`: what a page of this origin needs to know about the server: the task origin
+ * (`{ "taskOrigin": "http://127.0.0.1:8081" }`), where volunteers run shipped code in workers, and
+ * the ICE servers the deployment's pages use (`iceServers`, when any are configured; TURN
+ * credentials minted for this request, so the reply is never stored).
  */
-export const CONFIG_PATH = '/config.json';
-
-function sendConfig(req: IncomingMessage, res: ServerResponse, taskOrigin: string): void {
+function sendConfig(req: IncomingMessage, res: ServerResponse, taskOrigin: string, iceServers: readonly IceServer[]): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     sendText(res, 405, 'Method not allowed');
     return;
   }
-  const body = JSON.stringify({ taskOrigin });
+  const body = JSON.stringify({ taskOrigin, ...(iceServers.length > 0 ? { iceServers } : {}) });
   res.writeHead(200, {
     ...COMMON_HEADERS,
+    'Cache-Control': 'no-store',
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
   });
@@ -301,7 +314,13 @@ function parsePort(value: string | undefined, name = 'PORT'): number {
   return port;
 }
 
+function iceOptionsFromEnv(): Pick<ServerOptions, 'iceServers' | 'turn'> {
+  const ice = iceConfigFromEnv(process.env);
+  return { iceServers: ice.fixed, ...(ice.turn ? { turn: ice.turn } : {}) };
+}
+
 async function main(): Promise<void> {
+  const ice = iceOptionsFromEnv();
   const server = await startServer({
     host: process.env['HOST'] || DEFAULT_HOST,
     port: parsePort(process.env['PORT']),
@@ -309,6 +328,7 @@ async function main(): Promise<void> {
     taskOrigin: process.env['TASK_ORIGIN'] || undefined,
     testEntry: process.env['WEBRAY_TEST_ENTRY'] === '1',
     allowedOrigins: parseAllowedOrigins(process.env['ALLOWED_ORIGINS']),
+    ...ice,
   });
   console.log(`webray server listening on ${server.url}`);
   console.log(`  demo:    ${server.url}/`);
@@ -317,6 +337,8 @@ async function main(): Promise<void> {
   if (process.env['WEBRAY_TEST_ENTRY'] === '1') console.log(`  testing: ${server.url}${TEST_ENTRY_PATH} (test entry: the library plus test hooks)`);
   console.log(`  tasks:   ${server.taskUrl}/runner.html (task origin: volunteers run shipped code here)`);
   console.log(`  pages of these origins may connect (ALLOWED_ORIGINS): ${server.allowedOrigins.join(', ')}`);
+  const advertised = [...(ice.iceServers ?? []).flatMap((s) => s.urls), ...(ice.turn ? ice.turn.urls.map((u) => `${u} (credentials minted per page from TURN_SECRET)`) : [])];
+  console.log(`  ICE servers the pages use (WEBRAY_ICE_SERVERS, TURN_URL): ${advertised.length > 0 ? advertised.join(', ') : 'none (fine on one machine or a LAN; across NATs set them: docs/deployment.md)'}`);
   const stop = (): void => {
     void server.close().then(() => process.exit(0));
   };

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -253,6 +254,38 @@ describe('webray server with its task origin', () => {
 
     const viaLocalhost = await rawRequest(server.url, '/config.json', 'GET', { host: `localhost:${server.port}` });
     expect(JSON.parse(viaLocalhost.body)).toEqual({ taskOrigin: `http://localhost:${server.taskPort}` });
+  });
+
+  it('advertises the configured ICE servers in /config.json, TURN credentials minted per request and never stored', async () => {
+    const secret = 'a-long-shared-secret-for-coturn';
+    const withIce = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      taskPort: 0,
+      distDir: path.join(root, 'dist'),
+      log: () => {},
+      iceServers: [{ urls: 'stun:stun.example.org:3478' }],
+      turn: { urls: ['turn:turn.example.org:3478'], secret, ttlSeconds: 600 },
+    });
+    try {
+      const before = Math.floor(Date.now() / 1000);
+      const res = await fetch(`${withIce.url}/config.json`);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      const body = (await res.json()) as { taskOrigin: string; iceServers: { urls: unknown; username?: string; credential?: string }[] };
+      expect(body.taskOrigin).toBe(withIce.taskUrl);
+      expect(body.iceServers[0]).toEqual({ urls: 'stun:stun.example.org:3478' });
+      const turn = body.iceServers[1]!;
+      expect(turn.urls).toEqual(['turn:turn.example.org:3478']);
+      const expiry = Number(turn.username!.split(':')[0]);
+      expect(expiry).toBeGreaterThanOrEqual(before + 600);
+      expect(expiry).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 600);
+      expect(turn.credential).toBe(createHmac('sha1', secret).update(turn.username!).digest('base64'));
+    } finally {
+      await withIce.close();
+    }
+    await expect(startServer({ host: '127.0.0.1', port: 0, distDir: path.join(root, 'dist'), log: () => {}, iceServers: [{ urls: 'turn:t' }] })).rejects.toThrow(
+      'iceServers (WEBRAY_ICE_SERVERS)[0] is a TURN server (turn:t) without username',
+    );
   });
 
   it('gives the task origin no CORS access to the main origin', async () => {

@@ -1,6 +1,7 @@
 // Validation of remote-function, actor and method options (Ray's ray_option_utils.py): an unknown
 // or invalid option is refused at once, naming the option, with a suggestion for near-misses.
 
+import { rtcConfigFromOptions, type IceServer, type RtcConfig } from '../protocol/rtc-config.ts';
 import * as v from 'valibot';
 import { MAX_CALLS, MAX_NAME_CHARS, MAX_NUM_RETURNS, MAX_REPLICAS, MAX_TOTAL_REPLICAS } from '../protocol/limits.ts';
 
@@ -97,7 +98,10 @@ const initSchema = v.strictObject({
   numGpus: v.optional(count),
   resources: v.optional(resourcesSchema),
   objectStoreMemory: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-  iceServers: v.optional(v.array(v.unknown())),
+  /** Shorthand for rtcConfig.iceServers; both are checked field by field by protocol/rtc-config.ts (validateInitOptions). */
+  iceServers: v.optional(v.custom<readonly IceServer[]>(() => true)),
+  /** Passed to every RTCPeerConnection. */
+  rtcConfig: v.optional(v.custom<RtcConfig>(() => true)),
   /** Where this tab's node runs task code: the server's task origin ('origin') or this page's own workers ('none'). */
   isolation: v.optional(v.picklist(['origin', 'none'])),
   verification: v.optional(verificationSchema),
@@ -219,7 +223,9 @@ export function validateInitOptions(input: unknown, what = 'ray.init'): v.InferO
     // Checked first, so an unknown key in it is named (with a suggestion) as a top-level one is.
     check(verificationSchema, Object.keys(verificationSchema.entries), input.verification, `${what} verification`);
   }
-  return check(initSchema, initKeys, input, what);
+  const out = check(initSchema, initKeys, input, what);
+  rtcConfigFromOptions(out.rtcConfig, out.iceServers, what);
+  return out;
 }
 /** `ray.join`'s options: init's, without the driver's own (`verification` is the cluster's, set by its driver). */
 export function validateJoinOptions(input: unknown, what = 'ray.join'): v.InferOutput<typeof initSchema> {

@@ -26,18 +26,6 @@ export interface IsolatedWorkersOptions {
   readonly signal?: AbortSignal;
 }
 
-/** The task runner's URL on the task origin a webray server advertises in `/config.json`. */
-export async function fetchRunnerUrl(serverUrl: string, signal?: AbortSignal): Promise<string> {
-  const configUrl = new URL('/config.json', serverUrl);
-  const res = await fetch(configUrl, { signal, cache: 'no-store' });
-  const config: unknown = res.ok ? await res.json() : undefined;
-  const taskOrigin = (config as { taskOrigin?: unknown } | undefined)?.taskOrigin;
-  if (typeof taskOrigin !== 'string') {
-    throw new Error(`${configUrl.href} does not name a task origin (HTTP ${res.status}); is this a webray server?`);
-  }
-  return new URL('/runner.html', taskOrigin).href;
-}
-
 interface Slot {
   readonly port: MessagePort;
   onError?: (reason: string) => void;

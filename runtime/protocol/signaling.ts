@@ -5,6 +5,12 @@
 import * as v from 'valibot';
 import type { NodeId } from './ids.ts';
 
+/**
+ * Where a server tells pages what they need of it (its task origin, the ICE servers of its
+ * deployment): `{ taskOrigin, iceServers? }` as JSON.
+ */
+export const CONFIG_PATH = '/config.json';
+
 /** Largest signaling payload the server accepts (an SDP offer with many candidates fits easily). */
 export const MAX_SIGNAL_BYTES = 64 * 1024;
 export const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

@@ -16,6 +16,7 @@ import type { ResourceSet, SerializedObject } from '../protocol/task-spec.ts';
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS } from '../transport/constants.ts';
 import { LocalChannel } from '../transport/local-channel.ts';
 import { PeerMesh } from '../transport/peer-mesh.ts';
+import type { RtcConfig } from '../protocol/rtc-config.ts';
 import { SignalingClient } from '../transport/signaling-client.ts';
 import { loadCoordinatorSecret, saveCoordinatorSecret } from './coordinator-seat.ts';
 
@@ -23,7 +24,8 @@ export interface ClusterOptions {
   readonly address: string;
   readonly cluster: string;
   readonly token: string;
-  readonly iceServers: RTCIceServer[];
+  /** Passed to every peer connection (ICE servers, transport policy). */
+  readonly rtcConfig: RtcConfig;
   /**
    * Coordinators: the secret that reclaims the cluster's name after this coordinator left (a
    * reload); default the one this tab kept in sessionStorage for this address and cluster.
@@ -138,7 +140,7 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
     const sig = signaling;
     mesh = new PeerMesh({
       self: nodeId,
-      iceServers: opts.cluster!.iceServers,
+      rtcConfig: opts.cluster!.rtcConfig,
       sendSignal: (to, data) => sig.signal(to, data),
       isMember: (remote) => members.has(remote),
       lookup: (id) => store.load(id),

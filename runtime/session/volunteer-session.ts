@@ -85,7 +85,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
   const toCoordinator = (msg: NodeToCoordinator): void => mesh?.send(coordinatorId, { type: 'to_coordinator', msg });
   mesh = new PeerMesh({
     self: nodeId,
-    iceServers: c.iceServers,
+    rtcConfig: c.rtcConfig,
     sendSignal: (to, data) => client.signal(to, data),
     // Links come from the coordinator and from other volunteers pulling objects.
     isMember: () => true,

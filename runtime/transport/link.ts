@@ -4,13 +4,15 @@
 
 import type { NodeId } from '../protocol/ids.ts';
 import type { PeerMessage } from '../protocol/peer-messages.ts';
+import type { RtcConfig } from '../protocol/rtc-config.ts';
 
 export interface LinkOptions {
   readonly self: NodeId;
   readonly remote: NodeId;
   /** This side opens the link (sends the offer); the other side answers. */
   readonly initiator: boolean;
-  readonly iceServers: RTCIceServer[];
+  /** Passed to RTCPeerConnection: ICE servers, transport policy (checked: protocol/rtc-config.ts). */
+  readonly rtcConfig: RtcConfig;
   /** Sends a signal (offer, answer, candidate) to the remote tab through the signaling server. */
   readonly signal: (data: unknown) => void;
   readonly onMessage: (msg: PeerMessage) => void;

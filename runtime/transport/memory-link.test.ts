@@ -24,13 +24,13 @@ function pair(network = new MemoryNetwork()) {
     self: A,
     remote: B,
     initiator: true,
-    iceServers: [],
+    rtcConfig: {},
     signal: (data) => {
       b ??= network.createLink({
         self: B,
         remote: A,
         initiator: false,
-        iceServers: [],
+        rtcConfig: {},
         signal: (answer) => a.signal(answer),
         onMessage: (m) => got.b.push(m),
         onClose: (r) => closed.b.push(r),

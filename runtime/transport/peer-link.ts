@@ -12,6 +12,7 @@ import { encode } from './codec.ts';
 import { CONNECT_TIMEOUT_MS, HIGH_WATER_BYTES, MAX_FRAME_BYTES } from './constants.ts';
 import { encodeControlBatch } from './control-batch.ts';
 import { CONTROL_LANE, DATA_LANE, frames, type Lane } from './framing.ts';
+import { candidateTypes, diagnoseIce, type CandidateType } from './ice-diagnosis.ts';
 import { Inbox } from './inbox.ts';
 import type { Link, LinkOptions } from './link.ts';
 
@@ -49,6 +50,9 @@ export class PeerLink implements Link {
   private msgNo = 0;
   private pumping = false;
   private closed = false;
+  /** Until the link is open: what ICE did, to say why it failed (ice-diagnosis.ts). */
+  private readonly ice = { state: 'new', local: new Set<CandidateType>(), remote: new Set<CandidateType>(), error: undefined as string | undefined };
+  private rejectConnected: ((err: Error) => void) | undefined;
   /** Bytes sent and received, for the volunteer page's figures. */
   bytesSent = 0;
   bytesReceived = 0;
@@ -64,28 +68,36 @@ export class PeerLink implements Link {
     this.peer = new SimplePeer({
       initiator: opts.initiator,
       trickle: true,
-      config: { iceServers: opts.iceServers },
+      config: opts.rtcConfig as RTCConfiguration,
       channelConfig: { ordered: true },
     });
-    this.peer.on('signal', (data: unknown) => opts.signal(data));
+    this.peer.on('signal', (data: unknown) => {
+      for (const t of candidateTypes(data)) this.ice.local.add(t);
+      opts.signal(data);
+    });
     this.peer.on('data', (chunk: Uint8Array) => this.onFrame(chunk));
     this.peer.on('close', () => this.close('the peer connection closed'));
-    this.peer.on('error', (err: Error) => this.close(`peer connection error: ${err.message}`));
+    // simple-peer ends the link itself when ICE fails (an 'error' follows).
+    this.peer.on('iceStateChange', (state: string) => {
+      this.ice.state = state;
+    });
+    this.peer.on('error', (err: Error) => {
+      this.ice.error ??= `${err.name !== 'Error' ? `${err.name}: ` : ''}${err.message}`;
+      this.close(`peer connection error: ${err.message}`);
+    });
     this.connected = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`could not connect to ${opts.remote} within ${CONNECT_TIMEOUT_MS} ms`));
-        this.close('connect timeout');
-      }, CONNECT_TIMEOUT_MS);
+      const timer = setTimeout(() => this.close(`no connection within ${CONNECT_TIMEOUT_MS} ms`), CONNECT_TIMEOUT_MS);
+      this.rejectConnected = (err) => {
+        clearTimeout(timer);
+        reject(err);
+      };
       this.peer.once('connect', () => {
         clearTimeout(timer);
+        this.rejectConnected = undefined;
         this.channel = (this.peer as unknown as { _channel: RTCDataChannel })._channel;
         this.channel.addEventListener('bufferedamountlow', () => this.pump());
         resolve();
         this.pump();
-      });
-      this.peer.once('close', () => {
-        clearTimeout(timer);
-        reject(new Error(`link to ${opts.remote} closed before connecting`));
       });
     });
     this.connected.catch(() => {});
@@ -103,6 +115,7 @@ export class PeerLink implements Link {
   /** Feeds a signal from the remote tab. */
   signal(data: unknown): void {
     if (this.closed) return;
+    for (const t of candidateTypes(data)) this.ice.remote.add(t);
     try {
       this.peer.signal(data as SimplePeer.SignalData);
     } catch (e) {
@@ -193,6 +206,18 @@ export class PeerLink implements Link {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.rejectConnected) {
+      const servers = this.opts.rtcConfig.iceServers ?? [];
+      const urls = servers.flatMap((s) => (typeof s.urls === 'string' ? [s.urls] : s.urls));
+      const why = diagnoseIce({
+        ...this.ice,
+        relayOnly: this.opts.rtcConfig.iceTransportPolicy === 'relay',
+        iceServers: urls.length > 0,
+        turnServers: urls.some((u) => /^turns?:/.test(u)),
+      });
+      this.rejectConnected(new Error(`could not connect to ${this.remote} (${reason}): ${why}`));
+      this.rejectConnected = undefined;
+    }
     this.control.length = 0;
     const data = this.data.splice(0);
     for (const d of data) d.onSent?.();

@@ -7,6 +7,7 @@ import { createLogger } from '../common/logger.ts';
 import { RpcCaller } from '../common/rpc.ts';
 import type { NodeId, ObjectId } from '../protocol/ids.ts';
 import type { PeerMessage, PeerRequests } from '../protocol/peer-messages.ts';
+import type { RtcConfig } from '../protocol/rtc-config.ts';
 import type { SerializedObject } from '../protocol/task-spec.ts';
 import { MAX_PULL_BYTES_PER_PEER, MAX_QUEUED_PULLS_PER_PEER, PULL_BUSY_RETRY_MS, PULL_TIMEOUT_MS } from './constants.ts';
 import type { Link, LinkFactory } from './link.ts';
@@ -14,7 +15,7 @@ import { PeerLink } from './peer-link.ts';
 
 export interface PeerMeshDeps {
   readonly self: NodeId;
-  readonly iceServers: RTCIceServer[];
+  readonly rtcConfig: RtcConfig;
   readonly sendSignal: (to: NodeId, data: unknown) => void;
   /** Control and heartbeat messages (pulls are answered here). */
   readonly onMessage: (from: NodeId, msg: PeerMessage) => void;
@@ -64,7 +65,7 @@ export class PeerMesh {
       self: this.deps.self,
       remote,
       initiator,
-      iceServers: this.deps.iceServers,
+      rtcConfig: this.deps.rtcConfig,
       signal: (data) => this.deps.sendSignal(remote, data),
       onMessage: (msg) => this.onMessage(remote, msg),
       onClose: (reason) => {
