@@ -11,35 +11,10 @@
 // without them. Pages are plain http from 203.0.113.10, not a secure context by default:
 // --unsafely-treat-insecure-origin-as-secure covers the page and task origins until the server
 // speaks HTTPS (issue 13).
-import { test, expect, type Browser, type Page } from '@playwright/test';
-import type * as RayModule from '../runtime/index.ts';
-import type { NodeHandle } from '../runtime/index.ts';
-import { buildTopology, topologyUnavailable, type Machine, type Topology } from './net/topology.ts';
-import { coturnUnavailable, launchChromiumOn, startCoturn, startWebrayServer, type Coturn, type WebrayServerInNs } from './net/services.ts';
-// fixtures.ts declares the page global `ray`.
-import type {} from './fixtures.ts';
-
-type Ray = typeof RayModule;
-
-declare global {
-  // Every RTCPeerConnection the page made (installed by an init script: observation only).
-  var e2ePeerConnections: RTCPeerConnection[];
-  // The volunteer page's membership.
-  var e2eNode: NodeHandle | undefined;
-}
-
-interface CandidateInfo {
-  type: string;
-  address: string | undefined;
-  protocol: string;
-}
-
-interface PeerInfo {
-  connectionState: RTCPeerConnectionState;
-  selected?: { state: string; nominated: boolean; bytesSent: number; bytesReceived: number; local: CandidateInfo; remote: CandidateInfo };
-  /** The `a=candidate` lines of the local description: what this side told the other. */
-  sdpCandidates: string[];
-}
+import { test, expect, type Browser } from '@playwright/test';
+import { byteJob, openOn, peerInfo } from './net/pages.ts';
+import { buildTopology, topologyUnavailable, type Topology } from './net/topology.ts';
+import { coturnUnavailable, startCoturn, startWebrayServer, type Coturn, type WebrayServerInNs } from './net/services.ts';
 
 const unavailable = topologyUnavailable() ?? coturnUnavailable();
 test.skip(unavailable !== undefined, `two machines behind NAT need network namespaces and coturn: ${unavailable}`);
@@ -67,71 +42,6 @@ test.afterAll(async () => {
   topo?.down();
 });
 
-/** Records every RTCPeerConnection the page creates (simple-peer calls the global constructor). */
-function observePeerConnections(): void {
-  const seen: RTCPeerConnection[] = [];
-  globalThis.e2ePeerConnections = seen;
-  const Native = globalThis.RTCPeerConnection;
-  globalThis.RTCPeerConnection = class extends Native {
-    constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
-      super(...args);
-      seen.push(this);
-    }
-  };
-}
-
-/** A browser on `machine`, a page of the server in it, webray imported as `globalThis.ray`. */
-async function openOn(machine: Machine, path: string): Promise<{ page: Page; errors: string[] }> {
-  const browser = await launchChromiumOn(machine, { secureOrigins: [server!.url, server!.taskUrl] });
-  browsers.push(browser);
-  const context = await browser.newContext();
-  await context.addInitScript(observePeerConnections);
-  const page = await context.newPage();
-  await page.goto(server!.url + path);
-  await page.evaluate(async () => {
-    const url = '/webray.js';
-    globalThis.ray = (await import(url)) as Ray;
-  });
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
-  return { page, errors };
-}
-
-/** Each peer connection's state, its selected candidate pair (getStats) and the candidates it announced. */
-function peerInfo(page: Page): Promise<PeerInfo[]> {
-  return page.evaluate(async () => {
-    const out: PeerInfo[] = [];
-    for (const pc of globalThis.e2ePeerConnections) {
-      const stats = await pc.getStats();
-      const byId = (id: unknown) => (typeof id === 'string' ? (stats.get(id) as Record<string, unknown> | undefined) : undefined);
-      const candidate = (id: unknown): CandidateInfo => {
-        const c = byId(id) ?? {};
-        return { type: String(c['candidateType']), address: (c['address'] ?? c['ip']) as string | undefined, protocol: String(c['protocol']) };
-      };
-      let pairId: unknown;
-      stats.forEach((s: Record<string, unknown>) => {
-        if (s['type'] === 'transport' && s['selectedCandidatePairId']) pairId = s['selectedCandidatePairId'];
-      });
-      const pair = byId(pairId);
-      out.push({
-        connectionState: pc.connectionState,
-        sdpCandidates: (pc.localDescription?.sdp ?? '').split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')),
-        ...(pair && {
-          selected: {
-            state: String(pair['state']),
-            nominated: pair['nominated'] === true,
-            bytesSent: Number(pair['bytesSent']),
-            bytesReceived: Number(pair['bytesReceived']),
-            local: candidate(pair['localCandidateId']),
-            remote: candidate(pair['remoteCandidateId']),
-          },
-        }),
-      });
-    }
-    return out;
-  });
-}
-
 const MiB = 1024 * 1024;
 
 test('a coordinator and a volunteer, each behind its own cone NAT, connect through STUN-discovered public addresses without loopback flags, and a job moves 4 MiB each way', async () => {
@@ -140,7 +50,7 @@ test('a coordinator and a volunteer, each behind its own cone NAT, connect throu
   const cluster = `nat-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const token = `tok-${crypto.randomUUID()}`;
 
-  const [head, vol] = await Promise.all([openOn(t.a, '/'), openOn(t.b, '/join')]);
+  const [head, vol] = await Promise.all([openOn(t.a, server!, '/', browsers), openOn(t.b, server!, '/join', browsers)]);
   // The real volunteer path: these pages are secure contexts (the flag), not granted media, and
   // not on loopback.
   for (const p of [head.page, vol.page]) {
@@ -175,24 +85,7 @@ test('a coordinator and a volunteer, each behind its own cone NAT, connect throu
   // The job: a 4 MiB object from the coordinator to a task pinned to machine B, and a 4 MiB
   // result back; both sides check every byte.
   const jobStarted = Date.now();
-  const result = await head.page.evaluate(async (size) => {
-    const ray = globalThis.ray;
-    const input = new Uint8Array(size);
-    for (let i = 0; i < size; i++) input[i] = (i * 31 + (i >>> 11)) & 255;
-    const transform = ray.remote({ resources: { machineB: 1 } }, (bytes: Uint8Array) => {
-      let sum = 0;
-      for (let i = 0; i < bytes.length; i++) sum = (sum + bytes[i]! * ((i % 251) + 1)) >>> 0;
-      const out = new Uint8Array(bytes.length);
-      for (let i = 0; i < bytes.length; i++) out[i] = (bytes[i]! * 7 + 3) & 255;
-      return { nodeId: ray.getRuntimeContext().nodeId as string, length: bytes.length, sum, out };
-    });
-    const r = await ray.get(transform.remote(ray.put(input)));
-    let sum = 0;
-    for (let i = 0; i < input.length; i++) sum = (sum + input[i]! * ((i % 251) + 1)) >>> 0;
-    let wrongBytes = 0;
-    for (let i = 0; i < input.length; i++) if (r.out[i] !== ((input[i]! * 7 + 3) & 255)) wrongBytes++;
-    return { nodeId: r.nodeId, length: r.length, sumMatches: r.sum === sum, outLength: r.out.length, wrongBytes };
-  }, 4 * MiB);
+  const result = await byteJob(head.page, 4 * MiB, 'machineB');
   expect(result).toEqual({ nodeId: volId, length: 4 * MiB, sumMatches: true, outLength: 4 * MiB, wrongBytes: 0 });
   test.info().annotations.push({ type: 'job', description: `4 MiB each way in ${Date.now() - jobStarted} ms` });
 
@@ -226,6 +119,40 @@ test('a coordinator and a volunteer, each behind its own cone NAT, connect throu
     expect(hosts.length, info).toBeGreaterThan(0);
     for (const h of hosts) expect(h, info).toMatch(/ [0-9a-f-]+\.local \d+ typ host/);
     for (const l of announced) expect(l, info).not.toContain(self.ip);
+  }
+  expect([...head.errors, ...vol.errors]).toEqual([]);
+});
+
+test("iceTransportPolicy: 'relay' sends the link through coturn's relay even where a direct path exists", async () => {
+  const t = topo!;
+  const rtcConfig = { iceServers: coturn!.turnServers(), iceTransportPolicy: 'relay' as const };
+  const cluster = `relay-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const token = `tok-${crypto.randomUUID()}`;
+  const [head, vol] = await Promise.all([openOn(t.a, server!, '/', browsers), openOn(t.b, server!, '/join', browsers)]);
+  await head.page.evaluate(
+    async ({ cluster, token, rtcConfig }) => {
+      await globalThis.ray.init({ address: location.origin, cluster, token, numCpus: 1, numGpus: 0, rtcConfig });
+    },
+    { cluster, token, rtcConfig },
+  );
+  const volId = await vol.page.evaluate(
+    async ({ cluster, token, rtcConfig }) => {
+      globalThis.e2eNode = await globalThis.ray.join({ address: location.origin, cluster, token, numCpus: 1, numGpus: 0, resources: { machineB: 1 }, rtcConfig });
+      return globalThis.e2eNode.nodeId as string;
+    },
+    { cluster, token, rtcConfig },
+  );
+  expect(await byteJob(head.page, 1 * MiB, 'machineB')).toEqual({ nodeId: volId, length: 1 * MiB, sumMatches: true, outLength: 1 * MiB, wrongBytes: 0 });
+  const [headPeers, volPeers] = await Promise.all([peerInfo(head.page), peerInfo(vol.page)]);
+  const info = JSON.stringify({ head: headPeers, volunteer: volPeers }, null, 1);
+  for (const peers of [headPeers, volPeers]) {
+    const connected = peers.filter((p) => p.connectionState === 'connected');
+    expect(connected, info).toHaveLength(1);
+    expect(connected[0]!.config, info).toEqual({ urls: [coturn!.turnUrl], iceTransportPolicy: 'relay' });
+    // Both ends on coturn's relay addresses: only relay candidates were offered at all.
+    expect(connected[0]!.selected?.local.type, info).toBe('relay');
+    expect(connected[0]!.sdpCandidates.every((l) => / typ relay/.test(l)), info).toBe(true);
+    expect(connected[0]!.selected!.bytesSent, info).toBeGreaterThan(1 * MiB);
   }
   expect([...head.errors, ...vol.errors]).toEqual([]);
 });

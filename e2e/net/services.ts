@@ -172,12 +172,13 @@ export interface WebrayServerInNs {
   stop(): Promise<void>;
 }
 
-/** Starts `signaling/server.ts` (serving this worktree's dist/) on SERVER_IP in the internet namespace. */
-export async function startWebrayServer(topo: Topology, opts: { port?: number } = {}): Promise<WebrayServerInNs> {
+/** Starts `signaling/server.ts` (serving this worktree's dist/) on SERVER_IP in the internet namespace, with `env` added to its environment. */
+export async function startWebrayServer(topo: Topology, opts: { port?: number; env?: Record<string, string> } = {}): Promise<WebrayServerInNs> {
   const port = opts.port ?? 8080;
   const child = topo.spawn(topo.internetNs, process.execPath, ['--import', 'tsx', 'signaling/server.ts'], {
     cwd: REPO,
-    env: { ...process.env, HOST: SERVER_IP, PORT: String(port), TASK_PORT: String(port + 1) },
+    // `env`: the deployment's settings (TURN_URL, TURN_SECRET, …).
+    env: { ...process.env, HOST: SERVER_IP, PORT: String(port), TASK_PORT: String(port + 1), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = watchOutput(child, 'webray server');
