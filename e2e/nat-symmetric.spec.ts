@@ -3,7 +3,10 @@
 // alone cannot connect them: the join must fail with an error that says TURN is needed. With the
 // TURN server the webray server advertises — credentials minted per page from coturn's shared
 // secret (TURN_URL, TURN_SECRET) and fetched from /config.json, with no ICE option in the
-// program — the link goes through coturn's relay and a job moves 16 MiB each way.
+// program — the link goes through coturn's relay and a job moves 16 MiB each way. The server speaks
+// HTTPS (TLS_CERT, TLS_KEY: a self-signed certificate for its address, which the test's browsers
+// accept), so the pages are secure contexts and cross-origin isolated without any flag that treats
+// plain http as secure.
 //
 // Needs root, iproute2, iptables and coturn (CI installs them: .ci/run); skipped, saying why,
 // without them.
@@ -26,7 +29,7 @@ test.beforeAll(async () => {
   topo = await buildTopology({ natA: 'symmetric', natB: 'symmetric' });
   coturn = await startCoturn(topo);
   // The deployment: the server mints TURN credentials for each page from coturn's secret.
-  server = await startWebrayServer(topo, { env: { TURN_URL: coturn.turnUrl, TURN_SECRET: coturn.secret, TURN_TTL: '600' } });
+  server = await startWebrayServer(topo, { tls: true, env: { TURN_URL: coturn.turnUrl, TURN_SECRET: coturn.secret, TURN_TTL: '600' } });
   test.info().annotations.push({ type: 'setup', description: `topology, coturn and server ready in ${Date.now() - t0} ms` });
 });
 
@@ -76,10 +79,23 @@ test('with STUN only, the join fails at the connect timeout and its error says a
   expect([...head.errors, ...vol.errors]).toEqual([]);
 });
 
-test("with the TURN server the webray server advertises (no ICE option in the program), the link goes through the relay and 16 MiB move each way", async () => {
+test("over HTTPS, with the TURN server the webray server advertises (no ICE option in the program), the link goes through the relay and 16 MiB move each way", async () => {
   const t = topo!;
   const { cluster, token } = names();
   const [head, vol] = await Promise.all([openOn(t.a, server!, '/', browsers), openOn(t.b, server!, '/join', browsers)]);
+  // Served over HTTPS from 203.0.113.10: secure contexts, cross-origin isolated, with what webray needs.
+  for (const p of [head.page, vol.page]) {
+    expect(
+      await p.evaluate(() => ({
+        origin: location.origin,
+        secure: isSecureContext,
+        isolated: crossOriginIsolated,
+        sharedArrayBuffer: typeof SharedArrayBuffer === 'function',
+        subtle: typeof crypto.subtle?.digest === 'function',
+      })),
+    ).toEqual({ origin: server!.url, secure: true, isolated: true, sharedArrayBuffer: true, subtle: true });
+  }
+  expect(server!.url).toMatch(/^https:\/\/203\.0\.113\.10:/);
   await head.page.evaluate(
     async ({ cluster, token }) => {
       await globalThis.ray.init({ address: location.origin, cluster, token, numCpus: 1, numGpus: 0 });

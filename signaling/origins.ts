@@ -11,12 +11,12 @@ const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
  * The server's own origins on `port`: its bind address; for a loopback bind, every loopback name;
  * for a wildcard bind (0.0.0.0, ::), those and every address of this machine's interfaces.
  */
-export function ownOrigins(bindHost: string, port: number, interfaceAddresses: () => string[] = localAddresses): string[] {
+export function ownOrigins(bindHost: string, port: number, interfaceAddresses: () => string[] = localAddresses, scheme: 'http' | 'https' = 'http'): string[] {
   const hosts = new Set<string>([urlHost(bindHost)]);
   const wildcard = bindHost === '0.0.0.0' || bindHost === '::';
   if (wildcard || LOOPBACK_HOSTS.includes(urlHost(bindHost))) for (const h of LOOPBACK_HOSTS) hosts.add(h);
   if (wildcard) for (const a of interfaceAddresses()) hosts.add(urlHost(a));
-  return [...hosts].map((h) => `http://${h}:${port}`);
+  return [...hosts].map((h) => `${scheme}://${h}:${port}`);
 }
 
 function localAddresses(): string[] {

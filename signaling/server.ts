@@ -2,7 +2,7 @@
 // which cluster members find each other (Ray's GCS address, minus the task data).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { startTaskOrigin } from './task-origin.ts';
 import { sendText as sendTextWith, urlHost } from './http-reply.ts';
 import { originAllowed, ownOrigins, parseAllowedOrigins, requestOrigin } from './origins.ts';
 import { pageSecurityHeaders } from './page-policy.ts';
+import { checkTls, createWebServer, tlsFromEnv, type TlsOptions, type WebServer } from './tls.ts';
 import { checkIceConfig, iceConfigFromEnv, iceServersFor, type IceConfig, type TurnAuthSecret } from './ice-servers.ts';
 import { CONFIG_PATH } from '../runtime/protocol/signaling.ts';
 import type { IceServer } from '../runtime/protocol/rtc-config.ts';
@@ -102,6 +103,8 @@ export interface ServerOptions {
   iceServers?: readonly IceServer[];
   /** A TURN server whose credentials are minted per page from coturn's shared secret. Env TURN_URL, TURN_SECRET, TURN_TTL. */
   turn?: TurnAuthSecret;
+  /** Serve both origins over HTTPS (and signaling over WSS) with this certificate and key. Env TLS_CERT, TLS_KEY (PEM files). */
+  tls?: TlsOptions;
 }
 
 export interface RunningServer {
@@ -124,6 +127,8 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   // Checked before anything listens: a bad setting fails the start, naming it.
   const ice: IceConfig = checkIceConfig(options.iceServers, options.turn);
+  if (options.tls) checkTls(options.tls);
+  const scheme = options.tls ? 'https' : 'http';
   const host = options.host ?? DEFAULT_HOST;
   const distDir = path.resolve(options.distDir ?? DEFAULT_DIST_DIR);
   const requestedPort = options.port ?? DEFAULT_PORT;
@@ -131,6 +136,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     host,
     port: options.taskPort ?? (requestedPort === 0 ? 0 : requestedPort + 1),
     distDir,
+    ...(options.tls ? { tls: options.tls } : {}),
   });
 
   const log = options.log ?? ((line: string) => console.log(line));
@@ -139,10 +145,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   /** The task origin as this request's page should reach it: from configuration, never echoing a Host it was not given. */
   const taskOriginFor = (req: IncomingMessage): string => {
     if (options.taskOrigin !== undefined) return options.taskOrigin;
-    const via = requestOrigin(req.headers.host, 'http', allowed);
-    return `http://${via?.hostname ?? urlHost(host)}:${taskServer.port}`;
+    const via = requestOrigin(req.headers.host, scheme, allowed);
+    return `${scheme}://${via?.hostname ?? urlHost(host)}:${taskServer.port}`;
   };
-  const httpServer = createServer((req, res) => {
+  const httpServer = createWebServer(options.tls, (req, res) => {
     if (pathnameOf(req.url) === CONFIG_PATH) {
       sendConfig(req, res, taskOriginFor(req), iceServersFor(ice, Date.now()));
       return;
@@ -177,10 +183,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     await taskServer.close();
     throw err;
   });
-  allowed = options.allowedOrigins ?? ownOrigins(host, port);
+  allowed = options.allowedOrigins ?? ownOrigins(host, port, undefined, scheme);
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${urlHost(host)}:${port}`,
+    url: `${scheme}://${urlHost(host)}:${port}`,
     port,
     host,
     io,
@@ -202,7 +208,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 }
 
 /** Starts `server` listening; resolves with the port it got (the free one when asked for 0). */
-export function listen(server: Server, port: number, host: string): Promise<number> {
+export function listen(server: WebServer, port: number, host: string): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -321,6 +327,7 @@ function iceOptionsFromEnv(): Pick<ServerOptions, 'iceServers' | 'turn'> {
 
 async function main(): Promise<void> {
   const ice = iceOptionsFromEnv();
+  const tls = tlsFromEnv(process.env);
   const server = await startServer({
     host: process.env['HOST'] || DEFAULT_HOST,
     port: parsePort(process.env['PORT']),
@@ -329,6 +336,7 @@ async function main(): Promise<void> {
     testEntry: process.env['WEBRAY_TEST_ENTRY'] === '1',
     allowedOrigins: parseAllowedOrigins(process.env['ALLOWED_ORIGINS']),
     ...ice,
+    ...(tls ? { tls } : {}),
   });
   console.log(`webray server listening on ${server.url}`);
   console.log(`  demo:    ${server.url}/`);

@@ -4,10 +4,11 @@
 // to a volunteer runs as this origin: it cannot read the volunteer origin's storage, nor act as it.
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { sendText as sendTextWith, urlHost } from './http-reply.ts';
+import { createWebServer, type TlsOptions } from './tls.ts';
 
 /** The runner page, the task origin's one page. */
 export const TASK_RUNNER_PATH = '/runner.html';
@@ -90,6 +91,8 @@ export interface TaskOriginOptions {
   port: number;
   /** The built dist/ folder, holding runner.html and .vite/manifest.json. */
   distDir: string;
+  /** Serve HTTPS with this certificate (signaling/tls.ts). */
+  tls?: TlsOptions;
 }
 
 export interface RunningTaskOrigin {
@@ -102,7 +105,7 @@ export interface RunningTaskOrigin {
 
 export async function startTaskOrigin(options: TaskOriginOptions): Promise<RunningTaskOrigin> {
   const distDir = path.resolve(options.distDir);
-  const httpServer = createServer((req, res) => {
+  const httpServer = createWebServer(options.tls, (req, res) => {
     serveRunner(distDir, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendText(res, 500, 'Internal server error');
       else res.destroy();
@@ -119,7 +122,7 @@ export async function startTaskOrigin(options: TaskOriginOptions): Promise<Runni
   const port = (httpServer.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${urlHost(options.host)}:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${urlHost(options.host)}:${port}`,
     port,
     close() {
       closing ??= new Promise<void>((resolve) => {

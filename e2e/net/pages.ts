@@ -51,7 +51,9 @@ function observePeerConnections(): void {
  * `path`, webray imported as `globalThis.ray`; page errors collected in `errors`.
  */
 export async function openOn(machine: Machine, server: WebrayServerInNs, path: string, browsers: Browser[]): Promise<{ page: Page; errors: string[] }> {
-  const browser = await launchChromiumOn(machine, { secureOrigins: [server.url, server.taskUrl] });
+  // Over HTTPS the pages are secure contexts by themselves (the test's self-signed certificate
+  // accepted); plain http off loopback needs the flag that treats both origins as secure.
+  const browser = await launchChromiumOn(machine, server.tls ? { args: ['--ignore-certificate-errors'] } : { secureOrigins: [server.url, server.taskUrl] });
   browsers.push(browser);
   const context = await browser.newContext();
   await context.addInitScript(observePeerConnections);

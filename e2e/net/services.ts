@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chromium, type Browser } from '@playwright/test';
 import { CHROMIUM_ARGS, chromiumPath } from '../../scripts/chromium.mjs';
+import { selfSignedCertificate } from '../../signaling/tls.fixture.ts';
 import { INTERNET_RANGE, SERVER_IP, type Machine, type Topology } from './topology.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -164,35 +165,46 @@ export async function startCoturn(topo: Topology, opts: { port?: number } = {}):
 }
 
 export interface WebrayServerInNs {
-  /** `http://203.0.113.10:<port>`: the demo and volunteer pages, /webray.js, signaling. */
+  /** `http(s)://203.0.113.10:<port>`: the demo and volunteer pages, /webray.js, signaling. */
   readonly url: string;
-  /** `http://203.0.113.10:<port + 1>`: the task origin. */
+  /** `http(s)://203.0.113.10:<port + 1>`: the task origin. */
   readonly taskUrl: string;
+  /** Served over HTTPS with a self-signed certificate for SERVER_IP (browsers must be told to accept it). */
+  readonly tls: boolean;
   log(): string;
   stop(): Promise<void>;
 }
 
 /** Starts `signaling/server.ts` (serving this worktree's dist/) on SERVER_IP in the internet namespace, with `env` added to its environment. */
-export async function startWebrayServer(topo: Topology, opts: { port?: number; env?: Record<string, string> } = {}): Promise<WebrayServerInNs> {
+export async function startWebrayServer(topo: Topology, opts: { port?: number; env?: Record<string, string>; tls?: boolean } = {}): Promise<WebrayServerInNs> {
   const port = opts.port ?? 8080;
+  // HTTPS as a deployment serves it: TLS_CERT and TLS_KEY, here a self-signed certificate for SERVER_IP.
+  const cert = opts.tls ? selfSignedCertificate({ ips: [SERVER_IP] }) : undefined;
+  const tlsEnv: Record<string, string> = cert ? { TLS_CERT: cert.certPath, TLS_KEY: cert.keyPath } : {};
   const child = topo.spawn(topo.internetNs, process.execPath, ['--import', 'tsx', 'signaling/server.ts'], {
     cwd: REPO,
     // `env`: the deployment's settings (TURN_URL, TURN_SECRET, …).
-    env: { ...process.env, HOST: SERVER_IP, PORT: String(port), TASK_PORT: String(port + 1), ...opts.env },
+    env: { ...process.env, HOST: SERVER_IP, PORT: String(port), TASK_PORT: String(port + 1), ...tlsEnv, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = watchOutput(child, 'webray server');
+  const stop = async () => {
+    await stopChild(child);
+    if (cert) rmSync(cert.dir, { recursive: true, force: true });
+  };
   try {
     await out.waitFor(/webray server listening on/, 30_000);
   } catch (e) {
-    await stopChild(child);
+    await stop();
     throw e;
   }
+  const scheme = cert ? 'https' : 'http';
   return {
-    url: `http://${SERVER_IP}:${port}`,
-    taskUrl: `http://${SERVER_IP}:${port + 1}`,
+    url: `${scheme}://${SERVER_IP}:${port}`,
+    taskUrl: `${scheme}://${SERVER_IP}:${port + 1}`,
+    tls: cert !== undefined,
     log: out.text,
-    stop: () => stopChild(child),
+    stop,
   };
 }
 
