@@ -106,7 +106,7 @@ test("over HTTPS, with the TURN server the webray server advertises (no ICE opti
   const volId = await vol.page.evaluate(
     async ({ cluster, token }) => {
       globalThis.e2eNode = await globalThis.ray.join({ address: location.origin, cluster, token, numCpus: 1, numGpus: 0, resources: { machineB: 1 } });
-      return globalThis.e2eNode.nodeId as string;
+      return globalThis.e2eNode.nodeId;
     },
     { cluster, token },
   );

@@ -138,7 +138,7 @@ test("iceTransportPolicy: 'relay' sends the link through coturn's relay even whe
   const volId = await vol.page.evaluate(
     async ({ cluster, token, rtcConfig }) => {
       globalThis.e2eNode = await globalThis.ray.join({ address: location.origin, cluster, token, numCpus: 1, numGpus: 0, resources: { machineB: 1 }, rtcConfig });
-      return globalThis.e2eNode.nodeId as string;
+      return globalThis.e2eNode.nodeId;
     },
     { cluster, token, rtcConfig },
   );
