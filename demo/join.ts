@@ -7,6 +7,13 @@ import { describeGpu, probeGpu, type GpuProbe } from './gpu-probe.ts';
 import { loadWebray, type NodeHandle } from './load-webray.ts';
 
 const REFRESH_MS = 500;
+/**
+ * After the coordinator goes away (its tab reloaded, its network dropped), this tab tries to join
+ * again on its own — the coordinator's tab reclaims the cluster with the same name and token —
+ * every REJOIN_EVERY_MS for REJOIN_FOR_MS.
+ */
+const REJOIN_EVERY_MS = 2_000;
+const REJOIN_FOR_MS = 60_000;
 
 const params = new URLSearchParams(location.search);
 /** The server: the page's own origin unless the link names another (`?server=`). */
@@ -56,6 +63,8 @@ clusterInput.addEventListener('input', renderSummary);
 let node: NodeHandle | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
 let leaving = false;
+/** Joining again on its own after the coordinator went away: until when, how many tries so far. */
+let rejoin: { cluster: string; until: number; attempt: number; timer: ReturnType<typeof setTimeout> | undefined } | undefined;
 
 const gpuProbe: Promise<GpuProbe> = probeGpu().then((gpu) => {
   gpuNote.textContent = describeGpu(gpu);
@@ -125,9 +134,39 @@ function setJoined(joined: boolean): void {
   }
 }
 
-async function join(): Promise<void> {
+/** Stops joining again on its own (the person pressed Join, or it is over). */
+function stopRejoining(): void {
+  if (rejoin?.timer !== undefined) clearTimeout(rejoin.timer);
+  rejoin = undefined;
+}
+
+function wentAway(cluster: string): string {
+  return `The coordinator of cluster ${cluster} went away, so this tab is no longer part of it and runs nothing.`;
+}
+
+/** The next try of joining again on its own, or the end of trying. */
+function scheduleRejoin(): void {
+  const r = rejoin;
+  if (!r) return;
+  if (Date.now() + REJOIN_EVERY_MS > r.until) {
+    stopRejoining();
+    setStatus(`${wentAway(r.cluster)} It did not come back within a minute: press Join again once the cluster is back.`);
+    return;
+  }
+  r.timer = setTimeout(() => {
+    r.timer = undefined;
+    r.attempt++;
+    setStatus(`${wentAway(r.cluster)} Joining again on its own as soon as it is back (try ${r.attempt})…`);
+    void join(true);
+  }, REJOIN_EVERY_MS);
+}
+
+/** `auto`: a try of joining again on its own: a cluster not back yet is tried again later, quietly. */
+async function join(auto = false): Promise<void> {
+  if (!auto) stopRejoining();
+  else if (!rejoin) return;
   errorBox.hidden = true;
-  closeReason.hidden = true;
+  if (!auto) closeReason.hidden = true;
   const cluster = clusterInput.value.trim();
   if (!cluster) {
     showError('Enter the cluster name from your invite link.');
@@ -137,7 +176,7 @@ async function join(): Promise<void> {
   }
   joinButton.disabled = true;
   fields.disabled = true;
-  setStatus(`Joining cluster ${cluster} on ${address}…`);
+  if (!auto) setStatus(`Joining cluster ${cluster} on ${address}…`);
   try {
     const ray = await loadWebray();
     await gpuProbe;
@@ -151,6 +190,8 @@ async function join(): Promise<void> {
     });
     node = joined;
     leaving = false;
+    stopRejoining();
+    closeReason.hidden = true;
     const gpu = joined.resources.GPU ? ` and ${joined.resources.GPU} GPU` : '';
     setStatus(`Joined cluster ${cluster} as node ${joined.nodeId}, giving ${joined.resources.CPU ?? 0} CPU${joined.resources.CPU === 1 ? '' : 's'}${gpu}.`, true);
     setJoined(true);
@@ -163,15 +204,23 @@ async function join(): Promise<void> {
       if (leaving) {
         setStatus(`You left cluster ${cluster}. Nothing runs in this tab now; its unfinished tasks are retried on other nodes.`);
       } else {
-        setStatus(`The coordinator of cluster ${cluster} went away, so this tab is no longer part of it and runs nothing. Press Join again once the cluster is back.`);
+        setStatus(`${wentAway(cluster)} Joining again on its own as soon as it is back (for up to a minute); or press Join again.`);
         closeReason.textContent = `Reason: ${reason}.`;
         closeReason.hidden = false;
+        rejoin = { cluster, until: Date.now() + REJOIN_FOR_MS, attempt: 0, timer: undefined };
+        scheduleRejoin();
       }
     });
   } catch (e) {
-    setStatus('Not joined.');
-    showError(explainJoinError(e));
     fields.disabled = false;
+    // Not back yet (no coordinator runs it, or the server restarts): try again later, quietly.
+    if (auto && rejoin && /no coordinator|cannot reach|did not answer|WebRTC|link/i.test(describeError(e))) {
+      scheduleRejoin();
+    } else {
+      stopRejoining();
+      setStatus('Not joined.');
+      showError(explainJoinError(e));
+    }
   } finally {
     joinButton.disabled = false;
   }
@@ -183,6 +232,7 @@ form.addEventListener('submit', (ev) => {
 });
 
 leaveButton.addEventListener('click', () => {
+  stopRejoining();
   if (!node) return;
   leaving = true;
   leaveButton.disabled = true;

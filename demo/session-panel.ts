@@ -4,7 +4,7 @@
 import { byId, describeError } from './dom.ts';
 import { describeGpu, probeGpu } from './gpu-probe.ts';
 import type { NodeInfo } from './load-webray.ts';
-import { loadLastCluster, saveLastCluster } from './last-cluster.ts';
+import { loadLastCluster, saveLastCluster, type LastCluster } from './last-cluster.ts';
 import { randomClusterName, randomToken } from './random-id.ts';
 import type { Session, SessionState } from './session.ts';
 
@@ -37,9 +37,10 @@ export class SessionPanel {
     byId('server-address').textContent = location.origin;
     // After a reload, the cluster this tab ran: starting it again reclaims the seat within a minute.
     const last = loadLastCluster();
+    this.last = last;
     this.name.value = last?.cluster ?? randomClusterName();
     this.token.value = last?.token ?? randomToken();
-    this.cpus.value = String(Math.max(1, navigator.hardwareConcurrency || 1));
+    this.cpus.value = String(last?.numCpus ?? Math.max(1, navigator.hardwareConcurrency || 1));
     void probeGpu().then((gpu) => {
       this.gpuNote.textContent = describeGpu(gpu);
       this.offerGpu.disabled = gpu.kind === 'none';
@@ -50,7 +51,7 @@ export class SessionPanel {
 
     this.form.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      this.start(() => this.session.startCluster({ cluster: this.name.value.trim(), token: this.token.value, ...this.offer() }));
+      this.startCluster({ cluster: this.name.value.trim(), token: this.token.value, ...this.offer() });
     });
     this.localButton.addEventListener('click', () => {
       if (this.cpus.reportValidity()) this.start(() => this.session.startLocal(this.offer()));
@@ -58,6 +59,8 @@ export class SessionPanel {
     this.copyButton.addEventListener('click', () => void this.copy());
     this.stopButton.addEventListener('click', () => {
       this.stopButton.disabled = true;
+      // Stopped on purpose: a reload offers it again but does not restart it.
+      if (this.last) saveLastCluster((this.last = { ...this.last, running: false }));
       this.session
         .stop()
         .catch((e: unknown) => this.showError(`Stopping failed: ${describeError(e)}`))
@@ -65,7 +68,14 @@ export class SessionPanel {
     });
     session.onChange((s) => this.render(s));
     this.render(session.state);
+    if (last?.running) {
+      // It was running when the page reloaded: restart it, so the invite keeps working.
+      this.startCluster({ cluster: last.cluster, token: last.token, numCpus: last.numCpus, numGpus: last.numGpus });
+    }
   }
+
+  /** The cluster this tab runs or last ran (sessionStorage), to restore after a reload. */
+  private last: LastCluster | undefined;
 
   /** Called by the page's refresh loop with the current node list. */
   update(nodes: readonly NodeInfo[]): void {
@@ -75,6 +85,14 @@ export class SessionPanel {
   private offer(): { numCpus: number; numGpus: number } {
     return { numCpus: Math.max(0, Math.floor(Number(this.cpus.value) || 0)), numGpus: this.offerGpu.checked ? 1 : 0 };
   }
+
+  private startCluster(o: { cluster: string; token: string; numCpus: number; numGpus: number }): void {
+    this.offered = { numCpus: o.numCpus, numGpus: o.numGpus };
+    this.start(() => this.session.startCluster(o));
+  }
+
+  /** What the cluster being started offers from this tab (kept with it for a reload). */
+  private offered = { numCpus: 1, numGpus: 0 };
 
   private start(run: () => Promise<void>): void {
     this.error.hidden = true;
@@ -118,7 +136,8 @@ export class SessionPanel {
       case 'cluster':
         this.status.textContent = `Cluster ${s.cluster} is running on ${s.address}; this tab is its coordinator (node ${s.nodeId}).`;
         this.link.value = inviteLink(s.address, s.cluster, s.token);
-        saveLastCluster({ cluster: s.cluster, token: s.token });
+        this.last = { cluster: s.cluster, token: s.token, running: true, ...this.offered };
+        saveLastCluster(this.last);
         this.volunteers.textContent = '0';
         return;
     }

@@ -249,6 +249,29 @@ test('a volunteer is told when the coordinator goes away and can join again; a w
   await expect(volunteer.getByRole('alert')).toContainText('ask whoever invited you to start it');
 });
 
+test('the coordinator tab reloads: the demo starts its cluster again with the same invite, and a volunteer joined by the link joins again on its own', async ({ demo, browser }) => {
+  const link = await startCluster(demo);
+  const volunteer = await joinByLink(browser, link);
+  await volunteersConnected(demo, 1);
+  const firstJoin = await volunteer.getByRole('status').textContent();
+
+  await demo.reload();
+  // The page restarts the cluster it ran (name, token and the seat's secret from sessionStorage).
+  await expect(demo.getByRole('status').filter({ hasText: /^Cluster lab-\w+ is running/ })).toBeVisible({ timeout: 60_000 });
+  expect(await demo.getByLabel('Invite link').inputValue()).toBe(link);
+  // The volunteer page, which nobody touches, is a member again: a new membership, listed by the new coordinator.
+  await expect(volunteer.getByRole('status')).toContainText('Joined cluster', { timeout: 60_000 });
+  expect(await volunteer.getByRole('status').textContent()).not.toBe(firstJoin);
+  await volunteersConnected(demo, 1);
+
+  // Stopped on purpose, then reloaded: offered in the form, not restarted.
+  await demo.getByRole('button', { name: 'Stop' }).click();
+  await expect(volunteer.getByRole('status')).toContainText('went away', { timeout: 30_000 });
+  await demo.reload();
+  await expect(demo.getByRole('button', { name: 'Start cluster' })).toBeVisible();
+  expect(await demo.getByLabel('Cluster name').inputValue()).toBe(new URL(link).searchParams.get('cluster'));
+});
+
 test('local mode runs the jobs in this tab alone, the GPU job on the fallback adapter it was told to offer; screenshots of the idle pages', async ({ demo }) => {
   await demo.goto('/');
   await screenshot(demo, 'demo-start');
