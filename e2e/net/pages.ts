@@ -108,31 +108,40 @@ export function peerInfo(page: Page): Promise<PeerInfo[]> {
   });
 }
 
+/** What `byteJobInPage` saw. */
+export interface ByteJobResult {
+  nodeId: string;
+  length: number;
+  sumMatches: boolean;
+  outLength: number;
+  wrongBytes: number;
+}
+
 /**
- * A job between the two pages: `size` bytes from the coordinator's page to a task pinned to the
- * volunteer's custom resource `resource`, and `size` transformed bytes back; both sides check
- * every byte. Returns what the page saw.
+ * Runs in the coordinator's page (Playwright's or Puppeteer's `evaluate`): `size` bytes from the
+ * coordinator to a task pinned to the custom resource `resource`, and `size` transformed bytes
+ * back; both sides check every byte.
  */
-export function byteJob(head: Page, size: number, resource: string): Promise<{ nodeId: string; length: number; sumMatches: boolean; outLength: number; wrongBytes: number }> {
-  return head.evaluate(
-    async ({ size, resource }) => {
-      const ray = globalThis.ray;
-      const input = new Uint8Array(size);
-      for (let i = 0; i < size; i++) input[i] = (i * 31 + (i >>> 11)) & 255;
-      const transform = ray.remote({ resources: { [resource]: 1 } }, (bytes: Uint8Array) => {
-        let sum = 0;
-        for (let i = 0; i < bytes.length; i++) sum = (sum + bytes[i]! * ((i % 251) + 1)) >>> 0;
-        const out = new Uint8Array(bytes.length);
-        for (let i = 0; i < bytes.length; i++) out[i] = (bytes[i]! * 7 + 3) & 255;
-        return { nodeId: ray.getRuntimeContext().nodeId as string, length: bytes.length, sum, out };
-      });
-      const r = await ray.get(transform.remote(ray.put(input)));
-      let sum = 0;
-      for (let i = 0; i < input.length; i++) sum = (sum + input[i]! * ((i % 251) + 1)) >>> 0;
-      let wrongBytes = 0;
-      for (let i = 0; i < input.length; i++) if (r.out[i] !== ((input[i]! * 7 + 3) & 255)) wrongBytes++;
-      return { nodeId: r.nodeId, length: r.length, sumMatches: r.sum === sum, outLength: r.out.length, wrongBytes };
-    },
-    { size, resource },
-  );
+export async function byteJobInPage({ size, resource }: { size: number; resource: string }): Promise<ByteJobResult> {
+  const ray = globalThis.ray;
+  const input = new Uint8Array(size);
+  for (let i = 0; i < size; i++) input[i] = (i * 31 + (i >>> 11)) & 255;
+  const transform = ray.remote({ resources: { [resource]: 1 } }, (bytes: Uint8Array) => {
+    let sum = 0;
+    for (let i = 0; i < bytes.length; i++) sum = (sum + bytes[i]! * ((i % 251) + 1)) >>> 0;
+    const out = new Uint8Array(bytes.length);
+    for (let i = 0; i < bytes.length; i++) out[i] = (bytes[i]! * 7 + 3) & 255;
+    return { nodeId: ray.getRuntimeContext().nodeId as string, length: bytes.length, sum, out };
+  });
+  const r = await ray.get(transform.remote(ray.put(input)));
+  let sum = 0;
+  for (let i = 0; i < input.length; i++) sum = (sum + input[i]! * ((i % 251) + 1)) >>> 0;
+  let wrongBytes = 0;
+  for (let i = 0; i < input.length; i++) if (r.out[i] !== ((input[i]! * 7 + 3) & 255)) wrongBytes++;
+  return { nodeId: r.nodeId, length: r.length, sumMatches: r.sum === sum, outLength: r.out.length, wrongBytes };
+}
+
+/** `byteJobInPage` in a Playwright page. */
+export function byteJob(head: Page, size: number, resource: string): Promise<ByteJobResult> {
+  return head.evaluate(byteJobInPage, { size, resource });
 }
