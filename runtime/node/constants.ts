@@ -2,6 +2,12 @@
 
 /** How long a cancelled task's body may take to stop before its worker is terminated. */
 export const CANCEL_GRACE_MS = 1000;
+/**
+ * How long a cancelled task blocked in get/wait may stay so before its worker is terminated: it
+ * runs no code and holds no CPU, it waits on the cluster — often for the calls its own cleanup
+ * makes after the abort — so a loaded cluster's slow answer does not cost it its worker.
+ */
+export const CANCEL_BLOCKED_GRACE_MAX_MS = 30_000;
 /** Short tasks a busy worker may hold queued behind the one it runs. */
 export const WORKER_PIPELINE_DEPTH = 16;
 /**

@@ -16,7 +16,7 @@ import type { NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.t
 import { functionIdOf, type ActorCreationTaskSpec, type NormalTaskSpec, type TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, ToWorker } from '../protocol/worker-messages.ts';
 import type { Assignment, WorkerSlot } from './assignment.ts';
-import { CANCEL_GRACE_MS, TRANSFER_ARG_MIN_BYTES } from './constants.ts';
+import { CANCEL_BLOCKED_GRACE_MAX_MS, CANCEL_GRACE_MS, TRANSFER_ARG_MIN_BYTES } from './constants.ts';
 import type { DependencyManager } from './dependency-manager.ts';
 import type { TaskReporter } from './task-reporter.ts';
 import { isParked, type WorkerPool } from './worker-pool.ts';
@@ -417,7 +417,9 @@ export class LocalTaskManager {
 
   /**
    * `ray.cancel`: a task not started yet fails at once; a running one is asked to stop, and its
-   * worker is terminated if it has not within CANCEL_GRACE_MS (at once with `force`; never for actor calls).
+   * worker is terminated if it has not within CANCEL_GRACE_MS (at once with `force`; never for
+   * actor calls) — longer while it is blocked in get/wait, waiting on the cluster rather than
+   * ignoring the abort (CANCEL_BLOCKED_GRACE_MAX_MS).
    */
   cancel(taskId: TaskId, force: boolean): void {
     const a = this.assignments.get(taskId);
@@ -444,8 +446,15 @@ export class LocalTaskManager {
       return;
     }
     this.deps.pool.post(w, { type: 'cancel', taskId });
-    a.cancelTimer = setTimeout(() => {
-      if (w.tasks.get(taskId) === a && !w.dead) this.deps.retire(w, `terminated: the cancelled task did not stop within ${CANCEL_GRACE_MS} ms`);
-    }, CANCEL_GRACE_MS);
+    // The grace period, extended while the task is blocked in get/wait (up to CANCEL_BLOCKED_GRACE_MAX_MS).
+    const arm = (waitedMs: number): void => {
+      a.cancelTimer = setTimeout(() => {
+        if (w.tasks.get(taskId) !== a || w.dead) return;
+        waitedMs += CANCEL_GRACE_MS;
+        if (a.blocked > 0 && waitedMs < CANCEL_BLOCKED_GRACE_MAX_MS) arm(waitedMs);
+        else this.deps.retire(w, `terminated: the cancelled task did not stop within ${waitedMs} ms`);
+      }, CANCEL_GRACE_MS);
+    };
+    arm(0);
   }
 }

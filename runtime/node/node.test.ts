@@ -3,7 +3,7 @@ import { IdGenerator, returnId, type ActorId, type FunctionId, type NodeId, type
 import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
 import type { ActorCreationTaskSpec, FunctionDescriptor, ResourceSet, NormalTaskSpec, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, RunTask, ToWorker } from '../protocol/worker-messages.ts';
-import { INLINE_OBJECT_MAX_BYTES, WORKER_SHARED_TASKS_MAX } from './constants.ts';
+import { CANCEL_BLOCKED_GRACE_MAX_MS, CANCEL_GRACE_MS, INLINE_OBJECT_MAX_BYTES, WORKER_SHARED_TASKS_MAX } from './constants.ts';
 import { Node } from './node.ts';
 import { ObjectStore } from './object-store.ts';
 import type { WorkerEndpoint } from './worker-endpoint.ts';
@@ -564,6 +564,39 @@ describe('Node: calls from task code', () => {
       expect(w.terminated).toBe(false);
       expect(w.messages).toContainEqual({ type: 'cancel', taskId: a.taskId });
       expect(done(b.taskId)).toBeUndefined();
+    });
+
+    it('a cancelled task blocked in get/wait keeps its worker past the grace period while it stays blocked, and loses it a grace period after it goes on without stopping', async () => {
+      vi.useFakeTimers();
+      const { node, run, workerOf, sent } = setup({ CPU: 1 });
+      const a = run(taskSpec());
+      await vi.advanceTimersByTimeAsync(0);
+      const w = workerOf(a)!;
+      blockIn(w, a, 1);
+      await vi.advanceTimersByTimeAsync(0);
+      node.handle({ type: 'cancel_task', taskId: a.taskId, force: false });
+      // Its cleanup waits on the cluster for 5 s (a loaded coordinator): the worker stays.
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(w.terminated).toBe(false);
+      // The answer comes; the task goes on but never stops: terminated within a grace period.
+      node.handle({ type: 'client_reply', reqId: forwardedFor(sent, a).reqId, ok: true, value: [] });
+      await vi.advanceTimersByTimeAsync(CANCEL_GRACE_MS);
+      expect(w.terminated).toBe(true);
+    });
+
+    it('a cancelled task blocked for good loses its worker after CANCEL_BLOCKED_GRACE_MAX_MS', async () => {
+      vi.useFakeTimers();
+      const { node, run, workerOf } = setup({ CPU: 1 });
+      const a = run(taskSpec());
+      await vi.advanceTimersByTimeAsync(0);
+      const w = workerOf(a)!;
+      blockIn(w, a, 1);
+      await vi.advanceTimersByTimeAsync(0);
+      node.handle({ type: 'cancel_task', taskId: a.taskId, force: false });
+      await vi.advanceTimersByTimeAsync(CANCEL_BLOCKED_GRACE_MAX_MS - CANCEL_GRACE_MS);
+      expect(w.terminated).toBe(false);
+      await vi.advanceTimersByTimeAsync(CANCEL_GRACE_MS);
+      expect(w.terminated).toBe(true);
     });
 
     it('starts a new worker once a worker holds WORKER_SHARED_TASKS_MAX blocked tasks', async () => {
