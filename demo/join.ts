@@ -9,11 +9,16 @@ import { loadWebray, type NodeHandle } from './load-webray.ts';
 const REFRESH_MS = 500;
 /**
  * After the coordinator goes away (its tab reloaded, its network dropped), this tab tries to join
- * again on its own — the coordinator's tab reclaims the cluster with the same name and token —
- * every REJOIN_EVERY_MS for REJOIN_FOR_MS.
+ * again on its own — the coordinator's tab reclaims the cluster with the same name and token, and
+ * the server meanwhile answers that its coordinator is away — for REJOIN_FOR_MS, the first try
+ * after REJOIN_FIRST_MS, then backing off to REJOIN_MAX_MS, each with up to a second of jitter so
+ * that a room of volunteers does not knock at once.
  */
-const REJOIN_EVERY_MS = 2_000;
+const REJOIN_FIRST_MS = 1_000;
+const REJOIN_MAX_MS = 8_000;
 const REJOIN_FOR_MS = 60_000;
+/** Refusals that mean "not back yet": try again later, quietly. */
+const NOT_BACK_YET = /is away|no coordinator|cannot reach|did not answer|WebRTC|link|too many failed joins/i;
 
 const params = new URLSearchParams(location.search);
 /** The server: the page's own origin unless the link names another (`?server=`). */
@@ -64,7 +69,7 @@ let node: NodeHandle | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
 let leaving = false;
 /** Joining again on its own after the coordinator went away: until when, how many tries so far. */
-let rejoin: { cluster: string; until: number; attempt: number; timer: ReturnType<typeof setTimeout> | undefined } | undefined;
+let rejoin: { cluster: string; until: number; attempt: number; delayMs: number; timer: ReturnType<typeof setTimeout> | undefined } | undefined;
 
 const gpuProbe: Promise<GpuProbe> = probeGpu().then((gpu) => {
   gpuNote.textContent = describeGpu(gpu);
@@ -91,6 +96,7 @@ function explainJoinError(e: unknown): string {
   // The server answers a wrong token and a cluster nobody runs alike (it tells no one which names
   // are in use), so both hints apply.
   if (/wrong token/i.test(text)) hints.push('Check that the token matches the invite link exactly.');
+  if (/is away/i.test(text)) hints.push('Its coordinator is reloading or reconnecting: press Join again in a few seconds.');
   if (/no coordinator/i.test(text)) hints.push('If the cluster is not running, ask whoever invited you to start it on the demo page, then press Join again.');
   if (/too many failed joins/i.test(text)) hints.push('Wait as long as it says, check the cluster name and token, then press Join again.');
   else if (/cannot reach|did not answer/i.test(text)) hints.push(`Check that the server at ${address} is running and reachable, then press Join again.`);
@@ -138,6 +144,8 @@ function setJoined(joined: boolean): void {
 function stopRejoining(): void {
   if (rejoin?.timer !== undefined) clearTimeout(rejoin.timer);
   rejoin = undefined;
+  leaveButton.textContent = 'Leave';
+  leaveButton.hidden = !node || node.state !== 'joined';
 }
 
 function wentAway(cluster: string): string {
@@ -148,17 +156,22 @@ function wentAway(cluster: string): string {
 function scheduleRejoin(): void {
   const r = rejoin;
   if (!r) return;
-  if (Date.now() + REJOIN_EVERY_MS > r.until) {
+  const delayMs = r.delayMs + Math.random() * 1000;
+  if (Date.now() + delayMs > r.until) {
     stopRejoining();
     setStatus(`${wentAway(r.cluster)} It did not come back within a minute: press Join again once the cluster is back.`);
     return;
   }
+  r.delayMs = Math.min(REJOIN_MAX_MS, r.delayMs * 1.5);
+  // While it tries, the Leave button stops the tries.
+  leaveButton.textContent = 'Stop rejoining';
+  leaveButton.hidden = false;
   r.timer = setTimeout(() => {
     r.timer = undefined;
     r.attempt++;
     setStatus(`${wentAway(r.cluster)} Joining again on its own as soon as it is back (try ${r.attempt})…`);
     void join(true);
-  }, REJOIN_EVERY_MS);
+  }, delayMs);
 }
 
 /** `auto`: a try of joining again on its own: a cluster not back yet is tried again later, quietly. */
@@ -203,18 +216,23 @@ async function join(auto = false): Promise<void> {
       nowRunning.textContent = 'The figures above are the last ones before this tab left.';
       if (leaving) {
         setStatus(`You left cluster ${cluster}. Nothing runs in this tab now; its unfinished tasks are retried on other nodes.`);
+      } else if (/shut it down/.test(reason)) {
+        // Stopped on purpose: nothing to wait for.
+        setStatus(`${wentAway(cluster)} Press Join again once the cluster is back.`);
+        closeReason.textContent = `Reason: ${reason}.`;
+        closeReason.hidden = false;
       } else {
         setStatus(`${wentAway(cluster)} Joining again on its own as soon as it is back (for up to a minute); or press Join again.`);
         closeReason.textContent = `Reason: ${reason}.`;
         closeReason.hidden = false;
-        rejoin = { cluster, until: Date.now() + REJOIN_FOR_MS, attempt: 0, timer: undefined };
+        rejoin = { cluster, until: Date.now() + REJOIN_FOR_MS, attempt: 0, delayMs: REJOIN_FIRST_MS, timer: undefined };
         scheduleRejoin();
       }
     });
   } catch (e) {
     fields.disabled = false;
     // Not back yet (no coordinator runs it, or the server restarts): try again later, quietly.
-    if (auto && rejoin && /no coordinator|cannot reach|did not answer|WebRTC|link/i.test(describeError(e))) {
+    if (auto && rejoin && NOT_BACK_YET.test(describeError(e))) {
       scheduleRejoin();
     } else {
       stopRejoining();
@@ -232,8 +250,13 @@ form.addEventListener('submit', (ev) => {
 });
 
 leaveButton.addEventListener('click', () => {
-  stopRejoining();
-  if (!node) return;
+  if (rejoin) {
+    const { cluster } = rejoin;
+    stopRejoining();
+    setStatus(`${wentAway(cluster)} Stopped joining again: press Join again once the cluster is back.`);
+    return;
+  }
+  if (!node || node.state !== 'joined') return;
   leaving = true;
   leaveButton.disabled = true;
   node

@@ -206,6 +206,14 @@ describe('ClusterRegistry', () => {
     expect(r.route('c1', 'n-1')).toBeUndefined();
   });
 
+  it('after a shutdown (not away), volunteers with the token get the answer for a cluster nobody runs, struck as ever', () => {
+    const r = counterRegistry({ now: 0 });
+    r.join('c1', coordinator());
+    r.leave('c1');
+    expect(r.isHeld('lab')).toBe(true);
+    expect(r.join('b', req())).toMatchObject({ ok: false, code: 'wrong_token', strike: true });
+  });
+
   it('gives the coordinator alone a secret that reclaims the held name; a volunteer with the token cannot take it', () => {
     const clock = { now: 0 };
     const r = counterRegistry(clock);
@@ -214,7 +222,7 @@ describe('ClusterRegistry', () => {
     expect(head.ok && head.reply.coordinatorSecret).toBe('secret-0');
     expect(node.ok && node.reply).not.toHaveProperty('coordinatorSecret');
     r.leave('a');
-    r.leave('c1'); // a reload, a crash or a shutdown
+    r.leave('c1', true); // away: a reload, a crash, a dropped connection
     clock.now = 59_000;
     // The volunteer, who knows the name and the token, tries to take the seat: no secret, a guessed one.
     const noSecret = r.join('a', coordinator());
@@ -222,10 +230,13 @@ describe('ClusterRegistry', () => {
     if (!noSecret.ok) expect(noSecret.message).toMatch(/held for the coordinator that just left it, for 1 s more/);
     expect(r.join('a', coordinator({ coordinatorSecret: 'secret-1' }))).toMatchObject({ ok: false, code: 'name_held', strike: true });
     expect(r.join('a', coordinator({ token: OTHER_TOKEN, coordinatorSecret: '' }))).toMatchObject({ ok: false, code: 'name_held' });
-    // Nodes meanwhile get the same answer as for any cluster nobody runs.
-    expect(r.join('b', req())).toMatchObject({ ok: false, code: 'wrong_token' });
+    // Nodes with the token are told to come back shortly (no strike); a wrong token gets the same
+    // answer as for any cluster nobody runs.
+    expect(r.join('b', req())).toMatchObject({ ok: false, code: 'coordinator_away', strike: false });
+    expect(r.join('b', req({ token: OTHER_TOKEN }))).toMatchObject({ ok: false, code: 'wrong_token', strike: true });
     // The coordinator's tab, reloaded, shows its secret and gets the seat back (the same secret again).
     const back = r.join('c2', coordinator({ coordinatorSecret: 'secret-0' }));
+    // (After a shutdown — not away — volunteers get the answer for a cluster nobody runs: see below.)
     expect(back).toMatchObject({ ok: true, reply: { coordinatorSecret: 'secret-0' } });
     expect(r.isHeld('lab')).toBe(false);
     expect(r.join('b', req()).ok).toBe(true);

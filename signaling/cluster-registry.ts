@@ -68,6 +68,10 @@ interface Cluster {
 /** A name whose coordinator left, held for it until `until`. */
 interface HeldName {
   readonly secretHash: Buffer;
+  /** The cluster's token: while `away`, a volunteer that shows it is told to come back, not struck. */
+  readonly tokenHash: Buffer;
+  /** The coordinator went away (disconnected), rather than shutting the cluster down: it may come back. */
+  readonly away: boolean;
   readonly until: number;
 }
 
@@ -103,7 +107,17 @@ export class ClusterRegistry {
     if (req.role === 'coordinator') return this.seatCoordinator(connection, req, existing);
     // One answer for a cluster nobody runs and a wrong token, after the same work, so that a
     // refusal tells nothing about whether the name is in use.
-    const tokenMatches = timingSafeEqual(hashToken(req.token), existing?.tokenHash ?? NO_CLUSTER_HASH);
+    const held = existing === undefined ? this.heldName(req.cluster) : undefined;
+    const tokenMatches = timingSafeEqual(hashToken(req.token), existing?.tokenHash ?? held?.tokenHash ?? NO_CLUSTER_HASH);
+    if (held?.away === true && tokenMatches) {
+      // It knows the token: its coordinator is away for a moment (a reload), it may come back.
+      const seconds = Math.ceil((held.until - this.now()) / 1000);
+      return refuse(
+        'coordinator_away',
+        `the coordinator of cluster ${req.cluster} is away (its page may be reloading); the cluster is held for it for ${seconds} s more: join again shortly`,
+        false,
+      );
+    }
     if (existing === undefined || !tokenMatches) {
       return refuse(
         'wrong_token',
@@ -186,6 +200,12 @@ export class ClusterRegistry {
     return h;
   }
 
+  /** Whether `secret` is the coordinator secret `name` is held for: that coordinator coming back. */
+  holdsFor(name: string, secret: string): boolean {
+    const held = this.heldName(name);
+    return held !== undefined && timingSafeEqual(hashToken(secret), held.secretHash);
+  }
+
   /** Whether `name` is held for a coordinator that left (and not running). */
   isHeld(name: string): boolean {
     return this.heldName(name) !== undefined;
@@ -193,9 +213,10 @@ export class ClusterRegistry {
 
   /**
    * Ends `connection`'s membership, if it has one. A coordinator leaving closes its cluster: every
-   * node stops being a member, and the name is held for that coordinator for holdMs.
+   * node stops being a member, and the name is held for that coordinator for holdMs. `away`: it
+   * went away (a reload, a dropped connection) rather than shutting the cluster down.
    */
-  leave(connection: ConnectionId): Departure | undefined {
+  leave(connection: ConnectionId, away = false): Departure | undefined {
     const current = this.byConnection.get(connection);
     if (current === undefined) return undefined;
     const { cluster, nodeId } = current;
@@ -212,7 +233,7 @@ export class ClusterRegistry {
     this.clusters.delete(cluster.name);
     const now = this.now();
     for (const [name, h] of this.held) if (h.until <= now) this.held.delete(name);
-    this.held.set(cluster.name, { secretHash: cluster.secretHash, until: now + this.holdMs });
+    this.held.set(cluster.name, { secretHash: cluster.secretHash, tokenHash: cluster.tokenHash, away, until: now + this.holdMs });
     return { kind: 'cluster_closed', cluster: cluster.name, member: member.info, volunteers };
   }
 

@@ -125,7 +125,10 @@ class Connection {
     const r = parsed.output;
     const now = this.shared.now();
     const address = guessKey(this.socket.handshake.address, r.cluster);
-    const waitMs = this.shared.throttle.waitMs(this.joinStrikes, address, now);
+    // The coordinator taking back its held name (its secret is proof) is never held back by failed
+    // joins from its network: others' guesses must not lock it out of its own cluster.
+    const returning = r.role === 'coordinator' && r.coordinatorSecret !== undefined && this.registry.holdsFor(r.cluster, r.coordinatorSecret);
+    const waitMs = returning ? 0 : this.shared.throttle.waitMs(this.joinStrikes, address, now);
     if (waitMs > 0) {
       // Refused unexamined: guessing during the backoff learns nothing, and costs another strike.
       this.log(`refused a ${r.role} for cluster ${r.cluster}: too_many_attempts (${this.who})`);
@@ -172,7 +175,7 @@ class Connection {
 
   /** Ends this socket's membership, telling the rest of its cluster. */
   private depart(reason: NodeLeftReason): void {
-    const d = this.registry.leave(this.socket.id);
+    const d = this.registry.leave(this.socket.id, reason !== 'left');
     if (d === undefined) return;
     const room = clusterRoom(d.cluster);
     void this.socket.leave(room);

@@ -105,6 +105,8 @@ export interface MemberInfo {
  * - `coordinator_exists`: the cluster already has a coordinator;
  * - `name_held`: the cluster's coordinator left moments ago and the name is held for it to come
  *   back (with its `coordinatorSecret`); a missing or wrong secret gets this;
+ * - `coordinator_away`: a node's join with the right token while the cluster's coordinator is
+ *   away and its name held for it (its page reloading): join again shortly (no strike);
  * - `too_many_attempts`: this socket or address failed too many joins lately; it must wait;
  * - `already_joined`: this socket is already a member of a cluster.
  */
@@ -114,6 +116,7 @@ export const JOIN_REFUSALS = [
   'weak_token',
   'coordinator_exists',
   'name_held',
+  'coordinator_away',
   'too_many_attempts',
   'already_joined',
 ] as const;
