@@ -106,7 +106,9 @@ export class ClusterScheduler {
       let bestBytes = 0;
       for (const [nodeId, bytes] of localityBytes ?? []) {
         const n = this.d.nodes.get(nodeId);
-        if (bytes <= bestBytes || !n?.alive || (eligible === 'volunteers' && n.isCoordinator) || !fits(spec.resources, n.available)) continue;
+        if (bytes < bestBytes || !n?.alive || (eligible === 'volunteers' && n.isCoordinator) || !fits(spec.resources, n.available)) continue;
+        // On a tie, the node that joined first, as a scan of the nodes in joining order picks.
+        if (bytes === bestBytes && (best === undefined || this.d.nodes.order(nodeId) > this.d.nodes.order(best))) continue;
         best = nodeId;
         bestBytes = bytes;
       }

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { fits } from '../common/resources.ts';
 import type { NodeId } from '../protocol/ids.ts';
 import type { ResourceSet } from '../protocol/task-spec.ts';
+import { cluster, nid, ret, taskSpec } from './coordinator.fixture.ts';
 import { NodeIndex, pipelineCap, type Eligible, type IndexedNode } from './node-index.ts';
+import { place } from './scheduling-policy.ts';
 
 interface Node extends IndexedNode {
   alive: boolean;
@@ -104,5 +106,48 @@ describe('NodeIndex: the answers of a scan of every node, without the scan', () 
     const again = node('a', { CPU: 1 });
     ix.add(again);
     expect(ix.firstReady({ CPU: 1 }, 'any')).toBe(again);
+  });
+});
+
+describe('placement through the index answers as the scan does, in the corners', () => {
+  it('locality tie: two nodes holding equally many argument bytes -> the first in joining order (as the scan picks)', () => {
+    const { c, links, submit } = cluster({ n1: { CPU: 4 }, n2: { CPU: 4 } });
+    // Two producers: p2 on n2, p1 on n1 (hard affinity), each returning 1 MB stored on its node.
+    const p2 = submit(taskSpec({ strategy: { nodeId: nid('n2'), soft: false } }));
+    const p1 = submit(taskSpec({ strategy: { nodeId: nid('n1'), soft: false } }));
+    c.handleNodeMessage(nid('n2'), { type: 'task_done', taskId: p2.taskId, attempt: 1, workerId: null, startMs: 0, endMs: 1, results: [{ id: ret(p2), size: 1e6 }] });
+    c.handleNodeMessage(nid('n1'), { type: 'task_done', taskId: p1.taskId, attempt: 1, workerId: null, startMs: 0, endMs: 1, results: [{ id: ret(p1), size: 1e6 }] });
+    // The consumer's arguments: p2's result first, then p1's. 1 MB on each node: a tie.
+    const consumer = submit(taskSpec({ args: [{ kind: 'ref', id: ret(p2) }, { kind: 'ref', id: ret(p1) }] }));
+    // What the scan answers for the same view (ready nodes in joining order; first max wins).
+    const scan = place(
+      { resources: { CPU: 1 }, strategy: 'DEFAULT', localityBytes: new Map([[nid('n2'), 1e6], [nid('n1'), 1e6]]) },
+      [node('n1', { CPU: 4 }), node('n2', { CPU: 4 })],
+      { cursor: 0 },
+    );
+    expect(scan).toEqual({ kind: 'node', nodeId: 'n1' });
+    const ranOn = links.n1!.ranIds().includes(consumer.taskId) ? 'n1' : links.n2!.ranIds().includes(consumer.taskId) ? 'n2' : 'none';
+    expect(ranOn).toBe('n1');
+  });
+
+  it('anyFeasible: shapes whose keys contain ":" or "," do not share a cache entry (shapeKey collision)', () => {
+    const ix = new NodeIndex<Node>();
+    ix.add(node('a', { a: 1, b: 2 }));
+    // { a: 1, b: 2 } and { 'a:1,b': 2 } both have shapeKey "a:1,b:2".
+    expect(ix.anyFeasible({ a: 1, b: 2 }, 'any')).toBe(true);
+    // No node has a resource called "a:1,b": the scan says infeasible.
+    expect(ix.anyFeasible({ 'a:1,b': 2 }, 'any')).toBe(false);
+  });
+
+  it('firstReady: a need just above EPS that fits() accepts is found (EPS of the free sets vs fits)', () => {
+    const ix = new NodeIndex<Node>();
+    const n = node('a', { X: 1 });
+    ix.add(n);
+    n.available.X = 5e-10; // after takes/gives back of tiny fractions
+    ix.update(n);
+    const need = { X: 1.2e-9 };
+    const scanAnswer = [n].find((m) => m.alive && Object.keys(need).every((k) => need[k as 'X'] <= (m.available[k] ?? 0) + 1e-9));
+    expect(scanAnswer?.nodeId).toBe('a');
+    expect(ix.firstReady(need, 'any')?.nodeId).toBe('a');
   });
 });

@@ -5,7 +5,7 @@
 // NodeManager re-indexes a node whenever its free resources, pipeline or liveness change.
 
 import { Bitset } from '../common/bitset.ts';
-import { fits, shapeKey } from '../common/resources.ts';
+import { fits } from '../common/resources.ts';
 import type { NodeId } from '../protocol/ids.ts';
 import type { ResourceSet } from '../protocol/task-spec.ts';
 import { PIPELINE_TASKS_PER_CPU } from './constants.ts';
@@ -78,7 +78,9 @@ export class NodeIndex<N extends IndexedNode> {
     else this.alive.delete(slot);
     for (const k in n.available) {
       let bits = this.free.get(k);
-      if (n.alive && (n.available[k] ?? 0) > EPS) {
+      // Any amount above 0: `fits` takes a need up to EPS above what is free, so a need > EPS
+      // fits only where some is free, and a need <= EPS is not looked up by resource at all.
+      if (n.alive && (n.available[k] ?? 0) > 0) {
         if (!bits) this.free.set(k, (bits = new Bitset()));
         bits.set(slot);
       } else {
@@ -94,6 +96,11 @@ export class NodeIndex<N extends IndexedNode> {
       this.depths[depth]!.set(slot);
     }
     this.depthOf[slot] = depth;
+  }
+
+  /** The node's place in joining order (lower joined first), or undefined for a node never added. */
+  order(nodeId: NodeId): number | undefined {
+    return this.slotOf.get(nodeId);
   }
 
   /** The first eligible live node, in joining order, with `need` free now. */
@@ -121,7 +128,7 @@ export class NodeIndex<N extends IndexedNode> {
   anyFeasible(need: ResourceSet, eligible: Eligible): boolean {
     let known = this.byObject.get(need);
     if (known) return eligible === 'any' ? known.any : known.volunteers;
-    const key = shapeKey(need);
+    const key = exactShapeKey(need);
     known = this.feasible.get(key);
     if (!known) {
       known = { any: false, volunteers: false };
@@ -158,4 +165,9 @@ export class NodeIndex<N extends IndexedNode> {
     }
     return undefined;
   }
+}
+
+/** A resource shape as a key no two shapes share (names may hold any character). */
+function exactShapeKey(need: ResourceSet): string {
+  return JSON.stringify(Object.keys(need).sort().map((k) => [k, need[k]]));
 }

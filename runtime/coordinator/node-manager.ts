@@ -148,6 +148,11 @@ export class NodeManager {
     this.index.update(n);
   }
 
+  /** The node's place in joining order (lower joined first). */
+  order(nodeId: NodeId): number {
+    return this.index.order(nodeId) ?? Infinity;
+  }
+
   /** The first live node in joining order with `need` free now (`eligible`: volunteers' nodes only, or any). */
   firstReady(need: ResourceSet, eligible: Eligible): NodeState | undefined {
     return this.index.firstReady(need, eligible);
