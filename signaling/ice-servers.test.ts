@@ -37,6 +37,8 @@ describe('iceConfigFromEnv: the settings, or an error naming the one that is wro
     [{ TURN_URL: 'stun:t', TURN_SECRET: SECRET }, 'not a turn: or turns: URL'],
     [{ TURN_URL: 'turn:t', TURN_SECRET: 'short' }, 'TURN_SECRET must be at least 16 characters'],
     [{ TURN_URL: 'turn:t', TURN_SECRET: SECRET, TURN_TTL: '5' }, 'TURN_TTL must be a whole number of seconds from 60'],
+    // Chromium: "Transport parameter should always be udp or tcp": every link of every page would fail.
+    [{ TURN_URL: 'turns:turn.example.org:5349?transport=tls', TURN_SECRET: SECRET }, 'only ?transport=udp or ?transport=tcp'],
   ])('refuses %j: %s', (env, message) => {
     expect(() => iceConfigFromEnv(env)).toThrow(message);
   });

@@ -32,7 +32,7 @@ export function checkIceConfig(fixed: unknown, turn: TurnAuthSecret | undefined)
   if (turn.urls.length === 0) throw new Error('TURN_URL names no TURN server');
   // Checked as a server entry would be (the credentials are placeholders here).
   checkIceServers([{ urls: [...turn.urls], username: 'x', credential: 'x' }], 'TURN_URL');
-  const notTurn = turn.urls.find((u) => !/^turns?:/.test(u));
+  const notTurn = turn.urls.find((u) => !/^turns?:/i.test(u));
   if (notTurn) throw new Error(`TURN_URL has ${JSON.stringify(notTurn)}, which is not a turn: or turns: URL`);
   if (turn.secret.length < MIN_SECRET_CHARS) {
     throw new Error(`TURN_SECRET must be at least ${MIN_SECRET_CHARS} characters (coturn's static-auth-secret; use a long random one)`);
@@ -51,8 +51,9 @@ export function iceConfigFromEnv(env: NodeJS.ProcessEnv): IceConfig {
   if (json) {
     try {
       fixed = JSON.parse(json);
-    } catch (e) {
-      throw new Error(`WEBRAY_ICE_SERVERS is not JSON (${(e as Error).message}); write e.g. '[{"urls":"stun:stun.example.org:3478"}]'`, { cause: e });
+    } catch {
+      // Not the parser's message: it quotes the text around the error, which may be a credential.
+      throw new Error(`WEBRAY_ICE_SERVERS is not JSON (check its quotes, commas and brackets); write e.g. '[{"urls":"stun:stun.example.org:3478"}]'`);
     }
   }
   const url = env['TURN_URL'];
@@ -76,3 +77,4 @@ export function iceServersFor(config: IceConfig, nowMs: number): IceServer[] {
   if (config.turn) out.push({ urls: [...config.turn.urls], ...mintTurnCredentials(config.turn, nowMs) });
   return out;
 }
+

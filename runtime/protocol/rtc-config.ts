@@ -19,8 +19,22 @@ export interface RtcConfig {
   readonly bundlePolicy?: 'balanced' | 'max-compat' | 'max-bundle';
 }
 
-const ICE_URL = /^(stun|stuns|turn|turns):[^\s]+$/;
-const TURN_URL = /^turns?:/;
+/** RFC 7064/7065: `scheme:host[:port]`, and for TURN `?transport=udp|tcp`; the scheme in any case, as browsers take it. */
+const ICE_URL = /^(stuns?|turns?):(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?(\?transport=(?:udp|tcp))?$/i;
+const TURN_URL = /^turns?:/i;
+const ICE_URL_RULES =
+  'an ICE server URL is scheme:host[:port] with scheme stun:, stuns:, turn: or turns:, a port from 1 to 65535, and for TURN only ' +
+  '?transport=udp or ?transport=tcp (e.g. turn:turn.example.org:3478?transport=udp; turns: is TLS over TCP already)';
+
+/** Why `u` is not an ICE server URL a browser takes, or undefined when it is one. */
+function iceUrlProblem(u: string): string | undefined {
+  const m = ICE_URL.exec(u);
+  if (!m) return ICE_URL_RULES;
+  const port = m[3] === undefined ? undefined : Number(m[3]);
+  if (port !== undefined && (port < 1 || port > 65535)) return `port ${m[3]} is not from 1 to 65535`;
+  if (m[4] !== undefined && !/^turns?$/i.test(m[1]!)) return 'a STUN URL takes no ?transport (only TURN URLs do)';
+  return undefined;
+}
 const MAX_ICE_SERVERS = 16;
 const MAX_URLS = 16;
 const MAX_URL_CHARS = 512;
@@ -67,9 +81,8 @@ function checkIceServer(s: unknown, where: string): IceServer {
     throw new TypeError(`${where}.urls must be a URL or an array of 1 to ${MAX_URLS} URLs, got ${describe(raw)}`);
   }
   for (const u of urls) {
-    if (typeof u !== 'string' || u.length > MAX_URL_CHARS || !ICE_URL.test(u)) {
-      throw new TypeError(`${where}.urls has ${describe(u)}: an ICE server URL starts with stun:, stuns:, turn: or turns: (e.g. turn:turn.example.org:3478)`);
-    }
+    const problem = typeof u !== 'string' || u.length > MAX_URL_CHARS ? `it must be a string of at most ${MAX_URL_CHARS} characters` : iceUrlProblem(u);
+    if (problem !== undefined) throw new TypeError(`${where}.urls has ${describe(u)}: ${problem}`);
   }
   const username = s['username'];
   const credential = s['credential'];
@@ -77,15 +90,18 @@ function checkIceServer(s: unknown, where: string): IceServer {
     ['username', username],
     ['credential', credential],
   ] as const) {
+    // Never quoted: a credential must not end up in a log.
     if (value !== undefined && (typeof value !== 'string' || value.length > MAX_CREDENTIAL_CHARS)) {
-      throw new TypeError(`${where}.${name} must be a string of at most ${MAX_CREDENTIAL_CHARS} characters, got ${describe(value)}`);
+      const got = typeof value === 'string' ? `${value.length} characters` : value === null ? 'null' : typeof value;
+      throw new TypeError(`${where}.${name} must be a string of at most ${MAX_CREDENTIAL_CHARS} characters, got ${got}`);
     }
   }
   const turn = (urls as string[]).find((u) => TURN_URL.test(u));
-  if (turn && (username === undefined || credential === undefined)) {
+  if (turn && (username === undefined || credential === undefined || username === '' || credential === '')) {
+    const missing = username === undefined || username === '' ? 'username' : 'credential';
     throw new TypeError(
-      `${where} is a TURN server (${turn}) without ${username === undefined ? 'username' : 'credential'}: the browser refuses a TURN server ` +
-        `without both. Give the ones your TURN server expects, or let the webray server mint them (TURN_URL and TURN_SECRET, docs/deployment.md)`,
+      `${where} is a TURN server (${turn}) without ${missing}: the browser refuses a TURN server ` +
+        `without both (empty ones too). Give the ones your TURN server expects, or let the webray server mint them (TURN_URL and TURN_SECRET, docs/deployment.md)`,
     );
   }
   return {

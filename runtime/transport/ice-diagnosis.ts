@@ -38,6 +38,9 @@ export function diagnoseIce(a: IceAttempt): string {
 }
 
 function advice(a: IceAttempt): string {
+  if (a.error && /SyntaxError|parsing failed|is not a valid (stun|turn)|Invalid (port|url|hostname)/i.test(a.error)) {
+    return 'The browser refused an ICE server of the configuration: check each URL (stun:/turn:host:port, and for TURN only ?transport=udp or ?transport=tcp).';
+  }
   if (a.error && /username|credential|InvalidAccessError/i.test(a.error)) {
     return 'A TURN server needs both username and credential: give them in rtcConfig.iceServers, or let the webray server mint them (TURN_URL, TURN_SECRET).';
   }
