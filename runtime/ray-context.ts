@@ -13,7 +13,7 @@ import { ObjectStore } from './node/object-store.ts';
 import { probeResources } from './node/resources-probe.ts';
 import { browserWorkerEndpoint, type WorkerFactory } from './node/worker-endpoint.ts';
 import { createIsolatedWorkerFactory } from './node/isolated-workers.ts';
-import { fetchServerConfig, runnerUrlOf, type ServerConfig } from './node/server-config.ts';
+import { AdvertisedIceServers, fetchServerConfig, runnerUrlOf, type ServerConfig } from './node/server-config.ts';
 import { rtcConfigFromOptions, type IceServer, type RtcConfig } from './protocol/rtc-config.ts';
 import { randomPrefix, type NodeId } from './protocol/ids.ts';
 import type { ResourceSet } from './protocol/task-spec.ts';
@@ -84,7 +84,7 @@ function clusterOptions(
     address: o.address!,
     cluster: o.cluster,
     token: o.token ?? '',
-    rtcConfig: rtcConfigFromOptions(o.rtcConfig, o.iceServers, what) ?? {},
+    rtcConfig: constant(rtcConfigFromOptions(o.rtcConfig, o.iceServers, what) ?? {}),
     ...(o.coordinatorSecret === undefined ? {} : { coordinatorSecret: o.coordinatorSecret }),
   };
 }
@@ -110,10 +110,19 @@ async function loadServerConfig(address: string, what: string, required: boolean
   }
 }
 
-/** The cluster's RTC configuration: the caller's, with the server's ICE servers when the caller named none. */
+function constant(c: RtcConfig): () => RtcConfig {
+  return () => c;
+}
+
+/**
+ * The cluster's RTC configuration: the caller's, with the server's ICE servers when the caller
+ * named none — kept fresh, since TURN credentials the server minted expire (AdvertisedIceServers).
+ */
 function withServerIceServers(cluster: ClusterOptions, server: ServerConfig | undefined): ClusterOptions {
-  if (cluster.rtcConfig.iceServers !== undefined || server?.iceServers === undefined) return cluster;
-  return { ...cluster, rtcConfig: { ...cluster.rtcConfig, iceServers: server.iceServers } };
+  const own = cluster.rtcConfig();
+  if (own.iceServers !== undefined || server?.iceServers === undefined) return cluster;
+  const advertised = new AdvertisedIceServers(cluster.address, server.iceServers);
+  return { ...cluster, rtcConfig: () => ({ ...own, iceServers: advertised.current() }) };
 }
 
 /** Where a node runs shipped task code: `init`'s and `join`'s `isolation` option. */

@@ -2,7 +2,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fetchServerConfig, runnerUrlOf } from './server-config.ts';
+import type { IceServer } from '../protocol/rtc-config.ts';
+import { AdvertisedIceServers, fetchServerConfig, runnerUrlOf, type ServerConfig } from './server-config.ts';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -57,5 +58,57 @@ describe('fetchServerConfig', () => {
       /* never answers */
     });
     await expect(fetchServerConfig(address)).rejects.toThrow(/did not answer within 10 s; is this a webray server/);
+  });
+});
+
+describe('AdvertisedIceServers: minted TURN credentials stay fresh for a long session', () => {
+  const minted = (expirySeconds: number): IceServer[] => [{ urls: 'stun:s.example.org' }, { urls: 'turn:t.example.org:3478', username: `${expirySeconds}:webray`, credential: `c-${expirySeconds}` }];
+
+  it('fetches the config again once half the credentials\' lifetime has passed, and hands out the new ones', async () => {
+    let now = 1_800_000_000_000;
+    const fetched: string[] = [];
+    let answer: ServerConfig = { taskOrigin: 'https://t.example.org', iceServers: minted(1_800_000_000 + 600) };
+    const ice = new AdvertisedIceServers('https://webray.example.org', minted(1_800_000_000 + 600), () => now, async (address) => {
+      fetched.push(address);
+      return answer;
+    });
+    // Valid for 600 s: nothing to renew for the first 300 s.
+    now += 299_000;
+    expect(ice.current()[1]!.username).toBe('1800000600:webray');
+    expect(fetched).toEqual([]);
+    answer = { taskOrigin: 'https://t.example.org', iceServers: minted(1_800_000_000 + 1200) };
+    now += 2_000;
+    // Due: links made meanwhile get the current (still valid) ones, the renewal runs behind.
+    expect(ice.current()[1]!.username).toBe('1800000600:webray');
+    expect(ice.current()[1]!.username).toBe('1800000600:webray');
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(fetched).toEqual(['https://webray.example.org']);
+    expect(ice.current()[1]).toEqual({ urls: 'turn:t.example.org:3478', username: '1800001200:webray', credential: 'c-1800001200' });
+  });
+
+  it('retries a failed renewal every 10 s at most, and never renews servers without minted credentials', async () => {
+    let now = 1_800_000_000_000;
+    let tries = 0;
+    const ice = new AdvertisedIceServers('https://w.example.org', minted(1_800_000_000 + 60), () => now, async () => {
+      tries++;
+      throw new Error('offline');
+    });
+    now += 31_000;
+    for (let i = 0; i < 5; i++) {
+      ice.current();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    expect(tries).toBe(1);
+    now += 10_000;
+    ice.current();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(tries).toBe(2);
+
+    const fixed = new AdvertisedIceServers('https://w.example.org', [{ urls: 'turn:t.example.org', username: 'static', credential: 'x' }], () => now, async () => {
+      throw new Error('must not be asked');
+    });
+    now += 10 ** 9;
+    expect(fixed.current()).toEqual([{ urls: 'turn:t.example.org', username: 'static', credential: 'x' }]);
   });
 });

@@ -44,6 +44,63 @@ export async function fetchServerConfig(address: string): Promise<ServerConfig> 
   };
 }
 
+/** Minted TURN credentials are renewed once half their lifetime has passed; failed renewals are retried this often. */
+const RENEW_RETRY_MS = 10_000;
+
+/**
+ * The ICE servers a server advertises, kept fresh: TURN credentials it minted (coturn's
+ * use-auth-secret: username `<expiry in unix seconds>:<name>`) are fetched again from its
+ * /config.json once half their lifetime has passed, so that a long session's new links still get
+ * a relay. Links made meanwhile get the current ones, still valid.
+ */
+export class AdvertisedIceServers {
+  private servers: readonly IceServer[];
+  private fetchedAtMs: number;
+  private lastTryMs = -Infinity;
+  private renewing = false;
+
+  constructor(
+    private readonly address: string,
+    servers: readonly IceServer[],
+    private readonly now: () => number = Date.now,
+    private readonly fetchConfig: (address: string) => Promise<ServerConfig> = fetchServerConfig,
+  ) {
+    this.servers = servers;
+    this.fetchedAtMs = now();
+  }
+
+  /** The servers for the next link; starts a renewal in the background when it is due. */
+  current(): readonly IceServer[] {
+    const expiry = earliestExpiryMs(this.servers);
+    const now = this.now();
+    if (expiry !== undefined && !this.renewing && now >= this.fetchedAtMs + (expiry - this.fetchedAtMs) / 2 && now - this.lastTryMs >= RENEW_RETRY_MS) {
+      this.renewing = true;
+      this.lastTryMs = now;
+      void this.fetchConfig(this.address)
+        .then(
+          (c) => {
+            if (c.iceServers === undefined) return;
+            this.servers = c.iceServers;
+            this.fetchedAtMs = this.now();
+          },
+          () => {},
+        )
+        .finally(() => (this.renewing = false));
+    }
+    return this.servers;
+  }
+}
+
+/** When the first of the servers' minted credentials expires (ms), or undefined when none are minted. */
+function earliestExpiryMs(servers: readonly IceServer[]): number | undefined {
+  let earliest: number | undefined;
+  for (const s of servers) {
+    const m = s.username === undefined ? null : /^(\d{9,11}):/.exec(s.username);
+    if (m) earliest = Math.min(earliest ?? Infinity, Number(m[1]) * 1000);
+  }
+  return earliest;
+}
+
 /** The task runner's URL on the server's task origin. */
 export function runnerUrlOf(config: ServerConfig): string {
   return new URL('/runner.html', config.taskOrigin).href;

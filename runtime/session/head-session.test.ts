@@ -92,7 +92,7 @@ async function head() {
     gpuFallback: false,
     createWorker: () => ({ post: () => {}, listen: () => {}, terminate: () => {} }),
     createObjectStore: () => new ObjectStore(),
-    cluster: { address: 'http://signaling.invalid', cluster: 'c', token: 't', rtcConfig: {} },
+    cluster: { address: 'http://signaling.invalid', cluster: 'c', token: 't', rtcConfig: () => ({}) },
   });
   expect(session.nodeId).toBe(HEAD);
   const mesh = fakes.mesh!;

@@ -24,8 +24,8 @@ export interface ClusterOptions {
   readonly address: string;
   readonly cluster: string;
   readonly token: string;
-  /** Passed to every peer connection (ICE servers, transport policy). */
-  readonly rtcConfig: RtcConfig;
+  /** Passed to each new peer connection (ICE servers, transport policy); asked per link. */
+  readonly rtcConfig: () => RtcConfig;
   /**
    * Coordinators: the secret that reclaims the cluster's name after this coordinator left (a
    * reload); default the one this tab kept in sessionStorage for this address and cluster.

@@ -55,7 +55,7 @@ vi.mock('../transport/signaling-client.ts', () => ({
   },
 }));
 
-const cluster = { address: 'http://signaling.invalid', cluster: 'c', token: 't', rtcConfig: {} };
+const cluster = { address: 'http://signaling.invalid', cluster: 'c', token: 't', rtcConfig: () => ({}) };
 let head: HeadSession | undefined;
 let volunteers: NodeHandle[] = [];
 

@@ -68,7 +68,7 @@ export class InMemoryCluster {
     const toCoordinator = new LocalChannel<NodeToCoordinator>((msg) => coord.handleNodeMessage(headId, msg));
     const mesh: PeerMesh = new PeerMesh({
       self: headId,
-      rtcConfig: {},
+      rtcConfig: () => ({}),
       createLink: this.network.createLink,
       sendSignal: (to, data) => this.relaySignal(headId, to, data),
       isMember: (remote) => this.members.has(remote),
@@ -139,7 +139,7 @@ export class InMemoryCluster {
     let node: Node | undefined;
     const mesh: PeerMesh = new PeerMesh({
       self: nodeId,
-      rtcConfig: {},
+      rtcConfig: () => ({}),
       createLink: this.network.createLink,
       sendSignal: (to, data) => this.relaySignal(nodeId, to, data),
       isMember: () => true,

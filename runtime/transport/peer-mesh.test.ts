@@ -48,7 +48,7 @@ function tab(self: NodeId, opts: { members?: readonly NodeId[]; lookup?: (id: Ob
     closed: [],
     mesh: new PeerMesh({
       self,
-      rtcConfig: {},
+      rtcConfig: () => ({}),
       createLink: network.createLink,
       sendSignal: (to, data) => queueMicrotask(() => tabs.get(to)?.mesh.onSignal(self, data)),
       isMember: (remote) => opts.members?.includes(remote) ?? true,

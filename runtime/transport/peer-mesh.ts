@@ -15,7 +15,8 @@ import { PeerLink } from './peer-link.ts';
 
 export interface PeerMeshDeps {
   readonly self: NodeId;
-  readonly rtcConfig: RtcConfig;
+  /** The configuration for the next peer connection (asked per link: minted TURN credentials are renewed). */
+  readonly rtcConfig: () => RtcConfig;
   readonly sendSignal: (to: NodeId, data: unknown) => void;
   /** Control and heartbeat messages (pulls are answered here). */
   readonly onMessage: (from: NodeId, msg: PeerMessage) => void;
@@ -65,7 +66,7 @@ export class PeerMesh {
       self: this.deps.self,
       remote,
       initiator,
-      rtcConfig: this.deps.rtcConfig,
+      rtcConfig: this.deps.rtcConfig(),
       signal: (data) => this.deps.sendSignal(remote, data),
       onMessage: (msg) => this.onMessage(remote, msg),
       onClose: (reason) => {
