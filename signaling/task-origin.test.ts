@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawRequest } from './raw-request.fixture.ts';
 import { listen, startServer, type RunningServer } from './server.ts';
 import { runnerFiles, startTaskOrigin, type RunningTaskOrigin } from './task-origin.ts';
+import { fakeDist } from './fake-dist.fixture.ts';
 
 /** Closes a probe listener. */
 function closeServer(server: Server): Promise<void> {
@@ -32,36 +33,6 @@ async function consecutiveFreePorts(): Promise<number> {
   throw new Error('no two consecutive free loopback ports in 20 tries');
 }
 
-/** A stand-in for dist/ as `vite build` leaves it, with the manifest naming the runner's chunks. */
-async function fakeDist(root: string): Promise<string> {
-  const dist = path.join(root, 'dist');
-  await mkdir(path.join(dist, 'assets'), { recursive: true });
-  await mkdir(path.join(dist, '.vite'), { recursive: true });
-  const files: Record<string, string> = {
-    'index.html': '<!doctype html><title>webray</title>',
-    'join.html': '<!doctype html><title>join</title>',
-    'runner.html': '<!doctype html><title>webray task runner</title>',
-    'webray.js': 'export function isInitialized() { return false; }',
-    'assets/runner-AbC1.js': 'console.log("runner")',
-    'assets/modulepreload-polyfill-XyZ2.js': '/* polyfill */',
-    'assets/index-QrS3.js': 'console.log("demo page")',
-    'assets/style-TuV4.css': 'body{}',
-    '.vite/manifest.json': JSON.stringify({
-      '_modulepreload-polyfill-XyZ2.js': { file: 'assets/modulepreload-polyfill-XyZ2.js', name: 'modulepreload-polyfill' },
-      '_style-TuV4.css': { file: 'assets/style-TuV4.css', src: '_style-TuV4.css' },
-      'index.html': {
-        file: 'assets/index-QrS3.js',
-        isEntry: true,
-        imports: ['_modulepreload-polyfill-XyZ2.js'],
-        css: ['assets/style-TuV4.css'],
-      },
-      'runner.html': { file: 'assets/runner-AbC1.js', isEntry: true, imports: ['_modulepreload-polyfill-XyZ2.js'] },
-    }),
-  };
-  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dist, name), text);
-  await writeFile(path.join(root, 'secret.json'), '{"secret":true}');
-  return dist;
-}
 
 /**
  * The headers the README's isolation model rests on, spelled out here rather than read from

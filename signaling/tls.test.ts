@@ -1,13 +1,15 @@
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:https';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeDist } from './fake-dist.fixture.ts';
 import { startServer, type RunningServer } from './server.ts';
 import { selfSignedCertificate, type TestCertificate } from './tls.fixture.ts';
 import { tlsFromEnv } from './tls.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// A dist/ of its own: the unit tests run before the build.
+const root = mkdtempSync(path.join(tmpdir(), 'webray-tls-server-'));
 
 /** GET over HTTPS, trusting only the test's certificate. */
 function httpsGet(url: string, ca: Buffer): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
@@ -26,6 +28,7 @@ describe('HTTPS on both origins (TLS_CERT, TLS_KEY)', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
+    await fakeDist(root);
     cert = selfSignedCertificate({ ips: ['127.0.0.1'] });
     server = await startServer({ host: '127.0.0.1', port: 0, taskPort: 0, distDir: path.join(root, 'dist'), log: () => {}, tls: { cert: cert.cert, key: cert.key } });
   });
@@ -33,6 +36,7 @@ describe('HTTPS on both origins (TLS_CERT, TLS_KEY)', () => {
   afterAll(async () => {
     await server?.close();
     rmSync(cert.dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('serves the pages, /config.json and the task runner over HTTPS, and names https origins', async () => {
