@@ -78,7 +78,7 @@ export default defineConfig(
   },
   {
     // Node code: the server, tests, benchmarks, scripts and tool configs.
-    files: ['signaling/**', 'e2e/**', 'bench/**/*.{ts,mjs}', 'scripts/**', '*.config.{js,ts,mjs}'],
+    files: ['signaling/**', 'bin/**', 'e2e/**', 'bench/**/*.{ts,mjs}', 'scripts/**', '*.config.{js,ts,mjs}'],
     languageOptions: { globals: { ...globals.node } },
   },
   {

@@ -320,47 +320,62 @@ function parsePort(value: string | undefined, name = 'PORT'): number {
   return port;
 }
 
-function iceOptionsFromEnv(): Pick<ServerOptions, 'iceServers' | 'turn'> {
-  const ice = iceConfigFromEnv(process.env);
-  return { iceServers: ice.fixed, ...(ice.turn ? { turn: ice.turn } : {}) };
+/**
+ * The server's options from environment variables (what `npm start` reads; `webray serve` maps its
+ * flags onto the same names): HOST, PORT, TASK_PORT, TASK_ORIGIN, ALLOWED_ORIGINS,
+ * WEBRAY_ICE_SERVERS, TURN_URL, TURN_SECRET, TURN_TTL, TLS_CERT, TLS_KEY, WEBRAY_TEST_ENTRY.
+ * Throws an Error naming the variable that is wrong.
+ */
+export function serverOptionsFromEnv(env: NodeJS.ProcessEnv): ServerOptions {
+  const ice = iceConfigFromEnv(env);
+  const tls = tlsFromEnv(env);
+  return {
+    host: env['HOST'] || DEFAULT_HOST,
+    port: parsePort(env['PORT']),
+    taskPort: env['TASK_PORT'] ? parsePort(env['TASK_PORT'], 'TASK_PORT') : undefined,
+    taskOrigin: env['TASK_ORIGIN'] || undefined,
+    testEntry: env['WEBRAY_TEST_ENTRY'] === '1',
+    allowedOrigins: parseAllowedOrigins(env['ALLOWED_ORIGINS']),
+    iceServers: ice.fixed,
+    ...(ice.turn ? { turn: ice.turn } : {}),
+    ...(tls ? { tls } : {}),
+  };
 }
 
-async function main(): Promise<void> {
-  const ice = iceOptionsFromEnv();
-  const tls = tlsFromEnv(process.env);
-  const server = await startServer({
-    host: process.env['HOST'] || DEFAULT_HOST,
-    port: parsePort(process.env['PORT']),
-    taskPort: process.env['TASK_PORT'] ? parsePort(process.env['TASK_PORT'], 'TASK_PORT') : undefined,
-    taskOrigin: process.env['TASK_ORIGIN'] || undefined,
-    testEntry: process.env['WEBRAY_TEST_ENTRY'] === '1',
-    allowedOrigins: parseAllowedOrigins(process.env['ALLOWED_ORIGINS']),
-    ...ice,
-    ...(tls ? { tls } : {}),
-  });
+/** Starts the server with `options`, prints where everything is, and stops it on SIGINT/SIGTERM. */
+export async function serve(options: ServerOptions): Promise<RunningServer> {
+  const server = await startServer(options);
   console.log(`webray server listening on ${server.url}`);
   console.log(`  demo:    ${server.url}/`);
   console.log(`  join:    ${server.url}/join`);
   console.log(`  library: ${server.url}/webray.js`);
-  if (process.env['WEBRAY_TEST_ENTRY'] === '1') console.log(`  testing: ${server.url}${TEST_ENTRY_PATH} (test entry: the library plus test hooks)`);
+  if (options.testEntry) console.log(`  testing: ${server.url}${TEST_ENTRY_PATH} (test entry: the library plus test hooks)`);
   console.log(`  tasks:   ${server.taskUrl}/runner.html (task origin: volunteers run shipped code here)`);
   console.log(`  pages of these origins may connect (ALLOWED_ORIGINS): ${server.allowedOrigins.join(', ')}`);
-  const advertised = [...(ice.iceServers ?? []).flatMap((s) => s.urls), ...(ice.turn ? ice.turn.urls.map((u) => `${u} (credentials minted per page from TURN_SECRET)`) : [])];
-  console.log(`  ICE servers the pages use (WEBRAY_ICE_SERVERS, TURN_URL): ${advertised.length > 0 ? advertised.join(', ') : 'none (fine on one machine or a LAN; across NATs set them: docs/deployment.md)'}`);
+  const advertised = [
+    ...(options.iceServers ?? []).flatMap((s) => s.urls),
+    ...(options.turn ? options.turn.urls.map((u) => `${u} (credentials minted per page from TURN_SECRET)`) : []),
+  ];
+  console.log(
+    `  ICE servers the pages use (WEBRAY_ICE_SERVERS, TURN_URL): ${advertised.length > 0 ? advertised.join(', ') : 'none (fine on one machine or a LAN; across NATs set them: docs/deployment.md)'}`,
+  );
   const stop = (): void => {
     void server.close().then(() => process.exit(0));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  return server;
 }
 
 const invokedDirectly =
   process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (invokedDirectly) {
-  main().catch((err: unknown) => {
-    console.error('webray server failed to start:', err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
+  Promise.resolve()
+    .then(() => serve(serverOptionsFromEnv(process.env)))
+    .catch((err: unknown) => {
+      console.error('webray server failed to start:', err instanceof Error ? err.message : err);
+      process.exit(1);
+    });
 }
 
 function sendText(res: ServerResponse, status: number, body: string): void {
