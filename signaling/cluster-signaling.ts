@@ -97,7 +97,14 @@ class Connection {
     });
     s.on('join', (req: unknown, ack: unknown) => this.guard('join', () => this.onJoin(req, ack)));
     s.on('signal', (msg: unknown) => this.guard('signal', () => this.onSignal(msg)));
-    s.on('leave', () => this.guard('leave', () => this.depart('left')));
+    // Acked once its departure is recorded, so the tab closes its socket after it: a disconnect
+    // that overtook the leave would count as going away (a reload), not as shutting down.
+    s.on('leave', (ack: unknown) =>
+      this.guard('leave', () => {
+        this.depart('left');
+        if (typeof ack === 'function') (ack as () => void)();
+      }),
+    );
     s.on('disconnect', (reason) => this.guard('disconnect', () => this.depart(leaveReason(reason))));
   }
 

@@ -70,6 +70,15 @@ describe('a coordinator away for a moment (its page reloading)', () => {
     expect(await join(guess, req({ token: 'not-the-token-at-all' }))).toMatchObject({ ok: false, code: 'wrong_token' });
   });
 
+  it('a coordinator that leaves (acknowledged) is shut down, not away: volunteers get the answer for a cluster nobody runs', async () => {
+    const head = await client();
+    expect((await join(head, req({ role: 'coordinator' }))).ok).toBe(true);
+    await head.emitWithAck('leave');
+    head.close();
+    clock = 1_000;
+    expect(await rejoinTry()).toMatchObject({ ok: false, code: 'wrong_token' });
+  });
+
   it('guesses from its network do not lock the coordinator out: it takes its name back with its secret', async () => {
     const head = await client();
     const headReply = await join(head, req({ role: 'coordinator' }));

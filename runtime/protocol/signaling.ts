@@ -173,15 +173,17 @@ export interface ServerToClient {
  * - `join` (with an ack): become a member; one membership per socket at a time.
  * - `signal`: `{ to, data }` relayed as `{ from, data }` to `to` if it is in the sender's cluster
  *   and the JSON is at most MAX_SIGNAL_BYTES; anything else is dropped without a reply.
- * - `leave`: end the membership (no payload, no reply); the socket may `join` again. A coordinator
- *   leaving closes its cluster. A socket that disconnects leaves the same way.
+ * - `leave`: end the membership (no payload; acknowledged once recorded, so the tab can close its
+ *   socket after it); the socket may `join` again. A coordinator leaving closes its cluster. A
+ *   socket that disconnects leaves the same way, but a coordinator that disconnected is taken as
+ *   away (its page reloading) rather than shut down.
  * Any other event, or a payload that fails its schema, is garbage: past a small allowance the
  * server disconnects the socket.
  */
 export interface ClientToServer {
   join: (req: unknown, ack: (reply: JoinReply) => void) => void;
   signal: (msg: unknown) => void;
-  leave: () => void;
+  leave: (ack?: () => void) => void;
 }
 
 /** The events a tab may send; the server treats any other event name as garbage. */

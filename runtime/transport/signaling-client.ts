@@ -28,6 +28,8 @@ export interface SignalingHandlers {
 }
 
 const JOIN_TIMEOUT_MS = 10_000;
+/** How long closing waits for the server to acknowledge the leave before it closes the socket anyway. */
+const LEAVE_ACK_TIMEOUT_MS = 1_000;
 
 export class SignalingClient {
   private readonly socket: Socket<ServerToClient, ClientToServer>;
@@ -110,14 +112,25 @@ export class SignalingClient {
     if (!this.closed) this.socket.emit('signal', { to, data });
   }
 
-  /** Leaves the cluster and closes the connection. */
+  /**
+   * Leaves the cluster and closes the connection once the server has recorded the leave (or after
+   * LEAVE_ACK_TIMEOUT_MS): closing at once could let the disconnect overtake the leave, and the
+   * server would take a shutdown for a coordinator that went away and may come back.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    const socket = this.socket;
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.close();
+    };
+    const timer = setTimeout(done, LEAVE_ACK_TIMEOUT_MS);
     try {
-      this.socket.emit('leave');
-    } finally {
-      this.socket.close();
+      if (socket.connected) socket.emit('leave', done);
+      else done();
+    } catch {
+      done();
     }
   }
 }
