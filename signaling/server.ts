@@ -150,7 +150,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
   const httpServer = createWebServer(options.tls, (req, res) => {
     if (pathnameOf(req.url) === CONFIG_PATH) {
-      sendConfig(req, res, taskOriginFor(req), iceServersFor(ice, Date.now()));
+      // An app's page on another allowed origin (its own bundle of webray) reads it too: CORS for
+      // exactly the origins whose pages may connect.
+      const origin = req.headers.origin;
+      const cors = origin !== undefined && allowed.includes(origin) ? origin : undefined;
+      sendConfig(req, res, taskOriginFor(req), iceServersFor(ice, Date.now()), cors);
       return;
     }
     serveStatic(distDir, req, res, options.testEntry === true, pageSecurityHeaders(taskOriginFor(req))).catch((err: unknown) => {
@@ -295,7 +299,7 @@ function pathnameOf(requestUrl: string | undefined): string {
  * the ICE servers the deployment's pages use (`iceServers`, when any are configured; TURN
  * credentials minted for this request, so the reply is never stored).
  */
-function sendConfig(req: IncomingMessage, res: ServerResponse, taskOrigin: string, iceServers: readonly IceServer[]): void {
+function sendConfig(req: IncomingMessage, res: ServerResponse, taskOrigin: string, iceServers: readonly IceServer[], corsOrigin: string | undefined): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     sendText(res, 405, 'Method not allowed');
@@ -305,6 +309,8 @@ function sendConfig(req: IncomingMessage, res: ServerResponse, taskOrigin: strin
   res.writeHead(200, {
     ...COMMON_HEADERS,
     'Cache-Control': 'no-store',
+    Vary: 'Origin',
+    ...(corsOrigin ? { 'Access-Control-Allow-Origin': corsOrigin } : {}),
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
   });

@@ -73,6 +73,10 @@ const rayApi = Object.freeze({
   isInitialized: () => true,
 });
 
+// Also a worker global: code from an app's bundle reaches it as `globalThis.ray`, since a bundler
+// renames the app's own `ray` import in the source it ships (docs/api.md, "Code shipping").
+Object.defineProperty(globalThis, 'ray', { value: rayApi, writable: false, configurable: false, enumerable: false });
+
 const executor = new Executor({ post, flush, rayApi });
 let core: WorkerCore | undefined;
 
