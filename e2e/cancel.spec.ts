@@ -337,7 +337,14 @@ test.describe('cancellation with two CPUs', () => {
           const rows = (await ray.tasks()).filter((t) => t.name === `${prefix}:child`);
           return rows.length === 3 && rows.every((t) => t.state === 'FINISHED' || t.state === 'FAILED') && rows.map((t) => t.state).sort();
         });
-        return { err, children, marks: await ray.get(tracker.read.remote()) };
+        // A cancelled task is FAILED at once (its get rejects), while its code goes on to its
+        // last line: wait until every child that started has recorded how it ended.
+        const recorded = await globalThis.waitUntil(`every started ${prefix} child to record how it ended`, async () => {
+          const m = await ray.get(tracker.read.remote());
+          const ended = (m[`${prefix}:child-aborted`] ?? 0) + (m[`${prefix}:child-finished`] ?? 0);
+          return ended === m[`${prefix}:child-started`] && m;
+        });
+        return { err, children, marks: recorded };
       };
       return { recursive: await run('r', true), flat: await run('f', false) };
     });
