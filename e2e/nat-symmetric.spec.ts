@@ -10,47 +10,26 @@
 //
 // Needs root, iproute2, iptables and coturn (CI installs them: .ci/run); skipped, saying why,
 // without them.
-import { test, expect, type Browser } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { byteJob, openOn, peerInfo } from './net/pages.ts';
-import { buildTopology, topologyUnavailable, type Topology } from './net/topology.ts';
-import { coturnUnavailable, startCoturn, startWebrayServer, type Coturn, type WebrayServerInNs } from './net/services.ts';
+import { natSuite } from './net/nat-suite.ts';
 
-const unavailable = topologyUnavailable() ?? coturnUnavailable();
-test.skip(unavailable !== undefined, `two machines behind NAT need network namespaces and coturn: ${unavailable}`);
-
-let topo: Topology | undefined;
-let coturn: Coturn | undefined;
-let server: WebrayServerInNs | undefined;
-const browsers: Browser[] = [];
-const MiB = 1024 * 1024;
-
-test.beforeAll(async () => {
-  const t0 = Date.now();
-  topo = await buildTopology({ natA: 'symmetric', natB: 'symmetric' });
-  coturn = await startCoturn(topo);
+const suite = natSuite({
+  natA: 'symmetric',
+  natB: 'symmetric',
   // The deployment: the server mints TURN credentials for each page from coturn's secret.
-  server = await startWebrayServer(topo, { tls: true, env: { TURN_URL: coturn.turnUrl, TURN_SECRET: coturn.secret, TURN_TTL: '600' } });
-  test.info().annotations.push({ type: 'setup', description: `topology, coturn and server ready in ${Date.now() - t0} ms` });
+  server: (coturn) => ({ tls: true, env: { TURN_URL: coturn.turnUrl, TURN_SECRET: coturn.secret, TURN_TTL: '600' } }),
 });
-
-test.afterEach(async () => {
-  await Promise.all(browsers.splice(0).map((b) => b.close().catch(() => {})));
-});
-
-test.afterAll(async () => {
-  await Promise.all(browsers.splice(0).map((b) => b.close().catch(() => {})));
-  await Promise.all([coturn?.stop(), server?.stop()]);
-  topo?.down();
-});
+const MiB = 1024 * 1024;
 
 const names = () => ({ cluster: `sym-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, token: `tok-${crypto.randomUUID()}` });
 
 test('with STUN only, the join fails at the connect timeout and its error says a TURN relay is needed', async () => {
-  const t = topo!;
+  const t = suite.topo;
   const { cluster, token } = names();
   // The program overrides the server's ICE servers with STUN alone.
-  const iceServers = coturn!.stunServers();
-  const [head, vol] = await Promise.all([openOn(t.a, server!, '/', browsers), openOn(t.b, server!, '/join', browsers)]);
+  const iceServers = suite.coturn.stunServers();
+  const [head, vol] = await Promise.all([openOn(t.a, suite.server, '/', suite.browsers), openOn(t.b, suite.server, '/join', suite.browsers)]);
   await head.page.evaluate(
     async ({ cluster, token, iceServers }) => {
       await globalThis.ray.init({ address: location.origin, cluster, token, numCpus: 1, numGpus: 0, iceServers });
@@ -80,9 +59,9 @@ test('with STUN only, the join fails at the connect timeout and its error says a
 });
 
 test("over HTTPS, with the TURN server the webray server advertises (no ICE option in the program), the link goes through the relay and 16 MiB move each way", async () => {
-  const t = topo!;
+  const t = suite.topo;
   const { cluster, token } = names();
-  const [head, vol] = await Promise.all([openOn(t.a, server!, '/', browsers), openOn(t.b, server!, '/join', browsers)]);
+  const [head, vol] = await Promise.all([openOn(t.a, suite.server, '/', suite.browsers), openOn(t.b, suite.server, '/join', suite.browsers)]);
   // Served over HTTPS from 203.0.113.10: secure contexts, cross-origin isolated, with what webray needs.
   for (const p of [head.page, vol.page]) {
     expect(
@@ -93,9 +72,9 @@ test("over HTTPS, with the TURN server the webray server advertises (no ICE opti
         sharedArrayBuffer: typeof SharedArrayBuffer === 'function',
         subtle: typeof crypto.subtle?.digest === 'function',
       })),
-    ).toEqual({ origin: server!.url, secure: true, isolated: true, sharedArrayBuffer: true, subtle: true });
+    ).toEqual({ origin: suite.server.url, secure: true, isolated: true, sharedArrayBuffer: true, subtle: true });
   }
-  expect(server!.url).toMatch(/^https:\/\/203\.0\.113\.10:/);
+  expect(suite.server.url).toMatch(/^https:\/\/203\.0\.113\.10:/);
   await head.page.evaluate(
     async ({ cluster, token }) => {
       await globalThis.ray.init({ address: location.origin, cluster, token, numCpus: 1, numGpus: 0 });
@@ -121,7 +100,7 @@ test("over HTTPS, with the TURN server the webray server advertises (no ICE opti
     const connected = peers.filter((p) => p.connectionState === 'connected');
     expect(connected, info).toHaveLength(1);
     // The server's TURN entry reached the page through /config.json, with minted credentials.
-    expect(connected[0]!.config.urls, info).toEqual([coturn!.turnUrl]);
+    expect(connected[0]!.config.urls, info).toEqual([suite.coturn.turnUrl]);
     const pair = connected[0]!.selected!;
     // Through coturn: one end of the selected pair (at least) is a relay address.
     expect([pair.local.type, pair.remote.type], info).toContain('relay');

@@ -11,50 +11,25 @@
 // without them. Pages are plain http from 203.0.113.10, not a secure context by default:
 // --unsafely-treat-insecure-origin-as-secure covers the page and task origins until the server
 // speaks HTTPS (issue 13).
-import { test, expect, type Browser } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { byteJob, openOn, peerInfo } from './net/pages.ts';
-import { buildTopology, topologyUnavailable, type Topology } from './net/topology.ts';
-import { coturnUnavailable, startCoturn, startWebrayServer, type Coturn, type WebrayServerInNs } from './net/services.ts';
+import { natSuite } from './net/nat-suite.ts';
 
-const unavailable = topologyUnavailable() ?? coturnUnavailable();
-test.skip(unavailable !== undefined, `two machines behind NAT need network namespaces and coturn: ${unavailable}`);
-
-let topo: Topology | undefined;
-let coturn: Coturn | undefined;
-let server: WebrayServerInNs | undefined;
-const browsers: Browser[] = [];
-
-test.beforeAll(async () => {
-  const t0 = Date.now();
-  topo = await buildTopology({ natA: 'cone', natB: 'cone' });
-  const built = Date.now() - t0;
-  [coturn, server] = await Promise.all([startCoturn(topo), startWebrayServer(topo)]);
-  test.info().annotations.push({ type: 'setup', description: `topology up ${built} ms, coturn + server ready ${Date.now() - t0} ms` });
-});
-
-test.afterEach(async () => {
-  await Promise.all(browsers.splice(0).map((b) => b.close().catch(() => {})));
-});
-
-test.afterAll(async () => {
-  await Promise.all(browsers.splice(0).map((b) => b.close().catch(() => {})));
-  await Promise.all([coturn?.stop(), server?.stop()]);
-  topo?.down();
-});
+const suite = natSuite({ natA: 'cone', natB: 'cone' });
 
 const MiB = 1024 * 1024;
 
 test('a coordinator and a volunteer, each behind its own cone NAT, connect through STUN-discovered public addresses without loopback flags, and a job moves 4 MiB each way', async () => {
-  const t = topo!;
-  const iceServers = coturn!.stunServers();
+  const t = suite.topo;
+  const iceServers = suite.coturn.stunServers();
   const cluster = `nat-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const token = `tok-${crypto.randomUUID()}`;
 
-  const [head, vol] = await Promise.all([openOn(t.a, server!, '/', browsers), openOn(t.b, server!, '/join', browsers)]);
+  const [head, vol] = await Promise.all([openOn(t.a, suite.server, '/', suite.browsers), openOn(t.b, suite.server, '/join', suite.browsers)]);
   // The real volunteer path: these pages are secure contexts (the flag), not granted media, and
   // not on loopback.
   for (const p of [head.page, vol.page]) {
-    expect(await p.evaluate(() => ({ secure: isSecureContext, origin: location.origin }))).toEqual({ secure: true, origin: server!.url });
+    expect(await p.evaluate(() => ({ secure: isSecureContext, origin: location.origin }))).toEqual({ secure: true, origin: suite.server.url });
   }
 
   const headId = await head.page.evaluate(
@@ -124,11 +99,11 @@ test('a coordinator and a volunteer, each behind its own cone NAT, connect throu
 });
 
 test("iceTransportPolicy: 'relay' sends the link through coturn's relay even where a direct path exists", async () => {
-  const t = topo!;
-  const rtcConfig = { iceServers: coturn!.turnServers(), iceTransportPolicy: 'relay' as const };
+  const t = suite.topo;
+  const rtcConfig = { iceServers: suite.coturn.turnServers(), iceTransportPolicy: 'relay' as const };
   const cluster = `relay-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const token = `tok-${crypto.randomUUID()}`;
-  const [head, vol] = await Promise.all([openOn(t.a, server!, '/', browsers), openOn(t.b, server!, '/join', browsers)]);
+  const [head, vol] = await Promise.all([openOn(t.a, suite.server, '/', suite.browsers), openOn(t.b, suite.server, '/join', suite.browsers)]);
   await head.page.evaluate(
     async ({ cluster, token, rtcConfig }) => {
       await globalThis.ray.init({ address: location.origin, cluster, token, numCpus: 1, numGpus: 0, rtcConfig });
@@ -148,7 +123,7 @@ test("iceTransportPolicy: 'relay' sends the link through coturn's relay even whe
   for (const peers of [headPeers, volPeers]) {
     const connected = peers.filter((p) => p.connectionState === 'connected');
     expect(connected, info).toHaveLength(1);
-    expect(connected[0]!.config, info).toEqual({ urls: [coturn!.turnUrl], iceTransportPolicy: 'relay' });
+    expect(connected[0]!.config, info).toEqual({ urls: [suite.coturn.turnUrl], iceTransportPolicy: 'relay' });
     // Both ends on coturn's relay addresses: only relay candidates were offered at all.
     expect(connected[0]!.selected?.local.type, info).toBe('relay');
     expect(connected[0]!.sdpCandidates.every((l) => / typ relay/.test(l)), info).toBe(true);
