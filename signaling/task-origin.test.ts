@@ -259,6 +259,20 @@ describe('webray server with its task origin', () => {
     );
   });
 
+  it('lets a page of an allowed origin read /config.json (an app with its own bundle), and no other', async () => {
+    const app = 'http://127.0.0.1:5173';
+    const withApp = await startServer({ host: '127.0.0.1', port: 0, taskPort: 0, distDir: path.join(root, 'dist'), log: () => {}, allowedOrigins: [app] });
+    try {
+      const allowed = await rawRequest(withApp.url, '/config.json', 'GET', { origin: app });
+      expect(allowed.headers['access-control-allow-origin']).toBe(app);
+      expect(allowed.headers['vary']).toBe('Origin');
+      const other = await rawRequest(withApp.url, '/config.json', 'GET', { origin: 'https://evil.example' });
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await withApp.close();
+    }
+  });
+
   it('gives the task origin no CORS access to the main origin', async () => {
     // Task code runs as the task origin; what the main origin serves must stay unreadable to it.
     const paths = ['/', '/join', '/webray.js', '/config.json', '/socket.io/?EIO=4&transport=polling'];
