@@ -18,6 +18,7 @@ const FLAGS = {
   'ice-servers': 'WEBRAY_ICE_SERVERS',
   'turn-url': 'TURN_URL',
   'turn-ttl': 'TURN_TTL',
+  'redis-url': 'REDIS_URL',
 } as const;
 
 export const USAGE = `webray — Ray's task, actor and object model for browser tabs
@@ -43,6 +44,11 @@ Options of serve (each stands for an environment variable, which it overrides):
                             credentials minted from TURN_SECRET, coturn's static-auth-secret, which
                             is read from the environment only (a flag would show in \`ps\`)
   --turn-ttl <seconds>      how long minted TURN credentials last (TURN_TTL; default 86400)
+  --redis-url <url>         keep the clusters in this Redis, redis://[:password@]host[:port][/db]
+                            (rediss:// for TLS), shared with every server process given the same
+                            one: run several behind a load balancer, restart one without losing
+                            a cluster (REDIS_URL; default: in this process's memory). A password
+                            in a flag shows in \`ps\`: put it in REDIS_URL instead
 
 Deployment on the internet (HTTPS, the task origin's own site, coturn): docs/deployment.md.
 `;

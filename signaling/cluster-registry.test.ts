@@ -32,9 +32,10 @@ describe('ClusterRegistry', () => {
         coordinatorId: 'n-0',
         members: [expect.objectContaining({ nodeId: 'n-0' })],
         coordinatorSecret: 'secret-0',
+        resumeSecret: expect.stringMatching(/^[A-Za-z0-9_-]{32}$/),
       },
     });
-    expect(r.size).toBe(1);
+    expect(r.clusterCount()).toBe(1);
     expect(r.membership('c1')).toEqual({ cluster: 'lab', nodeId: 'n-0' });
   });
 
@@ -47,7 +48,7 @@ describe('ClusterRegistry', () => {
     if (!a.ok || !b.ok) return;
     expect(a.member).toEqual({ nodeId: 'n-1', role: 'node', resources: { CPU: 4, GPU: 1 }, gpuFallback: true });
     expect(a.coordinator.connection).toBe('c1');
-    expect(a.reply).toEqual({ ok: true, nodeId: 'n-1', coordinatorId: 'n-0', members: [r.members('lab')[0], a.member] });
+    expect(a.reply).toEqual({ ok: true, nodeId: 'n-1', coordinatorId: 'n-0', members: [r.members('lab')[0], a.member], resumeSecret: expect.any(String) });
     expect(b.reply.members.map((m) => m.nodeId)).toEqual(['n-0', 'n-2']);
     expect(r.members('lab').map((m) => m.nodeId)).toEqual(['n-0', 'n-1', 'n-2']);
   });
@@ -86,7 +87,7 @@ describe('ClusterRegistry', () => {
     });
     // Same code, same words but the name the joiner gave: nothing tells that `somewhere` runs.
     expect(wrong).toEqual({ ...missing, message: missing.ok ? '' : missing.message.replace('nowhere', 'somewhere') });
-    expect(r.size).toBe(1);
+    expect(r.clusterCount()).toBe(1);
   });
 
   it('refuses a wrong token without naming any member', () => {
@@ -116,7 +117,7 @@ describe('ClusterRegistry', () => {
       expect(out.message).toContain('use 16 or more random ones');
       if (token.length > 0) expect(out.message).not.toContain(token);
     }
-    expect(r.size).toBe(0);
+    expect(r.clusterCount()).toBe(0);
     // The demo's tokens (20 of a 32-symbol alphabet), base64url and UUIDs pass.
     // The API's example token is the floor.
     const strong = ['s3cret', 'k7mqz3xw9tpa2bnc8dfh', randomCoordinatorSecret().slice(0, 16), crypto.randomUUID(), 'A1b2C3d4E5f6G7h8'];
@@ -165,7 +166,7 @@ describe('ClusterRegistry', () => {
     expect(d).toMatchObject({ kind: 'cluster_closed', cluster: 'lab', member: { nodeId: 'n-0' } });
     if (d?.kind !== 'cluster_closed') return;
     expect(d.volunteers.map((v) => v.connection)).toEqual(['a', 'b']);
-    expect(r.size).toBe(0);
+    expect(r.clusterCount()).toBe(0);
     expect(r.membership('a')).toBeUndefined();
     expect(r.leave('b')).toBeUndefined();
     expect(r.isHeld('lab')).toBe(true);

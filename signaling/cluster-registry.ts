@@ -1,48 +1,14 @@
-// The signaling server's table of clusters: each one's token, coordinator and members (Ray's GCS
-// node table, one per cluster). No I/O: sockets are opaque connection ids, so it tests with plain values.
+// The signaling server's table of clusters in one process's memory: each one's token, coordinator
+// and members (Ray's GCS node table, one per cluster); the embedded default (redis-registry.ts is
+// the shared one). No I/O: sockets are opaque connection ids, so it tests with plain values.
 
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { NodeId } from '../runtime/protocol/ids.ts';
-import { tokenProblem, type JoinReply, type JoinRefusal, type JoinRequest, type MemberInfo } from '../runtime/protocol/signaling.ts';
+import { tokenProblem, type JoinRequest, type MemberInfo, type ResumeRequest } from '../runtime/protocol/signaling.ts';
 import { COORDINATOR_HOLD_MS, COORDINATOR_SECRET_BYTES, NODE_ID_RANDOM_CHARS } from './constants.ts';
+import { refusals, type ConnectionId, type Departure, type JoinOutcome, type MemberEntry, type Registry, type ResumeOutcome, type Route } from './registry.ts';
 
-/** A socket as the registry knows it (the socket.io socket id). */
-export type ConnectionId = string;
-
-/** A member and the socket it speaks through. */
-export interface MemberEntry {
-  readonly info: MemberInfo;
-  readonly connection: ConnectionId;
-}
-
-export type JoinOutcome =
-  | {
-      readonly ok: true;
-      readonly cluster: string;
-      readonly member: MemberInfo;
-      /** The cluster's coordinator (the member itself when it joined as coordinator). */
-      readonly coordinator: MemberEntry;
-      readonly reply: Extract<JoinReply, { ok: true }>;
-    }
-  | {
-      readonly ok: false;
-      readonly code: Exclude<JoinRefusal, 'bad_request' | 'too_many_attempts'>;
-      readonly message: string;
-      /** A failed guess (wrong token, wrong coordinator secret): counts against the sender. */
-      readonly strike: boolean;
-    };
-
-/** What a member's departure did to its cluster. */
-export type Departure =
-  | { readonly kind: 'node_left'; readonly cluster: string; readonly member: MemberInfo }
-  | {
-      readonly kind: 'cluster_closed';
-      readonly cluster: string;
-      /** The coordinator that left. */
-      readonly member: MemberInfo;
-      /** The nodes that were members and no longer are. */
-      readonly volunteers: readonly MemberEntry[];
-    };
+export type { ConnectionId, Departure, JoinOutcome, MemberEntry } from './registry.ts';
 
 export interface ClusterRegistryDeps {
   /** Mints node ids; default `n-` + random base36 from node:crypto. Tests pass a counter. */
@@ -61,8 +27,13 @@ interface Cluster {
   readonly tokenHash: Buffer;
   /** SHA-256 of the coordinator secret, which only the coordinator was told. */
   readonly secretHash: Buffer;
-  readonly coordinator: MemberEntry;
-  readonly members: Map<NodeId, MemberEntry>;
+  coordinator: Seat;
+  readonly members: Map<NodeId, Seat>;
+}
+
+/** A member as the registry keeps it: with the SHA-256 of its resume secret. */
+interface Seat extends MemberEntry {
+  readonly resumeHash: Buffer;
 }
 
 /** A name whose coordinator left, held for it until `until`. */
@@ -78,7 +49,7 @@ interface HeldName {
 /** Compared against when no cluster has the name, so a missing cluster costs what a wrong token does. */
 const NO_CLUSTER_HASH = hashToken('\0 no such cluster');
 
-export class ClusterRegistry {
+export class ClusterRegistry implements Registry {
   private readonly clusters = new Map<string, Cluster>();
   private readonly held = new Map<string, HeldName>();
   private readonly byConnection = new Map<ConnectionId, { readonly cluster: Cluster; readonly nodeId: NodeId }>();
@@ -94,14 +65,10 @@ export class ClusterRegistry {
     this.holdMs = deps.holdMs ?? COORDINATOR_HOLD_MS;
   }
 
-  /**
-   * Admits `connection` to `req.cluster`, or says why not. A coordinator creates the cluster and
-   * sets its token; a node needs a running coordinator and the same token.
-   */
   join(connection: ConnectionId, req: JoinRequest): JoinOutcome {
     const current = this.byConnection.get(connection);
     if (current !== undefined) {
-      return refuse('already_joined', `this tab is already a member of cluster ${current.cluster.name}: leave it before joining again`, false);
+      return refusals.alreadyJoined(current.cluster.name);
     }
     const existing = this.clusters.get(req.cluster);
     if (req.role === 'coordinator') return this.seatCoordinator(connection, req, existing);
@@ -111,31 +78,20 @@ export class ClusterRegistry {
     const tokenMatches = timingSafeEqual(hashToken(req.token), existing?.tokenHash ?? held?.tokenHash ?? NO_CLUSTER_HASH);
     if (held?.away === true && tokenMatches) {
       // It knows the token: its coordinator is away for a moment (a reload), it may come back.
-      const seconds = Math.ceil((held.until - this.now()) / 1000);
-      return refuse(
-        'coordinator_away',
-        `the coordinator of cluster ${req.cluster} is away (its page may be reloading); the cluster is held for it for ${seconds} s more: join again shortly`,
-        false,
-      );
+      return refusals.coordinatorAway(req.cluster, Math.ceil((held.until - this.now()) / 1000));
     }
-    if (existing === undefined || !tokenMatches) {
-      return refuse(
-        'wrong_token',
-        `no coordinator is running cluster ${req.cluster} with this token (wrong token, or the cluster is not started): ` +
-          'check the token in your invite link, or ask whoever started the cluster to start it',
-        true,
-      );
-    }
+    if (existing === undefined || !tokenMatches) return refusals.wrongToken(req.cluster);
     const member = this.memberInfo(req);
-    existing.members.set(member.nodeId, { info: member, connection });
+    const resumeSecret = randomCoordinatorSecret();
+    existing.members.set(member.nodeId, { info: member, connection, resumeHash: hashToken(resumeSecret) });
     this.byConnection.set(connection, { cluster: existing, nodeId: member.nodeId });
-    const coordinator = existing.coordinator;
+    const { info, connection: coordinatorConnection } = existing.coordinator;
     return {
       ok: true,
       cluster: existing.name,
       member,
-      coordinator,
-      reply: { ok: true, nodeId: member.nodeId, coordinatorId: coordinator.info.nodeId, members: [coordinator.info, member] },
+      coordinator: { info, connection: coordinatorConnection },
+      reply: { ok: true, nodeId: member.nodeId, coordinatorId: info.nodeId, members: [info, member], resumeSecret },
     };
   }
 
@@ -145,24 +101,15 @@ export class ClusterRegistry {
    */
   private seatCoordinator(connection: ConnectionId, req: JoinRequest, existing: Cluster | undefined): JoinOutcome {
     const weak = tokenProblem(req.token);
-    if (weak !== undefined) return refuse('weak_token', `cannot start cluster ${req.cluster}: ${weak}`, false);
-    if (existing !== undefined) {
-      return refuse(
-        'coordinator_exists',
-        `cluster ${req.cluster} already has a coordinator: close that tab first, or start a cluster with another name`,
-        false,
-      );
-    }
+    if (weak !== undefined) return refusals.weakToken(req.cluster, weak);
+    if (existing !== undefined) return refusals.coordinatorExists(req.cluster);
     const held = this.heldName(req.cluster);
     let secret: string;
     let secretHash: Buffer;
     if (held !== undefined) {
       const seconds = Math.ceil((held.until - this.now()) / 1000);
-      const why =
-        `cluster ${req.cluster} is held for the coordinator that just left it, for ${seconds} s more: ` +
-        'only that coordinator can take it back (reloading its page does); start a cluster with another name, or wait';
-      if (req.coordinatorSecret === undefined) return refuse('name_held', why, false);
-      if (!timingSafeEqual(hashToken(req.coordinatorSecret), held.secretHash)) return refuse('name_held', why, true);
+      if (req.coordinatorSecret === undefined) return refusals.nameHeld(req.cluster, seconds, false);
+      if (!timingSafeEqual(hashToken(req.coordinatorSecret), held.secretHash)) return refusals.nameHeld(req.cluster, seconds, true);
       this.held.delete(req.cluster);
       secret = req.coordinatorSecret;
       secretHash = held.secretHash;
@@ -171,7 +118,8 @@ export class ClusterRegistry {
       secretHash = hashToken(secret);
     }
     const member = this.memberInfo(req);
-    const entry: MemberEntry = { info: member, connection };
+    const resumeSecret = randomCoordinatorSecret();
+    const entry: Seat = { info: member, connection, resumeHash: hashToken(resumeSecret) };
     const cluster: Cluster = {
       name: req.cluster,
       tokenHash: hashToken(req.token),
@@ -185,9 +133,27 @@ export class ClusterRegistry {
       ok: true,
       cluster: cluster.name,
       member,
-      coordinator: entry,
-      reply: { ok: true, nodeId: member.nodeId, coordinatorId: member.nodeId, members: [member], coordinatorSecret: secret },
+      coordinator: { info: member, connection },
+      reply: { ok: true, nodeId: member.nodeId, coordinatorId: member.nodeId, members: [member], coordinatorSecret: secret, resumeSecret },
     };
+  }
+
+  resume(connection: ConnectionId, req: ResumeRequest): ResumeOutcome {
+    const current = this.byConnection.get(connection);
+    if (current !== undefined) {
+      return refusals.resumeAlreadyJoined(current.cluster.name);
+    }
+    const cluster = this.clusters.get(req.cluster);
+    const seat = cluster?.members.get(req.nodeId as NodeId);
+    // Compared whatever was found, so a refusal costs the same whether the member exists or not.
+    const matches = timingSafeEqual(hashToken(req.resumeSecret), seat?.resumeHash ?? NO_CLUSTER_HASH);
+    if (cluster === undefined || seat === undefined || !matches) return refusals.unknownMember(req);
+    this.byConnection.delete(seat.connection);
+    const moved: Seat = { ...seat, connection };
+    cluster.members.set(seat.info.nodeId, moved);
+    if (cluster.coordinator.info.nodeId === seat.info.nodeId) cluster.coordinator = moved;
+    this.byConnection.set(connection, { cluster, nodeId: seat.info.nodeId });
+    return { ok: true, cluster: cluster.name, member: seat.info };
   }
 
   /** The hold on `name`, when there is one still running (expired holds are dropped here). */
@@ -200,7 +166,6 @@ export class ClusterRegistry {
     return h;
   }
 
-  /** Whether `secret` is the coordinator secret `name` is held for: that coordinator coming back. */
   holdsFor(name: string, secret: string): boolean {
     const held = this.heldName(name);
     return held !== undefined && timingSafeEqual(hashToken(secret), held.secretHash);
@@ -211,11 +176,7 @@ export class ClusterRegistry {
     return this.heldName(name) !== undefined;
   }
 
-  /**
-   * Ends `connection`'s membership, if it has one. A coordinator leaving closes its cluster: every
-   * node stops being a member, and the name is held for that coordinator for holdMs. `away`: it
-   * went away (a reload, a dropped connection) rather than shutting the cluster down.
-   */
+  /** Ends `connection`'s membership (Registry.leave); the name is held for holdMs. */
   leave(connection: ConnectionId, away = false): Departure | undefined {
     const current = this.byConnection.get(connection);
     if (current === undefined) return undefined;
@@ -227,7 +188,7 @@ export class ClusterRegistry {
     if (nodeId !== cluster.coordinator.info.nodeId) {
       return { kind: 'node_left', cluster: cluster.name, member: member.info };
     }
-    const volunteers = [...cluster.members.values()];
+    const volunteers = [...cluster.members.values()].map(({ info, connection: c }) => ({ info, connection: c }));
     for (const v of volunteers) this.byConnection.delete(v.connection);
     cluster.members.clear();
     this.clusters.delete(cluster.name);
@@ -243,25 +204,19 @@ export class ClusterRegistry {
     return current === undefined ? undefined : { cluster: current.cluster.name, nodeId: current.nodeId };
   }
 
-  /**
-   * Where a signal from `from` addressed to node `to` goes: the target's connection, when both
-   * are members of the same cluster and are not the same member; else undefined.
-   */
-  route(from: ConnectionId, to: string): { readonly from: NodeId; readonly connection: ConnectionId } | undefined {
+  route(from: ConnectionId, to: string): Route | undefined {
     const sender = this.byConnection.get(from);
     if (sender === undefined || to === sender.nodeId) return undefined;
     const target = sender.cluster.members.get(to as NodeId);
     return target === undefined ? undefined : { from: sender.nodeId, connection: target.connection };
   }
 
-  /** The members of a cluster, coordinator first; empty when it does not exist. */
   members(cluster: string): MemberInfo[] {
     const c = this.clusters.get(cluster);
     return c === undefined ? [] : [...c.members.values()].map((m) => m.info);
   }
 
-  /** How many clusters are running. */
-  get size(): number {
+  clusterCount(): number {
     return this.clusters.size;
   }
 
@@ -284,11 +239,7 @@ export class ClusterRegistry {
   }
 }
 
-function refuse(code: Exclude<JoinRefusal, 'bad_request' | 'too_many_attempts'>, message: string, strike: boolean): JoinOutcome {
-  return { ok: false, code, message, strike };
-}
-
-function hashToken(token: string): Buffer {
+export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 

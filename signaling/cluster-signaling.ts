@@ -8,14 +8,17 @@ import * as v from 'valibot';
 import {
   CLIENT_EVENTS,
   JoinRequestSchema,
+  ResumeRequestSchema,
   type ClientToServer,
   type JoinReply,
   type NodeLeftReason,
+  type ResumeReply,
   type ServerToClient,
 } from '../runtime/protocol/signaling.ts';
-import { ClusterRegistry, type Departure } from './cluster-registry.ts';
-import { GARBAGE_ALLOWANCE } from './constants.ts';
+import { ClusterRegistry } from './cluster-registry.ts';
+import { GARBAGE_ALLOWANCE, MAX_QUEUED_EVENTS } from './constants.ts';
 import { JoinThrottle, newStrikeRecord, type StrikeRecord } from './join-throttle.ts';
+import type { Departure, Registry } from './registry.ts';
 import { routeSignal } from './signal-relay.ts';
 
 export type SignalingServer = Server<ClientToServer, ServerToClient>;
@@ -24,8 +27,8 @@ type SignalingSocket = Socket<ClientToServer, ServerToClient>;
 export interface ClusterSignalingOptions {
   /** One line per join, leave, refusal and dropped client; no tokens ever reach it. */
   log: (line: string) => void;
-  /** Default: a fresh registry. */
-  registry?: ClusterRegistry;
+  /** Default: a fresh in-memory registry. */
+  registry?: Registry;
   /** Invalid messages forgiven per socket before it is disconnected; default GARBAGE_ALLOWANCE. */
   garbageAllowance?: number;
   /** Strikes and backoff for failed joins; default a fresh one with the default limits. */
@@ -35,17 +38,26 @@ export interface ClusterSignalingOptions {
 }
 
 export interface ClusterSignaling {
-  readonly registry: ClusterRegistry;
+  readonly registry: Registry;
   readonly throttle: JoinThrottle;
+  /**
+   * From now on a socket that disconnects keeps its membership in the registry, for its tab to
+   * `resume` through another process (or this one restarted); for a shared registry, before this
+   * process shuts down.
+   */
+  suspend(): void;
+  /** Tells a departure's cluster about it (a departure this process did not see happen: a sweep). */
+  announce(d: Departure, reason: NodeLeftReason): void;
 }
 
 /** What every connection of one server shares. */
 interface Shared {
-  readonly registry: ClusterRegistry;
+  readonly registry: Registry;
   readonly throttle: JoinThrottle;
   readonly allowance: number;
   readonly now: () => number;
   readonly log: (line: string) => void;
+  suspended: boolean;
 }
 
 /** Installs the cluster protocol on the default namespace of `io`. */
@@ -60,9 +72,29 @@ export function attachClusterSignaling(io: SignalingServer, options: ClusterSign
     }
   };
   const throttle = options.throttle ?? new JoinThrottle();
-  const shared: Shared = { registry, throttle, allowance, now: options.now ?? (() => performance.now()), log };
+  const shared: Shared = { registry, throttle, allowance, now: options.now ?? (() => performance.now()), log, suspended: false };
   io.on('connection', (socket) => new Connection(socket, shared).start());
-  return { registry, throttle };
+  return {
+    registry,
+    throttle,
+    suspend: () => {
+      shared.suspended = true;
+    },
+    announce: (d, reason) => announceDeparture(io, d, reason, log),
+  };
+}
+
+/** Tells the rest of a departed member's cluster (through the adapter: on every server process). */
+function announceDeparture(io: SignalingServer, d: Departure, reason: NodeLeftReason, log: (line: string) => void): void {
+  const room = clusterRoom(d.cluster);
+  if (d.kind === 'node_left') {
+    io.to(room).emit('node_left', { nodeId: d.member.nodeId, reason });
+    log(`cluster ${d.cluster}: node ${d.member.nodeId} left (${reason})`);
+    return;
+  }
+  io.to(room).emit('cluster_closed', { reason: closedSentence(d, reason) });
+  io.in(room).socketsLeave(room);
+  log(`cluster ${d.cluster}: closed, its coordinator ${d.member.nodeId} left (${reason}); ${d.volunteers.length} node(s) released`);
 }
 
 const CLIENT_EVENT_NAMES: ReadonlySet<unknown> = new Set(CLIENT_EVENTS);
@@ -72,12 +104,20 @@ export function clusterRoom(cluster: string): string {
   return `cluster:${cluster}`;
 }
 
-/** One client socket for its lifetime: at most one membership at a time, and a garbage count. */
+/**
+ * One client socket for its lifetime: at most one membership at a time, and a garbage count. Its
+ * events are handled one at a time, in order (the registry may answer asynchronously), at most
+ * MAX_QUEUED_EVENTS waiting.
+ */
 class Connection {
   private garbage = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  /** Disconnected by this handler for misbehaving: nothing it sent after that is handled. */
+  private dropped = false;
   /** Failed joins of this socket (the address's are in the throttle). */
   private readonly joinStrikes: StrikeRecord = newStrikeRecord();
-  private readonly registry: ClusterRegistry;
+  private readonly registry: Registry;
   private readonly allowance: number;
   private readonly log: (line: string) => void;
 
@@ -92,27 +132,39 @@ class Connection {
 
   start(): void {
     const s = this.socket;
+    // When every event received so far has been handled (tests wait on it).
+    (s.data as { settled?: () => Promise<void> }).settled = () => this.queue;
     s.onAny((event: unknown) => {
       if (!CLIENT_EVENT_NAMES.has(event)) this.guard('unknown event', () => this.strike('an unknown event'));
     });
     s.on('join', (req: unknown, ack: unknown) => this.guard('join', () => this.onJoin(req, ack)));
+    s.on('resume', (req: unknown, ack: unknown) => this.guard('resume', () => this.onResume(req, ack)));
     s.on('signal', (msg: unknown) => this.guard('signal', () => this.onSignal(msg)));
     // Acked once its departure is recorded, so the tab closes its socket after it: a disconnect
     // that overtook the leave would count as going away (a reload), not as shutting down.
     s.on('leave', (ack: unknown) =>
-      this.guard('leave', () => {
-        this.depart('left');
+      this.guard('leave', async () => {
+        await this.depart('left');
         if (typeof ack === 'function') (ack as () => void)();
       }),
     );
-    s.on('disconnect', (reason) => this.guard('disconnect', () => this.depart(leaveReason(reason))));
+    s.on('disconnect', (reason) =>
+      this.guard(
+        'disconnect',
+        async () => {
+          // A process shutting down leaves its sockets' memberships to be resumed elsewhere.
+          if (!this.shared.suspended) await this.depart(leaveReason(reason));
+        },
+        true,
+      ),
+    );
   }
 
   private get who(): string {
     return `socket ${this.socket.id}, ${this.socket.handshake.address}`;
   }
 
-  private onJoin(req: unknown, ack: unknown): void {
+  private async onJoin(req: unknown, ack: unknown): Promise<void> {
     if (typeof ack !== 'function') {
       this.strike('a join without an ack');
       return;
@@ -134,7 +186,7 @@ class Connection {
     const address = guessKey(this.socket.handshake.address, r.cluster);
     // The coordinator taking back its held name (its secret is proof) is never held back by failed
     // joins from its network: others' guesses must not lock it out of its own cluster.
-    const returning = r.role === 'coordinator' && r.coordinatorSecret !== undefined && this.registry.holdsFor(r.cluster, r.coordinatorSecret);
+    const returning = r.role === 'coordinator' && r.coordinatorSecret !== undefined && (await this.registry.holdsFor(r.cluster, r.coordinatorSecret));
     const waitMs = returning ? 0 : this.shared.throttle.waitMs(this.joinStrikes, address, now);
     if (waitMs > 0) {
       // Refused unexamined: guessing during the backoff learns nothing, and costs another strike.
@@ -147,7 +199,11 @@ class Connection {
       this.joinStrike(now, address, 'a join during its backoff');
       return;
     }
-    const outcome = this.registry.join(this.socket.id, r);
+    const outcome = await Promise.resolve().then(() => this.registry.join(this.socket.id, r)).catch((err: unknown) => unavailable(err, this.log));
+    if (outcome === 'unavailable') {
+      reply({ ok: false, code: 'unavailable', message: UNAVAILABLE });
+      return;
+    }
     if (!outcome.ok) {
       this.log(`refused a ${r.role} for cluster ${r.cluster}: ${outcome.code} (${this.who})`);
       reply({ ok: false, code: outcome.code, message: outcome.message });
@@ -166,8 +222,51 @@ class Connection {
     if (member.role === 'node') this.socket.nsp.to(coordinator.connection).emit('node_joined', member);
   }
 
-  private onSignal(msg: unknown): void {
-    const decision = routeSignal(this.registry, this.socket.id, msg);
+  /** A reconnected tab taking back its membership: same node id, nobody told. */
+  private async onResume(req: unknown, ack: unknown): Promise<void> {
+    if (typeof ack !== 'function') {
+      this.strike('a resume without an ack');
+      return;
+    }
+    const reply = (r: ResumeReply): void => {
+      (ack as (r: ResumeReply) => void)(r);
+    };
+    const parsed = v.safeParse(ResumeRequestSchema, req);
+    if (!parsed.success) {
+      const issue = parsed.issues[0];
+      const where = v.getDotPath(issue);
+      reply({ ok: false, code: 'bad_request', message: `${where === null ? '' : `${where}: `}${issue.message}` });
+      this.strike('an invalid resume');
+      return;
+    }
+    const r = parsed.output;
+    const now = this.shared.now();
+    // Guessing a member's resume secret is guessing, as a token is: the same strikes and backoff.
+    const address = guessKey(this.socket.handshake.address, r.cluster);
+    const waitMs = this.shared.throttle.waitMs(this.joinStrikes, address, now);
+    if (waitMs > 0) {
+      reply({ ok: false, code: 'too_many_attempts', message: `too many failed joins from this tab or its network lately: wait ${Math.ceil(waitMs / 1000)} s` });
+      this.joinStrike(now, address, 'a resume during its backoff');
+      return;
+    }
+    const outcome = await Promise.resolve().then(() => this.registry.resume(this.socket.id, r)).catch((err: unknown) => unavailable(err, this.log));
+    if (outcome === 'unavailable') {
+      reply({ ok: false, code: 'unavailable', message: UNAVAILABLE });
+      return;
+    }
+    if (!outcome.ok) {
+      this.log(`refused to resume ${r.nodeId} in cluster ${r.cluster}: ${outcome.code} (${this.who})`);
+      reply({ ok: false, code: outcome.code, message: outcome.message });
+      if (outcome.strike) this.joinStrike(now, address, `a failed resume (${outcome.code})`);
+      return;
+    }
+    void this.socket.join(clusterRoom(outcome.cluster));
+    reply({ ok: true });
+    this.log(`cluster ${outcome.cluster}: ${outcome.member.role} ${outcome.member.nodeId} resumed (${this.who})`);
+  }
+
+  private async onSignal(msg: unknown): Promise<void> {
+    const decision = await routeSignal(this.registry, this.socket.id, msg);
     if (decision.kind === 'drop') {
       if (decision.garbage) this.strike(decision.reason);
       return;
@@ -181,23 +280,11 @@ class Connection {
   }
 
   /** Ends this socket's membership, telling the rest of its cluster. */
-  private depart(reason: NodeLeftReason): void {
-    const d = this.registry.leave(this.socket.id, reason !== 'left');
+  private async depart(reason: NodeLeftReason): Promise<void> {
+    const d = await this.registry.leave(this.socket.id, reason !== 'left');
     if (d === undefined) return;
-    const room = clusterRoom(d.cluster);
-    void this.socket.leave(room);
-    const nsp = this.socket.nsp;
-    if (d.kind === 'node_left') {
-      nsp.to(room).emit('node_left', { nodeId: d.member.nodeId, reason });
-      this.log(`cluster ${d.cluster}: node ${d.member.nodeId} left (${reason})`);
-      return;
-    }
-    nsp.to(room).emit('cluster_closed', { reason: closedSentence(d, reason) });
-    nsp.in(room).socketsLeave(room);
-    this.log(
-      `cluster ${d.cluster}: closed, its coordinator ${d.member.nodeId} left (${reason}); ` +
-        `${d.volunteers.length} node(s) released`,
-    );
+    void this.socket.leave(clusterRoom(d.cluster));
+    announceDeparture(this.socket.nsp.server, d, reason, this.log);
   }
 
   /** Counts a failed join against this socket and its address's guesses at one cluster; drops a socket out of strikes. */
@@ -205,8 +292,7 @@ class Connection {
     const verdict = this.shared.throttle.strike(this.joinStrikes, addressKey, now);
     if (verdict !== 'disconnect' || !this.socket.connected) return;
     this.log(`dropped ${this.who} after ${this.joinStrikes.strikes} failed joins, the last one ${what}`);
-    this.depart('dropped');
-    this.socket.disconnect(true);
+    this.dropAfterDeparture();
   }
 
   /** Counts an invalid message; past the allowance, drops the client. */
@@ -214,17 +300,45 @@ class Connection {
     this.garbage++;
     if (this.garbage <= this.allowance || !this.socket.connected) return;
     this.log(`dropped ${this.who} after ${this.garbage} invalid messages, the last one ${what}`);
-    this.depart('dropped');
-    this.socket.disconnect(true);
+    this.dropAfterDeparture();
   }
 
-  private guard(event: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.log(`internal error handling ${event} from ${this.who}: ${err instanceof Error ? err.message : String(err)}`);
-    }
+  /** Disconnects this socket at once; its membership ends ('dropped') in turn, before anything queued after. */
+  private dropAfterDeparture(): void {
+    this.socket.disconnect(true);
+    this.dropped = true;
   }
+
+  /**
+   * Runs `fn` after this socket's earlier events, catching what it throws. Past MAX_QUEUED_EVENTS
+   * waiting, an event is dropped as garbage (`always`: the disconnect, which must run).
+   */
+  private guard(event: string, fn: () => void | Promise<void>, always = false): void {
+    if (!always && this.queued >= MAX_QUEUED_EVENTS) {
+      this.strike(`more than ${MAX_QUEUED_EVENTS} events waiting`);
+      return;
+    }
+    this.queued++;
+    this.queue = this.queue.then(async () => {
+      try {
+        // A socket dropped for misbehaving leaves as 'dropped' before its disconnect's turn.
+        if (this.dropped && event !== 'disconnect') return;
+        await fn();
+      } catch (err) {
+        this.log(`internal error handling ${event} from ${this.who}: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        this.queued--;
+      }
+    });
+  }
+}
+
+const UNAVAILABLE = 'the server cannot reach its cluster registry right now: try again in a few seconds';
+
+/** A registry that threw (a shared one that cannot reach Redis): logged, and answered as `unavailable`. */
+function unavailable(err: unknown, log: (line: string) => void): 'unavailable' {
+  log(`the cluster registry failed: ${err instanceof Error ? err.message : String(err)}`);
+  return 'unavailable';
 }
 
 /** Maps socket.io's disconnect reasons onto the protocol's. */

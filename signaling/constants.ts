@@ -8,6 +8,11 @@ export const PING_INTERVAL_MS = 5_000;
 export const PING_TIMEOUT_MS = 5_000;
 /** Invalid messages (bad payloads, unknown events) forgiven per socket; the next one disconnects it. */
 export const GARBAGE_ALLOWANCE = 3;
+/**
+ * Events of one socket waiting for their turn (the registry may answer asynchronously); past it,
+ * an event is dropped as garbage. A tab sends a join and a burst of ICE candidates at most.
+ */
+export const MAX_QUEUED_EVENTS = 256;
 /** Server-assigned node ids: `n-` and this many random base36 characters (~52 bits). */
 export const NODE_ID_RANDOM_CHARS = 10;
 
@@ -18,6 +23,17 @@ export const NODE_ID_RANDOM_CHARS = 10;
  * holding the join token cannot take the seat and receive the old invite link's volunteers.
  */
 export const COORDINATOR_HOLD_MS = 60_000;
+/**
+ * With a shared registry (REDIS_URL): a server process renews its heartbeat this often, and is
+ * taken for gone 3 heartbeats after its last one (or at once when it shuts down)...
+ */
+export const SERVER_HEARTBEAT_MS = 5_000;
+/**
+ * ...after which the memberships its sockets held wait this long for their tabs to `resume` them
+ * through another process (or the same one restarted), and are then ended as departures. A tab's
+ * socket.io client tries again within ~5 s of losing its connection.
+ */
+export const RESUME_GRACE_MS = 30_000;
 /** Coordinator secrets: this many random bytes, sent as base64url (32 characters, 192 bits). */
 export const COORDINATOR_SECRET_BYTES = 24;
 

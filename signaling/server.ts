@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server as SocketIOServer } from 'socket.io';
 import { attachClusterSignaling, type SignalingServer } from './cluster-signaling.ts';
-import type { ClusterRegistry } from './cluster-registry.ts';
+import { connectRedisTier, redactRedisUrl, type RedisTier } from './redis-tier.ts';
+import type { Registry } from './registry.ts';
 import { MAX_HTTP_BUFFER_BYTES, PING_INTERVAL_MS, PING_TIMEOUT_MS } from './constants.ts';
 import { startTaskOrigin } from './task-origin.ts';
 import { sendText as sendTextWith, urlHost } from './http-reply.ts';
@@ -105,6 +106,17 @@ export interface ServerOptions {
   turn?: TurnAuthSecret;
   /** Serve both origins over HTTPS (and signaling over WSS) with this certificate and key. Env TLS_CERT, TLS_KEY (PEM files). */
   tls?: TlsOptions;
+  /**
+   * Keep the cluster registry in this Redis and reach other server processes through it
+   * (socket.io's Redis adapter), so several processes act as one and a restarted one loses no
+   * cluster. Default: the registry in this process's memory. Env REDIS_URL.
+   */
+  redisUrl?: string;
+  /**
+   * With `redisUrl`: how long the memberships of a server process that stopped wait for their
+   * tabs to resume them elsewhere before they end as departures; default RESUME_GRACE_MS (30 s).
+   */
+  resumeGraceMs?: number;
 }
 
 export interface RunningServer {
@@ -114,7 +126,7 @@ export interface RunningServer {
   host: string;
   io: SignalingServer;
   /** The clusters and their members, for introspection. */
-  registry: ClusterRegistry;
+  registry: Registry;
   /** The task origin's URL on the bind address, e.g. `http://127.0.0.1:8081`. */
   taskUrl: string;
   taskPort: number;
@@ -140,6 +152,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   });
 
   const log = options.log ?? ((line: string) => console.log(line));
+  let tier: RedisTier | undefined;
+  if (options.redisUrl !== undefined) {
+    tier = await connectRedisTier(options.redisUrl, { log, ...(options.resumeGraceMs === undefined ? {} : { resumeGraceMs: options.resumeGraceMs }) }).catch(async (err: unknown) => {
+      await taskServer.close();
+      throw err;
+    });
+  }
   // Known once the port is: nothing connects before listen() resolves.
   let allowed: readonly string[] = options.allowedOrigins ?? [];
   /** The task origin as this request's page should reach it: from configuration, never echoing a Host it was not given. */
@@ -167,6 +186,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   // socket.io must attach after the request handler: it intercepts /socket.io/ and hands every
   // other request to the handlers already installed.
   const io: SignalingServer = new SocketIOServer(httpServer, {
+    ...(tier === undefined ? {} : { adapter: tier.adapter }),
     serveClient: false,
     maxHttpBufferSize: MAX_HTTP_BUFFER_BYTES,
     pingInterval: PING_INTERVAL_MS,
@@ -181,12 +201,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       callback('origin not allowed', false);
     },
   });
-  const { registry } = attachClusterSignaling(io, { log });
+  const signaling = attachClusterSignaling(io, { log, ...(tier === undefined ? {} : { registry: tier.registry }) });
+  const { registry } = signaling;
 
   const port = await listen(httpServer, requestedPort, host).catch(async (err: unknown) => {
     await taskServer.close();
+    await tier?.close();
     throw err;
   });
+  // Departures of tabs whose server process stopped and that did not come back are this one's to announce.
+  await tier?.registry.start((d) => signaling.announce(d, 'disconnected'));
   allowed = options.allowedOrigins ?? ownOrigins(host, port, undefined, scheme);
   let closing: Promise<void> | undefined;
   return {
@@ -199,13 +223,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     taskPort: taskServer.port,
     allowedOrigins: allowed,
     close() {
+      // With a shared registry, this process's tabs keep their memberships, to resume them through
+      // another process (or this one restarted).
+      if (tier !== undefined) signaling.suspend();
       closing ??= Promise.all([
         new Promise<void>((resolve) => {
           void io.close(() => resolve());
           httpServer.closeAllConnections();
         }),
         taskServer.close(),
-      ]).then(() => undefined);
+      ])
+        .then(async () => {
+          await tier?.registry.stop().catch(() => {});
+          await tier?.close();
+        })
+        .then(() => undefined);
       return closing;
     },
   };
@@ -317,6 +349,20 @@ function sendConfig(req: IncomingMessage, res: ServerResponse, taskOrigin: strin
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
+/** REDIS_URL as node-redis takes it: redis:// or rediss://, with a host. */
+function checkRedisUrl(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+    throw new Error(`REDIS_URL must be redis://[:password@]host[:port][/db] or rediss://… for TLS, got ${url === undefined ? 'an unparsable URL' : `a ${url.protocol} URL`}`);
+  }
+  return value;
+}
+
 function parsePort(value: string | undefined, name = 'PORT'): number {
   if (value === undefined || value === '') return DEFAULT_PORT;
   const port = Number(value);
@@ -329,7 +375,7 @@ function parsePort(value: string | undefined, name = 'PORT'): number {
 /**
  * The server's options from environment variables (what `npm start` reads; `webray serve` maps its
  * flags onto the same names): HOST, PORT, TASK_PORT, TASK_ORIGIN, ALLOWED_ORIGINS,
- * WEBRAY_ICE_SERVERS, TURN_URL, TURN_SECRET, TURN_TTL, TLS_CERT, TLS_KEY, WEBRAY_TEST_ENTRY.
+ * WEBRAY_ICE_SERVERS, TURN_URL, TURN_SECRET, TURN_TTL, TLS_CERT, TLS_KEY, REDIS_URL, WEBRAY_TEST_ENTRY.
  * Throws an Error naming the variable that is wrong.
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv): ServerOptions {
@@ -345,6 +391,7 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv): ServerOptions {
     iceServers: ice.fixed,
     ...(ice.turn ? { turn: ice.turn } : {}),
     ...(tls ? { tls } : {}),
+    ...(env['REDIS_URL'] ? { redisUrl: checkRedisUrl(env['REDIS_URL']) } : {}),
   };
 }
 
@@ -364,6 +411,9 @@ export async function serve(options: ServerOptions): Promise<RunningServer> {
   ];
   console.log(
     `  ICE servers the pages use (WEBRAY_ICE_SERVERS, TURN_URL): ${advertised.length > 0 ? advertised.join(', ') : 'none (fine on one machine or a LAN; across NATs set them: docs/deployment.md)'}`,
+  );
+  console.log(
+    `  clusters: ${options.redisUrl === undefined ? 'in this process (set REDIS_URL to share them among several processes)' : `in Redis at ${redactRedisUrl(options.redisUrl)}, shared with every process using it`}`,
   );
   const stop = (): void => {
     void server.close().then(() => process.exit(0));

@@ -4,7 +4,7 @@
 import * as v from 'valibot';
 import type { NodeId } from '../runtime/protocol/ids.ts';
 import { MAX_SIGNAL_BYTES, SignalOutSchema } from '../runtime/protocol/signaling.ts';
-import type { ClusterRegistry, ConnectionId } from './cluster-registry.ts';
+import type { ConnectionId, Registry } from './registry.ts';
 
 export type RelayDecision =
   | { readonly kind: 'relay'; readonly connection: ConnectionId; readonly message: { readonly from: NodeId; readonly data: unknown } }
@@ -15,7 +15,7 @@ export type RelayDecision =
    */
   | { readonly kind: 'drop'; readonly garbage: boolean; readonly reason: string };
 
-export function routeSignal(registry: ClusterRegistry, from: ConnectionId, payload: unknown): RelayDecision {
+export async function routeSignal(registry: Registry, from: ConnectionId, payload: unknown): Promise<RelayDecision> {
   const parsed = v.safeParse(SignalOutSchema, payload);
   if (!parsed.success) return { kind: 'drop', garbage: true, reason: 'a signal is { to, data }' };
   const bytes = jsonBytes(payload);
@@ -23,7 +23,7 @@ export function routeSignal(registry: ClusterRegistry, from: ConnectionId, paylo
   if (bytes > MAX_SIGNAL_BYTES) {
     return { kind: 'drop', garbage: true, reason: `a signal is at most ${MAX_SIGNAL_BYTES} bytes of JSON, got ${bytes}` };
   }
-  const route = registry.route(from, parsed.output.to);
+  const route = await registry.route(from, parsed.output.to);
   if (route === undefined) return { kind: 'drop', garbage: false, reason: 'no such member in the sender’s cluster' };
   return { kind: 'relay', connection: route.connection, message: { from: route.from, data: parsed.output.data } };
 }

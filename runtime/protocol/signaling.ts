@@ -70,6 +70,8 @@ export function tokenProblem(token: string): string | undefined {
 
 /** Largest coordinator secret a join may carry (the server mints 32 characters). */
 export const MAX_COORDINATOR_SECRET_CHARS = 128;
+/** Largest resume secret a `resume` may carry (the server mints 32 characters). */
+export const MAX_RESUME_SECRET_CHARS = 128;
 
 export const JoinRequestSchema = v.strictObject({
   role: RoleSchema,
@@ -108,7 +110,8 @@ export interface MemberInfo {
  * - `coordinator_away`: a node's join with the right token while the cluster's coordinator is
  *   away and its name held for it (its page reloading): join again shortly (no strike);
  * - `too_many_attempts`: this socket or address failed too many joins lately; it must wait;
- * - `already_joined`: this socket is already a member of a cluster.
+ * - `already_joined`: this socket is already a member of a cluster;
+ * - `unavailable`: the server cannot reach its shared registry (Redis) right now: try again shortly.
  */
 export const JOIN_REFUSALS = [
   'bad_request',
@@ -119,6 +122,7 @@ export const JOIN_REFUSALS = [
   'coordinator_away',
   'too_many_attempts',
   'already_joined',
+  'unavailable',
 ] as const;
 export type JoinRefusal = (typeof JOIN_REFUSALS)[number];
 
@@ -136,8 +140,33 @@ export type JoinReply =
       readonly coordinatorId: NodeId;
       readonly members: readonly MemberInfo[];
       readonly coordinatorSecret?: string;
+      /**
+       * This member's proof for `resume`: after its socket reconnects (to the same server, or to
+       * another process of the same deployment), `resume` with it binds the new socket to this
+       * membership. Keep it in memory only; it dies with the membership.
+       */
+      readonly resumeSecret: string;
     }
   | { readonly ok: false; readonly code: JoinRefusal; readonly message: string };
+
+export const ResumeRequestSchema = v.strictObject({
+  cluster: v.pipe(v.string(), v.regex(CLUSTER_NAME, 'a cluster name is 1–64 letters, digits, _ . -')),
+  nodeId: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+  resumeSecret: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_RESUME_SECRET_CHARS)),
+});
+export type ResumeRequest = v.InferOutput<typeof ResumeRequestSchema>;
+
+/**
+ * Why a `resume` was refused:
+ * - `bad_request`: the request failed its schema;
+ * - `unknown_member`: no such membership is held (it ended: the member was dropped, its cluster
+ *   closed, the server restarted without a shared registry), or the secret is not its secret —
+ *   one answer for both. Join again;
+ * - `too_many_attempts`, `already_joined`, `unavailable`: as for `join`.
+ */
+export const RESUME_REFUSALS = ['bad_request', 'unknown_member', 'too_many_attempts', 'already_joined', 'unavailable'] as const;
+export type ResumeRefusal = (typeof RESUME_REFUSALS)[number];
+export type ResumeReply = { readonly ok: true } | { readonly ok: false; readonly code: ResumeRefusal; readonly message: string };
 
 export const SignalOutSchema = v.strictObject({
   to: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
@@ -173,6 +202,9 @@ export interface ServerToClient {
  * - `join` (with an ack): become a member; one membership per socket at a time.
  * - `signal`: `{ to, data }` relayed as `{ from, data }` to `to` if it is in the sender's cluster
  *   and the JSON is at most MAX_SIGNAL_BYTES; anything else is dropped without a reply.
+ * - `resume` (with an ack): a socket that reconnected takes back the membership its tab held
+ *   (`{ cluster, nodeId, resumeSecret }` from the join reply). Its node id, role and cluster are
+ *   unchanged; nobody is told, since nothing changed for them.
  * - `leave`: end the membership (no payload; acknowledged once recorded, so the tab can close its
  *   socket after it); the socket may `join` again. A coordinator leaving closes its cluster. A
  *   socket that disconnects leaves the same way, but a coordinator that disconnected is taken as
@@ -182,12 +214,13 @@ export interface ServerToClient {
  */
 export interface ClientToServer {
   join: (req: unknown, ack: (reply: JoinReply) => void) => void;
+  resume: (req: unknown, ack: (reply: ResumeReply) => void) => void;
   signal: (msg: unknown) => void;
   leave: (ack?: () => void) => void;
 }
 
 /** The events a tab may send; the server treats any other event name as garbage. */
-export const CLIENT_EVENTS = ['join', 'signal', 'leave'] as const satisfies readonly (keyof ClientToServer)[];
+export const CLIENT_EVENTS = ['join', 'resume', 'signal', 'leave'] as const satisfies readonly (keyof ClientToServer)[];
 
 // Schemas for what a tab receives from the server (a tab trusts nothing it did not check).
 export const SignalInSchema = v.strictObject({ from: v.string(), data: v.unknown() });
@@ -207,10 +240,15 @@ export const JoinReplySchema = v.union([
     coordinatorId: v.string(),
     members: v.array(MemberSchema),
     coordinatorSecret: v.optional(v.pipe(v.string(), v.maxLength(MAX_COORDINATOR_SECRET_CHARS))),
+    resumeSecret: v.pipe(v.string(), v.maxLength(MAX_RESUME_SECRET_CHARS)),
   }),
   v.object({
     ok: v.literal(false),
     code: v.picklist(JOIN_REFUSALS),
     message: v.string(),
   }),
+]);
+export const ResumeReplySchema = v.union([
+  v.object({ ok: v.literal(true) }),
+  v.object({ ok: v.literal(false), code: v.picklist(RESUME_REFUSALS), message: v.string() }),
 ]);

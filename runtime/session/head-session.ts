@@ -106,6 +106,8 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
         onNodeLeft: (id, reason) => nodeGone(id, `left the cluster (${reason})`),
         onClusterClosed: (reason) => log.warn(`the server closed the cluster: ${reason}`),
         onDisconnect: (reason) => log.warn(`lost the signaling server (${reason}); nodes already linked keep working`),
+        onReconnecting: (reason) => log.warn(`lost the signaling server (${reason}); reconnecting, nodes already linked keep working`),
+        onResumed: () => log('back in touch with the signaling server; nodes can join again'),
       },
     );
     signaling = client;

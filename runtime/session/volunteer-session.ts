@@ -76,6 +76,9 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<NodeHandle
       },
       onClusterClosed: (reason) => end(`the coordinator ended the cluster (${reason})`, 'closed'),
       onDisconnect: (reason) => end(`lost the connection to the server (${reason})`, 'closed'),
+      // Meanwhile the link to the coordinator carries on: only new links wait for the server.
+      onReconnecting: (reason) => log.warn(`lost the connection to the server (${reason}); tasks go on, reconnecting`),
+      onResumed: () => log('back in touch with the server'),
     },
   );
   const nodeId = reply.nodeId;

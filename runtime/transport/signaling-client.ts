@@ -10,6 +10,7 @@ import {
   JoinReplySchema,
   MemberSchema,
   NodeLeftSchema,
+  ResumeReplySchema,
   SignalInSchema,
   type ClientToServer,
   type JoinReply,
@@ -23,11 +24,26 @@ export interface SignalingHandlers {
   onNodeJoined(member: MemberInfo): void;
   onNodeLeft(nodeId: NodeId, reason: string): void;
   onClusterClosed(reason: string): void;
-  /** The connection to the server dropped. */
+  /**
+   * The membership is lost for good: the server dropped this tab, or its connection dropped and
+   * could not be resumed (RESUME_WINDOW_MS passed, or the server no longer knows the membership).
+   */
   onDisconnect(reason: string): void;
+  /** The connection dropped; the client is reconnecting to resume the membership (P2P links are untouched). */
+  onReconnecting?(reason: string): void;
+  /** The membership was resumed on a new connection, under the same node id. */
+  onResumed?(): void;
 }
 
 const JOIN_TIMEOUT_MS = 10_000;
+/**
+ * After its connection drops, a member reconnects (socket.io's backoff: 0.5 s doubling to 5 s,
+ * with jitter) and `resume`s its membership — through the same server process, or another of a
+ * deployment sharing Redis, or the same one restarted — for up to this long, then gives up.
+ */
+const RESUME_WINDOW_MS = 60_000;
+/** A resume the server could not decide (`unavailable`: its Redis is away) is asked again after this. */
+const RESUME_RETRY_MS = 2_000;
 /** How long closing waits for the server to acknowledge the leave before it closes the socket anyway. */
 const LEAVE_ACK_TIMEOUT_MS = 1_000;
 
@@ -35,6 +51,12 @@ export class SignalingClient {
   private readonly socket: Socket<ServerToClient, ClientToServer>;
   private readonly log = createLogger('webray:signaling');
   private closed = false;
+  /** What `resume` needs, once joined. */
+  private membership: { readonly cluster: string; readonly nodeId: NodeId; readonly resumeSecret: string } | undefined;
+  /** Whether this connection speaks for the membership (false between a drop and its resume). */
+  private bound = false;
+  private resumeDeadline = 0;
+  private resumeTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(socket: Socket<ServerToClient, ClientToServer>) {
     this.socket = socket;
@@ -44,7 +66,10 @@ export class SignalingClient {
   static async connect(address: string, req: JoinRequest, handlers: SignalingHandlers): Promise<{ client: SignalingClient; reply: Extract<JoinReply, { ok: true }> }> {
     const socket: Socket<ServerToClient, ClientToServer> = io(address, {
       transports: ['websocket'],
+      // Turned on once joined (a first connection that fails is an error at once).
       reconnection: false,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 5_000,
       timeout: JOIN_TIMEOUT_MS,
     });
     const client = new SignalingClient(socket);
@@ -77,6 +102,10 @@ export class SignalingClient {
       client.abandon();
       throw new Error(reply.message);
     }
+    client.membership = { cluster: req.cluster, nodeId: reply.nodeId, resumeSecret: reply.resumeSecret };
+    client.bound = true;
+    // From now on a dropped connection is reconnected, and the membership resumed on it.
+    socket.io.reconnection(true);
     return { client, reply };
   }
 
@@ -98,8 +127,71 @@ export class SignalingClient {
     this.socket.on('node_left', guard(NodeLeftSchema, 'node_left', (m) => h.onNodeLeft(m.nodeId as NodeId, m.reason)));
     this.socket.on('cluster_closed', guard(ClusterClosedSchema, 'cluster_closed', (m) => h.onClusterClosed(m.reason)));
     this.socket.on('disconnect', (reason: string) => {
-      if (!this.closed) h.onDisconnect(reason);
+      if (this.closed) return;
+      if (this.membership === undefined || reason === 'io server disconnect') {
+        // Not joined yet, or the server itself cut this tab off: nothing to resume.
+        this.end(h, `the server closed the connection (${reason})`);
+        return;
+      }
+      this.bound = false;
+      this.resumeDeadline = Date.now() + RESUME_WINDOW_MS;
+      this.log.warn(`lost the connection to the server (${reason}); reconnecting to resume the membership`);
+      h.onReconnecting?.(reason);
     });
+    this.socket.on('connect', () => {
+      if (!this.closed && this.membership !== undefined && !this.bound) this.resume(h);
+    });
+    this.socket.io.on('reconnect_attempt', () => {
+      if (!this.closed && !this.bound && Date.now() > this.resumeDeadline) {
+        this.end(h, `could not reach the server again within ${RESUME_WINDOW_MS / 1000} s`);
+      }
+    });
+  }
+
+  /** Asks the server to bind this (new) connection to the membership. */
+  private resume(h: SignalingHandlers): void {
+    const m = this.membership;
+    if (m === undefined) return;
+    clearTimeout(this.resumeTimer);
+    this.socket
+      .timeout(JOIN_TIMEOUT_MS)
+      .emitWithAck('resume', { cluster: m.cluster, nodeId: m.nodeId, resumeSecret: m.resumeSecret })
+      .then(
+        (raw: unknown) => {
+          if (this.closed || !this.socket.connected) return;
+          const r = v.safeParse(ResumeReplySchema, raw);
+          if (!r.success) {
+            this.end(h, 'the server sent a malformed resume reply; is it a webray server of the same version?');
+            return;
+          }
+          if (r.output.ok) {
+            this.bound = true;
+            this.log(`resumed the membership in cluster ${m.cluster} as ${m.nodeId}`);
+            h.onResumed?.();
+            return;
+          }
+          if (r.output.code === 'unavailable' && Date.now() < this.resumeDeadline) {
+            this.resumeTimer = setTimeout(() => {
+              if (!this.closed && this.socket.connected && !this.bound) this.resume(h);
+            }, RESUME_RETRY_MS);
+            return;
+          }
+          this.end(h, `the server could not resume this membership: ${r.output.message}`);
+        },
+        () => {
+          // No answer: the connection dropped again (a later connect resumes), or the server is stuck.
+          if (!this.closed && this.socket.connected && !this.bound) this.end(h, 'the server did not answer the resume request');
+        },
+      );
+  }
+
+  /** The membership is lost for good: closes the socket and tells the handlers once. */
+  private end(h: SignalingHandlers, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.resumeTimer);
+    this.socket.close();
+    h.onDisconnect(reason);
   }
 
   /** Drops a connection that never became a membership, without telling the handlers. */
@@ -108,8 +200,9 @@ export class SignalingClient {
     this.socket.close();
   }
 
+  /** Relays a WebRTC signal; dropped while the connection is down (a signal buffered meanwhile would reach no one). */
   signal(to: NodeId, data: unknown): void {
-    if (!this.closed) this.socket.emit('signal', { to, data });
+    if (!this.closed && this.bound && this.socket.connected) this.socket.emit('signal', { to, data });
   }
 
   /**
@@ -120,6 +213,7 @@ export class SignalingClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.resumeTimer);
     const socket = this.socket;
     const done = (): void => {
       clearTimeout(timer);

@@ -1,0 +1,202 @@
+// The registry contract, held by both registries: the in-memory one and the Redis one (a real
+// redis-server). Then what only a shared registry does: several processes, and sweeping the
+// memberships of a process that stopped.
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { JoinRequest } from '../runtime/protocol/signaling.ts';
+import { ClusterRegistry } from './cluster-registry.ts';
+import { RedisClusterRegistry } from './redis-registry.ts';
+import { hasRedisServer, startRedis, type TestRedis } from './redis.fixture.ts';
+import type { Departure, Registry } from './registry.ts';
+
+const TOKEN = 's3cret-token-value';
+
+function req(over: Partial<JoinRequest> = {}): JoinRequest {
+  return { role: 'node', cluster: 'lab', token: TOKEN, resources: { CPU: 2 }, gpuFallback: false, ...over };
+}
+const coordinator = (over: Partial<JoinRequest> = {}): JoinRequest => req({ role: 'coordinator', ...over });
+
+let redis: TestRedis | undefined;
+let client: ReturnType<typeof createClient> | undefined;
+let prefixes = 0;
+
+beforeAll(async () => {
+  if (!hasRedisServer) return;
+  redis = await startRedis();
+  client = createClient({ url: redis.url });
+  await client.connect();
+});
+
+afterAll(async () => {
+  await client?.close();
+  await redis?.stop();
+});
+
+/** A Redis registry under a prefix no other test uses (a fresh, empty registry). */
+function redisRegistry(prefix = `t${++prefixes}:`, over: { holdMs?: number; resumeGraceMs?: number; heartbeatMs?: number } = {}): RedisClusterRegistry {
+  if (client === undefined) throw new Error('no redis-server');
+  return new RedisClusterRegistry({ redis: client, prefix, holdMs: over.holdMs ?? 60_000, ...over });
+}
+
+const kinds: [string, (holdMs?: number) => Registry][] = [
+  ['in memory', (holdMs = 60_000) => new ClusterRegistry({ holdMs })],
+  ['in Redis', (holdMs = 60_000) => redisRegistry(undefined, { holdMs })],
+];
+
+describe.each(kinds)('the registry (%s)', (kind, make) => {
+  const skip = kind === 'in Redis' && !hasRedisServer;
+  it.skipIf(skip)('seats a coordinator, admits a node with the token, refuses a wrong one with a strike, and lists members coordinator first', async () => {
+    const r = make();
+    const head = await r.join('c1', coordinator({ label: 'head' }));
+    expect(head).toMatchObject({ ok: true, cluster: 'lab', member: { role: 'coordinator', label: 'head' } });
+    if (!head.ok) return;
+    expect(head.reply.coordinatorSecret).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(head.reply.resumeSecret).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const a = await r.join('a', req({ resources: { CPU: 4, GPU: 1 } }));
+    expect(a).toMatchObject({ ok: true, coordinator: { connection: 'c1', info: { nodeId: head.member.nodeId } } });
+    if (!a.ok) return;
+    expect(a.reply.members).toEqual([head.member, a.member]);
+    expect(a.reply.resumeSecret).not.toBe(head.reply.resumeSecret);
+    expect(await r.join('b', req({ token: 'wrong-token-value' }))).toMatchObject({ ok: false, code: 'wrong_token', strike: true });
+    expect(await r.join('b', req({ cluster: 'nobody' }))).toMatchObject({ ok: false, code: 'wrong_token', strike: true });
+    expect(await r.join('a', req())).toMatchObject({ ok: false, code: 'already_joined', strike: false });
+    expect(await r.join('c2', coordinator())).toMatchObject({ ok: false, code: 'coordinator_exists', strike: false });
+    expect(await r.join('c2', coordinator({ cluster: 'weak', token: 'aaaaaa' }))).toMatchObject({ ok: false, code: 'weak_token' });
+    expect((await r.members('lab')).map((m) => m.nodeId)).toEqual([head.member.nodeId, a.member.nodeId]);
+    expect(await r.members('nobody')).toEqual([]);
+    expect(await r.clusterCount()).toBe(1);
+  });
+
+  it.skipIf(skip)('routes signals between members of one cluster only, never to the sender itself', async () => {
+    const r = make();
+    const head = await r.join('c1', coordinator());
+    const a = await r.join('a', req());
+    await r.join('x1', coordinator({ cluster: 'other' }));
+    const x = await r.join('x', req({ cluster: 'other' }));
+    if (!head.ok || !a.ok || !x.ok) throw new Error('join refused');
+    expect(await r.route('a', head.member.nodeId)).toEqual({ from: a.member.nodeId, connection: 'c1' });
+    expect(await r.route('c1', a.member.nodeId)).toEqual({ from: head.member.nodeId, connection: 'a' });
+    expect(await r.route('a', a.member.nodeId)).toBeUndefined();
+    expect(await r.route('a', x.member.nodeId)).toBeUndefined();
+    expect(await r.route('nobody', head.member.nodeId)).toBeUndefined();
+    expect(await r.route('a', 'n-no-such-node')).toBeUndefined();
+  });
+
+  it.skipIf(skip)('a node leaving is node_left; the coordinator leaving closes the cluster, releasing every node, and holds the name for its secret', async () => {
+    const r = make();
+    const head = await r.join('c1', coordinator());
+    const a = await r.join('a', req());
+    const b = await r.join('b', req());
+    if (!head.ok || !a.ok || !b.ok) throw new Error('join refused');
+    expect(await r.leave('a')).toEqual({ kind: 'node_left', cluster: 'lab', member: a.member });
+    expect(await r.leave('a')).toBeUndefined();
+    const closed = (await r.leave('c1', true)) as Extract<Departure, { kind: 'cluster_closed' }>;
+    expect(closed).toMatchObject({ kind: 'cluster_closed', cluster: 'lab', member: head.member });
+    expect(closed.volunteers).toEqual([{ info: b.member, connection: 'b' }]);
+    expect(await r.route('b', head.member.nodeId)).toBeUndefined();
+    expect(await r.clusterCount()).toBe(0);
+    // Away: a node with the token is asked to come back, a wrong token is struck as ever.
+    expect(await r.join('b2', req())).toMatchObject({ ok: false, code: 'coordinator_away', strike: false });
+    expect(await r.join('b2', req({ token: 'wrong-token-value' }))).toMatchObject({ ok: false, code: 'wrong_token', strike: true });
+    const secret = head.reply.coordinatorSecret ?? '';
+    expect(await r.holdsFor('lab', secret)).toBe(true);
+    expect(await r.holdsFor('lab', 'not-the-secret')).toBe(false);
+    expect(await r.join('c2', coordinator())).toMatchObject({ ok: false, code: 'name_held', strike: false });
+    expect(await r.join('c2', coordinator({ coordinatorSecret: 'not-the-secret' }))).toMatchObject({ ok: false, code: 'name_held', strike: true });
+    const back = await r.join('c2', coordinator({ coordinatorSecret: secret }));
+    expect(back).toMatchObject({ ok: true, reply: { coordinatorSecret: secret } });
+    expect(await r.holdsFor('lab', secret)).toBe(false);
+  });
+
+  it.skipIf(skip)('a coordinator that shut the cluster down (not away): nodes with the token get wrong_token; the hold runs out', async () => {
+    const r = make(300);
+    const head = await r.join('c1', coordinator());
+    if (!head.ok) throw new Error('join refused');
+    await r.leave('c1', false);
+    expect(await r.join('b', req())).toMatchObject({ ok: false, code: 'wrong_token' });
+    await vi.waitFor(async () => expect(await r.holdsFor('lab', head.reply.coordinatorSecret ?? '')).toBe(false), { timeout: 5_000 });
+    const other = await r.join('c2', coordinator({ coordinatorSecret: head.reply.coordinatorSecret ?? '' }));
+    expect(other.ok && other.reply.coordinatorSecret).not.toBe(head.reply.coordinatorSecret);
+  });
+
+  it.skipIf(skip)('resume binds a new connection to a membership given its secret; the old connection is no one, a wrong secret is unknown_member', async () => {
+    const r = make();
+    const head = await r.join('c1', coordinator());
+    const a = await r.join('a', req());
+    if (!head.ok || !a.ok) throw new Error('join refused');
+    const wrong = { cluster: 'lab', nodeId: a.member.nodeId, resumeSecret: head.reply.resumeSecret };
+    expect(await r.resume('a2', wrong)).toMatchObject({ ok: false, code: 'unknown_member', strike: true });
+    expect(await r.resume('a2', { ...wrong, cluster: 'other', resumeSecret: a.reply.resumeSecret })).toMatchObject({ ok: false, code: 'unknown_member' });
+    const ok = { cluster: 'lab', nodeId: a.member.nodeId, resumeSecret: a.reply.resumeSecret };
+    expect(await r.resume('c1', ok)).toMatchObject({ ok: false, code: 'already_joined', strike: false });
+    expect(await r.resume('a2', ok)).toEqual({ ok: true, cluster: 'lab', member: a.member });
+    expect(await r.route('c1', a.member.nodeId)).toEqual({ from: head.member.nodeId, connection: 'a2' });
+    expect(await r.route('a', head.member.nodeId)).toBeUndefined();
+    expect(await r.leave('a')).toBeUndefined();
+    // The coordinator resumes too; nodes joining later are introduced to its new connection.
+    expect(await r.resume('c9', { cluster: 'lab', nodeId: head.member.nodeId, resumeSecret: head.reply.resumeSecret })).toMatchObject({ ok: true });
+    expect(await r.join('b', req())).toMatchObject({ ok: true, coordinator: { connection: 'c9' } });
+    expect((await r.members('lab')).map((m) => m.nodeId)).toContain(a.member.nodeId);
+    // Once the membership ended, its secret resumes nothing.
+    await r.leave('a2');
+    expect(await r.resume('a3', ok)).toMatchObject({ ok: false, code: 'unknown_member' });
+  });
+});
+
+describe.skipIf(!hasRedisServer)('the Redis registry across processes', () => {
+  it('a coordinator seated through one process and a node through another are one cluster; a name is seated once whoever races', async () => {
+    const prefix = `shared${++prefixes}:`;
+    const [one, two] = [redisRegistry(prefix), redisRegistry(prefix)];
+    const head = await one.join('c1', coordinator());
+    const a = await two.join('a', req());
+    if (!head.ok || !a.ok) throw new Error('join refused');
+    expect(a.coordinator.connection).toBe('c1');
+    expect(await one.route('c1', a.member.nodeId)).toEqual({ from: head.member.nodeId, connection: 'a' });
+    const race = await Promise.all([one.join('r1', coordinator({ cluster: 'race' })), two.join('r2', coordinator({ cluster: 'race' }))]);
+    expect(race.filter((o) => o.ok)).toHaveLength(1);
+    expect(race.filter((o) => !o.ok && o.code === 'coordinator_exists')).toHaveLength(1);
+  });
+
+  it('a process that stopped leaves its memberships for their tabs to resume through another; those not resumed within the grace are swept as departures', async () => {
+    const prefix = `sweep${++prefixes}:`;
+    const gone = redisRegistry(prefix);
+    const live = redisRegistry(prefix, { resumeGraceMs: 200, heartbeatMs: 100 });
+    await gone.start(() => {});
+    const head = await live.join('c1', coordinator());
+    const a = await gone.join('a', req());
+    const b = await gone.join('b', req());
+    if (!head.ok || !a.ok || !b.ok) throw new Error('join refused');
+    await gone.stop();
+    // Seen dead first, swept only once the grace has passed since.
+    expect(await live.sweep()).toEqual([]);
+    expect(await live.resume('a2', { cluster: 'lab', nodeId: a.member.nodeId, resumeSecret: a.reply.resumeSecret })).toMatchObject({ ok: true });
+    const swept: Departure[] = [];
+    await vi.waitFor(
+      async () => {
+        swept.push(...(await live.sweep()));
+        expect(swept).toHaveLength(1);
+      },
+      { timeout: 5_000, interval: 50 },
+    );
+    expect(swept[0]).toEqual({ kind: 'node_left', cluster: 'lab', member: b.member });
+    expect((await live.members('lab')).map((m) => m.nodeId)).toEqual([head.member.nodeId, a.member.nodeId]);
+    expect(await live.route('c1', a.member.nodeId)).toEqual({ from: head.member.nodeId, connection: 'a2' });
+    // The stopped process is forgotten once it holds no socket.
+    await live.sweep();
+    expect(await client?.sMembers(`${prefix}servers`)).not.toContain(gone.serverId);
+  });
+
+  it('a live process is never swept, and its heartbeat keeps it so', async () => {
+    const prefix = `alive${++prefixes}:`;
+    const one = redisRegistry(prefix, { resumeGraceMs: 0, heartbeatMs: 1_000 });
+    const swept: Departure[] = [];
+    await one.start((d) => swept.push(d));
+    const head = await one.join('c1', coordinator());
+    expect(head.ok).toBe(true);
+    const other = redisRegistry(prefix, { resumeGraceMs: 0 });
+    for (let i = 0; i < 3; i++) expect(await other.sweep()).toEqual([]);
+    expect(await one.clusterCount()).toBe(1);
+    await one.stop();
+    expect(swept).toEqual([]);
+  });
+});

@@ -1,0 +1,128 @@
+// Several server processes sharing a Redis act as one signaling server: real servers (two in this
+// process, each with its own socket.io server, adapter and Redis connections), a real
+// redis-server, and the tabs' own SignalingClient (socket.io-client) in Node.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { NodeId } from '../runtime/protocol/ids.ts';
+import type { JoinRequest, MemberInfo } from '../runtime/protocol/signaling.ts';
+import { SignalingClient, type SignalingHandlers } from '../runtime/transport/signaling-client.ts';
+import { hasRedisServer, startRedis, type TestRedis } from './redis.fixture.ts';
+import { startServer, type RunningServer } from './server.ts';
+
+const TOKEN = 's3cret-token-value';
+
+/** Everything a tab's signaling client was told, in order. */
+interface Heard {
+  signals: [NodeId, unknown][];
+  joined: MemberInfo[];
+  left: [NodeId, string][];
+  closed: string[];
+  lost: string[];
+  reconnecting: number;
+  resumed: number;
+}
+
+function listener(): { heard: Heard; handlers: SignalingHandlers } {
+  const heard: Heard = { signals: [], joined: [], left: [], closed: [], lost: [], reconnecting: 0, resumed: 0 };
+  return {
+    heard,
+    handlers: {
+      onSignal: (from, data) => heard.signals.push([from, data]),
+      onNodeJoined: (m) => heard.joined.push(m),
+      onNodeLeft: (id, reason) => heard.left.push([id, reason]),
+      onClusterClosed: (reason) => heard.closed.push(reason),
+      onDisconnect: (reason) => heard.lost.push(reason),
+      onReconnecting: () => heard.reconnecting++,
+      onResumed: () => heard.resumed++,
+    },
+  };
+}
+
+/** Each test's own cluster name: the Redis outlives a test's servers, and what they left in it. */
+let cluster = 'lab';
+let tests = 0;
+
+function request(role: JoinRequest['role']): JoinRequest {
+  return { role, cluster, token: TOKEN, resources: { CPU: 2 }, gpuFallback: false };
+}
+
+let redis: TestRedis | undefined;
+const servers: RunningServer[] = [];
+const clients: SignalingClient[] = [];
+
+beforeAll(async () => {
+  if (hasRedisServer) redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+beforeEach(() => {
+  cluster = `lab${++tests}`;
+});
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function server(port = 0, resumeGraceMs?: number): Promise<RunningServer> {
+  if (redis === undefined) throw new Error('no redis-server');
+  const s = await startServer({ port, distDir: '/nonexistent', log: () => {}, redisUrl: redis.url, ...(resumeGraceMs === undefined ? {} : { resumeGraceMs }) });
+  servers.push(s);
+  return s;
+}
+
+async function joinVia(s: RunningServer, role: JoinRequest['role']): Promise<{ client: SignalingClient; nodeId: NodeId; heard: Heard }> {
+  const { heard, handlers } = listener();
+  const { client, reply } = await SignalingClient.connect(s.url, request(role), handlers);
+  clients.push(client);
+  return { client, nodeId: reply.nodeId, heard };
+}
+
+describe.skipIf(!hasRedisServer)('signaling on several processes sharing Redis', () => {
+  it('a coordinator on one process and a volunteer on another are one cluster: introduced, signalling both ways, told of a leave', async () => {
+    const [a, b] = [await server(), await server()];
+    const head = await joinVia(a, 'coordinator');
+    const node = await joinVia(b, 'node');
+    await vi.waitFor(() => expect(head.heard.joined.map((m) => m.nodeId)).toEqual([node.nodeId]));
+    node.client.signal(head.nodeId, { type: 'offer', n: 1 });
+    head.client.signal(node.nodeId, { type: 'answer', n: 2 });
+    await vi.waitFor(() => expect(head.heard.signals).toEqual([[node.nodeId, { type: 'offer', n: 1 }]]));
+    await vi.waitFor(() => expect(node.heard.signals).toEqual([[head.nodeId, { type: 'answer', n: 2 }]]));
+    node.client.close();
+    await vi.waitFor(() => expect(head.heard.left).toEqual([[node.nodeId, 'left']]));
+    // A coordinator already seated through one process cannot be seated through another.
+    await expect(joinVia(b, 'coordinator')).rejects.toThrow(/already has a coordinator/);
+  });
+
+  it('a process restarted mid-job loses no cluster: its tabs reconnect and resume under the same ids, and signals and joins go on', async () => {
+    const a = await server();
+    const b = await server();
+    const head = await joinVia(a, 'coordinator');
+    const node = await joinVia(a, 'node');
+    await vi.waitFor(() => expect(head.heard.joined).toHaveLength(1));
+    const port = a.port;
+    await a.close();
+    servers.splice(servers.indexOf(a), 1);
+    await vi.waitFor(() => expect(head.heard.reconnecting).toBe(1));
+    await server(port);
+    await vi.waitFor(() => expect([head.heard.resumed, node.heard.resumed]).toEqual([1, 1]), { timeout: 15_000 });
+    expect([head.heard.lost, node.heard.lost, node.heard.closed, head.heard.left]).toEqual([[], [], [], []]);
+    node.client.signal(head.nodeId, 'after the restart');
+    await vi.waitFor(() => expect(head.heard.signals).toEqual([[node.nodeId, 'after the restart']]));
+    // A volunteer joining through the other process now is introduced to the resumed coordinator.
+    const late = await joinVia(b, 'node');
+    await vi.waitFor(() => expect(head.heard.joined.map((m) => m.nodeId)).toEqual([node.nodeId, late.nodeId]));
+  }, 30_000);
+
+  it('the members of a process that stopped and whose tabs never came back are announced gone after the grace period', async () => {
+    const a = await server(0, 500);
+    const b = await server(0, 500);
+    const head = await joinVia(a, 'coordinator');
+    const ghost = await joinVia(b, 'node');
+    await vi.waitFor(() => expect(head.heard.joined).toHaveLength(1));
+    await b.close();
+    servers.splice(servers.indexOf(b), 1);
+    // Its tab vanishes too: no leave (its connection is already down), no resume.
+    ghost.client.close();
+    await vi.waitFor(() => expect(head.heard.left).toContainEqual([ghost.nodeId, 'disconnected']), { timeout: 20_000 });
+  }, 30_000);
+});
