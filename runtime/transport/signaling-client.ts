@@ -75,12 +75,19 @@ export class SignalingClient {
     const client = new SignalingClient(socket);
     // Listen before joining: an event may arrive in the same read as the join's ack.
     client.listen(handlers);
+    // Both listeners go once one fires: a connect_error heard later is a reconnection's, not this.
     await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', (err: Error) => {
+      const onConnect = (): void => {
+        socket.off('connect_error', onError);
+        resolve();
+      };
+      const onError = (err: Error): void => {
+        socket.off('connect', onConnect);
         client.abandon();
         reject(new Error(`cannot reach the webray server at ${address}: ${err.message}; is \`npm start\` running there?`));
-      });
+      };
+      socket.once('connect', onConnect);
+      socket.once('connect_error', onError);
     });
     const raw: unknown = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the server at ${address} did not answer the join request`)), JOIN_TIMEOUT_MS);
