@@ -153,7 +153,8 @@ export class ClusterRegistry implements Registry {
     cluster.members.set(seat.info.nodeId, moved);
     if (cluster.coordinator.info.nodeId === seat.info.nodeId) cluster.coordinator = moved;
     this.byConnection.set(connection, { cluster, nodeId: seat.info.nodeId });
-    return { ok: true, cluster: cluster.name, member: seat.info };
+    const members = seat.info.role === 'coordinator' ? this.members(cluster.name) : [cluster.coordinator.info, seat.info];
+    return { ok: true, cluster: cluster.name, member: seat.info, members };
   }
 
   /** The hold on `name`, when there is one still running (expired holds are dropped here). */

@@ -105,8 +105,10 @@ function serverSide(s: Socket): EventEmitter {
  * added, the protocol's first, so when this resolves the protocol has done all it does for it.
  */
 function handled(s: Socket, event: string): Promise<void> {
-  const socket = serverSide(s) as EventEmitter & { data: { settled?: () => Promise<void> } };
-  return new Promise<void>((resolve) => socket.once(event, () => resolve())).then(() => socket.data.settled?.());
+  const socket = serverSide(s) as EventEmitter & { data: { settled?: () => Promise<unknown> } };
+  return new Promise<void>((resolve) => socket.once(event, () => resolve()))
+    .then(() => socket.data.settled?.())
+    .then(() => undefined);
 }
 
 let markers = 0;
@@ -305,6 +307,16 @@ describe('relaying signals', () => {
     for (const s of everyone) {
       expect(s.events.filter(([e, m]) => e === 'signal' && (m as { data: unknown }).data !== 'ok')).toEqual([]);
     }
+  });
+
+  it('relays a burst of 400 ICE candidates in order, without taking the burst for garbage', async () => {
+    const { head, a, aId } = await cluster();
+    for (let i = 0; i < 400; i++) head.emit('signal', { to: aId, data: { candidate: `candidate:${i} 1 udp 2122260223 192.168.1.${i % 250} 54321 typ host` } });
+    await received(a, 'signal', 400);
+    const order = a.events.filter(([e]) => e === 'signal').map(([, m]) => Number(/candidate:(\d+)/.exec((m as { data: { candidate: string } }).data.candidate)?.[1]));
+    expect(order).toEqual(Array.from({ length: 400 }, (_, i) => i));
+    await drained(head); // rejects if the server dropped head
+    expect(logs.filter((l) => l.includes('dropped'))).toEqual([]);
   });
 
   it('drops a signal over MAX_SIGNAL_BYTES and keeps relaying normal ones', async () => {

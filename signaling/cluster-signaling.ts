@@ -16,10 +16,17 @@ import {
   type ServerToClient,
 } from '../runtime/protocol/signaling.ts';
 import { ClusterRegistry } from './cluster-registry.ts';
-import { GARBAGE_ALLOWANCE, MAX_QUEUED_EVENTS } from './constants.ts';
+import {
+  DEPARTURE_ATTEMPTS,
+  DEPARTURE_RETRY_MAX_MS,
+  DEPARTURE_RETRY_MS,
+  GARBAGE_ALLOWANCE,
+  MAX_QUEUED_EVENTS,
+  MAX_SIGNAL_BYTES_IN_FLIGHT,
+} from './constants.ts';
 import { JoinThrottle, newStrikeRecord, type StrikeRecord } from './join-throttle.ts';
 import type { Departure, Registry } from './registry.ts';
-import { routeSignal } from './signal-relay.ts';
+import { checkSignal, relaySignal } from './signal-relay.ts';
 
 export type SignalingServer = Server<ClientToServer, ServerToClient>;
 type SignalingSocket = Socket<ClientToServer, ServerToClient>;
@@ -115,6 +122,11 @@ class Connection {
   private queued = 0;
   /** Disconnected by this handler for misbehaving: nothing it sent after that is handled. */
   private dropped = false;
+  /** Bytes of this socket's signals waiting for their route. */
+  private signalBytesInFlight = 0;
+  /** The latest signal's relay (they settle in order). */
+  private lastSignal: Promise<void> = Promise.resolve();
+  private overflowLogged = false;
   /** Failed joins of this socket (the address's are in the throttle). */
   private readonly joinStrikes: StrikeRecord = newStrikeRecord();
   private readonly registry: Registry;
@@ -133,13 +145,16 @@ class Connection {
   start(): void {
     const s = this.socket;
     // When every event received so far has been handled (tests wait on it).
-    (s.data as { settled?: () => Promise<void> }).settled = () => this.queue;
+    (s.data as { settled?: () => Promise<unknown> }).settled = () => Promise.all([this.queue, this.lastSignal]);
     s.onAny((event: unknown) => {
       if (!CLIENT_EVENT_NAMES.has(event)) this.guard('unknown event', () => this.strike('an unknown event'));
     });
     s.on('join', (req: unknown, ack: unknown) => this.guard('join', () => this.onJoin(req, ack)));
     s.on('resume', (req: unknown, ack: unknown) => this.guard('resume', () => this.onResume(req, ack)));
-    s.on('signal', (msg: unknown) => this.guard('signal', () => this.onSignal(msg)));
+    // Not queued behind other events: a tab may send hundreds of ICE candidates at once, and a
+    // signal needs nothing of the events before it (a tab signals only once its join is answered).
+    // Signals still go out in the order they came: route lookups answer in order.
+    s.on('signal', (msg: unknown) => this.onSignal(msg));
     // Acked once its departure is recorded, so the tab closes its socket after it: a disconnect
     // that overtook the leave would count as going away (a reload), not as shutting down.
     s.on('leave', (ack: unknown) =>
@@ -186,7 +201,17 @@ class Connection {
     const address = guessKey(this.socket.handshake.address, r.cluster);
     // The coordinator taking back its held name (its secret is proof) is never held back by failed
     // joins from its network: others' guesses must not lock it out of its own cluster.
-    const returning = r.role === 'coordinator' && r.coordinatorSecret !== undefined && (await this.registry.holdsFor(r.cluster, r.coordinatorSecret));
+    const secret = r.coordinatorSecret;
+    const returning =
+      r.role === 'coordinator' && secret !== undefined
+        ? await Promise.resolve()
+            .then(() => this.registry.holdsFor(r.cluster, secret))
+            .catch((err: unknown) => unavailable(err, this.log))
+        : false;
+    if (returning === 'unavailable') {
+      reply({ ok: false, code: 'unavailable', message: UNAVAILABLE });
+      return;
+    }
     const waitMs = returning ? 0 : this.shared.throttle.waitMs(this.joinStrikes, address, now);
     if (waitMs > 0) {
       // Refused unexamined: guessing during the backoff learns nothing, and costs another strike.
@@ -261,30 +286,72 @@ class Connection {
       return;
     }
     void this.socket.join(clusterRoom(outcome.cluster));
-    reply({ ok: true });
+    reply({ ok: true, members: outcome.members });
     this.log(`cluster ${outcome.cluster}: ${outcome.member.role} ${outcome.member.nodeId} resumed (${this.who})`);
   }
 
-  private async onSignal(msg: unknown): Promise<void> {
-    const decision = await routeSignal(this.registry, this.socket.id, msg);
-    if (decision.kind === 'drop') {
-      if (decision.garbage) this.strike(decision.reason);
-      return;
-    }
+  /**
+   * Relays a signal. At most MAX_SIGNAL_BYTES_IN_FLIGHT of one socket's signals wait for their
+   * route at once; past it a signal is dropped (not a strike: a burst is no misbehaviour), as a
+   * network would drop it, and WebRTC's own retries cover it.
+   */
+  private onSignal(msg: unknown): void {
     try {
-      this.socket.nsp.to(decision.connection).emit('signal', decision.message);
-    } catch {
-      // The encoder gave up on it (nesting too deep for its recursion, say).
-      this.strike('an unencodable signal');
+      if (this.dropped) return;
+      const checked = checkSignal(msg);
+      if (checked.kind === 'drop') {
+        this.strike(checked.reason);
+        return;
+      }
+      if (this.signalBytesInFlight + checked.bytes > MAX_SIGNAL_BYTES_IN_FLIGHT) {
+        if (!this.overflowLogged) this.log(`dropping signals from ${this.who}: more than ${MAX_SIGNAL_BYTES_IN_FLIGHT} bytes wait for their route`);
+        this.overflowLogged = true;
+        return;
+      }
+      this.overflowLogged = false;
+      this.signalBytesInFlight += checked.bytes;
+      this.lastSignal = relaySignal(this.registry, this.socket.id, checked)
+        .then((decision) => {
+          if (decision.kind === 'relay') this.socket.nsp.to(decision.connection).emit('signal', decision.message);
+        })
+        .catch((err: unknown) => {
+          // The registry failed (Redis away), or the encoder gave up on it (nesting too deep).
+          this.log(`could not relay a signal from ${this.who}: ${err instanceof Error ? err.message : String(err)}`);
+        })
+        .finally(() => {
+          this.signalBytesInFlight -= checked.bytes;
+        });
+    } catch (err) {
+      this.log(`internal error handling signal from ${this.who}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
   /** Ends this socket's membership, telling the rest of its cluster. */
   private async depart(reason: NodeLeftReason): Promise<void> {
-    const d = await this.registry.leave(this.socket.id, reason !== 'left');
+    const d = await this.leave(reason !== 'left');
     if (d === undefined) return;
     void this.socket.leave(clusterRoom(d.cluster));
     announceDeparture(this.socket.nsp.server, d, reason, this.log);
+  }
+
+  /**
+   * Records this socket's departure, trying again while the registry fails (a shared one whose
+   * Redis is away): a departure that was never recorded would leave a coordinator seated for good.
+   */
+  private async leave(away: boolean): Promise<Departure | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.registry.leave(this.socket.id, away);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        if (attempt >= DEPARTURE_ATTEMPTS) {
+          this.log(`gave up recording the departure of ${this.who} after ${attempt} attempts: ${why}`);
+          return undefined;
+        }
+        if (attempt === 1) this.log(`could not record the departure of ${this.who} (${why}); trying again`);
+        await new Promise((r) => setTimeout(r, Math.min(DEPARTURE_RETRY_MS * 2 ** (attempt - 1), DEPARTURE_RETRY_MAX_MS)));
+      }
+    }
   }
 
   /** Counts a failed join against this socket and its address's guesses at one cluster; drops a socket out of strikes. */

@@ -13,6 +13,12 @@ export const GARBAGE_ALLOWANCE = 3;
  * an event is dropped as garbage. A tab sends a join and a burst of ICE candidates at most.
  */
 export const MAX_QUEUED_EVENTS = 256;
+/**
+ * Bytes of one socket's signals waiting for their route (a shared registry answers over the
+ * network); past it a signal is dropped, not counted as garbage. ~5,000 ICE candidates, or 64
+ * signals of the largest size (MAX_SIGNAL_BYTES).
+ */
+export const MAX_SIGNAL_BYTES_IN_FLIGHT = 1024 * 1024;
 /** Server-assigned node ids: `n-` and this many random base36 characters (~52 bits). */
 export const NODE_ID_RANDOM_CHARS = 10;
 
@@ -34,6 +40,13 @@ export const SERVER_HEARTBEAT_MS = 5_000;
  * socket.io client tries again within ~5 s of losing its connection.
  */
 export const RESUME_GRACE_MS = 30_000;
+/**
+ * A departure the registry failed to record (its Redis away) is tried again, backing off from
+ * DEPARTURE_RETRY_MS to DEPARTURE_RETRY_MAX_MS, up to DEPARTURE_ATTEMPTS times (~2 minutes).
+ */
+export const DEPARTURE_RETRY_MS = 250;
+export const DEPARTURE_RETRY_MAX_MS = 8_000;
+export const DEPARTURE_ATTEMPTS = 20;
 /** Coordinator secrets: this many random bytes, sent as base64url (32 characters, 192 bits). */
 export const COORDINATOR_SECRET_BYTES = 24;
 

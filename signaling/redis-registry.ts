@@ -64,11 +64,13 @@ end
 `;
 
 const SCRIPTS = {
-  // ARGV: P, conn, cluster, token hash, presented secret hash or '', fresh secret hash, node id, info, resume hash, server
+  // ARGV: P, conn, cluster, token hash, presented secret hash or '', fresh secret hash, node id, info, resume hash, server,
+  // weak ('1': the token is too weak, refused once the socket is known not to be a member)
   seatCoordinator: `${PREAMBLE}
 local conn, name, nodeId = ARGV[2], ARGV[3], ARGV[7]
 local cur = joinedAs(conn)
 if cur then return {'already_joined', cur} end
+if ARGV[11] == '1' then return {'weak_token'} end
 if redis.call('EXISTS', P .. 'c:' .. name) == 1 then return {'coordinator_exists'} end
 local hk = P .. 'h:' .. name
 local held = redis.call('HGET', hk, 'secret')
@@ -203,7 +205,10 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
 for _, id in ipairs(redis.call('SMEMBERS', P .. 'servers')) do
-  if redis.call('EXISTS', P .. 'srv:' .. id) == 0 then
+  if redis.call('EXISTS', P .. 'srv:' .. id) == 1 then
+    -- Alive (again): a lapse it came back from is forgotten, so the next one gets its full grace.
+    redis.call('DEL', P .. 'dead:' .. id)
+  else
     local dk = P .. 'dead:' .. id
     local since = redis.call('GET', dk)
     local conns = redis.call('SMEMBERS', P .. 'sc:' .. id)
@@ -307,7 +312,6 @@ export class RedisClusterRegistry implements Registry {
 
   private async seatCoordinator(connection: ConnectionId, req: JoinRequest): Promise<JoinOutcome | 'id_taken'> {
     const weak = tokenProblem(req.token);
-    if (weak !== undefined) return refusals.weakToken(req.cluster, weak);
     const member = memberInfo(this.newNodeId() as NodeId, req);
     const fresh = this.newSecret();
     const resumeSecret = randomCoordinatorSecret();
@@ -322,6 +326,7 @@ export class RedisClusterRegistry implements Registry {
         JSON.stringify(member),
         hex(resumeSecret),
         this.serverId,
+        weak === undefined ? '0' : '1',
       ]),
     );
     switch (r[0]) {
@@ -339,6 +344,8 @@ export class RedisClusterRegistry implements Registry {
         return 'id_taken';
       case 'already_joined':
         return refusals.alreadyJoined(r[1] ?? '');
+      case 'weak_token':
+        return refusals.weakToken(req.cluster, weak ?? '');
       case 'coordinator_exists':
         return refusals.coordinatorExists(req.cluster);
       case 'name_held':
@@ -380,7 +387,13 @@ export class RedisClusterRegistry implements Registry {
 
   async resume(connection: ConnectionId, req: ResumeRequest): Promise<ResumeOutcome> {
     const r = strings(await this.run('resume', [connection, req.cluster, req.nodeId, hex(req.resumeSecret), this.serverId]));
-    if (r[0] === 'ok') return { ok: true, cluster: req.cluster, member: parseInfo(r[1]) };
+    if (r[0] === 'ok') {
+      const member = parseInfo(r[1]);
+      const all = await this.members(req.cluster);
+      const coordinator = all.find((m) => m.role === 'coordinator');
+      const members = member.role === 'coordinator' || coordinator === undefined ? all : [coordinator, member];
+      return { ok: true, cluster: req.cluster, member, members };
+    }
     if (r[0] === 'already_joined') return refusals.resumeAlreadyJoined(r[1] ?? '');
     return refusals.unknownMember(req);
   }

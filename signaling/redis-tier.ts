@@ -76,6 +76,18 @@ export async function connectRedisTier(
     throw new Error(`${why.startsWith('cannot reach Redis') ? why : `cannot reach Redis at ${shown}: ${why}`}; is redis-server running there? (REDIS_URL, --redis-url)`, { cause: err });
   }
   started = true;
+  // The adapter publishes without handling a failure (@socket.io/redis-adapter 8.3: a publish on a
+  // connection reset mid-command rejects, unhandled, and Node ends the process): such a message
+  // is lost as a dropped packet would be, and logged.
+  const publish = pub.publish.bind(pub);
+  Object.defineProperty(pub, 'publish', {
+    configurable: true,
+    value: (channel: string, message: string | Buffer) =>
+      publish(channel, message).catch((err: unknown) => {
+        options.log(`webray signaling: a message between server processes was lost (Redis: ${err instanceof Error ? err.message : String(err)})`);
+        return 0;
+      }),
+  });
   const prefix = options.prefix ?? 'webray:';
   const registry = new RedisClusterRegistry({
     redis: commands,

@@ -60,6 +60,8 @@ describe.each(kinds)('the registry (%s)', (kind, make) => {
     expect(await r.join('b', req({ token: 'wrong-token-value' }))).toMatchObject({ ok: false, code: 'wrong_token', strike: true });
     expect(await r.join('b', req({ cluster: 'nobody' }))).toMatchObject({ ok: false, code: 'wrong_token', strike: true });
     expect(await r.join('a', req())).toMatchObject({ ok: false, code: 'already_joined', strike: false });
+    // Already a member is said first, whatever else is wrong with the request.
+    expect(await r.join('c1', coordinator({ cluster: 'other', token: 'aaaaaa' }))).toMatchObject({ ok: false, code: 'already_joined' });
     expect(await r.join('c2', coordinator())).toMatchObject({ ok: false, code: 'coordinator_exists', strike: false });
     expect(await r.join('c2', coordinator({ cluster: 'weak', token: 'aaaaaa' }))).toMatchObject({ ok: false, code: 'weak_token' });
     expect((await r.members('lab')).map((m) => m.nodeId)).toEqual([head.member.nodeId, a.member.nodeId]);
@@ -129,12 +131,15 @@ describe.each(kinds)('the registry (%s)', (kind, make) => {
     expect(await r.resume('a2', { ...wrong, cluster: 'other', resumeSecret: a.reply.resumeSecret })).toMatchObject({ ok: false, code: 'unknown_member' });
     const ok = { cluster: 'lab', nodeId: a.member.nodeId, resumeSecret: a.reply.resumeSecret };
     expect(await r.resume('c1', ok)).toMatchObject({ ok: false, code: 'already_joined', strike: false });
-    expect(await r.resume('a2', ok)).toEqual({ ok: true, cluster: 'lab', member: a.member });
+    expect(await r.resume('a2', ok)).toEqual({ ok: true, cluster: 'lab', member: a.member, members: [head.member, a.member] });
     expect(await r.route('c1', a.member.nodeId)).toEqual({ from: head.member.nodeId, connection: 'a2' });
     expect(await r.route('a', head.member.nodeId)).toBeUndefined();
     expect(await r.leave('a')).toBeUndefined();
     // The coordinator resumes too; nodes joining later are introduced to its new connection.
-    expect(await r.resume('c9', { cluster: 'lab', nodeId: head.member.nodeId, resumeSecret: head.reply.resumeSecret })).toMatchObject({ ok: true });
+    expect(await r.resume('c9', { cluster: 'lab', nodeId: head.member.nodeId, resumeSecret: head.reply.resumeSecret })).toMatchObject({
+      ok: true,
+      members: [head.member, a.member],
+    });
     expect(await r.join('b', req())).toMatchObject({ ok: true, coordinator: { connection: 'c9' } });
     expect((await r.members('lab')).map((m) => m.nodeId)).toContain(a.member.nodeId);
     // Once the membership ended, its secret resumes nothing.
@@ -184,6 +189,28 @@ describe.skipIf(!hasRedisServer)('the Redis registry across processes', () => {
     // The stopped process is forgotten once it holds no socket.
     await live.sweep();
     expect(await client?.sMembers(`${prefix}servers`)).not.toContain(gone.serverId);
+  });
+
+  it('a process whose heartbeat lapsed and came back gets the full grace on its next lapse', async () => {
+    const prefix = `lapse${++prefixes}:`;
+    const grace = 1_000;
+    const a = redisRegistry(prefix, { resumeGraceMs: grace, heartbeatMs: 60_000 });
+    const b = redisRegistry(prefix, { resumeGraceMs: grace });
+    await a.start(() => {});
+    expect((await a.join('sock-1', coordinator())).ok).toBe(true);
+    // A first lapse (a partition seen only by a): b takes note...
+    await client?.del(`${prefix}srv:${a.serverId}`);
+    expect(await b.sweep()).toEqual([]);
+    // ...a's heartbeat is back within the grace, and b sees it.
+    await (a as unknown as { heartbeat(): Promise<void> }).heartbeat();
+    expect(await b.sweep()).toEqual([]);
+    // Once more than the grace later, a second lapse begins: it is not swept at once.
+    const since = Date.now();
+    await vi.waitFor(() => expect(Date.now() - since).toBeGreaterThan(grace), { timeout: 5_000, interval: 100 });
+    await client?.del(`${prefix}srv:${a.serverId}`);
+    expect(await b.sweep()).toEqual([]);
+    expect(await b.clusterCount()).toBe(1);
+    await a.stop();
   });
 
   it('a live process is never swept, and its heartbeat keeps it so', async () => {

@@ -33,7 +33,13 @@ export type JoinOutcome =
     };
 
 export type ResumeOutcome =
-  | { readonly ok: true; readonly cluster: string; readonly member: MemberInfo }
+  | {
+      readonly ok: true;
+      readonly cluster: string;
+      readonly member: MemberInfo;
+      /** The node table as the member may see it: every member for the coordinator, else the coordinator and itself. */
+      readonly members: MemberInfo[];
+    }
   | {
       readonly ok: false;
       readonly code: 'unknown_member' | 'already_joined';

@@ -19,10 +19,12 @@ interface Heard {
   lost: string[];
   reconnecting: number;
   resumed: number;
+  /** The node table the last resume answered with. */
+  resumedWith: readonly MemberInfo[];
 }
 
 function listener(): { heard: Heard; handlers: SignalingHandlers } {
-  const heard: Heard = { signals: [], joined: [], left: [], closed: [], lost: [], reconnecting: 0, resumed: 0 };
+  const heard: Heard = { signals: [], joined: [], left: [], closed: [], lost: [], reconnecting: 0, resumed: 0, resumedWith: [] };
   return {
     heard,
     handlers: {
@@ -32,7 +34,10 @@ function listener(): { heard: Heard; handlers: SignalingHandlers } {
       onClusterClosed: (reason) => heard.closed.push(reason),
       onDisconnect: (reason) => heard.lost.push(reason),
       onReconnecting: () => heard.reconnecting++,
-      onResumed: () => heard.resumed++,
+      onResumed: (members) => {
+        heard.resumed++;
+        heard.resumedWith = members;
+      },
     },
   };
 }
@@ -111,6 +116,25 @@ describe.skipIf(!hasRedisServer)('signaling on several processes sharing Redis',
     // A volunteer joining through the other process now is introduced to the resumed coordinator.
     const late = await joinVia(b, 'node');
     await vi.waitFor(() => expect(head.heard.joined.map((m) => m.nodeId)).toEqual([node.nodeId, late.nodeId]));
+  }, 30_000);
+
+  it('a coordinator that resumed learns of the volunteer that joined, and of the one that left, while it was away', async () => {
+    const a = await server();
+    const b = await server();
+    const head = await joinVia(a, 'coordinator');
+    const leaving = await joinVia(b, 'node');
+    await vi.waitFor(() => expect(head.heard.joined).toHaveLength(1));
+    const port = a.port;
+    await a.close();
+    servers.splice(servers.indexOf(a), 1);
+    await vi.waitFor(() => expect(head.heard.reconnecting).toBe(1));
+    // While the coordinator's process restarts, one volunteer joins and one leaves through the other.
+    const node = await joinVia(b, 'node');
+    leaving.client.close();
+    await vi.waitFor(async () => expect((await b.registry.members(cluster)).map((m) => m.nodeId)).toEqual([head.nodeId, node.nodeId]));
+    await server(port);
+    await vi.waitFor(() => expect(head.heard.resumed).toBe(1), { timeout: 15_000 });
+    expect(head.heard.resumedWith.map((m) => m.nodeId)).toEqual([head.nodeId, node.nodeId]);
   }, 30_000);
 
   it('the members of a process that stopped and whose tabs never came back are announced gone after the grace period', async () => {

@@ -15,7 +15,13 @@ export type RelayDecision =
    */
   | { readonly kind: 'drop'; readonly garbage: boolean; readonly reason: string };
 
-export async function routeSignal(registry: Registry, from: ConnectionId, payload: unknown): Promise<RelayDecision> {
+/** A signal whose shape and size are right, not yet routed; or garbage. */
+export type CheckedSignal =
+  | { readonly kind: 'signal'; readonly to: string; readonly data: unknown; readonly bytes: number }
+  | Extract<RelayDecision, { kind: 'drop' }>;
+
+/** Checks a signal's shape and size (no I/O). */
+export function checkSignal(payload: unknown): CheckedSignal {
   const parsed = v.safeParse(SignalOutSchema, payload);
   if (!parsed.success) return { kind: 'drop', garbage: true, reason: 'a signal is { to, data }' };
   const bytes = jsonBytes(payload);
@@ -23,9 +29,19 @@ export async function routeSignal(registry: Registry, from: ConnectionId, payloa
   if (bytes > MAX_SIGNAL_BYTES) {
     return { kind: 'drop', garbage: true, reason: `a signal is at most ${MAX_SIGNAL_BYTES} bytes of JSON, got ${bytes}` };
   }
-  const route = await registry.route(from, parsed.output.to);
+  return { kind: 'signal', to: parsed.output.to, data: parsed.output.data, bytes };
+}
+
+/** Where a checked signal from `from` goes. */
+export async function relaySignal(registry: Registry, from: ConnectionId, signal: Extract<CheckedSignal, { kind: 'signal' }>): Promise<RelayDecision> {
+  const route = await registry.route(from, signal.to);
   if (route === undefined) return { kind: 'drop', garbage: false, reason: 'no such member in the sender’s cluster' };
-  return { kind: 'relay', connection: route.connection, message: { from: route.from, data: parsed.output.data } };
+  return { kind: 'relay', connection: route.connection, message: { from: route.from, data: signal.data } };
+}
+
+export async function routeSignal(registry: Registry, from: ConnectionId, payload: unknown): Promise<RelayDecision> {
+  const checked = checkSignal(payload);
+  return checked.kind === 'drop' ? checked : relaySignal(registry, from, checked);
 }
 
 /** UTF-8 length of the value's JSON; undefined when it has none (too deep, cyclic, not JSON). */

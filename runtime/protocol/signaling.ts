@@ -166,7 +166,13 @@ export type ResumeRequest = v.InferOutput<typeof ResumeRequestSchema>;
  */
 export const RESUME_REFUSALS = ['bad_request', 'unknown_member', 'too_many_attempts', 'already_joined', 'unavailable'] as const;
 export type ResumeRefusal = (typeof RESUME_REFUSALS)[number];
-export type ResumeReply = { readonly ok: true } | { readonly ok: false; readonly code: ResumeRefusal; readonly message: string };
+/**
+ * The answer to `resume`: on success the node table as the member may see it now (as in the join
+ * reply), so that it learns what changed while it was away (a node that joined or left then).
+ */
+export type ResumeReply =
+  | { readonly ok: true; readonly members: readonly MemberInfo[] }
+  | { readonly ok: false; readonly code: ResumeRefusal; readonly message: string };
 
 export const SignalOutSchema = v.strictObject({
   to: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
@@ -249,6 +255,6 @@ export const JoinReplySchema = v.union([
   }),
 ]);
 export const ResumeReplySchema = v.union([
-  v.object({ ok: v.literal(true) }),
+  v.object({ ok: v.literal(true), members: v.array(MemberSchema) }),
   v.object({ ok: v.literal(false), code: v.picklist(RESUME_REFUSALS), message: v.string() }),
 ]);

@@ -107,7 +107,17 @@ export async function startHead(opts: HeadOptions): Promise<HeadSession> {
         onClusterClosed: (reason) => log.warn(`the server closed the cluster: ${reason}`),
         onDisconnect: (reason) => log.warn(`lost the signaling server (${reason}); nodes already linked keep working`),
         onReconnecting: (reason) => log.warn(`lost the signaling server (${reason}); reconnecting, nodes already linked keep working`),
-        onResumed: () => log('back in touch with the signaling server; nodes can join again'),
+        onResumed: (now) => {
+          // Joins and leaves announced while this tab was away reached no one: catch up.
+          const listed = new Set(now.map((m) => m.nodeId));
+          for (const m of now) {
+            if (m.role !== 'node' || members.has(m.nodeId)) continue;
+            members.set(m.nodeId, m);
+            log(`node ${m.nodeId} joined the cluster while the signaling server was away; waiting for its link`);
+          }
+          for (const id of [...members.keys()]) if (!listed.has(id)) nodeGone(id, 'left the cluster while the signaling server was away');
+          log('back in touch with the signaling server; nodes can join again');
+        },
       },
     );
     signaling = client;

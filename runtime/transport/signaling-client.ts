@@ -31,8 +31,11 @@ export interface SignalingHandlers {
   onDisconnect(reason: string): void;
   /** The connection dropped; the client is reconnecting to resume the membership (P2P links are untouched). */
   onReconnecting?(reason: string): void;
-  /** The membership was resumed on a new connection, under the same node id. */
-  onResumed?(): void;
+  /**
+   * The membership was resumed on a new connection, under the same node id. `members`: the node
+   * table now, as in the join reply (who joined or left meanwhile was told to no one).
+   */
+  onResumed?(members: readonly MemberInfo[]): void;
 }
 
 const JOIN_TIMEOUT_MS = 10_000;
@@ -56,6 +59,7 @@ export class SignalingClient {
   /** Whether this connection speaks for the membership (false between a drop and its resume). */
   private bound = false;
   private resumeDeadline = 0;
+  private resumeWindowMs = RESUME_WINDOW_MS;
   private resumeTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(socket: Socket<ServerToClient, ClientToServer>) {
@@ -63,7 +67,13 @@ export class SignalingClient {
   }
 
   /** Connects to the server and joins; rejects with the server's reason when refused. */
-  static async connect(address: string, req: JoinRequest, handlers: SignalingHandlers): Promise<{ client: SignalingClient; reply: Extract<JoinReply, { ok: true }> }> {
+  /** `options.resumeWindowMs`: how long a lost connection is retried to resume the membership (default RESUME_WINDOW_MS). */
+  static async connect(
+    address: string,
+    req: JoinRequest,
+    handlers: SignalingHandlers,
+    options: { readonly resumeWindowMs?: number } = {},
+  ): Promise<{ client: SignalingClient; reply: Extract<JoinReply, { ok: true }> }> {
     const socket: Socket<ServerToClient, ClientToServer> = io(address, {
       transports: ['websocket'],
       // Turned on once joined (a first connection that fails is an error at once).
@@ -73,6 +83,7 @@ export class SignalingClient {
       timeout: JOIN_TIMEOUT_MS,
     });
     const client = new SignalingClient(socket);
+    if (options.resumeWindowMs !== undefined) client.resumeWindowMs = options.resumeWindowMs;
     // Listen before joining: an event may arrive in the same read as the join's ack.
     client.listen(handlers);
     // Both listeners go once one fires: a connect_error heard later is a reconnection's, not this.
@@ -140,8 +151,9 @@ export class SignalingClient {
         this.end(h, `the server closed the connection (${reason})`);
         return;
       }
+      // The window runs from when the membership's connection was lost, not from each later drop.
+      if (this.bound) this.resumeDeadline = Date.now() + this.resumeWindowMs;
       this.bound = false;
-      this.resumeDeadline = Date.now() + RESUME_WINDOW_MS;
       this.log.warn(`lost the connection to the server (${reason}); reconnecting to resume the membership`);
       h.onReconnecting?.(reason);
     });
@@ -150,7 +162,7 @@ export class SignalingClient {
     });
     this.socket.io.on('reconnect_attempt', () => {
       if (!this.closed && !this.bound && Date.now() > this.resumeDeadline) {
-        this.end(h, `could not reach the server again within ${RESUME_WINDOW_MS / 1000} s`);
+        this.end(h, `could not resume the membership within ${this.resumeWindowMs / 1000} s`);
       }
     });
   }
@@ -174,7 +186,7 @@ export class SignalingClient {
           if (r.output.ok) {
             this.bound = true;
             this.log(`resumed the membership in cluster ${m.cluster} as ${m.nodeId}`);
-            h.onResumed?.();
+            h.onResumed?.(r.output.members.map((m) => m as MemberInfo));
             return;
           }
           if (r.output.code === 'unavailable' && Date.now() < this.resumeDeadline) {
