@@ -6,7 +6,7 @@ import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import type { NodeId } from '../runtime/protocol/ids.ts';
 import { tokenProblem, type JoinRequest, type MemberInfo, type ResumeRequest } from '../runtime/protocol/signaling.ts';
 import { COORDINATOR_HOLD_MS, COORDINATOR_SECRET_BYTES, NODE_ID_RANDOM_CHARS } from './constants.ts';
-import { refusals, type ConnectionId, type Departure, type JoinOutcome, type MemberEntry, type Registry, type ResumeOutcome, type Route } from './registry.ts';
+import { refusals, seatedCoordinator, type ConnectionId, type Departure, type JoinOutcome, type MemberEntry, type Registry, type ResumeOutcome, type Route } from './registry.ts';
 
 export type { ConnectionId, Departure, JoinOutcome, MemberEntry } from './registry.ts';
 
@@ -129,13 +129,7 @@ export class ClusterRegistry implements Registry {
     };
     this.clusters.set(cluster.name, cluster);
     this.byConnection.set(connection, { cluster, nodeId: member.nodeId });
-    return {
-      ok: true,
-      cluster: cluster.name,
-      member,
-      coordinator: { info: member, connection },
-      reply: { ok: true, nodeId: member.nodeId, coordinatorId: member.nodeId, members: [member], coordinatorSecret: secret, resumeSecret },
-    };
+    return seatedCoordinator(cluster.name, member, connection, secret, resumeSecret);
   }
 
   resume(connection: ConnectionId, req: ResumeRequest): ResumeOutcome {

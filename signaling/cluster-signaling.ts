@@ -127,6 +127,7 @@ class Connection {
   /** The latest signal's relay (they settle in order). */
   private lastSignal: Promise<void> = Promise.resolve();
   private overflowLogged = false;
+  private relayFailureLogged = false;
   /** Failed joins of this socket (the address's are in the throttle). */
   private readonly joinStrikes: StrikeRecord = newStrikeRecord();
   private readonly registry: Registry;
@@ -189,10 +190,8 @@ class Connection {
     };
     const parsed = v.safeParse(JoinRequestSchema, req);
     if (!parsed.success) {
-      const issue = parsed.issues[0];
-      const where = v.getDotPath(issue);
-      this.log(`refused a join: bad_request at ${where ?? 'the request'} (${this.who})`);
-      reply({ ok: false, code: 'bad_request', message: `${where === null ? '' : `${where}: `}${issue.message}` });
+      this.log(`refused a join: bad_request at ${v.getDotPath(parsed.issues[0]) ?? 'the request'} (${this.who})`);
+      reply({ ok: false, code: 'bad_request', message: badRequest(parsed.issues) });
       this.strike('an invalid join');
       return;
     }
@@ -258,9 +257,7 @@ class Connection {
     };
     const parsed = v.safeParse(ResumeRequestSchema, req);
     if (!parsed.success) {
-      const issue = parsed.issues[0];
-      const where = v.getDotPath(issue);
-      reply({ ok: false, code: 'bad_request', message: `${where === null ? '' : `${where}: `}${issue.message}` });
+      reply({ ok: false, code: 'bad_request', message: badRequest(parsed.issues) });
       this.strike('an invalid resume');
       return;
     }
@@ -313,10 +310,13 @@ class Connection {
       this.lastSignal = relaySignal(this.registry, this.socket.id, checked)
         .then((decision) => {
           if (decision.kind === 'relay') this.socket.nsp.to(decision.connection).emit('signal', decision.message);
+          this.relayFailureLogged = false;
         })
         .catch((err: unknown) => {
-          // The registry failed (Redis away), or the encoder gave up on it (nesting too deep).
-          this.log(`could not relay a signal from ${this.who}: ${err instanceof Error ? err.message : String(err)}`);
+          // The registry failed (Redis away or overloaded), or the encoder gave up on it (nesting
+          // too deep): the signal is lost, as a network would lose it. Said once per run of failures.
+          if (!this.relayFailureLogged) this.log(`could not relay signals from ${this.who}: ${err instanceof Error ? err.message : String(err)}`);
+          this.relayFailureLogged = true;
         })
         .finally(() => {
           this.signalBytesInFlight -= checked.bytes;
@@ -398,6 +398,12 @@ class Connection {
       }
     });
   }
+}
+
+/** What was wrong with a request that failed its schema: where, and why. */
+function badRequest(issues: readonly [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
+  const where = v.getDotPath(issues[0]);
+  return `${where === null ? '' : `${where}: `}${issues[0].message}`;
 }
 
 const UNAVAILABLE = 'the server cannot reach its cluster registry right now: try again in a few seconds';

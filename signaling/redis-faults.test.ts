@@ -119,7 +119,7 @@ describe.skipIf(!hasRedisServer)('a server whose Redis connections reset', () =>
     const cut = px!.cutOn('PUBLISH');
     node.emit('signal', { to: h.nodeId, data: 'offer' });
     await cut;
-    await vi.waitFor(() => expect(logs.join('\n')).toContain('a message between server processes was lost'));
+    await vi.waitFor(() => expect(logs.join('\n')).toContain('1 message(s) between server processes were lost'));
     expect(rejections.map((e) => String(e))).toEqual([]);
   });
 

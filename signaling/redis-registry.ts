@@ -24,7 +24,7 @@ import type { NodeId } from '../runtime/protocol/ids.ts';
 import { tokenProblem, type JoinRequest, type MemberInfo, type ResumeRequest } from '../runtime/protocol/signaling.ts';
 import { hashToken, randomCoordinatorSecret, randomNodeId } from './cluster-registry.ts';
 import { COORDINATOR_HOLD_MS, RESUME_GRACE_MS, SERVER_HEARTBEAT_MS } from './constants.ts';
-import { refusals, type ConnectionId, type Departure, type JoinOutcome, type MemberEntry, type Registry, type ResumeOutcome, type Route } from './registry.ts';
+import { refusals, seatedCoordinator, type ConnectionId, type Departure, type JoinOutcome, type MemberEntry, type Registry, type ResumeOutcome, type Route } from './registry.ts';
 
 /** What the registry needs of a Redis client (node-redis's `createClient()` has it). */
 export interface RedisScripting {
@@ -332,13 +332,7 @@ export class RedisClusterRegistry implements Registry {
     switch (r[0]) {
       case 'ok': {
         const secret = r[1] === '1' ? (req.coordinatorSecret ?? fresh) : fresh;
-        return {
-          ok: true,
-          cluster: req.cluster,
-          member,
-          coordinator: { info: member, connection },
-          reply: { ok: true, nodeId: member.nodeId, coordinatorId: member.nodeId, members: [member], coordinatorSecret: secret, resumeSecret },
-        };
+        return seatedCoordinator(req.cluster, member, connection, secret, resumeSecret);
       }
       case 'id_taken':
         return 'id_taken';

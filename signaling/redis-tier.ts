@@ -8,6 +8,8 @@ import { RedisClusterRegistry } from './redis-registry.ts';
 
 /** How long the first connection to Redis may take before the server refuses to start. */
 const REDIS_CONNECT_TIMEOUT_MS = 5_000;
+/** Messages between processes lost while Redis is away are logged at most this often. */
+const LOST_MESSAGES_LOG_MS = 10_000;
 /** Once started, reconnection backs off up to this (and never gives up). */
 const REDIS_RECONNECT_MAX_MS = 2_000;
 
@@ -80,11 +82,20 @@ export async function connectRedisTier(
   // connection reset mid-command rejects, unhandled, and Node ends the process): such a message
   // is lost as a dropped packet would be, and logged.
   const publish = pub.publish.bind(pub);
+  let lost = 0;
+  let lostSince = 0;
   Object.defineProperty(pub, 'publish', {
     configurable: true,
     value: (channel: string, message: string | Buffer) =>
       publish(channel, message).catch((err: unknown) => {
-        options.log(`webray signaling: a message between server processes was lost (Redis: ${err instanceof Error ? err.message : String(err)})`);
+        // Said at most once per LOST_MESSAGES_LOG_MS, with how many were lost.
+        lost++;
+        const now = Date.now();
+        if (now - lostSince >= LOST_MESSAGES_LOG_MS) {
+          options.log(`webray signaling: ${lost} message(s) between server processes were lost (Redis: ${err instanceof Error ? err.message : String(err)})`);
+          lost = 0;
+          lostSince = now;
+        }
         return 0;
       }),
   });

@@ -95,6 +95,17 @@ export interface Registry {
   clusterCount(): Awaitable<number>;
 }
 
+/** The outcome of seating a coordinator, in both registries: the node table is itself. */
+export function seatedCoordinator(cluster: string, member: MemberInfo, connection: ConnectionId, coordinatorSecret: string, resumeSecret: string): JoinOutcome {
+  return {
+    ok: true,
+    cluster,
+    member,
+    coordinator: { info: member, connection },
+    reply: { ok: true, nodeId: member.nodeId, coordinatorId: member.nodeId, members: [member], coordinatorSecret, resumeSecret },
+  };
+}
+
 /**
  * The refusals both registries give, worded once. A wrong token and a cluster nobody runs get the
  * same one, so a refusal never tells whether a name is in use.
