@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
 import { freePort, hasRedisServer, startRedis, type TestRedis } from '../signaling/redis.fixture.ts';
 import { test, expect, initHead, joinAsVolunteer, openRayPage, uniqueClusterName, waitForAlive } from './cluster-helpers.ts';
 
@@ -68,6 +69,17 @@ test.afterAll(async () => {
   await redis?.stop();
 });
 
+/** How many server processes have a live heartbeat in Redis. */
+async function liveServers(): Promise<number> {
+  const client = createClient({ url: redis!.url });
+  await client.connect();
+  try {
+    return (await client.keys('webray:srv:*')).length;
+  } finally {
+    await client.close();
+  }
+}
+
 async function serverProcess(): Promise<ServerProcess> {
   const s = new ServerProcess(await freePort(), await freePort(), redis!.url);
   servers.push(s);
@@ -100,10 +112,17 @@ test('a coordinator on one server process and volunteers on another form one clu
   const finishedCount = (): Promise<number> =>
     head.page.evaluate(async () => (await globalThis.ray.wait(globalThis.e2eRefs, { numReturns: globalThis.e2eRefs.length, timeoutMs: 0 }))[0].length);
 
-  // 1. The coordinator's process crashes (SIGKILL: no goodbye) and comes back on its port.
+  // 1. The coordinator's process crashes (SIGKILL: no goodbye) and comes back on its port. While
+  //    it is gone, a volunteer joins through the other process: its offer to the coordinator is
+  //    kept for the coordinator's resume, and the link opens once the coordinator is back.
   await startJob();
   await expect.poll(finishedCount, { message: 'tasks finished before the crash' }).toBeGreaterThan(0);
   await a.stop('SIGKILL');
+  await expect.poll(liveServers, { message: "the crashed process's heartbeat expires in Redis" }).toBe(1);
+  const early = await openRayPage(browser, b.url, '/join');
+  const earlyJoin = joinAsVolunteer(early.page, name, token, { numCpus: 1 });
+  const joinsThroughB = (): number => (b.output.match(/: node n-\S+ joined/g) ?? []).length;
+  await expect.poll(joinsThroughB, { message: 'the volunteer is admitted while the coordinator is away' }).toBe(2);
   await a.start();
   // The coordinator's tab reconnected and took its membership back under the same id.
   await expect.poll(() => a.output, { timeout: 20_000, message: 'the restarted process resumes the coordinator' }).toContain(`coordinator ${headId} resumed`);
@@ -111,10 +130,12 @@ test('a coordinator on one server process and volunteers on another form one clu
   expect(first.map((r) => r.sq)).toEqual(Array.from({ length: 30 }, (_, i) => i * i));
   expect(new Set(first.map((r) => r.on))).toEqual(new Set([volId]));
 
+  const earlyId = await earlyJoin;
+  await waitForAlive(head.page, [headId, volId, earlyId]);
   // A volunteer joining through the other process now is introduced to the resumed coordinator.
   const late = await openRayPage(browser, b.url, '/join');
   const lateId = await joinAsVolunteer(late.page, name, token, { numCpus: 1 });
-  await waitForAlive(head.page, [headId, volId, lateId]);
+  await waitForAlive(head.page, [headId, volId, earlyId, lateId]);
 
   // 2. The volunteers' process is restarted (SIGTERM, as a deploy does) mid-job.
   await startJob();
@@ -123,18 +144,20 @@ test('a coordinator on one server process and volunteers on another form one clu
   await b.start();
   await expect.poll(() => b.output, { timeout: 20_000, message: 'the restarted process resumes both volunteers' }).toContain(`node ${volId} resumed`);
   await expect.poll(() => b.output, { timeout: 20_000 }).toContain(`node ${lateId} resumed`);
+  await expect.poll(() => b.output, { timeout: 20_000 }).toContain(`node ${earlyId} resumed`);
   const second = await finishJob();
   expect(second.map((r) => r.sq)).toEqual(Array.from({ length: 30 }, (_, i) => i * i));
 
   // No membership ended, no node was ever taken for dead, and the cluster is whole.
   expect(await vol.page.evaluate(() => globalThis.rayNodeClosed)).toEqual([]);
   expect(await late.page.evaluate(() => globalThis.rayNodeClosed)).toEqual([]);
-  await waitForAlive(head.page, [headId, volId, lateId]);
+  expect(await early.page.evaluate(() => globalThis.rayNodeClosed)).toEqual([]);
+  await waitForAlive(head.page, [headId, volId, earlyId, lateId]);
   expect(await head.page.evaluate(() => globalThis.ray.nodes().filter((n) => !n.alive).length)).toBe(0);
   // And signaling still introduces: one more volunteer through the restarted process.
   const third = await openRayPage(browser, b.url, '/join');
   const thirdId = await joinAsVolunteer(third.page, name, token, { numCpus: 1 });
-  await waitForAlive(head.page, [headId, volId, lateId, thirdId]);
-  expect([...head.errors, ...vol.errors, ...late.errors, ...third.errors]).toEqual([]);
-  await Promise.all([head, vol, late, third].map((p) => p.context.close()));
+  await waitForAlive(head.page, [headId, volId, earlyId, lateId, thirdId]);
+  expect([...head.errors, ...vol.errors, ...early.errors, ...late.errors, ...third.errors]).toEqual([]);
+  await Promise.all([head, vol, early, late, third].map((p) => p.context.close()));
 });

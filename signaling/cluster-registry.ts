@@ -148,7 +148,8 @@ export class ClusterRegistry implements Registry {
     if (cluster.coordinator.info.nodeId === seat.info.nodeId) cluster.coordinator = moved;
     this.byConnection.set(connection, { cluster, nodeId: seat.info.nodeId });
     const members = seat.info.role === 'coordinator' ? this.members(cluster.name) : [cluster.coordinator.info, seat.info];
-    return { ok: true, cluster: cluster.name, member: seat.info, members };
+    // A member's process is this one: nothing was ever held for it.
+    return { ok: true, cluster: cluster.name, member: seat.info, members, held: [] };
   }
 
   /** The hold on `name`, when there is one still running (expired holds are dropped here). */

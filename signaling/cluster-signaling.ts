@@ -284,6 +284,8 @@ class Connection {
     }
     void this.socket.join(clusterRoom(outcome.cluster));
     reply({ ok: true, members: outcome.members });
+    // After the reply, so the tab knows the senders (the node table) before their signals.
+    for (const h of outcome.held) this.socket.emit('signal', h);
     this.log(`cluster ${outcome.cluster}: ${outcome.member.role} ${outcome.member.nodeId} resumed (${this.who})`);
   }
 

@@ -31,15 +31,21 @@ export const NODE_ID_RANDOM_CHARS = 10;
 export const COORDINATOR_HOLD_MS = 60_000;
 /**
  * With a shared registry (REDIS_URL): a server process renews its heartbeat this often, and is
- * taken for gone 3 heartbeats after its last one (or at once when it shuts down)...
+ * taken for gone 3 heartbeats after its last one (or at once when it shuts down); signals for its
+ * tabs are kept for their resume from then on...
  */
-export const SERVER_HEARTBEAT_MS = 5_000;
+export const SERVER_HEARTBEAT_MS = 1_000;
 /**
  * ...after which the memberships its sockets held wait this long for their tabs to `resume` them
  * through another process (or the same one restarted), and are then ended as departures. A tab's
  * socket.io client tries again within ~5 s of losing its connection.
  */
 export const RESUME_GRACE_MS = 30_000;
+/**
+ * Signals kept for one member whose server process is gone, to be relayed when it resumes (an
+ * offer and its ICE candidates from a volunteer that joined meanwhile); the oldest go first.
+ */
+export const MAX_HELD_SIGNALS = 64;
 /**
  * A departure the registry failed to record (its Redis away) is tried again, backing off from
  * DEPARTURE_RETRY_MS to DEPARTURE_RETRY_MAX_MS, up to DEPARTURE_ATTEMPTS times (~2 minutes).

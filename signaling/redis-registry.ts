@@ -15,6 +15,7 @@
 //   srv:<serverId>  string a live process's heartbeat; expires 3 heartbeats after its last
 //   sc:<serverId>   set    the sockets a process holds memberships through
 //   dead:<serverId> string when a live process first saw that one's heartbeat gone (ms, Redis TIME)
+//   held:<nodeId>   list   signals for a member whose process is gone, kept for its resume ('<from>\n<data JSON>')
 //
 // One Redis (or a primary with replicas) only: the scripts touch keys they compute, which Redis
 // Cluster does not allow.
@@ -23,8 +24,19 @@ import { randomBytes } from 'node:crypto';
 import type { NodeId } from '../runtime/protocol/ids.ts';
 import { tokenProblem, type JoinRequest, type MemberInfo, type ResumeRequest } from '../runtime/protocol/signaling.ts';
 import { hashToken, randomCoordinatorSecret, randomNodeId } from './cluster-registry.ts';
-import { COORDINATOR_HOLD_MS, RESUME_GRACE_MS, SERVER_HEARTBEAT_MS } from './constants.ts';
-import { refusals, seatedCoordinator, type ConnectionId, type Departure, type JoinOutcome, type MemberEntry, type Registry, type ResumeOutcome, type Route } from './registry.ts';
+import { COORDINATOR_HOLD_MS, MAX_HELD_SIGNALS, RESUME_GRACE_MS, SERVER_HEARTBEAT_MS } from './constants.ts';
+import {
+  refusals,
+  seatedCoordinator,
+  type ConnectionId,
+  type Departure,
+  type HeldSignal,
+  type JoinOutcome,
+  type MemberEntry,
+  type Registry,
+  type ResumeOutcome,
+  type Route,
+} from './registry.ts';
 
 /** What the registry needs of a Redis client (node-redis's `createClient()` has it). */
 export interface RedisScripting {
@@ -121,7 +133,11 @@ redis.call('SREM', P .. 'sc:' .. m[4], m[3])
 redis.call('HSET', mk, 'conn', conn, 'server', ARGV[6])
 redis.call('SET', P .. 'conn:' .. conn, nodeId)
 redis.call('SADD', P .. 'sc:' .. ARGV[6], conn)
-return {'ok', m[5]}`,
+local hk = P .. 'held:' .. nodeId
+local out = {'ok', m[5]}
+for _, h in ipairs(redis.call('LRANGE', hk, 0, -1)) do table.insert(out, h) end
+redis.call('DEL', hk)
+return out`,
 
   // ARGV: P, conn, away ('1' or '0'), hold ms. Returns nil, {'node_left', cluster, info} or
   // {'cluster_closed', cluster, info, (volunteer info, volunteer conn)...}.
@@ -131,7 +147,7 @@ local nodeId = redis.call('GET', ck)
 if not nodeId then return nil end
 local mk = P .. 'mem:' .. nodeId
 local m = redis.call('HMGET', mk, 'cluster', 'info', 'server')
-redis.call('DEL', ck, mk)
+redis.call('DEL', ck, mk, P .. 'held:' .. nodeId)
 if not m[1] then return nil end
 local name = m[1]
 redis.call('SREM', P .. 'sc:' .. m[3], ARGV[2])
@@ -143,7 +159,7 @@ local out = {'cluster_closed', name, m[2]}
 for _, id in ipairs(redis.call('ZRANGE', mm, 0, -1)) do
   local vk = P .. 'mem:' .. id
   local v = redis.call('HMGET', vk, 'info', 'conn', 'server')
-  redis.call('DEL', vk)
+  redis.call('DEL', vk, P .. 'held:' .. id)
   if v[2] then
     redis.call('DEL', P .. 'conn:' .. v[2])
     redis.call('SREM', P .. 'sc:' .. v[3], v[2])
@@ -160,14 +176,21 @@ redis.call('HSET', hk, 'token', cs[1], 'secret', cs[2], 'away', ARGV[3])
 redis.call('PEXPIRE', hk, ARGV[4])
 return out`,
 
-  // ARGV: P, from conn, to node id. Returns nil or {from node id, target conn}.
+  // ARGV: P, from conn, to node id, the signal's data as JSON, how many to keep, for how long (ms).
+  // Returns nil, {from node id, target conn}, or that and 'held' when the target's process is gone
+  // (its heartbeat expired): the signal is then kept for the target's resume.
   route: `${PREAMBLE}
 local me = redis.call('GET', P .. 'conn:' .. ARGV[2])
 if not me or me == ARGV[3] then return nil end
 local mine = redis.call('HGET', P .. 'mem:' .. me, 'cluster')
-local t = redis.call('HMGET', P .. 'mem:' .. ARGV[3], 'cluster', 'conn')
+local t = redis.call('HMGET', P .. 'mem:' .. ARGV[3], 'cluster', 'conn', 'server')
 if not mine or t[1] ~= mine then return nil end
-return {me, t[2]}`,
+if redis.call('EXISTS', P .. 'srv:' .. t[3]) == 1 then return {me, t[2]} end
+local hk = P .. 'held:' .. ARGV[3]
+redis.call('RPUSH', hk, me .. '\\n' .. ARGV[4])
+redis.call('LTRIM', hk, -tonumber(ARGV[5]), -1)
+redis.call('PEXPIRE', hk, ARGV[6])
+return {me, t[2], 'held'}`,
 
   // ARGV: P, cluster, secret hash. 1 when the name is held for that secret.
   holdsFor: `${PREAMBLE}
@@ -386,7 +409,8 @@ export class RedisClusterRegistry implements Registry {
       const all = await this.members(req.cluster);
       const coordinator = all.find((m) => m.role === 'coordinator');
       const members = member.role === 'coordinator' || coordinator === undefined ? all : [coordinator, member];
-      return { ok: true, cluster: req.cluster, member, members };
+      const held = r.slice(2).map(parseHeld);
+      return { ok: true, cluster: req.cluster, member, members, held };
     }
     if (r[0] === 'already_joined') return refusals.resumeAlreadyJoined(r[1] ?? '');
     return refusals.unknownMember(req);
@@ -408,11 +432,12 @@ export class RedisClusterRegistry implements Registry {
     return (await this.run('holdsFor', [name, hex(secret)])) === 1;
   }
 
-  async route(from: ConnectionId, to: string): Promise<Route | undefined> {
-    const raw = await this.run('route', [from, to]);
+  async route(from: ConnectionId, to: string, data: unknown): Promise<Route | undefined> {
+    const raw = await this.run('route', [from, to, JSON.stringify(data) ?? 'null', String(MAX_HELD_SIGNALS), String(this.resumeGraceMs + this.heartbeatMs * 3)]);
     if (raw === null) return undefined;
-    const [node, connection] = strings(raw);
-    return node === undefined || connection === undefined ? undefined : { from: node as NodeId, connection };
+    const [node, connection, held] = strings(raw);
+    if (node === undefined || connection === undefined) return undefined;
+    return held === 'held' ? { from: node as NodeId, connection, held: true } : { from: node as NodeId, connection };
   }
 
   async members(cluster: string): Promise<MemberInfo[]> {
@@ -456,6 +481,12 @@ function memberInfo(nodeId: NodeId, req: JoinRequest): MemberInfo {
 function parseInfo(json: string | undefined): MemberInfo {
   if (json === undefined) throw new Error('the registry lost a member’s info');
   return JSON.parse(json) as MemberInfo;
+}
+
+/** A held signal as the route script stored it: the sender's node id, a newline, the data's JSON. */
+function parseHeld(entry: string): HeldSignal {
+  const cut = entry.indexOf('\n');
+  return { from: entry.slice(0, cut) as NodeId, data: JSON.parse(entry.slice(cut + 1)) as unknown };
 }
 
 function strings(raw: unknown): string[] {

@@ -2,9 +2,10 @@
 // redis-server). Then what only a shared registry does: several processes, and sweeping the
 // memberships of a process that stopped.
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { JoinRequest } from '../runtime/protocol/signaling.ts';
 import { ClusterRegistry } from './cluster-registry.ts';
+import { MAX_HELD_SIGNALS } from './constants.ts';
 import { RedisClusterRegistry } from './redis-registry.ts';
 import { hasRedisServer, startRedis, type TestRedis } from './redis.fixture.ts';
 import type { Departure, Registry } from './registry.ts';
@@ -38,15 +39,31 @@ function redisRegistry(prefix = `t${++prefixes}:`, over: { holdMs?: number; resu
   return new RedisClusterRegistry({ redis: client, prefix, holdMs: over.holdMs ?? 60_000, ...over });
 }
 
-const kinds: [string, (holdMs?: number) => Registry][] = [
-  ['in memory', (holdMs = 60_000) => new ClusterRegistry({ holdMs })],
-  ['in Redis', (holdMs = 60_000) => redisRegistry(undefined, { holdMs })],
+const started: RedisClusterRegistry[] = [];
+afterEach(async () => {
+  for (const r of started.splice(0)) await r.stop();
+});
+
+/**
+ * A Redis registry that is a live process: its heartbeat is in Redis (renewed only every minute,
+ * so the test decides when a process is gone), its memberships' signals relayed, not held.
+ */
+async function liveRedisRegistry(prefix?: string, over: { holdMs?: number; resumeGraceMs?: number } = {}): Promise<RedisClusterRegistry> {
+  const r = redisRegistry(prefix, { ...over, heartbeatMs: 60_000 });
+  await r.start(() => {});
+  started.push(r);
+  return r;
+}
+
+const kinds: [string, (holdMs?: number) => Promise<Registry>][] = [
+  ['in memory', (holdMs = 60_000) => Promise.resolve(new ClusterRegistry({ holdMs }))],
+  ['in Redis', (holdMs = 60_000) => liveRedisRegistry(undefined, { holdMs })],
 ];
 
 describe.each(kinds)('the registry (%s)', (kind, make) => {
   const skip = kind === 'in Redis' && !hasRedisServer;
   it.skipIf(skip)('seats a coordinator, admits a node with the token, refuses a wrong one with a strike, and lists members coordinator first', async () => {
-    const r = make();
+    const r = await make();
     const head = await r.join('c1', coordinator({ label: 'head' }));
     expect(head).toMatchObject({ ok: true, cluster: 'lab', member: { role: 'coordinator', label: 'head' } });
     if (!head.ok) return;
@@ -70,22 +87,22 @@ describe.each(kinds)('the registry (%s)', (kind, make) => {
   });
 
   it.skipIf(skip)('routes signals between members of one cluster only, never to the sender itself', async () => {
-    const r = make();
+    const r = await make();
     const head = await r.join('c1', coordinator());
     const a = await r.join('a', req());
     await r.join('x1', coordinator({ cluster: 'other' }));
     const x = await r.join('x', req({ cluster: 'other' }));
     if (!head.ok || !a.ok || !x.ok) throw new Error('join refused');
-    expect(await r.route('a', head.member.nodeId)).toEqual({ from: a.member.nodeId, connection: 'c1' });
-    expect(await r.route('c1', a.member.nodeId)).toEqual({ from: head.member.nodeId, connection: 'a' });
-    expect(await r.route('a', a.member.nodeId)).toBeUndefined();
-    expect(await r.route('a', x.member.nodeId)).toBeUndefined();
-    expect(await r.route('nobody', head.member.nodeId)).toBeUndefined();
-    expect(await r.route('a', 'n-no-such-node')).toBeUndefined();
+    expect(await r.route('a', head.member.nodeId, 'signal')).toEqual({ from: a.member.nodeId, connection: 'c1' });
+    expect(await r.route('c1', a.member.nodeId, 'signal')).toEqual({ from: head.member.nodeId, connection: 'a' });
+    expect(await r.route('a', a.member.nodeId, 'signal')).toBeUndefined();
+    expect(await r.route('a', x.member.nodeId, 'signal')).toBeUndefined();
+    expect(await r.route('nobody', head.member.nodeId, 'signal')).toBeUndefined();
+    expect(await r.route('a', 'n-no-such-node', 'signal')).toBeUndefined();
   });
 
   it.skipIf(skip)('a node leaving is node_left; the coordinator leaving closes the cluster, releasing every node, and holds the name for its secret', async () => {
-    const r = make();
+    const r = await make();
     const head = await r.join('c1', coordinator());
     const a = await r.join('a', req());
     const b = await r.join('b', req());
@@ -95,7 +112,7 @@ describe.each(kinds)('the registry (%s)', (kind, make) => {
     const closed = (await r.leave('c1', true)) as Extract<Departure, { kind: 'cluster_closed' }>;
     expect(closed).toMatchObject({ kind: 'cluster_closed', cluster: 'lab', member: head.member });
     expect(closed.volunteers).toEqual([{ info: b.member, connection: 'b' }]);
-    expect(await r.route('b', head.member.nodeId)).toBeUndefined();
+    expect(await r.route('b', head.member.nodeId, 'signal')).toBeUndefined();
     expect(await r.clusterCount()).toBe(0);
     // Away: a node with the token is asked to come back, a wrong token is struck as ever.
     expect(await r.join('b2', req())).toMatchObject({ ok: false, code: 'coordinator_away', strike: false });
@@ -111,7 +128,7 @@ describe.each(kinds)('the registry (%s)', (kind, make) => {
   });
 
   it.skipIf(skip)('a coordinator that shut the cluster down (not away): nodes with the token get wrong_token; the hold runs out', async () => {
-    const r = make(300);
+    const r = await make(300);
     const head = await r.join('c1', coordinator());
     if (!head.ok) throw new Error('join refused');
     await r.leave('c1', false);
@@ -122,7 +139,7 @@ describe.each(kinds)('the registry (%s)', (kind, make) => {
   });
 
   it.skipIf(skip)('resume binds a new connection to a membership given its secret; the old connection is no one, a wrong secret is unknown_member', async () => {
-    const r = make();
+    const r = await make();
     const head = await r.join('c1', coordinator());
     const a = await r.join('a', req());
     if (!head.ok || !a.ok) throw new Error('join refused');
@@ -131,9 +148,9 @@ describe.each(kinds)('the registry (%s)', (kind, make) => {
     expect(await r.resume('a2', { ...wrong, cluster: 'other', resumeSecret: a.reply.resumeSecret })).toMatchObject({ ok: false, code: 'unknown_member' });
     const ok = { cluster: 'lab', nodeId: a.member.nodeId, resumeSecret: a.reply.resumeSecret };
     expect(await r.resume('c1', ok)).toMatchObject({ ok: false, code: 'already_joined', strike: false });
-    expect(await r.resume('a2', ok)).toEqual({ ok: true, cluster: 'lab', member: a.member, members: [head.member, a.member] });
-    expect(await r.route('c1', a.member.nodeId)).toEqual({ from: head.member.nodeId, connection: 'a2' });
-    expect(await r.route('a', head.member.nodeId)).toBeUndefined();
+    expect(await r.resume('a2', ok)).toEqual({ ok: true, cluster: 'lab', member: a.member, members: [head.member, a.member], held: [] });
+    expect(await r.route('c1', a.member.nodeId, 'signal')).toEqual({ from: head.member.nodeId, connection: 'a2' });
+    expect(await r.route('a', head.member.nodeId, 'signal')).toBeUndefined();
     expect(await r.leave('a')).toBeUndefined();
     // The coordinator resumes too; nodes joining later are introduced to its new connection.
     expect(await r.resume('c9', { cluster: 'lab', nodeId: head.member.nodeId, resumeSecret: head.reply.resumeSecret })).toMatchObject({
@@ -151,12 +168,12 @@ describe.each(kinds)('the registry (%s)', (kind, make) => {
 describe.skipIf(!hasRedisServer)('the Redis registry across processes', () => {
   it('a coordinator seated through one process and a node through another are one cluster; a name is seated once whoever races', async () => {
     const prefix = `shared${++prefixes}:`;
-    const [one, two] = [redisRegistry(prefix), redisRegistry(prefix)];
+    const [one, two] = [await liveRedisRegistry(prefix), await liveRedisRegistry(prefix)];
     const head = await one.join('c1', coordinator());
     const a = await two.join('a', req());
     if (!head.ok || !a.ok) throw new Error('join refused');
     expect(a.coordinator.connection).toBe('c1');
-    expect(await one.route('c1', a.member.nodeId)).toEqual({ from: head.member.nodeId, connection: 'a' });
+    expect(await one.route('c1', a.member.nodeId, 'signal')).toEqual({ from: head.member.nodeId, connection: 'a' });
     const race = await Promise.all([one.join('r1', coordinator({ cluster: 'race' })), two.join('r2', coordinator({ cluster: 'race' }))]);
     expect(race.filter((o) => o.ok)).toHaveLength(1);
     expect(race.filter((o) => !o.ok && o.code === 'coordinator_exists')).toHaveLength(1);
@@ -164,9 +181,8 @@ describe.skipIf(!hasRedisServer)('the Redis registry across processes', () => {
 
   it('a process that stopped leaves its memberships for their tabs to resume through another; those not resumed within the grace are swept as departures', async () => {
     const prefix = `sweep${++prefixes}:`;
-    const gone = redisRegistry(prefix);
-    const live = redisRegistry(prefix, { resumeGraceMs: 200, heartbeatMs: 100 });
-    await gone.start(() => {});
+    const gone = await liveRedisRegistry(prefix);
+    const live = await liveRedisRegistry(prefix, { resumeGraceMs: 200 });
     const head = await live.join('c1', coordinator());
     const a = await gone.join('a', req());
     const b = await gone.join('b', req());
@@ -185,10 +201,28 @@ describe.skipIf(!hasRedisServer)('the Redis registry across processes', () => {
     );
     expect(swept[0]).toEqual({ kind: 'node_left', cluster: 'lab', member: b.member });
     expect((await live.members('lab')).map((m) => m.nodeId)).toEqual([head.member.nodeId, a.member.nodeId]);
-    expect(await live.route('c1', a.member.nodeId)).toEqual({ from: head.member.nodeId, connection: 'a2' });
+    expect(await live.route('c1', a.member.nodeId, 'signal')).toEqual({ from: head.member.nodeId, connection: 'a2' });
     // The stopped process is forgotten once it holds no socket.
     await live.sweep();
     expect(await client?.sMembers(`${prefix}servers`)).not.toContain(gone.serverId);
+  });
+
+  it('keeps the signals for a member whose process is gone and hands them over, the newest MAX_HELD_SIGNALS in order, when it resumes', async () => {
+    const prefix = `held${++prefixes}:`;
+    const [one, two] = [await liveRedisRegistry(prefix), await liveRedisRegistry(prefix)];
+    const head = await one.join('c1', coordinator());
+    const a = await two.join('a', req());
+    if (!head.ok || !a.ok) throw new Error('join refused');
+    await one.stop(); // the coordinator's process is gone
+    expect(await two.route('a', head.member.nodeId, { n: 0 })).toEqual({ from: a.member.nodeId, connection: 'c1', held: true });
+    for (let n = 1; n < MAX_HELD_SIGNALS + 6; n++) await two.route('a', head.member.nodeId, { n });
+    const back = await two.resume('c2', { cluster: 'lab', nodeId: head.member.nodeId, resumeSecret: head.reply.resumeSecret });
+    if (!back.ok) throw new Error('resume refused');
+    expect(back.held.map((h) => (h.data as { n: number }).n)).toEqual(Array.from({ length: MAX_HELD_SIGNALS }, (_, i) => i + 6));
+    expect(new Set(back.held.map((h) => h.from))).toEqual(new Set([a.member.nodeId]));
+    // Its process is two now, alive: signals go straight to it again, and nothing is left held.
+    expect(await two.route('a', head.member.nodeId, { n: 'live' })).toEqual({ from: a.member.nodeId, connection: 'c2' });
+    expect(await client?.exists(`${prefix}held:${head.member.nodeId}`)).toBe(0);
   });
 
   it('a process whose heartbeat lapsed and came back gets the full grace on its next lapse', async () => {

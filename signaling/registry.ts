@@ -39,6 +39,8 @@ export type ResumeOutcome =
       readonly member: MemberInfo;
       /** The node table as the member may see it: every member for the coordinator, else the coordinator and itself. */
       readonly members: MemberInfo[];
+      /** Signals addressed to it while its server process was gone, oldest first: deliver them now. */
+      readonly held: readonly HeldSignal[];
     }
   | {
       readonly ok: false;
@@ -64,6 +66,17 @@ export type Departure =
 export interface Route {
   readonly from: NodeId;
   readonly connection: ConnectionId;
+  /**
+   * The target's server process is gone (a shared registry knows): the signal was kept for the
+   * target's resume rather than sent to a socket nobody holds.
+   */
+  readonly held?: true;
+}
+
+/** A signal kept for a member whose server process was gone, as it will be relayed. */
+export interface HeldSignal {
+  readonly from: NodeId;
+  readonly data: unknown;
 }
 
 type Awaitable<T> = T | Promise<T>;
@@ -86,9 +99,10 @@ export interface Registry {
   holdsFor(name: string, secret: string): Awaitable<boolean>;
   /**
    * Where a signal from `from` addressed to node `to` goes: the target's connection, when both
-   * are members of the same cluster and are not the same member; else undefined.
+   * are members of the same cluster and are not the same member; else undefined. `data` is the
+   * signal's, kept for the target (`held`) when its server process is gone.
    */
-  route(from: ConnectionId, to: string): Awaitable<Route | undefined>;
+  route(from: ConnectionId, to: string, data: unknown): Awaitable<Route | undefined>;
   /** The members of a cluster, coordinator first; empty when it does not exist. */
   members(cluster: string): Awaitable<MemberInfo[]>;
   /** How many clusters are running. */

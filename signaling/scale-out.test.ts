@@ -21,20 +21,26 @@ interface Heard {
   resumed: number;
   /** The node table the last resume answered with. */
   resumedWith: readonly MemberInfo[];
+  /** 'signal' and 'resumed', in the order the handlers heard them. */
+  order: string[];
 }
 
 function listener(): { heard: Heard; handlers: SignalingHandlers } {
-  const heard: Heard = { signals: [], joined: [], left: [], closed: [], lost: [], reconnecting: 0, resumed: 0, resumedWith: [] };
+  const heard: Heard = { signals: [], joined: [], left: [], closed: [], lost: [], reconnecting: 0, resumed: 0, resumedWith: [], order: [] };
   return {
     heard,
     handlers: {
-      onSignal: (from, data) => heard.signals.push([from, data]),
+      onSignal: (from, data) => {
+        heard.signals.push([from, data]);
+        heard.order.push('signal');
+      },
       onNodeJoined: (m) => heard.joined.push(m),
       onNodeLeft: (id, reason) => heard.left.push([id, reason]),
       onClusterClosed: (reason) => heard.closed.push(reason),
       onDisconnect: (reason) => heard.lost.push(reason),
       onReconnecting: () => heard.reconnecting++,
       onResumed: (members) => {
+        heard.order.push('resumed');
         heard.resumed++;
         heard.resumedWith = members;
       },
@@ -118,7 +124,7 @@ describe.skipIf(!hasRedisServer)('signaling on several processes sharing Redis',
     await vi.waitFor(() => expect(head.heard.joined.map((m) => m.nodeId)).toEqual([node.nodeId, late.nodeId]));
   }, 30_000);
 
-  it('a coordinator that resumed learns of the volunteer that joined, and of the one that left, while it was away', async () => {
+  it('a coordinator that resumed learns of the volunteer that joined, and of the one that left, while it was away, and gets the offer sent to it meanwhile', async () => {
     const a = await server();
     const b = await server();
     const head = await joinVia(a, 'coordinator');
@@ -128,13 +134,18 @@ describe.skipIf(!hasRedisServer)('signaling on several processes sharing Redis',
     await a.close();
     servers.splice(servers.indexOf(a), 1);
     await vi.waitFor(() => expect(head.heard.reconnecting).toBe(1));
-    // While the coordinator's process restarts, one volunteer joins and one leaves through the other.
+    // While the coordinator's process restarts, one volunteer joins (and sends its offer) and one
+    // leaves through the other.
     const node = await joinVia(b, 'node');
+    node.client.signal(head.nodeId, { type: 'offer', sent: 'while the coordinator was away' });
     leaving.client.close();
     await vi.waitFor(async () => expect((await b.registry.members(cluster)).map((m) => m.nodeId)).toEqual([head.nodeId, node.nodeId]));
     await server(port);
     await vi.waitFor(() => expect(head.heard.resumed).toBe(1), { timeout: 15_000 });
     expect(head.heard.resumedWith.map((m) => m.nodeId)).toEqual([head.nodeId, node.nodeId]);
+    // The offer was kept for it, and arrives after the node table that names its sender.
+    await vi.waitFor(() => expect(head.heard.signals).toEqual([[node.nodeId, { type: 'offer', sent: 'while the coordinator was away' }]]));
+    expect(head.heard.order).toEqual(['resumed', 'signal']);
   }, 30_000);
 
   it('the members of a process that stopped and whose tabs never came back are announced gone after the grace period', async () => {

@@ -13,7 +13,9 @@ export type RelayDecision =
    * sender. A signal to a node that just left, or from a tab whose cluster just closed, is a race
    * and does not.
    */
-  | { readonly kind: 'drop'; readonly garbage: boolean; readonly reason: string };
+  | { readonly kind: 'drop'; readonly garbage: boolean; readonly reason: string }
+  /** Kept for a target whose server process is gone, to be relayed when it resumes. */
+  | { readonly kind: 'held' };
 
 /** A signal whose shape and size are right, not yet routed; or garbage. */
 export type CheckedSignal =
@@ -34,8 +36,9 @@ export function checkSignal(payload: unknown): CheckedSignal {
 
 /** Where a checked signal from `from` goes. */
 export async function relaySignal(registry: Registry, from: ConnectionId, signal: Extract<CheckedSignal, { kind: 'signal' }>): Promise<RelayDecision> {
-  const route = await registry.route(from, signal.to);
+  const route = await registry.route(from, signal.to, signal.data);
   if (route === undefined) return { kind: 'drop', garbage: false, reason: 'no such member in the sender’s cluster' };
+  if (route.held) return { kind: 'held' };
   return { kind: 'relay', connection: route.connection, message: { from: route.from, data: signal.data } };
 }
 

@@ -45,6 +45,8 @@ const JOIN_TIMEOUT_MS = 10_000;
  * deployment sharing Redis, or the same one restarted — for up to this long, then gives up.
  */
 const RESUME_WINDOW_MS = 60_000;
+/** Signals kept while a resume is answered (the server keeps at most MAX_HELD_SIGNALS for a member). */
+const MAX_EARLY_SIGNALS = 256;
 /** A resume the server could not decide (`unavailable`: its Redis is away) is asked again after this. */
 const RESUME_RETRY_MS = 2_000;
 /** How long closing waits for the server to acknowledge the leave before it closes the socket anyway. */
@@ -61,6 +63,8 @@ export class SignalingClient {
   private resumeDeadline = 0;
   private resumeWindowMs = RESUME_WINDOW_MS;
   private resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Signals that arrived while a resume was being answered, for after it. */
+  private readonly early: [NodeId, unknown][] = [];
 
   private constructor(socket: Socket<ServerToClient, ClientToServer>) {
     this.socket = socket;
@@ -140,7 +144,19 @@ export class SignalingClient {
         this.log.warn(`error handling ${what}: ${(e as Error).message}`);
       }
     };
-    this.socket.on('signal', guard(SignalInSchema, 'signal', (m) => h.onSignal(m.from as NodeId, m.data)));
+    this.socket.on(
+      'signal',
+      guard(SignalInSchema, 'signal', (m) => {
+        // While a resume is answered, signals kept for this member may arrive in the same read
+        // as the answer, before its handler runs: they wait until the node table that names
+        // their senders is in.
+        if (this.membership !== undefined && !this.bound) {
+          if (this.early.length < MAX_EARLY_SIGNALS) this.early.push([m.from as NodeId, m.data]);
+          return;
+        }
+        h.onSignal(m.from as NodeId, m.data);
+      }),
+    );
     this.socket.on('node_joined', guard(MemberSchema, 'node_joined', (m) => h.onNodeJoined(m as MemberInfo)));
     this.socket.on('node_left', guard(NodeLeftSchema, 'node_left', (m) => h.onNodeLeft(m.nodeId as NodeId, m.reason)));
     this.socket.on('cluster_closed', guard(ClusterClosedSchema, 'cluster_closed', (m) => h.onClusterClosed(m.reason)));
@@ -187,6 +203,7 @@ export class SignalingClient {
             this.bound = true;
             this.log(`resumed the membership in cluster ${m.cluster} as ${m.nodeId}`);
             h.onResumed?.(r.output.members.map((m) => m as MemberInfo));
+            for (const [from, data] of this.early.splice(0)) h.onSignal(from, data);
             return;
           }
           if (r.output.code === 'unavailable' && Date.now() < this.resumeDeadline) {
