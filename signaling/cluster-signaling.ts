@@ -283,9 +283,8 @@ class Connection {
       return;
     }
     void this.socket.join(clusterRoom(outcome.cluster));
-    reply({ ok: true, members: outcome.members });
-    // After the reply, so the tab knows the senders (the node table) before their signals.
-    for (const h of outcome.held) this.socket.emit('signal', h);
+    // The signals kept for it go in the answer: before any relayed to it from now on.
+    reply({ ok: true, members: outcome.members, held: outcome.held });
     this.log(`cluster ${outcome.cluster}: ${outcome.member.role} ${outcome.member.nodeId} resumed (${this.who})`);
   }
 

@@ -42,10 +42,12 @@ export const SERVER_HEARTBEAT_MS = 1_000;
  */
 export const RESUME_GRACE_MS = 30_000;
 /**
- * Signals kept for one member whose server process is gone, to be relayed when it resumes (an
- * offer and its ICE candidates from a volunteer that joined meanwhile); the oldest go first.
+ * Signals, and bytes of them, kept for one member whose server process is gone, to be handed over
+ * when it resumes (an offer and its ICE candidates from a volunteer that joined meanwhile). The
+ * first ones are kept — an offer comes before its candidates — and later ones dropped.
  */
 export const MAX_HELD_SIGNALS = 64;
+export const MAX_HELD_BYTES = 256 * 1024;
 /**
  * A departure the registry failed to record (its Redis away) is tried again, backing off from
  * DEPARTURE_RETRY_MS to DEPARTURE_RETRY_MAX_MS, up to DEPARTURE_ATTEMPTS times (~2 minutes).

@@ -16,6 +16,7 @@
 //   sc:<serverId>   set    the sockets a process holds memberships through
 //   dead:<serverId> string when a live process first saw that one's heartbeat gone (ms, Redis TIME)
 //   held:<nodeId>   list   signals for a member whose process is gone, kept for its resume ('<from>\n<data JSON>')
+//   heldb:<nodeId>  string the bytes held:<nodeId> holds
 //
 // One Redis (or a primary with replicas) only: the scripts touch keys they compute, which Redis
 // Cluster does not allow.
@@ -24,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import type { NodeId } from '../runtime/protocol/ids.ts';
 import { tokenProblem, type JoinRequest, type MemberInfo, type ResumeRequest } from '../runtime/protocol/signaling.ts';
 import { hashToken, randomCoordinatorSecret, randomNodeId } from './cluster-registry.ts';
-import { COORDINATOR_HOLD_MS, MAX_HELD_SIGNALS, RESUME_GRACE_MS, SERVER_HEARTBEAT_MS } from './constants.ts';
+import { COORDINATOR_HOLD_MS, MAX_HELD_BYTES, MAX_HELD_SIGNALS, RESUME_GRACE_MS, SERVER_HEARTBEAT_MS } from './constants.ts';
 import {
   refusals,
   seatedCoordinator,
@@ -136,7 +137,7 @@ redis.call('SADD', P .. 'sc:' .. ARGV[6], conn)
 local hk = P .. 'held:' .. nodeId
 local out = {'ok', m[5]}
 for _, h in ipairs(redis.call('LRANGE', hk, 0, -1)) do table.insert(out, h) end
-redis.call('DEL', hk)
+redis.call('DEL', hk, P .. 'heldb:' .. nodeId)
 return out`,
 
   // ARGV: P, conn, away ('1' or '0'), hold ms. Returns nil, {'node_left', cluster, info} or
@@ -147,7 +148,7 @@ local nodeId = redis.call('GET', ck)
 if not nodeId then return nil end
 local mk = P .. 'mem:' .. nodeId
 local m = redis.call('HMGET', mk, 'cluster', 'info', 'server')
-redis.call('DEL', ck, mk, P .. 'held:' .. nodeId)
+redis.call('DEL', ck, mk, P .. 'held:' .. nodeId, P .. 'heldb:' .. nodeId)
 if not m[1] then return nil end
 local name = m[1]
 redis.call('SREM', P .. 'sc:' .. m[3], ARGV[2])
@@ -159,7 +160,7 @@ local out = {'cluster_closed', name, m[2]}
 for _, id in ipairs(redis.call('ZRANGE', mm, 0, -1)) do
   local vk = P .. 'mem:' .. id
   local v = redis.call('HMGET', vk, 'info', 'conn', 'server')
-  redis.call('DEL', vk, P .. 'held:' .. id)
+  redis.call('DEL', vk, P .. 'held:' .. id, P .. 'heldb:' .. id)
   if v[2] then
     redis.call('DEL', P .. 'conn:' .. v[2])
     redis.call('SREM', P .. 'sc:' .. v[3], v[2])
@@ -176,9 +177,10 @@ redis.call('HSET', hk, 'token', cs[1], 'secret', cs[2], 'away', ARGV[3])
 redis.call('PEXPIRE', hk, ARGV[4])
 return out`,
 
-  // ARGV: P, from conn, to node id, the signal's data as JSON, how many to keep, for how long (ms).
-  // Returns nil, {from node id, target conn}, or that and 'held' when the target's process is gone
-  // (its heartbeat expired): the signal is then kept for the target's resume.
+  // ARGV: P, from conn, to node id, the signal's data as JSON ('' for none), how many signals and
+  // bytes to keep at most, for how long (ms). Returns nil, {from node id, target conn}, or that and
+  // 'held' when the target's process is gone (its heartbeat expired) and the signal was kept for
+  // the target's resume — the first ones: an offer comes before its candidates — or 'dropped'.
   route: `${PREAMBLE}
 local me = redis.call('GET', P .. 'conn:' .. ARGV[2])
 if not me or me == ARGV[3] then return nil end
@@ -186,10 +188,15 @@ local mine = redis.call('HGET', P .. 'mem:' .. me, 'cluster')
 local t = redis.call('HMGET', P .. 'mem:' .. ARGV[3], 'cluster', 'conn', 'server')
 if not mine or t[1] ~= mine then return nil end
 if redis.call('EXISTS', P .. 'srv:' .. t[3]) == 1 then return {me, t[2]} end
-local hk = P .. 'held:' .. ARGV[3]
-redis.call('RPUSH', hk, me .. '\\n' .. ARGV[4])
-redis.call('LTRIM', hk, -tonumber(ARGV[5]), -1)
-redis.call('PEXPIRE', hk, ARGV[6])
+local hk, bk = P .. 'held:' .. ARGV[3], P .. 'heldb:' .. ARGV[3]
+local entry = me .. '\\n' .. ARGV[4]
+if redis.call('LLEN', hk) >= tonumber(ARGV[5]) or tonumber(redis.call('GET', bk) or '0') + #entry > tonumber(ARGV[6]) then
+  return {me, t[2], 'dropped'}
+end
+redis.call('RPUSH', hk, entry)
+redis.call('INCRBY', bk, #entry)
+redis.call('PEXPIRE', hk, ARGV[7])
+redis.call('PEXPIRE', bk, ARGV[7])
 return {me, t[2], 'held'}`,
 
   // ARGV: P, cluster, secret hash. 1 when the name is held for that secret.
@@ -211,10 +218,26 @@ return out`,
 return redis.call('SCARD', P .. 'clusters')`,
 
   // ARGV: P, server, ttl ms
+  // Returns, when this process's heartbeat had lapsed (or this is its first), what was held for
+  // its own sockets meanwhile: {conn, entry, conn, entry, ...}; signals to a live socket that
+  // were taken for a gone process's are delivered late rather than never.
   heartbeat: `${PREAMBLE}
-redis.call('SET', P .. 'srv:' .. ARGV[2], '1', 'PX', ARGV[3])
+local was = redis.call('SET', P .. 'srv:' .. ARGV[2], '1', 'PX', ARGV[3], 'GET')
 redis.call('SADD', P .. 'servers', ARGV[2])
-return 1`,
+local out = {}
+if was then return out end
+for _, c in ipairs(redis.call('SMEMBERS', P .. 'sc:' .. ARGV[2])) do
+  local id = redis.call('GET', P .. 'conn:' .. c)
+  if id then
+    local hk = P .. 'held:' .. id
+    for _, h in ipairs(redis.call('LRANGE', hk, 0, -1)) do
+      table.insert(out, c)
+      table.insert(out, h)
+    end
+    redis.call('DEL', hk, P .. 'heldb:' .. id)
+  end
+end
+return out`,
 
   // ARGV: P, server
   stop: `${PREAMBLE}
@@ -279,8 +302,9 @@ export class RedisClusterRegistry implements Registry {
    * memberships of processes that stopped and were not resumed: `onSwept` is told each departure,
    * to announce it.
    */
-  async start(onSwept: (d: Departure) => void): Promise<void> {
+  async start(onSwept: (d: Departure) => void, onHeld: (connection: ConnectionId, signal: HeldSignal) => void = () => {}): Promise<void> {
     for (const name of Object.keys(SCRIPTS) as ScriptName[]) this.shas.set(name, await this.redis.scriptLoad(SCRIPTS[name]));
+    this.onHeld = onHeld;
     await this.heartbeat();
     this.timer = setInterval(() => {
       if (this.ticking) return;
@@ -291,6 +315,9 @@ export class RedisClusterRegistry implements Registry {
     }, this.heartbeatMs);
     this.timer.unref();
   }
+
+  /** Told of signals held for this process's own sockets while its heartbeat had lapsed (start's onHeld). */
+  private onHeld: (connection: ConnectionId, signal: HeldSignal) => void = () => {};
 
   /**
    * Stops the heartbeat and says this process is gone: its sockets' memberships stay, for their
@@ -312,7 +339,8 @@ export class RedisClusterRegistry implements Registry {
   }
 
   private async heartbeat(): Promise<void> {
-    await this.run('heartbeat', [this.serverId, String(this.heartbeatMs * 3)]);
+    const r = strings(await this.run('heartbeat', [this.serverId, String(this.heartbeatMs * 3)]));
+    for (let i = 0; i + 1 < r.length; i += 2) this.onHeld(r[i] ?? '', parseHeld(r[i + 1] ?? ''));
   }
 
   /** Ends the memberships of processes whose heartbeat has been gone for the grace period and that no tab resumed. */
@@ -433,11 +461,19 @@ export class RedisClusterRegistry implements Registry {
   }
 
   async route(from: ConnectionId, to: string, data: unknown): Promise<Route | undefined> {
-    const raw = await this.run('route', [from, to, JSON.stringify(data) ?? 'null', String(MAX_HELD_SIGNALS), String(this.resumeGraceMs + this.heartbeatMs * 3)]);
+    const raw = await this.run('route', [
+      from,
+      to,
+      JSON.stringify(data) ?? '',
+      String(MAX_HELD_SIGNALS),
+      String(MAX_HELD_BYTES),
+      String(this.resumeGraceMs + this.heartbeatMs * 3),
+    ]);
     if (raw === null) return undefined;
     const [node, connection, held] = strings(raw);
     if (node === undefined || connection === undefined) return undefined;
-    return held === 'held' ? { from: node as NodeId, connection, held: true } : { from: node as NodeId, connection };
+    // Kept, or dropped past the bounds: either way not for the target's (gone) socket.
+    return held === undefined ? { from: node as NodeId, connection } : { from: node as NodeId, connection, held: true };
   }
 
   async members(cluster: string): Promise<MemberInfo[]> {
@@ -486,7 +522,8 @@ function parseInfo(json: string | undefined): MemberInfo {
 /** A held signal as the route script stored it: the sender's node id, a newline, the data's JSON. */
 function parseHeld(entry: string): HeldSignal {
   const cut = entry.indexOf('\n');
-  return { from: entry.slice(0, cut) as NodeId, data: JSON.parse(entry.slice(cut + 1)) as unknown };
+  const json = entry.slice(cut + 1);
+  return { from: entry.slice(0, cut) as NodeId, data: json === '' ? undefined : (JSON.parse(json) as unknown) };
 }
 
 function strings(raw: unknown): string[] {

@@ -5,7 +5,7 @@ import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { JoinRequest } from '../runtime/protocol/signaling.ts';
 import { ClusterRegistry } from './cluster-registry.ts';
-import { MAX_HELD_SIGNALS } from './constants.ts';
+import { MAX_HELD_BYTES, MAX_HELD_SIGNALS } from './constants.ts';
 import { RedisClusterRegistry } from './redis-registry.ts';
 import { hasRedisServer, startRedis, type TestRedis } from './redis.fixture.ts';
 import type { Departure, Registry } from './registry.ts';
@@ -207,7 +207,7 @@ describe.skipIf(!hasRedisServer)('the Redis registry across processes', () => {
     expect(await client?.sMembers(`${prefix}servers`)).not.toContain(gone.serverId);
   });
 
-  it('keeps the signals for a member whose process is gone and hands them over, the newest MAX_HELD_SIGNALS in order, when it resumes', async () => {
+  it('keeps the signals for a member whose process is gone and hands them over, the first MAX_HELD_SIGNALS in order, when it resumes', async () => {
     const prefix = `held${++prefixes}:`;
     const [one, two] = [await liveRedisRegistry(prefix), await liveRedisRegistry(prefix)];
     const head = await one.join('c1', coordinator());
@@ -218,11 +218,49 @@ describe.skipIf(!hasRedisServer)('the Redis registry across processes', () => {
     for (let n = 1; n < MAX_HELD_SIGNALS + 6; n++) await two.route('a', head.member.nodeId, { n });
     const back = await two.resume('c2', { cluster: 'lab', nodeId: head.member.nodeId, resumeSecret: head.reply.resumeSecret });
     if (!back.ok) throw new Error('resume refused');
-    expect(back.held.map((h) => (h.data as { n: number }).n)).toEqual(Array.from({ length: MAX_HELD_SIGNALS }, (_, i) => i + 6));
+    // The first ones: an offer comes before its candidates.
+    expect(back.held.map((h) => (h.data as { n: number }).n)).toEqual(Array.from({ length: MAX_HELD_SIGNALS }, (_, i) => i));
     expect(new Set(back.held.map((h) => h.from))).toEqual(new Set([a.member.nodeId]));
     // Its process is two now, alive: signals go straight to it again, and nothing is left held.
     expect(await two.route('a', head.member.nodeId, { n: 'live' })).toEqual({ from: a.member.nodeId, connection: 'c2' });
     expect(await client?.exists(`${prefix}held:${head.member.nodeId}`)).toBe(0);
+  });
+
+  it('keeps at most MAX_HELD_BYTES for a member, and gives back a signal with no data as it came (undefined)', async () => {
+    const prefix = `heldb${++prefixes}:`;
+    const [one, two] = [await liveRedisRegistry(prefix), await liveRedisRegistry(prefix)];
+    const head = await one.join('c1', coordinator());
+    const a = await two.join('a', req());
+    if (!head.ok || !a.ok) throw new Error('join refused');
+    await one.stop();
+    await two.route('a', head.member.nodeId, undefined);
+    const big = 'x'.repeat(60 * 1024);
+    for (let n = 0; n < 10; n++) await two.route('a', head.member.nodeId, big);
+    const back = await two.resume('c2', { cluster: 'lab', nodeId: head.member.nodeId, resumeSecret: head.reply.resumeSecret });
+    if (!back.ok) throw new Error('resume refused');
+    expect(back.held[0]).toEqual({ from: a.member.nodeId, data: undefined });
+    // 4 of the 60 KiB signals fit in MAX_HELD_BYTES (256 KiB) beside the first; the rest were dropped.
+    expect(back.held).toHaveLength(1 + Math.floor(MAX_HELD_BYTES / (big.length + 20)));
+  });
+
+  it('hands a process whose heartbeat lapsed (a stall) the signals kept for its own live sockets meanwhile, when its heartbeat is back', async () => {
+    const prefix = `stall${++prefixes}:`;
+    const one = redisRegistry(prefix, { heartbeatMs: 60_000 });
+    const late: [string, unknown][] = [];
+    await one.start(
+      () => {},
+      (connection, s) => late.push([connection, s.data]),
+    );
+    started.push(one);
+    const two = await liveRedisRegistry(prefix);
+    const head = await one.join('c1', coordinator());
+    const a = await two.join('a', req());
+    if (!head.ok || !a.ok) throw new Error('join refused');
+    await client?.del(`${prefix}srv:${one.serverId}`); // its heartbeat lapses; its socket c1 stays connected
+    expect(await two.route('a', head.member.nodeId, 'offer')).toMatchObject({ held: true });
+    await (one as unknown as { heartbeat(): Promise<void> }).heartbeat();
+    expect(late).toEqual([['c1', 'offer']]);
+    expect(await two.route('a', head.member.nodeId, 'candidate')).toEqual({ from: a.member.nodeId, connection: 'c1' });
   });
 
   it('a process whose heartbeat lapsed and came back gets the full grace on its next lapse', async () => {

@@ -148,6 +148,34 @@ describe.skipIf(!hasRedisServer)('signaling on several processes sharing Redis',
     expect(head.heard.order).toEqual(['resumed', 'signal']);
   }, 30_000);
 
+  it('signals streamed to a coordinator across its process restart arrive in the order they were sent: the kept ones first, then the relayed ones', async () => {
+    const a = await server();
+    const b = await server();
+    const head = await joinVia(a, 'coordinator');
+    const node = await joinVia(b, 'node');
+    await vi.waitFor(() => expect(head.heard.joined).toHaveLength(1));
+    const port = a.port;
+    await a.close();
+    servers.splice(servers.indexOf(a), 1);
+    // The volunteer trickles candidates all along: kept while the coordinator is gone (the first
+    // MAX_HELD_SIGNALS), relayed again once it is back — some possibly in the same read as its
+    // resume answer.
+    let n = 0;
+    const stream = setInterval(() => node.client.signal(head.nodeId, { n: n++ }), 5);
+    try {
+      await vi.waitFor(() => expect(n).toBeGreaterThan(10));
+      await server(port);
+      await vi.waitFor(() => expect(head.heard.resumed).toBe(1), { timeout: 15_000 });
+      const after = n;
+      await vi.waitFor(() => expect(head.heard.signals.filter(([, d]) => (d as { n: number }).n >= after)).not.toHaveLength(0));
+    } finally {
+      clearInterval(stream);
+    }
+    const got = head.heard.signals.map(([, d]) => (d as { n: number }).n);
+    expect(got[0]).toBe(0);
+    expect(got).toEqual([...got].sort((x, y) => x - y));
+  }, 30_000);
+
   it('the members of a process that stopped and whose tabs never came back are announced gone after the grace period', async () => {
     const a = await server(0, 500);
     const b = await server(0, 500);

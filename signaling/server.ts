@@ -204,13 +204,20 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const signaling = attachClusterSignaling(io, { log, ...(tier === undefined ? {} : { registry: tier.registry }) });
   const { registry } = signaling;
 
+  // The heartbeat is in Redis before any socket can join through this process: a process without
+  // one is taken for gone, and signals for its tabs would be kept rather than relayed.
+  await tier?.registry.start(
+    // Departures of tabs whose server process stopped and that did not come back are this one's to announce.
+    (d) => signaling.announce(d, 'disconnected'),
+    // Signals kept for this process's own tabs while its heartbeat had lapsed (a stall): late, not never.
+    (connection, s) => io.to(connection).emit('signal', s),
+  );
   const port = await listen(httpServer, requestedPort, host).catch(async (err: unknown) => {
     await taskServer.close();
+    await tier?.registry.stop().catch(() => {});
     await tier?.close();
     throw err;
   });
-  // Departures of tabs whose server process stopped and that did not come back are this one's to announce.
-  await tier?.registry.start((d) => signaling.announce(d, 'disconnected'));
   allowed = options.allowedOrigins ?? ownOrigins(host, port, undefined, scheme);
   let closing: Promise<void> | undefined;
   return {

@@ -70,6 +70,8 @@ export function tokenProblem(token: string): string | undefined {
 
 /** Largest coordinator secret a join may carry (the server mints 32 characters). */
 export const MAX_COORDINATOR_SECRET_CHARS = 128;
+/** Most signals a `resume` answer may hand over (the server keeps 64 per member). */
+export const MAX_HELD_SIGNALS_IN_REPLY = 256;
 /** Largest resume secret a `resume` may carry (the server mints 32 characters). */
 export const MAX_RESUME_SECRET_CHARS = 128;
 
@@ -168,10 +170,12 @@ export const RESUME_REFUSALS = ['bad_request', 'unknown_member', 'too_many_attem
 export type ResumeRefusal = (typeof RESUME_REFUSALS)[number];
 /**
  * The answer to `resume`: on success the node table as the member may see it now (as in the join
- * reply), so that it learns what changed while it was away (a node that joined or left then).
+ * reply), so that it learns what changed while it was away (a node that joined or left then), and
+ * the signals kept for it while its server process was gone, oldest first — before any signal
+ * relayed to it after this answer.
  */
 export type ResumeReply =
-  | { readonly ok: true; readonly members: readonly MemberInfo[] }
+  | { readonly ok: true; readonly members: readonly MemberInfo[]; readonly held: readonly { readonly from: NodeId; readonly data: unknown }[] }
   | { readonly ok: false; readonly code: ResumeRefusal; readonly message: string };
 
 export const SignalOutSchema = v.strictObject({
@@ -255,6 +259,6 @@ export const JoinReplySchema = v.union([
   }),
 ]);
 export const ResumeReplySchema = v.union([
-  v.object({ ok: v.literal(true), members: v.array(MemberSchema) }),
+  v.object({ ok: v.literal(true), members: v.array(MemberSchema), held: v.pipe(v.array(SignalInSchema), v.maxLength(MAX_HELD_SIGNALS_IN_REPLY)) }),
   v.object({ ok: v.literal(false), code: v.picklist(RESUME_REFUSALS), message: v.string() }),
 ]);

@@ -203,6 +203,8 @@ export class SignalingClient {
             this.bound = true;
             this.log(`resumed the membership in cluster ${m.cluster} as ${m.nodeId}`);
             h.onResumed?.(r.output.members.map((m) => m as MemberInfo));
+            // Those kept while its server was gone first, then those relayed since (`early`).
+            for (const s of r.output.held) h.onSignal(s.from as NodeId, s.data);
             for (const [from, data] of this.early.splice(0)) h.onSignal(from, data);
             return;
           }
