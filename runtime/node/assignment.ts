@@ -23,6 +23,8 @@ export interface Assignment {
   blocked: number;
   /** Sent to a worker that starts it on receipt (idle, or `shared`), or it made a blocking call there: it had started (see Node.retire). */
   started?: true;
+  /** Requeued once without spending an attempt: its shared worker died while it was blocked (Node.retire). */
+  spared?: true;
   /** The cluster view its run_task carried (its code reads it): handed to its worker with the task. */
   view?: ClusterView;
   cancelTimer?: ReturnType<typeof setTimeout>;

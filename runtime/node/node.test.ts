@@ -618,8 +618,8 @@ describe('Node: calls from task code', () => {
       expect(workers).toHaveLength(2);
     });
 
-    it('when a shared worker dies, every task that had started on it fails as a system failure (retried), and each blocked one is unblocked', async () => {
-      const { run, workerOf, sent, done, learnBrief } = setup({ CPU: 1 });
+    it('when a shared worker dies, the task holding it fails as a system failure (retried); one blocked there goes back to the queue once, without spending an attempt, and is unblocked', async () => {
+      const { run, workerOf, workers, sent, done, learnBrief } = setup({ CPU: 1 });
       await learnBrief();
       const a = run(taskSpec());
       await tick();
@@ -630,8 +630,19 @@ describe('Node: calls from task code', () => {
       expect(workerOf(b)).toBe(w);
       w.crash('out of memory');
       await tick();
-      for (const t of [a, b]) expect(done(t.taskId)).toMatchObject({ error: { name: 'WorkerCrashedError' }, systemFailure: true });
+      expect(done(b.taskId)).toMatchObject({ error: { name: 'WorkerCrashedError' }, systemFailure: true });
+      expect(done(a.taskId)).toBeUndefined();
       expect(sent.filter((m) => m.type === 'task_unblocked')).toEqual([{ type: 'task_unblocked', taskId: a.taskId }]);
+      // It runs again on a fresh worker; blocked there and its worker dying under another task again, it fails.
+      const w2 = workers.find((x) => x !== w && x.ran(a.taskId))!;
+      expect(w2).toBeDefined();
+      blockIn(w2, a, 1);
+      const c = run(taskSpec());
+      await tick();
+      expect(workers.find((x) => x.ran(c.taskId))).toBe(w2);
+      w2.crash('out of memory');
+      await tick();
+      for (const t of [a, c]) expect(done(t.taskId)).toMatchObject({ error: { name: 'WorkerCrashedError' }, systemFailure: true });
     });
   });
 

@@ -232,6 +232,7 @@ export class Node {
     this.pool.remove(w);
     // The refs it held are gone with it.
     this.deps.send({ type: 'refs', holder: holderOfWorker(w.id), gone: true });
+    const wasBlocked = new Set([...w.tasks.values()].filter((a) => a.blocked > 0));
     for (const a of w.tasks.values()) {
       if (a.blocked === 0) continue;
       a.blocked = 0;
@@ -259,12 +260,20 @@ export class Node {
       const queued: Assignment[] = [];
       for (const a of w.tasks.values()) (a.started ? started : queued).push(a);
       if (started.length === 0 && queued.length > 0) started.push(queued.shift()!);
+      // A task blocked in get/wait on a shared worker did not hold it when it died: the task
+      // holding its turn did. It goes back to the queue, once, without spending an attempt, as in
+      // Ray, where a neighbour's crash would not have touched it (once: its own timer could have
+      // been the cause, while another task held the turn).
+      const holders = started.filter((a) => !wasBlocked.has(a));
+      const spared = holders.length > 0 ? started.filter((a) => wasBlocked.has(a) && a.spared !== true) : [];
+      for (const a of spared) a.spared = true;
       for (const a of started) {
+        if (spared.includes(a)) continue;
         this.tasks.forget(a.spec.taskId);
         if (a.cancelTimer !== undefined) clearTimeout(a.cancelTimer);
         this.reporter.done(a, w.id, 0, 0, undefined, err, true);
       }
-      this.tasks.requeue(queued);
+      this.tasks.requeue([...spared, ...queued]);
     }
     w.tasks.clear();
     this.tasks.drain();
