@@ -6,7 +6,7 @@ import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import type { NodeId } from '../runtime/protocol/ids.ts';
 import { tokenProblem, type JoinRequest, type MemberInfo, type ResumeRequest } from '../runtime/protocol/signaling.ts';
 import { COORDINATOR_HOLD_MS, COORDINATOR_SECRET_BYTES, NODE_ID_RANDOM_CHARS } from './constants.ts';
-import { refusals, seatedCoordinator, type ConnectionId, type Departure, type JoinOutcome, type MemberEntry, type Registry, type ResumeOutcome, type Route } from './registry.ts';
+import { memberInfo, refusals, seatedCoordinator, type ConnectionId, type Departure, type JoinOutcome, type MemberEntry, type Registry, type ResumeOutcome, type Route } from './registry.ts';
 
 export type { ConnectionId, Departure, JoinOutcome, MemberEntry } from './registry.ts';
 
@@ -220,13 +220,7 @@ export class ClusterRegistry implements Registry {
     let nodeId: NodeId;
     do nodeId = this.newNodeId() as NodeId;
     while (this.isTaken(nodeId));
-    return {
-      nodeId,
-      role: req.role,
-      resources: { ...req.resources },
-      gpuFallback: req.gpuFallback,
-      ...(req.label === undefined ? {} : { label: req.label }),
-    };
+    return memberInfo(nodeId, req);
   }
 
   private isTaken(nodeId: NodeId): boolean {

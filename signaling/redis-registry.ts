@@ -27,6 +27,7 @@ import { tokenProblem, type JoinRequest, type MemberInfo, type ResumeRequest } f
 import { hashToken, randomCoordinatorSecret, randomNodeId } from './cluster-registry.ts';
 import { COORDINATOR_HOLD_MS, MAX_HELD_BYTES, MAX_HELD_SIGNALS, RESUME_GRACE_MS, SERVER_HEARTBEAT_MS } from './constants.ts';
 import {
+  memberInfo,
   refusals,
   seatedCoordinator,
   type ConnectionId,
@@ -501,16 +502,6 @@ export class RedisClusterRegistry implements Registry {
     this.shas.set(name, sha);
     return sha;
   }
-}
-
-function memberInfo(nodeId: NodeId, req: JoinRequest): MemberInfo {
-  return {
-    nodeId,
-    role: req.role,
-    resources: { ...req.resources },
-    gpuFallback: req.gpuFallback,
-    ...(req.label === undefined ? {} : { label: req.label }),
-  };
 }
 
 /** A member's info as this registry stored it (JSON it wrote itself). */

@@ -109,6 +109,17 @@ export interface Registry {
   clusterCount(): Awaitable<number>;
 }
 
+/** What the registry records of a member, from its join request (a copy: nothing of the request is kept). */
+export function memberInfo(nodeId: NodeId, req: JoinRequest): MemberInfo {
+  return {
+    nodeId,
+    role: req.role,
+    resources: { ...req.resources },
+    gpuFallback: req.gpuFallback,
+    ...(req.label === undefined ? {} : { label: req.label }),
+  };
+}
+
 /** The outcome of seating a coordinator, in both registries: the node table is itself. */
 export function seatedCoordinator(cluster: string, member: MemberInfo, connection: ConnectionId, coordinatorSecret: string, resumeSecret: string): JoinOutcome {
   return {
