@@ -604,6 +604,31 @@ describe('failed joins', () => {
 
   const guess = (i: number): JoinRequest => request({ token: `wrong-guess-number-${i}` });
 
+  it('resume, from a hostile page: malformed requests are bad_request and garbage, guessed secrets are strikes and then refused unexamined, and the member is untouched', async () => {
+    const head = await client(url);
+    const h = await joined(head, request({ role: 'coordinator' }));
+    const resume = (s: Socket, r: unknown): Promise<unknown> => s.emitWithAck('resume', r);
+    const m = await client(url);
+    // Wrong shapes: each answered bad_request, naming the field, and counted as garbage.
+    expect(await resume(m, { cluster: 'lab', nodeId: h.nodeId })).toMatchObject({ ok: false, code: 'bad_request', message: expect.stringContaining('resumeSecret') });
+    expect(await resume(m, { cluster: 'lab', nodeId: h.nodeId, resumeSecret: 'x'.repeat(129) })).toMatchObject({ ok: false, code: 'bad_request' });
+    expect(await resume(m, { cluster: '../../etc', nodeId: h.nodeId, resumeSecret: 'x' })).toMatchObject({ ok: false, code: 'bad_request' });
+    const gone = next<string>(m, 'disconnect');
+    m.emit('resume', { cluster: 'lab', nodeId: h.nodeId, resumeSecret: 'x' }); // no ack: the fourth garbage
+    expect(await gone).toBe('io server disconnect');
+    // Guessing the coordinator's resume secret: unknown_member, a strike each; then refused unexamined.
+    const g = await client(url);
+    for (let i = 0; i < 3; i++) {
+      expect(await resume(g, { cluster: 'lab', nodeId: h.nodeId, resumeSecret: `guess-${i}` })).toMatchObject({ ok: false, code: 'unknown_member' });
+    }
+    expect(await resume(g, { cluster: 'lab', nodeId: h.nodeId, resumeSecret: h.resumeSecret })).toMatchObject({ ok: false, code: 'too_many_attempts' });
+    // The real member was never displaced: a node joining is still introduced to it.
+    const node = await client(url);
+    const introduced = next(head, 'node_joined');
+    await joined(node, request());
+    await introduced;
+  });
+
   it('are strikes: after three, a join is refused unexamined (even the right token) until the wait is over', async () => {
     const head = await client(url);
     await joined(head, request({ role: 'coordinator' }));
