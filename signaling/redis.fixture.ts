@@ -12,17 +12,21 @@ export interface TestRedis {
 /** Whether redis-server is installed (tests that need it say so when it is not). */
 export const hasRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 
-/** A free TCP port on 127.0.0.1 (taken and released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      s.close(() => resolve(port));
+/**
+ * A free TCP port on 127.0.0.1 (taken and released), below Linux's ephemeral range (32768 and up):
+ * a server stopped and started again on it must find it free, and a port the kernel hands out to
+ * outgoing connections (any other test's) could be taken in between.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 /** Starts redis-server on 127.0.0.1 and resolves once it accepts connections. */

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import type { NodeId } from '../runtime/protocol/ids.ts';
 import type { JoinRequest, MemberInfo } from '../runtime/protocol/signaling.ts';
 import { SignalingClient, type SignalingHandlers } from '../runtime/transport/signaling-client.ts';
-import { hasRedisServer, startRedis, type TestRedis } from './redis.fixture.ts';
+import { freePort, hasRedisServer, startRedis, type TestRedis } from './redis.fixture.ts';
 import { startServer, type RunningServer } from './server.ts';
 
 const TOKEN = 's3cret-token-value';
@@ -74,9 +74,10 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function server(port = 0, resumeGraceMs?: number): Promise<RunningServer> {
+/** A server on a port outside the ephemeral range, so that it can be started again on it. */
+async function server(port?: number, resumeGraceMs?: number): Promise<RunningServer> {
   if (redis === undefined) throw new Error('no redis-server');
-  const s = await startServer({ port, distDir: '/nonexistent', log: () => {}, redisUrl: redis.url, ...(resumeGraceMs === undefined ? {} : { resumeGraceMs }) });
+  const s = await startServer({ port: port ?? (await freePort()), taskPort: await freePort(), distDir: '/nonexistent', log: () => {}, redisUrl: redis.url, ...(resumeGraceMs === undefined ? {} : { resumeGraceMs }) });
   servers.push(s);
   return s;
 }
@@ -177,8 +178,8 @@ describe.skipIf(!hasRedisServer)('signaling on several processes sharing Redis',
   }, 30_000);
 
   it('the members of a process that stopped and whose tabs never came back are announced gone after the grace period', async () => {
-    const a = await server(0, 500);
-    const b = await server(0, 500);
+    const a = await server(undefined, 500);
+    const b = await server(undefined, 500);
     const head = await joinVia(a, 'coordinator');
     const ghost = await joinVia(b, 'node');
     await vi.waitFor(() => expect(head.heard.joined).toHaveLength(1));
