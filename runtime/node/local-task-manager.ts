@@ -293,7 +293,10 @@ export class LocalTaskManager {
       const behind = pool.pipelineTarget(shape);
       if (behind) return behind;
     }
-    return pool.spawnIfAllowed(this.deps.cpus);
+    // At the pool's cap, blocked tasks' workers are shared whatever their functions: each of them
+    // then goes on only when the one holding its worker awaits or ends, but a recursion deeper
+    // than the cap (each level blocked on the next) would otherwise wait for a worker forever.
+    return pool.spawnIfAllowed(this.deps.cpus) ?? (cpu > 0 ? pool.takeParked(fnId, () => true) : undefined);
   }
 
   /**

@@ -3,7 +3,7 @@ import { IdGenerator, returnId, type ActorId, type FunctionId, type NodeId, type
 import type { CoordinatorToNode, NodeToCoordinator, ResolvedArg } from '../protocol/node-messages.ts';
 import type { ActorCreationTaskSpec, FunctionDescriptor, ResourceSet, NormalTaskSpec, SerializedObject, TaskSpec } from '../protocol/task-spec.ts';
 import type { FromWorker, RunTask, ToWorker } from '../protocol/worker-messages.ts';
-import { CANCEL_BLOCKED_GRACE_MAX_MS, CANCEL_GRACE_MS, INLINE_OBJECT_MAX_BYTES, WORKER_SHARED_TASKS_MAX } from './constants.ts';
+import { CANCEL_BLOCKED_GRACE_MAX_MS, CANCEL_GRACE_MS, EXTRA_WORKERS_MAX, INLINE_OBJECT_MAX_BYTES, WORKER_SHARED_TASKS_MAX } from './constants.ts';
 import { Node } from './node.ts';
 import { ObjectStore } from './object-store.ts';
 import type { WorkerEndpoint } from './worker-endpoint.ts';
@@ -498,6 +498,29 @@ describe('Node: calls from task code', () => {
       await tick();
       expect(workerOf(long)).toBeDefined();
       expect(workerOf(long)).not.toBe(workerOf(a));
+    });
+
+    it('at the pool cap, a task of a function known to hold its worker long shares a worker whose tasks are all blocked (a recursion deeper than the cap goes on)', async () => {
+      const { run, workerOf, workers } = setup({ CPU: 1 });
+      for (let i = 0; i < 2; i++) {
+        const t = run(taskSpec());
+        await tick();
+        workerOf(t)!.reply({ type: 'done', taskId: t.taskId, startMs: 0, endMs: 60, heldMs: 50, results: [] });
+      }
+      // Each level blocks in get on the next, one worker each, up to the cap.
+      for (let i = 0; i < 1 + EXTRA_WORKERS_MAX; i++) {
+        const t = run(taskSpec());
+        await tick();
+        expect(workerOf(t)).toBeDefined();
+        blockIn(workerOf(t)!, t, 1);
+      }
+      expect(workers).toHaveLength(1 + EXTRA_WORKERS_MAX);
+      const deeper = run(taskSpec());
+      await tick();
+      expect(workers).toHaveLength(1 + EXTRA_WORKERS_MAX);
+      const w = workerOf(deeper);
+      expect(w).toBeDefined();
+      expect(w!.messages).toContainEqual(expect.objectContaining({ type: 'run', taskId: deeper.taskId, shared: true }));
     });
 
     it('before its function is known to hold its worker briefly, a task shares only with its own ancestors of its own function (recursion)', async () => {
