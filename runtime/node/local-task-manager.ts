@@ -54,7 +54,9 @@ export class LocalTaskManager {
    * worker's tasks take turns, so a task awaiting something else (a fetch, a timer) holds back the
    * blocked tasks it shares with (until it lets the worker go, and its code runs outside its
    * turn): tasks share a worker only when their functions are known to hold it briefly, or —
-   * before that is known — with their own ancestors of the same function (a recursion).
+   * before that is known — with their own ancestors of the same function (a recursion). Learnt
+   * from each task's `done` and from each blocking call it makes (the time held so far), so a
+   * recursion's function is known after its first two levels block, not once its first leaves end.
    */
   private readonly held = new TaskDurations();
 
@@ -98,6 +100,12 @@ export class LocalTaskManager {
     this.deps.reporter.done(a, w.id, msg.startMs, msg.endMs, msg.results, msg.error, false);
     if (a.spec.kind === 'normal' && msg.heldMs !== undefined) this.held.record(a.spec.fnId, msg.heldMs);
     this.finishOnWorker(w, a);
+  }
+
+  /** A task of the worker blocks having held it `heldMs` so far: its function is learnt before any of its tasks ends. */
+  onHeld(w: WorkerSlot, taskId: TaskId, heldMs: number): void {
+    const a = w.tasks.get(taskId);
+    if (a?.spec.kind === 'normal') this.held.record(a.spec.fnId, heldMs);
   }
 
   /** An actor's constructor returned (or threw: then its worker goes). */

@@ -523,6 +523,41 @@ describe('Node: calls from task code', () => {
       expect(w!.messages).toContainEqual(expect.objectContaining({ type: 'run', taskId: deeper.taskId, shared: true }));
     });
 
+    it('learns that a function holds its worker briefly from its tasks\' blocking calls, before any of them ends', async () => {
+      const { run, workerOf, workers } = setup({ CPU: 1 });
+      const blockHeld = (t: TaskSpec, heldMs: number): void =>
+        workerOf(t)!.reply({ type: 'request', reqId: 1, taskId: t.taskId, req: { type: 'wait', ids: [], numReturns: 0, timeoutMs: null, fetchLocal: true }, heldMs });
+      const a = run(taskSpec());
+      await tick();
+      blockHeld(a, 0.1);
+      // One sample: not known yet, and b is no descendant of a: a worker of its own.
+      const b = run(taskSpec());
+      await tick();
+      expect(workerOf(b)).not.toBe(workerOf(a));
+      blockHeld(b, 0.2);
+      const c = run(taskSpec());
+      await tick();
+      expect([workerOf(a), workerOf(b)]).toContain(workerOf(c));
+      expect(workers).toHaveLength(2);
+      expect(workerOf(c)!.runs().find((r) => r.taskId === c.taskId)).toMatchObject({ shared: true });
+    });
+
+    it('does not take a long hold reported with a blocking call for a brief one', async () => {
+      const { run, workerOf } = setup({ CPU: 1 });
+      const blockHeld = (t: TaskSpec, heldMs: number): void =>
+        workerOf(t)!.reply({ type: 'request', reqId: 1, taskId: t.taskId, req: { type: 'wait', ids: [], numReturns: 0, timeoutMs: null, fetchLocal: true }, heldMs });
+      const a = run(taskSpec());
+      await tick();
+      blockHeld(a, 40);
+      const b = run(taskSpec());
+      await tick();
+      blockHeld(b, 60);
+      const c = run(taskSpec());
+      await tick();
+      expect(workerOf(c)).toBeDefined();
+      expect([workerOf(a), workerOf(b)]).not.toContain(workerOf(c));
+    });
+
     it('before its function is known to hold its worker briefly, a task shares only with its own ancestors of its own function (recursion)', async () => {
       const { node, run, workerOf } = setup({ CPU: 1 });
       const a = run(taskSpec());

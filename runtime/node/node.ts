@@ -201,6 +201,7 @@ export class Node {
         this.tasks.onReturned(w, msg.taskIds);
         return;
       case 'request':
+        if (msg.heldMs !== undefined && msg.taskId !== null) this.tasks.onHeld(w, msg.taskId, msg.heldMs);
         this.forwarder.forward(w, msg.reqId, msg.taskId, msg.req);
         return;
       case 'refs': {

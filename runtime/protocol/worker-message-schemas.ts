@@ -25,6 +25,9 @@ import {
 } from './message-schemas.ts';
 import type { FromWorker } from './worker-messages.ts';
 
+/** How long a task's code held its worker, in ms. */
+const heldMs = v.pipe(v.number(), v.minValue(0), v.finite());
+
 /** What a worker may tell its node, one schema per FromWorker type. */
 export const fromWorkerSchema = v.variant('type', [
   v.object({
@@ -32,7 +35,7 @@ export const fromWorkerSchema = v.variant('type', [
     taskId,
     startMs: time,
     endMs: time,
-    heldMs: v.optional(v.pipe(v.number(), v.minValue(0), v.finite())),
+    heldMs: v.optional(heldMs),
     results: v.optional(list(serializedObjectSchema, MAX_NUM_RETURNS)),
     error: v.optional(wireErrorSchema),
   }),
@@ -40,7 +43,7 @@ export const fromWorkerSchema = v.variant('type', [
   v.object({ type: v.literal('actor_ready'), actorId, taskId, startMs: time, endMs: time, error: v.optional(wireErrorSchema) }),
   v.object({ type: v.literal('returned'), taskIds: list(taskId) }),
   // reqId -1: a notification (submit, register, put, cancel, kill), never answered.
-  v.object({ type: v.literal('request'), reqId: int(-1), taskId: v.nullable(taskId), req: clientRequestSchema }),
+  v.object({ type: v.literal('request'), reqId: int(-1), taskId: v.nullable(taskId), req: clientRequestSchema, heldMs: v.optional(heldMs) }),
   v.object({
     type: v.literal('refs'),
     add: v.optional(idList),

@@ -66,7 +66,17 @@ export type FromWorker =
   | { readonly type: 'actor_ready'; readonly actorId: ActorId; readonly taskId: TaskId; readonly startMs: number; readonly endMs: number; readonly error?: WireError }
   /** Pipelined tasks the worker had not started, handed back because its running task blocked. */
   | { readonly type: 'returned'; readonly taskIds: readonly TaskId[] }
-  | { readonly type: 'request'; readonly reqId: number; readonly taskId: TaskId | null; readonly req: ClientRequest }
+  | {
+      readonly type: 'request';
+      readonly reqId: number;
+      readonly taskId: TaskId | null;
+      readonly req: ClientRequest;
+      /**
+       * A blocking request (get, wait, …): how long the task's code has held the worker so far. The
+       * node learns from it whether a function's tasks hold their worker briefly before any ends.
+       */
+      readonly heldMs?: number;
+    }
   /** ObjectRefs this worker started or stopped holding (see RefUpdate). */
   | ({ readonly type: 'refs' } & RefUpdate)
   /** Task code called close(): the worker is going away. */

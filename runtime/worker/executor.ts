@@ -185,14 +185,15 @@ export class Executor {
   /**
    * Task `taskId` makes a blocking call (get, wait, …). When it held the worker, the worker is
    * free for another task: one whose answer came, or a new one the node sends (its CPU is lent
-   * meanwhile); the tasks queued behind it go back to the node.
+   * meanwhile); the tasks queued behind it go back to the node. Returns how long the task's code
+   * has held the worker so far (undefined for an actor's call, or code whose task ended).
    */
-  block(taskId: TaskId | null): void {
+  block(taskId: TaskId | null): number | undefined {
     const r = this.actor || taskId === null ? undefined : this.running.get(taskId);
     // An actor's call, or code whose task ended: nothing to count.
-    if (!r) return;
+    if (!r) return undefined;
     if (r.blocked++ === 0) this.blockedTasks++;
-    if (this.holder !== r) return;
+    if (this.holder !== r) return r.heldMs;
     this.setHolder(undefined);
     if (this.queue.length > 0) {
       const ids = this.queue.map((t) => t.taskId);
@@ -201,6 +202,7 @@ export class Executor {
     }
     // Not now: the blocked task's code runs on until it awaits.
     this.pumpSoon();
+    return r.heldMs;
   }
 
   /**

@@ -22,7 +22,10 @@ function setup(current: Partial<CurrentTask> = {}) {
     idPrefix: 'w1-',
     post: (m) => posted.push(m),
     current: () => task,
-    onBlock: () => events.push('block'),
+    onBlock: () => {
+      events.push('block');
+      return 0.25; // how long the task's code has held the worker so far
+    },
     onUnblock: (_taskId, settle) => {
       events.push('unblock');
       settle();
@@ -57,12 +60,12 @@ describe('WorkerCore', () => {
     expect(requests().map((r) => r.req)).toEqual([{ type: 'register', desc }]);
   });
 
-  it('blocks around get: tells the executor the task blocks before asking, hands the answer over through it, resolves with it', async () => {
+  it('blocks around get: tells the executor the task blocks before asking (sending how long its code held the worker), hands the answer over through it, resolves with it', async () => {
     const { core, events, requests } = setup();
     const got = core.get(['o1' as ObjectId], 500);
     expect(events).toEqual(['block']);
     const [req] = requests();
-    expect(req).toEqual({ type: 'request', reqId: 1, taskId: 't-running', req: { type: 'get', ids: ['o1'], timeoutMs: 500 } });
+    expect(req).toEqual({ type: 'request', reqId: 1, taskId: 't-running', req: { type: 'get', ids: ['o1'], timeoutMs: 500 }, heldMs: 0.25 });
     core.onReply(1, true, [{ v: 'hello', size: 5 }], undefined);
     await expect(got).resolves.toEqual([{ v: 'hello', size: 5 }]);
     expect(events).toEqual(['block', 'unblock']);

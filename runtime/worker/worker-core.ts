@@ -32,10 +32,19 @@ export interface WorkerCoreDeps {
   readonly idPrefix: string;
   readonly post: (msg: FromWorker) => void;
   readonly current: () => CurrentTask;
-  /** Called before a blocking request of task `taskId`: the worker may run another task meanwhile. */
-  readonly onBlock: (taskId: TaskId | null) => void;
+  /**
+   * Called before a blocking request of task `taskId`: the worker may run another task meanwhile.
+   * Returns how long the task's code has held the worker so far, sent with the request.
+   */
+  readonly onBlock: (taskId: TaskId | null) => number | undefined;
   /** A blocking request of task `taskId` has its answer (`failed`: an error); `settle` hands it over (when the task may go on). */
   readonly onUnblock: (taskId: TaskId | null, settle: () => void, failed: boolean) => void;
+}
+
+/** Who a request is from: the task whose code made it, and (a blocking one) how long that code has held the worker. */
+interface Caller {
+  readonly taskId: TaskId | null;
+  readonly heldMs?: number | undefined;
 }
 
 export class WorkerCore implements Core {
@@ -45,7 +54,7 @@ export class WorkerCore implements Core {
   private readonly deps: WorkerCoreDeps;
   private readonly registered = new Set<string>();
   /** Requests to the node; a notification goes with reqId -1 and is never answered. */
-  private readonly rpc: RpcCaller<NodeRequests, ClientNotification, TaskId | null>;
+  private readonly rpc: RpcCaller<NodeRequests, ClientNotification, Caller>;
   private view: ClusterView = { nodes: [], total: {}, available: {} };
   private gpuDevice: Promise<unknown> | undefined;
 
@@ -56,7 +65,8 @@ export class WorkerCore implements Core {
     this.refs = new LocalRefs((update) => this.deps.post({ type: 'refs', ...update }));
     this.rpc = new RpcCaller({
       callee: `node ${deps.nodeId}`,
-      send: (req, reqId, taskId) => this.deps.post({ type: 'request', reqId: reqId ?? -1, taskId, req }),
+      send: (req, reqId, c) =>
+        this.deps.post(c.heldMs === undefined ? { type: 'request', reqId: reqId ?? -1, taskId: c.taskId, req } : { type: 'request', reqId: reqId ?? -1, taskId: c.taskId, req, heldMs: c.heldMs }),
     });
   }
 
@@ -65,11 +75,11 @@ export class WorkerCore implements Core {
   }
 
   private notify(req: ClientNotification): void {
-    this.rpc.notify(req, this.deps.current().taskId);
+    this.rpc.notify(req, { taskId: this.deps.current().taskId });
   }
 
   private request<R extends RpcRequest<NodeRequests>>(req: R, options?: CallOptions): Promise<RpcReply<NodeRequests, R>> {
-    return this.rpc.call(req, this.deps.current().taskId, options);
+    return this.rpc.call(req, { taskId: this.deps.current().taskId }, options);
   }
 
   /**
@@ -78,9 +88,9 @@ export class WorkerCore implements Core {
    */
   private blockingRequest<R extends RpcRequest<NodeRequests>>(req: R): Promise<RpcReply<NodeRequests, R>> {
     const taskId = this.deps.current().taskId;
-    this.deps.onBlock(taskId);
+    const heldMs = this.deps.onBlock(taskId);
     return new Promise((resolve, reject) => {
-      this.rpc.call(req, taskId).then(
+      this.rpc.call(req, { taskId, heldMs }).then(
         (value) => this.deps.onUnblock(taskId, () => resolve(value), false),
         (e: unknown) => this.deps.onUnblock(taskId, () => reject(e), true),
       );
