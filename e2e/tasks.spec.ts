@@ -660,6 +660,37 @@ test.describe('nested tasks', () => {
       expect(out.workers).toBeLessThan(16);
     });
 
+    test('a recursion shares its workers from its very first call: fib(12) (465 tasks) in a fresh page starts fewer than 16 workers', async ({ rayPage }) => {
+      const out = await rayPage.evaluate(async () => {
+        const ray = globalThis.ray;
+        let workers = 0;
+        const Base = globalThis.Worker;
+        globalThis.Worker = class extends Base {
+          constructor(...args: ConstructorParameters<typeof Worker>) {
+            super(...args);
+            workers++;
+          }
+        };
+        try {
+          const fib = ray.remote(async function fib(n: number): Promise<number> {
+            if (n < 2) return n;
+            const self = fib as unknown as SelfHandle<[number], number>;
+            const [a, b] = await ray.get([self.remote(n - 1), self.remote(n - 2)] as const);
+            return a + b;
+          });
+          const value = await ray.get(fib.remote(12), { timeoutMs: 60_000 });
+          return { value, workers };
+        } finally {
+          globalThis.Worker = Base;
+        }
+      });
+      expect(out.value).toBe(144);
+      // Learnt from its tasks' first blocking calls that fib holds its worker briefly, the node
+      // shares blocked tasks' workers at once; learnt only from tasks that end, it started a
+      // worker for every sibling until the first leaves ended.
+      expect(out.workers).toBeLessThan(16);
+    });
+
     test('a task blocked in ray.wait lends its CPU back too', async ({ rayPage }) => {
       const v = await rayPage.evaluate(async () => {
         const ray = globalThis.ray;
