@@ -34,11 +34,12 @@ webrayBench.group({
       });
     const ready = await Promise.race([call('small_value'), failed]);
     if (ready !== 'ok') throw new Error(`raw worker answered ${String(ready)}`);
-    return { worker, call };
+    return { worker, call, atomics: startAtomicsWorker() };
   },
 
-  teardown({ worker }) {
+  teardown({ worker, atomics }) {
     worker.terminate();
+    atomics?.stop();
   },
 
   benchmarks: [
@@ -58,6 +59,14 @@ webrayBench.group({
           for (let i = 0; i < ctx.batch; i++) replies[i] = call('small_value');
           return Promise.all(replies);
         },
+    },
+    {
+      name: 'raw_worker_atomics_sync',
+      description: 'the same round trip through a SharedArrayBuffer: Atomics.notify each way, Atomics.waitAsync on both sides (neither event loop blocked)',
+      prepare: ({ atomics }) => {
+        if (!atomics) throw new Error('needs a cross-origin isolated page with Atomics.waitAsync (SharedArrayBuffer)');
+        return () => atomics.call();
+      },
     },
     {
       name: 'raw_copy_gigabytes',
@@ -85,3 +94,48 @@ webrayBench.group({
     },
   ],
 });
+
+/**
+ * A worker answering calls through a SharedArrayBuffer instead of messages: slot 0 counts calls
+ * (the page stores and notifies), slot 1 counts answers (the worker stores and notifies); each side
+ * waits with Atomics.waitAsync, so neither blocks its event loop. Undefined where the page is not
+ * cross-origin isolated (no SharedArrayBuffer) or where Atomics.waitAsync is missing.
+ */
+function startAtomicsWorker() {
+  if (!globalThis.crossOriginIsolated || typeof Atomics.waitAsync !== 'function') return undefined;
+  const source = `
+    self.onmessage = async (e) => {
+      const a = new Int32Array(e.data);
+      let seen = 0;
+      for (;;) {
+        const w = Atomics.waitAsync(a, 0, seen);
+        if (w.async) await w.value;
+        seen = Atomics.load(a, 0);
+        if (seen < 0) return;
+        Atomics.store(a, 1, seen);
+        Atomics.notify(a, 1);
+      }
+    };`;
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+  const worker = new Worker(url, { type: 'module', name: 'bench-raw-atomics-worker' });
+  URL.revokeObjectURL(url);
+  const a = new Int32Array(new SharedArrayBuffer(8));
+  worker.postMessage(a.buffer);
+  let calls = 0;
+  return {
+    async call() {
+      const n = ++calls;
+      Atomics.store(a, 0, n);
+      Atomics.notify(a, 0);
+      while (Atomics.load(a, 1) !== n) {
+        const w = Atomics.waitAsync(a, 1, n - 1);
+        if (w.async) await w.value;
+      }
+    },
+    stop() {
+      Atomics.store(a, 0, -1);
+      Atomics.notify(a, 0);
+      worker.terminate();
+    },
+  };
+}
