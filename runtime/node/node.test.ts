@@ -451,8 +451,8 @@ describe('Node: calls from task code', () => {
   });
 
   describe('blocked tasks share their worker', () => {
-    const blockIn = (w: FakeWorker, t: TaskSpec, reqId: number): void =>
-      w.reply({ type: 'request', reqId, taskId: t.taskId, req: { type: 'wait', ids: [], numReturns: 0, timeoutMs: null, fetchLocal: true } });
+    const blockIn = (w: FakeWorker, t: TaskSpec, reqId: number, heldMs?: number): void =>
+      w.reply({ type: 'request', reqId, taskId: t.taskId, req: { type: 'wait', ids: [], numReturns: 0, timeoutMs: null, fetchLocal: true }, ...(heldMs !== undefined ? { heldMs } : {}) });
     const forwardedFor = (sent: NodeToCoordinator[], t: TaskSpec) =>
       sent.filter((m): m is Extract<NodeToCoordinator, { type: 'client_request' }> => m.type === 'client_request' && m.taskId === t.taskId).at(-1)!;
 
@@ -525,16 +525,14 @@ describe('Node: calls from task code', () => {
 
     it('learns that a function holds its worker briefly from its tasks\' blocking calls, before any of them ends', async () => {
       const { run, workerOf, workers } = setup({ CPU: 1 });
-      const blockHeld = (t: TaskSpec, heldMs: number): void =>
-        workerOf(t)!.reply({ type: 'request', reqId: 1, taskId: t.taskId, req: { type: 'wait', ids: [], numReturns: 0, timeoutMs: null, fetchLocal: true }, heldMs });
       const a = run(taskSpec());
       await tick();
-      blockHeld(a, 0.1);
+      blockIn(workerOf(a)!, a, 1, 0.1);
       // One sample: not known yet, and b is no descendant of a: a worker of its own.
       const b = run(taskSpec());
       await tick();
       expect(workerOf(b)).not.toBe(workerOf(a));
-      blockHeld(b, 0.2);
+      blockIn(workerOf(b)!, b, 1, 0.2);
       const c = run(taskSpec());
       await tick();
       expect([workerOf(a), workerOf(b)]).toContain(workerOf(c));
@@ -544,14 +542,12 @@ describe('Node: calls from task code', () => {
 
     it('does not take a long hold reported with a blocking call for a brief one', async () => {
       const { run, workerOf } = setup({ CPU: 1 });
-      const blockHeld = (t: TaskSpec, heldMs: number): void =>
-        workerOf(t)!.reply({ type: 'request', reqId: 1, taskId: t.taskId, req: { type: 'wait', ids: [], numReturns: 0, timeoutMs: null, fetchLocal: true }, heldMs });
       const a = run(taskSpec());
       await tick();
-      blockHeld(a, 40);
+      blockIn(workerOf(a)!, a, 1, 40);
       const b = run(taskSpec());
       await tick();
-      blockHeld(b, 60);
+      blockIn(workerOf(b)!, b, 1, 60);
       const c = run(taskSpec());
       await tick();
       expect(workerOf(c)).toBeDefined();
