@@ -35,15 +35,20 @@ test.describe('introspection', () => {
       const ray = globalThis.ray;
       const before = { total: ray.clusterResources(), available: ray.availableResources() };
       // The task says when it runs, and holds its resources until the page lets it go (local
-      // mode's workers share the page's origin, so a BroadcastChannel reaches them).
+      // mode's workers share the page's origin, so a BroadcastChannel reaches them). It says so
+      // until the page answers: a BroadcastChannel joins its name asynchronously, and a message
+      // posted before the page's channel has joined is not delivered to it.
       const channel = new BroadcastChannel('e2e-nap');
       const started = new Promise<void>((resolve) => (channel.onmessage = (e) => e.data === 'started' && resolve()));
       const nap = ray.remote({ numCpus: 2, resources: { special: 1 } }, async () => {
         const ch = new BroadcastChannel('e2e-nap');
+        let timer: ReturnType<typeof setInterval> | undefined;
         await new Promise<void>((resolve) => {
           ch.onmessage = (e) => e.data === 'release' && resolve();
           ch.postMessage('started');
+          timer = setInterval(() => ch.postMessage('started'), 50);
         });
+        clearInterval(timer);
         ch.close();
         return ray.getRuntimeContext().nodeId;
       });
