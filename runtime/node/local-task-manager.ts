@@ -272,7 +272,7 @@ export class LocalTaskManager {
     if (!a.reserved && a.reportedWaiting) return false;
     const shape = shapeKey(spec.resources);
     const cpu = spec.resources.CPU ?? 0;
-    const w = a.reserved ? this.reservedWorker(spec, shape, cpu, a.attempt > 1) : this.pipelinedWorker(spec, shape, cpu);
+    const w = a.reserved ? this.reservedWorker(spec, shape, cpu) : this.pipelinedWorker(spec, shape, cpu);
     if (!w) return false;
     if (w.tasks.size === 0) {
       w.shape = shape;
@@ -300,28 +300,20 @@ export class LocalTaskManager {
    * rather than overcommit the CPUs with one more running worker, idle or new (a worker whose
    * tasks are blocked it still shares): a pool left large by earlier work (a recursion's dozen
    * workers) would otherwise spread a stream of short tasks over all its workers, a few per
-   * `postMessage`. A retry shares no worker and queues behind none (as the coordinator never
-   * pipelines one): its last attempt's worker died, and a neighbour's could take it down again.
+   * `postMessage`.
    */
-  private reservedWorker(spec: NormalTaskSpec, shape: string, cpu: number, retry: boolean): WorkerSlot | undefined {
+  private reservedWorker(spec: NormalTaskSpec, shape: string, cpu: number): WorkerSlot | undefined {
     const pool = this.deps.pool;
     const fnId = spec.fnId;
-    if (retry) return pool.takeIdle(fnId) ?? this.newOrAtCap(fnId, cpu);
     const cpusBusy = cpu > 0 && pool.cpusInUse() + cpu > this.deps.cpus;
     // A task holding no CPU takes no lent one: it gets a worker of its own (it may wait long, and
     // would hold back the blocked tasks it shared with).
     const parked = (): WorkerSlot | undefined => (cpu > 0 && !this.held.isLong(fnId) ? pool.takeParked(fnId, (w) => this.mayShare(w, spec)) : undefined);
     const w = cpusBusy ? parked() ?? pool.pipelineTarget(shape) ?? pool.takeIdle(fnId) : pool.takeIdle(fnId) ?? parked();
-    return w ?? this.newOrAtCap(fnId, cpu);
-  }
-
-  /**
-   * A new worker; at the pool's cap, one whose tasks are all blocked, whatever their functions:
-   * each of them then goes on only when the one holding its worker awaits or ends, but a recursion
-   * deeper than the cap (each level blocked on the next) would otherwise wait for a worker forever.
-   */
-  private newOrAtCap(fnId: FunctionId, cpu: number): WorkerSlot | undefined {
-    const pool = this.deps.pool;
+    if (w) return w;
+    // At the pool's cap, blocked tasks' workers are shared whatever their functions: each of them
+    // then goes on only when the one holding its worker awaits or ends, but a recursion deeper
+    // than the cap (each level blocked on the next) would otherwise wait for a worker forever.
     return pool.spawnIfAllowed(this.deps.cpus) ?? (cpu > 0 ? pool.takeParked(fnId, () => true) : undefined);
   }
 

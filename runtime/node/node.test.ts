@@ -602,23 +602,6 @@ describe('Node: calls from task code', () => {
       expect(workerOf(child)).toBe(workerOf(a));
     });
 
-    it('gives a retry a worker of its own, not one whose tasks are blocked (a neighbour could take it down again)', async () => {
-      const { run, workerOf, workers, learnBrief } = setup({ CPU: 1 });
-      await learnBrief();
-      const a = run(taskSpec());
-      await tick();
-      blockIn(workerOf(a)!, a, 1);
-      const first = run(taskSpec());
-      await tick();
-      expect(workerOf(first)).toBe(workerOf(a));
-      blockIn(workerOf(first)!, first, 2);
-      const retry = run(taskSpec(), [], 2);
-      await tick();
-      expect(workerOf(retry)).toBeDefined();
-      expect(workerOf(retry)).not.toBe(workerOf(a));
-      expect(workers).toHaveLength(2);
-    });
-
     it('gives a task holding no CPU a worker of its own, not one whose tasks are blocked (it would hold them back)', async () => {
       const { run, workerOf, workers } = setup({ CPU: 1 });
       const a = run(taskSpec());
