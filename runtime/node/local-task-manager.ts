@@ -272,7 +272,7 @@ export class LocalTaskManager {
     if (!a.reserved && a.reportedWaiting) return false;
     const shape = shapeKey(spec.resources);
     const cpu = spec.resources.CPU ?? 0;
-    const w = a.reserved ? this.reservedWorker(spec, shape, cpu) : this.pipelinedWorker(spec, shape, cpu);
+    const w = a.reserved ? this.reservedWorker(spec, shape, cpu) : this.deps.pool.pipelineTarget(shape) ?? this.deps.pool.takeIdle(spec.fnId);
     if (!w) return false;
     if (w.tasks.size === 0) {
       w.shape = shape;
@@ -283,34 +283,24 @@ export class LocalTaskManager {
   }
 
   /**
-   * A worker for a pipelined task (the coordinator holds nothing for it): behind a busy worker of
-   * its shape, else an idle one while the CPUs are not all busy (a large idle pool would spread
-   * short tasks thin, see reservedWorker); else none, and it waits for the coordinator.
-   */
-  private pipelinedWorker(spec: NormalTaskSpec, shape: string, cpu: number): WorkerSlot | undefined {
-    const pool = this.deps.pool;
-    return pool.pipelineTarget(shape) ?? (pool.cpusInUse() + cpu <= this.deps.cpus ? pool.takeIdle(spec.fnId) : undefined);
-  }
-
-  /**
    * A worker for a task the coordinator holds resources for: an idle one, or one whose tasks are
-   * all blocked in get/wait (the task runs there while they wait), else a new one. When the CPUs
-   * are busy — with pipelined tasks, which the coordinator counts as holding nothing, still ahead
-   * of it on a worker whose reserved task ended — it queues behind a busy worker of its shape
-   * rather than overcommit the CPUs with one more running worker, idle or new (a worker whose
-   * tasks are blocked it still shares): a pool left large by earlier work (a recursion's dozen
-   * workers) would otherwise spread a stream of short tasks over all its workers, a few per
-   * `postMessage`.
+   * all blocked in get/wait (the task runs there while they wait), else a new one while its
+   * CPUs fit beside those the workers' running (unblocked) tasks use. When the CPUs are busy — with pipelined
+   * tasks, which the coordinator counts as holding nothing, still ahead of it on a worker whose
+   * reserved task ended — it queues behind a busy worker of its shape instead of overcommitting
+   * the CPUs with one more worker (a new one if none can take it).
    */
   private reservedWorker(spec: NormalTaskSpec, shape: string, cpu: number): WorkerSlot | undefined {
     const pool = this.deps.pool;
     const fnId = spec.fnId;
-    const cpusBusy = cpu > 0 && pool.cpusInUse() + cpu > this.deps.cpus;
     // A task holding no CPU takes no lent one: it gets a worker of its own (it may wait long, and
     // would hold back the blocked tasks it shared with).
-    const parked = (): WorkerSlot | undefined => (cpu > 0 && !this.held.isLong(fnId) ? pool.takeParked(fnId, (w) => this.mayShare(w, spec)) : undefined);
-    const w = cpusBusy ? parked() ?? pool.pipelineTarget(shape) ?? pool.takeIdle(fnId) : pool.takeIdle(fnId) ?? parked();
-    if (w) return w;
+    const idle = pool.takeIdle(fnId) ?? (cpu > 0 && !this.held.isLong(fnId) ? pool.takeParked(fnId, (w) => this.mayShare(w, spec)) : undefined);
+    if (idle) return idle;
+    if (cpu > 0 && pool.cpusInUse() + cpu > this.deps.cpus) {
+      const behind = pool.pipelineTarget(shape);
+      if (behind) return behind;
+    }
     // At the pool's cap, blocked tasks' workers are shared whatever their functions: each of them
     // then goes on only when the one holding its worker awaits or ends, but a recursion deeper
     // than the cap (each level blocked on the next) would otherwise wait for a worker forever.

@@ -206,34 +206,6 @@ describe('Node: placement the coordinator decided', () => {
     expect(w.runs().filter((r) => r.taskId === c.taskId).map((r) => r.shared)).toEqual([undefined, true]);
   });
 
-  it('with idle workers left from earlier work, keeps tasks behind the busy worker while the CPUs are busy instead of spreading them over the idle ones', async () => {
-    const { run, workers, workerOf, finish, sent } = setup({ CPU: 1 });
-    // Earlier work left three idle workers: three tasks, each blocked on a worker of its own, ended.
-    const earlier: TaskSpec[] = [];
-    for (let i = 0; i < 3; i++) {
-      const t = run(taskSpec());
-      await tick();
-      workerOf(t)!.reply({ type: 'request', reqId: 1, taskId: t.taskId, req: { type: 'wait', ids: [], numReturns: 0, timeoutMs: null, fetchLocal: true } });
-      earlier.push(t);
-    }
-    for (const t of earlier) finish(t);
-    await tick();
-    expect(workers).toHaveLength(3);
-    // A pipelined task takes an idle worker while the CPU is free; then the CPU is busy.
-    const p = run(taskSpec(), [], 1, true);
-    await tick();
-    const busy = workerOf(p)!;
-    expect(busy).toBeDefined();
-    // A task the coordinator holds the CPU for (it counts the pipelined one as holding nothing)
-    // and more pipelined ones queue behind it, not on the idle workers.
-    const r = run(taskSpec());
-    const more = [run(taskSpec(), [], 1, true), run(taskSpec(), [], 1, true)];
-    await tick();
-    expect(workerOf(r)).toBe(busy);
-    for (const t of more) expect(workerOf(t)).toBe(busy);
-    expect(sent.some((m) => m.type === 'tasks_waiting')).toBe(false);
-  });
-
   it('posts a task to an idle worker in this microtask, and tasks for a busy one together, behind the events already queued', async () => {
     const { run, workerOf } = setup({ CPU: 1 });
     const a = run(taskSpec());
