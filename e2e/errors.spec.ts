@@ -462,7 +462,13 @@ test.describe('retries', () => {
       const attempts = (await ray.tasks()).filter((t) => t.name === 'flaky').map((t) => t.attempts);
       return { values, attempts, available: ray.availableResources().CPU };
     });
-    expect(out).toEqual({ values: [0, 10, 20, 30, 40, 50, 60, 70], attempts: [2, 2, 2, 2, 2, 2, 2, 2], available: 2 });
+    expect(out).toMatchObject({ values: [0, 10, 20, 30, 40, 50, 60, 70], available: 2 });
+    expect(out.attempts).toHaveLength(8);
+    // Each first attempt dies, and its retry succeeds. A task blocked on a worker it shares with
+    // another task that dies there goes back to the queue without spending an attempt (docs/api.md,
+    // "One running task per Web Worker"): it finds its count past 1 and succeeds on its first attempt.
+    for (const n of out.attempts) expect([1, 2]).toContain(n);
+    expect(out.attempts.filter((n) => n === 2).length).toBeGreaterThanOrEqual(1);
   });
 
   test('a task whose worker dies while it waits on a child is retried, and the CPU it lent comes back once', async ({ rayPage }) => {
