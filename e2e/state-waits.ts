@@ -100,9 +100,10 @@ function define(): void {
     };
   };
   globalThis.taskMark = (mark: string) => {
-    const bc = new BroadcastChannel('webray-e2e-state');
-    bc.postMessage(mark);
-    bc.close();
+    // One channel per worker, never closed: a channel closed right after its first post (before
+    // it has joined its name) can lose that post, and the test then waits for a mark never sent.
+    const g = globalThis as { webrayE2eMarks?: BroadcastChannel };
+    (g.webrayE2eMarks ??= new BroadcastChannel('webray-e2e-state')).postMessage(mark);
   };
   globalThis.taskGate = (name: string) =>
     new Promise<void>((resolve) => {
