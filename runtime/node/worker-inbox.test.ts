@@ -133,6 +133,15 @@ describe('messages from a worker, where they enter the node', () => {
     expect(refusals()).toHaveLength(1);
   });
 
+  it('refuses a blocking request whose heldMs is negative, not a number or infinite: each a strike, nothing forwarded, retired at the limit', async () => {
+    const { worker, sent, taskId } = await nodeRunningATask();
+    const get = { type: 'get', ids: ['x.0'], timeoutMs: null };
+    for (const heldMs of [-1, '5', Infinity]) worker.postRaw([{ type: 'request', reqId: 1, taskId, req: get, heldMs }]);
+    expect(sent.filter((m) => m.type === 'client_request' || m.type === 'task_blocked')).toEqual([]);
+    expect(refusals()).toEqual([1, 2, 3].map((n) => expect.stringMatching(new RegExp(`refusing a malformed message: request: heldMs.*strike ${n} of`))));
+    expect(worker.terminated).toBe(true);
+  });
+
   it('reports refs as the worker’s own, whatever holder it names', async () => {
     const { worker, sent } = await nodeRunningATask();
     worker.postRaw([{ type: 'refs', add: ['x.0'], holder: 'driver', type2: 'y' }]);
